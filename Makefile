@@ -1,0 +1,52 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEMO_DIR := demo
+
+.PHONY: demo test lint typecheck unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# One full agent cycle on the example config: SQLite and the built-in simulated ad platform.
+demo: $(STAMP)
+	mkdir -p $(DEMO_DIR)
+	sed 's#sqlite:///paid_media_agent.db#sqlite:///$(CURDIR)/$(DEMO_DIR)/paid_media_agent.db#' config.example.yaml > $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent config check --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent db upgrade --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent run --once --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent actions list --status pending_approval --config $(DEMO_DIR)/config.yaml
+	@echo
+	@echo "Results: database $(DEMO_DIR)/paid_media_agent.db, config $(DEMO_DIR)/config.yaml"
+	@echo "  $(BIN)/paid-media-agent actions list --config $(DEMO_DIR)/config.yaml"
+	@echo "  $(BIN)/paid-media-agent sim show --config $(DEMO_DIR)/config.yaml"
+
+lint: $(STAMP)
+	$(BIN)/ruff check agent connectors policies migrations tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The whole suite, on SQLite and on PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL; a throw-away
+# server is started from the installed PostgreSQL binaries when none answers).
+test: $(STAMP)
+	bash scripts/test-prerequisites.sh
+	$(BIN)/ruff check agent connectors policies migrations tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,203 @@
+"""The action state machine and the queue's repository functions.
+
+    proposed -> pending_approval -> approved -> executing -> executed | failed
+    any open state -> rejected | expired | superseded
+    proposed -> reported   (observe level, or dry-run: recorded, never queued or executed)
+
+Every transition is checked against this table (an illegal one raises) and written to the audit
+trail with who made it, how, and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, Table, select, update
+
+from agent.models import Action
+from agent.store import record_event
+from policies.base import Proposal
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "proposed": frozenset({"pending_approval", "approved", "reported", "rejected", "superseded"}),
+    "pending_approval": frozenset({"approved", "rejected", "expired", "superseded"}),
+    "approved": frozenset({"executing", "superseded", "rejected", "expired"}),
+    "executing": frozenset({"executed", "failed", "approved"}),
+    "executed": frozenset(),
+    "failed": frozenset(),
+    "rejected": frozenset(),
+    "expired": frozenset(),
+    "superseded": frozenset(),
+    "reported": frozenset(),
+}
+STATES: tuple[str, ...] = tuple(TRANSITIONS)
+ACTIONS: Table = Action.__table__  # type: ignore[assignment]
+OPEN_STATES: frozenset[str] = frozenset({"proposed", "pending_approval", "approved", "executing"})
+
+
+class IllegalTransition(Exception):
+    """A state change the state machine does not allow (e.g. executing a rejected action)."""
+
+
+class StaleTransition(Exception):
+    """The action was no longer in the expected state: someone else moved it first."""
+
+
+def idempotency_key(proposal: Proposal, cycle_id: int) -> str:
+    """A stable key for one proposal in one cycle: the same key means the same action."""
+    material = json.dumps(
+        [proposal.account_id, proposal.entity_id, proposal.kind, proposal.change, cycle_id],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def create_action(
+    connection: Connection,
+    proposal: Proposal,
+    *,
+    cycle_id: int,
+    permission: str,
+    dry_run: bool,
+    now: datetime,
+) -> int:
+    """Record a proposal as a new action in state `proposed`, with its audit event."""
+    result = connection.execute(
+        Action.__table__.insert().values(
+            cycle_id=cycle_id,
+            account_id=proposal.account_id,
+            entity_id=proposal.entity_id,
+            entity_level=proposal.entity_level,
+            entity_name=proposal.entity_name,
+            kind=proposal.kind,
+            policy=proposal.policy,
+            change=dict(proposal.change),
+            rationale=proposal.rationale,
+            evidence=dict(proposal.evidence),
+            permission=permission,
+            dry_run=dry_run,
+            state="proposed",
+            decision_reason="",
+            idempotency_key=idempotency_key(proposal, cycle_id),
+            result={},
+            created_at=now,
+            updated_at=now,
+            expires_at=None,
+        )
+    )
+    action_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    record_event(
+        connection,
+        at=now,
+        event="proposal",
+        actor=f"policy:{proposal.policy}",
+        message=proposal.rationale,
+        data={"kind": proposal.kind, "entity_id": proposal.entity_id, "change": dict(proposal.change),
+              "evidence": dict(proposal.evidence)},
+        cycle_id=cycle_id,
+        action_id=action_id,
+        account_id=proposal.account_id,
+    )
+    return action_id
+
+
+def transition(
+    connection: Connection,
+    action_id: int,
+    to_state: str,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+    expected: str | None = None,
+    data: Mapping[str, Any] | None = None,
+    result: Mapping[str, Any] | None = None,
+) -> None:
+    """Move an action to `to_state` if the table allows it.
+
+    The UPDATE is conditional on the state we read, so two processes racing for the same action
+    cannot both move it: the loser gets StaleTransition.
+    """
+    current = connection.execute(select(Action.state).where(Action.id == action_id)).scalar_one_or_none()
+    if current is None:
+        raise KeyError(f"no action with id {action_id}")
+    if expected is not None and current != expected:
+        raise StaleTransition(f"action {action_id} is {current}, not {expected}")
+    if to_state not in TRANSITIONS[current]:
+        raise IllegalTransition(f"action {action_id}: {current} -> {to_state} is not allowed")
+    values: dict[str, Any] = {"state": to_state, "updated_at": now, "decision_reason": reason}
+    if result is not None:
+        values["result"] = dict(result)
+    moved = connection.execute(
+        update(Action).where(Action.id == action_id, Action.state == current).values(**values)
+    ).rowcount
+    if moved != 1:
+        raise StaleTransition(f"action {action_id} changed state concurrently")
+    account_id = connection.execute(select(Action.account_id).where(Action.id == action_id)).scalar_one()
+    record_event(
+        connection,
+        at=now,
+        event=f"state:{to_state}",
+        actor=actor,
+        message=reason,
+        data={"from": current, "to": to_state, **(data or {})},
+        action_id=action_id,
+        account_id=account_id,
+    )
+
+
+def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str) -> Sequence[RowMapping]:
+    """Live (not finished) actions of a kind on one entity, newest first."""
+    query = (
+        select(ACTIONS)
+        .where(
+            Action.account_id == account_id,
+            Action.entity_id == entity_id,
+            Action.kind == kind,
+            Action.state.in_(OPEN_STATES),
+            Action.dry_run.is_(False),
+        )
+        .order_by(Action.id.desc())
+    )
+    return list(connection.execute(query).mappings())
+
+
+def get_action(connection: Connection, action_id: int) -> RowMapping | None:
+    return connection.execute(select(ACTIONS).where(Action.id == action_id)).mappings().one_or_none()
+
+
+def list_actions(connection: Connection, state: str | None = None) -> list[RowMapping]:
+    query = select(ACTIONS).order_by(Action.id)
+    if state is not None:
+        query = query.where(Action.state == state)
+    return list(connection.execute(query).mappings())
+
+
+def action_as_dict(action: RowMapping) -> dict[str, Any]:
+    """A JSON-ready view of an action, for `actions list --json` and exports."""
+    return {
+        "id": action["id"],
+        "cycle_id": action["cycle_id"],
+        "account_id": action["account_id"],
+        "entity_id": action["entity_id"],
+        "entity_level": action["entity_level"],
+        "entity_name": action["entity_name"],
+        "kind": action["kind"],
+        "policy": action["policy"],
+        "change": action["change"],
+        "rationale": action["rationale"],
+        "evidence": action["evidence"],
+        "permission": action["permission"],
+        "dry_run": action["dry_run"],
+        "state": action["state"],
+        "decision_reason": action["decision_reason"],
+        "idempotency_key": action["idempotency_key"],
+        "result": action["result"],
+        "created_at": action["created_at"].isoformat() if action["created_at"] else None,
+        "updated_at": action["updated_at"].isoformat() if action["updated_at"] else None,
+    }

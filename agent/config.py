@@ -1,0 +1,241 @@
+"""The YAML configuration, validated by pydantic.
+
+Every validation problem is reported as `key.path[index].name: what is wrong`, so a user can
+find the line to fix. Secrets appear in the file only as `${ENV_VAR}` references; they are
+resolved at load from the environment (or a secrets file) and kept as `SecretStr`, which never
+prints its value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+
+from policies.settings import PolicySettings, StrictModel
+
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+DEFAULT_DATABASE_URL = "sqlite:///paid_media_agent.db"
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+SIMULATED_PLATFORMS = ("google_ads", "meta", "linkedin")
+PermissionLevel = Literal["observe", "propose", "auto"]
+
+
+class ConfigError(Exception):
+    """The configuration is invalid. `problems` holds one `key.path: message` line per problem."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class SimulatorSettings(StrictModel):
+    """The built-in simulated ad platform: the zero-setup default and the test world."""
+
+    seed: int = 42
+    history_days: int = Field(default=60, ge=7, le=730)
+    campaigns_per_account: int = Field(default=3, ge=1, le=200)
+    ad_sets_per_campaign: int = Field(default=3, ge=1, le=200)
+    ads_per_ad_set: int = Field(default=3, ge=1, le=20)
+
+
+class AccountConfig(StrictModel):
+    """One ad account the agent watches."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    name: str = ""
+    platform: str = Field(min_length=1, description="connector entry-point name, e.g. simulator")
+    simulate: Literal["google_ads", "meta", "linkedin"] | None = None
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    timezone: str = "UTC"
+    monthly_budget: Decimal | None = None
+    protected_entities: tuple[str, ...] = ()
+    policies: dict[str, Any] = Field(default_factory=dict)
+    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    credentials: dict[str, SecretStr] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("monthly_budget")
+    @classmethod
+    def _positive_budget(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"must be a positive amount, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _simulated_platform(self) -> AccountConfig:
+        if self.platform == "simulator" and self.simulate is None:
+            raise ValueError("simulate: required for platform 'simulator' (one of google_ads, meta, linkedin)")
+        return self
+
+
+class AgentConfig(StrictModel):
+    """The whole configuration file."""
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    dry_run: bool = False
+    lookback_days: int = Field(default=7, ge=1, le=90)
+    initial_history_days: int = Field(default=30, ge=1, le=365)
+    simulator: SimulatorSettings = SimulatorSettings()
+    defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
+    accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_account_ids(self) -> AgentConfig:
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.id in seen:
+                raise ValueError(f"duplicate account id {account.id!r}")
+            seen.add(account.id)
+        return self
+
+    def account(self, account_id: str) -> AccountConfig:
+        for account in self.accounts:
+            if account.id == account_id:
+                return account
+        raise KeyError(account_id)
+
+    def policy_settings(self, account: AccountConfig) -> PolicySettings:
+        """The account's policy settings: defaults overridden key by key by the account's own."""
+        merged = _deep_merge(self.defaults.policies.model_dump(), account.policies)
+        return PolicySettings.model_validate(merged)
+
+
+class PolicyDefaults(StrictModel):
+    """Settings that apply to every account unless the account overrides them."""
+
+    policies: PolicySettings = PolicySettings()
+    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+
+
+AgentConfig.model_rebuild()
+
+
+def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_location(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling against config.example.yaml)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    elif "input" in error and error["type"] not in ("model_type", "dict_type", "value_error"):
+        message = f"{message} (got {error['input']!r})"
+    return message
+
+
+def read_secrets_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (a `.env`-style file); blank lines and `#` comments are ignored."""
+    secrets: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "=" not in stripped:
+            raise ConfigError([f"line {number}: expected KEY=VALUE"], source=f"secrets file {path}")
+        key, value = stripped.split("=", 1)
+        secrets[key.strip()] = value.strip().strip('"').strip("'")
+    return secrets
+
+
+def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problems: list[str]) -> Any:
+    """Replace `${VAR}` references with values from `lookup`, collecting missing names."""
+    if isinstance(node, dict):
+        return {
+            key: _resolve_references(value, f"{path}.{key}" if path else str(key), lookup, problems)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_resolve_references(value, f"{path}[{index}]", lookup, problems) for index, value in enumerate(node)]
+    if isinstance(node, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in lookup:
+                problems.append(f"{path}: environment variable {name} is not set (nor in the secrets file)")
+                return ""
+            return lookup[name]
+
+        return ENV_REFERENCE.sub(substitute, node)
+    return node
+
+
+def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str = "config") -> AgentConfig:
+    """Validate an already-parsed YAML document; raises ConfigError naming every bad key."""
+    if not isinstance(raw, dict):
+        raise ConfigError(["(top level): expected a mapping of settings"], source=source)
+    lookup: dict[str, str] = {}
+    secrets_path = raw.pop("secrets_file", None)
+    if secrets_path:
+        path = Path(str(secrets_path))
+        if not path.is_file():
+            raise ConfigError([f"secrets_file: no such file {str(path)!r}"], source=source)
+        lookup.update(read_secrets_file(path))
+    lookup.update(os.environ if environ is None else environ)
+    problems: list[str] = []
+    resolved = _resolve_references(raw, "", lookup, problems)
+    if problems:
+        raise ConfigError(problems, source=source)
+    try:
+        config = AgentConfig.model_validate(resolved)
+    except ValidationError as error:
+        raise ConfigError(
+            [f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()], source=source
+        ) from None
+    for index, account in enumerate(config.accounts):
+        try:
+            config.policy_settings(account)
+        except ValidationError as error:
+            problems += [
+                f"accounts[{index}].policies.{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()
+            ]
+    if problems:
+        raise ConfigError(problems, source=source)
+    return config
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read and validate the YAML file at `path`."""
+    if not path.is_file():
+        raise ConfigError([f"no such file: {path} (copy config.example.yaml to start)"], source=str(path))
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
+    return parse_config(raw if raw is not None else {}, environ=environ, source=str(path))

@@ -1,0 +1,200 @@
+"""One cycle: pull -> store -> evaluate -> gate -> record.
+
+Each account is handled on its own: a failing account is logged, counted and skipped while the
+rest of the cycle goes on. Data flows one way; each step reads what the previous one wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from agent import store
+from agent.actions import create_action, open_actions_for, transition
+from agent.clock import Clock, local_today
+from agent.config import AccountConfig, AgentConfig
+from agent.gate import decide
+from connectors.base import Connector, ConnectorError
+from connectors.registry import ConnectorContext, create_connector
+from policies import evaluate
+from policies.base import Snapshot
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle did, for the CLI's summary and the `cycles` table."""
+
+    cycle_id: int
+    dry_run: bool
+    accounts: int = 0
+    accounts_failed: int = 0
+    ad_sets: int = 0
+    metric_rows_upserted: int = 0
+    search_term_rows_upserted: int = 0
+    proposals_by_kind: Counter[str] = field(default_factory=Counter)
+    actions_by_state: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "cycle_id": self.cycle_id,
+            "dry_run": self.dry_run,
+            "accounts": self.accounts,
+            "accounts_failed": self.accounts_failed,
+            "ad_sets": self.ad_sets,
+            "metric_rows_upserted": self.metric_rows_upserted,
+            "search_term_rows_upserted": self.search_term_rows_upserted,
+            "proposals_by_kind": dict(self.proposals_by_kind),
+            "actions_by_state": dict(self.actions_by_state),
+            "errors": list(self.errors),
+        }
+
+
+def account_as_mapping(account: AccountConfig) -> dict[str, Any]:
+    """The plain view of an account a connector plugin receives (secrets resolved to strings)."""
+    data = account.model_dump(exclude={"credentials", "policies", "permissions"})
+    data["credentials"] = {key: value.get_secret_value() for key, value in account.credentials.items()}
+    return data
+
+
+def build_connectors(config: AgentConfig, clock: Clock, engine: Engine | None = None) -> dict[str, Connector]:
+    """One connector per platform named in the config, found through the entry-point registry."""
+    by_platform: dict[str, list[AccountConfig]] = {}
+    for account in config.accounts:
+        by_platform.setdefault(account.platform, []).append(account)
+    connectors: dict[str, Connector] = {}
+    for platform, accounts in by_platform.items():
+        settings = config.simulator.model_dump() if platform == "simulator" else {}
+        context = ConnectorContext(
+            platform=platform,
+            accounts=[account_as_mapping(a) for a in accounts],
+            settings=settings,
+            database_url=config.database_url.get_secret_value(),
+            now=clock.now,
+            options={"engine": engine} if engine is not None else {},
+        )
+        connectors[platform] = create_connector(context)
+    return connectors
+
+
+def pull_window(latest_stored: date | None, today: date, lookback_days: int, initial_days: int) -> tuple[date, date]:
+    """Days to (re-)pull: everything missing, and at least the look-back window that platforms restate."""
+    end = today - timedelta(days=1)
+    if latest_stored is None:
+        return today - timedelta(days=initial_days), end
+    return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
+
+
+def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, config: AgentConfig,
+                  today: date, clock: Clock, summary: CycleSummary) -> None:
+    now = clock.now()
+    with engine.begin() as connection:
+        start, end = pull_window(
+            store.latest_metric_day(connection, account.id), today, config.lookback_days,
+            config.initial_history_days,
+        )
+        info = next((a for a in connector.accounts() if a.account_id == account.id), None)
+        if info is None:
+            raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
+        store.upsert_account(connection, info, now)
+        entities = connector.entities(account.id)
+        store.upsert_entities(connection, entities, now)
+        summary.ad_sets += sum(1 for e in entities if e.level == "ad_set")
+        summary.metric_rows_upserted += store.upsert_metrics(
+            connection, connector.daily_metrics(account.id, start, end), now
+        )
+        summary.search_term_rows_upserted += store.upsert_search_terms(
+            connection, connector.search_terms(account.id, start, end), now
+        )
+
+
+def _snapshot(engine: Engine, account: AccountConfig, today: date, history_days: int) -> Snapshot:
+    with engine.connect() as connection:
+        entities = store.load_entities(connection, account.id)
+        daily = store.load_daily_metrics(connection, account.id, today - timedelta(days=history_days), today)
+    first = next(iter(entities.values()), None)
+    return Snapshot(
+        account_id=account.id,
+        platform=first.platform if first else account.platform,
+        currency=account.currency,
+        timezone=account.timezone,
+        today=today,
+        entities=entities,
+        daily=daily,
+        protected_entities=frozenset(account.protected_entities),
+    )
+
+
+def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
+                       clock: Clock, dry_run: bool, summary: CycleSummary) -> None:
+    settings = config.policy_settings(account)
+    proposals = evaluate(_snapshot(engine, account, today, history_days=90), settings)
+    now = clock.now()
+    with engine.begin() as connection:
+        for proposal in proposals:
+            summary.proposals_by_kind[proposal.kind] += 1
+            if not dry_run and open_actions_for(connection, account.id, proposal.entity_id, proposal.kind):
+                store.record_event(
+                    connection, at=now, event="proposal_skipped", actor="agent",
+                    message=f"{proposal.kind} on {proposal.entity_id} is already awaiting a decision",
+                    cycle_id=summary.cycle_id, account_id=account.id,
+                )
+                summary.actions_by_state["already_open"] += 1
+                continue
+            decision = decide(proposal, account, config, dry_run=dry_run)
+            action_id = create_action(
+                connection, proposal, cycle_id=summary.cycle_id, permission=decision.permission,
+                dry_run=dry_run, now=now,
+            )
+            transition(connection, action_id, decision.state, actor="gate", reason=decision.reason, now=now,
+                       data={"permission": decision.permission, "dry_run": dry_run})
+            summary.actions_by_state[decision.state] += 1
+
+
+def run_cycle(
+    engine: Engine,
+    config: AgentConfig,
+    connectors: Mapping[str, Connector],
+    clock: Clock,
+    *,
+    dry_run: bool | None = None,
+    progress: Progress | None = None,
+) -> CycleSummary:
+    """Run one full cycle over every configured account and return what it did."""
+    dry_run = config.dry_run if dry_run is None else dry_run
+    say = progress or (lambda _message: None)
+    with engine.begin() as connection:
+        cycle_id = store.start_cycle(connection, clock.now(), dry_run)
+    summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
+    for account in config.accounts:
+        today = local_today(clock, account.timezone)
+        summary.accounts += 1
+        try:
+            say(f"{account.id}: pulling from {account.platform}")
+            _pull_account(engine, connectors[account.platform], account, config, today, clock, summary)
+            say(f"{account.id}: evaluating policies")
+            _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
+        except Exception as error:  # one bad account must not stop the others
+            log.exception("account %s failed", account.id)
+            summary.accounts_failed += 1
+            summary.errors.append(f"{account.id}: {type(error).__name__}: {error}")
+            with engine.begin() as connection:
+                store.record_event(
+                    connection, at=clock.now(), event="account_failed", actor="agent",
+                    message=f"{type(error).__name__}: {error}", cycle_id=cycle_id, account_id=account.id,
+                )
+    status = "failed" if summary.accounts_failed == summary.accounts else "ok"
+    with engine.begin() as connection:
+        store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
+        store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
+                           message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
+    return summary

@@ -1,0 +1,251 @@
+"""Repository functions: the only place that writes the agent's tables.
+
+Ingestion is bulk (`INSERT ... ON CONFLICT DO UPDATE` in chunks through SQLAlchemy Core), keyed by
+(platform, account, entity, day) so that re-pulling a look-back window overwrites restated days
+and never duplicates a row. The same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from agent.models import Account, Action, AuditEvent, Cycle, DailyMetric, EntityRecord, SearchTerm
+from connectors.base import AccountInfo, Entity, MetricRow, SearchTermRow
+
+CHUNK_ROWS = 2000
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _upsert(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT the rows, or UPDATE every non-key column where the key already exists."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    update_columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = insert.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
+    connection.execute(statement, list(rows))
+
+
+def upsert_account(connection: Connection, account: AccountInfo, now: datetime) -> None:
+    row = {
+        "account_id": account.account_id,
+        "platform": account.platform,
+        "name": account.name,
+        "currency": account.currency,
+        "timezone": account.timezone,
+        "updated_at": now,
+    }
+    _upsert(connection, Account.__table__, [row], ["account_id"])  # type: ignore[arg-type]
+
+
+def upsert_entities(connection: Connection, entities: Iterable[Entity], now: datetime) -> int:
+    count = 0
+    for chunk in _chunks(entities, CHUNK_ROWS):
+        rows = [
+            {
+                "account_id": e.account_id,
+                "entity_id": e.entity_id,
+                "platform": e.platform,
+                "level": e.level,
+                "parent_id": e.parent_id,
+                "name": e.name,
+                "status": e.status,
+                "currency": e.currency,
+                "daily_budget": e.daily_budget,
+                "learning": e.learning,
+                "last_changed": e.last_changed,
+                "attributes": dict(e.attributes),
+                "updated_at": now,
+            }
+            for e in chunk
+        ]
+        _upsert(connection, EntityRecord.__table__, rows, ["account_id", "entity_id"])  # type: ignore[arg-type]
+        count += len(rows)
+    return count
+
+
+def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: datetime) -> int:
+    """Bulk upsert of daily metric rows; returns how many rows were written."""
+    count = 0
+    keys = ["platform", "account_id", "entity_id", "day"]
+    for chunk in _chunks(metrics, CHUNK_ROWS):
+        rows = [
+            {
+                "platform": m.platform,
+                "account_id": m.account_id,
+                "entity_id": m.entity_id,
+                "day": m.day,
+                "level": m.level,
+                "currency": m.currency,
+                "spend": m.spend,
+                "impressions": m.impressions,
+                "clicks": m.clicks,
+                "conversions": m.conversions,
+                "conversion_value": m.conversion_value,
+                "reach": m.reach,
+                "pulled_at": now,
+            }
+            for m in chunk
+        ]
+        _upsert(connection, DailyMetric.__table__, rows, keys)  # type: ignore[arg-type]
+        count += len(rows)
+    return count
+
+
+def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], now: datetime) -> int:
+    count = 0
+    keys = ["account_id", "ad_group_id", "day", "search_term"]
+    for chunk in _chunks(terms, CHUNK_ROWS):
+        rows = [
+            {
+                "account_id": t.account_id,
+                "ad_group_id": t.ad_group_id,
+                "day": t.day,
+                "search_term": t.search_term,
+                "campaign_id": t.campaign_id,
+                "impressions": t.impressions,
+                "clicks": t.clicks,
+                "spend": t.spend,
+                "conversions": t.conversions,
+                "conversion_value": t.conversion_value,
+                "pulled_at": now,
+            }
+            for t in chunk
+        ]
+        _upsert(connection, SearchTerm.__table__, rows, keys)  # type: ignore[arg-type]
+        count += len(rows)
+    return count
+
+
+def latest_metric_day(connection: Connection, account_id: str) -> date | None:
+    """The newest day stored for an account: decides between a first full pull and a look-back."""
+    return connection.execute(
+        select(func.max(DailyMetric.day)).where(DailyMetric.account_id == account_id)
+    ).scalar_one_or_none()
+
+
+def count_metric_rows(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(DailyMetric)).scalar_one())
+
+
+def load_entities(connection: Connection, account_id: str) -> dict[str, Entity]:
+    records = connection.execute(select(EntityRecord.__table__).where(EntityRecord.account_id == account_id)).all()
+    entities: dict[str, Entity] = {}
+    for r in records:
+        entities[r.entity_id] = Entity(
+            platform=r.platform,
+            account_id=r.account_id,
+            level=r.level,
+            entity_id=r.entity_id,
+            parent_id=r.parent_id,
+            name=r.name,
+            status=r.status,
+            currency=r.currency,
+            daily_budget=r.daily_budget,
+            learning=r.learning,
+            last_changed=r.last_changed,
+            attributes=r.attributes or {},
+        )
+    return entities
+
+
+def load_daily_metrics(connection: Connection, account_id: str, start: date, end: date) -> dict[str, list[MetricRow]]:
+    """Stored rows per entity for `start..end`, oldest first."""
+    query = (
+        select(DailyMetric.__table__)
+        .where(DailyMetric.account_id == account_id, DailyMetric.day >= start, DailyMetric.day <= end)
+        .order_by(DailyMetric.entity_id, DailyMetric.day)
+    )
+    daily: dict[str, list[MetricRow]] = defaultdict(list)
+    for r in connection.execute(query):
+        daily[r.entity_id].append(
+            MetricRow(
+                platform=r.platform,
+                account_id=r.account_id,
+                level=r.level,
+                entity_id=r.entity_id,
+                day=r.day,
+                currency=r.currency,
+                spend=r.spend,
+                impressions=r.impressions,
+                clicks=r.clicks,
+                conversions=r.conversions,
+                conversion_value=r.conversion_value,
+                reach=r.reach,
+            )
+        )
+    return dict(daily)
+
+
+def start_cycle(connection: Connection, now: datetime, dry_run: bool) -> int:
+    result = connection.execute(
+        Cycle.__table__.insert().values(started_at=now, dry_run=dry_run, status="running", summary={})
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def finish_cycle(connection: Connection, cycle_id: int, now: datetime, status: str, summary: Mapping[str, Any]) -> None:
+    connection.execute(
+        Cycle.__table__.update()
+        .where(Cycle.__table__.c.id == cycle_id)
+        .values(finished_at=now, status=status, summary=dict(summary))
+    )
+
+
+def record_event(
+    connection: Connection,
+    *,
+    at: datetime,
+    event: str,
+    actor: str,
+    message: str,
+    data: Mapping[str, Any] | None = None,
+    cycle_id: int | None = None,
+    action_id: int | None = None,
+    account_id: str | None = None,
+) -> None:
+    """Append one audit event. Never updated, never deleted."""
+    connection.execute(
+        AuditEvent.__table__.insert().values(
+            at=at,
+            event=event,
+            actor=actor,
+            message=message,
+            data=dict(data or {}),
+            cycle_id=cycle_id,
+            action_id=action_id,
+            account_id=account_id,
+        )
+    )

@@ -1,0 +1,258 @@
+"""The simulated ad platform behind the `Connector` protocol: the zero-setup default.
+
+It serves accounts that imitate Google Ads, Meta and LinkedIn. Reads replay the deterministic
+world up to the account's local today; writes append to the mutation log (idempotent by key),
+so what the agent does changes the days that follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.exc import IntegrityError
+
+from connectors.base import (
+    AccountInfo,
+    Audience,
+    ConnectorError,
+    Entity,
+    MetricRow,
+    Mutation,
+    MutationResult,
+    SearchTermRow,
+)
+from connectors.registry import ConnectorContext
+from connectors.simulator.dynamics import AppliedMutation, Observation, simulate, union_reach
+from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
+from connectors.simulator.world import SimAccountSpec, World, build_world
+
+FaultHook = Callable[[str, Mutation], None]
+BUDGET_LEVELS = ("campaign", "ad_set")
+
+
+class SimulatorConnector:
+    """Connector for the simulated platform. One instance serves every simulated account."""
+
+    platform = "simulator"
+
+    def __init__(
+        self,
+        engine: Engine,
+        specs: Sequence[SimAccountSpec],
+        *,
+        seed: int,
+        history_days: int,
+        now: Callable[[], datetime],
+        fault_hook: FaultHook | None = None,
+    ) -> None:
+        self._engine = engine
+        self._specs = {spec.account_id: spec for spec in specs}
+        self._seed = seed
+        self._history_days = history_days
+        self._now = now
+        self.fault_hook = fault_hook
+        self.world_id = f"seed-{seed}"
+        self.mutating_calls = 0
+        self._world: World | None = None
+        self._cache: dict[tuple[date, int], Observation] = {}
+
+    @classmethod
+    def from_context(cls, context: ConnectorContext) -> SimulatorConnector:
+        settings = context.settings
+        specs = [
+            SimAccountSpec(
+                account_id=str(a["id"]),
+                platform=str(a["simulate"]),
+                name=str(a.get("name") or a["id"]),
+                currency=str(a["currency"]),
+                timezone=str(a["timezone"]),
+                campaigns=int(settings.get("campaigns_per_account", 3)),
+                ad_sets_per_campaign=int(settings.get("ad_sets_per_campaign", 3)),
+                ads_per_ad_set=int(settings.get("ads_per_ad_set", 3)),
+            )
+            for a in context.accounts
+        ]
+        engine = context.options.get("engine") or create_engine(context.database_url)
+        return cls(
+            engine,
+            specs,
+            seed=int(settings.get("seed", 42)),
+            history_days=int(settings.get("history_days", 60)),
+            now=context.now,
+        )
+
+    # -- world and clock ------------------------------------------------------------------
+
+    def local_today(self, account_id: str) -> date:
+        return self._now().astimezone(ZoneInfo(self._spec(account_id).timezone)).date()
+
+    def _spec(self, account_id: str) -> SimAccountSpec:
+        try:
+            return self._specs[account_id]
+        except KeyError:
+            raise ConnectorError(f"simulator: no simulated account {account_id!r}") from None
+
+    def world(self) -> World:
+        """The world, created (and its start day persisted) on first use."""
+        if self._world is None:
+            SIM_METADATA.create_all(self._engine, checkfirst=True)
+            with self._engine.begin() as connection:
+                row = connection.execute(
+                    select(sim_worlds.c.start_day).where(sim_worlds.c.world_id == self.world_id)
+                ).one_or_none()
+                if row is None:
+                    today = min(self.local_today(a) for a in self._specs) if self._specs else self._now().date()
+                    start = today - timedelta(days=self._history_days)
+                    connection.execute(
+                        sim_worlds.insert().values(
+                            world_id=self.world_id, seed=self._seed, start_day=start, created_at=self._now()
+                        )
+                    )
+                else:
+                    start = row.start_day
+            self._world = build_world(self._seed, list(self._specs.values()), start)
+        return self._world
+
+    def mutation_log(self) -> list[dict[str, Any]]:
+        """Every mutation applied to this world, oldest first (the platform's own record)."""
+        self.world()
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(sim_mutations).where(sim_mutations.c.world_id == self.world_id).order_by(sim_mutations.c.id)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def observe(self, account_id: str) -> Observation:
+        """The world as seen on the account's local today (cached until the next mutation)."""
+        as_of = self.local_today(account_id)
+        world = self.world()
+        log = self.mutation_log()
+        key = (as_of, len(log))
+        if key not in self._cache:
+            applied = [
+                AppliedMutation(
+                    kind=row["kind"],
+                    account_id=row["account_id"],
+                    entity_id=row["entity_id"],
+                    params=row["params"],
+                    effective_day=row["effective_day"],
+                )
+                for row in log
+            ]
+            self._cache = {key: simulate(world, applied, as_of)}
+        return self._cache[key]
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def accounts(self) -> Sequence[AccountInfo]:
+        return [
+            AccountInfo(
+                platform=spec.platform, account_id=spec.account_id, name=spec.name,
+                currency=spec.currency, timezone=spec.timezone,
+            )
+            for spec in self._specs.values()
+        ]
+
+    def entities(self, account_id: str, entity_ids: Sequence[str] | None = None) -> Sequence[Entity]:
+        wanted = set(entity_ids) if entity_ids is not None else None
+        return [
+            e
+            for e in self.observe(account_id).entities
+            if e.account_id == account_id and (wanted is None or e.entity_id in wanted)
+        ]
+
+    def daily_metrics(self, account_id: str, start: date, end: date) -> Iterable[MetricRow]:
+        return [
+            m for m in self.observe(account_id).metrics if m.account_id == account_id and start <= m.day <= end
+        ]
+
+    def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
+        return [
+            t for t in self.observe(account_id).search_terms if t.account_id == account_id and start <= t.day <= end
+        ]
+
+    def audiences(self, account_id: str) -> Sequence[Audience]:
+        return [a for a in self.observe(account_id).audiences if a.account_id == account_id]
+
+    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
+        return union_reach(self.world(), account_id, audience_ids)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def apply(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:
+        self.mutating_calls += 1
+        return [self._apply_one(account_id, mutation, actor="agent") for mutation in mutations]
+
+    def apply_as_human(self, account_id: str, mutation: Mutation) -> MutationResult:
+        """A change made by a person in the platform's UI: what drift checks must notice."""
+        return self._apply_one(account_id, mutation, actor="human")
+
+    def _apply_one(self, account_id: str, mutation: Mutation, actor: str) -> MutationResult:
+        error = self._validate(account_id, mutation)
+        if error:
+            return MutationResult(idempotency_key=mutation.idempotency_key, ok=False, error=error)
+        params = dict(mutation.params)
+        if mutation.kind == "new_ad":
+            params.setdefault("ad_set_id", mutation.entity_id)
+            params.setdefault("new_ad_id", f"{mutation.entity_id}-n{mutation.idempotency_key[:8]}")
+        if self.fault_hook:
+            self.fault_hook("before_apply", mutation)
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    sim_mutations.insert().values(
+                        world_id=self.world_id,
+                        idempotency_key=mutation.idempotency_key,
+                        account_id=account_id,
+                        entity_id=mutation.entity_id,
+                        kind=mutation.kind,
+                        params=_jsonable(params),
+                        effective_day=self.local_today(account_id),
+                        actor=actor,
+                        applied_at=self._now(),
+                    )
+                )
+        except IntegrityError:
+            return MutationResult(
+                idempotency_key=mutation.idempotency_key, ok=True, already_applied=True,
+                platform_ref=self._reference(mutation, params),
+            )
+        if self.fault_hook:
+            self.fault_hook("after_apply", mutation)
+        return MutationResult(
+            idempotency_key=mutation.idempotency_key, ok=True, platform_ref=self._reference(mutation, params)
+        )
+
+    @staticmethod
+    def _reference(mutation: Mutation, params: Mapping[str, Any]) -> str:
+        return str(params.get("new_ad_id") or mutation.entity_id)
+
+    def _validate(self, account_id: str, mutation: Mutation) -> str | None:
+        """The platform's own checks: unknown entity, budget on a non-budget level, bad amount."""
+        if mutation.account_id != account_id:
+            return f"mutation for account {mutation.account_id} sent to {account_id}"
+        found = self.entities(account_id, [mutation.entity_id])
+        if not found:
+            return f"entity {mutation.entity_id} not found in account {account_id}"
+        entity = found[0]
+        if mutation.kind == "set_budget":
+            if entity.daily_budget is None:
+                return f"entity {entity.entity_id} ({entity.level}) holds no budget"
+            try:
+                amount = Decimal(str(mutation.params["daily_budget"]))
+            except (KeyError, InvalidOperation):
+                return "set_budget needs a numeric daily_budget"
+            if amount <= 0:
+                return f"daily_budget must be positive, got {amount}"
+        if mutation.kind in ("exclude_audience", "new_ad") and entity.level != "ad_set":
+            return f"{mutation.kind} applies to an ad set, not a {entity.level}"
+        return None
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: (str(value) if isinstance(value, Decimal) else value) for key, value in params.items()}

@@ -1,0 +1,1 @@
+"""Alembic migrations for the agent's tables and the simulator's state."""

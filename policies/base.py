@@ -1,0 +1,87 @@
+"""What policies read (a Snapshot) and what they return (Proposals). Pure data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from connectors.base import Entity, MetricRow
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One account's entities and daily metrics, as stored, for the days a policy may look at."""
+
+    account_id: str
+    platform: str
+    currency: str
+    timezone: str
+    today: date
+    entities: Mapping[str, Entity]
+    daily: Mapping[str, Sequence[MetricRow]]
+    protected_entities: frozenset[str] = frozenset()
+
+    def rows(self, entity_id: str, start: date, end: date) -> list[MetricRow]:
+        """The entity's rows with `start <= day <= end`."""
+        return [row for row in self.daily.get(entity_id, ()) if start <= row.day <= end]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Summed delivery over a window, with the ratios marketers read."""
+
+    spend: Decimal = Decimal(0)
+    impressions: int = 0
+    clicks: int = 0
+    conversions: float = 0.0
+    conversion_value: Decimal = Decimal(0)
+    days: int = 0
+
+    @classmethod
+    def of(cls, rows: Sequence[MetricRow]) -> Totals:
+        return cls(
+            spend=sum((r.spend for r in rows), Decimal(0)),
+            impressions=sum(r.impressions for r in rows),
+            clicks=sum(r.clicks for r in rows),
+            conversions=sum(r.conversions for r in rows),
+            conversion_value=sum((r.conversion_value for r in rows), Decimal(0)),
+            days=len(rows),
+        )
+
+    @property
+    def roas(self) -> float | None:
+        return float(self.conversion_value / self.spend) if self.spend > 0 else None
+
+    @property
+    def ctr(self) -> float | None:
+        return self.clicks / self.impressions if self.impressions else None
+
+    @property
+    def cpc(self) -> Decimal | None:
+        return self.spend / self.clicks if self.clicks else None
+
+    @property
+    def cpa(self) -> Decimal | None:
+        return self.spend / Decimal(str(self.conversions)) if self.conversions else None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A change a policy recommends, with the rationale in words and the evidence behind it.
+
+    `change` holds `from` and `to` states (e.g. `{"from": {"status": "ACTIVE"}, "to": {"status":
+    "PAUSED"}}`); the executor re-reads the live entity and compares it with `from` before acting.
+    """
+
+    kind: str
+    policy: str
+    account_id: str
+    entity_id: str
+    entity_level: str
+    entity_name: str
+    change: Mapping[str, Any]
+    rationale: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)

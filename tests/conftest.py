@@ -1,0 +1,89 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL, each on a clean schema.
+
+PostgreSQL comes from TEST_DATABASE_URL, else 127.0.0.1:5432 (database `test`); if no server
+answers there, a throw-away server is started from the installed binaries. Only when neither is
+possible does the run fail, with a message saying what is needed: never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from agent import db, store
+from tests.fakes.postgres import PostgresUnavailable, ThrowawayPostgres, server_answers
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server URL for the whole run (an existing one, or one we start)."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+    if server_answers(url):
+        yield url
+        return
+    try:
+        server = ThrowawayPostgres.start()
+    except PostgresUnavailable as error:
+        pytest.fail(
+            f"PostgreSQL is required by the test suite and none is available: {error}. "
+            "Set TEST_DATABASE_URL to a reachable server or install PostgreSQL (apt-get install postgresql).",
+            pytrace=False,
+        )
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to a clean, empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'agent.db'}"
+        return
+    base_url = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a clean database migrated to head."""
+    engine = store.make_engine(database_url)
+    db.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def bare_engine(database_url: str) -> Iterator[Engine]:
+    """An engine on a clean database with no tables at all."""
+    engine = store.make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
