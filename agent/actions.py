@@ -3,6 +3,7 @@
     proposed -> pending_approval -> approved -> executing -> executed | failed
     any open state -> rejected | expired | superseded
     proposed -> reported   (observe level, or dry-run: recorded, never queued or executed)
+    executing -> approved | superseded | rejected   (held, drifted, or stopped by a guardrail)
 
 Every transition is checked against this table (an illegal one raises) and written to the audit
 trail with who made it, how, and why.
@@ -13,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, select, update
+from sqlalchemy import Connection, RowMapping, Table, and_, or_, select, update
 
+from agent.guardrails import ExecutedChange
 from agent.models import Action
 from agent.store import record_event
 from policies.base import Proposal
@@ -26,7 +28,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "proposed": frozenset({"pending_approval", "approved", "reported", "rejected", "superseded"}),
     "pending_approval": frozenset({"approved", "rejected", "expired", "superseded"}),
     "approved": frozenset({"executing", "superseded", "rejected", "expired"}),
-    "executing": frozenset({"executed", "failed", "approved"}),
+    "executing": frozenset({"executed", "failed", "approved", "superseded", "rejected"}),
     "executed": frozenset(),
     "failed": frozenset(),
     "rejected": frozenset(),
@@ -36,6 +38,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 STATES: tuple[str, ...] = tuple(TRANSITIONS)
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
+HISTORY_WINDOW = timedelta(days=8)  # longer than any cooldown or daily cap looks back
 OPEN_STATES: frozenset[str] = frozenset({"proposed", "pending_approval", "approved", "executing"})
 
 
@@ -47,24 +50,31 @@ class StaleTransition(Exception):
     """The action was no longer in the expected state: someone else moved it first."""
 
 
-def idempotency_key(proposal: Proposal, cycle_id: int) -> str:
-    """A stable key for one proposal in one cycle: the same key means the same action."""
+def idempotency_key(proposal: Proposal, origin: str) -> str:
+    """A stable key for one proposal from one origin (a cycle, an undo): same key, same action."""
     material = json.dumps(
-        [proposal.account_id, proposal.entity_id, proposal.kind, proposal.change, cycle_id],
+        [proposal.account_id, proposal.entity_id, proposal.kind, proposal.change, origin],
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+def json_ready(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A mapping as it will read back from a JSON column (Decimals and dates become strings)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return loaded
+
+
 def create_action(
     connection: Connection,
     proposal: Proposal,
     *,
-    cycle_id: int,
+    cycle_id: int | None,
     permission: str,
     dry_run: bool,
     now: datetime,
+    key_salt: str = "",
 ) -> int:
     """Record a proposal as a new action in state `proposed`, with its audit event."""
     result = connection.execute(
@@ -76,14 +86,14 @@ def create_action(
             entity_name=proposal.entity_name,
             kind=proposal.kind,
             policy=proposal.policy,
-            change=dict(proposal.change),
+            change=json_ready(proposal.change),
             rationale=proposal.rationale,
-            evidence=dict(proposal.evidence),
+            evidence=json_ready(proposal.evidence),
             permission=permission,
             dry_run=dry_run,
             state="proposed",
             decision_reason="",
-            idempotency_key=idempotency_key(proposal, cycle_id),
+            idempotency_key=idempotency_key(proposal, f"cycle-{cycle_id}" if cycle_id is not None else key_salt),
             result={},
             created_at=now,
             updated_at=now,
@@ -117,6 +127,7 @@ def transition(
     expected: str | None = None,
     data: Mapping[str, Any] | None = None,
     result: Mapping[str, Any] | None = None,
+    expires_at: datetime | None = None,
 ) -> None:
     """Move an action to `to_state` if the table allows it.
 
@@ -133,6 +144,8 @@ def transition(
     values: dict[str, Any] = {"state": to_state, "updated_at": now, "decision_reason": reason}
     if result is not None:
         values["result"] = dict(result)
+    if expires_at is not None:
+        values["expires_at"] = expires_at
     moved = connection.execute(
         update(Action).where(Action.id == action_id, Action.state == current).values(**values)
     ).rowcount
@@ -151,15 +164,20 @@ def transition(
     )
 
 
-def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str) -> Sequence[RowMapping]:
-    """Live (not finished) actions of a kind on one entity, newest first."""
+def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str,
+                     reported_since: datetime | None = None) -> Sequence[RowMapping]:
+    """Live (not finished) actions of a kind on one entity, newest first; with `reported_since`,
+    also those only reported since then (so an observe-level finding is not repeated every cycle)."""
+    state_filter = Action.state.in_(OPEN_STATES)
+    if reported_since is not None:
+        state_filter = or_(state_filter, and_(Action.state == "reported", Action.created_at >= reported_since))
     query = (
         select(ACTIONS)
         .where(
             Action.account_id == account_id,
             Action.entity_id == entity_id,
             Action.kind == kind,
-            Action.state.in_(OPEN_STATES),
+            state_filter,
             Action.dry_run.is_(False),
         )
         .order_by(Action.id.desc())
@@ -201,3 +219,32 @@ def action_as_dict(action: RowMapping) -> dict[str, Any]:
         "created_at": action["created_at"].isoformat() if action["created_at"] else None,
         "updated_at": action["updated_at"].isoformat() if action["updated_at"] else None,
     }
+
+
+def executed_history(connection: Connection, account_id: str, now: datetime) -> list[ExecutedChange]:
+    """Changes the agent executed on the account lately (for cooldowns and cumulative caps)."""
+    query = select(ACTIONS).where(
+        Action.account_id == account_id, Action.state == "executed", Action.updated_at >= now - HISTORY_WINDOW
+    )
+    return [ExecutedChange(entity_id=a["entity_id"], kind=a["kind"], change=a["change"], at=as_utc(a["updated_at"]))
+            for a in connection.execute(query).mappings()]
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def expire_stale(connection: Connection, now: datetime) -> int:
+    """Pending approvals past their TTL become `expired`: an old recommendation is not acted on."""
+    query = select(Action.id).where(Action.state == "pending_approval", Action.expires_at.is_not(None),
+                                    Action.expires_at < now)
+    expired = 0
+    for action_id in list(connection.execute(query).scalars()):
+        try:
+            transition(connection, action_id, "expired", actor="expiry", now=now, expected="pending_approval",
+                       reason="no decision before the approval deadline")
+            expired += 1
+        except StaleTransition:
+            continue
+    return expired

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -37,6 +38,43 @@ class ConfigError(Exception):
         super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+class FreezeWindow(StrictModel):
+    """A period (account-local date-times) in which nothing is executed automatically."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindow:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class GuardrailSettings(StrictModel):
+    """Limits that hold whatever a policy proposes or a human approves.
+
+    Checked when an action is decided and again right before it executes.
+    """
+
+    max_budget_change_pct: float = Field(default=20.0, gt=0, description="one change, % of the current budget")
+    max_budget_change_abs: Decimal | None = Field(default=None, gt=0, description="one change, account currency")
+    max_daily_budget_change_pct: float = Field(default=30.0, gt=0, description="all changes to one budget in a day")
+    max_daily_budget_change_abs: Decimal | None = Field(default=None, gt=0)
+    account_daily_budget_cap: Decimal | None = Field(default=None, gt=0, description="sum of active daily budgets")
+    campaign_daily_budget_caps: dict[str, Decimal] = Field(default_factory=dict)
+    min_confidence: float = Field(default=0.0, ge=0, le=1, description="auto only above this policy confidence")
+    freeze_windows: tuple[FreezeWindow, ...] = ()
+    max_actions_per_cycle: int = Field(default=25, ge=0)
+    cooldown_hours: dict[str, float] = Field(default_factory=lambda: {"default": 72.0})
+    budget_changes_per_hour: int = Field(default=4, ge=1, description="platform limit (Meta: 4 per ad set)")
+    approval_ttl_hours: float = Field(default=24.0, gt=0)
+
+    def cooldown_for(self, kind: str) -> float:
+        return self.cooldown_hours.get(kind, self.cooldown_hours.get("default", 72.0))
+
+
 class SimulatorSettings(StrictModel):
     """The built-in simulated ad platform: the zero-setup default and the test world."""
 
@@ -60,6 +98,7 @@ class AccountConfig(StrictModel):
     protected_entities: tuple[str, ...] = ()
     policies: dict[str, Any] = Field(default_factory=dict)
     permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    guardrails: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("timezone")
@@ -90,6 +129,7 @@ class AgentConfig(StrictModel):
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     dry_run: bool = False
+    kill_switch: bool = Field(default=False, description="stop all execution; keep reporting")
     lookback_days: int = Field(default=7, ge=1, le=90)
     initial_history_days: int = Field(default=30, ge=1, le=365)
     simulator: SimulatorSettings = SimulatorSettings()
@@ -116,12 +156,18 @@ class AgentConfig(StrictModel):
         merged = _deep_merge(self.defaults.policies.model_dump(), account.policies)
         return PolicySettings.model_validate(merged)
 
+    def guardrail_settings(self, account: AccountConfig) -> GuardrailSettings:
+        """The account's guardrails: defaults overridden key by key by the account's own."""
+        merged = _deep_merge(self.defaults.guardrails.model_dump(), account.guardrails)
+        return GuardrailSettings.model_validate(merged)
+
 
 class PolicyDefaults(StrictModel):
     """Settings that apply to every account unless the account overrides them."""
 
     policies: PolicySettings = PolicySettings()
     permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    guardrails: GuardrailSettings = GuardrailSettings()
 
 
 AgentConfig.model_rebuild()
@@ -219,12 +265,14 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
             [f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()], source=source
         ) from None
     for index, account in enumerate(config.accounts):
-        try:
-            config.policy_settings(account)
-        except ValidationError as error:
-            problems += [
-                f"accounts[{index}].policies.{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()
-            ]
+        for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings)):
+            try:
+                merge(account)
+            except ValidationError as error:
+                problems += [
+                    f"accounts[{index}].{section}.{_format_location(e['loc'])}: {_describe(e)}"
+                    for e in error.errors()
+                ]
     if problems:
         raise ConfigError(problems, source=source)
     return config

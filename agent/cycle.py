@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from agent import store
-from agent.actions import create_action, open_actions_for, transition
+from agent.actions import (
+    create_action,
+    expire_stale,
+    json_ready,
+    open_actions_for,
+    transition,
+)
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
-from agent.gate import decide
-from connectors.base import Connector, ConnectorError
+from agent.executor import execute_approved, reconcile
+from agent.gate import context_for, decide, resolve_conflicts
+from connectors.base import Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
 from policies import evaluate
-from policies.base import Snapshot
+from policies.base import Proposal, Snapshot
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+SNAPSHOT_HISTORY_DAYS = 90
 
 
 @dataclass
@@ -42,6 +50,7 @@ class CycleSummary:
     search_term_rows_upserted: int = 0
     proposals_by_kind: Counter[str] = field(default_factory=Counter)
     actions_by_state: Counter[str] = field(default_factory=Counter)
+    execution: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +64,7 @@ class CycleSummary:
             "search_term_rows_upserted": self.search_term_rows_upserted,
             "proposals_by_kind": dict(self.proposals_by_kind),
             "actions_by_state": dict(self.actions_by_state),
+            "execution": dict(self.execution),
             "errors": list(self.errors),
         }
 
@@ -96,31 +106,66 @@ def pull_window(latest_stored: date | None, today: date, lookback_days: int, ini
 
 def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, config: AgentConfig,
                   today: date, clock: Clock, summary: CycleSummary) -> None:
+    """Read everything from the platform first, then write it in one short transaction (SQLite
+    allows one writer at a time, and a platform call must never hold a database lock)."""
+    with engine.connect() as connection:
+        latest = store.latest_metric_day(connection, account.id)
+    start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
+    info = next((a for a in connector.accounts() if a.account_id == account.id), None)
+    if info is None:
+        raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
+    entities = connector.entities(account.id)
+    metrics = connector.daily_metrics(account.id, start, end)
+    search_terms = connector.search_terms(account.id, start, end)
+    audiences = connector.audiences(account.id)
+    reach = _reach_estimates(connector, account.id, entities)
     now = clock.now()
     with engine.begin() as connection:
-        start, end = pull_window(
-            store.latest_metric_day(connection, account.id), today, config.lookback_days,
-            config.initial_history_days,
-        )
-        info = next((a for a in connector.accounts() if a.account_id == account.id), None)
-        if info is None:
-            raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
         store.upsert_account(connection, info, now)
-        entities = connector.entities(account.id)
         store.upsert_entities(connection, entities, now)
         summary.ad_sets += sum(1 for e in entities if e.level == "ad_set")
-        summary.metric_rows_upserted += store.upsert_metrics(
-            connection, connector.daily_metrics(account.id, start, end), now
-        )
-        summary.search_term_rows_upserted += store.upsert_search_terms(
-            connection, connector.search_terms(account.id, start, end), now
-        )
+        summary.metric_rows_upserted += store.upsert_metrics(connection, metrics, now)
+        summary.search_term_rows_upserted += store.upsert_search_terms(connection, search_terms, now)
+        store.record_conversion_revisions(connection, account.id, pulled_on=today)
+        store.upsert_audiences(connection, audiences, now)
+        store.upsert_reach_estimates(connection, account.id, reach, today)
 
 
-def _snapshot(engine: Engine, account: AccountConfig, today: date, history_days: int) -> Snapshot:
+def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[Entity]) -> dict[frozenset[str], int]:
+    """Reach of each targeted audience and of each pair targeted by different active ad sets.
+
+    No platform API returns overlap; reach(A) + reach(B) - reach(A or B) estimates it. Only pairs
+    that actually compete are asked for, to spare the platform's rate limits.
+    """
+    targeted = [
+        tuple(str(a) for a in e.attributes.get("audience_ids", ()))
+        for e in entities
+        if e.level == "ad_set" and e.status == "ACTIVE"
+    ]
+    singles = sorted({a for ids in targeted for a in ids})
+    pairs = {
+        frozenset((a, b))
+        for i, first in enumerate(targeted)
+        for second in targeted[i + 1 :]
+        for a in first
+        for b in second
+        if a != b
+    }
+    keys = [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
+    return {key: connector.estimate_reach(account_id, sorted(key)) for key in keys}
+
+
+def _snapshot(engine: Engine, account: AccountConfig, today: date, clock: Clock) -> Snapshot:
+    """Everything the policies may read about one account, from our own store (never the platform)."""
+    since = today - timedelta(days=SNAPSHOT_HISTORY_DAYS)
     with engine.connect() as connection:
         entities = store.load_entities(connection, account.id)
-        daily = store.load_daily_metrics(connection, account.id, today - timedelta(days=history_days), today)
+        daily = store.load_daily_metrics(connection, account.id, since, today)
+        search_terms = store.load_search_terms(connection, account.id, today - timedelta(days=30), today)
+        audiences = store.load_audiences(connection, account.id)
+        reach = store.load_reach_estimates(connection, account.id)
+        changes = store.load_recent_changes(connection, account.id, clock.now() - timedelta(days=14))
+        revisions = store.load_conversion_revisions(connection, account.id, since)
     first = next(iter(entities.values()), None)
     return Snapshot(
         account_id=account.id,
@@ -131,33 +176,69 @@ def _snapshot(engine: Engine, account: AccountConfig, today: date, history_days:
         entities=entities,
         daily=daily,
         protected_entities=frozenset(account.protected_entities),
+        monthly_budget=account.monthly_budget,
+        search_terms=search_terms,
+        audiences=audiences,
+        reach_estimates=reach,
+        recent_changes=changes,
+        conversion_revisions=revisions,
     )
 
 
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
                        clock: Clock, dry_run: bool, summary: CycleSummary) -> None:
-    settings = config.policy_settings(account)
-    proposals = evaluate(_snapshot(engine, account, today, history_days=90), settings)
+    snapshot = _snapshot(engine, account, today, clock)
+    winners, losers = resolve_conflicts(evaluate(snapshot, config.policy_settings(account)))
+    guardrails = config.guardrail_settings(account)
     now = clock.now()
     with engine.begin() as connection:
-        for proposal in proposals:
+        ctx = context_for(connection, account, config, now, snapshot.entities)
+        for proposal, reason in losers:
             summary.proposals_by_kind[proposal.kind] += 1
-            if not dry_run and open_actions_for(connection, account.id, proposal.entity_id, proposal.kind):
-                store.record_event(
-                    connection, at=now, event="proposal_skipped", actor="agent",
-                    message=f"{proposal.kind} on {proposal.entity_id} is already awaiting a decision",
-                    cycle_id=summary.cycle_id, account_id=account.id,
-                )
+            action_id = create_action(connection, proposal, cycle_id=summary.cycle_id, permission="-",
+                                      dry_run=dry_run, now=now)
+            transition(connection, action_id, "superseded", actor="gate", reason=reason, now=now)
+            summary.actions_by_state["superseded"] += 1
+        for proposal in winners:
+            summary.proposals_by_kind[proposal.kind] += 1
+            if not dry_run and _already_open(connection, proposal, summary.cycle_id, now,
+                                             now - timedelta(hours=guardrails.approval_ttl_hours)):
                 summary.actions_by_state["already_open"] += 1
                 continue
-            decision = decide(proposal, account, config, dry_run=dry_run)
-            action_id = create_action(
-                connection, proposal, cycle_id=summary.cycle_id, permission=decision.permission,
-                dry_run=dry_run, now=now,
-            )
+            decision = decide(proposal, account, config, dry_run=dry_run, settings=guardrails, ctx=ctx)
+            if decision.state == "rejected" and set(decision.rules) == {"cooldown"}:
+                store.record_event(connection, at=now, event="proposal_skipped", actor="gate",
+                                   message=f"{proposal.kind} on {proposal.entity_id}: {decision.reason}",
+                                   cycle_id=summary.cycle_id, account_id=account.id)
+                summary.actions_by_state["cooling_down"] += 1
+                continue
+            action_id = create_action(connection, proposal, cycle_id=summary.cycle_id,
+                                      permission=decision.permission, dry_run=dry_run, now=now)
+            expires = now + timedelta(hours=guardrails.approval_ttl_hours)
             transition(connection, action_id, decision.state, actor="gate", reason=decision.reason, now=now,
-                       data={"permission": decision.permission, "dry_run": dry_run})
+                       data={"permission": decision.permission, "dry_run": dry_run},
+                       expires_at=expires if decision.state == "pending_approval" else None)
             summary.actions_by_state[decision.state] += 1
+            if decision.state == "approved":
+                ctx = replace(ctx, automatic_actions_this_cycle=ctx.automatic_actions_this_cycle + 1)
+
+
+def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now: datetime,
+                  reported_since: datetime) -> bool:
+    """True if the same change awaits a decision (or was reported recently) already; an open action
+    with a different change for the same entity and kind is superseded by this newer proposal."""
+    for existing in open_actions_for(connection, proposal.account_id, proposal.entity_id, proposal.kind,
+                                     reported_since=reported_since):
+        if existing["change"] == json_ready(proposal.change) or existing["state"] == "executing":
+            store.record_event(connection, at=now, event="proposal_skipped", actor="gate",
+                               message=f"{proposal.kind} on {proposal.entity_id} is already {existing['state']}"
+                                       f" (action {existing['id']})",
+                               cycle_id=cycle_id, account_id=proposal.account_id)
+            return True
+        if existing["state"] != "reported":
+            transition(connection, existing["id"], "superseded", actor="gate", now=now,
+                       reason=f"superseded by a newer proposal in cycle {cycle_id}")
+    return False
 
 
 def run_cycle(
@@ -175,6 +256,11 @@ def run_cycle(
     with engine.begin() as connection:
         cycle_id = store.start_cycle(connection, clock.now(), dry_run)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
+    if not dry_run:
+        say("reconciling interrupted actions")
+        summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
+        with engine.begin() as connection:
+            summary.execution["expired"] += expire_stale(connection, clock.now())
     for account in config.accounts:
         today = local_today(clock, account.timezone)
         summary.accounts += 1
@@ -192,6 +278,10 @@ def run_cycle(
                     connection, at=clock.now(), event="account_failed", actor="agent",
                     message=f"{type(error).__name__}: {error}", cycle_id=cycle_id, account_id=account.id,
                 )
+    if not dry_run:  # dry-run: no mutating call may reach any connector
+        say("executing approved actions")
+        report = execute_approved(engine, connectors, config, clock)
+        summary.execution.update(report.outcomes)
     status = "failed" if summary.accounts_failed == summary.accounts else "ok"
     with engine.begin() as connection:
         store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())

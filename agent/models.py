@@ -29,7 +29,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-
 MICROS = Decimal(1_000_000)
 
 
@@ -201,3 +200,53 @@ class AuditEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_audit_events_at", "at"),)
+
+
+class ConversionRevisionRecord(Base):
+    """An account's total conversions for one day as reported on one pull date.
+
+    Comparing a day's young and mature figures gives the account's conversion-lag curve, which
+    keeps policies from pausing late-converting winners.
+    """
+
+    __tablename__ = "conversion_revisions"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    pulled_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    conversions: Mapped[float] = mapped_column(Float)
+    conversion_value: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class AudienceRecord(Base):
+    """A targetable audience and its estimated size."""
+
+    __tablename__ = "audiences"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    audience_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(512))
+    estimated_size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReachEstimate(Base):
+    """The platform's reach estimate for a union of audiences (ids sorted, joined by `|`)."""
+
+    __tablename__ = "reach_estimates"
+
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    audience_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    reach: Mapped[int] = mapped_column(BigInteger)
+    estimated_on: Mapped[date] = mapped_column(Date)
+
+
+class AgentFlag(Base):
+    """Operator switches that must survive restarts and reach every process (the kill switch)."""
+
+    __tablename__ = "agent_flags"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

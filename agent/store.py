@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -17,10 +18,24 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, func, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from agent.models import Account, Action, AuditEvent, Cycle, DailyMetric, EntityRecord, SearchTerm
-from connectors.base import AccountInfo, Entity, MetricRow, SearchTermRow
+from agent.models import (
+    Account,
+    Action,
+    AgentFlag,
+    AudienceRecord,
+    AuditEvent,
+    ConversionRevisionRecord,
+    Cycle,
+    DailyMetric,
+    EntityRecord,
+    ReachEstimate,
+    SearchTerm,
+)
+from connectors.base import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
+from policies.base import ConversionRevision
 
 CHUNK_ROWS = 2000
+REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
 
 def make_engine(database_url: str) -> Engine:
@@ -249,3 +264,98 @@ def record_event(
             account_id=account_id,
         )
     )
+
+
+def record_conversion_revisions(connection: Connection, account_id: str, pulled_on: date) -> int:
+    """Snapshot the account's per-day conversion totals as stored right after a pull."""
+    totals = connection.execute(
+        select(DailyMetric.day, func.sum(DailyMetric.conversions), func.sum(DailyMetric.__table__.c.conversion_value))
+        .where(DailyMetric.account_id == account_id, DailyMetric.level == "ad_set",
+               DailyMetric.day >= pulled_on - timedelta(days=REVISION_HORIZON_DAYS))
+        .group_by(DailyMetric.day)
+    ).all()
+    rows = [
+        {"account_id": account_id, "day": day, "pulled_on": pulled_on, "conversions": float(conversions or 0),
+         "conversion_value": value if value is not None else Decimal(0)}
+        for day, conversions, value in totals
+    ]
+    _upsert(connection, ConversionRevisionRecord.__table__, rows, ["account_id", "day", "pulled_on"])  # type: ignore[arg-type]
+    return len(rows)
+
+
+def load_conversion_revisions(connection: Connection, account_id: str, since: date) -> list[ConversionRevision]:
+    query = select(ConversionRevisionRecord.__table__).where(
+        ConversionRevisionRecord.account_id == account_id, ConversionRevisionRecord.day >= since
+    )
+    return [
+        ConversionRevision(day=r.day, age_days=(r.pulled_on - r.day).days, conversions=r.conversions,
+                           conversion_value=r.conversion_value)
+        for r in connection.execute(query)
+    ]
+
+
+def upsert_audiences(connection: Connection, audiences: Sequence[Audience], now: datetime) -> None:
+    rows = [
+        {"account_id": a.account_id, "audience_id": a.audience_id, "name": a.name,
+         "estimated_size": a.estimated_size, "updated_at": now}
+        for a in audiences
+    ]
+    _upsert(connection, AudienceRecord.__table__, rows, ["account_id", "audience_id"])  # type: ignore[arg-type]
+
+
+def load_audiences(connection: Connection, account_id: str) -> list[Audience]:
+    query = select(AudienceRecord.__table__).where(AudienceRecord.account_id == account_id)
+    return [Audience(account_id=r.account_id, audience_id=r.audience_id, name=r.name,
+                     estimated_size=r.estimated_size) for r in connection.execute(query)]
+
+
+def audience_key(audience_ids: Iterable[str]) -> str:
+    return "|".join(sorted(audience_ids))
+
+
+def upsert_reach_estimates(connection: Connection, account_id: str, estimates: Mapping[frozenset[str], int],
+                           on: date) -> None:
+    rows = [{"account_id": account_id, "audience_key": audience_key(ids), "reach": reach, "estimated_on": on}
+            for ids, reach in estimates.items()]
+    _upsert(connection, ReachEstimate.__table__, rows, ["account_id", "audience_key"])  # type: ignore[arg-type]
+
+
+def load_reach_estimates(connection: Connection, account_id: str) -> dict[frozenset[str], int]:
+    query = select(ReachEstimate.__table__).where(ReachEstimate.account_id == account_id)
+    return {frozenset(r.audience_key.split("|")): r.reach for r in connection.execute(query)}
+
+
+def load_search_terms(connection: Connection, account_id: str, start: date, end: date) -> list[SearchTermRow]:
+    query = select(SearchTerm.__table__).where(
+        SearchTerm.account_id == account_id, SearchTerm.day >= start, SearchTerm.day <= end
+    )
+    return [
+        SearchTermRow(account_id=r.account_id, campaign_id=r.campaign_id, ad_group_id=r.ad_group_id, day=r.day,
+                      search_term=r.search_term, impressions=r.impressions, clicks=r.clicks, spend=r.spend,
+                      conversions=r.conversions, conversion_value=r.conversion_value)
+        for r in connection.execute(query)
+    ]
+
+
+def load_recent_changes(connection: Connection, account_id: str, since: datetime) -> dict[str, list[date]]:
+    """Days on which the agent executed a change on each entity (for cooldowns and change caps)."""
+    query = select(Action.entity_id, Action.updated_at).where(
+        Action.account_id == account_id, Action.state == "executed", Action.updated_at >= since
+    )
+    changes: dict[str, list[date]] = defaultdict(list)
+    for entity_id, updated_at in connection.execute(query):
+        changes[entity_id].append(updated_at.date())
+    return dict(changes)
+
+
+KILL_SWITCH = "kill_switch"
+
+
+def set_flag(connection: Connection, name: str, enabled: bool, by: str, now: datetime) -> None:
+    row = {"name": name, "enabled": enabled, "updated_by": by, "updated_at": now}
+    _upsert(connection, AgentFlag.__table__, [row], ["name"])  # type: ignore[arg-type]
+
+
+def flag_enabled(connection: Connection, name: str) -> bool:
+    value = connection.execute(select(AgentFlag.enabled).where(AgentFlag.name == name)).scalar_one_or_none()
+    return bool(value)

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
+from agent.models import Money
 from migrations.env_metadata import TARGET_METADATA
 
 target_metadata = TARGET_METADATA
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Render our Money column as the BIGINT it is, so migrations never import the models."""
+    if type_ == "type" and isinstance(obj, Money):
+        return "sa.BigInteger()"
+    return False
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

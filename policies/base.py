@@ -8,12 +8,31 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Entity, MetricRow
+from connectors.base import Audience, Entity, MetricRow, SearchTermRow
+
+
+@dataclass(frozen=True)
+class ConversionRevision:
+    """How much of one day's conversions the account had reported when it was `age_days` old.
+
+    The agent stores account-level totals at every pull; comparing a day's young and mature
+    (28+ days) figures gives the account's conversion-lag curve.
+    """
+
+    day: date
+    age_days: int
+    conversions: float
+    conversion_value: Decimal
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One account's entities and daily metrics, as stored, for the days a policy may look at."""
+    """One account's entities and daily metrics, as stored, for the days a policy may look at.
+
+    `daily` holds ad-set and ad rows per entity id, oldest first. `reach_estimates` maps a set of
+    audience ids to the platform's estimate of their union's reach (singles and pairs).
+    `recent_changes` lists, per entity, the days the agent (or a human) changed it.
+    """
 
     account_id: str
     platform: str
@@ -23,6 +42,12 @@ class Snapshot:
     entities: Mapping[str, Entity]
     daily: Mapping[str, Sequence[MetricRow]]
     protected_entities: frozenset[str] = frozenset()
+    monthly_budget: Decimal | None = None
+    search_terms: Sequence[SearchTermRow] = ()
+    audiences: Sequence[Audience] = ()
+    reach_estimates: Mapping[frozenset[str], int] = field(default_factory=dict)
+    recent_changes: Mapping[str, Sequence[date]] = field(default_factory=dict)
+    conversion_revisions: Sequence[ConversionRevision] = ()
 
     def rows(self, entity_id: str, start: date, end: date) -> list[MetricRow]:
         """The entity's rows with `start <= day <= end`."""

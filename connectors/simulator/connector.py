@@ -1,12 +1,15 @@
 """The simulated ad platform behind the `Connector` protocol: the zero-setup default.
 
 It serves accounts that imitate Google Ads, Meta and LinkedIn. Reads replay the deterministic
-world up to the account's local today; writes append to the mutation log (idempotent by key),
-so what the agent does changes the days that follow.
+world up to the account's local today; writes append to the mutation log, so what the agent
+does changes the days that follow. Like Google Ads and Meta, it does not deduplicate a repeated
+request: exactly-once is the agent's job, and `mutation_log()` shows any repeat.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, select
-from sqlalchemy.exc import IntegrityError
 
 from connectors.base import (
     AccountInfo,
@@ -32,6 +34,26 @@ from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_wo
 from connectors.simulator.world import SimAccountSpec, World, build_world
 
 FaultHook = Callable[[str, Mutation], None]
+FAULT_ENV = "PMA_SIM_FAULT"
+
+
+def fault_hook_from_env(spec: str | None) -> FaultHook | None:
+    """Crash-test hook: `PMA_SIM_FAULT=after_apply:3` SIGKILLs this process at the third
+    `after_apply` point (`before_apply` likewise). Only the simulator has it; it is how tests prove
+    that a crash at any point never repeats an executed action."""
+    if not spec:
+        return None
+    stage, _, count = spec.partition(":")
+    remaining = [int(count or 1)]
+
+    def hook(point: str, _mutation: Mutation) -> None:
+        if point != stage:
+            return
+        remaining[0] -= 1
+        if remaining[0] == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hook
 BUDGET_LEVELS = ("campaign", "ad_set")
 
 
@@ -84,6 +106,7 @@ class SimulatorConnector:
             seed=int(settings.get("seed", 42)),
             history_days=int(settings.get("history_days", 60)),
             now=context.now,
+            fault_hook=fault_hook_from_env(os.environ.get(FAULT_ENV)),
         )
 
     # -- world and clock ------------------------------------------------------------------
@@ -188,6 +211,12 @@ class SimulatorConnector:
         self.mutating_calls += 1
         return [self._apply_one(account_id, mutation, actor="agent") for mutation in mutations]
 
+    def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        """Which of these keys the platform has applied (used to reconcile after a crash)."""
+        wanted = set(idempotency_keys)
+        return {row["idempotency_key"] for row in self.mutation_log()
+                if row["account_id"] == account_id and row["idempotency_key"] in wanted}
+
     def apply_as_human(self, account_id: str, mutation: Mutation) -> MutationResult:
         """A change made by a person in the platform's UI: what drift checks must notice."""
         return self._apply_one(account_id, mutation, actor="human")
@@ -202,25 +231,19 @@ class SimulatorConnector:
             params.setdefault("new_ad_id", f"{mutation.entity_id}-n{mutation.idempotency_key[:8]}")
         if self.fault_hook:
             self.fault_hook("before_apply", mutation)
-        try:
-            with self._engine.begin() as connection:
-                connection.execute(
-                    sim_mutations.insert().values(
-                        world_id=self.world_id,
-                        idempotency_key=mutation.idempotency_key,
-                        account_id=account_id,
-                        entity_id=mutation.entity_id,
-                        kind=mutation.kind,
-                        params=_jsonable(params),
-                        effective_day=self.local_today(account_id),
-                        actor=actor,
-                        applied_at=self._now(),
-                    )
+        with self._engine.begin() as connection:
+            connection.execute(
+                sim_mutations.insert().values(
+                    world_id=self.world_id,
+                    idempotency_key=mutation.idempotency_key,
+                    account_id=account_id,
+                    entity_id=mutation.entity_id,
+                    kind=mutation.kind,
+                    params=_jsonable(params),
+                    effective_day=self.local_today(account_id),
+                    actor=actor,
+                    applied_at=self._now(),
                 )
-        except IntegrityError:
-            return MutationResult(
-                idempotency_key=mutation.idempotency_key, ok=True, already_applied=True,
-                platform_ref=self._reference(mutation, params),
             )
         if self.fault_hook:
             self.fault_hook("after_apply", mutation)

@@ -8,7 +8,7 @@ to prove that every approved action reached the platform exactly once.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, DateTime, Integer, MetaData, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Date, DateTime, Index, Integer, MetaData, String, Table
 
 SIM_METADATA = MetaData(
     naming_convention={
@@ -40,5 +40,8 @@ sim_mutations = Table(
     Column("effective_day", Date, nullable=False),
     Column("actor", String(64), nullable=False),
     Column("applied_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("world_id", "idempotency_key", name="uq_sim_mutations_world_key"),
+    # No unique key on idempotency_key, on purpose: like Google Ads and Meta, the simulated
+    # platform applies a repeated request again. Exactly-once is the executor's job, and the log
+    # shows any repeat.
+    Index("ix_sim_mutations_key", "world_id", "idempotency_key"),
 )

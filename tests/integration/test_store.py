@@ -63,3 +63,18 @@ def test_ingestion_in_many_chunks(engine: Engine) -> None:
     with engine.begin() as connection:
         assert store.upsert_metrics(connection, iter(rows), NOW) == 5000
         assert store.count_metric_rows(connection) == 5000
+
+
+def test_conversion_revisions_track_restatements(engine: Engine) -> None:
+    day = date(2026, 11, 10)
+    with engine.begin() as connection:
+        store.upsert_metrics(connection, [row("s1", day, "10.00", 1.0, "20.00"), row("s2", day, "5.00", 2.0, "0.50")],
+                             NOW)
+        store.record_conversion_revisions(connection, "acct", pulled_on=day + timedelta(days=1))
+        store.upsert_metrics(connection, [row("s1", day, "10.00", 4.0, "80.00")], NOW)
+        store.record_conversion_revisions(connection, "acct", pulled_on=day + timedelta(days=5))
+        revisions = sorted(store.load_conversion_revisions(connection, "acct", day), key=lambda r: r.age_days)
+    assert [(r.age_days, r.conversions, r.conversion_value) for r in revisions] == [
+        (1, 3.0, Decimal("20.50")),
+        (5, 6.0, Decimal("80.50")),
+    ]

@@ -1,0 +1,75 @@
+"""Helpers every CLI command shares: loading the config, the engine, the clock, the console."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from sqlalchemy import Engine, inspect
+
+from agent import db, store
+from agent.clock import Clock, FixedClock, SystemClock
+from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
+
+EXIT_BAD_INPUT = 2
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG_PATH,
+    show_default=True,
+    help="YAML configuration file.",
+)
+today_option = click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run as if today were this date (simulations, backtests). Default: the real date.",
+)
+
+
+def console_for(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def load_or_exit(config_path: Path) -> AgentConfig:
+    try:
+        return load_config(config_path)
+    except ConfigError as error:
+        err = console_for(stderr=True)
+        err.print(f"[bold red]error:[/] {error.source} is invalid", markup=True)
+        for problem in error.problems:
+            err.print(f"  {problem}", markup=False)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def clock_for(today: Any) -> Clock:
+    if today is None:
+        return SystemClock()
+    return FixedClock.at_day(today.date() if hasattr(today, "date") else today)
+
+
+@contextmanager
+def engine_for(config: AgentConfig) -> Iterator[Engine]:
+    engine = store.make_engine(config.database_url.get_secret_value())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """A brand-new database is created on the spot (zero setup); an outdated one must be upgraded
+    on purpose, because migrating a production database is the operator's decision."""
+    if not inspect(engine).get_table_names():
+        db.upgrade(engine)
+        return
+    if db.current_revision(engine) != db.head_revision():
+        console_for(stderr=True).print(
+            "error: the database schema is out of date; run `paid-media-agent db upgrade` first", markup=False
+        )
+        raise SystemExit(EXIT_BAD_INPUT)

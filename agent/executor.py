@@ -1,0 +1,233 @@
+"""Exactly-once execution of approved actions.
+
+For each account: claim the approved actions (a conditional UPDATE, so a second process loses
+the race instead of repeating the work), read the live entities once, compare each with the
+proposal's `from` (a human may have changed it since: then the action is superseded, never
+overwritten), re-check the guardrails, apply the survivors in one batch, record the platform's
+answers.
+
+A crash can leave actions in `executing`. `reconcile` reads the live state on start-up: what was
+applied is marked executed, what was not goes back to `approved`, and nothing is repeated blindly.
+If `apply` itself raises (a timeout, say), the platform may or may not have applied the batch, so
+those actions stay `executing` for reconciliation rather than being guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, RowMapping
+
+from agent import store
+from agent.actions import StaleTransition, executed_history, list_actions, transition
+from agent.clock import Clock
+from agent.config import AgentConfig
+from agent.guardrails import ExecutedChange, GuardrailContext, check
+from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
+
+log = logging.getLogger(__name__)
+STATE_FIELDS = ("status", "daily_budget")
+
+
+@dataclass
+class ExecutionReport:
+    """Counts by outcome: executed, failed, superseded, rejected, held, reconciled, ..."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    mutating_calls: int = 0
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+
+
+def mutation_for(action: RowMapping) -> Mutation:
+    """The platform call an action stands for."""
+    target: Mapping[str, Any] = action["change"].get("to", {})
+    params: dict[str, Any]
+    if action["kind"] in ("pause", "enable"):
+        params = {}
+    elif action["kind"] == "set_budget":
+        params = {"daily_budget": str(target["daily_budget"])}
+    elif action["kind"] == "exclude_audience":
+        params = {"audience_id": target["excluded_audience_id"]}
+    else:
+        params = dict(target)
+    return Mutation(kind=action["kind"], account_id=action["account_id"], entity_id=action["entity_id"],
+                    params=params, idempotency_key=action["idempotency_key"])
+
+
+def _same(live: Any, expected: Any) -> bool:
+    if isinstance(live, Decimal) or isinstance(expected, Decimal):
+        try:
+            return Decimal(str(live)) == Decimal(str(expected))
+        except ArithmeticError:
+            return False
+    return bool(live == expected)
+
+
+def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
+    """Whether the live entity is in `state` (a change's `from` or `to`); None if not comparable."""
+    fields = [f for f in STATE_FIELDS if f in state]
+    if not fields:
+        return None
+    values = {"status": entity.status, "daily_budget": entity.daily_budget}
+    return all(_same(values[f], state[f] if f == "status" else Decimal(str(state[f]))) for f in fields)
+
+
+def _applied(connector: Connector, account_id: str, action: RowMapping, entity: Entity | None) -> bool | None:
+    """Whether the platform already shows this action's effect (None: cannot tell)."""
+    if entity is not None:
+        matched = live_matches(entity, action["change"].get("to", {}))
+        if matched is not None:
+            return matched
+    finder = getattr(connector, "applied_keys", None)
+    if finder is None:
+        return None
+    return action["idempotency_key"] in finder(account_id, [action["idempotency_key"]])
+
+
+def reconcile(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock) -> ExecutionReport:
+    """Settle actions a crash left in `executing`, by reading what the platform shows now."""
+    report = ExecutionReport()
+    with engine.connect() as connection:
+        stuck = list_actions(connection, "executing")
+    by_account: dict[str, list[RowMapping]] = defaultdict(list)
+    for action in stuck:
+        by_account[action["account_id"]].append(action)
+    for account_id, actions in by_account.items():
+        connector = connectors[config.account(account_id).platform]
+        live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+        for action in actions:
+            entity = live.get(action["entity_id"])
+            applied = _applied(connector, account_id, action, entity)
+            with engine.begin() as connection:
+                if applied:
+                    transition(connection, action["id"], "executed", actor="reconciler", now=clock.now(),
+                               expected="executing", reason="found applied on the platform after an interruption",
+                               result={"reconciled": True})
+                    report.add("reconciled_executed")
+                elif applied is None:
+                    transition(connection, action["id"], "failed", actor="reconciler", now=clock.now(),
+                               expected="executing",
+                               reason="interrupted, and the platform's state cannot confirm whether it applied: "
+                                      "check it by hand", result={"reconciled": True})
+                    report.add("reconciled_unknown")
+                else:
+                    transition(connection, action["id"], "approved", actor="reconciler", now=clock.now(),
+                               expected="executing", reason="interrupted before it applied: back in the queue")
+                    report.add("reconciled_requeued")
+    return report
+
+
+def execute_approved(
+    engine: Engine,
+    connectors: Mapping[str, Connector],
+    config: AgentConfig,
+    clock: Clock,
+    *,
+    action_ids: Sequence[int] | None = None,
+    worker: str = "executor",
+) -> ExecutionReport:
+    """Execute every approved action (or just `action_ids`), at most once each."""
+    report = ExecutionReport()
+    with engine.connect() as connection:
+        approved = [a for a in list_actions(connection, "approved")
+                    if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)]
+        kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
+    if kill_switch:
+        report.outcomes["held"] += len(approved)
+        return report
+    by_account: dict[str, list[RowMapping]] = defaultdict(list)
+    for action in approved:
+        by_account[action["account_id"]].append(action)
+    for account_id, actions in by_account.items():
+        _execute_account(engine, connectors, config, clock, account_id, actions, worker, report)
+    return report
+
+
+def _claim(engine: Engine, actions: Sequence[RowMapping], worker: str, clock: Clock) -> list[RowMapping]:
+    claimed = []
+    for action in actions:
+        try:
+            with engine.begin() as connection:
+                transition(connection, action["id"], "executing", actor=worker, now=clock.now(),
+                           expected="approved", reason="claimed for execution")
+            claimed.append(action)
+        except StaleTransition:
+            continue  # another process claimed it first
+    return claimed
+
+
+def _execute_account(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
+                     account_id: str, actions: Sequence[RowMapping], worker: str, report: ExecutionReport) -> None:
+    account = config.account(account_id)
+    connector = connectors[account.platform]
+    settings = config.guardrail_settings(account)
+    claimed = _claim(engine, actions, worker, clock)
+    if not claimed:
+        return
+    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in claimed}))}
+    with engine.connect() as connection:
+        history = executed_history(connection, account_id, clock.now())
+        stored = store.load_entities(connection, account_id)
+    ready: list[RowMapping] = []
+    for action in claimed:
+        outcome, reason = _precheck(action, live.get(action["entity_id"]), settings, history, stored | live,
+                                    account.protected_entities, account.timezone, clock)
+        if outcome == "ready":
+            ready.append(action)
+            history.append(ExecutedChange(action["entity_id"], action["kind"], action["change"], clock.now()))
+            continue
+        with engine.begin() as connection:
+            transition(connection, action["id"], outcome, actor=worker, now=clock.now(), expected="executing",
+                       reason=reason)
+        report.add("held" if outcome == "approved" else outcome)
+    if not ready:
+        return
+    mutations = [mutation_for(a) for a in ready]
+    report.mutating_calls += 1
+    try:
+        results = connector.apply(account_id, mutations)
+    except Exception:
+        log.exception("apply failed for account %s; %d actions left for reconciliation", account_id, len(ready))
+        report.outcomes["interrupted"] += len(ready)
+        return
+    for action, result in zip(ready, results, strict=True):
+        state = "executed" if result.ok else "failed"
+        with engine.begin() as connection:
+            transition(connection, action["id"], state, actor=worker, now=clock.now(), expected="executing",
+                       reason=result.error or "applied", result={"ok": result.ok, "platform_ref": result.platform_ref,
+                                                                 "error": result.error})
+        report.add(state)
+
+
+def _precheck(action: RowMapping, entity: Entity | None, settings: Any, history: list[ExecutedChange],
+              entities: Mapping[str, Entity], protected: Sequence[str], timezone: str,
+              clock: Clock) -> tuple[str, str]:
+    """Drift check and guardrails against the live entity: ('ready', '') or (next state, reason)."""
+    if action["kind"] not in MUTATION_KINDS:
+        return "failed", f"{action['kind']} is not something a platform can execute"
+    if entity is None or entity.status == "REMOVED":
+        return "failed", f"{action['entity_id']} no longer exists on the platform"
+    before = live_matches(entity, action["change"].get("from", {}))
+    if before is False:
+        if live_matches(entity, action["change"].get("to", {})):
+            return "superseded", "the entity is already in the proposed state (changed outside the agent)"
+        return "superseded", (f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
+                              f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten")
+    ctx = GuardrailContext(now=clock.now(), timezone=timezone, entities=entities, history=history,
+                           protected=frozenset(protected))
+    violations = check(kind=action["kind"], entity_id=action["entity_id"], change=action["change"],
+                       evidence=action["evidence"], policy=action["policy"], settings=settings, ctx=ctx)
+    blocking = [v for v in violations if v.severity == "block"]
+    if blocking:
+        return "rejected", "guardrail at execution: " + "; ".join(v.message for v in blocking)
+    holding = [v for v in violations if v.severity == "hold"]
+    if holding:
+        return "approved", "held: " + "; ".join(v.message for v in holding)
+    return "ready", ""

@@ -1,0 +1,120 @@
+"""Guardrails, rule by rule, on hand-made entities and histories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from agent.config import FreezeWindow, GuardrailSettings
+from agent.guardrails import ExecutedChange, GuardrailContext, check
+from connectors.base import Entity
+
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
+
+
+def entity(entity_id: str, budget: str | None = "100.00", parent: str | None = "c1", level: str = "ad_set",
+           status: str = "ACTIVE") -> Entity:
+    return Entity(platform="meta", account_id="a", level=level, entity_id=entity_id,  # type: ignore[arg-type]
+                  parent_id=parent, name=entity_id, status=status, currency="EUR",  # type: ignore[arg-type]
+                  daily_budget=Decimal(budget) if budget else None)
+
+
+ENTITIES = {
+    "c1": entity("c1", budget=None, parent=None, level="campaign"),
+    "s1": entity("s1", "100.00"),
+    "s2": entity("s2", "200.00"),
+    "s3": entity("s3", "50.00", parent="c2"),
+}
+
+
+def budget_change(before: str, after: str) -> dict[str, Any]:
+    return {"from": {"daily_budget": before}, "to": {"daily_budget": after}}
+
+
+def ctx(history: list[ExecutedChange] | None = None, **kwargs: Any) -> GuardrailContext:
+    return GuardrailContext(now=NOW, timezone="Europe/Berlin", entities=ENTITIES, history=history or [], **kwargs)
+
+
+def rules(kind: str, entity_id: str, change: dict[str, Any], settings: GuardrailSettings | None = None,
+          context: GuardrailContext | None = None, evidence: dict[str, Any] | None = None,
+          policy: str = "reallocation") -> list[tuple[str, str]]:
+    violations = check(kind=kind, entity_id=entity_id, change=change, evidence=evidence or {}, policy=policy,
+                       settings=settings or GuardrailSettings(), ctx=context or ctx())
+    return [(v.rule, v.severity) for v in violations]
+
+
+def test_a_change_within_every_limit_passes() -> None:
+    assert rules("set_budget", "s1", budget_change("100.00", "120.00")) == []
+
+
+def test_per_change_percentage_and_absolute_limits() -> None:
+    assert rules("set_budget", "s1", budget_change("100.00", "121.00")) == [("max_budget_change_pct", "block")]
+    assert rules("set_budget", "s1", budget_change("100.00", "79.00")) == [("max_budget_change_pct", "block")]
+    settings = GuardrailSettings(max_budget_change_pct=50, max_budget_change_abs=Decimal("15"))
+    assert rules("set_budget", "s1", budget_change("100.00", "116.00"), settings) == [
+        ("max_budget_change_abs", "block")
+    ]
+
+
+def test_cumulative_daily_cap_counts_earlier_changes_today_in_the_account_time_zone() -> None:
+    earlier = ExecutedChange("s1", "set_budget", budget_change("100.00", "120.00"), NOW - timedelta(hours=3))
+    settings = GuardrailSettings(cooldown_hours={"default": 0})
+    # 20 moved already, 15 more = 35% of the day's starting 100 > 30%
+    assert rules("set_budget", "s1", budget_change("120.00", "105.00"), settings, ctx([earlier])) == [
+        ("max_daily_budget_change_pct", "block")
+    ]
+    assert rules("set_budget", "s1", budget_change("120.00", "130.00"), settings, ctx([earlier])) == []
+    # 23:30 Berlin time yesterday is another day: it does not count
+    yesterday = ExecutedChange("s1", "set_budget", budget_change("100.00", "120.00"),
+                               datetime(2026, 11, 22, 22, 30, tzinfo=UTC))
+    assert rules("set_budget", "s1", budget_change("120.00", "105.00"), settings, ctx([yesterday])) == []
+
+
+def test_platform_limit_on_budget_changes_per_hour() -> None:
+    settings = GuardrailSettings(cooldown_hours={"default": 0}, max_daily_budget_change_pct=1000)
+    recent = [ExecutedChange("s1", "set_budget", budget_change("100.00", "101.00"), NOW - timedelta(minutes=m))
+              for m in (5, 10, 20, 40)]
+    assert ("budget_changes_per_hour", "block") in rules(
+        "set_budget", "s1", budget_change("100.00", "101.00"), settings, ctx(recent))
+
+
+def test_account_and_campaign_caps_stop_raises_but_not_cuts() -> None:
+    settings = GuardrailSettings(account_daily_budget_cap=Decimal("360"),
+                                 campaign_daily_budget_caps={"c1": Decimal("310")})
+    # s1 + s2 + s3 = 350 today; raising s1 by 15 makes 365 > 360 and c1 315 > 310
+    assert rules("set_budget", "s1", budget_change("100.00", "115.00"), settings) == [
+        ("account_daily_budget_cap", "block"), ("campaign_daily_budget_cap", "block")
+    ]
+    assert rules("set_budget", "s1", budget_change("100.00", "90.00"), settings) == []
+
+
+def test_protected_entities_and_their_children_are_never_touched() -> None:
+    pause = {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}
+    assert rules("pause", "s1", pause, context=ctx(protected=frozenset({"s1"}))) == [("protected_entity", "block")]
+    assert rules("pause", "s1", pause, context=ctx(protected=frozenset({"c1"}))) == [("protected_entity", "block")]
+    assert rules("pause", "s3", pause, context=ctx(protected=frozenset({"c1"}))) == []
+
+
+def test_cooldown_blocks_a_new_change_but_not_an_undo() -> None:
+    paused = ExecutedChange("s1", "pause", {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
+                            NOW - timedelta(hours=10))
+    enable = {"from": {"status": "PAUSED"}, "to": {"status": "ACTIVE"}}
+    assert rules("enable", "s1", enable, context=ctx([paused])) == [("cooldown", "block")]
+    assert rules("enable", "s1", enable, context=ctx([paused]), policy="undo") == []
+    settings = GuardrailSettings(cooldown_hours={"default": 72, "enable": 6})
+    assert rules("enable", "s1", enable, settings, ctx([paused])) == []
+
+
+def test_review_and_hold_rules() -> None:
+    pause = {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}
+    settings = GuardrailSettings(
+        min_confidence=0.9, max_actions_per_cycle=2,
+        freeze_windows=(FreezeWindow(start=datetime(2026, 11, 23, 15, 30), end=datetime(2026, 11, 23, 18, 0),
+                                     reason="Black Friday"),),
+    )
+    found = rules("pause", "s1", pause, settings,
+                  ctx(kill_switch=True, automatic_actions_this_cycle=2), evidence={"confidence": 0.8})
+    # 16:00 Berlin is inside the 15:30-18:00 local freeze window
+    assert found == [("freeze_window", "hold"), ("kill_switch", "hold"), ("min_confidence", "review"),
+                     ("max_actions_per_cycle", "review")]
