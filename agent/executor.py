@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -182,6 +182,10 @@ def _execute_account(engine: Engine, connectors: Mapping[str, Connector], config
         if outcome == "ready":
             ready.append(action)
             history.append(ExecutedChange(action["entity_id"], action["kind"], action["change"], clock.now()))
+            # later actions in this batch must see this one's effect: a second change to the same
+            # entity computed from the old state is drift, not a change to stack on top
+            if action["entity_id"] in live:
+                live[action["entity_id"]] = _with_state(live[action["entity_id"]], action["change"].get("to", {}))
             continue
         with engine.begin() as connection:
             transition(connection, action["id"], outcome, actor=worker, now=clock.now(), expected="executing",
@@ -204,6 +208,16 @@ def _execute_account(engine: Engine, connectors: Mapping[str, Connector], config
                        reason=result.error or "applied", result={"ok": result.ok, "platform_ref": result.platform_ref,
                                                                  "error": result.error})
         report.add(state)
+
+
+def _with_state(entity: Entity, state: Mapping[str, Any]) -> Entity:
+    """The entity as it will be once `state` (a change's `to`) is applied."""
+    updates: dict[str, Any] = {}
+    if "status" in state:
+        updates["status"] = state["status"]
+    if "daily_budget" in state:
+        updates["daily_budget"] = Decimal(str(state["daily_budget"]))
+    return replace(entity, **updates)
 
 
 def _precheck(action: RowMapping, entity: Entity | None, settings: Any, history: list[ExecutedChange],

@@ -130,3 +130,15 @@ def test_pending_approvals_expire_after_their_ttl(sim_world: SimWorld) -> None:
     assert state_of(sim_world, action_id) == "expired"
     with sim_world.engine.begin() as connection, pytest.raises(IllegalTransition):
         transition(connection, action_id, "approved", actor="late", reason="too late", now=sim_world.clock.now())
+
+
+def test_two_changes_to_one_entity_in_one_batch_do_not_stack(sim_world: SimWorld) -> None:
+    """Found by the guardrail property test: both were computed from the same old budget."""
+    holder = sim_world.budget_holders("shop-meta")[0]
+    first = sim_world.queue(budget_proposal(holder, "0.80"))
+    second = sim_world.queue(budget_proposal(holder, "0.95"))
+    assert execute(sim_world) == Counter({"executed": 1, "superseded": 1})
+    assert (state_of(sim_world, first), state_of(sim_world, second)) == ("executed", "superseded")
+    assert holder.daily_budget is not None
+    assert sim_world.live("shop-meta")[holder.entity_id].daily_budget == (holder.daily_budget * Decimal("0.80")
+                                                                          ).quantize(Decimal("0.01"))
