@@ -14,14 +14,13 @@ from sqlalchemy import Engine, select
 from agent import store
 from agent.actions import (
     STATES,
-    IllegalTransition,
     action_as_dict,
-    as_utc,
     create_action,
     get_action,
     list_actions,
     transition,
 )
+from agent.approvals.decisions import decide_action
 from agent.clock import Clock
 from agent.commands.common import (
     EXIT_BAD_INPUT,
@@ -141,20 +140,9 @@ def actions_approve(action_id: int, approver: str, no_execute: bool, config_path
     clock = clock_for(today)
     with engine_for(config) as engine:
         ensure_schema(engine)
-        action = _action_or_fail(engine, action_id)
-        now = clock.now()
-        expires = action["expires_at"]
-        with engine.begin() as connection:
-            if action["state"] == "pending_approval" and expires is not None and as_utc(expires) < now:
-                transition(connection, action_id, "expired", actor="expiry", now=now, expected="pending_approval",
-                           reason="no decision before the approval deadline")
-                connection.commit()
-                _fail(f"action {action_id} expired at {expires:%Y-%m-%d %H:%M} UTC; it was not approved")
-            if action["state"] != "pending_approval":
-                _fail(f"action {action_id} is {action['state']}; only pending_approval actions can be approved")
-            transition(connection, action_id, "approved", actor=f"cli:{approver}", now=now,
-                       expected="pending_approval", reason=f"approved by {approver} via the CLI",
-                       data={"channel": "cli", "approver": approver})
+        outcome = decide_action(engine, action_id, "approve", approver=approver, channel="cli", now=clock.now())
+        if not outcome.ok:
+            _fail(outcome.message)
         console_for().print(f"action {action_id} approved by {approver}", markup=False)
         if not no_execute:
             _print_report(_execute_now(engine, config, clock, [action_id]))
@@ -172,13 +160,10 @@ def actions_reject(action_id: int, reason: str, approver: str, config_path: Path
     clock = clock_for(today)
     with engine_for(config) as engine:
         ensure_schema(engine)
-        action = _action_or_fail(engine, action_id)
-        try:
-            with engine.begin() as connection:
-                transition(connection, action_id, "rejected", actor=f"cli:{approver}", now=clock.now(),
-                           reason=reason, data={"channel": "cli", "approver": approver})
-        except IllegalTransition:
-            _fail(f"action {action_id} is {action['state']}; it can no longer be rejected")
+        outcome = decide_action(engine, action_id, "reject", approver=approver, channel="cli", now=clock.now(),
+                                reason=reason)
+        if not outcome.ok:
+            _fail(outcome.message)
     console_for().print(f"action {action_id} rejected: {reason}", markup=False)
 
 

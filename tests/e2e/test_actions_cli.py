@@ -52,7 +52,7 @@ def test_approve_executes_and_undo_restores(tmp_path: Path, database_url: str) -
 
     # approving twice is refused and changes nothing
     again = cli(config, "actions", "approve", str(action["id"]), "--today", TODAY.isoformat())
-    assert again.exit_code == 2 and "is executed" in again.output
+    assert again.exit_code == 2 and "is already executed" in again.output
 
     undo = cli(config, "actions", "undo", str(action["id"]), "--by", "alice", "--today", TODAY.isoformat())
     assert undo.exit_code == 0, undo.output

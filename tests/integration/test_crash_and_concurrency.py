@@ -19,7 +19,14 @@ import yaml
 from sqlalchemy import Engine
 
 from agent.actions import list_actions
-from tests.integration.conftest import TODAY, SimWorld, budget_proposal, make_world, pause_proposal, small_config
+from tests.integration.conftest import (
+    TODAY,
+    SimWorld,
+    budget_proposal,
+    make_world,
+    pause_proposal,
+    small_config,
+)
 
 ACTIONS_IN_QUEUE = 6
 

@@ -1,0 +1,1 @@
+"""Human decisions on the action queue, whatever the channel (CLI, Slack, email)."""
