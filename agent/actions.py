@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, insert, or_, select, update
 
 from agent.guardrails import ExecutedChange
 from agent.models import Action
@@ -78,7 +78,7 @@ def create_action(
 ) -> int:
     """Record a proposal as a new action in state `proposed`, with its audit event."""
     result = connection.execute(
-        Action.__table__.insert().values(
+        insert(Action).values(
             cycle_id=cycle_id,
             account_id=proposal.account_id,
             entity_id=proposal.entity_id,
@@ -128,6 +128,7 @@ def transition(
     data: Mapping[str, Any] | None = None,
     result: Mapping[str, Any] | None = None,
     expires_at: datetime | None = None,
+    claimed_by: str | None = None,
 ) -> None:
     """Move an action to `to_state` if the table allows it.
 
@@ -146,6 +147,8 @@ def transition(
         values["result"] = dict(result)
     if expires_at is not None:
         values["expires_at"] = expires_at
+    if claimed_by is not None:
+        values["claimed_by"], values["claimed_at"] = claimed_by, now
     moved = connection.execute(
         update(Action).where(Action.id == action_id, Action.state == current).values(**values)
     ).rowcount
@@ -165,12 +168,13 @@ def transition(
 
 
 def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str,
-                     reported_since: datetime | None = None) -> Sequence[RowMapping]:
-    """Live (not finished) actions of a kind on one entity, newest first; with `reported_since`,
-    also those only reported since then (so an observe-level finding is not repeated every cycle)."""
-    state_filter = Action.state.in_(OPEN_STATES)
-    if reported_since is not None:
-        state_filter = or_(state_filter, and_(Action.state == "reported", Action.created_at >= reported_since))
+                     decided_since: datetime | None = None) -> Sequence[RowMapping]:
+    """Live (not finished) actions of a kind on one entity, newest first; with `decided_since`,
+    also those reported or rejected since then (so a finding is not repeated every cycle)."""
+    state_filter: ColumnElement[bool] = Action.state.in_(OPEN_STATES)
+    if decided_since is not None:
+        state_filter = or_(state_filter, and_(Action.state.in_(("reported", "rejected")),
+                                              Action.created_at >= decided_since))
     query = (
         select(ACTIONS)
         .where(
@@ -216,6 +220,7 @@ def action_as_dict(action: RowMapping) -> dict[str, Any]:
         "decision_reason": action["decision_reason"],
         "idempotency_key": action["idempotency_key"],
         "result": action["result"],
+        "claimed_by": action["claimed_by"],
         "created_at": action["created_at"].isoformat() if action["created_at"] else None,
         "updated_at": action["updated_at"].isoformat() if action["updated_at"] else None,
     }

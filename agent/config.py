@@ -75,6 +75,30 @@ class GuardrailSettings(StrictModel):
         return self.cooldown_hours.get(kind, self.cooldown_hours.get("default", 72.0))
 
 
+class ServiceSettings(StrictModel):
+    """The long-running service (`paid-media-agent serve`): schedules, HTTP server, shutdown."""
+
+    host: str = Field(default="127.0.0.1", description="bind address; anything but loopback needs a token")
+    port: int = Field(default=8787, ge=0, le=65535)
+    dashboard_token: SecretStr | None = Field(default=None, description="bearer token for dashboard and metrics")
+    cycle_interval_minutes: float = Field(default=60, gt=0)
+    expiry_sweep_minutes: float = Field(default=15, gt=0)
+    mail_poll_seconds: float = Field(default=60, gt=0)
+    daily_dashboard_at: str = Field(default="07:00", pattern=r"^\d{2}:\d{2}$", description="account-local time")
+    weekly_pacing_report_at: str = Field(default="mon 08:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) \d{2}:\d{2}$")
+    misfire_grace_minutes: float = Field(default=24 * 60, gt=0, description="a missed run still runs, once")
+    ready_max_age_minutes: float | None = Field(default=None, gt=0, description="default: 3 cycle intervals")
+    shutdown_timeout_seconds: float = Field(default=60, gt=0)
+    leader_poll_seconds: float = Field(default=5, gt=0)
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @model_validator(mode="after")
+    def _protected_when_exposed(self) -> ServiceSettings:
+        if self.host not in ("127.0.0.1", "localhost", "::1") and self.dashboard_token is None:
+            raise ValueError(f"host {self.host!r} is reachable from other machines: set dashboard_token too")
+        return self
+
+
 class SimulatorSettings(StrictModel):
     """The built-in simulated ad platform: the zero-setup default and the test world."""
 
@@ -133,6 +157,7 @@ class AgentConfig(StrictModel):
     lookback_days: int = Field(default=7, ge=1, le=90)
     initial_history_days: int = Field(default=30, ge=1, le=365)
     simulator: SimulatorSettings = SimulatorSettings()
+    service: ServiceSettings = ServiceSettings()
     defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
 

@@ -7,6 +7,7 @@ rest of the cycle goes on. Data flows one way; each step reads what the previous
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ from agent.actions import (
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.executor import execute_approved, reconcile
+from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
 from connectors.base import Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
@@ -52,6 +54,8 @@ class CycleSummary:
     actions_by_state: Counter[str] = field(default_factory=Counter)
     execution: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    status: str = "running"
+    seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -224,18 +228,21 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
 
 
 def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now: datetime,
-                  reported_since: datetime) -> bool:
-    """True if the same change awaits a decision (or was reported recently) already; an open action
-    with a different change for the same entity and kind is superseded by this newer proposal."""
+                  recent_since: datetime) -> bool:
+    """True if the same change awaits a decision, or was reported or rejected recently (a person
+    who said no is not asked again every hour); an open action setting the same entity's status or
+    budget differently is superseded by this newer proposal."""
     for existing in open_actions_for(connection, proposal.account_id, proposal.entity_id, proposal.kind,
-                                     reported_since=reported_since):
+                                     decided_since=recent_since):
         if existing["change"] == json_ready(proposal.change) or existing["state"] == "executing":
             store.record_event(connection, at=now, event="proposal_skipped", actor="gate",
                                message=f"{proposal.kind} on {proposal.entity_id} is already {existing['state']}"
                                        f" (action {existing['id']})",
                                cycle_id=cycle_id, account_id=proposal.account_id)
             return True
-        if existing["state"] != "reported":
+        # a state-setting change (status, budget) replaces an older one; additive changes (an
+        # exclusion, a negative list, a new ad) with different content stand side by side
+        if existing["state"] not in ("reported", "rejected") and proposal.kind in STATE_SETTING_KINDS:
             transition(connection, existing["id"], "superseded", actor="gate", now=now,
                        reason=f"superseded by a newer proposal in cycle {cycle_id}")
     return False
@@ -249,10 +256,18 @@ def run_cycle(
     *,
     dry_run: bool | None = None,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> CycleSummary:
-    """Run one full cycle over every configured account and return what it did."""
+    """Run one full cycle over every configured account and return what it did.
+
+    `should_stop` is polled between accounts and before execution: a service asked to shut down
+    finishes the step in hand and leaves approved actions for the next start (status
+    `interrupted`), so nothing is left half-done.
+    """
     dry_run = config.dry_run if dry_run is None else dry_run
     say = progress or (lambda _message: None)
+    stopping = should_stop or (lambda: False)
+    started = time.monotonic()
     with engine.begin() as connection:
         cycle_id = store.start_cycle(connection, clock.now(), dry_run)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
@@ -261,30 +276,55 @@ def run_cycle(
         summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
         with engine.begin() as connection:
             summary.execution["expired"] += expire_stale(connection, clock.now())
+    interrupted = False
     for account in config.accounts:
-        today = local_today(clock, account.timezone)
-        summary.accounts += 1
-        try:
-            say(f"{account.id}: pulling from {account.platform}")
-            _pull_account(engine, connectors[account.platform], account, config, today, clock, summary)
-            say(f"{account.id}: evaluating policies")
-            _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
-        except Exception as error:  # one bad account must not stop the others
-            log.exception("account %s failed", account.id)
-            summary.accounts_failed += 1
-            summary.errors.append(f"{account.id}: {type(error).__name__}: {error}")
-            with engine.begin() as connection:
-                store.record_event(
-                    connection, at=clock.now(), event="account_failed", actor="agent",
-                    message=f"{type(error).__name__}: {error}", cycle_id=cycle_id, account_id=account.id,
-                )
-    if not dry_run:  # dry-run: no mutating call may reach any connector
+        if stopping():
+            interrupted = True
+            break
+        _run_account(engine, connectors, account, config, clock, dry_run, summary, say)
+    if not dry_run and not stopping():  # dry-run: no mutating call may reach any connector
         say("executing approved actions")
+        step_started = time.monotonic()
         report = execute_approved(engine, connectors, config, clock)
         summary.execution.update(report.outcomes)
-    status = "failed" if summary.accounts_failed == summary.accounts else "ok"
+        log.info("cycle.execute", extra={"cycle_id": cycle_id, "outcomes": dict(report.outcomes),
+                                         "seconds": round(time.monotonic() - step_started, 3)})
+    elif not dry_run:
+        interrupted = True
+    status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
     with engine.begin() as connection:
         store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
         store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
                            message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
+    summary.status = status
+    summary.seconds = time.monotonic() - started
+    log.info("cycle.done", extra={"cycle_id": cycle_id, "status": status, "seconds": round(summary.seconds, 3),
+                                  **summary.as_dict()})
     return summary
+
+
+def _run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
+                 clock: Clock, dry_run: bool, summary: CycleSummary, say: Progress) -> None:
+    today = local_today(clock, account.timezone)
+    summary.accounts += 1
+    try:
+        say(f"{account.id}: pulling from {account.platform}")
+        step_started, rows_before = time.monotonic(), summary.metric_rows_upserted
+        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary)
+        log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted - rows_before,
+                                      "seconds": round(time.monotonic() - step_started, 3)})
+        say(f"{account.id}: evaluating policies")
+        step_started, proposals_before = time.monotonic(), sum(summary.proposals_by_kind.values())
+        _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
+        log.info("cycle.evaluate", extra={"account": account.id,
+                                          "proposals": sum(summary.proposals_by_kind.values()) - proposals_before,
+                                          "seconds": round(time.monotonic() - step_started, 3)})
+    except Exception as error:  # one bad account must not stop the others
+        log.exception("cycle.account_failed", extra={"account": account.id})
+        summary.accounts_failed += 1
+        summary.errors.append(f"{account.id}: {type(error).__name__}: {error}")
+        with engine.begin() as connection:
+            store.record_event(
+                connection, at=clock.now(), event="account_failed", actor="agent",
+                message=f"{type(error).__name__}: {error}", cycle_id=summary.cycle_id, account_id=account.id,
+            )

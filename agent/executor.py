@@ -15,16 +15,21 @@ those actions stay `executing` for reconciliation rather than being guessed at.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
 from agent import store
-from agent.actions import StaleTransition, executed_history, list_actions, transition
+from agent.actions import StaleTransition, as_utc, executed_history, list_actions, transition
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.guardrails import ExecutedChange, GuardrailContext, check
@@ -32,6 +37,40 @@ from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
 log = logging.getLogger(__name__)
 STATE_FIELDS = ("status", "daily_budget")
+
+
+HOST = socket.gethostname()
+CLAIM_LEASE = timedelta(minutes=15)  # a claim from another machine older than this is presumed dead
+_ACTIVE_CLAIMS: set[str] = set()  # claims this process is working on right now
+_ACTIVE_LOCK = threading.Lock()
+
+
+def new_claim_id() -> str:
+    """Who is executing: host, process and a nonce for this execution run."""
+    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_is_orphaned(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
+    """An `executing` action is orphaned when the run that claimed it can no longer finish it: its
+    process on this machine is gone (or is this process, which no longer works on it), or it was
+    claimed on another machine longer ago than the lease."""
+    if not claimed_by:
+        return True
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == HOST and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            with _ACTIVE_LOCK:
+                return claimed_by not in _ACTIVE_CLAIMS
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return claimed_at is None or now - as_utc(claimed_at) > CLAIM_LEASE
 
 
 @dataclass
@@ -57,8 +96,13 @@ def mutation_for(action: RowMapping) -> Mutation:
         params = {"audience_id": target["excluded_audience_id"]}
     else:
         params = dict(target)
-    return Mutation(kind=action["kind"], account_id=action["account_id"], entity_id=action["entity_id"],
-                    params=params, idempotency_key=action["idempotency_key"])
+    return Mutation(
+        kind=action["kind"],
+        account_id=action["account_id"],
+        entity_id=action["entity_id"],
+        params=params,
+        idempotency_key=action["idempotency_key"],
+    )
 
 
 def _same(live: Any, expected: Any) -> bool:
@@ -91,37 +135,75 @@ def _applied(connector: Connector, account_id: str, action: RowMapping, entity: 
     return action["idempotency_key"] in finder(account_id, [action["idempotency_key"]])
 
 
-def reconcile(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock) -> ExecutionReport:
+def reconcile(
+    engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock
+) -> ExecutionReport:
     """Settle actions a crash left in `executing`, by reading what the platform shows now."""
     report = ExecutionReport()
     with engine.connect() as connection:
-        stuck = list_actions(connection, "executing")
+        stuck = [
+            a
+            for a in list_actions(connection, "executing")
+            if claim_is_orphaned(a["claimed_by"], a["claimed_at"], clock.now())
+        ]
     by_account: dict[str, list[RowMapping]] = defaultdict(list)
     for action in stuck:
         by_account[action["account_id"]].append(action)
     for account_id, actions in by_account.items():
         connector = connectors[config.account(account_id).platform]
-        live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+        live = {
+            e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))
+        }
         for action in actions:
             entity = live.get(action["entity_id"])
             applied = _applied(connector, account_id, action, entity)
-            with engine.begin() as connection:
-                if applied:
-                    transition(connection, action["id"], "executed", actor="reconciler", now=clock.now(),
-                               expected="executing", reason="found applied on the platform after an interruption",
-                               result={"reconciled": True})
-                    report.add("reconciled_executed")
-                elif applied is None:
-                    transition(connection, action["id"], "failed", actor="reconciler", now=clock.now(),
-                               expected="executing",
-                               reason="interrupted, and the platform's state cannot confirm whether it applied: "
-                                      "check it by hand", result={"reconciled": True})
-                    report.add("reconciled_unknown")
-                else:
-                    transition(connection, action["id"], "approved", actor="reconciler", now=clock.now(),
-                               expected="executing", reason="interrupted before it applied: back in the queue")
-                    report.add("reconciled_requeued")
+            try:
+                _settle(engine, action, applied, clock, report)
+            except StaleTransition:
+                continue  # another process settled it first
     return report
+
+
+def _settle(
+    engine: Engine, action: RowMapping, applied: bool | None, clock: Clock, report: ExecutionReport
+) -> None:
+    with engine.begin() as connection:
+        if applied:
+            transition(
+                connection,
+                action["id"],
+                "executed",
+                actor="reconciler",
+                now=clock.now(),
+                expected="executing",
+                reason="found applied on the platform after an interruption",
+                result={"reconciled": True},
+            )
+            report.add("reconciled_executed")
+        elif applied is None:
+            transition(
+                connection,
+                action["id"],
+                "failed",
+                actor="reconciler",
+                now=clock.now(),
+                expected="executing",
+                reason="interrupted, and the platform's state cannot confirm whether it applied: "
+                "check it by hand",
+                result={"reconciled": True},
+            )
+            report.add("reconciled_unknown")
+        else:
+            transition(
+                connection,
+                action["id"],
+                "approved",
+                actor="reconciler",
+                now=clock.now(),
+                expected="executing",
+                reason="interrupted before it applied: back in the queue",
+            )
+            report.add("reconciled_requeued")
 
 
 def execute_approved(
@@ -136,8 +218,11 @@ def execute_approved(
     """Execute every approved action (or just `action_ids`), at most once each."""
     report = ExecutionReport()
     with engine.connect() as connection:
-        approved = [a for a in list_actions(connection, "approved")
-                    if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)]
+        approved = [
+            a
+            for a in list_actions(connection, "approved")
+            if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
+        ]
         kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
     if kill_switch:
         report.outcomes["held"] += len(approved)
@@ -150,46 +235,102 @@ def execute_approved(
     return report
 
 
-def _claim(engine: Engine, actions: Sequence[RowMapping], worker: str, clock: Clock) -> list[RowMapping]:
+def _claim(
+    engine: Engine, actions: Sequence[RowMapping], worker: str, claim_id: str, clock: Clock
+) -> list[RowMapping]:
     claimed = []
     for action in actions:
         try:
             with engine.begin() as connection:
-                transition(connection, action["id"], "executing", actor=worker, now=clock.now(),
-                           expected="approved", reason="claimed for execution")
+                transition(
+                    connection,
+                    action["id"],
+                    "executing",
+                    actor=worker,
+                    now=clock.now(),
+                    expected="approved",
+                    reason="claimed for execution",
+                    claimed_by=claim_id,
+                    data={"claim": claim_id},
+                )
             claimed.append(action)
         except StaleTransition:
             continue  # another process claimed it first
     return claimed
 
 
-def _execute_account(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
-                     account_id: str, actions: Sequence[RowMapping], worker: str, report: ExecutionReport) -> None:
+def _execute_account(
+    engine: Engine,
+    connectors: Mapping[str, Connector],
+    config: AgentConfig,
+    clock: Clock,
+    account_id: str,
+    actions: Sequence[RowMapping],
+    worker: str,
+    report: ExecutionReport,
+) -> None:
     account = config.account(account_id)
     connector = connectors[account.platform]
     settings = config.guardrail_settings(account)
-    claimed = _claim(engine, actions, worker, clock)
-    if not claimed:
-        return
+    claim_id = new_claim_id()
+    with _ACTIVE_LOCK:
+        _ACTIVE_CLAIMS.add(claim_id)
+    try:
+        claimed = _claim(engine, actions, worker, claim_id, clock)
+        if claimed:
+            _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE_CLAIMS.discard(claim_id)
+
+
+def _execute_claimed(
+    engine: Engine,
+    connector: Connector,
+    settings: Any,
+    account: Any,
+    clock: Clock,
+    claimed: Sequence[RowMapping],
+    worker: str,
+    report: ExecutionReport,
+) -> None:
+    account_id = account.id
     live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in claimed}))}
     with engine.connect() as connection:
         history = executed_history(connection, account_id, clock.now())
         stored = store.load_entities(connection, account_id)
     ready: list[RowMapping] = []
     for action in claimed:
-        outcome, reason = _precheck(action, live.get(action["entity_id"]), settings, history, stored | live,
-                                    account.protected_entities, account.timezone, clock)
+        outcome, reason = _precheck(
+            action,
+            live.get(action["entity_id"]),
+            settings,
+            history,
+            stored | live,
+            account.protected_entities,
+            account.timezone,
+            clock,
+        )
         if outcome == "ready":
             ready.append(action)
             history.append(ExecutedChange(action["entity_id"], action["kind"], action["change"], clock.now()))
             # later actions in this batch must see this one's effect: a second change to the same
             # entity computed from the old state is drift, not a change to stack on top
             if action["entity_id"] in live:
-                live[action["entity_id"]] = _with_state(live[action["entity_id"]], action["change"].get("to", {}))
+                live[action["entity_id"]] = _with_state(
+                    live[action["entity_id"]], action["change"].get("to", {})
+                )
             continue
         with engine.begin() as connection:
-            transition(connection, action["id"], outcome, actor=worker, now=clock.now(), expected="executing",
-                       reason=reason)
+            transition(
+                connection,
+                action["id"],
+                outcome,
+                actor=worker,
+                now=clock.now(),
+                expected="executing",
+                reason=reason,
+            )
         report.add("held" if outcome == "approved" else outcome)
     if not ready:
         return
@@ -198,15 +339,24 @@ def _execute_account(engine: Engine, connectors: Mapping[str, Connector], config
     try:
         results = connector.apply(account_id, mutations)
     except Exception:
-        log.exception("apply failed for account %s; %d actions left for reconciliation", account_id, len(ready))
+        log.exception(
+            "apply failed for account %s; %d actions left for reconciliation", account_id, len(ready)
+        )
         report.outcomes["interrupted"] += len(ready)
         return
     for action, result in zip(ready, results, strict=True):
         state = "executed" if result.ok else "failed"
         with engine.begin() as connection:
-            transition(connection, action["id"], state, actor=worker, now=clock.now(), expected="executing",
-                       reason=result.error or "applied", result={"ok": result.ok, "platform_ref": result.platform_ref,
-                                                                 "error": result.error})
+            transition(
+                connection,
+                action["id"],
+                state,
+                actor=worker,
+                now=clock.now(),
+                expected="executing",
+                reason=result.error or "applied",
+                result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
+            )
         report.add(state)
 
 
@@ -220,9 +370,16 @@ def _with_state(entity: Entity, state: Mapping[str, Any]) -> Entity:
     return replace(entity, **updates)
 
 
-def _precheck(action: RowMapping, entity: Entity | None, settings: Any, history: list[ExecutedChange],
-              entities: Mapping[str, Entity], protected: Sequence[str], timezone: str,
-              clock: Clock) -> tuple[str, str]:
+def _precheck(
+    action: RowMapping,
+    entity: Entity | None,
+    settings: Any,
+    history: list[ExecutedChange],
+    entities: Mapping[str, Entity],
+    protected: Sequence[str],
+    timezone: str,
+    clock: Clock,
+) -> tuple[str, str]:
     """Drift check and guardrails against the live entity: ('ready', '') or (next state, reason)."""
     if action["kind"] not in MUTATION_KINDS:
         return "failed", f"{action['kind']} is not something a platform can execute"
@@ -232,12 +389,22 @@ def _precheck(action: RowMapping, entity: Entity | None, settings: Any, history:
     if before is False:
         if live_matches(entity, action["change"].get("to", {})):
             return "superseded", "the entity is already in the proposed state (changed outside the agent)"
-        return "superseded", (f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
-                              f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten")
-    ctx = GuardrailContext(now=clock.now(), timezone=timezone, entities=entities, history=history,
-                           protected=frozenset(protected))
-    violations = check(kind=action["kind"], entity_id=action["entity_id"], change=action["change"],
-                       evidence=action["evidence"], policy=action["policy"], settings=settings, ctx=ctx)
+        return "superseded", (
+            f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
+            f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten"
+        )
+    ctx = GuardrailContext(
+        now=clock.now(), timezone=timezone, entities=entities, history=history, protected=frozenset(protected)
+    )
+    violations = check(
+        kind=action["kind"],
+        entity_id=action["entity_id"],
+        change=action["change"],
+        evidence=action["evidence"],
+        policy=action["policy"],
+        settings=settings,
+        ctx=ctx,
+    )
     blocking = [v for v in violations if v.severity == "block"]
     if blocking:
         return "rejected", "guardrail at execution: " + "; ".join(v.message for v in blocking)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -226,15 +226,15 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
 
 def start_cycle(connection: Connection, now: datetime, dry_run: bool) -> int:
     result = connection.execute(
-        Cycle.__table__.insert().values(started_at=now, dry_run=dry_run, status="running", summary={})
+        insert(Cycle).values(started_at=now, dry_run=dry_run, status="running", summary={})
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def finish_cycle(connection: Connection, cycle_id: int, now: datetime, status: str, summary: Mapping[str, Any]) -> None:
     connection.execute(
-        Cycle.__table__.update()
-        .where(Cycle.__table__.c.id == cycle_id)
+        update(Cycle)
+        .where(Cycle.id == cycle_id)
         .values(finished_at=now, status=status, summary=dict(summary))
     )
 
@@ -253,7 +253,7 @@ def record_event(
 ) -> None:
     """Append one audit event. Never updated, never deleted."""
     connection.execute(
-        AuditEvent.__table__.insert().values(
+        insert(AuditEvent).values(
             at=at,
             event=event,
             actor=actor,

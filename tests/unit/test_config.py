@@ -32,7 +32,9 @@ def test_example_config_is_valid_and_merges_account_overrides() -> None:
     social = config.account("acme-social")
     assert config.policy_settings(social).underperformers.target_roas == 1.8
     # the override changes one key only; the rest comes from the defaults
-    assert config.policy_settings(social).underperformers.window_days == 14
+    assert config.policy_settings(social).underperformers.window_days == (
+        config.defaults.policies.underperformers.window_days
+    )
     assert config.account("acme-search").monthly_budget == Decimal("45000")
 
 

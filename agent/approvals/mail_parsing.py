@@ -1,0 +1,201 @@
+"""Reading an approver's reply: which request it answers, what it decides, and whether the sender is real.
+
+Pure functions over `email.message.EmailMessage`, so every mail client's style can be tested as
+plain data. The decision is the first non-empty line the approver wrote, never anything quoted:
+our own request contains the words APPROVE and REJECT, so reading past the first line would let
+an empty reply approve.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+from typing import Literal
+
+TOKEN = r"([a-z0-9_-]{20,64})"
+SUBJECT_TAG = re.compile(r"\[pma:" + TOKEN + r"\]", re.IGNORECASE)
+INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
+APPROVE = re.compile(r"^(?:approve|approved)[\s.!]*$", re.IGNORECASE)
+REJECT = re.compile(r"^(?:reject|rejected)\b[\s:,.;!-]*(.*)$", re.IGNORECASE)
+QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
+    r"^on .+ wrote:?$", r"^am .+ schrieb .+:?$", r"^le .+ a écrit ?:?$", r"^-{2,}\s*original message\s*-{2,}$",
+    r"^-{2,}\s*ursprüngliche nachricht\s*-{2,}$", r"^_{6,}$", r"^(from|von|de):\s", r"^--\s*$",
+)]
+BLOCK_TAGS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr", "pre"}
+SKIPPED_TAGS = {"blockquote", "style", "script", "head", "title"}
+SKIPPED_CLASSES = {"gmail_quote", "gmail_attr", "gmail_signature", "moz-cite-prefix", "yahoo_quoted"}
+CUT_IDS = {"appendonsend", "divrplyfwdmsg", "mail-editor-reference-message-container"}  # Outlook: quote follows
+
+
+@dataclass(frozen=True)
+class ParsedDecision:
+    verdict: Literal["approve", "reject"]
+    reason: str
+
+
+class _ReplyHtml(HTMLParser):
+    """The approver's own words from an HTML reply: quotes, signatures and Outlook's tail left out."""
+
+    VOID = {"br", "hr", "img", "meta", "link", "input", "wbr", "col", "area", "base", "source"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_stack: list[str] = []
+        self.cut = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.cut:
+            return
+        attributes = {k.lower(): (v or "") for k, v in attrs}
+        if (attributes.get("id", "").lower() in CUT_IDS) or (tag == "hr" and not self.skip_stack and self.parts
+                                                              and "".join(self.parts).strip()):
+            self.cut = True  # Outlook writes the quoted message after this, outside any blockquote
+            return
+        if tag in BLOCK_TAGS:
+            self.parts.append("\n")
+        if tag in self.VOID:
+            return
+        classes = set(attributes.get("class", "").lower().split())
+        if self.skip_stack or tag in SKIPPED_TAGS or classes & SKIPPED_CLASSES:
+            self.skip_stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.skip_stack:  # pop through unclosed inner tags (<p> without </p>)
+            while self.skip_stack and self.skip_stack.pop() != tag:
+                pass
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.cut and not self.skip_stack:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    parser = _ReplyHtml()
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
+
+
+def _part_text(part: Message) -> str:
+    if isinstance(part, EmailMessage):
+        content = part.get_content()
+        return content if isinstance(content, str) else ""
+    payload = part.get_payload(decode=True)
+    return payload.decode(part.get_content_charset() or "utf-8", errors="replace") if isinstance(payload, bytes) else ""
+
+
+def reply_body_text(message: Message) -> str:
+    """The reply's text: its text/plain part, else its HTML part turned into text."""
+    plain: str | None = None
+    markup: str | None = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        if part.get_content_type() == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif part.get_content_type() == "text/html" and markup is None:
+            markup = _part_text(part)
+    if plain is not None and plain.strip():
+        return plain
+    return html_to_text(markup) if markup is not None else ""
+
+
+def first_written_line(text: str) -> str | None:
+    """The first non-empty line the sender wrote; None if the reply starts with quoted text."""
+    for raw in text.splitlines():
+        line = raw.translate(INVISIBLE).replace("\xa0", " ").strip()
+        if not line:
+            continue
+        if line.startswith(">") or any(p.match(line) for p in QUOTE_HEADERS):
+            return None
+        return line
+    return None
+
+
+def parse_decision(line: str | None) -> ParsedDecision | None:
+    """`APPROVE` or `REJECT <reason>` (any case, optional punctuation); anything else is None."""
+    if line is None:
+        return None
+    stripped = line.strip().strip("*_`\"'").strip()
+    if APPROVE.match(stripped):
+        return ParsedDecision("approve", "")
+    if match := REJECT.match(stripped):
+        return ParsedDecision("reject", match.group(1).strip().strip("*_`\"'").strip()[:500])
+    return None
+
+
+def find_token(message: Message, reply_address: str) -> str | None:
+    """The request token, from the plus-address the reply was sent to, else from the subject tag."""
+    local, _, domain = reply_address.lower().partition("@")
+    plus = re.compile(re.escape(local) + r"\+" + TOKEN + "@" + re.escape(domain) + "$")
+    headers = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+               for v in (message.get_all(name) or [])]
+    for _, address in getaddresses(headers):
+        if match := plus.match(address.lower()):
+            return match.group(1)
+    if match := SUBJECT_TAG.search(str(message.get("Subject", ""))):
+        return match.group(1).lower()
+    return None
+
+
+def sender_address(message: Message) -> str:
+    return parseaddr(str(message.get("From", "")))[1].strip().lower()
+
+
+def is_automatic(message: Message) -> bool:
+    """Out-of-office notices, bounces and list mail (RFC 3834): never answered, never a decision."""
+    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(message.get("Precedence", "")).strip().lower()
+    return auto not in ("", "no") or precedence in ("bulk", "junk", "list", "auto_reply") or bool(
+        message.get("X-Autoreply") or message.get("X-Autorespond"))
+
+
+def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
+    """(authserv-id, [(method, result, properties)]) of one Authentication-Results header."""
+    text = re.sub(r"\([^)]*\)", " ", header)
+    segments = [s.strip() for s in text.split(";")]
+    authserv = segments[0].split()[0].lower() if segments and segments[0].split() else ""
+    results = []
+    for segment in segments[1:]:
+        tokens = segment.split()
+        if not tokens or "=" not in tokens[0]:
+            continue
+        method, result = tokens[0].split("=", 1)
+        props = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
+        results.append((method.lower(), result.lower(), {k.lower(): v.strip('"').lower() for k, v in props.items()}))
+    return authserv, results
+
+
+def _aligned(domain: str, sender_domain: str) -> bool:
+    return bool(domain) and (sender_domain == domain or sender_domain.endswith("." + domain))
+
+
+def authenticated(message: Message, trusted_authserv_id: str | None) -> bool:
+    """True if our own mail server vouches for the From domain: aligned dkim=pass or spf=pass.
+
+    An attacker can write any header, so only the results added by the receiving server count: the
+    ones naming `trusted_authserv_id`, else the topmost (receivers prepend theirs).
+    """
+    sender_domain = sender_address(message).rpartition("@")[2]
+    headers = [str(h) for h in (message.get_all("Authentication-Results") or [])]
+    parsed = [_results(h) for h in headers]
+    if trusted_authserv_id is not None:
+        chosen = [r for authserv, r in parsed if authserv == trusted_authserv_id.lower()]
+    else:
+        chosen = [parsed[0][1]] if parsed else []
+    for results in chosen:
+        for method, result, props in results:
+            if result != "pass":
+                continue
+            if method == "dkim" and _aligned(props.get("header.d") or props.get("header.i", "").rpartition("@")[2],
+                                             sender_domain):
+                return True
+            if method == "spf" and _aligned(props.get("smtp.mailfrom", "").rpartition("@")[2], sender_domain):
+                return True
+    return False

@@ -1,0 +1,1 @@
+"""CLI command groups, registered by agent/cli.py."""
