@@ -29,7 +29,14 @@ from connectors.base import (
     SearchTermRow,
 )
 from connectors.registry import ConnectorContext
-from connectors.simulator.dynamics import AppliedMutation, Observation, simulate, union_reach
+from connectors.simulator.dynamics import (
+    AppliedMutation,
+    InvalidMutation,
+    Observation,
+    check_mutations,
+    simulate,
+    union_reach,
+)
 from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
 from connectors.simulator.world import SimAccountSpec, World, build_world
 
@@ -157,18 +164,21 @@ class SimulatorConnector:
         log = self.mutation_log()
         key = (as_of, len(log))
         if key not in self._cache:
-            applied = [
-                AppliedMutation(
-                    kind=row["kind"],
-                    account_id=row["account_id"],
-                    entity_id=row["entity_id"],
-                    params=row["params"],
-                    effective_day=row["effective_day"],
-                )
-                for row in log
-            ]
+            applied = self._applied(log)
             self._cache = {key: simulate(world, applied, as_of)}
         return self._cache[key]
+
+    def _applied(self, log: list[dict[str, Any]] | None = None) -> list[AppliedMutation]:
+        return [
+            AppliedMutation(
+                kind=row["kind"],
+                account_id=row["account_id"],
+                entity_id=row["entity_id"],
+                params=row["params"],
+                effective_day=row["effective_day"],
+            )
+            for row in (self.mutation_log() if log is None else log)
+        ]
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -225,10 +235,7 @@ class SimulatorConnector:
         error = self._validate(account_id, mutation)
         if error:
             return MutationResult(idempotency_key=mutation.idempotency_key, ok=False, error=error)
-        params = dict(mutation.params)
-        if mutation.kind == "new_ad":
-            params.setdefault("ad_set_id", mutation.entity_id)
-            params.setdefault("new_ad_id", f"{mutation.entity_id}-n{mutation.idempotency_key[:8]}")
+        params = self._params(mutation)
         if self.fault_hook:
             self.fault_hook("before_apply", mutation)
         with self._engine.begin() as connection:
@@ -250,6 +257,14 @@ class SimulatorConnector:
         return MutationResult(
             idempotency_key=mutation.idempotency_key, ok=True, platform_ref=self._reference(mutation, params)
         )
+
+    @staticmethod
+    def _params(mutation: Mutation) -> dict[str, Any]:
+        params = dict(mutation.params)
+        if mutation.kind == "new_ad":
+            params.setdefault("ad_set_id", mutation.entity_id)
+            params.setdefault("new_ad_id", f"{mutation.entity_id}-n{mutation.idempotency_key[:8]}")
+        return params
 
     @staticmethod
     def _reference(mutation: Mutation, params: Mapping[str, Any]) -> str:
@@ -274,6 +289,13 @@ class SimulatorConnector:
                 return f"daily_budget must be positive, got {amount}"
         if mutation.kind in ("exclude_audience", "new_ad") and entity.level != "ad_set":
             return f"{mutation.kind} applies to an ad set, not a {entity.level}"
+        try:  # everything else the simulated platform itself would refuse
+            candidate = AppliedMutation(kind=mutation.kind, account_id=account_id, entity_id=mutation.entity_id,
+                                        params=_jsonable(self._params(mutation)),
+                                        effective_day=self.local_today(account_id))
+            check_mutations(self.world(), [*self._applied(), candidate])
+        except InvalidMutation as error:
+            return str(error)
         return None
 
 

@@ -1,0 +1,61 @@
+"""Currency handling for the simulator: minor units, rough exchange rates and round budgets.
+
+Internally the simulator counts money in integer minor units (cents, or whole yen) so that splitting
+an ad set's spend among its ads or search terms adds up exactly; `Decimal` is made only at the edge.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+
+# Currencies whose smallest unit is the whole unit (ISO 4217 exponent 0).
+ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX"})
+
+# Units of the currency per US dollar, only to give budgets and prices a plausible size.
+UNITS_PER_USD: dict[str, float] = {
+    "USD": 1.0,
+    "EUR": 0.92,
+    "GBP": 0.79,
+    "JPY": 150.0,
+    "KRW": 1350.0,
+    "CAD": 1.36,
+    "AUD": 1.52,
+    "CHF": 0.88,
+    "SEK": 10.5,
+    "NOK": 10.6,
+    "DKK": 6.9,
+    "INR": 83.0,
+    "BRL": 5.0,
+    "MXN": 17.0,
+}
+
+
+def minor_unit_exponent(currency: str) -> int:
+    """Digits after the decimal point in `currency` (2, or 0 for JPY/KRW and the like)."""
+    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def units_per_usd(currency: str) -> float:
+    """How many units of `currency` buy one US dollar (1.0 for currencies we do not list)."""
+    return UNITS_PER_USD.get(currency.upper(), 1.0)
+
+
+def quantum(currency: str) -> Decimal:
+    """The smallest amount of `currency` as a Decimal: 0.01, or 1 for zero-decimal currencies."""
+    return Decimal(1).scaleb(-minor_unit_exponent(currency))
+
+
+def quantize_money(amount: Decimal, currency: str) -> Decimal:
+    """`amount` rounded half-up to the currency's minor unit."""
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def nice_budget(amount_usd: float, currency: str) -> Decimal:
+    """A round daily budget near `amount_usd` converted to `currency` (what a person would type)."""
+    local = amount_usd * units_per_usd(currency)
+    magnitude = 10 ** max(0, int(np.floor(np.log10(max(local, 1.0)))) - 1)
+    step = magnitude * 5 if local / magnitude >= 50 else magnitude
+    rounded = max(step, round(local / step) * step)
+    return quantize_money(Decimal(rounded), currency)
