@@ -32,7 +32,7 @@ demo: $(STAMP)
 	@echo "  $(BIN)/paid-media-agent sim show --config $(DEMO_DIR)/config.yaml"
 
 lint: $(STAMP)
-	$(BIN)/ruff check agent connectors policies migrations tests bench
+	$(BIN)/ruff check agent connectors policies migrations tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -41,7 +41,7 @@ typecheck: $(STAMP)
 # server is started from the installed PostgreSQL binaries when none answers).
 test: $(STAMP)
 	bash scripts/test-prerequisites.sh
-	$(BIN)/ruff check agent connectors policies migrations tests bench
+	$(BIN)/ruff check agent connectors policies migrations tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 

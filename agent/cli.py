@@ -16,11 +16,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from agent import db
+from agent import db, logs
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
 from agent.commands.audit import audit_group
 from agent.commands.common import (
     EXIT_BAD_INPUT,
+    LOG_LEVEL,
     clock_for,
     config_option,
     console_for,
@@ -39,10 +40,8 @@ from connectors.base import ConnectorError
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def main(verbose: bool) -> None:
     """Self-hosted autonomous paid-media agent."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    LOG_LEVEL[0] = logging.DEBUG if verbose else logging.WARNING
+    logs.configure(None, level=LOG_LEVEL[0])
 
 
 @main.command()
@@ -171,6 +170,19 @@ def sim_show(as_json: bool, config_path: Path, today: Any) -> None:
         budget = "" if e.daily_budget is None else f"{e.daily_budget:.2f} {e.currency}"
         table.add_row(e.account_id, e.entity_id, e.level, e.status, budget, "yes" if e.learning else "", e.name)
     console_for().print(table)
+
+
+@main.command()
+@config_option
+def serve(config_path: Path) -> None:
+    """Run as a service: scheduled cycles, approvals, HTTP (health, metrics, dashboard)."""
+    config = load_or_exit(config_path)
+    logs.configure(config, fmt=config.service.log_format, level=logging.INFO)
+    with engine_for(config) as engine:
+        ensure_schema(engine)
+    from agent.service import AgentService
+
+    raise SystemExit(AgentService(config, config_path).run())
 
 
 main.add_command(actions_group)

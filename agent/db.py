@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 import migrations
 
@@ -22,12 +23,25 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+MIGRATION_LOCK_KEY = 0x504D41_4442  # "PMA" + "DB"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database schema to `revision` (default: the newest)."""
+    """Bring the database schema to `revision` (default: the newest).
+
+    Safe when several processes start at once: on PostgreSQL they queue on an advisory lock held
+    for the migration's transaction; on SQLite a loser of the race finds the schema already done.
+    """
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except OperationalError:
+        if revision != "head" or current_revision(engine) != head_revision():
+            raise
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -100,8 +100,8 @@ class ApprovalMailer:
         """Email one pending action to its approvers; returns the token (kept only hashed)."""
         token = new_token()
         expires_at = as_utc(action["expires_at"]) if action["expires_at"] is not None else now + DEFAULT_TTL
-        subject = (f"{subject_tag(token)} Approve? {action['kind']} {action['entity_name']} "
-                   f"({action['account_id']}, #{action['id']})")
+        title = f"Approve? {action['kind']} {action['entity_name']} ({action['account_id']}, #{action['id']})"
+        subject = f"{subject_tag(token)} {title}"
         message = EmailMessage()
         message["From"] = self.settings.from_address
         message["To"] = ", ".join(recipients)
@@ -115,7 +115,7 @@ class ApprovalMailer:
         self.send(message)
         with self.engine.begin() as connection:
             records.record_email_request(connection, action_id=int(action["id"]), account_id=str(action["account_id"]),
-                                         token=token, message_id=str(message["Message-ID"]), subject=subject,
+                                         token=token, message_id=str(message["Message-ID"]), subject=title,
                                          recipients=recipients, now=now, expires_at=expires_at)
         return token
 

@@ -19,7 +19,7 @@ TOKEN = r"([a-z0-9_-]{20,64})"
 SUBJECT_TAG = re.compile(r"\[pma:" + TOKEN + r"\]", re.IGNORECASE)
 INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
 APPROVE = re.compile(r"^(?:approve|approved)[\s.!]*$", re.IGNORECASE)
-REJECT = re.compile(r"^(?:reject|rejected)\b[\s:,.;!-]*(.*)$", re.IGNORECASE)
+REJECT = re.compile(r"^(?:reject|rejected)\b[\s:,.;!*_-]*(.*)$", re.IGNORECASE)
 QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
     r"^on .+ wrote:?$", r"^am .+ schrieb .+:?$", r"^le .+ a écrit ?:?$", r"^-{2,}\s*original message\s*-{2,}$",
     r"^-{2,}\s*ursprüngliche nachricht\s*-{2,}$", r"^_{6,}$", r"^(from|von|de):\s", r"^--\s*$",

@@ -178,7 +178,8 @@ class ReplyPoller:
     def _answer(self, message: Message, sender: str, request: Any, now: datetime, text: str,
                 keep_token: bool = False) -> None:
         """Reply to the approver in the same thread; a failure to send never undoes a decision."""
-        subject = str(request["subject"]) if request is not None else str(message.get("Subject", "your reply"))
+        # their own subject: it carries the [pma:...] tag, which the database keeps only hashed
+        subject = str(message.get("Subject", "")) or (str(request["subject"]) if request is not None else "your reply")
         try:
             self.mailer.send_answer(sender, subject, text, now, in_reply_to=str(message.get("Message-ID", "")) or None,
                                     references=str(message.get("References", "")) or None,

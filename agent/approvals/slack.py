@@ -78,7 +78,9 @@ def action_blocks(action: ActionRow, decision: Decision | None) -> list[dict[str
         ]})
     else:
         emoji = STATE_EMOJI.get(str(action["state"]), ":information_source:")
-        text = f"{emoji} {escape(outcome_text(action, decision, slack_name), 2800)}"
+        # escape everything but the mention, which must reach Slack as <@U...> to render as a name
+        plain = escape(outcome_text(action, decision, lambda _: "\x00"), 2800)
+        text = f"{emoji} {plain.replace(chr(0), slack_name(decision) if decision else '')}"
         blocks.append({"type": "section", "block_id": f"pma-{action_id}-outcome",
                        "text": {"type": "mrkdwn", "text": text}})
     return blocks

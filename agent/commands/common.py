@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,11 +12,12 @@ import click
 from rich.console import Console
 from sqlalchemy import Engine, inspect
 
-from agent import db, store
+from agent import db, logs, store
 from agent.clock import Clock, FixedClock, SystemClock
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
 
 EXIT_BAD_INPUT = 2
+LOG_LEVEL = [logging.WARNING]  # set by `--verbose` before any command runs
 config_option = click.option(
     "--config",
     "config_path",
@@ -37,14 +39,18 @@ def console_for(stderr: bool = False) -> Console:
 
 
 def load_or_exit(config_path: Path) -> AgentConfig:
+    """The validated config, or exit 2 naming every problem. Logging is set up with the config's
+    secrets known, so nothing after this point can print them."""
     try:
-        return load_config(config_path)
+        config = load_config(config_path)
     except ConfigError as error:
         err = console_for(stderr=True)
         err.print(f"[bold red]error:[/] {error.source} is invalid", markup=True)
         for problem in error.problems:
             err.print(f"  {problem}", markup=False)
         raise SystemExit(EXIT_BAD_INPUT) from None
+    logs.configure(config, level=LOG_LEVEL[0])
+    return config
 
 
 def clock_for(today: Any) -> Clock:

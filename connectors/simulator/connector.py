@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -42,6 +43,7 @@ from connectors.simulator.world import SimAccountSpec, World, build_world
 
 FaultHook = Callable[[str, Mutation], None]
 FAULT_ENV = "PMA_SIM_FAULT"
+LATENCY_ENV = "PMA_SIM_LATENCY_MS"  # added to every read, like a real platform's round trip
 
 
 def fault_hook_from_env(spec: str | None) -> FaultHook | None:
@@ -78,6 +80,7 @@ class SimulatorConnector:
         history_days: int,
         now: Callable[[], datetime],
         fault_hook: FaultHook | None = None,
+        read_latency: float = 0.0,
     ) -> None:
         self._engine = engine
         self._specs = {spec.account_id: spec for spec in specs}
@@ -85,6 +88,7 @@ class SimulatorConnector:
         self._history_days = history_days
         self._now = now
         self.fault_hook = fault_hook
+        self.read_latency = read_latency
         self.world_id = f"seed-{seed}"
         self.mutating_calls = 0
         self._world: World | None = None
@@ -114,6 +118,7 @@ class SimulatorConnector:
             history_days=int(settings.get("history_days", 60)),
             now=context.now,
             fault_hook=fault_hook_from_env(os.environ.get(FAULT_ENV)),
+            read_latency=float(os.environ.get(LATENCY_ENV, "0")) / 1000,
         )
 
     # -- world and clock ------------------------------------------------------------------
@@ -159,6 +164,8 @@ class SimulatorConnector:
 
     def observe(self, account_id: str) -> Observation:
         """The world as seen on the account's local today (cached until the next mutation)."""
+        if self.read_latency:
+            time.sleep(self.read_latency)
         as_of = self.local_today(account_id)
         world = self.world()
         log = self.mutation_log()

@@ -1,0 +1,71 @@
+"""The scheduled jobs. Module-level functions taking the config path, so APScheduler's persistent
+job store can name them; each reloads the config, so an edited file takes effect at the next run.
+
+A process that runs jobs sets `RUNTIME` (engine, clock, stop flag); jobs reuse its engine and
+honour its stop flag so that a shutdown never leaves a cycle half-done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from agent import metrics
+from agent.actions import expire_stale
+from agent.clock import Clock, SystemClock
+from agent.config import load_config
+from agent.cycle import build_connectors, run_cycle
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    engine: Engine
+    clock: Clock = field(default_factory=SystemClock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    busy: threading.Lock = field(default_factory=threading.Lock)
+
+
+RUNTIME: Runtime | None = None
+
+
+def _runtime() -> Runtime:
+    if RUNTIME is None:
+        raise RuntimeError("jobs run inside `paid-media-agent serve` (no runtime set)")
+    return RUNTIME
+
+
+def cycle_job(config_path: str) -> None:
+    """Pull, evaluate, gate and execute; update the service's metrics."""
+    runtime = _runtime()
+    if runtime.stop.is_set():
+        return
+    config = load_config(Path(config_path))
+    with runtime.busy:
+        connectors = build_connectors(config, runtime.clock, runtime.engine)
+        started = time.monotonic()
+        summary = run_cycle(runtime.engine, config, connectors, runtime.clock, should_stop=runtime.stop.is_set)
+    metrics.CYCLE_SECONDS.observe(time.monotonic() - started)
+    metrics.CYCLES.labels(status=summary.status).inc()
+    metrics.ROWS_PULLED.inc(summary.metric_rows_upserted)
+    for kind, count in summary.proposals_by_kind.items():
+        metrics.PROPOSALS.labels(kind=kind).inc(count)
+    for state, count in (summary.actions_by_state + summary.execution).items():
+        metrics.ACTIONS.labels(state=state).inc(count)
+    if summary.status == "ok":
+        metrics.LAST_SUCCESS.set(time.time())
+
+
+def expiry_job(config_path: str) -> None:
+    """Expire approvals nobody answered in time."""
+    runtime = _runtime()
+    with runtime.engine.begin() as connection:
+        expired = expire_stale(connection, runtime.clock.now())
+    if expired:
+        log.info("approvals.expired", extra={"count": expired})
