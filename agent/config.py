@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from agent.approvals.settings import ApprovalSettings
 from policies.settings import PolicySettings, StrictModel
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -99,6 +100,14 @@ class ServiceSettings(StrictModel):
         return self
 
 
+class ReportingSettings(StrictModel):
+    """Dashboard and reports: where they are written, and how currencies are blended."""
+
+    output_dir: str = Field(default="reports", description="daily dashboards and weekly pacing reports")
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="currency of cross-account totals")
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict, description="units of `currency` per unit")
+
+
 class SimulatorSettings(StrictModel):
     """The built-in simulated ad platform: the zero-setup default and the test world."""
 
@@ -158,6 +167,8 @@ class AgentConfig(StrictModel):
     initial_history_days: int = Field(default=30, ge=1, le=365)
     simulator: SimulatorSettings = SimulatorSettings()
     service: ServiceSettings = ServiceSettings()
+    reporting: ReportingSettings = ReportingSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
     defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
 
@@ -168,6 +179,9 @@ class AgentConfig(StrictModel):
             if account.id in seen:
                 raise ValueError(f"duplicate account id {account.id!r}")
             seen.add(account.id)
+        unknown = self.approvals.unknown_accounts(seen)
+        if unknown:
+            raise ValueError(f"approvals.accounts names accounts that are not configured: {', '.join(unknown)}")
         return self
 
     def account(self, account_id: str) -> AccountConfig:

@@ -24,19 +24,20 @@ from agent.actions import (
     open_actions_for,
     transition,
 )
+from agent.approvals.notify import notify_pending
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.executor import execute_approved, reconcile
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
+from agent.snapshots import load_snapshot
 from connectors.base import Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
 from policies import evaluate
-from policies.base import Proposal, Snapshot
+from policies.base import Proposal
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-SNAPSHOT_HISTORY_DAYS = 90
 
 
 @dataclass
@@ -53,6 +54,7 @@ class CycleSummary:
     proposals_by_kind: Counter[str] = field(default_factory=Counter)
     actions_by_state: Counter[str] = field(default_factory=Counter)
     execution: Counter[str] = field(default_factory=Counter)
+    notifications: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     status: str = "running"
     seconds: float = 0.0
@@ -69,6 +71,7 @@ class CycleSummary:
             "proposals_by_kind": dict(self.proposals_by_kind),
             "actions_by_state": dict(self.actions_by_state),
             "execution": dict(self.execution),
+            "notifications": dict(self.notifications),
             "errors": list(self.errors),
         }
 
@@ -159,39 +162,9 @@ def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[E
     return {key: connector.estimate_reach(account_id, sorted(key)) for key in keys}
 
 
-def _snapshot(engine: Engine, account: AccountConfig, today: date, clock: Clock) -> Snapshot:
-    """Everything the policies may read about one account, from our own store (never the platform)."""
-    since = today - timedelta(days=SNAPSHOT_HISTORY_DAYS)
-    with engine.connect() as connection:
-        entities = store.load_entities(connection, account.id)
-        daily = store.load_daily_metrics(connection, account.id, since, today)
-        search_terms = store.load_search_terms(connection, account.id, today - timedelta(days=30), today)
-        audiences = store.load_audiences(connection, account.id)
-        reach = store.load_reach_estimates(connection, account.id)
-        changes = store.load_recent_changes(connection, account.id, clock.now() - timedelta(days=14))
-        revisions = store.load_conversion_revisions(connection, account.id, since)
-    first = next(iter(entities.values()), None)
-    return Snapshot(
-        account_id=account.id,
-        platform=first.platform if first else account.platform,
-        currency=account.currency,
-        timezone=account.timezone,
-        today=today,
-        entities=entities,
-        daily=daily,
-        protected_entities=frozenset(account.protected_entities),
-        monthly_budget=account.monthly_budget,
-        search_terms=search_terms,
-        audiences=audiences,
-        reach_estimates=reach,
-        recent_changes=changes,
-        conversion_revisions=revisions,
-    )
-
-
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
                        clock: Clock, dry_run: bool, summary: CycleSummary) -> None:
-    snapshot = _snapshot(engine, account, today, clock)
+    snapshot = load_snapshot(engine, account, today, clock)
     winners, losers = resolve_conflicts(evaluate(snapshot, config.policy_settings(account)))
     guardrails = config.guardrail_settings(account)
     now = clock.now()
@@ -289,6 +262,8 @@ def run_cycle(
         summary.execution.update(report.outcomes)
         log.info("cycle.execute", extra={"cycle_id": cycle_id, "outcomes": dict(report.outcomes),
                                          "seconds": round(time.monotonic() - step_started, 3)})
+        say("notifying approvers")
+        summary.notifications.update(notify_pending(engine, config, clock))
     elif not dry_run:
         interrupted = True
     status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")

@@ -69,3 +69,19 @@ def expiry_job(config_path: str) -> None:
         expired = expire_stale(connection, runtime.clock.now())
     if expired:
         log.info("approvals.expired", extra={"count": expired})
+
+
+def mail_poll_job(config_path: str) -> None:
+    """Read approvers' email replies and act on them."""
+    from agent.approvals.mail import ApprovalMailer
+    from agent.approvals.mail_replies import ReplyPoller
+
+    runtime = _runtime()
+    config = load_config(Path(config_path))
+    settings = config.approvals
+    if settings.email is None:
+        return
+    counts = ReplyPoller(runtime.engine, config, runtime.clock, settings,
+                         ApprovalMailer(runtime.engine, settings.email)).poll()
+    if counts:
+        log.info("approvals.mail_polled", extra={"counts": dict(counts)})

@@ -38,12 +38,18 @@ def job_specs(config: AgentConfig) -> list[JobSpec]:
     """The jobs this configuration asks for."""
     service = config.service
     grace = int(service.misfire_grace_minutes * 60)
-    return [
+    specs = [
         JobSpec("cycle", jobs.cycle_job, IntervalTrigger(seconds=service.cycle_interval_minutes * 60, timezone="UTC"),
                 grace),
         JobSpec("expire_approvals", jobs.expiry_job,
                 IntervalTrigger(seconds=service.expiry_sweep_minutes * 60, timezone="UTC"), grace),
     ]
+    if config.approvals.email is not None:
+        # a missed poll is simply the next poll: no grace beyond one interval
+        specs.append(JobSpec("poll_approval_mail", jobs.mail_poll_job,
+                             IntervalTrigger(seconds=service.mail_poll_seconds, timezone="UTC"),
+                             max(1, int(service.mail_poll_seconds))))
+    return specs
 
 
 def build_scheduler(engine: Engine) -> BackgroundScheduler:

@@ -18,6 +18,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent import jobs, metrics
+from agent.approvals.slack_endpoint import slack_routes
 from agent.clock import SystemClock
 from agent.config import AgentConfig
 from agent.cycle import build_connectors
@@ -122,7 +123,8 @@ class AgentService:
         signal.signal(signal.SIGINT, handle)
 
     def _start_http(self) -> None:
-        app = build_app(self.engine, self.config, self.status, dashboard=self._dashboard)
+        slack = slack_routes(self.engine, self.config, self.clock, self.config.approvals)
+        app = build_app(self.engine, self.config, self.status, dashboard=self._dashboard, extra_routes=slack)
         server_config = uvicorn.Config(app, host=self.config.service.host, port=self.config.service.port,
                                        log_config=None, access_log=False, lifespan="off")
         self._http = uvicorn.Server(server_config)

@@ -1,0 +1,1 @@
+"""Dashboard and reports: HTML (Jinja2, inline SVG charts) and plain text."""

@@ -1,0 +1,45 @@
+"""What the policies (and the reports) read about an account: built from our own store, never
+from the platform, so evaluation is reproducible from the database alone."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+
+from agent import store
+from agent.clock import Clock
+from agent.config import AccountConfig
+from policies.base import Snapshot
+
+SNAPSHOT_HISTORY_DAYS = 90
+
+
+def load_snapshot(engine: Engine, account: AccountConfig, today: date, clock: Clock) -> Snapshot:
+    """Everything the policies may read about one account, from our own store (never the platform)."""
+    since = today - timedelta(days=SNAPSHOT_HISTORY_DAYS)
+    with engine.connect() as connection:
+        entities = store.load_entities(connection, account.id)
+        daily = store.load_daily_metrics(connection, account.id, since, today)
+        search_terms = store.load_search_terms(connection, account.id, today - timedelta(days=30), today)
+        audiences = store.load_audiences(connection, account.id)
+        reach = store.load_reach_estimates(connection, account.id)
+        changes = store.load_recent_changes(connection, account.id, clock.now() - timedelta(days=14))
+        revisions = store.load_conversion_revisions(connection, account.id, since)
+    first = next(iter(entities.values()), None)
+    return Snapshot(
+        account_id=account.id,
+        platform=first.platform if first else account.platform,
+        currency=account.currency,
+        timezone=account.timezone,
+        today=today,
+        entities=entities,
+        daily=daily,
+        protected_entities=frozenset(account.protected_entities),
+        monthly_budget=account.monthly_budget,
+        search_terms=search_terms,
+        audiences=audiences,
+        reach_estimates=reach,
+        recent_changes=changes,
+        conversion_revisions=revisions,
+    )
