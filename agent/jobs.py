@@ -85,3 +85,44 @@ def mail_poll_job(config_path: str) -> None:
                          ApprovalMailer(runtime.engine, settings.email)).poll()
     if counts:
         log.info("approvals.mail_polled", extra={"counts": dict(counts)})
+
+
+def _reports_dir(config_path: str) -> Path:
+    config = load_config(Path(config_path))
+    directory = Path(config.reporting.output_dir)
+    if not directory.is_absolute():
+        directory = Path(config_path).parent / directory
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def dashboard_job(config_path: str) -> None:
+    """Write the daily dashboard (the live one is always at /dashboard)."""
+    from agent.reports.dashboard import render_dashboard
+
+    runtime = _runtime()
+    config = load_config(Path(config_path))
+    out = _reports_dir(config_path) / f"dashboard-{runtime.clock.now():%Y-%m-%d}.html"
+    out.write_text(render_dashboard(runtime.engine, config, runtime.clock))
+    log.info("report.dashboard", extra={"path": str(out)})
+
+
+def pacing_job(config_path: str) -> None:
+    """Write the weekly pacing report, and post it to Slack where a channel is configured."""
+    from agent.reports.pacing import pacing_reports, render_html, render_text
+
+    runtime = _runtime()
+    config = load_config(Path(config_path))
+    reports = pacing_reports(runtime.engine, config, runtime.clock)
+    directory = _reports_dir(config_path)
+    stamp = f"{runtime.clock.now():%Y-%m-%d}"
+    (directory / f"pacing-{stamp}.txt").write_text(render_text(reports))
+    (directory / f"pacing-{stamp}.html").write_text(render_html(reports))
+    approvals = config.approvals
+    channel = approvals.default.slack_channel if approvals.default else None
+    if approvals.slack is not None and channel:
+        from slack_sdk import WebClient
+
+        client = WebClient(token=approvals.slack.bot_token.get_secret_value(), base_url=approvals.slack.base_url)
+        client.chat_postMessage(channel=channel, text=f"```{render_text(reports)}```")
+    log.info("report.pacing", extra={"accounts": len(reports)})

@@ -17,6 +17,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
@@ -44,6 +45,15 @@ def job_specs(config: AgentConfig) -> list[JobSpec]:
         JobSpec("expire_approvals", jobs.expiry_job,
                 IntervalTrigger(seconds=service.expiry_sweep_minutes * 60, timezone="UTC"), grace),
     ]
+    hour, minute = (int(part) for part in service.daily_dashboard_at.split(":"))
+    for timezone in sorted({account.timezone for account in config.accounts}):  # each account's morning
+        specs.append(JobSpec(f"daily_dashboard:{timezone}", jobs.dashboard_job,
+                             CronTrigger(hour=hour, minute=minute, timezone=timezone), grace))
+    weekday, at = service.weekly_pacing_report_at.split()
+    hour, minute = (int(part) for part in at.split(":"))
+    specs.append(JobSpec("weekly_pacing_report", jobs.pacing_job,
+                         CronTrigger(day_of_week=weekday, hour=hour, minute=minute,
+                                     timezone=config.accounts[0].timezone), grace))
     if config.approvals.email is not None:
         # a missed poll is simply the next poll: no grace beyond one interval
         specs.append(JobSpec("poll_approval_mail", jobs.mail_poll_job,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -111,3 +112,14 @@ def make_world(engine: Engine, database_url: str, **overrides: Any) -> SimWorld:
 @pytest.fixture
 def sim_world(engine: Engine, database_url: str) -> SimWorld:
     return make_world(engine, database_url)
+
+
+@pytest.fixture
+def services() -> Iterator[list[Any]]:
+    """Service subprocesses a test starts; killed at the end whatever happened."""
+    started: list[Any] = []
+    yield started
+    for service in started:
+        if service.process.poll() is None:
+            service.process.kill()
+            service.process.wait()

@@ -13,11 +13,10 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -90,16 +89,6 @@ def query(database_url: str, sql: str) -> list[Any]:
             return list(connection.execute(sa.text(sql)))
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        if service.process.poll() is None:
-            service.process.kill()
-            service.process.wait()
 
 
 def test_jobs_fire_readiness_and_clean_sigterm(tmp_path: Path, database_url: str, services: list[Service]) -> None:
