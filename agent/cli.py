@@ -66,10 +66,10 @@ def run(once: bool, dry_run: bool | None, config_path: Path, today: Any) -> None
             raise SystemExit(EXIT_BAD_INPUT) from None
         if console.is_terminal:
             with console.status("running cycle...") as status:
-                summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None,
+                summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None, config_path=config_path,
                                     progress=lambda message: status.update(message))
         else:
-            summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None,
+            summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None, config_path=config_path,
                                 progress=lambda message: print(message, flush=True))
     _print_summary(console, summary, config)
     if summary.accounts_failed == summary.accounts:

@@ -108,6 +108,19 @@ class ReportingSettings(StrictModel):
     fx_rates: dict[str, Decimal] = Field(default_factory=dict, description="units of `currency` per unit")
 
 
+class ExecutionSettings(StrictModel):
+    """Where per-account cycle work runs, and how many accounts of one platform at once."""
+
+    mode: Literal["inprocess", "celery"] = "inprocess"
+    max_concurrency_per_platform: dict[str, int] = Field(default_factory=lambda: {"default": 4})
+    celery_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    account_timeout_seconds: float = Field(default=900, gt=0)
+
+    def concurrency_for(self, platform: str) -> int:
+        limits = self.max_concurrency_per_platform
+        return max(1, limits.get(platform, limits.get("default", 4)))
+
+
 class SimulatorSettings(StrictModel):
     """The built-in simulated ad platform: the zero-setup default and the test world."""
 
@@ -169,6 +182,7 @@ class AgentConfig(StrictModel):
     service: ServiceSettings = ServiceSettings()
     reporting: ReportingSettings = ReportingSettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    execution: ExecutionSettings = ExecutionSettings()
     defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
 

@@ -7,11 +7,14 @@ rest of the cycle goes on. Data flows one way; each step reads what the previous
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -58,6 +61,28 @@ class CycleSummary:
     errors: list[str] = field(default_factory=list)
     status: str = "running"
     seconds: float = 0.0
+
+    def absorb(self, part: CycleSummary) -> None:
+        """Add one account's part (run in a thread or on a worker) to the cycle's totals."""
+        self.accounts += part.accounts
+        self.accounts_failed += part.accounts_failed
+        self.ad_sets += part.ad_sets
+        self.metric_rows_upserted += part.metric_rows_upserted
+        self.search_term_rows_upserted += part.search_term_rows_upserted
+        self.proposals_by_kind.update(part.proposals_by_kind)
+        self.actions_by_state.update(part.actions_by_state)
+        self.errors += part.errors
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CycleSummary:
+        return cls(
+            cycle_id=int(data["cycle_id"]), dry_run=bool(data["dry_run"]), accounts=int(data["accounts"]),
+            accounts_failed=int(data["accounts_failed"]), ad_sets=int(data["ad_sets"]),
+            metric_rows_upserted=int(data["metric_rows_upserted"]),
+            search_term_rows_upserted=int(data["search_term_rows_upserted"]),
+            proposals_by_kind=Counter(data["proposals_by_kind"]), actions_by_state=Counter(data["actions_by_state"]),
+            errors=list(data["errors"]),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +255,7 @@ def run_cycle(
     dry_run: bool | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    config_path: Path | None = None,
 ) -> CycleSummary:
     """Run one full cycle over every configured account and return what it did.
 
@@ -249,12 +275,10 @@ def run_cycle(
         summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
         with engine.begin() as connection:
             summary.execution["expired"] += expire_stale(connection, clock.now())
-    interrupted = False
-    for account in config.accounts:
-        if stopping():
-            interrupted = True
-            break
-        _run_account(engine, connectors, account, config, clock, dry_run, summary, say)
+    parts = run_accounts(engine, connectors, config, clock, dry_run, cycle_id, say, stopping, config_path)
+    for part in parts:
+        summary.absorb(part)
+    interrupted = len(parts) < len(config.accounts)
     if not dry_run and not stopping():  # dry-run: no mutating call may reach any connector
         say("executing approved actions")
         step_started = time.monotonic()
@@ -278,21 +302,50 @@ def run_cycle(
     return summary
 
 
-def _run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
-                 clock: Clock, dry_run: bool, summary: CycleSummary, say: Progress) -> None:
+def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
+                 dry_run: bool, cycle_id: int, say: Progress, stopping: Callable[[], bool],
+                 config_path: Path | None) -> list[CycleSummary]:
+    """Pull, evaluate and gate every account: in threads with a concurrency limit per platform (so
+    one slow account never holds up the rest), or on Celery workers. Accounts not started because
+    of a stop request are left out of the result."""
+    if config.execution.mode == "celery":
+        from agent.celery_app import run_accounts_on_workers
+
+        if config_path is None:
+            raise ValueError("execution mode celery needs the config file path for the workers")
+        return run_accounts_on_workers(config, config_path, clock, dry_run, cycle_id, stopping)
+    sizes = {account.platform: config.execution.concurrency_for(account.platform) for account in config.accounts}
+    limits = {platform: threading.BoundedSemaphore(size) for platform, size in sizes.items()}
+
+    def one(account: AccountConfig) -> CycleSummary | None:
+        with limits[account.platform]:
+            if stopping():
+                return None
+            return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say)
+
+    workers = max(1, min(len(config.accounts), sum(sizes.values())))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
+        results = list(pool.map(one, config.accounts))
+    return [part for part in results if part is not None]
+
+
+def run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
+                clock: Clock, dry_run: bool, cycle_id: int, say: Progress) -> CycleSummary:
+    """Pull, evaluate and gate one account; its part of the cycle's summary. Never raises: a
+    failing account is recorded and reported, and the others go on."""
+    summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run, accounts=1)
     today = local_today(clock, account.timezone)
-    summary.accounts += 1
     try:
         say(f"{account.id}: pulling from {account.platform}")
-        step_started, rows_before = time.monotonic(), summary.metric_rows_upserted
+        step_started = time.monotonic()
         _pull_account(engine, connectors[account.platform], account, config, today, clock, summary)
-        log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted - rows_before,
+        log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted,
                                       "seconds": round(time.monotonic() - step_started, 3)})
         say(f"{account.id}: evaluating policies")
-        step_started, proposals_before = time.monotonic(), sum(summary.proposals_by_kind.values())
+        step_started = time.monotonic()
         _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
         log.info("cycle.evaluate", extra={"account": account.id,
-                                          "proposals": sum(summary.proposals_by_kind.values()) - proposals_before,
+                                          "proposals": sum(summary.proposals_by_kind.values()),
                                           "seconds": round(time.monotonic() - step_started, 3)})
     except Exception as error:  # one bad account must not stop the others
         log.exception("cycle.account_failed", extra={"account": account.id})
@@ -301,5 +354,6 @@ def _run_account(engine: Engine, connectors: Mapping[str, Connector], account: A
         with engine.begin() as connection:
             store.record_event(
                 connection, at=clock.now(), event="account_failed", actor="agent",
-                message=f"{type(error).__name__}: {error}", cycle_id=summary.cycle_id, account_id=account.id,
+                message=f"{type(error).__name__}: {error}", cycle_id=cycle_id, account_id=account.id,
             )
+    return summary

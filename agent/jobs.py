@@ -50,7 +50,8 @@ def cycle_job(config_path: str) -> None:
     with runtime.busy:
         connectors = build_connectors(config, runtime.clock, runtime.engine)
         started = time.monotonic()
-        summary = run_cycle(runtime.engine, config, connectors, runtime.clock, should_stop=runtime.stop.is_set)
+        summary = run_cycle(runtime.engine, config, connectors, runtime.clock, should_stop=runtime.stop.is_set,
+                            config_path=Path(config_path))
     metrics.CYCLE_SECONDS.observe(time.monotonic() - started)
     metrics.CYCLES.labels(status=summary.status).inc()
     metrics.ROWS_PULLED.inc(summary.metric_rows_upserted)

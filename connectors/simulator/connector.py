@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -92,6 +93,7 @@ class SimulatorConnector:
         self.world_id = f"seed-{seed}"
         self.mutating_calls = 0
         self._world: World | None = None
+        self._lock = threading.RLock()  # accounts are pulled in parallel threads
         self._cache: dict[tuple[date, int], Observation] = {}
 
     @classmethod
@@ -134,6 +136,10 @@ class SimulatorConnector:
 
     def world(self) -> World:
         """The world, created (and its start day persisted) on first use."""
+        with self._lock:
+            return self._load_world()
+
+    def _load_world(self) -> World:
         if self._world is None:
             SIM_METADATA.create_all(self._engine, checkfirst=True)
             with self._engine.begin() as connection:
@@ -170,10 +176,10 @@ class SimulatorConnector:
         world = self.world()
         log = self.mutation_log()
         key = (as_of, len(log))
-        if key not in self._cache:
-            applied = self._applied(log)
-            self._cache = {key: simulate(world, applied, as_of)}
-        return self._cache[key]
+        with self._lock:
+            if key not in self._cache:
+                self._cache = {key: simulate(world, self._applied(log), as_of)}
+            return self._cache[key]
 
     def _applied(self, log: list[dict[str, Any]] | None = None) -> list[AppliedMutation]:
         return [
