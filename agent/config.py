@@ -138,6 +138,9 @@ class AccountConfig(StrictModel):
     name: str = ""
     platform: str = Field(min_length=1, description="connector entry-point name, e.g. simulator")
     simulate: Literal["google_ads", "meta", "linkedin"] | None = None
+    platform_account_id: str | None = Field(
+        default=None, description="the platform's id (Google customer id, Meta act_..., LinkedIn sponsored account)"
+    )
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"
     monthly_budget: Decimal | None = None

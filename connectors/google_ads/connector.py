@@ -1,0 +1,294 @@
+"""Google Ads through the official `google-ads` SDK (API v26): GAQL `search_stream` for reads,
+one partial-failure mutate request per service for writes.
+
+Our `campaign` is a Google campaign (which holds the budget, via its campaign budget), our
+`ad_set` an ad group, our `ad` an ad group ad (id `adGroupId~adId`) and our `keyword` an ad-group
+keyword criterion (id `adGroupId~criterionId`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from connectors.base import (
+    AccountInfo,
+    Audience,
+    ConnectorError,
+    Entity,
+    MetricRow,
+    Mutation,
+    MutationResult,
+    SearchTermRow,
+)
+from connectors.google_ads import reports, writes
+from connectors.google_ads.reports import AccountState, Target, parse_rows
+from connectors.google_ads.transport import ChannelFactory, GoogleAdsTransport, classify
+from connectors.registry import ConnectorContext
+from connectors.retry import RetryPolicy, call_with_retry
+
+log = logging.getLogger(__name__)
+PLATFORM = "google_ads"
+
+
+@dataclass(frozen=True)
+class GoogleAccount:
+    """A configured account: our id, Google's customer id (digits only) and its credentials."""
+
+    account_id: str
+    customer_id: str
+    name: str
+    credentials: Mapping[str, str] = field(repr=False)
+
+
+def customer_id_of(account: Mapping[str, Any]) -> str:
+    """Google's customer id for a config account: `customer_id` (credentials or account), else the id."""
+    credentials = account.get("credentials") or {}
+    raw = str(account.get("platform_account_id") or account.get("customer_id") or credentials.get("customer_id")
+              or account["id"])
+    digits = raw.replace("-", "")
+    if not digits.isdigit():
+        raise ConnectorError(f"google_ads account {account['id']}: customer id {raw!r} must be 10 digits "
+                             "(set platform_account_id)")
+    return digits
+
+
+class GoogleAdsConnector:
+    """The `Connector` for Google Ads. Safe to call for different accounts from several threads."""
+
+    platform = PLATFORM
+
+    def __init__(self, accounts: Sequence[GoogleAccount], *, retry: RetryPolicy | None = None,
+                 channel_factory: ChannelFactory | None = None, validate_only: bool = False) -> None:
+        self._accounts = {a.account_id: a for a in accounts}
+        self._retry = retry or RetryPolicy()
+        self._channel_factory = channel_factory
+        self.validate_only = validate_only
+        self._transports: dict[tuple[tuple[str, str], ...], GoogleAdsTransport] = {}
+        self._info: dict[str, AccountInfo] = {}
+        self._state: dict[str, AccountState] = defaultdict(AccountState)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_context(cls, context: ConnectorContext) -> GoogleAdsConnector:
+        options = context.options
+        accounts = [GoogleAccount(str(a["id"]), customer_id_of(a), str(a.get("name") or a["id"]),
+                                  dict(a.get("credentials") or {})) for a in context.accounts]
+        retry = options.get("retry_policy") or RetryPolicy(sleep=options.get("sleep") or RetryPolicy().sleep)
+        return cls(accounts, retry=retry, channel_factory=options.get("google_ads_channel_factory"),
+                   validate_only=bool(options.get("validate_only", False)))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _account(self, account_id: str) -> GoogleAccount:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise ConnectorError(f"google_ads: account {account_id!r} is not configured") from None
+
+    def _transport(self, account: GoogleAccount) -> GoogleAdsTransport:
+        key = tuple(sorted(account.credentials.items()))
+        with self._lock:
+            if key not in self._transports:
+                self._transports[key] = GoogleAdsTransport(account.credentials, self._channel_factory)
+            return self._transports[key]
+
+    def _call(self, account: GoogleAccount, operation: str, fn: Callable[[], Any]) -> Any:
+        return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
+                               account_id=account.account_id, operation=operation,
+                               secrets=account.credentials.values())
+
+    def _search(self, account: GoogleAccount, query: str, report: str) -> list[Any]:
+        """All rows of one GAQL query (one SearchStream request; re-read whole on a retry)."""
+        service = self._transport(account).service("GoogleAdsService")
+
+        def read() -> list[Any]:
+            return [row for batch in service.search_stream(customer_id=account.customer_id, query=query)
+                    for row in batch.results]
+
+        return list(self._call(account, f"{report} report", read))
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def accounts(self) -> Sequence[AccountInfo]:
+        return [self._account_info(a) for a in self._accounts.values()]
+
+    def _account_info(self, account: GoogleAccount) -> AccountInfo:
+        with self._lock:
+            cached = self._info.get(account.account_id)
+        if cached is not None:
+            return cached
+        rows = self._search(account, reports.CUSTOMER, "customer")
+        if not rows:
+            raise ConnectorError(f"google_ads account {account.account_id}: customer {account.customer_id} "
+                                 "returned no customer row")
+        customer = rows[0].customer
+        info = AccountInfo(PLATFORM, account.account_id, customer.descriptive_name or account.name,
+                           customer.currency_code, customer.time_zone)
+        with self._lock:
+            self._info[account.account_id] = info
+        return info
+
+    def entities(self, account_id: str, entity_ids: Sequence[str] | None = None) -> Sequence[Entity]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        customer = account.customer_id
+        shared_sets = {str(r.shared_set.id): r.shared_set.name
+                       for r in self._search(account, reports.SHARED_SETS, "shared_set")}
+        negatives: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for row in self._search(account, reports.SHARED_CRITERIA, "shared_criterion"):
+            set_id = str(row.shared_set.id)
+            negatives[set_id].append({"text": row.shared_criterion.keyword.text,
+                                      "match_type": row.shared_criterion.keyword.match_type.name,
+                                      "list_name": shared_sets.get(set_id, "")})
+        links = [(str(r.campaign.id), str(r.shared_set.id))
+                 for r in self._search(account, reports.CAMPAIGN_SHARED_SETS, "campaign_shared_set")]
+        by_campaign: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for campaign_id, set_id in links:
+            by_campaign[campaign_id].extend(negatives.get(set_id, []))
+        state = AccountState(
+            shared_sets={name: f"customers/{customer}/sharedSets/{set_id}" for set_id, name in shared_sets.items()},
+            linked={(c, f"customers/{customer}/sharedSets/{s}") for c, s in links},
+        )
+        found: list[Entity] = []
+
+        def collect(rows: Iterable[Any], parse: Callable[[Any], tuple[Entity, Target]], report: str,
+                    row_id: Callable[[Any], str]) -> None:
+            for entity, target in parse_rows(rows, parse, account_id, report, row_id):
+                found.append(entity)
+                state.targets[entity.entity_id] = target
+
+        def campaign(row: Any) -> tuple[Entity, Target]:
+            entity = reports.campaign_entity(row, account_id, currency, by_campaign.get(str(row.campaign.id), []))
+            return entity, Target("campaign", row.campaign.resource_name
+                                  or f"customers/{customer}/campaigns/{row.campaign.id}",
+                                  budget_resource=row.campaign.campaign_budget or None)
+
+        def ad_group(row: Any) -> tuple[Entity, Target]:
+            return (reports.ad_group_entity(row, account_id, currency),
+                    Target("ad_set", f"customers/{customer}/adGroups/{row.ad_group.id}"))
+
+        def ad(row: Any) -> tuple[Entity, Target]:
+            entity = reports.ad_entity(row, account_id, currency)
+            return entity, Target("ad", f"customers/{customer}/adGroupAds/{entity.entity_id}",
+                                  ad_group_id=str(row.ad_group.id))
+
+        def keyword(row: Any) -> tuple[Entity, Target]:
+            entity = reports.keyword_entity(row, account_id, currency)
+            return entity, Target("keyword", f"customers/{customer}/adGroupCriteria/{entity.entity_id}",
+                                  ad_group_id=str(row.ad_group.id))
+
+        collect(self._search(account, reports.CAMPAIGNS, "campaign"), campaign, "campaign",
+                lambda r: str(r.campaign.id))
+        collect(self._search(account, reports.AD_GROUPS, "ad_group"), ad_group, "ad_group",
+                lambda r: str(r.ad_group.id))
+        collect(self._search(account, reports.ADS, "ad_group_ad"), ad, "ad_group_ad",
+                lambda r: f"{r.ad_group.id}~{r.ad_group_ad.ad.id}")
+        collect(self._search(account, reports.KEYWORDS, "ad_group_criterion"), keyword, "ad_group_criterion",
+                lambda r: f"{r.ad_group.id}~{r.ad_group_criterion.criterion_id}")
+        # New ads inherit the landing page of their ad group's existing ads.
+        urls: dict[str, tuple[str, ...]] = {}
+        for entity in found:
+            if entity.level == "ad" and entity.parent_id and entity.attributes.get("final_urls"):
+                urls.setdefault(entity.parent_id, tuple(entity.attributes["final_urls"]))
+        for entity_id, target in state.targets.items():
+            if target.level == "ad_set":
+                target.final_urls = urls.get(entity_id, ())
+        with self._lock:
+            self._state[account_id] = state
+        wanted = set(entity_ids) if entity_ids is not None else None
+        return [e for e in found if wanted is None or e.entity_id in wanted]
+
+    def daily_metrics(self, account_id: str, start: date, end: date) -> Iterable[MetricRow]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        rows = list(parse_rows(self._search(account, reports.ad_group_metrics(start, end), "ad_group"),
+                               lambda r: reports.metric_row(r, account_id, currency, "ad_set"), account_id,
+                               "ad_group metrics", lambda r: f"{r.ad_group.id}@{r.segments.date}"))
+        rows += parse_rows(self._search(account, reports.ad_metrics(start, end), "ad_group_ad"),
+                           lambda r: reports.metric_row(r, account_id, currency, "ad"), account_id,
+                           "ad_group_ad metrics", lambda r: f"{r.ad_group.id}~{r.ad_group_ad.ad.id}@{r.segments.date}")
+        return rows
+
+    def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        return list(parse_rows(self._search(account, reports.search_term_report(start, end), "search_term_view"),
+                               lambda r: reports.search_term_row(r, account_id, currency), account_id,
+                               "search_term_view", lambda r: f"{r.ad_group.id}@{r.segments.date}"))
+
+    def audiences(self, account_id: str) -> Sequence[Audience]:
+        """Search campaigns target keywords, not audiences: nothing to report."""
+        self._account(account_id)
+        return []
+
+    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
+        raise ConnectorError(f"google_ads account {account_id}: reach estimates are not available for search")
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:
+        """Apply a batch: one partial-failure mutate request per service (two steps for negatives)."""
+        return self._mutate(account_id, mutations, validate_only=self.validate_only)
+
+    def validate(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:
+        """Send the batch with `validate_only=True`: Google checks everything, changes nothing."""
+        return self._mutate(account_id, mutations, validate_only=True)
+
+    def _mutate(self, account_id: str, mutations: Sequence[Mutation], validate_only: bool) -> list[MutationResult]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        with self._lock:
+            state = self._state.get(account_id)
+        if state is None or any(m.entity_id not in state.targets for m in mutations):
+            self.entities(account_id)
+            with self._lock:
+                state = self._state[account_id]
+        client = self._transport(account).client
+        plan = writes.plan(client, account.customer_id, currency, mutations, state)
+        created = self._send(account, plan, plan.requests, validate_only)
+        created_sets = {index: ref for index, ref in created.get("SharedSetService", {}).items()}
+        new_ads = created.get("AdGroupAdService", {})
+        self._send(account, plan, writes.second_step(client, account.customer_id, plan, created_sets),
+                   validate_only)
+        results = []
+        for index, mutation in enumerate(mutations):
+            errors = plan.errors.get(index)
+            reference = new_ads.get(index) if mutation.kind == "new_ad" else plan.refs.get(index)
+            results.append(MutationResult(
+                idempotency_key=mutation.idempotency_key, ok=not errors, platform_ref=reference if not errors else None,
+                error="; ".join(errors) if errors else None))
+        if not validate_only:
+            with self._lock:
+                self._state.pop(account_id, None)  # resource names may have changed: re-read next time
+        return results
+
+    def _send(self, account: GoogleAccount, plan: writes.Plan, requests: Mapping[str, list[writes.Operation]],
+              validate_only: bool) -> dict[str, dict[int, str]]:
+        """One mutate request per service; errors land in `plan.errors` by mutation index.
+        Returns, per service, mutation index -> resource name of what succeeded."""
+        transport = self._transport(account)
+        succeeded: dict[str, dict[int, str]] = {}
+        for service_name, operations in requests.items():
+            if not operations:
+                continue
+            method_name, _ = writes.SERVICES[service_name]
+            method = getattr(transport.service(service_name), method_name)
+            request = {"customer_id": account.customer_id, "operations": [op.operation for op in operations],
+                       "partial_failure": True, "validate_only": validate_only}
+            response = self._call(account, f"{service_name} mutate", functools.partial(method, request=request))
+            failures = writes.partial_failures(response)
+            names: dict[int, str] = {}
+            for position, op in enumerate(operations):
+                if position in failures:
+                    plan.errors[op.mutation_index].append(f"{service_name}: {failures[position]}")
+                elif position < len(response.results) and response.results[position].resource_name:
+                    names.setdefault(op.mutation_index, response.results[position].resource_name)
+            succeeded[service_name] = names
+        return succeeded

@@ -1,0 +1,214 @@
+"""Turning a batch of mutations into Google Ads mutate operations, and the answers back.
+
+A batch becomes at most one request per service (budgets, campaigns, ad groups, ads, keyword
+criteria, shared sets, shared criteria, campaign-shared-set links), each sent with
+`partial_failure=True` so one bad operation does not sink the rest. Negative keywords need two
+steps: the shared set must exist before keywords are added to it and it is attached to the campaign.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from google.protobuf import field_mask_pb2
+
+from connectors.base import Mutation
+from connectors.google_ads.reports import AccountState, Target, money_to_micros
+from connectors.google_ads.transport import decode_failure, describe_errors
+
+# service -> (SDK method, operation type)
+SERVICES: dict[str, tuple[str, str]] = {
+    "CampaignBudgetService": ("mutate_campaign_budgets", "CampaignBudgetOperation"),
+    "CampaignService": ("mutate_campaigns", "CampaignOperation"),
+    "AdGroupService": ("mutate_ad_groups", "AdGroupOperation"),
+    "AdGroupAdService": ("mutate_ad_group_ads", "AdGroupAdOperation"),
+    "AdGroupCriterionService": ("mutate_ad_group_criteria", "AdGroupCriterionOperation"),
+    "SharedSetService": ("mutate_shared_sets", "SharedSetOperation"),
+    "SharedCriterionService": ("mutate_shared_criteria", "SharedCriterionOperation"),
+    "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
+}
+_STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
+                   "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
+_MATCH_TYPES = ("EXACT", "PHRASE", "BROAD")
+
+
+@dataclass
+class Operation:
+    """One operation of a mutate request and the mutation (by batch index) it belongs to."""
+
+    mutation_index: int
+    operation: Any
+
+
+@dataclass
+class NegativeList:
+    """Negative keywords for one campaign: the shared set to use (or to create first) and its link."""
+
+    mutation_index: int
+    campaign_id: str
+    name: str
+    keywords: list[tuple[str, str]]
+    shared_set: str | None  # resource name, once known
+    needs_link: bool
+
+
+@dataclass
+class Plan:
+    requests: dict[str, list[Operation]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    refs: dict[int, str] = field(default_factory=dict)
+    negatives: list[NegativeList] = field(default_factory=list)
+
+
+def plan(client: Any, customer_id: str, currency: str, mutations: Sequence[Mutation],
+         state: AccountState) -> Plan:
+    """Operations for every mutation that can be expressed; the others get an error up front."""
+    result = Plan()
+    for index, mutation in enumerate(mutations):
+        target = state.targets.get(mutation.entity_id)
+        if target is None:
+            result.errors[index].append(f"entity {mutation.entity_id} not found in customer {customer_id}")
+            continue
+        try:
+            _plan_one(client, customer_id, currency, index, mutation, target, state, result)
+        except (ValueError, KeyError, InvalidOperation) as error:
+            result.errors[index].append(f"{mutation.kind} on {mutation.entity_id}: {error}")
+    return result
+
+
+def _update(client: Any, service: str, resource_name: str, field_name: str, value: Any) -> Any:
+    operation = client.get_type(SERVICES[service][1])
+    setattr(operation.update, field_name, value)
+    operation.update.resource_name = resource_name
+    operation.update_mask = field_mask_pb2.FieldMask(paths=[field_name])
+    return operation
+
+
+def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation: Mutation, target: Target,
+              state: AccountState, result: Plan) -> None:
+    kind = mutation.kind
+    if kind in ("pause", "enable"):
+        service, field_name = _STATUS_SERVICE[target.level]
+        enum_holder = {"campaign": "CampaignStatusEnum", "ad_set": "AdGroupStatusEnum",
+                       "ad": "AdGroupAdStatusEnum", "keyword": "AdGroupCriterionStatusEnum"}[target.level]
+        enum = getattr(client.enums, enum_holder)
+        status = enum.PAUSED if kind == "pause" else enum.ENABLED
+        result.requests[service].append(Operation(index, _update(client, service, target.resource_name,
+                                                                  field_name, status)))
+        result.refs[index] = target.resource_name
+    elif kind == "set_budget":
+        if target.level != "campaign" or not target.budget_resource:
+            raise ValueError(f"budgets are set on campaigns in Google Ads, not on a {target.level}")
+        micros = money_to_micros(Decimal(str(mutation.params["daily_budget"])), currency)
+        if micros <= 0:
+            raise ValueError("daily_budget must be positive")
+        result.requests["CampaignBudgetService"].append(Operation(index, _update(
+            client, "CampaignBudgetService", target.budget_resource, "amount_micros", micros)))
+        result.refs[index] = target.budget_resource
+    elif kind == "add_negative_keywords":
+        _plan_negatives(client, customer_id, index, mutation, target, state, result)
+    elif kind == "new_ad":
+        _plan_new_ad(client, customer_id, index, mutation, target, result)
+    else:
+        raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
+
+
+def _plan_negatives(client: Any, customer_id: str, index: int, mutation: Mutation, target: Target,
+                    state: AccountState, result: Plan) -> None:
+    if target.level != "campaign":
+        raise ValueError("negative keyword lists are attached to campaigns")
+    keywords = []
+    for keyword in mutation.params.get("keywords") or ():
+        text = str(keyword.get("text", "")).strip() if isinstance(keyword, Mapping) else ""
+        match_type = str(keyword.get("match_type", "")).upper() if isinstance(keyword, Mapping) else ""
+        if not text or match_type not in _MATCH_TYPES:
+            raise ValueError(f"each keyword needs text and match_type EXACT/PHRASE/BROAD, got {keyword!r}")
+        keywords.append((text, match_type))
+    if not keywords:
+        raise ValueError("params.keywords must be a non-empty list")
+    name = str(mutation.params.get("list_name") or f"agent-negatives-{mutation.entity_id}")
+    existing = state.shared_sets.get(name)
+    negative = NegativeList(index, mutation.entity_id, name, keywords, existing,
+                            needs_link=existing is None or (mutation.entity_id, existing) not in state.linked)
+    if existing is None:
+        operation = client.get_type("SharedSetOperation")
+        operation.create.name = name
+        operation.create.type_ = client.enums.SharedSetTypeEnum.NEGATIVE_KEYWORDS
+        result.requests["SharedSetService"].append(Operation(index, operation))
+    result.negatives.append(negative)
+
+
+def _plan_new_ad(client: Any, customer_id: str, index: int, mutation: Mutation, target: Target,
+                 result: Plan) -> None:
+    if target.level != "ad_set":
+        raise ValueError("new ads are created in an ad group")
+    params = mutation.params
+    headlines = [str(h) for h in params.get("headlines") or [params.get("headline", "")] if str(h).strip()]
+    descriptions = [str(d) for d in params.get("descriptions") or [params.get("description", "")] if str(d).strip()]
+    final_urls = list(params.get("final_urls") or ([params["final_url"]] if params.get("final_url") else [])
+                      or target.final_urls)
+    if not headlines or not descriptions or not final_urls:
+        raise ValueError("a responsive search ad needs headlines, descriptions and a final URL")
+    operation = client.get_type("AdGroupAdOperation")
+    ad_group_ad = operation.create
+    ad_group_ad.ad_group = target.resource_name
+    # New copy goes live only after a person looks at it, unless the caller asks otherwise.
+    status = str(params.get("status", "PAUSED")).upper()
+    ad_group_ad.status = getattr(client.enums.AdGroupAdStatusEnum, "ENABLED" if status == "ACTIVE" else "PAUSED")
+    ad_group_ad.ad.final_urls.extend(final_urls)
+    for text in headlines:
+        asset = client.get_type("AdTextAsset")
+        asset.text = text
+        ad_group_ad.ad.responsive_search_ad.headlines.append(asset)
+    for text in descriptions:
+        asset = client.get_type("AdTextAsset")
+        asset.text = text
+        ad_group_ad.ad.responsive_search_ad.descriptions.append(asset)
+    result.requests["AdGroupAdService"].append(Operation(index, operation))
+
+
+def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mapping[int, str]
+                ) -> dict[str, list[Operation]]:
+    """Keyword and link operations for the negative lists whose shared set now exists."""
+    requests: dict[str, list[Operation]] = defaultdict(list)
+    for negative in result.negatives:
+        shared_set = negative.shared_set or created_sets.get(negative.mutation_index)
+        if shared_set is None or result.errors.get(negative.mutation_index):
+            continue
+        result.refs[negative.mutation_index] = shared_set
+        for text, match_type in negative.keywords:
+            operation = client.get_type("SharedCriterionOperation")
+            operation.create.shared_set = shared_set
+            operation.create.keyword.text = text
+            operation.create.keyword.match_type = getattr(client.enums.KeywordMatchTypeEnum, match_type)
+            requests["SharedCriterionService"].append(Operation(negative.mutation_index, operation))
+        if negative.needs_link:
+            operation = client.get_type("CampaignSharedSetOperation")
+            operation.create.campaign = f"customers/{customer_id}/campaigns/{negative.campaign_id}"
+            operation.create.shared_set = shared_set
+            requests["CampaignSharedSetService"].append(Operation(negative.mutation_index, operation))
+    return requests
+
+
+def partial_failures(response: Any) -> dict[int, str]:
+    """Operation index -> error text, decoded from `partial_failure_error.details[]` (each a
+    GoogleAdsFailure whose errors point at `operations[i]`)."""
+    status = response.partial_failure_error
+    if status is None or not getattr(status, "code", 0):
+        return {}
+    by_index: dict[int, list[Any]] = defaultdict(list)
+    for detail in status.details:
+        failure = decode_failure(detail.value)
+        for error in failure.errors:
+            index = next((element.index for element in error.location.field_path_elements
+                          if element.field_name == "operations"), -1)
+            by_index[index].append(error)
+    if -1 in by_index:  # an error that names no operation concerns them all
+        unplaced = by_index.pop(-1)
+        for position in range(len(response.results) or 1):
+            by_index[position].extend(unplaced)
+    return {index: describe_errors(errors) for index, errors in by_index.items()}

@@ -1,0 +1,274 @@
+"""Meta (Facebook/Instagram) ads through the official `facebook-business` SDK, Graph API v26.0.
+
+Our `campaign`, `ad_set` and `ad` are Meta's own. Reads page through Graph cursors (each page
+retried on its own); insights for big accounts, or when Meta answers "too much data"
+(100/1504018), run as an async report (`AdReportRun`) that is polled. Writes go out in Graph
+batches of at most 50 calls, and no ad set gets more than 4 budget changes per hour.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from facebook_business.adobjects.adaccount import AdAccount
+
+from connectors.base import (
+    AccountInfo,
+    Audience,
+    ConnectorError,
+    Entity,
+    MetricRow,
+    Mutation,
+    MutationResult,
+    SearchTermRow,
+)
+from connectors.meta import records
+from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
+from connectors.meta.writes import BudgetChangeLimiter, apply_batches
+from connectors.registry import ConnectorContext
+from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, call_with_retry
+
+log = logging.getLogger(__name__)
+PLATFORM = "meta"
+DONE, FAILED = "Job Completed", ("Job Failed", "Job Skipped")
+
+
+@dataclass(frozen=True)
+class MetaAccount:
+    """A configured account: our id, Meta's ad account id (`act_<digits>`) and its credentials."""
+
+    account_id: str
+    ad_account: str
+    name: str
+    credentials: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class MetaOptions:
+    """Tuning knobs (all have production defaults; tests shrink the waits)."""
+
+    graph_url: str | None = None
+    timeout: float = 120.0
+    page_size: int = 500
+    async_rows: int = 20_000  # expected insight rows above which the async report is used
+    poll_interval: float = 5.0
+    max_poll_wait: float = 1800.0
+    conversion_types: tuple[str, ...] = ("purchase",)
+    slow_down_at: float = 75.0
+    budget_changes_per_hour: int = 4
+
+
+def ad_account_of(account: Mapping[str, Any]) -> str:
+    """Meta's ad account id for a config account: `ad_account_id` (account or credentials), else the id."""
+    credentials = account.get("credentials") or {}
+    raw = str(account.get("platform_account_id") or account.get("ad_account_id") or credentials.get("ad_account_id")
+              or account["id"])
+    digits = raw.removeprefix("act_")
+    if not digits.isdigit():
+        raise ConnectorError(f"meta account {account['id']}: ad account id {raw!r} must be act_<digits> "
+                             "(set platform_account_id)")
+    return f"act_{digits}"
+
+
+class MetaConnector:
+    """The `Connector` for Meta. One SDK API object per account, so accounts run in parallel safely."""
+
+    platform = PLATFORM
+
+    def __init__(self, accounts: Sequence[MetaAccount], *, now: Callable[[], datetime],
+                 retry: RetryPolicy | None = None, options: MetaOptions | None = None) -> None:
+        self._accounts = {a.account_id: a for a in accounts}
+        self._retry = retry or RetryPolicy()
+        self._options = options or MetaOptions()
+        self._now = now
+        self._throttle = UsageThrottle(self._retry.sleep, slow_down_at=self._options.slow_down_at)
+        self._apis: dict[str, PacedApi] = {}
+        self._info: dict[str, AccountInfo] = {}
+        self._targets: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        self.budget_limiter = BudgetChangeLimiter(self._options.budget_changes_per_hour, timedelta(hours=1))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_context(cls, context: ConnectorContext) -> MetaConnector:
+        opts = context.options
+        accounts = [MetaAccount(str(a["id"]), ad_account_of(a), str(a.get("name") or a["id"]),
+                                dict(a.get("credentials") or {})) for a in context.accounts]
+        retry = opts.get("retry_policy") or RetryPolicy(sleep=opts.get("sleep") or RetryPolicy().sleep)
+        known = MetaOptions.__dataclass_fields__
+        overrides = {key.removeprefix("meta_"): value for key, value in opts.items()
+                     if key.startswith("meta_") and key.removeprefix("meta_") in known}
+        if "conversion_types" in overrides:
+            overrides["conversion_types"] = tuple(overrides["conversion_types"])
+        return cls(accounts, now=context.now, retry=retry, options=MetaOptions(**overrides))
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _account(self, account_id: str) -> MetaAccount:
+        try:
+            return self._accounts[account_id]
+        except KeyError:
+            raise ConnectorError(f"meta: account {account_id!r} is not configured") from None
+
+    def api(self, account: MetaAccount) -> PacedApi:
+        with self._lock:
+            if account.account_id not in self._apis:
+                self._apis[account.account_id] = build_api(account.credentials, self._throttle, account.ad_account,
+                                                           self._options.graph_url, self._options.timeout)
+            return self._apis[account.account_id]
+
+    def _call(self, account: MetaAccount, operation: str, fn: Callable[[], Any]) -> Any:
+        return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
+                               account_id=account.account_id, operation=operation,
+                               secrets=account.credentials.values())
+
+    def _ad_account(self, account: MetaAccount) -> AdAccount:
+        return AdAccount(account.ad_account, api=self.api(account))
+
+    def _read_all(self, account: MetaAccount, operation: str, first: Callable[[], Any]) -> list[dict[str, Any]]:
+        """Every object of a paged edge: the first page, then each next page, each retried alone."""
+        cursor = self._call(account, operation, first)
+        rows = [cursor[i].export_all_data() for i in range(len(cursor))]
+        while self._call(account, f"{operation} (next page)", cursor.load_next_page):
+            rows += [cursor[i].export_all_data() for i in range(len(cursor))]
+        return rows
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def accounts(self) -> Sequence[AccountInfo]:
+        return [self._account_info(a) for a in self._accounts.values()]
+
+    def _account_info(self, account: MetaAccount) -> AccountInfo:
+        with self._lock:
+            if account.account_id in self._info:
+                return self._info[account.account_id]
+        node = self._call(account, "account", lambda: self._ad_account(account).api_get(
+            fields=["name", "currency", "timezone_name"]))
+        info = AccountInfo(PLATFORM, account.account_id, node.get("name") or account.name, node["currency"],
+                           node["timezone_name"])
+        with self._lock:
+            self._info[account.account_id] = info
+        return info
+
+    def entities(self, account_id: str, entity_ids: Sequence[str] | None = None) -> Sequence[Entity]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        ad_account = self._ad_account(account)
+        limit = {"limit": self._options.page_size}
+        campaigns = self._read_all(account, "campaigns", lambda: ad_account.get_campaigns(
+            fields=records.CAMPAIGN_FIELDS, params=limit))
+        ad_sets = self._read_all(account, "ad sets", lambda: ad_account.get_ad_sets(
+            fields=records.AD_SET_FIELDS, params=limit))
+        # Nested field syntax (`creative{...}`) is valid Graph but not in the SDK's field list: pass it raw.
+        ads = self._read_all(account, "ads", lambda: ad_account.get_ads(
+            params={**limit, "fields": ",".join(records.AD_FIELDS)}))
+        found: list[Entity] = []
+        found += records.parse_each(campaigns, lambda r: records.campaign_entity(r, account_id, currency),
+                                    account_id, "campaign")
+        found += records.parse_each(ad_sets, lambda r: records.ad_set_entity(r, account_id, currency),
+                                    account_id, "ad set")
+        found += records.parse_each(ads, lambda r: records.ad_entity(r, account_id, currency), account_id, "ad")
+        targeting = {str(r.get("id")): dict(r.get("targeting") or {}) for r in ad_sets}
+        with self._lock:
+            self._targets[account_id] = {e.entity_id: (e.level, targeting.get(e.entity_id, {})) for e in found}
+        wanted = set(entity_ids) if entity_ids is not None else None
+        return [e for e in found if wanted is None or e.entity_id in wanted]
+
+    def daily_metrics(self, account_id: str, start: date, end: date) -> Iterable[MetricRow]:
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        rows: list[MetricRow] = []
+        for level, meta_level in (("ad_set", "adset"), ("ad", "ad")):
+            raw = self._insights(account, meta_level, start, end)
+            rows += records.parse_each(raw, lambda r, lv=level: records.metric_row(  # type: ignore[misc]
+                r, account_id, currency, lv, self._options.conversion_types), account_id, f"{meta_level} insights")
+        return rows
+
+    def _expected_rows(self, account_id: str, level: str, days: int) -> int:
+        with self._lock:
+            known = self._targets.get(account_id)
+        wanted = "ad_set" if level == "adset" else "ad"
+        return days * sum(1 for lv, _ in known.values() if lv == wanted) if known else 0
+
+    def _insights(self, account: MetaAccount, level: str, start: date, end: date) -> list[dict[str, Any]]:
+        """Daily insights at `level`; async when big (or when Meta says the sync request is too big)."""
+        params = {"level": level, "time_increment": 1, "limit": self._options.page_size,
+                  "time_range": {"since": start.isoformat(), "until": end.isoformat()}}
+        ad_account = self._ad_account(account)
+        days = (end - start).days + 1
+        if self._expected_rows(account.account_id, level, days) <= self._options.async_rows:
+            try:
+                return self._read_all(account, f"{level} insights", lambda: ad_account.get_insights(
+                    fields=records.INSIGHT_FIELDS, params=dict(params)))
+            except ConnectorError as error:
+                if not is_too_much_data(getattr(error, "original", None) or error):
+                    raise
+                log.info("meta account %s: %s insights too big for a sync request; using a report run",
+                         account.account_id, level)
+        return self._async_insights(account, ad_account, params)
+
+    def _async_insights(self, account: MetaAccount, ad_account: AdAccount, params: dict[str, Any]
+                        ) -> list[dict[str, Any]]:
+        job = self._call(account, "insights report run", lambda: ad_account.get_insights(
+            fields=records.INSIGHT_FIELDS, params=dict(params), is_async=True))
+        waited = 0.0
+        while True:
+            job = self._call(account, "insights report poll", job.api_get)
+            status = job.get("async_status")
+            if status == DONE:
+                break
+            if status in FAILED:
+                raise PlatformUnavailable(f"meta account {account.account_id}: insights report {job.get_id()} "
+                                          f"ended with {status!r}", platform=PLATFORM, account_id=account.account_id)
+            if waited >= self._options.max_poll_wait:
+                raise PlatformUnavailable(f"meta account {account.account_id}: insights report {job.get_id()} "
+                                          f"still {status!r} after {waited:.0f} s", platform=PLATFORM,
+                                          account_id=account.account_id)
+            self._retry.sleep(self._options.poll_interval)
+            waited += self._options.poll_interval
+        return self._read_all(account, "insights report result", lambda: job.get_result(
+            params={"limit": self._options.page_size}))
+
+    def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
+        """Meta has no search terms."""
+        self._account(account_id)
+        return []
+
+    def audiences(self, account_id: str) -> Sequence[Audience]:
+        account = self._account(account_id)
+        ad_account = self._ad_account(account)
+        raw = self._read_all(account, "custom audiences", lambda: ad_account.get_custom_audiences(
+            fields=records.AUDIENCE_FIELDS, params={"limit": self._options.page_size}))
+        return list(records.parse_each(raw, lambda r: records.audience(r, account_id), account_id, "audience"))
+
+    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
+        """`reachestimate` for a targeting spec of the audiences' union (midpoint of Meta's bounds)."""
+        account = self._account(account_id)
+        spec = {"custom_audiences": [{"id": audience_id} for audience_id in audience_ids]}
+        cursor = self._call(account, "reach estimate", lambda: self._ad_account(account).get_reach_estimate(
+            params={"targeting_spec": spec}))
+        if not len(cursor):
+            raise ConnectorError(f"meta account {account_id}: empty reach estimate")
+        estimate = cursor[0]
+        low = int(estimate.get("users_lower_bound") or 0)
+        return (low + int(estimate.get("users_upper_bound") or low)) // 2
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def apply(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:
+        """Apply in Graph batches of <= 50 calls; one result per mutation, in order."""
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        with self._lock:
+            targets = self._targets.get(account_id)
+        if targets is None or any(m.entity_id not in targets for m in mutations):
+            self.entities(account_id)
+            with self._lock:
+                targets = self._targets[account_id]
+        return apply_batches(self.api(account), mutations, targets, currency, self.budget_limiter, self._now,
+                             lambda operation, fn: self._call(account, operation, fn))
+

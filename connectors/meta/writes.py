@@ -1,0 +1,133 @@
+"""Meta writes: mutations -> Graph batch calls (<= 50 per batch), answers -> results.
+
+Meta allows an ad set's budget to change only 4 times an hour; changes past that are refused
+here, before a call is spent on them, with the time the next change is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from facebook_business.adobjects.ad import Ad
+from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.campaign import Campaign
+from facebook_business.api import FacebookResponse
+
+from connectors.base import Mutation, MutationResult
+from connectors.meta.api import PacedApi
+from connectors.meta.records import money_to_minor
+
+BATCH_LIMIT = 50
+Call = Callable[[str, Callable[[], Any]], Any]
+_OBJECTS: dict[str, type[Any]] = {"campaign": Campaign, "ad_set": AdSet, "ad": Ad}
+
+
+class BudgetChangeLimiter:
+    """At most `limit` budget changes per ad set within `window` (thread-safe, in memory)."""
+
+    def __init__(self, limit: int, window: timedelta) -> None:
+        self.limit = limit
+        self.window = window
+        self._changes: dict[str, deque[datetime]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def next_allowed(self, entity_id: str, now: datetime) -> datetime | None:
+        """None if a change is allowed now, else when the next one will be."""
+        with self._lock:
+            changes = self._changes[entity_id]
+            while changes and changes[0] <= now - self.window:
+                changes.popleft()
+            return changes[0] + self.window if len(changes) >= self.limit else None
+
+    def record(self, entity_id: str, now: datetime) -> None:
+        with self._lock:
+            self._changes[entity_id].append(now)
+
+
+def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], currency: str) -> dict[str, Any]:
+    """The Graph update for one mutation; ValueError if Meta cannot express it."""
+    kind = mutation.kind
+    if kind in ("pause", "enable"):
+        return {"status": "PAUSED" if kind == "pause" else "ACTIVE"}
+    if kind == "set_budget":
+        if level not in ("campaign", "ad_set"):
+            raise ValueError(f"a {level} holds no budget")
+        try:
+            amount = Decimal(str(mutation.params["daily_budget"]))
+        except (KeyError, InvalidOperation):
+            raise ValueError("set_budget needs a numeric daily_budget") from None
+        if amount <= 0:
+            raise ValueError(f"daily_budget must be positive, got {amount}")
+        return {"daily_budget": money_to_minor(amount, currency)}
+    if kind == "exclude_audience":
+        if level != "ad_set":
+            raise ValueError("audiences are excluded on ad sets")
+        audience_id = str(mutation.params.get("audience_id", ""))
+        if not audience_id:
+            raise ValueError("exclude_audience needs params.audience_id")
+        updated = copy.deepcopy(dict(targeting))
+        excluded = list(updated.get("excluded_custom_audiences") or [])
+        if audience_id not in {str(a.get("id")) for a in excluded}:
+            excluded.append({"id": audience_id})
+        updated["excluded_custom_audiences"] = excluded
+        return {"targeting": updated}
+    raise ValueError(f"{kind} is not supported on Meta by this connector (new ads need a creative and a page)")
+
+
+def apply_batches(api: PacedApi, mutations: Sequence[Mutation], targets: Mapping[str, tuple[str, dict[str, Any]]],
+                  currency: str, limiter: BudgetChangeLimiter, now: Callable[[], datetime], call: Call
+                  ) -> list[MutationResult]:
+    """Send every expressible mutation in batches of <= 50 calls; one result per mutation."""
+    results: list[MutationResult | None] = [None] * len(mutations)
+    ready: list[tuple[int, Mutation, str, dict[str, Any]]] = []
+    for index, mutation in enumerate(mutations):
+        target = targets.get(mutation.entity_id)
+        if target is None:
+            results[index] = _failed(mutation, f"entity {mutation.entity_id} not found")
+            continue
+        level, targeting = target
+        try:
+            params = _params(mutation, level, targeting, currency)
+        except ValueError as error:
+            results[index] = _failed(mutation, f"{mutation.kind} on {mutation.entity_id}: {error}")
+            continue
+        if mutation.kind == "set_budget":
+            allowed_at = limiter.next_allowed(mutation.entity_id, now())
+            if allowed_at is not None:
+                results[index] = _failed(mutation, f"Meta allows {limiter.limit} budget changes per ad set per hour; "
+                                                   f"next change to {mutation.entity_id} at {allowed_at.isoformat()}")
+                continue
+            limiter.record(mutation.entity_id, now())  # counted when sent: a lost answer may still have applied
+        ready.append((index, mutation, level, params))
+    for start in range(0, len(ready), BATCH_LIMIT):
+        _send(api, ready[start:start + BATCH_LIMIT], results, call)
+    return [r if r is not None else _failed(mutations[i], "no answer for this call in the batch response; "
+                                                           "its state is unknown until the next read")
+            for i, r in enumerate(results)]
+
+
+def _send(api: PacedApi, chunk: Sequence[tuple[int, Mutation, str, dict[str, Any]]],
+          results: list[MutationResult | None], call: Call) -> None:
+    batch = api.new_batch()
+    for index, mutation, level, params in chunk:
+        def succeeded(response: FacebookResponse, index: int = index, mutation: Mutation = mutation) -> None:
+            results[index] = MutationResult(mutation.idempotency_key, ok=True, platform_ref=mutation.entity_id)
+
+        def failed(response: FacebookResponse, index: int = index, mutation: Mutation = mutation) -> None:
+            error = response.error()
+            results[index] = _failed(mutation, f"({error.api_error_code()}/{error.api_error_subcode()}) "
+                                               f"{error.api_error_message() or error.get_message()}")
+
+        _OBJECTS[level](mutation.entity_id, api=api).api_update(params=params, batch=batch, success=succeeded,
+                                                                failure=failed)
+    call(f"batch of {len(chunk)} update(s)", batch.execute)
+
+
+def _failed(mutation: Mutation, message: str) -> MutationResult:
+    return MutationResult(mutation.idempotency_key, ok=False, error=message)

@@ -1,0 +1,282 @@
+"""Retry policies shared by the platform connectors (tenacity underneath).
+
+Platforms fail in two ways that need opposite handling. Transient trouble (rate limits, 5xx,
+timeouts) is retried with exponential back-off and jitter, never sooner than the platform's own
+hint (`Retry-After`, Google's `QuotaErrorDetails.retry_delay`, Meta's
+`estimated_time_to_regain_access`), and never longer in total than the policy's budget. Auth and
+validation errors are final: retrying cannot fix a revoked token, so they fail at once with a
+message that names the account and never contains a secret.
+
+Sleeping is injected (`RetryPolicy.sleep`) so tests assert the waits requested and never wait.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal, TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception
+
+from connectors.base import ConnectorError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+ErrorKind = Literal["transient", "auth", "invalid"]
+
+
+class PlatformError(ConnectorError):
+    """A platform call failed; `platform` and `account_id` say where."""
+
+    def __init__(self, message: str, *, platform: str, account_id: str) -> None:
+        super().__init__(message)
+        self.platform = platform
+        self.account_id = account_id
+        self.original: BaseException | None = None  # the SDK's error, for callers that need its details
+
+
+class PlatformAuthError(PlatformError):
+    """Credentials were refused (expired or revoked token, missing permission): fix the config."""
+
+
+class PlatformRequestError(PlatformError):
+    """The platform rejected the request as invalid; retrying the same request cannot help."""
+
+
+class PlatformRateLimited(PlatformError):
+    """Still rate limited after the retry budget; `retry_after` is the platform's last hint."""
+
+    def __init__(self, message: str, *, platform: str, account_id: str, retry_after: float | None) -> None:
+        super().__init__(message, platform=platform, account_id=account_id)
+        self.retry_after = retry_after
+
+
+class PlatformUnavailable(PlatformError):
+    """Server errors or timeouts outlasted the retry budget."""
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What a failed call means: retry it (`transient`, maybe after `retry_after` s) or give up."""
+
+    kind: ErrorKind
+    message: str
+    retry_after: float | None = None
+    rate_limited: bool = False
+
+
+Classifier = Callable[[BaseException], "Classified | None"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential back-off with jitter, bounded in attempts and in total seconds waited."""
+
+    max_attempts: int = 6
+    initial_delay: float = 1.0
+    max_delay: float = 60.0
+    max_total_wait: float = 300.0
+    sleep: Sleep = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int) -> float:
+        """The jittered delay after failed attempt number `attempt` (1-based): "equal jitter",
+        half fixed so waits keep growing, half random so many clients do not retry in step."""
+        ceiling = min(self.max_delay, self.initial_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret value (longer than 3 characters) replaced by `***`."""
+    for secret in secrets:
+        if secret and len(secret) > 3:
+            text = text.replace(secret, "***")
+    return text
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    classify: Classifier,
+    platform: str,
+    account_id: str,
+    operation: str,
+    secrets: Iterable[str] = (),
+) -> T:
+    """Run `fn`, retrying transient failures per `policy`; raise a `PlatformError` otherwise.
+
+    Exceptions `classify` does not recognise (returns None for) are programming errors and pass
+    through untouched.
+    """
+    secret_values = tuple(secrets)
+    where = f"{platform} account {account_id}: {operation}"
+
+    def transient(error: BaseException) -> bool:
+        found = classify(error)
+        return found is not None and found.kind == "transient"
+
+    def wait(state: RetryCallState) -> float:
+        found = _classified(state, classify)
+        hint = found.retry_after if found else None
+        return max(policy.backoff(state.attempt_number), hint or 0.0)
+
+    def stop(state: RetryCallState) -> bool:
+        return (state.attempt_number >= policy.max_attempts
+                or state.idle_for + state.upcoming_sleep > policy.max_total_wait)
+
+    def before_sleep(state: RetryCallState) -> None:
+        found = _classified(state, classify)
+        log.warning("%s: %s; retry %d in %.1f s", where, redact(found.message if found else "error", secret_values),
+                    state.attempt_number, state.upcoming_sleep)
+
+    retrying = Retrying(sleep=policy.sleep, wait=wait, stop=stop, retry=retry_if_exception(transient),
+                        before_sleep=before_sleep, reraise=True)
+    try:
+        return retrying(fn)
+    except Exception as error:
+        found = classify(error)
+        if found is None:
+            raise
+        failure = _platform_error(found, retrying, where, platform, account_id, secret_values)
+        failure.original = error
+        raise failure from None
+
+
+def _platform_error(found: Classified, retrying: Retrying, where: str, platform: str, account_id: str,
+                    secret_values: tuple[str, ...]) -> PlatformError:
+    """The PlatformError subclass that says what a final failure means to a caller."""
+    message = redact(f"{where} failed: {found.message}", secret_values)
+    if found.kind == "auth":
+        return PlatformAuthError(message + " (check the account's credentials and access)",
+                                 platform=platform, account_id=account_id)
+    if found.kind == "invalid":
+        return PlatformRequestError(message, platform=platform, account_id=account_id)
+    attempts = retrying.statistics.get("attempt_number", 1)
+    waited = retrying.statistics.get("idle_for", 0.0)
+    message += f" (gave up after {attempts} attempt(s) and {waited:.1f} s of waiting)"
+    if found.rate_limited:
+        return PlatformRateLimited(message, platform=platform, account_id=account_id, retry_after=found.retry_after)
+    return PlatformUnavailable(message, platform=platform, account_id=account_id)
+
+
+def _classified(state: RetryCallState, classify: Classifier) -> Classified | None:
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None and outcome.failed else None
+    return classify(error) if error is not None else None
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """An HTTP `Retry-After` header (seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def http_status_kind(status: int) -> ErrorKind | None:
+    """How an HTTP status is handled: 429/5xx retried, 401/403 auth, other 4xx invalid."""
+    if status == 429 or status >= 500:
+        return "transient"
+    if status in (401, 403):
+        return "auth"
+    if 400 <= status < 500:
+        return "invalid"
+    return None
+
+
+# -- usage headers (Meta) ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Usage:
+    """How close to its limit a platform says we are: the highest percentage in its usage
+    headers, and how long until access returns if it was already cut off."""
+
+    percent: float = 0.0
+    regain_seconds: float = 0.0
+
+
+def _json_header(headers: Mapping[str, str], name: str) -> object:
+    for key, value in headers.items():
+        if key.lower() == name:
+            try:
+                return json.loads(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def meta_usage(headers: Mapping[str, str]) -> Usage:
+    """Parse Meta's `x-business-use-case-usage`, `x-ad-account-usage` and `x-app-usage` headers."""
+    percents: list[float] = []
+    regain: list[float] = []
+    business = _json_header(headers, "x-business-use-case-usage")
+    if isinstance(business, dict):
+        for entries in business.values():
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict):
+                    percents += [float(entry.get(k) or 0) for k in ("call_count", "total_cputime", "total_time")]
+                    regain.append(float(entry.get("estimated_time_to_regain_access") or 0) * 60)
+    account = _json_header(headers, "x-ad-account-usage")
+    if isinstance(account, dict):
+        percents.append(float(account.get("acc_id_util_pct") or 0))
+        if float(account.get("acc_id_util_pct") or 0) >= 100:
+            regain.append(float(account.get("reset_time_duration") or 0))
+    app = _json_header(headers, "x-app-usage")
+    if isinstance(app, dict):
+        percents += [float(app.get(k) or 0) for k in ("call_count", "total_cputime", "total_time")]
+    return Usage(max(percents, default=0.0), max(regain, default=0.0))
+
+
+class UsageThrottle:
+    """Paces calls per key (an ad account) from the usage the platform last reported.
+
+    Below `slow_down_at` percent nothing waits; between it and 100% the pause grows linearly up
+    to `max_pause`; once access is cut off, the platform's time to regain access is waited
+    (bounded by `max_pause`). Slowing down early is cheaper than a throttling penalty.
+    """
+
+    def __init__(self, sleep: Sleep, slow_down_at: float = 75.0, max_pause: float = 60.0) -> None:
+        self._sleep = sleep
+        self.slow_down_at = slow_down_at
+        self.max_pause = max_pause
+        self._usage: dict[str, Usage] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, key: str, usage: Usage) -> None:
+        with self._lock:
+            self._usage[key] = usage
+
+    def pause_for(self, key: str) -> float:
+        with self._lock:
+            usage = self._usage.get(key, Usage())
+        if usage.regain_seconds > 0:
+            return min(usage.regain_seconds, self.max_pause)
+        if usage.percent < self.slow_down_at:
+            return 0.0
+        share = min(1.0, (usage.percent - self.slow_down_at) / max(1e-9, 100.0 - self.slow_down_at))
+        return round(self.max_pause * share, 3)
+
+    def before_call(self, key: str) -> None:
+        pause = self.pause_for(key)
+        if pause > 0:
+            log.info("usage for %s is high; pausing %.1f s before the next call", key, pause)
+            self._sleep(pause)

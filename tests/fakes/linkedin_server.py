@@ -1,0 +1,313 @@
+"""A fake LinkedIn Marketing API (versioned REST, Rest.li 2.0), backed by a simulator.
+
+Checks the headers a real call needs (`Authorization: Bearer`, `LinkedIn-Version: YYYYMM`,
+`X-Restli-Protocol-Version: 2.0.0`), serves campaign groups, campaigns and creatives through paged
+finders (`pageSize` / `pageToken` -> `metadata.nextPageToken`), `adAnalytics` (DAILY, pivot
+CAMPAIGN or CREATIVE, at most 20 fields), `dmpSegments` and `audienceCounts`, and applies
+`X-RestLi-Method: PARTIAL_UPDATE` patches (`{"patch": {"$set": ...}}`). Binds 127.0.0.1 only.
+
+Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `post:adCampaigns`):
+rate_limit (429 + `Retry-After: retry_after`), server_error (500), unavailable (503), timeout
+(answer after `seconds`), auth (401, echoing the token), invalid (400), malformed_row,
+truncated_page.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+
+SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
+_STATUS = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "ARCHIVED"}
+
+
+class RestError(Exception):
+    def __init__(self, status: int, message: str, code: str = "", headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+
+
+def _day(text: str, which: str) -> date:
+    match = re.search(which + r":\(year:(\d+),month:(\d+),day:(\d+)\)", text)
+    if not match:
+        raise RestError(400, f"dateRange.{which} is malformed", "ILLEGAL_ARGUMENT")
+    return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+
+
+class FakeLinkedIn:
+    """The server. `backend.accounts` maps numeric ad account ids (as strings) to simulator accounts."""
+
+    def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None) -> None:
+        self.backend = backend
+        self.access_token = access_token
+        self.traffic = traffic or Traffic()
+        self.faults = Faults()
+        self.ids = IdMap(start=600_000_001)
+        self.log: list[tuple[str, str, Any]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
+
+    def start(self) -> FakeLinkedIn:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeLinkedIn:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _handle(self, http: BaseHTTPRequestHandler, method: str) -> None:
+        split = urlsplit(http.path)
+        # Rest.li 2.0 values carry their own syntax: split on '&' only, decode each value once.
+        params = dict(part.split("=", 1) for part in split.query.split("&") if "=" in part)
+        parts = [unquote(p) for p in split.path.split("/") if p][1:]  # drop "rest"
+        body: Any = None
+        if method == "POST":
+            length = int(http.headers.get("Content-Length") or 0)
+            body = json.loads(http.rfile.read(length) or b"null")
+        kind = self._kind(method, parts, params)
+        with self.traffic.request(kind):
+            self.log.append((kind, split.path, params if method == "GET" else body))
+            fault = self.faults.take(kind)
+            headers: dict[str, str] = {}
+            try:
+                if fault and fault.kind == "timeout":
+                    time.sleep(float(fault.params.get("seconds", 1.0)))
+                self._check(http, fault)
+                with self.backend.lock:
+                    payload = self._route(method, parts, params, body, http, fault)
+                status = 204 if payload is None else 200
+                text = "" if payload is None else json.dumps(payload)
+                if fault and fault.kind == "truncated_page":
+                    text = text[: len(text) // 2]
+            except RestError as error:
+                status, headers = error.status, error.headers
+                text = json.dumps({"status": error.status, "code": error.code, "message": error.message})
+            self._respond(http, status, text, headers)
+
+    @staticmethod
+    def _kind(method: str, parts: list[str], params: dict[str, str]) -> str:
+        if parts and parts[0] == "adAnalytics":
+            return f"get:adAnalytics:{params.get('pivot', '?')}"
+        if parts and parts[0] == "adAccounts" and len(parts) >= 3:
+            return f"{method.lower()}:{parts[2]}"
+        return f"{method.lower()}:{parts[0] if parts else '?'}"
+
+    @staticmethod
+    def _respond(http: BaseHTTPRequestHandler, status: int, text: str, headers: dict[str, str]) -> None:
+        data = text.encode()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            http.send_response(status)
+            if data:
+                http.send_header("Content-Type", "application/json")
+            http.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                http.send_header(name, value)
+            http.end_headers()
+            http.wfile.write(data)
+
+    def _check(self, http: BaseHTTPRequestHandler, fault: Any) -> None:
+        token = (http.headers.get("Authorization") or "").removeprefix("Bearer ")
+        if token != self.access_token or (fault and fault.kind == "auth"):
+            raise RestError(401, f"Invalid access token {token}", "INVALID_ACCESS_TOKEN")
+        if not re.fullmatch(r"\d{6}", http.headers.get("LinkedIn-Version") or ""):
+            raise RestError(400, "A version must be present (LinkedIn-Version: YYYYMM)", "VERSION_MISSING")
+        if http.headers.get("X-Restli-Protocol-Version") != "2.0.0":
+            raise RestError(400, "Rest.li protocol 2.0.0 required", "ILLEGAL_ARGUMENT")
+        if fault is None:
+            return
+        if fault.kind == "rate_limit":
+            raise RestError(429, "Resource level throttle APPLICATION DAY limit reached", "TOO_MANY_REQUESTS",
+                            {"Retry-After": str(fault.params.get("retry_after", 30))})
+        if fault.kind == "server_error":
+            raise RestError(500, "Internal Server Error", "INTERNAL_SERVER_ERROR")
+        if fault.kind == "unavailable":
+            raise RestError(503, "Service Unavailable", "SERVICE_UNAVAILABLE")
+        if fault.kind == "invalid":
+            raise RestError(400, "Invalid query parameter", "ILLEGAL_ARGUMENT")
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def _sim_account(self, numeric: str) -> str:
+        sim_account = self.backend.sim_account(numeric)
+        if sim_account is None:
+            raise RestError(403, f"Not enough permissions to access ad account {numeric}", "ACCESS_DENIED")
+        return sim_account
+
+    def _route(self, method: str, parts: list[str], params: dict[str, str], body: Any,
+               http: BaseHTTPRequestHandler, fault: Any) -> Any:
+        head = parts[0] if parts else ""
+        if head == "adAnalytics":
+            return self._analytics(params, fault)
+        if head == "dmpSegments":
+            account = self._sim_account(unquote(params.get("account", "")).rsplit(":", 1)[-1])
+            segments = [{"id": self.ids.numeric(a.audience_id), "name": a.name, "audienceSize": a.estimated_size,
+                         "account": f"urn:li:sponsoredAccount:{unquote(params['account']).rsplit(':', 1)[-1]}"}
+                        for a in self.backend.simulator.audiences(account)]
+            return self._page(segments, params)
+        if head == "audienceCounts":
+            return self._audience_count(params)
+        if head != "adAccounts" or len(parts) < 2:
+            raise RestError(404, f"No resource {'/'.join(parts)}", "NOT_FOUND")
+        account = self._sim_account(parts[1])
+        if len(parts) == 2:
+            info = next(a for a in self.backend.simulator.accounts() if a.account_id == account)
+            return {"id": int(parts[1]), "name": info.name, "currency": info.currency, "status": "ACTIVE",
+                    "type": "BUSINESS"}
+        collection = parts[2]
+        if method == "POST":
+            if http.headers.get("X-RestLi-Method") != "PARTIAL_UPDATE" or len(parts) != 4:
+                raise RestError(400, "expected a PARTIAL_UPDATE of one entity", "ILLEGAL_ARGUMENT")
+            return self._update(account, collection, parts[3], body)
+        levels = {"adCampaignGroups": "campaign", "adCampaigns": "ad_set", "creatives": "ad"}
+        if collection not in levels:
+            raise RestError(404, f"No collection {collection}", "NOT_FOUND")
+        return self._page(self._elements(parts[1], account, levels[collection]), params, fault)
+
+    def _page(self, elements: list[dict[str, Any]], params: dict[str, str], fault: Any = None) -> dict[str, Any]:
+        size = int(params.get("pageSize") or 100)
+        token = unquote(params.get("pageToken", ""))
+        offset = int(base64.b64decode(token).decode()) if token else 0
+        page = [dict(e) for e in elements[offset:offset + size]]
+        if fault and fault.kind == "malformed_row" and page:
+            page[0]["status"] = "???"
+        metadata: dict[str, Any] = {}
+        if offset + size < len(elements):
+            metadata["nextPageToken"] = base64.b64encode(str(offset + size).encode()).decode()
+        return {"elements": page, "metadata": metadata, "paging": {"start": offset, "count": size, "links": []}}
+
+    def _elements(self, numeric: str, account: str, level: str) -> list[dict[str, Any]]:
+        elements = []
+        for entity in self.backend.entities(account):
+            if entity.level != level:
+                continue
+            number = self.ids.numeric(entity.entity_id)
+            status = _STATUS[entity.status]
+            if level == "campaign":
+                elements.append({"id": number, "name": entity.name, "status": status,
+                                 "account": f"urn:li:sponsoredAccount:{numeric}"})
+            elif level == "ad_set":
+                def urns(key: str, attributes: Any = entity.attributes) -> list[str]:
+                    return [f"urn:li:adSegment:{self.ids.numeric(a)}" for a in attributes.get(key, [])]
+
+                criteria: dict[str, Any] = {"include": {"and": [{"or": {SEGMENT_FACET: urns("audience_ids")}},
+                                                                {"or": {"urn:li:adTargetingFacet:locations":
+                                                                        ["urn:li:geo:101165590"]}}]}}
+                if entity.attributes.get("excluded_audience_ids"):
+                    criteria["exclude"] = {"or": {SEGMENT_FACET: urns("excluded_audience_ids")}}
+                element: dict[str, Any] = {
+                    "id": number, "name": entity.name, "status": status, "type": "SPONSORED_UPDATES",
+                    "campaignGroup": f"urn:li:sponsoredCampaignGroup:{self.ids.numeric(str(entity.parent_id))}",
+                    "account": f"urn:li:sponsoredAccount:{numeric}", "targetingCriteria": criteria}
+                if entity.daily_budget is not None:
+                    element["dailyBudget"] = {"amount": str(entity.daily_budget), "currencyCode": entity.currency}
+                elements.append(element)
+            else:
+                elements.append({"id": f"urn:li:sponsoredCreative:{number}", "name": entity.name,
+                                 "campaign": f"urn:li:sponsoredCampaign:{self.ids.numeric(str(entity.parent_id))}",
+                                 "intendedStatus": status, "account": f"urn:li:sponsoredAccount:{numeric}"})
+        return elements
+
+    def _analytics(self, params: dict[str, str], fault: Any) -> dict[str, Any]:
+        fields = unquote(params.get("fields", "")).split(",")
+        if len(fields) > 20:
+            raise RestError(400, "Requested more than 20 fields", "ILLEGAL_ARGUMENT")
+        if params.get("q") != "analytics" or params.get("timeGranularity") != "DAILY":
+            raise RestError(400, "q=analytics with timeGranularity=DAILY expected", "ILLEGAL_ARGUMENT")
+        date_range = unquote(params.get("dateRange", ""))
+        start, end = _day(date_range, "start"), _day(date_range, "end")
+        account_urn = re.search(r"List\(([^)]*)\)", unquote(params.get("accounts", "")))
+        account = self._sim_account((account_urn.group(1) if account_urn else "").rsplit(":", 1)[-1])
+        pivot = params.get("pivot")
+        level, urn = {"CAMPAIGN": ("ad_set", "urn:li:sponsoredCampaign"),
+                      "CREATIVE": ("ad", "urn:li:sponsoredCreative")}.get(str(pivot), ("", ""))
+        if not level:
+            raise RestError(400, f"unsupported pivot {pivot}", "ILLEGAL_ARGUMENT")
+        elements = []
+        for metric in self.backend.simulator.daily_metrics(account, start, end):
+            if metric.level != level:
+                continue
+            day = {"year": metric.day.year, "month": metric.day.month, "day": metric.day.day}
+            element: dict[str, Any] = {
+                "dateRange": {"start": day, "end": day}, "pivotValues": [f"{urn}:{self.ids.numeric(metric.entity_id)}"],
+                "impressions": metric.impressions, "clicks": metric.clicks,
+                "costInLocalCurrency": str(metric.spend), "externalWebsiteConversions": int(metric.conversions),
+                "conversionValueInLocalCurrency": str(metric.conversion_value)}
+            if metric.reach is not None:
+                element["approximateMemberReach"] = metric.reach
+            elements.append({k: v for k, v in element.items() if k in fields})
+        if fault and fault.kind == "malformed_row" and elements:
+            elements[0]["costInLocalCurrency"] = "n/a"
+        return {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
+
+    def _audience_count(self, params: dict[str, str]) -> dict[str, Any]:
+        criteria = unquote(params.get("targetingCriteria", ""))
+        numbers = re.findall(r"urn:li:adSegment:(\d+)", criteria)
+        sim_ids = [self.ids.sim(n) for n in numbers]
+        if not sim_ids or None in sim_ids:
+            raise RestError(400, "unknown audience segment", "ILLEGAL_ARGUMENT")
+        account = next(sim for sim in self.backend.accounts.values() if str(sim_ids[0]).startswith(sim))
+        total = self.backend.simulator.estimate_reach(account, [str(s) for s in sim_ids])
+        return {"elements": [{"active": 0, "total": total}]}
+
+    def _update(self, account: str, collection: str, raw_id: str, body: Any) -> None:
+        sim_id = self.ids.sim(raw_id.rsplit(":", 1)[-1])
+        entity = next((e for e in self.backend.entities(account) if e.entity_id == sim_id), None)
+        if entity is None:
+            raise RestError(404, f"{collection} {raw_id} not found", "NOT_FOUND")
+        changes = ((body or {}).get("patch") or {}).get("$set")
+        if not isinstance(changes, dict):
+            raise RestError(400, "body must be {\"patch\": {\"$set\": {...}}}", "ILLEGAL_ARGUMENT")
+        mutations: list[tuple[str, str, dict[str, Any]]] = []
+        for key in ("status", "intendedStatus"):
+            if key in changes:
+                mutations.append(("pause" if changes[key] == "PAUSED" else "enable", entity.entity_id, {}))
+        if "dailyBudget" in changes:
+            budget = changes["dailyBudget"]
+            if budget.get("currencyCode") != entity.currency:
+                raise RestError(400, "dailyBudget.currencyCode must be the account currency", "ILLEGAL_ARGUMENT")
+            mutations.append(("set_budget", entity.entity_id, {"daily_budget": str(Decimal(budget["amount"]))}))
+        if "targetingCriteria" in changes:
+            excluded = (changes["targetingCriteria"].get("exclude") or {}).get("or", {}).get(SEGMENT_FACET, [])
+            known = set(entity.attributes.get("excluded_audience_ids", []))
+            for urn in excluded:
+                sim_audience = self.ids.sim(urn.rsplit(":", 1)[-1])
+                if sim_audience and sim_audience not in known:
+                    mutations.append(("exclude_audience", entity.entity_id, {"audience_id": sim_audience}))
+        failed = [r.error for r in self.backend.apply(account, mutations, "li") if not r.ok]
+        if failed:
+            raise RestError(400, str(failed[0]), "ILLEGAL_ARGUMENT")

@@ -1,0 +1,403 @@
+"""A fake Meta Graph API (v26.0): a local HTTP server speaking Graph JSON, backed by a simulator.
+
+Speaks what the facebook-business SDK sends: node reads, paged edges (`paging.cursors.after` and
+`paging.next`), sync insights and async report runs (`POST .../insights` -> `report_run_id`, poll,
+then `/{run}/insights`), `reachestimate`, form-encoded node updates and the batch endpoint
+(`POST /` with `batch=[...]`). Every answer carries usage headers; errors use Graph error bodies.
+Binds 127.0.0.1 only.
+
+Faults (matched on request kinds such as `get:insights`, `post:insights`, `get:report`,
+`get:adsets`, `post:batch`, `post:node`, `get:reachestimate`): rate_limit (code 17 or
+`code=`, with `regain_minutes`), server_error (500, code 2, transient), unavailable (503 text),
+timeout (answer after `seconds`), auth (190, echoing the token as a careless server might),
+malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from connectors.base import Entity, MetricRow
+from connectors.simulator.money import minor_unit_exponent
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+
+VERSION = "v26.0"
+BUDGET_CHANGES_PER_HOUR = 4
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(str(body))
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+def _error(code: int, message: str, subcode: int | None = None, transient: bool = False,
+           kind: str = "OAuthException") -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "type": kind, "is_transient": transient,
+                             "fbtrace_id": "FakeTrace"}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"error": error}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+class FakeMeta:
+    """The server. `backend.accounts` maps `act_<digits>` ids to simulator account ids."""
+
+    def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None,
+                 polls_until_done: int = 2, sync_row_limit: int | None = None,
+                 now: Callable[[], datetime] | None = None) -> None:
+        self.backend = backend
+        self.access_token = access_token
+        self.traffic = traffic or Traffic()
+        self.faults = Faults()
+        self.ids = IdMap(start=23_800_000_001)
+        self.polls_until_done = polls_until_done
+        self.sync_row_limit = sync_row_limit
+        self.usage_percent = 10.0
+        self.now = now or backend.simulator._now
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.budget_changes: dict[str, list[datetime]] = defaultdict(list)
+        self.log: list[tuple[str, str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake._handle(self, "GET")
+
+            def do_POST(self) -> None:
+                fake._handle(self, "POST")
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    def start(self) -> FakeMeta:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeMeta:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _handle(self, http: BaseHTTPRequestHandler, method: str) -> None:
+        split = urlsplit(http.path)
+        params = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        if method == "POST":
+            length = int(http.headers.get("Content-Length") or 0)
+            body = http.rfile.read(length).decode() if length else ""
+            params.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        parts = [p for p in split.path.split("/") if p]
+        if parts and parts[0] == VERSION:
+            parts = parts[1:]
+        kind = self._kind(method, parts)
+        with self.traffic.request(kind):
+            self.log.append((kind, "/".join(parts), params))
+            fault = self.faults.take(kind)
+            try:
+                if fault and fault.kind == "timeout":
+                    time.sleep(float(fault.params.get("seconds", 1.0)))
+                self._check(params, fault, parts)
+                with self.backend.lock:
+                    status, payload = 200, self._route(method, parts, params, fault)
+                text = json.dumps(payload)
+                if fault and fault.kind == "truncated_page":
+                    text = text[: len(text) // 2]
+                headers: dict[str, str] = {}
+            except GraphError as error:
+                status, headers = error.status, error.headers
+                text = error.body if isinstance(error.body, str) else json.dumps(error.body)
+            self._respond(http, status, text, parts, headers)
+
+    @staticmethod
+    def _kind(method: str, parts: list[str]) -> str:
+        if not parts:
+            return "post:batch"
+        if len(parts) == 1:
+            return ("get:account" if parts[0].startswith("act_") else "get:report") if method == "GET" else "post:node"
+        edge = parts[1]
+        if not parts[0].startswith("act_") and edge == "insights":
+            return "get:report_result"
+        return f"{method.lower()}:{edge}"
+
+    def usage_headers(self, parts: list[str], regain_minutes: float = 0.0, percent: float | None = None
+                      ) -> dict[str, str]:
+        pct = self.usage_percent if percent is None else percent
+        account = (parts[0] if parts and parts[0].startswith("act_") else "act_0").removeprefix("act_")
+        return {
+            "x-business-use-case-usage": json.dumps({account: [{
+                "type": "ads_management", "call_count": pct, "total_cputime": pct / 2, "total_time": pct / 2,
+                "estimated_time_to_regain_access": regain_minutes}]}),
+            "x-ad-account-usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": 0}),
+        }
+
+    def _respond(self, http: BaseHTTPRequestHandler, status: int, text: str, parts: list[str],
+                 extra: dict[str, str]) -> None:
+        data = text.encode()
+        try:
+            http.send_response(status)
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        http.send_header("Content-Type", "application/json" if text[:1] in "{[" else "text/plain")
+        http.send_header("Content-Length", str(len(data)))
+        for name, value in {**self.usage_headers(parts), **extra}.items():
+            http.send_header(name, value)
+        http.end_headers()
+        # The client may have given up waiting (timeout faults): nothing left to answer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            http.wfile.write(data)
+
+    def _check(self, params: dict[str, str], fault: Any, parts: list[str]) -> None:
+        token = params.get("access_token")
+        if token != self.access_token or (fault and fault.kind == "auth"):
+            raise GraphError(400, _error(190, f"Error validating access token: Session has expired ({token})",
+                                         subcode=463))
+        if fault is None:
+            return
+        if fault.kind == "rate_limit":
+            code = int(fault.params.get("code", 17))
+            minutes = float(fault.params.get("regain_minutes", 1))
+            raise GraphError(400, _error(code, f"(#{code}) User request limit reached", 2446079, transient=True),
+                             self.usage_headers(parts, regain_minutes=minutes, percent=100))
+        if fault.kind == "server_error":
+            raise GraphError(500, _error(2, "An unexpected error has occurred. Please retry your request later.",
+                                         transient=True))
+        if fault.kind == "unavailable":
+            raise GraphError(503, "Service Unavailable")
+        if fault.kind == "too_much_data":
+            raise GraphError(400, _error(100, "Please reduce the amount of data you're asking for, then retry "
+                                              "your request", 1504018, kind="GraphMethodException"))
+
+    # -- routing ----------------------------------------------------------------------------
+
+    def _sim_account(self, act: str) -> str:
+        sim_account = self.backend.sim_account(act)
+        if sim_account is None:
+            raise GraphError(400, _error(100, f"Unsupported get request. Object with ID '{act}' does not exist",
+                                         33, kind="GraphMethodException"))
+        return sim_account
+
+    def _route(self, method: str, parts: list[str], params: dict[str, str], fault: Any) -> Any:
+        if not parts:
+            return self._batch(json.loads(params.get("batch", "[]")), fault)
+        node = parts[0]
+        if node.startswith("act_"):
+            sim_account = self._sim_account(node)
+            if len(parts) == 1:
+                info = next(a for a in self.backend.simulator.accounts() if a.account_id == sim_account)
+                return {"id": node, "name": info.name, "currency": info.currency, "timezone_name": info.timezone}
+            edge = parts[1]
+            if edge == "insights":
+                rows = self._insight_rows(sim_account, params)
+                if method == "POST":
+                    return self._start_job(rows)
+                if self.sync_row_limit is not None and len(rows) > self.sync_row_limit:
+                    raise GraphError(400, _error(100, "Please reduce the amount of data you're asking for, then "
+                                                      "retry your request", 1504018, kind="GraphMethodException"))
+                return self._page(rows, params, parts, fault)
+            if edge == "reachestimate":
+                return self._reach(sim_account, params)
+            listing = {"campaigns": "campaign", "adsets": "ad_set", "ads": "ad"}
+            if edge in listing:
+                return self._page(self._objects(sim_account, listing[edge]), params, parts, fault)
+            if edge == "customaudiences":
+                audiences = [{"id": str(self.ids.numeric(a.audience_id)), "name": a.name,
+                              "approximate_count_lower_bound": a.estimated_size,
+                              "approximate_count_upper_bound": a.estimated_size}
+                             for a in self.backend.simulator.audiences(sim_account)]
+                return self._page(audiences, params, parts, fault)
+            raise GraphError(400, _error(100, f"Unknown edge {edge}", kind="GraphMethodException"))
+        if node in self.jobs:
+            return self._job(node, parts, params, fault)
+        if method == "POST":
+            return self._update(node, params)
+        raise GraphError(400, _error(100, f"Object with ID '{node}' does not exist", 33,
+                                     kind="GraphMethodException"))
+
+    def _page(self, rows: list[dict[str, Any]], params: dict[str, str], parts: list[str], fault: Any
+              ) -> dict[str, Any]:
+        limit = int(params.get("limit") or 25)
+        offset = int(base64.b64decode(params["after"]).decode()) if params.get("after") else 0
+        page = [dict(r) for r in rows[offset:offset + limit]]
+        if fault and fault.kind == "malformed_row" and page:
+            page[0]["spend" if "spend" in page[0] else "status"] = "12,34€"
+        body: dict[str, Any] = {"data": page}
+        after = base64.b64encode(str(offset + limit).encode()).decode()
+        before = base64.b64encode(str(offset).encode()).decode()
+        body["paging"] = {"cursors": {"before": before, "after": after}}
+        if offset + limit < len(rows):
+            body["paging"]["next"] = f"{self.url}/{VERSION}/{'/'.join(parts)}?after={after}&limit={limit}"
+        return body
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def _entities(self, sim_account: str) -> list[Entity]:
+        return self.backend.entities(sim_account)
+
+    def _objects(self, sim_account: str, level: str) -> list[dict[str, Any]]:
+        currency_exp = None
+        objects = []
+        audiences = {a.audience_id: a.name for a in self.backend.simulator.audiences(sim_account)}
+        for entity in self._entities(sim_account):
+            if entity.level != level:
+                continue
+            currency_exp = currency_exp if currency_exp is not None else minor_unit_exponent(entity.currency)
+            raw: dict[str, Any] = {"id": str(self.ids.numeric(entity.entity_id)), "name": entity.name,
+                                   "status": entity.status if entity.status != "REMOVED" else "DELETED"}
+            if entity.daily_budget is not None:
+                raw["daily_budget"] = str(int(entity.daily_budget.scaleb(currency_exp)))
+            if level == "campaign":
+                raw["objective"] = "OUTCOME_SALES"
+            elif level == "ad_set":
+                raw["campaign_id"] = str(self.ids.numeric(str(entity.parent_id)))
+                raw["targeting"] = {key: [{"id": str(self.ids.numeric(a)), "name": audiences.get(a, "")}
+                                          for a in entity.attributes.get(attr, [])]
+                                    for key, attr in (("custom_audiences", "audience_ids"),
+                                                      ("excluded_custom_audiences", "excluded_audience_ids"))}
+                raw["targeting"]["geo_locations"] = {"countries": ["DE"]}
+                raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
+            else:
+                raw["adset_id"] = str(self.ids.numeric(str(entity.parent_id)))
+                raw["creative"] = {"id": str(self.ids.numeric(entity.entity_id + "#creative")),
+                                   "title": entity.attributes.get("headline", ""),
+                                   "body": entity.attributes.get("primary_text", "")}
+            objects.append(raw)
+        return objects
+
+    def _insight_rows(self, sim_account: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        level = "ad_set" if params.get("level") == "adset" else "ad"
+        time_range = json.loads(params.get("time_range") or "{}")
+        since, until = date.fromisoformat(time_range["since"]), date.fromisoformat(time_range["until"])
+        entities = {e.entity_id: e for e in self._entities(sim_account)}
+        metrics: list[MetricRow] = [m for m in self.backend.simulator.daily_metrics(sim_account, since, until)
+                                    if m.level == level]
+        rows = []
+        for metric in sorted(metrics, key=lambda m: (m.day, m.entity_id)):
+            ad_set = metric.entity_id if level == "ad_set" else str(entities[metric.entity_id].parent_id)
+            row: dict[str, Any] = {
+                "campaign_id": str(self.ids.numeric(str(entities[ad_set].parent_id))),
+                "adset_id": str(self.ids.numeric(ad_set)),
+                "date_start": metric.day.isoformat(), "date_stop": metric.day.isoformat(),
+                "spend": str(metric.spend), "impressions": str(metric.impressions), "clicks": str(metric.clicks),
+            }
+            if level == "ad":
+                row["ad_id"] = str(self.ids.numeric(metric.entity_id))
+            if metric.reach is not None:
+                row["reach"] = str(metric.reach)
+            if metric.conversions:
+                row["actions"] = [{"action_type": "link_click", "value": str(metric.clicks)},
+                                  {"action_type": "purchase", "value": _number(metric.conversions)}]
+                row["action_values"] = [{"action_type": "purchase", "value": str(metric.conversion_value)}]
+            rows.append(row)
+        return rows
+
+    def _reach(self, sim_account: str, params: dict[str, str]) -> dict[str, Any]:
+        spec = json.loads(params.get("targeting_spec") or "{}")
+        ids = [self.ids.sim(a["id"]) for a in spec.get("custom_audiences", [])]
+        if not ids or None in ids:
+            raise GraphError(400, _error(100, "Invalid parameter: custom_audiences", 1885099,
+                                         kind="GraphMethodException"))
+        size = self.backend.simulator.estimate_reach(sim_account, [str(i) for i in ids])
+        return {"data": {"users_lower_bound": size, "users_upper_bound": size, "estimate_ready": True}}
+
+    def _start_job(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._lock:
+            job_id = str(self.ids.numeric(f"report-{len(self.jobs)}"))
+            self.jobs[job_id] = {"rows": rows, "polls": 0}
+        return {"report_run_id": job_id}
+
+    def _job(self, job_id: str, parts: list[str], params: dict[str, str], fault: Any) -> dict[str, Any]:
+        job = self.jobs[job_id]
+        if len(parts) > 1:
+            if job["polls"] < self.polls_until_done:
+                raise GraphError(400, _error(100, "Report is not ready", kind="GraphMethodException"))
+            return self._page(job["rows"], params, parts, fault)
+        job["polls"] += 1
+        done = job["polls"] >= self.polls_until_done
+        return {"id": job_id, "account_id": "0", "async_status": "Job Completed" if done else "Job Running",
+                "async_percent_completion": 100 if done else 50}
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _update(self, node: str, params: dict[str, str]) -> dict[str, Any]:
+        sim_id = self.ids.sim(node)
+        account = next((a for a in self.backend.accounts.values()
+                        if sim_id and any(e.entity_id == sim_id for e in self._entities(a))), None)
+        if sim_id is None or account is None:
+            raise GraphError(400, _error(100, f"Object with ID '{node}' does not exist", 33,
+                                         kind="GraphMethodException"))
+        entity = next(e for e in self._entities(account) if e.entity_id == sim_id)
+        mutations: list[tuple[str, str, dict[str, Any]]] = []
+        if "status" in params:
+            mutations.append(("pause" if params["status"] == "PAUSED" else "enable", sim_id, {}))
+        if "daily_budget" in params:
+            now = self.now()
+            recent = [t for t in self.budget_changes[sim_id] if t > now - timedelta(hours=1)]
+            if len(recent) >= BUDGET_CHANGES_PER_HOUR:
+                raise GraphError(400, _error(100, "Invalid parameter: this ad set's budget was changed too often; "
+                                                  "try again later", 1885621, kind="OAuthException"))
+            self.budget_changes[sim_id] = [*recent, now]
+            amount = Decimal(int(params["daily_budget"])).scaleb(-minor_unit_exponent(entity.currency))
+            mutations.append(("set_budget", sim_id, {"daily_budget": str(amount)}))
+        if "targeting" in params:
+            targeting = json.loads(params["targeting"])
+            excluded = {self.ids.sim(a["id"]) for a in targeting.get("excluded_custom_audiences", [])}
+            new = sorted(str(a) for a in excluded - set(entity.attributes.get("excluded_audience_ids", [])) if a)
+            mutations += [("exclude_audience", sim_id, {"audience_id": a}) for a in new]
+        results = self.backend.apply(account, mutations, "meta")
+        failed = [r.error for r in results if not r.ok]
+        if failed:
+            raise GraphError(400, _error(100, f"Invalid parameter: {failed[0]}", 1487390,
+                                         kind="GraphMethodException"))
+        return {"success": True}
+
+    def _batch(self, calls: list[dict[str, Any]], fault: Any) -> list[dict[str, Any]]:
+        if len(calls) > 50:
+            raise GraphError(400, _error(1, "Too many requests in batch message. Maximum batch size is 50"))
+        answers = []
+        for index, call in enumerate(calls):
+            relative = call["relative_url"].split("?")[0]
+            node = [p for p in relative.split("/") if p and p != VERSION]
+            body = {k: v[-1] for k, v in parse_qs(call.get("body", ""), keep_blank_values=True).items()}
+            kind = "batch:node"
+            with self.traffic.request(kind):
+                try:
+                    if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
+                        raise GraphError(400, _error(100, "Invalid parameter", kind="GraphMethodException"))
+                    inner_fault = self.faults.take(kind)
+                    self._check({"access_token": self.access_token}, inner_fault, node)
+                    status, text = 200, json.dumps(self._update(node[0], body))
+                except GraphError as error:
+                    status = error.status
+                    text = error.body if isinstance(error.body, str) else json.dumps(error.body)
+            answers.append({"code": status, "headers": [{"name": "Content-Type", "value": "application/json"}],
+                            "body": text})
+        return answers
