@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from connectors import retry
+
 REGISTRY = CollectorRegistry()
 
 CYCLE_SECONDS = Histogram("pma_cycle_duration_seconds", "Duration of a full cycle", registry=REGISTRY,
@@ -22,3 +24,15 @@ RATE_LIMIT_WAIT = Counter("pma_rate_limit_wait_seconds_total", "Time spent waiti
 LAST_SUCCESS = Gauge("pma_last_successful_cycle_timestamp_seconds", "Unix time of the last successful cycle",
                      registry=REGISTRY)
 IS_LEADER = Gauge("pma_scheduler_leader", "1 if this process runs the scheduled jobs", registry=REGISTRY)
+
+
+def _count_platform_calls(event: retry.RetryEvent) -> None:
+    if event.kind == "retry":
+        API_RETRIES.labels(platform=event.platform).inc()
+        if event.rate_limited:
+            RATE_LIMIT_WAIT.labels(platform=event.platform).inc(event.wait_seconds)
+    else:
+        API_ERRORS.labels(platform=event.platform).inc()
+
+
+retry.OBSERVERS.append(_count_platform_calls)

@@ -94,6 +94,29 @@ class RetryPolicy:
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
 
+@dataclass(frozen=True)
+class RetryEvent:
+    """A retry or a final failure, for whoever counts them (the agent's Prometheus metrics)."""
+
+    platform: str
+    account_id: str
+    operation: str
+    kind: str  # "retry" or "failure"
+    wait_seconds: float = 0.0
+    rate_limited: bool = False
+
+
+OBSERVERS: list[Callable[[RetryEvent], None]] = []  # the agent registers its metrics here
+
+
+def _notify(event: RetryEvent) -> None:
+    for observer in OBSERVERS:
+        try:
+            observer(event)
+        except Exception:  # counting must never break a platform call
+            log.exception("retry observer failed")
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every secret value (longer than 3 characters) replaced by `***`."""
     for secret in secrets:
@@ -137,6 +160,8 @@ def call_with_retry(
         found = _classified(state, classify)
         log.warning("%s: %s; retry %d in %.1f s", where, redact(found.message if found else "error", secret_values),
                     state.attempt_number, state.upcoming_sleep)
+        _notify(RetryEvent(platform, account_id, operation, "retry", state.upcoming_sleep,
+                           bool(found and found.rate_limited)))
 
     retrying = Retrying(sleep=policy.sleep, wait=wait, stop=stop, retry=retry_if_exception(transient),
                         before_sleep=before_sleep, reraise=True)
@@ -148,6 +173,7 @@ def call_with_retry(
             raise
         failure = _platform_error(found, retrying, where, platform, account_id, secret_values)
         failure.original = error
+        _notify(RetryEvent(platform, account_id, operation, "failure", rate_limited=found.rate_limited))
         raise failure from None
 
 

@@ -133,3 +133,29 @@ def test_throttle_slows_down_before_the_limit() -> None:
 
 def test_redact() -> None:
     assert redact("token abc123 and xyz", ["abc123", "", "x"]) == "token *** and xyz"
+
+
+def test_retries_and_failures_reach_the_agents_metrics() -> None:
+    from prometheus_client import generate_latest
+
+    from agent import metrics
+    from connectors.retry import Classified, RetryPolicy, call_with_retry
+
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("slow")
+        return "ok"
+
+    def classify(error: BaseException) -> Classified | None:
+        return Classified(kind="transient", message=str(error), retry_after=2.0, rate_limited=True)
+
+    before = generate_latest(metrics.REGISTRY).decode()
+    assert call_with_retry(flaky, policy=RetryPolicy(sleep=lambda _s: None), classify=classify,
+                           platform="metricsplatform", account_id="a", operation="report") == "ok"
+    after = generate_latest(metrics.REGISTRY).decode()
+    assert 'pma_platform_api_retries_total{platform="metricsplatform"} 2.0' in after
+    assert 'pma_rate_limit_wait_seconds_total{platform="metricsplatform"}' in after
+    assert "metricsplatform" not in before
