@@ -30,6 +30,7 @@ from agent.commands.common import (
     load_or_exit,
     today_option,
 )
+from agent.commands.connectors_check import connectors_group
 from agent.commands.report import report_group
 from agent.config import AgentConfig
 from agent.cycle import CycleSummary, build_connectors, run_cycle
@@ -191,6 +192,7 @@ main.add_command(pause_all_automation)
 main.add_command(resume_automation)
 main.add_command(audit_group)
 main.add_command(report_group)
+main.add_command(connectors_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

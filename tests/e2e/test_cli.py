@@ -166,3 +166,12 @@ def test_bad_config_exits_2_naming_the_key_and_writes_nothing(
         assert sa.inspect(engine).get_table_names() == []
     finally:
         engine.dispose()
+
+
+def test_connectors_check_reports_what_each_account_sees(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url)
+    result = cli("connectors", "check", "--config", str(config), "--today", TODAY.isoformat())
+    assert result.exit_code == 0, result.output
+    assert "simulator" in result.output.splitlines()[0]
+    ok_lines = [line for line in result.output.splitlines() if line.startswith("OK ")]
+    assert len(ok_lines) == 4 and all("ad_sets" in line and "metric rows" in line for line in ok_lines)
