@@ -6,6 +6,7 @@ Workers read the same config file and database; the coordinator's "now" travels 
 so every account is evaluated for the same day whichever worker runs it.
 
 Start a worker with:  PMA_CELERY_BROKER_URL=redis://HOST:6379/0 celery -A agent.celery_app worker
+(and PMA_CELERY_QUEUE when `execution.celery_queue` is not the default)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.clock import Clock, FixedClock
 from agent.config import AgentConfig, load_config
 
 BROKER_ENV = "PMA_CELERY_BROKER_URL"
+QUEUE_ENV = "PMA_CELERY_QUEUE"
 app = Celery("paid_media_agent")
 app.conf.update(
     broker_url=os.environ.get(BROKER_ENV, "redis://127.0.0.1:6379/0"),
@@ -32,6 +34,7 @@ app.conf.update(
     task_acks_late=True,
     worker_prefetch_multiplier=1,
     broker_connection_retry_on_startup=True,
+    task_default_queue=os.environ.get(QUEUE_ENV, "paid_media_agent"),
 )
 
 
@@ -61,7 +64,9 @@ def run_accounts_on_workers(config: AgentConfig, config_path: Path, clock: Clock
     broker = config.execution.celery_broker_url.get_secret_value()
     app.conf.update(broker_url=broker, result_backend=broker)
     now = clock.now().isoformat()
-    pending = [(account.id, run_account_task.delay(str(config_path.resolve()), account.id, cycle_id, now, dry_run))
+    pending = [(account.id, run_account_task.apply_async(
+                    args=[str(config_path.resolve()), account.id, cycle_id, now, dry_run],
+                    queue=config.execution.celery_queue))
                for account in config.accounts if not stopping()]
     parts = []
     for account_id, result in pending:

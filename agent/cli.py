@@ -19,6 +19,7 @@ from rich.table import Table
 from agent import db, logs
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
 from agent.commands.audit import audit_group
+from agent.commands.backtest import backtest_command
 from agent.commands.common import (
     EXIT_BAD_INPUT,
     LOG_LEVEL,
@@ -193,6 +194,7 @@ main.add_command(resume_automation)
 main.add_command(audit_group)
 main.add_command(report_group)
 main.add_command(connectors_group)
+main.add_command(backtest_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,6 +114,7 @@ class ExecutionSettings(StrictModel):
     mode: Literal["inprocess", "celery"] = "inprocess"
     max_concurrency_per_platform: dict[str, int] = Field(default_factory=lambda: {"default": 4})
     celery_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    celery_queue: str = Field(default="paid_media_agent", min_length=1)
     account_timeout_seconds: float = Field(default=900, gt=0)
 
     def concurrency_for(self, platform: str) -> int:

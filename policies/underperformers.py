@@ -1,64 +1,156 @@
-"""Pause ad sets whose return on ad spend stays below target once they have spent enough.
+"""Pause ad sets whose true return on ad spend is, with high probability, below target.
 
-First, deliberately simple version: ROAS over a trailing window against a target, gated by a
-minimum spend and a minimum time live, never on a protected, learning or already paused ad set.
+A trailing-window ROAS is a noisy, lag-biased estimate: a few conversions more or less swing it, and
+the last days are missing conversions that will still be attributed. So the decision is Bayesian
+(see `roas_evidence`): conversions are Poisson on lag-discounted spend, value per conversion is
+log-normal, both are shrunk towards the account, and an ad set is paused only when the posterior
+P(true ROAS < target) reaches `confidence`. Protected, learning, paused, young and small ad sets
+are never judged.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
+from policies.base import Proposal, Snapshot
+from policies.conversion_lag import LagCurve, estimate_lag_curve
+from policies.money import money_str
+from policies.protection import may_change
+from policies.roas_evidence import (
+    WindowEvidence,
+    ad_set_ids,
+    collect_window,
+    estimate_dispersion,
+    estimate_value_cv,
+    roas_posterior,
+    window_bounds,
+)
 from policies.settings import UnderperformersSettings
-from policies.base import Proposal, Snapshot, Totals
 
 POLICY_NAME = "underperformers"
 
 
-def propose_pauses(snapshot: Snapshot, settings: UnderperformersSettings) -> list[Proposal]:
-    """Proposals to pause the account's ad sets that earn too little per unit of spend."""
+def _is_candidate(snapshot: Snapshot, entity_id: str) -> bool:
+    entity = snapshot.entities[entity_id]
+    if entity.level != "ad_set" or entity.status != "ACTIVE" or entity.learning:
+        return False
+    return may_change(snapshot, entity_id)
+
+
+def _learning_end(snapshot: Snapshot, entity_id: str, learning_days: int, history_start: date) -> date:
+    """First day after the ad set's launch learning phase, from its `created` attribute (a date or ISO
+    string), else its first delivery if that is inside the history we hold.
+
+    Platforms deliver worse while they learn a new ad set, so those days would bias the verdict.
+    """
+    created = snapshot.entities[entity_id].attributes.get("created")
+    if created:
+        launched = created if isinstance(created, date) else date.fromisoformat(str(created)[:10])
+        return launched + timedelta(days=learning_days)
+    first = next((r.day for r in snapshot.daily.get(entity_id, ()) if r.level == "ad_set" and r.spend > 0), None)
+    if first is None or first <= history_start:
+        return history_start  # it launched before the history we hold: long out of learning
+    return first + timedelta(days=learning_days)
+
+
+def _halves(snapshot: Snapshot, entity_id: str, start: date, end: date, curve: LagCurve, learning_end: date,
+            settings: UnderperformersSettings) -> list[WindowEvidence]:
+    """The window's older and newer halves by delivery day (each judged on its own)."""
+    days = sorted({r.day for r in snapshot.rows(entity_id, start, end) if r.level == "ad_set" and r.spend > 0})
+    middle = days[len(days) // 2]
+    return [collect_window(snapshot, [entity_id], start, middle - timedelta(days=1), curve, learning_end,
+                           settings.learning_efficiency),
+            collect_window(snapshot, [entity_id], middle, end, curve, learning_end, settings.learning_efficiency)]
+
+
+def propose_pauses(
+    snapshot: Snapshot, settings: UnderperformersSettings, curve: LagCurve | None = None
+) -> list[Proposal]:
+    """Proposals to pause the account's ad sets whose true ROAS is probably below target.
+
+    `curve` overrides the lag curve estimated from `snapshot.conversion_revisions` (tests, backtests).
+    """
     if not settings.enabled:
         return []
-    end = snapshot.today - timedelta(days=1)
-    start = end - timedelta(days=settings.window_days - 1)
+    curve = curve or estimate_lag_curve(snapshot.conversion_revisions)
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    if account.conversions <= 0:
+        # No conversion anywhere in the account is a tracking problem, not evidence against ad sets.
+        return []
+    value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
+    dispersion = estimate_dispersion(snapshot, start, end, curve)
+    history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
+    currency = snapshot.currency
     proposals: list[Proposal] = []
-    for entity in snapshot.entities.values():
-        if entity.level != "ad_set" or entity.status != "ACTIVE":
+    for entity_id in sorted(snapshot.entities):
+        if not _is_candidate(snapshot, entity_id):
             continue
-        if entity.entity_id in snapshot.protected_entities or entity.learning:
-            continue
-        all_rows = snapshot.daily.get(entity.entity_id, ())
-        live_days = sum(1 for row in all_rows if row.spend > 0)
+        entity = snapshot.entities[entity_id]
+        live_days = sum(1 for row in snapshot.daily.get(entity_id, ()) if row.level == "ad_set" and row.spend > 0)
         if live_days < settings.min_days_live:
             continue
-        totals = Totals.of(snapshot.rows(entity.entity_id, start, end))
-        roas = totals.roas
-        if totals.spend < settings.min_spend or roas is None or roas >= settings.target_roas:
+        learning_end = _learning_end(snapshot, entity_id, settings.learning_days, history_start)
+        post_learning_days = sum(1 for row in snapshot.rows(entity_id, max(start, learning_end), end)
+                                 if row.level == "ad_set" and row.spend > 0)
+        if post_learning_days < settings.min_evidence_days:
             continue
+        window = collect_window(snapshot, [entity_id], start, end, curve, learning_end, settings.learning_efficiency)
+        if window.spend <= 0 or window.spend < settings.min_spend:
+            continue
+        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
+        p_below = posterior.probability_below(settings.target_roas)
+        if p_below < settings.confidence:
+            continue
+        halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
+        p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion)
+                    .probability_below(settings.target_roas) for half in halves]
+        if settings.consistency_confidence is not None and min(p_halves) < settings.consistency_confidence:
+            continue  # one bad stretch, not a pattern: daily re-tests would otherwise catch every dip
+        observed = window.observed_roas or 0.0
         proposals.append(
             Proposal(
                 kind="pause",
                 policy=POLICY_NAME,
                 account_id=snapshot.account_id,
-                entity_id=entity.entity_id,
+                entity_id=entity_id,
                 entity_level=entity.level,
                 entity_name=entity.name,
                 change={"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
                 rationale=(
-                    f"ROAS {roas:.2f} over {start}..{end} is below the target {settings.target_roas:.2f} "
-                    f"on {totals.spend:.2f} {snapshot.currency} of spend "
-                    f"({totals.conversion_value:.2f} {snapshot.currency} of conversion value)."
+                    f"P(true ROAS < {settings.target_roas:.2f}) = {p_below:.1%} (threshold "
+                    f"{settings.confidence:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
+                    f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
+                    f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
+                    f"{window.expected_final_conversions:.1f} once late conversions arrive). Posterior ROAS "
+                    f"{posterior.mean:.2f}, 90% interval {posterior.low:.2f}-{posterior.high:.2f}; "
+                    f"P(ROAS < target) in the window's older and newer halves {p_halves[0]:.0%} and "
+                    f"{p_halves[1]:.0%}."
                 ),
                 evidence={
-                    "window": [start.isoformat(), end.isoformat()],
-                    "spend": str(totals.spend),
-                    "conversion_value": str(totals.conversion_value),
-                    "conversions": totals.conversions,
-                    "clicks": totals.clicks,
-                    "impressions": totals.impressions,
-                    "roas": round(roas, 4),
+                    "window": [(window.first_day or start).isoformat(), end.isoformat()],
+                    "learning_end": learning_end.isoformat(),
+                    "learning_efficiency": settings.learning_efficiency,
+                    "spend": money_str(window.spend, currency),
+                    "conversion_value": money_str(window.conversion_value, currency),
+                    "conversions": round(window.conversions, 3),
+                    "expected_final_conversions": round(window.expected_final_conversions, 3),
+                    "clicks": window.clicks,
+                    "impressions": window.impressions,
+                    "days_live": live_days,
+                    "observed_roas": round(observed, 4),
+                    "lag_corrected_roas": round(window.lag_corrected_roas or 0.0, 4),
                     "target_roas": settings.target_roas,
-                    "min_spend": str(settings.min_spend),
-                    "test": "trailing-window ROAS below target with minimum spend",
+                    "posterior_mean_roas": round(posterior.mean, 4),
+                    "posterior_interval_90": [round(posterior.low, 4), round(posterior.high, 4)],
+                    "p_roas_below_target": round(p_below, 4),
+                    "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
+                    "confidence": settings.confidence,
+                    "value_cv": round(value_cv, 3),
+                    "count_dispersion": round(dispersion, 3),
+                    "conversion_lag": {**curve.as_evidence(), "window_completeness": round(window.completeness, 3)},
+                    "test": "Gamma-Poisson rate x log-normal value per conversion, lag-discounted exposure; "
+                    "posterior P(ROAS < target) by Monte Carlo",
                 },
             )
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ REDIS_HOST = os.environ.get("TEST_REDIS_HOST", "127.0.0.1")
 
 @pytest.fixture
 def broker_url() -> str:
-    url = f"redis://{REDIS_HOST}:6379/{random.Random().randint(1, 15)}"
+    # one broker URL per test process (a Celery app keeps its first connection); tests are kept
+    # apart by queue name instead
+    url = f"redis://{REDIS_HOST}:6379/9"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=3).ping()
     except redis.exceptions.ConnectionError:
@@ -40,12 +42,18 @@ def broker_url() -> str:
 
 
 @pytest.fixture
-def worker(broker_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def queue() -> str:
+    return f"pma-test-{uuid.uuid4().hex[:12]}"  # concurrent test runs never take each other's tasks
+
+
+@pytest.fixture
+def worker(broker_url: str, queue: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "agent.celery_app", "worker", "--pool=solo", "--concurrency=1",
          "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        env={**os.environ, "PMA_CELERY_BROKER_URL": broker_url}, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PMA_CELERY_BROKER_URL": broker_url, "PMA_CELERY_QUEUE": queue}, stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while "ready." not in (tmp_path / "worker.log").read_text() and time.monotonic() < deadline:
@@ -63,8 +71,8 @@ def actions_of(engine: Engine) -> list[tuple[Any, ...]]:
 
 
 def test_celery_workers_produce_the_same_actions_as_in_process(
-    tmp_path: Path, database_url: str, engine: Engine, broker_url: str, worker: subprocess.Popen[bytes],
-    request: pytest.FixtureRequest,
+    tmp_path: Path, database_url: str, engine: Engine, broker_url: str, queue: str,
+    worker: subprocess.Popen[bytes], request: pytest.FixtureRequest,
 ) -> None:
     from agent.clock import FixedClock
 
@@ -81,7 +89,7 @@ def test_celery_workers_produce_the_same_actions_as_in_process(
     try:
         db.upgrade(other)
         raw = small_config(other_url, execution={"mode": "celery", "celery_broker_url": broker_url,
-                                                 "account_timeout_seconds": 120})
+                                                 "celery_queue": queue, "account_timeout_seconds": 120})
         config_path = tmp_path / "celery.yaml"
         config_path.write_text(yaml.safe_dump(raw))
         celery_config = parse_config(raw, environ={})

@@ -1,0 +1,131 @@
+"""Decision quality of the policies on many simulated worlds: prints the figures, asserts nothing.
+
+    python bench/decision_quality.py [--seeds 12] [--days 90] [--workers 2] [--policy NAME ...]
+
+For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platforms/currencies,
+36 ad sets) and reports, against the targets of the design:
+- false pauses: pauses of ad sets whose true ROAS was >= target on the day of the pause, per
+  ad set that was above target on day 7 (target <= 5%), and per 50 ad sets (target <= 1);
+- speed on clear losers: ad sets whose true ROAS on day 7 was <= half the target, paused within
+  7 days of leaving their learning phase (by day 14) (target >= 90%);
+- anomalies: precision and recall of tracking-outage and runaway-spend flags against the incidents
+  the simulator injected (targets 0.9 / 0.8); an incident counts as detectable from day 8 (a
+  week of baseline) to the day before the end (it is reported the next day);
+- surplus (value - target x spend): share of the oracle's gain over no agent captured
+  (target >= 90%), and whether the agent beats the naive rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from agent.backtest import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
+
+LEARNING_DAYS = 7
+SPEED_DAYS = 7
+
+
+def _run(args: tuple[int, int, tuple[str, ...]]) -> BacktestReport:
+    seed, days, policies = args
+    return run_backtest(seed, days=days, policies=policies or None)
+
+
+def _anomaly_scores(report: BacktestReport) -> tuple[int, int, int, int]:
+    """(true positives, flags, detected incidents, detectable incidents) for outage and spike flags."""
+    start = report.start
+    first, last = start + timedelta(days=ORACLE_DAY + 1), start + timedelta(days=report.days - 2)
+    incidents = {(a.kind, a.entity_id, a.day) for a in report.injected_anomalies}
+    campaign_of = {a.entity_id: a.entity_id.rsplit("-", 1)[0] for a in report.injected_anomalies
+                   if a.kind == "spend_spike"}
+    flags = [f for f in report.flags if f.kind in ("tracking_outage", "runaway_spend") and first <= f.day <= last]
+
+    def matches(flag_kind: str, entity_id: str, day: object, incident: tuple[str, str, object]) -> bool:
+        kind, incident_entity, incident_day = incident
+        if day != incident_day:
+            return False
+        if flag_kind == "tracking_outage":  # an account's outage shows in each of its campaigns too
+            return kind == "tracking_outage" and (entity_id == incident_entity
+                                                  or entity_id.startswith(f"{incident_entity}-"))
+        return kind == "spend_spike" and entity_id in (incident_entity, campaign_of.get(incident_entity))
+
+    true_positives = sum(1 for f in flags if any(matches(f.kind, f.entity_id, f.day, i) for i in incidents))
+    detectable = [i for i in incidents if first <= i[2] <= last]
+    detected = sum(1 for i in detectable if any(matches(f.kind, f.entity_id, f.day, i) for f in flags))
+    return true_positives, len(flags), detected, len(detectable)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--policy", action="append", default=[], help="only these policies (default: all)")
+    options = parser.parse_args()
+    began = time.perf_counter()
+    with ProcessPoolExecutor(options.workers) as pool:
+        jobs = [(seed, options.days, tuple(options.policy)) for seed in range(1, options.seeds + 1)]
+        reports = list(pool.map(_run, jobs))
+
+    ad_sets = above = false_pauses = naive_false = losers = losers_fast = 0
+    loser_delays: list[int] = []
+    tp = flagged = detected = detectable = 0
+    captured: list[float] = []
+    beats_naive = 0
+    print(f"{'seed':>4} {'none':>10} {'naive':>10} {'oracle':>10} {'agent':>10} {'captured':>9} "
+          f"{'pauses':>6} {'false':>5} {'naive false':>11}")
+    for report in reports:
+        target = report.target_roas
+        arms = report.arms
+        ad_sets += report.ad_sets
+        above += sum(1 for roas in report.true_roas_at_oracle_day.values() if roas >= target)
+        false_pauses += arms["agent"].false_pauses
+        naive_false += arms["naive"].false_pauses
+        agent_pauses = {p.ad_set_id: p.day_index for p in report.pause_log if p.arm == "agent"}
+        for ad_set_id, roas in report.true_roas_at_oracle_day.items():
+            if roas <= target / 2:
+                losers += 1
+                losers_fast += agent_pauses.get(ad_set_id, 10**6) <= LEARNING_DAYS + SPEED_DAYS
+                loser_delays.append(agent_pauses.get(ad_set_id, 10**6) - LEARNING_DAYS)
+        scores = _anomaly_scores(report)
+        tp, flagged, detected, detectable = (tp + scores[0], flagged + scores[1], detected + scores[2],
+                                             detectable + scores[3])
+        share = report.surplus_captured
+        if share is not None:
+            captured.append(share)
+        beats_naive += arms["agent"].surplus > arms["naive"].surplus
+        print(f"{report.seed:>4} {arms['none'].surplus:>10,.0f} {arms['naive'].surplus:>10,.0f} "
+              f"{arms['oracle'].surplus:>10,.0f} {arms['agent'].surplus:>10,.0f} "
+              f"{'-' if share is None else f'{share:.0%}':>9} {arms['agent'].pauses:>6} "
+              f"{arms['agent'].false_pauses:>5} {arms['naive'].false_pauses:>11}")
+
+    wrong = [(r.seed, p.ad_set_id, round(p.true_roas, 2), p.day_index) for r in reports for p in r.pause_log
+             if p.arm == "agent" and p.true_roas >= r.target_roas]
+    print()
+    print("false pauses (seed, ad set, true ROAS that day, day):", *wrong, sep="\n  ")
+    print(f"{len(reports)} seeds x {options.days} days, {ad_sets} ad sets "
+          f"({time.perf_counter() - began:.0f} s)")
+    print(f"false-pause rate among ad sets above target: {false_pauses / max(above, 1):.1%} "
+          f"({false_pauses}/{above}; target <= 5%); naive rule: {naive_false / max(above, 1):.1%}")
+    print(f"false pauses per 50 ad sets: {50 * false_pauses / max(ad_sets, 1):.2f} (target <= 1)")
+    print(f"ad sets at <= half the target paused within {SPEED_DAYS} days of learning: "
+          f"{losers_fast / max(losers, 1):.0%} ({losers_fast}/{losers}; target >= 90%)")
+    within = ", ".join(f"{sum(d <= days for d in loser_delays) / max(len(loser_delays), 1):.0%} within {days}"
+                       for days in (7, 14, 21, 28))
+    print(f"  ... {within} days of learning; never: {sum(d > 10**5 for d in loser_delays)}")
+    print(f"anomaly precision {tp / max(flagged, 1):.2f} ({tp}/{flagged}; target >= 0.9), "
+          f"recall {detected / max(detectable, 1):.2f} ({detected}/{detectable}; target >= 0.8)")
+    if captured:
+        print(f"surplus captured vs oracle: median {statistics.median(captured):.0%}, "
+              f"min {min(captured):.0%} (target >= 90%); beats the naive rule in {beats_naive}/{len(reports)} seeds")
+
+
+if __name__ == "__main__":
+    main()

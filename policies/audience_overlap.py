@@ -1,0 +1,156 @@
+"""Audience overlap: two active ad sets bidding for the same people raise each other's prices.
+
+For audiences a (targeted by ad set S) and b (targeted by ad set W), the overlap is
+reach(a) + reach(b) - reach(a u b), from the platform's reach estimates (singles from the estimates
+or the audience's size). It competes when overlap / min(reach(a), reach(b)) >= `overlap_threshold`.
+The stronger ad set (higher lag-corrected posterior ROAS, by at least `min_roas_gap`) keeps the
+people; the weaker one excludes the stronger's audience. Estimated wasted spend = the weaker ad
+set's window spend x the share of its audience inside the overlap (what it pays to compete with
+its own account), and the value it could gain = that spend x (ROAS of the stronger - its own).
+An audience that both ad sets target is never excluded (it would empty the weaker ad set), nor is an
+audience the weaker ad set already excludes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from connectors.base import Entity
+from policies.base import Proposal, Snapshot
+from policies.conversion_lag import estimate_lag_curve
+from policies.money import money_str, quantize_money
+from policies.protection import is_protected
+from policies.roas_evidence import (
+    WindowEvidence,
+    ad_set_ids,
+    collect_window,
+    estimate_value_cv,
+    roas_posterior,
+    window_bounds,
+)
+from policies.settings import AudienceOverlapSettings
+
+POLICY_NAME = "audience_overlap"
+
+
+@dataclass(frozen=True)
+class _AdSet:
+    entity: Entity
+    audience_ids: tuple[str, ...]
+    excluded: frozenset[str]
+    window: WindowEvidence
+    roas: float
+
+
+def _reach(snapshot: Snapshot, ids: frozenset[str]) -> int | None:
+    if ids in snapshot.reach_estimates:
+        return snapshot.reach_estimates[ids]
+    if len(ids) == 1:
+        (only,) = tuple(ids)
+        return next((a.estimated_size for a in snapshot.audiences if a.audience_id == only), None)
+    return None
+
+
+def overlap(snapshot: Snapshot, first: str, second: str) -> tuple[int, float] | None:
+    """People in both audiences and their share of the smaller one (None without estimates)."""
+    reach_a, reach_b = _reach(snapshot, frozenset({first})), _reach(snapshot, frozenset({second}))
+    union = _reach(snapshot, frozenset({first, second}))
+    if reach_a is None or reach_b is None or union is None or min(reach_a, reach_b) <= 0:
+        return None
+    people = max(reach_a + reach_b - union, 0)
+    return people, people / min(reach_a, reach_b)
+
+
+def _ad_sets(snapshot: Snapshot, settings: AudienceOverlapSettings) -> list[_AdSet]:
+    curve = estimate_lag_curve(snapshot.conversion_revisions)
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    value_cv = estimate_value_cv(snapshot, start, end)
+    result = []
+    for entity in sorted(snapshot.entities.values(), key=lambda e: e.entity_id):
+        audiences = tuple(str(a) for a in entity.attributes.get("audience_ids", ()))
+        if entity.level != "ad_set" or entity.status != "ACTIVE" or not audiences:
+            continue
+        parent = snapshot.entities.get(entity.parent_id or "")
+        if parent is not None and parent.status != "ACTIVE":
+            continue
+        window = collect_window(snapshot, [entity.entity_id], start, end, curve)
+        if window.spend < settings.min_spend or window.spend <= 0:
+            continue
+        roas = roas_posterior(window, account, 1.0, value_cv).mean
+        excluded = frozenset(str(a) for a in entity.attributes.get("excluded_audience_ids", ()))
+        result.append(_AdSet(entity, audiences, excluded, window, roas))
+    return result
+
+
+def _audience_reach(snapshot: Snapshot, ad_set: _AdSet) -> int | None:
+    return _reach(snapshot, frozenset(ad_set.audience_ids))
+
+
+def propose_audience_exclusions(snapshot: Snapshot, settings: AudienceOverlapSettings) -> list[Proposal]:
+    """exclude_audience proposals: the weaker of two competing ad sets excludes the stronger's audience."""
+    if not settings.enabled or not snapshot.audiences:
+        return []
+    ad_sets = _ad_sets(snapshot, settings)
+    currency = snapshot.currency
+    proposals: dict[tuple[str, str], Proposal] = {}
+    for i, first in enumerate(ad_sets):
+        for second in ad_sets[i + 1:]:
+            if abs(first.roas - second.roas) < settings.min_roas_gap * max(first.roas, second.roas):
+                continue  # too close to call: excluding either would be a coin toss
+            strong, weak = (first, second) if first.roas > second.roas else (second, first)
+            if is_protected(snapshot, weak.entity.entity_id):
+                continue
+            for audience in strong.audience_ids:
+                if audience in weak.audience_ids or audience in weak.excluded:
+                    continue
+                best: tuple[int, float, str] | None = None
+                for own in weak.audience_ids:
+                    measured = overlap(snapshot, audience, own)
+                    if measured and (best is None or measured[1] > best[1]):
+                        best = (measured[0], measured[1], own)
+                if best is None or best[1] < settings.overlap_threshold:
+                    continue
+                people, share, own = best
+                weak_reach = _audience_reach(snapshot, weak) or _reach(snapshot, frozenset({own})) or 1
+                share_of_weak = min(people / weak_reach, 1.0)
+                wasted = quantize_money(weak.window.spend * Decimal(str(share_of_weak)), currency)
+                gain = quantize_money(wasted * Decimal(str(max(strong.roas - weak.roas, 0.0))), currency)
+                key = (weak.entity.entity_id, audience)
+                if key in proposals:
+                    continue
+                proposals[key] = Proposal(
+                    kind="exclude_audience",
+                    policy=POLICY_NAME,
+                    account_id=snapshot.account_id,
+                    entity_id=weak.entity.entity_id,
+                    entity_level="ad_set",
+                    entity_name=weak.entity.name,
+                    change={"from": {"excluded_audience_ids": sorted(weak.excluded)},
+                            "to": {"excluded_audience_id": audience}},
+                    rationale=(
+                        f"{weak.entity.name} and {strong.entity.name} compete for {people:,} people "
+                        f"({share:.0%} of the smaller audience, threshold {settings.overlap_threshold:.0%}). "
+                        f"{strong.entity.name} returns more (ROAS {strong.roas:.2f} vs {weak.roas:.2f} over "
+                        f"{weak.window.start}..{weak.window.end}), so {weak.entity.name} should exclude audience "
+                        f"{audience}: about {money_str(wasted, currency)} {currency} of its "
+                        f"{money_str(weak.window.spend, currency)} {currency} went to people both ad sets bid on."
+                    ),
+                    evidence={
+                        "window": [weak.window.start.isoformat(), weak.window.end.isoformat()],
+                        "stronger_ad_set": strong.entity.entity_id,
+                        "excluded_audience_id": audience,
+                        "overlapping_audience_id": own,
+                        "overlap_people": people,
+                        "overlap_share_of_smaller": round(share, 4),
+                        "overlap_share_of_weaker_reach": round(share_of_weak, 4),
+                        "roas_stronger": round(strong.roas, 4),
+                        "roas_weaker": round(weak.roas, 4),
+                        "weaker_spend": money_str(weak.window.spend, currency),
+                        "estimated_wasted_spend": money_str(wasted, currency),
+                        "estimated_value_gain": money_str(gain, currency),
+                        "test": "reach(A)+reach(B)-reach(A u B) over the smaller reach vs threshold",
+                    },
+                )
+    return sorted(proposals.values(), key=lambda p: (p.entity_id, p.change["to"]["excluded_audience_id"]))

@@ -1,0 +1,268 @@
+"""Monthly budget pacing: project month-end spend with day-of-week seasonality and correct budgets.
+
+Projection = spent to date + sum over the remaining days (today included) of each budget holder's
+de-seasonalised run rate x that weekday's factor. Weekday factors are mean spend per weekday over
+mean spend, over recent weeks, shrunk towards 1 when there are few weeks of data. A run rate is the
+mean of spend_d / factor(weekday_d) over recent days (only days after the holder's last budget
+change), capped at the current budget.
+
+Response model for a budget change: a budget-limited holder (spends >= 90% of its budget) spends in
+proportion to its budget; a demand-limited one keeps spending its run rate unless the budget falls
+below it. The factor k, applied to every adjustable budget when lowering and to budget-limited
+ones when raising (more budget would not be spent by the others), is found by bisection so that the
+projection lands on the monthly budget, within +/- `max_change_pct` per day; tomorrow's run
+repeats the exercise with fresh data, so the month converges even when one day's cap binds.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from policies.base import Proposal, Snapshot
+from policies.budget_holders import BudgetHolder, budget_holders, daily_spend
+from policies.money import money_str, quantize_money
+from policies.protection import is_protected
+from policies.settings import PacingSettings
+
+POLICY_NAME = "pacing"
+LIMITED_UTILISATION = 0.9
+WEEKDAY_SHRINK_WEEKS = 2.0
+
+
+@dataclass(frozen=True)
+class HolderPace:
+    """One budget holder's contribution to the projection."""
+
+    holder: BudgetHolder
+    run_rate: Decimal  # de-seasonalised spend per day
+    budget_limited: bool
+    adjustable: bool
+
+    def rate_at(self, budget: Decimal) -> Decimal:
+        """Expected de-seasonalised spend per day with `budget` as the daily budget."""
+        current = self.holder.daily_budget
+        if self.budget_limited and current > 0:
+            return self.run_rate * budget / current
+        return min(self.run_rate, budget)
+
+
+@dataclass(frozen=True)
+class PacingReport:
+    """The weekly pacing report's numbers for one account and month (money in `currency`)."""
+
+    account_id: str
+    currency: str
+    today: date
+    month_start: date
+    month_end: date
+    monthly_budget: Decimal
+    spent_to_date: Decimal
+    projected_month_end_spend: Decimal
+    variance: Decimal  # projected minus budget: positive means overspend
+    variance_pct: float
+    days_elapsed: int
+    days_remaining: int  # today included
+    current_daily_budget: Decimal
+    recommended_daily_budget: Decimal
+    required_daily_spend: Decimal
+    status: str  # "on_track", "over" or "under"
+    weekday_factors: tuple[float, ...]
+    budget_factor: float  # k applied to adjustable budgets (1.0 when on track)
+
+
+def _account_daily_spend(snapshot: Snapshot, start: date, end: date) -> dict[date, Decimal]:
+    ids = [e.entity_id for e in snapshot.entities.values() if e.level == "ad_set"]
+    return daily_spend(snapshot, ids, start, end)
+
+
+def weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
+    """Mean spend per weekday / mean spend, Monday first, shrunk towards 1 and normalised to mean 1."""
+    end = snapshot.today - timedelta(days=1)
+    spend = _account_daily_spend(snapshot, end - timedelta(days=7 * weeks - 1), end)
+    if not spend:
+        return (1.0,) * 7
+    overall = float(sum(spend.values(), Decimal(0))) / len(spend)
+    if overall <= 0:
+        return (1.0,) * 7
+    factors = []
+    for weekday in range(7):
+        values = [float(v) for d, v in spend.items() if d.weekday() == weekday]
+        raw = (sum(values) / len(values) / overall) if values else 1.0
+        factors.append((len(values) * raw + WEEKDAY_SHRINK_WEEKS) / (len(values) + WEEKDAY_SHRINK_WEEKS))
+    mean = sum(factors) / 7
+    return tuple(f / mean for f in factors)
+
+
+def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...]) -> list[HolderPace]:
+    end = snapshot.today - timedelta(days=1)
+    start = end - timedelta(days=settings.run_rate_days - 1)
+    paces = []
+    for holder in budget_holders(snapshot):
+        full = daily_spend(snapshot, holder.ad_set_ids, start, end)
+        last_change = max((d for d in snapshot.recent_changes.get(holder.entity_id, ()) if d <= end), default=None)
+        spend = {d: v for d, v in full.items() if last_change is None or d >= last_change}
+        # Changed today: yesterday's delivery still tells whether demand or budget is the limit.
+        spend = spend or full
+        if spend:
+            deseasonalised = sum(float(v) / factors[d.weekday()] for d, v in spend.items()) / len(spend)
+            run_rate = min(Decimal(str(round(deseasonalised, 6))), holder.daily_budget)
+        else:
+            run_rate = holder.daily_budget  # no delivery yet: assume it spends its budget
+        limited = holder.daily_budget > 0 and run_rate >= holder.daily_budget * Decimal(str(LIMITED_UTILISATION))
+        adjustable = not is_protected(snapshot, holder.entity_id)
+        paces.append(HolderPace(holder, run_rate, limited, adjustable))
+    return paces
+
+
+def _new_budget(pace: HolderPace, factor: float, settings: PacingSettings, currency: str) -> Decimal:
+    if not pace.adjustable or (factor > 1 and not pace.budget_limited):
+        return pace.holder.daily_budget  # more budget would not be spent by a demand-limited holder
+    budget = quantize_money(pace.holder.daily_budget * Decimal(str(factor)), currency)
+    return max(budget, quantize_money(settings.min_daily_budget, currency), Decimal(0))
+
+
+def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remaining_weight: float) -> Decimal:
+    rate = sum((p.rate_at(b) for p, b in zip(paces, budgets, strict=True)), Decimal(0))
+    return rate * Decimal(str(remaining_weight))
+
+
+def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: str, needed: Decimal,
+                  remaining_weight: float) -> float:
+    """The budget factor within the daily cap whose projection is closest to `needed`."""
+    low, high = 1.0 - settings.max_change_pct, 1.0 + settings.max_change_pct
+
+    def projected(k: float) -> Decimal:
+        return _projected_remaining(paces, [_new_budget(p, k, settings, currency) for p in paces], remaining_weight)
+
+    if projected(high) <= needed:
+        return high if projected(high) > projected(1.0) else 1.0
+    if projected(low) >= needed:
+        return low if projected(low) < projected(1.0) else 1.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if projected(middle) < needed:
+            low = middle
+        else:
+            high = middle
+    return low if abs(projected(low) - needed) <= abs(projected(high) - needed) else high
+
+
+def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
+    if snapshot.monthly_budget is None:
+        return None
+    currency = snapshot.currency
+    today = snapshot.today
+    month_start = today.replace(day=1)
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    spent = sum(_account_daily_spend(snapshot, month_start, today - timedelta(days=1)).values(), Decimal(0))
+    factors = weekday_factors(snapshot, settings.seasonality_weeks)
+    remaining_days = [today + timedelta(days=i) for i in range((month_end - today).days + 1)]
+    remaining_weight = sum(factors[d.weekday()] for d in remaining_days)
+    paces = _holder_paces(snapshot, settings, factors)
+    current = [p.holder.daily_budget for p in paces]
+    projected = spent + _projected_remaining(paces, current, remaining_weight)
+    budget = snapshot.monthly_budget
+    variance = projected - budget
+    tolerance = budget * Decimal(str(settings.tolerance_pct))
+    factor = 1.0
+    recommended = current
+    if abs(variance) > tolerance and paces:
+        needed = max(budget - spent, Decimal(0))
+        factor = _solve_factor(paces, settings, currency, needed, remaining_weight)
+        recommended = [_new_budget(p, factor, settings, currency) for p in paces]
+    status = "on_track" if abs(variance) <= tolerance else ("over" if variance > 0 else "under")
+    report = PacingReport(
+        account_id=snapshot.account_id,
+        currency=currency,
+        today=today,
+        month_start=month_start,
+        month_end=month_end,
+        monthly_budget=budget,
+        spent_to_date=quantize_money(spent, currency),
+        projected_month_end_spend=quantize_money(projected, currency),
+        variance=quantize_money(variance, currency),
+        variance_pct=float(variance / budget) if budget > 0 else 0.0,
+        days_elapsed=(today - month_start).days,
+        days_remaining=len(remaining_days),
+        current_daily_budget=quantize_money(sum(current, Decimal(0)), currency),
+        recommended_daily_budget=quantize_money(sum(recommended, Decimal(0)), currency),
+        required_daily_spend=quantize_money(max(budget - spent, Decimal(0)) / len(remaining_days), currency),
+        status=status,
+        weekday_factors=tuple(round(f, 4) for f in factors),
+        budget_factor=factor,
+    )
+    return report, paces, recommended
+
+
+def pacing_report(snapshot: Snapshot, settings: PacingSettings) -> PacingReport | None:
+    """The pacing numbers for the account's current month (None without a monthly budget)."""
+    analysis = _analyse(snapshot, settings)
+    return analysis[0] if analysis else None
+
+
+def projected_with_budgets(snapshot: Snapshot, settings: PacingSettings, budgets: dict[str, Decimal]) -> Decimal:
+    """Month-end projection if the holders had `budgets` from today (for checks and tests)."""
+    analysis = _analyse(snapshot, settings)
+    if analysis is None:
+        raise ValueError("the snapshot has no monthly budget to pace against")
+    report, paces, _ = analysis
+    factors = report.weekday_factors
+    weight = sum(factors[(snapshot.today + timedelta(days=i)).weekday()] for i in range(report.days_remaining))
+    chosen = [budgets.get(p.holder.entity_id, p.holder.daily_budget) for p in paces]
+    return report.spent_to_date + _projected_remaining(paces, chosen, weight)
+
+
+def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposal]:
+    """set_budget proposals that bring the projected month-end spend back to the monthly budget."""
+    if not settings.enabled:
+        return []
+    analysis = _analyse(snapshot, settings)
+    if analysis is None:
+        return []
+    report, paces, recommended = analysis
+    if report.status == "on_track":
+        return []
+    currency = snapshot.currency
+    proposals = []
+    for pace, after in zip(paces, recommended, strict=True):
+        before = pace.holder.daily_budget
+        if after == before:
+            continue
+        entity = pace.holder.entity
+        proposals.append(
+            Proposal(
+                kind="set_budget",
+                policy=POLICY_NAME,
+                account_id=snapshot.account_id,
+                entity_id=entity.entity_id,
+                entity_level=entity.level,
+                entity_name=entity.name,
+                change={"from": {"daily_budget": money_str(before, currency)},
+                        "to": {"daily_budget": money_str(after, currency)}},
+                rationale=(
+                    f"The month is projected to end at {money_str(report.projected_month_end_spend, currency)} "
+                    f"{currency} against a budget of {money_str(report.monthly_budget, currency)} "
+                    f"({report.variance_pct:+.1%}, tolerance {settings.tolerance_pct:.0%}); "
+                    f"{money_str(report.spent_to_date, currency)} spent so far with {report.days_remaining} days "
+                    f"left. Scaling budgets by {report.budget_factor:.3f}: this one "
+                    f"{money_str(before, currency)} -> {money_str(after, currency)} {currency}."
+                ),
+                evidence={
+                    "month": report.month_start.strftime("%Y-%m"),
+                    "monthly_budget": money_str(report.monthly_budget, currency),
+                    "spent_to_date": money_str(report.spent_to_date, currency),
+                    "projected_month_end_spend": money_str(report.projected_month_end_spend, currency),
+                    "variance_pct": round(report.variance_pct, 4),
+                    "days_remaining": report.days_remaining,
+                    "budget_factor": round(report.budget_factor, 4),
+                    "run_rate": money_str(pace.run_rate, currency),
+                    "budget_limited": pace.budget_limited,
+                    "weekday_factors": list(report.weekday_factors),
+                    "test": "day-of-week seasonal run-rate projection vs monthly budget, tolerance band",
+                },
+            )
+        )
+    return proposals

@@ -1,0 +1,264 @@
+"""Move daily budget from holders with low marginal return to budget-limited holders with high return.
+
+Marginal ROAS of a holder = elasticity x average ROAS. With value = a * spend^b the return on the
+next unit of spend is b * value / spend; b comes from a log-log regression of lag-completed daily
+value on daily spend, shrunk towards `prior_elasticity` (day-to-day spend rarely varies enough to
+identify it alone). Average ROAS is the lag-corrected posterior mean of `roas_evidence`.
+
+A holder that did not spend its budget recently gains nothing from the unused part: that part is
+the first money given away (marginal return 0). Only holders that spend at least
+`headroom_utilisation` of their budget can receive. Pairs (richest receiver, poorest donor) are
+matched greedily while the receiver beats the donor by `min_improvement`; each move respects the
+per-change cap, floors and ceilings, and the per-day cap on money moved. The total is conserved
+exactly: every cent taken from a donor is given to a receiver.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from policies.base import Proposal, Snapshot
+from policies.budget_holders import (
+    BudgetHolder,
+    budget_holders,
+    changed_since,
+    changes_in_last_week,
+    daily_spend,
+    recent_utilisation,
+)
+from policies.conversion_lag import LagCurve, estimate_lag_curve
+from policies.money import floor_money, money_str
+from policies.protection import is_protected
+from policies.roas_evidence import (
+    ad_set_ids,
+    collect_window,
+    estimate_value_cv,
+    roas_posterior,
+    window_bounds,
+)
+from policies.settings import ReallocationSettings
+
+POLICY_NAME = "reallocation"
+ELASTICITY_PRIOR_SD = 0.2
+ELASTICITY_BOUNDS = (0.05, 1.0)
+UNUSED_BUDGET_SLACK = 1.2  # keep 20% above recent spend when giving away unused budget
+
+
+@dataclass
+class _Candidate:
+    holder: BudgetHolder
+    average_roas: float
+    elasticity: float
+    utilisation: float | None
+    change_cap: Decimal
+    delta: Decimal = Decimal(0)
+    transfers: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def marginal_roas(self) -> float:
+        return self.elasticity * self.average_roas
+
+
+def _elasticity(snapshot: Snapshot, holder: BudgetHolder, settings: ReallocationSettings, curve: LagCurve) -> float:
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    xs: list[float] = []
+    ys: list[float] = []
+    value_by_day: dict = {}
+    for entity_id in holder.ad_set_ids:
+        for row in snapshot.rows(entity_id, start, end):
+            if row.level == "ad_set":
+                value_by_day[row.day] = value_by_day.get(row.day, 0.0) + float(row.conversion_value)
+    for day, spend in daily_spend(snapshot, holder.ad_set_ids, start, end).items():
+        value = value_by_day.get(day, 0.0) / max(curve.for_day(day, snapshot.today), 1e-6)
+        if spend > 0 and value > 0:
+            xs.append(math.log(float(spend)))
+            ys.append(math.log(value))
+    prior = settings.prior_elasticity
+    if len(xs) < 5:
+        return prior
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx <= 1e-9:
+        return prior
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True)) / (len(xs) - 2)
+    slope_var = max(residual / sxx, 1e-9)
+    prior_precision, data_precision = 1 / ELASTICITY_PRIOR_SD**2, 1 / slope_var
+    shrunk = (prior * prior_precision + slope * data_precision) / (prior_precision + data_precision)
+    return min(max(shrunk, ELASTICITY_BOUNDS[0]), ELASTICITY_BOUNDS[1])
+
+
+def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve) -> list[_Candidate]:
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    value_cv = estimate_value_cv(snapshot, start, end)
+    result: list[_Candidate] = []
+    for holder in budget_holders(snapshot):
+        entity_id = holder.entity_id
+        if is_protected(snapshot, entity_id) or holder.entity.learning:
+            continue
+        if changes_in_last_week(snapshot, entity_id) >= settings.max_changes_per_week:
+            continue
+        if changed_since(snapshot, entity_id, 3):  # recent delivery reflects the old budget
+            continue
+        window = collect_window(snapshot, holder.ad_set_ids, start, end, curve)
+        if window.spend < settings.min_spend or window.spend <= 0:
+            continue
+        posterior = roas_posterior(window, account, 1.0, value_cv)
+        cap = holder.daily_budget * Decimal(str(settings.max_change_pct))
+        if settings.max_change_amount is not None:
+            cap = min(cap, settings.max_change_amount)
+        result.append(
+            _Candidate(
+                holder=holder,
+                average_roas=posterior.mean,
+                elasticity=_elasticity(snapshot, holder, settings, curve),
+                utilisation=recent_utilisation(snapshot, holder),
+                change_cap=floor_money(cap, snapshot.currency),
+            )
+        )
+    return result
+
+
+def _donor_room(candidate: _Candidate, settings: ReallocationSettings, currency: str) -> Decimal:
+    budget = candidate.holder.daily_budget
+    room = min(candidate.change_cap + candidate.delta, budget + candidate.delta - settings.min_daily_budget)
+    return floor_money(max(room, Decimal(0)), currency)
+
+
+def _receiver_room(candidate: _Candidate, settings: ReallocationSettings, currency: str) -> Decimal:
+    room = candidate.change_cap - candidate.delta
+    if settings.max_daily_budget is not None:
+        room = min(room, settings.max_daily_budget - candidate.holder.daily_budget - candidate.delta)
+    return floor_money(max(room, Decimal(0)), currency)
+
+
+def _unused_budget(candidate: _Candidate, settings: ReallocationSettings) -> Decimal:
+    """Budget above recent spend (with slack) that a non-limited holder does not use."""
+    if candidate.utilisation is None or candidate.utilisation >= settings.headroom_utilisation:
+        return Decimal(0)
+    used = candidate.holder.daily_budget * Decimal(str(candidate.utilisation)) * Decimal(str(UNUSED_BUDGET_SLACK))
+    return max(candidate.holder.daily_budget - used, Decimal(0))
+
+
+def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot) -> Decimal:
+    """Greedy transfers between candidates (mutates their deltas); returns the money moved."""
+    currency = snapshot.currency
+    total_budget = sum((h.daily_budget for h in budget_holders(snapshot)), Decimal(0))
+    day_cap = floor_money(total_budget * Decimal(str(settings.max_daily_shift_pct)), currency)
+    receivers = sorted(
+        (c for c in candidates if c.utilisation is not None and c.utilisation >= settings.headroom_utilisation
+         and c.marginal_roas >= settings.min_receiver_marginal_roas),
+        key=lambda c: -c.marginal_roas,
+    )
+    # A donor's unused budget has marginal return 0; its used budget returns its marginal ROAS.
+    tranches: list[tuple[float, _Candidate, Decimal | None]] = []
+    for candidate in candidates:
+        unused = _unused_budget(candidate, settings)
+        if unused > 0:
+            tranches.append((0.0, candidate, unused))
+        tranches.append((candidate.marginal_roas, candidate, None))
+    tranches.sort(key=lambda t: (t[0], t[1].holder.entity_id))
+    moved = Decimal(0)
+    for receiver in receivers:
+        for donor_roas, donor, tranche_limit in tranches:
+            if donor is receiver or donor.delta > 0 or receiver.delta < 0:
+                continue
+            if receiver.marginal_roas < donor_roas * (1 + settings.min_improvement) or receiver.marginal_roas <= 0:
+                break
+            amount = min(_donor_room(donor, settings, currency), _receiver_room(receiver, settings, currency),
+                         day_cap - moved)
+            if tranche_limit is not None:
+                amount = min(amount, floor_money(tranche_limit + donor.delta, currency))
+            if amount <= 0 or amount < settings.min_change_amount:
+                continue
+            donor.delta -= amount
+            receiver.delta += amount
+            moved += amount
+            note = {"amount": money_str(amount, currency), "marginal_roas_from": f"{donor_roas:.3f}",
+                    "marginal_roas_to": f"{receiver.marginal_roas:.3f}"}
+            donor.transfers.append({"to": receiver.holder.entity_id, **note})
+            receiver.transfers.append({"from": donor.holder.entity_id, **note})
+    return moved
+
+
+def _fund_increases(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot) -> None:
+    """With `allow_total_increase`, raise strong budget-limited holders without a donor, within a pool."""
+    currency = snapshot.currency
+    total_budget = sum((h.daily_budget for h in budget_holders(snapshot)), Decimal(0))
+    pool = floor_money(total_budget * Decimal(str(settings.max_total_increase_pct)), currency)
+    for receiver in sorted(candidates, key=lambda c: -c.marginal_roas):
+        if receiver.delta < 0 or receiver.utilisation is None or receiver.utilisation < settings.headroom_utilisation:
+            continue
+        if receiver.marginal_roas < settings.min_receiver_marginal_roas:
+            break
+        amount = min(_receiver_room(receiver, settings, currency), pool)
+        if amount < settings.min_change_amount or amount <= 0:
+            continue
+        receiver.delta += amount
+        pool -= amount
+        receiver.transfers.append({"from": "new budget", "amount": money_str(amount, currency),
+                                   "marginal_roas_to": f"{receiver.marginal_roas:.3f}"})
+
+
+def _rationale(candidate: _Candidate, before: Decimal, after: Decimal, currency: str, window: str) -> str:
+    direction = "Raise" if candidate.delta > 0 else "Lower"
+    partners = ", ".join(t.get("to") or t.get("from") or "" for t in candidate.transfers)
+    funded = any(t.get("from") == "new budget" for t in candidate.transfers)
+    total = "the account's total daily budget grows (allowed by settings)" if funded else (
+        "the account's total daily budget is unchanged")
+    return (
+        f"{direction} the daily budget from {money_str(before, currency)} to {money_str(after, currency)} "
+        f"{currency}: marginal ROAS {candidate.marginal_roas:.2f} (elasticity {candidate.elasticity:.2f} x average "
+        f"ROAS {candidate.average_roas:.2f} over {window}), {(candidate.utilisation or 0.0):.0%} of the budget "
+        f"spent recently; money moved {'from' if candidate.delta > 0 else 'to'} {partners}; {total}."
+    )
+
+
+def propose_reallocations(
+    snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None
+) -> list[Proposal]:
+    """set_budget proposals moving money towards the highest marginal return; the total is conserved."""
+    if not settings.enabled:
+        return []
+    curve = curve or estimate_lag_curve(snapshot.conversion_revisions)
+    candidates = _candidates(snapshot, settings, curve)
+    _plan(candidates, settings, snapshot)
+    if settings.allow_total_increase and settings.max_total_increase_pct > 0:
+        _fund_increases(candidates, settings, snapshot)
+    currency = snapshot.currency
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    proposals: list[Proposal] = []
+    for candidate in candidates:
+        if candidate.delta == 0:
+            continue
+        entity = candidate.holder.entity
+        before = candidate.holder.daily_budget
+        after = before + candidate.delta
+        proposals.append(
+            Proposal(
+                kind="set_budget",
+                policy=POLICY_NAME,
+                account_id=snapshot.account_id,
+                entity_id=entity.entity_id,
+                entity_level=entity.level,
+                entity_name=entity.name,
+                change={"from": {"daily_budget": money_str(before, currency)},
+                        "to": {"daily_budget": money_str(after, currency)}},
+                rationale=_rationale(candidate, before, after, currency, f"{start}..{end}"),
+                evidence={
+                    "window": [start.isoformat(), end.isoformat()],
+                    "marginal_roas": round(candidate.marginal_roas, 4),
+                    "average_roas": round(candidate.average_roas, 4),
+                    "elasticity": round(candidate.elasticity, 4),
+                    "budget_utilisation": None if candidate.utilisation is None else round(candidate.utilisation, 4),
+                    "transfers": candidate.transfers,
+                    "max_change": money_str(candidate.change_cap, currency),
+                    "floor": money_str(settings.min_daily_budget, currency),
+                    "test": "greedy marginal-ROAS matching, elasticity by shrunk log-log regression",
+                },
+            )
+        )
+    return proposals

@@ -1,0 +1,44 @@
+"""A small backtest on one seed: the agent acts, pauses only true losers early, and beats doing nothing."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from agent.backtest import run_backtest
+from agent.commands.backtest import backtest_command
+from connectors.simulator.world import SimAccountSpec
+
+SPECS = (SimAccountSpec("bt-meta", "meta", "Backtest Meta", "EUR", "Europe/Berlin", campaigns=2, ad_sets_per_campaign=3),
+         SimAccountSpec("bt-google", "google_ads", "Backtest Google", "USD", "America/New_York", campaigns=2,
+                        ad_sets_per_campaign=2))
+
+
+def test_a_short_backtest_compares_four_arms_on_the_same_world() -> None:
+    report = run_backtest(3, days=21, specs=SPECS)
+    assert set(report.arms) == {"none", "naive", "oracle", "agent"}
+    assert report.ad_sets == 10
+    none, oracle, agent = report.arms["none"], report.arms["oracle"], report.arms["agent"]
+    assert none.actions == 0 and none.surplus == none.conversion_value - 2.0 * none.spend
+    # The oracle pauses exactly the true losers, so it never pauses wrongly and earns more than nothing.
+    assert oracle.false_pauses == 0 and oracle.surplus > none.surplus
+    # The agent acts, pauses at most one ad set wrongly, and does better than doing nothing.
+    assert agent.actions > 0
+    assert agent.false_pauses <= 1
+    assert agent.surplus > none.surplus
+    assert all(p.day_index >= 7 for p in report.pause_log if p.arm == "agent")  # not during learning
+    assert json.loads(json.dumps(report.as_dict()))["arms"]["agent"]["actions"] == agent.actions
+
+
+def test_backtest_restricted_to_one_policy_only_takes_its_actions() -> None:
+    report = run_backtest(3, days=14, specs=SPECS, policies=["negative_keywords"])
+    assert set(report.arms["agent"].actions_by_kind) <= {"add_negative_keywords"}
+
+
+def test_backtest_command_prints_json_and_rejects_bad_input() -> None:
+    runner = CliRunner()
+    result = runner.invoke(backtest_command, ["--days", "10", "--seed", "5", "--policy", "pacing", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["policies"] == ["pacing"]
+    assert runner.invoke(backtest_command, ["--days", "3"]).exit_code != 0
