@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.approvals.settings import ApprovalSettings
+from agent.copywriter.settings import CopywriterSettings
 from policies.settings import PolicySettings, StrictModel
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -149,6 +150,7 @@ class AccountConfig(StrictModel):
     policies: dict[str, Any] = Field(default_factory=dict)
     permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
     guardrails: dict[str, Any] = Field(default_factory=dict)
+    copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
 
     @field_validator("timezone")
@@ -213,6 +215,11 @@ class AgentConfig(StrictModel):
         merged = _deep_merge(self.defaults.policies.model_dump(), account.policies)
         return PolicySettings.model_validate(merged)
 
+    def copywriter_settings(self, account: AccountConfig) -> CopywriterSettings:
+        """The account's copywriter settings: defaults overridden key by key by the account's own."""
+        merged = _deep_merge(_plain(self.defaults.copywriter), account.copywriter)
+        return CopywriterSettings.model_validate(merged)
+
     def guardrail_settings(self, account: AccountConfig) -> GuardrailSettings:
         """The account's guardrails: defaults overridden key by key by the account's own."""
         merged = _deep_merge(self.defaults.guardrails.model_dump(), account.guardrails)
@@ -225,9 +232,21 @@ class PolicyDefaults(StrictModel):
     policies: PolicySettings = PolicySettings()
     permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
     guardrails: GuardrailSettings = GuardrailSettings()
+    copywriter: CopywriterSettings = CopywriterSettings()
 
 
 AgentConfig.model_rebuild()
+
+
+def _plain(model: Any) -> dict[str, Any]:
+    """A settings model as nested dicts that validate back to the same model (secrets stay SecretStr,
+    which `model_dump` would turn into asterisks)."""
+    from pydantic import BaseModel
+
+    def convert(value: Any) -> Any:
+        return _plain(value) if isinstance(value, BaseModel) else value
+
+    return {name: convert(getattr(model, name)) for name in type(model).model_fields}
 
 
 def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,7 +341,8 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
             [f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()], source=source
         ) from None
     for index, account in enumerate(config.accounts):
-        for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings)):
+        for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings),
+                               ("copywriter", config.copywriter_settings)):
             try:
                 merge(account)
             except ValidationError as error:

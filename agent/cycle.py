@@ -30,6 +30,7 @@ from agent.actions import (
 from agent.approvals.notify import notify_pending
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
+from agent.copywriter import draft_new_ads, make_drafter
 from agent.executor import execute_approved, reconcile
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
@@ -37,7 +38,7 @@ from agent.snapshots import load_snapshot
 from connectors.base import Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
 from policies import evaluate
-from policies.base import Proposal
+from policies.base import Proposal, Snapshot
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -190,9 +191,12 @@ def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[E
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
                        clock: Clock, dry_run: bool, summary: CycleSummary) -> None:
     snapshot = load_snapshot(engine, account, today, clock)
-    winners, losers = resolve_conflicts(evaluate(snapshot, config.policy_settings(account)))
+    proposals = evaluate(snapshot, config.policy_settings(account))
     guardrails = config.guardrail_settings(account)
     now = clock.now()
+    proposals += _draft_copy(engine, snapshot, proposals, account, config, now - timedelta(
+        hours=guardrails.approval_ttl_hours), summary)
+    winners, losers = resolve_conflicts(proposals)
     with engine.begin() as connection:
         ctx = context_for(connection, account, config, now, snapshot.entities)
         for proposal, reason in losers:
@@ -223,6 +227,24 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
             summary.actions_by_state[decision.state] += 1
             if decision.state == "approved":
                 ctx = replace(ctx, automatic_actions_this_cycle=ctx.automatic_actions_this_cycle + 1)
+
+
+def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal], account: AccountConfig,
+                config: AgentConfig, recent_since: datetime, summary: CycleSummary) -> list[Proposal]:
+    """New ad copy for fatigued or low-CTR ad sets, skipping ad sets whose earlier drafts still
+    await a decision (a new draft every hour would only fill the queue)."""
+    settings = config.copywriter_settings(account)
+    if not settings.enabled:
+        return []
+    with engine.connect() as connection:
+        busy = {e.entity_id for e in snapshot.entities.values() if e.level == "ad_set"
+                and open_actions_for(connection, account.id, e.entity_id, "new_ad", decided_since=recent_since)}
+    report = draft_new_ads(snapshot, [p for p in proposals if p.kind == "refresh_creative"], settings,
+                           make_drafter(settings), skip_ad_sets=busy)
+    summary.errors += [f"{account.id}: copywriter: {error}" for error in report.errors]
+    if report.rejected:
+        summary.proposals_by_kind["new_ad_rejected_drafts"] += report.rejected
+    return list(report.proposals)
 
 
 def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now: datetime,

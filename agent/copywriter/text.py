@@ -1,0 +1,112 @@
+"""Counting, normalising and comparing ad text the way people (and ad platforms) read it.
+
+Platforms count what a reader sees as one character: an emoji with a skin tone, a flag or an
+accented letter typed as two code points is one. `len()` would count them as 2 to 7 and reject
+good copy, or pass text a platform cuts off. Google Ads also counts wide (CJK) characters twice.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from difflib import SequenceMatcher
+
+_ZWJ = "\u200d"
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u2060\ufeff\u00ad"))  # zero-width space/joiners, BOM, soft hyphen
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+
+def _extends_cluster(char: str) -> bool:
+    """True for code points that attach to the previous character (no width of their own)."""
+    code = ord(char)
+    return (
+        unicodedata.combining(char) != 0
+        or unicodedata.category(char) in ("Mn", "Me")
+        or 0xFE00 <= code <= 0xFE0F  # variation selectors (text / emoji presentation)
+        or 0x1F3FB <= code <= 0x1F3FF  # emoji skin-tone modifiers
+        or 0xE0020 <= code <= 0xE007F  # tag characters (subdivision flags)
+        or code == 0x20E3  # combining enclosing keycap
+    )
+
+
+def _is_regional_indicator(char: str) -> bool:
+    return 0x1F1E6 <= ord(char) <= 0x1F1FF
+
+
+def graphemes(text: str) -> list[str]:
+    """Split NFC-normalised `text` into user-perceived characters (an approximation of UAX #29
+    good enough for ad copy: combining marks, emoji modifiers, ZWJ sequences and flags)."""
+    clusters: list[str] = []
+    joining = False
+    for char in unicodedata.normalize("NFC", text):
+        if clusters and (joining or _extends_cluster(char) or char == _ZWJ):
+            clusters[-1] += char
+            joining = char == _ZWJ
+            continue
+        if (clusters and _is_regional_indicator(char) and len(clusters[-1]) == 1
+                and _is_regional_indicator(clusters[-1])):
+            clusters[-1] += char  # two regional indicators make one flag
+            continue
+        clusters.append(char)
+        joining = False
+    return clusters
+
+
+def char_count(text: str, wide_counts_double: bool = False) -> int:
+    """Characters as a platform counts them; `wide_counts_double` for Google's CJK rule."""
+    if not wide_counts_double:
+        return len(graphemes(text))
+    return sum(2 if unicodedata.east_asian_width(cluster[0]) in ("W", "F") and not is_emoji(cluster) else 1
+               for cluster in graphemes(text))
+
+
+def is_emoji(cluster: str) -> bool:
+    """True if a grapheme cluster is (or starts with) an emoji or pictographic symbol."""
+    code = ord(cluster[0])
+    return (
+        0x1F000 <= code <= 0x1FAFF
+        or 0x2600 <= code <= 0x27BF
+        or 0x2B00 <= code <= 0x2BFF
+        or _is_regional_indicator(cluster[0])
+        or "\ufe0f" in cluster
+        or "\u20e3" in cluster
+    )
+
+
+def emoji_count(text: str) -> int:
+    return sum(1 for cluster in graphemes(text) if is_emoji(cluster))
+
+
+def clean(text: str) -> str:
+    """NFC, invisible characters removed, whitespace runs (tabs, newlines, NBSP) collapsed, trimmed.
+
+    Drafts are cleaned before validation so that a stray double space or zero-width character
+    neither fails a limit nor sneaks past the duplicate check.
+    """
+    normalised = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    return _WHITESPACE.sub(" ", normalised).strip()
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words (letters and digits of any script, inner apostrophes kept)."""
+    return [w.replace("’", "'") for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold())]
+
+
+def comparable(text: str) -> str:
+    """The text reduced to its words, for duplicate detection: case, punctuation, emoji, accents
+    and spacing do not make two ads different."""
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(words(stripped))
+
+
+def similarity(first: str, second: str) -> float:
+    """0..1 similarity of two texts after `comparable`: the larger of a character-sequence ratio
+    and a word-set overlap (so reordered words still count as the same ad)."""
+    a, b = comparable(first), comparable(second)
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    sequence = SequenceMatcher(None, a, b, autojunk=False).ratio()
+    set_a, set_b = set(a.split()), set(b.split())
+    jaccard = len(set_a & set_b) / len(set_a | set_b)
+    return max(sequence, jaccard)

@@ -1,0 +1,57 @@
+"""The copywriter on a simulated account: pull with the real cycle, draft from the stored snapshot,
+approve one new ad and apply it to the simulator, which then shows a new (paused) ad entity."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from agent.copywriter import CopywriterSettings, draft_new_ads
+from agent.copywriter.offline import OfflineDrafter
+from agent.cycle import run_cycle
+from agent.executor import execute_approved
+from agent.snapshots import load_snapshot
+from policies.base import Proposal
+from tests.integration.conftest import TODAY, make_world
+
+
+def _fatigue(snapshot_ad_id: str, name: str, account_id: str) -> Proposal:
+    return Proposal(kind="refresh_creative", policy="creative_fatigue", account_id=account_id,
+                    entity_id=snapshot_ad_id, entity_level="ad", entity_name=name,
+                    change={"from": {"status": "ACTIVE"}, "to": {"refresh_creative": True}},
+                    rationale="test fatigue", evidence={"relative_decline": 0.35})
+
+
+@pytest.mark.parametrize("account_id", ["shop-meta", "shop-search"])
+def test_drafted_new_ad_is_applied_to_the_simulator(engine: Engine, database_url: str, account_id: str) -> None:
+    world = make_world(engine, database_url)
+    run_cycle(world.engine, world.config, world.connectors, world.clock, dry_run=True)  # pull and store
+    account = world.config.account(account_id)
+    snapshot = load_snapshot(world.engine, account, TODAY, world.clock)
+    ad = next(e for e in sorted(snapshot.entities.values(), key=lambda e: e.entity_id)
+              if e.level == "ad" and e.status == "ACTIVE")
+    report = draft_new_ads(snapshot, [_fatigue(ad.entity_id, ad.name, account_id)], CopywriterSettings(),
+                           OfflineDrafter())
+    assert report.errors == [] and report.ad_sets[0] == ad.parent_id  # fatigue first, then any low-CTR ad set
+    proposal = next(p for p in report.proposals if p.entity_id == ad.parent_id)
+    to = proposal.change["to"]
+    assert proposal.kind == "new_ad" and proposal.entity_id == ad.parent_id and to["status"] == "PAUSED"
+    if snapshot.platform == "google_ads":
+        assert 3 <= len(to["headlines"]) <= 15 and all(len(h) <= 30 for h in to["headlines"])
+    assert proposal.evidence["drafter"] == "offline"
+
+    before = {e.entity_id for e in world.simulator.entities(account_id) if e.level == "ad"}
+    world.queue(proposal, "approved")
+    outcomes = execute_approved(world.engine, world.connectors, world.config, world.clock).outcomes
+    assert outcomes["executed"] == 1, outcomes
+    created = [e for e in world.simulator.entities(account_id) if e.level == "ad" and e.entity_id not in before]
+    assert len(created) == 1
+    new_ad = created[0]
+    assert new_ad.parent_id == ad.parent_id and new_ad.status == "PAUSED"
+    assert new_ad.attributes["headline"] == to["headline"] and new_ad.attributes["description"] == to["description"]
+
+    # The next cycle's snapshot knows the new ad, so the same ad set is left alone while it is tested.
+    world.refresh_store()
+    again = draft_new_ads(load_snapshot(world.engine, account, TODAY, world.clock),
+                          [_fatigue(ad.entity_id, ad.name, account_id)], CopywriterSettings(), OfflineDrafter())
+    assert ad.parent_id not in again.ad_sets
