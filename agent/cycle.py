@@ -35,12 +35,13 @@ from agent.executor import execute_approved, reconcile
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
 from agent.snapshots import load_snapshot
-from connectors.base import Connector, ConnectorError, Entity
+from connectors.base import AccountInfo, Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
 from policies import evaluate
 from policies.base import Proposal, Snapshot
 
 log = logging.getLogger(__name__)
+REACH_ESTIMATE_MAX_AGE_DAYS = 7
 Progress = Callable[[str], None]
 
 
@@ -138,20 +139,23 @@ def pull_window(latest_stored: date | None, today: date, lookback_days: int, ini
 
 
 def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, config: AgentConfig,
-                  today: date, clock: Clock, summary: CycleSummary) -> None:
+                  today: date, clock: Clock, summary: CycleSummary, info: AccountInfo | None) -> None:
     """Read everything from the platform first, then write it in one short transaction (SQLite
     allows one writer at a time, and a platform call must never hold a database lock)."""
     with engine.connect() as connection:
         latest = store.latest_metric_day(connection, account.id)
+        known_reach = store.load_reach_estimates(connection, account.id,
+                                                 fresh_since=today - timedelta(days=REACH_ESTIMATE_MAX_AGE_DAYS))
     start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
-    info = next((a for a in connector.accounts() if a.account_id == account.id), None)
+    if info is None:
+        info = next((a for a in connector.accounts() if a.account_id == account.id), None)
     if info is None:
         raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
     entities = connector.entities(account.id)
     metrics = connector.daily_metrics(account.id, start, end)
     search_terms = connector.search_terms(account.id, start, end)
     audiences = connector.audiences(account.id)
-    reach = _reach_estimates(connector, account.id, entities)
+    reach = _reach_estimates(connector, account.id, entities, known_reach)
     now = clock.now()
     with engine.begin() as connection:
         store.upsert_account(connection, info, now)
@@ -164,11 +168,13 @@ def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, 
         store.upsert_reach_estimates(connection, account.id, reach, today)
 
 
-def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[Entity]) -> dict[frozenset[str], int]:
-    """Reach of each targeted audience and of each pair targeted by different active ad sets.
+def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[Entity],
+                     known: Mapping[frozenset[str], int]) -> dict[frozenset[str], int]:
+    """New reach estimates: each targeted audience and each pair targeted by different active ad sets.
 
     No platform API returns overlap; reach(A) + reach(B) - reach(A or B) estimates it. Only pairs
-    that actually compete are asked for, to spare the platform's rate limits.
+    that actually compete are asked for, and estimates younger than a week are reused: audience
+    sizes move slowly, and each estimate is a request against the platform's rate limits.
     """
     targeted = [
         tuple(str(a) for a in e.attributes.get("audience_ids", ()))
@@ -185,7 +191,7 @@ def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[E
         if a != b
     }
     keys = [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
-    return {key: connector.estimate_reach(account_id, sorted(key)) for key in keys}
+    return {key: connector.estimate_reach(account_id, sorted(key)) for key in keys if key not in known}
 
 
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
@@ -336,6 +342,12 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
         if config_path is None:
             raise ValueError("execution mode celery needs the config file path for the workers")
         return run_accounts_on_workers(config, config_path, clock, dry_run, cycle_id, stopping)
+    infos: dict[str, AccountInfo] = {}
+    for platform in {account.platform for account in config.accounts}:  # one read per platform, not per account
+        try:
+            infos.update({info.account_id: info for info in connectors[platform].accounts()})
+        except Exception:  # each account then asks (and fails, and is reported) on its own
+            log.exception("cycle.accounts_unreadable", extra={"platform": platform})
     sizes = {account.platform: config.execution.concurrency_for(account.platform) for account in config.accounts}
     limits = {platform: threading.BoundedSemaphore(size) for platform, size in sizes.items()}
 
@@ -343,7 +355,8 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
         with limits[account.platform]:
             if stopping():
                 return None
-            return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say)
+            return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
+                               infos.get(account.id))
 
     workers = max(1, min(len(config.accounts), sum(sizes.values())))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
@@ -352,7 +365,8 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
 
 
 def run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
-                clock: Clock, dry_run: bool, cycle_id: int, say: Progress) -> CycleSummary:
+                clock: Clock, dry_run: bool, cycle_id: int, say: Progress,
+                info: AccountInfo | None = None) -> CycleSummary:
     """Pull, evaluate and gate one account; its part of the cycle's summary. Never raises: a
     failing account is recorded and reported, and the others go on."""
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run, accounts=1)
@@ -360,7 +374,7 @@ def run_account(engine: Engine, connectors: Mapping[str, Connector], account: Ac
     try:
         say(f"{account.id}: pulling from {account.platform}")
         step_started = time.monotonic()
-        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary)
+        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary, info)
         log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted,
                                       "seconds": round(time.monotonic() - step_started, 3)})
         say(f"{account.id}: evaluating policies")

@@ -20,7 +20,9 @@ import socket
 import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -79,9 +81,15 @@ class ExecutionReport:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     mutating_calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, outcome: str) -> None:
-        self.outcomes[outcome] += 1
+    def add(self, outcome: str, count: int = 1) -> None:
+        with self._lock:  # accounts execute in parallel threads
+            self.outcomes[outcome] += count
+
+    def count_mutating_call(self) -> None:
+        with self._lock:
+            self.mutating_calls += 1
 
 
 def mutation_for(action: RowMapping) -> Mutation:
@@ -230,9 +238,32 @@ def execute_approved(
     by_account: dict[str, list[RowMapping]] = defaultdict(list)
     for action in approved:
         by_account[action["account_id"]].append(action)
-    for account_id, actions in by_account.items():
-        _execute_account(engine, connectors, config, clock, account_id, actions, worker, report)
+    _for_each_account(config, by_account, lambda account_id, actions: _execute_account(
+        engine, connectors, config, clock, account_id, actions, worker, report))
     return report
+
+
+def _for_each_account(config: AgentConfig, by_account: Mapping[str, Sequence[RowMapping]],
+                      work: Callable[[str, Sequence[RowMapping]], None]) -> None:
+    """Run `work` for each account, at most `max_concurrency_per_platform` accounts of a platform at
+    once (the limit the pull keeps): a platform's latency is then paid once per wave of accounts
+    instead of once per account. One pool per platform, so a platform with many accounts never
+    holds up another's."""
+    by_platform: dict[str, list[str]] = defaultdict(list)
+    for account_id in by_account:
+        by_platform[config.account(account_id).platform].append(account_id)
+    if len(by_account) <= 1:
+        for account_id, actions in by_account.items():
+            work(account_id, actions)
+        return
+    with ExitStack() as stack:
+        futures = []
+        for platform, account_ids in by_platform.items():
+            size = min(len(account_ids), config.execution.concurrency_for(platform))
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"execute-{platform}"))
+            futures += [pool.submit(work, account_id, by_account[account_id]) for account_id in account_ids]
+        for future in futures:
+            future.result()
 
 
 def _claim(
@@ -335,14 +366,14 @@ def _execute_claimed(
     if not ready:
         return
     mutations = [mutation_for(a) for a in ready]
-    report.mutating_calls += 1
+    report.count_mutating_call()
     try:
         results = connector.apply(account_id, mutations)
     except Exception:
         log.exception(
             "apply failed for account %s; %d actions left for reconciliation", account_id, len(ready)
         )
-        report.outcomes["interrupted"] += len(ready)
+        report.add("interrupted", len(ready))
         return
     for action, result in zip(ready, results, strict=True):
         state = "executed" if result.ok else "failed"

@@ -23,6 +23,10 @@ from connectors.base import Entity
 
 Severity = Literal["block", "review", "hold"]
 BUDGET_KIND = "set_budget"
+# Changes of an entity's state; a cooldown keeps them from flip-flopping. Additive changes (a new
+# ad, a negative list, an audience exclusion) neither start nor respect a cooldown: repeats of
+# the same one are caught as duplicates instead.
+STATE_KINDS = frozenset({"pause", "enable", "set_budget"})
 
 
 @dataclass(frozen=True)
@@ -158,9 +162,10 @@ def check(
     if protected:
         violations.append(Violation("protected_entity", "block",
                                     f"{', '.join(sorted(protected))} is protected and is never touched"))
-    if policy != "undo":
+    if policy != "undo" and kind in STATE_KINDS:
         cooldown = settings.cooldown_for(kind)
-        recent = [c for c in ctx.history if c.entity_id == entity_id and c.at > ctx.now - timedelta(hours=cooldown)]
+        recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in STATE_KINDS
+                  and c.at > ctx.now - timedelta(hours=cooldown)]
         if recent:
             last = max(recent, key=lambda c: c.at)
             violations.append(Violation("cooldown", "block",

@@ -320,8 +320,11 @@ def upsert_reach_estimates(connection: Connection, account_id: str, estimates: M
     _upsert(connection, ReachEstimate.__table__, rows, ["account_id", "audience_key"])  # type: ignore[arg-type]
 
 
-def load_reach_estimates(connection: Connection, account_id: str) -> dict[frozenset[str], int]:
+def load_reach_estimates(connection: Connection, account_id: str,
+                         fresh_since: date | None = None) -> dict[frozenset[str], int]:
     query = select(ReachEstimate.__table__).where(ReachEstimate.account_id == account_id)
+    if fresh_since is not None:
+        query = query.where(ReachEstimate.estimated_on >= fresh_since)
     return {frozenset(r.audience_key.split("|")): r.reach for r in connection.execute(query)}
 
 

@@ -29,7 +29,7 @@ from policies.budget_holders import (
     recent_utilisation,
 )
 from policies.conversion_lag import LagCurve, estimate_lag_curve
-from policies.money import floor_money, money_str
+from policies.money import floor_money, minor_unit, money_str
 from policies.protection import is_protected
 from policies.roas_evidence import (
     ad_set_ids,
@@ -162,11 +162,28 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
         tranches.append((candidate.marginal_roas, candidate, None))
     tranches.sort(key=lambda t: (t[0], t[1].holder.entity_id))
     moved = Decimal(0)
+    smallest = max(settings.min_change_amount, minor_unit(currency))
     for receiver in receivers:
-        for donor_roas, donor, tranche_limit in tranches:
-            if donor is receiver or donor.delta > 0 or receiver.delta < 0:
+        # Rooms only shrink (a donor's delta only falls, a receiver's only rises, `moved` only
+        # grows), so a side that cannot give or take `smallest` never will again: dropping such
+        # tranches and stopping early keeps the result identical and the loop linear, not
+        # receivers x tranches.
+        if day_cap - moved < smallest:
+            break
+        live: list[tuple[float, _Candidate, Decimal | None]] = []
+        for position, tranche in enumerate(tranches):
+            donor_roas, donor, tranche_limit = tranche
+            if donor.delta > 0 or _donor_room(donor, settings, currency) < smallest or (
+                    tranche_limit is not None and floor_money(tranche_limit + donor.delta, currency) < smallest):
+                continue  # exhausted (or now a receiver) for good
+            live.append(tranche)
+            if donor is receiver or receiver.delta < 0:
                 continue
             if receiver.marginal_roas < donor_roas * (1 + settings.min_improvement) or receiver.marginal_roas <= 0:
+                live += tranches[position + 1:]
+                break
+            if _receiver_room(receiver, settings, currency) < smallest:
+                live += tranches[position + 1:]
                 break
             amount = min(_donor_room(donor, settings, currency), _receiver_room(receiver, settings, currency),
                          day_cap - moved)
@@ -181,6 +198,7 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
                     "marginal_roas_to": f"{receiver.marginal_roas:.3f}"}
             donor.transfers.append({"to": receiver.holder.entity_id, **note})
             receiver.transfers.append({"from": donor.holder.entity_id, **note})
+        tranches = live
     return moved
 
 

@@ -117,7 +117,7 @@ class FakeLinkedIn:
             except RestError as error:
                 status, headers = error.status, error.headers
                 text = json.dumps({"status": error.status, "code": error.code, "message": error.message})
-            self._respond(http, status, text, headers)
+        self._respond(http, status, text, headers)  # after leaving the in-flight count
 
     @staticmethod
     def _kind(method: str, parts: list[str], params: dict[str, str]) -> str:
@@ -280,7 +280,7 @@ class FakeLinkedIn:
         sim_ids = [self.ids.sim(n) for n in numbers]
         if not sim_ids or None in sim_ids:
             raise RestError(400, "unknown audience segment", "ILLEGAL_ARGUMENT")
-        account = next(sim for sim in self.backend.accounts.values() if str(sim_ids[0]).startswith(sim))
+        account = next(sim for sim in self.backend.accounts.values() if str(sim_ids[0]).startswith(f"{sim}-"))
         total = self.backend.simulator.estimate_reach(account, [str(s) for s in sim_ids])
         return {"elements": [{"active": 0, "total": total}]}
 

@@ -135,7 +135,8 @@ class FakeMeta:
             except GraphError as error:
                 status, headers = error.status, error.headers
                 text = error.body if isinstance(error.body, str) else json.dumps(error.body)
-            self._respond(http, status, text, parts, headers)
+        # answer after leaving the in-flight count, so a client reacting fast is not a violation
+        self._respond(http, status, text, parts, headers)
 
     @staticmethod
     def _kind(method: str, parts: list[str]) -> str:

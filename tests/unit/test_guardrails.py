@@ -118,3 +118,13 @@ def test_review_and_hold_rules() -> None:
     # 16:00 Berlin is inside the 15:30-18:00 local freeze window
     assert found == [("freeze_window", "hold"), ("kill_switch", "hold"), ("min_confidence", "review"),
                      ("max_actions_per_cycle", "review")]
+
+
+def test_additive_changes_neither_start_nor_respect_a_cooldown() -> None:
+    new_ad = ExecutedChange("s1", "new_ad", {"from": {}, "to": {"headline": "A"}}, NOW - timedelta(hours=1))
+    assert rules("set_budget", "s1", budget_change("100.00", "110.00"), context=ctx([new_ad])) == []
+    assert rules("new_ad", "s1", {"from": {}, "to": {"headline": "B"}}, context=ctx([new_ad])) == []
+    paused = ExecutedChange("s1", "pause", {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
+                            NOW - timedelta(hours=1))
+    assert rules("exclude_audience", "s1", {"from": {}, "to": {"excluded_audience_id": "a9"}},
+                 context=ctx([paused])) == []
