@@ -32,6 +32,13 @@ from sqlalchemy.types import TypeDecorator
 MICROS = Decimal(1_000_000)
 
 
+def to_micros(value: Decimal | None) -> int | None:
+    """Money as integer micros, rounded half-even (the one place amounts are converted)."""
+    if value is None:
+        return None
+    return int((Decimal(value) * MICROS).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact money as integer micros (millionths of the currency unit), the same on every database.
 
@@ -43,9 +50,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        return int((Decimal(value) * MICROS).to_integral_value(rounding=ROUND_HALF_EVEN))
+        return to_micros(value)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
         if value is None:

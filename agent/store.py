@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -30,6 +30,7 @@ from agent.models import (
     EntityRecord,
     ReachEstimate,
     SearchTerm,
+    to_micros,
 )
 from connectors.base import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
 from policies.base import ConversionRevision
@@ -111,32 +112,65 @@ def upsert_entities(connection: Connection, entities: Iterable[Entity], now: dat
     return count
 
 
+METRIC_COLUMNS = ("platform", "account_id", "entity_id", "day", "level", "currency", "spend", "impressions",
+                  "clicks", "conversions", "conversion_value", "reach", "pulled_at")
+METRIC_KEYS = ("platform", "account_id", "entity_id", "day")
+
+
 def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: datetime) -> int:
-    """Bulk upsert of daily metric rows; returns how many rows were written."""
+    """Bulk upsert of daily metric rows; returns how many rows were written.
+
+    The hot path of every pull, so it skips SQLAlchemy's per-row parameter processing (70% of the
+    time when measured): rows become plain tuples (money as integer micros, as the `Money` column
+    stores it) and go to the driver in one executemany per chunk on SQLite, or through COPY into a
+    staging table on PostgreSQL. bench/ingest.py compares it with a raw-SQL bound.
+    """
     count = 0
-    keys = ["platform", "account_id", "entity_id", "day"]
+    sqlite_style = connection.dialect.name != "postgresql"
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
     for chunk in _chunks(metrics, CHUNK_ROWS):
         rows = [
-            {
-                "platform": m.platform,
-                "account_id": m.account_id,
-                "entity_id": m.entity_id,
-                "day": m.day,
-                "level": m.level,
-                "currency": m.currency,
-                "spend": m.spend,
-                "impressions": m.impressions,
-                "clicks": m.clicks,
-                "conversions": m.conversions,
-                "conversion_value": m.conversion_value,
-                "reach": m.reach,
-                "pulled_at": now,
-            }
+            (m.platform, m.account_id, m.entity_id, m.day.isoformat() if sqlite_style else m.day, m.level,
+             m.currency, to_micros(m.spend), m.impressions, m.clicks, m.conversions,
+             to_micros(m.conversion_value), m.reach, pulled_at)
             for m in chunk
         ]
-        _upsert(connection, DailyMetric.__table__, rows, keys)  # type: ignore[arg-type]
+        _raw_upsert(connection, "daily_metrics", METRIC_COLUMNS, METRIC_KEYS, rows)
         count += len(rows)
     return count
+
+
+def _sqlite_datetime(moment: datetime) -> str:
+    """How SQLAlchemy's SQLite DateTime stores a value (UTC, no offset), so both paths agree."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
+                rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of plain tuples, at the driver's speed."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    if connection.dialect.name != "postgresql":
+        marks = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+        return
+    stage = f"_stage_{table}"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
+                       "ON COMMIT DROP")
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
+        cursor.execute(f"TRUNCATE {stage}")
+    finally:
+        cursor.close()
 
 
 def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], now: datetime) -> int:

@@ -55,13 +55,15 @@ def fault_hook_from_env(spec: str | None) -> FaultHook | None:
         return None
     stage, _, count = spec.partition(":")
     remaining = [int(count or 1)]
+    lock = threading.Lock()  # accounts apply in parallel threads
 
     def hook(point: str, _mutation: Mutation) -> None:
         if point != stage:
             return
-        remaining[0] -= 1
-        if remaining[0] == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
+        with lock:
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
 
     return hook
 BUDGET_LEVELS = ("campaign", "ad_set")
