@@ -1,0 +1,139 @@
+"""Request economy: the platform requests one cycle makes, against the requests it needs.
+
+    python bench/requests.py [--accounts 6] [--campaigns 5] [--ad-sets-per-campaign 5] [--ads-per-ad-set 3]
+
+One cycle (no latency) through the real connectors against the fake servers (`bench/cycle.py`),
+with accounts big enough that Meta and LinkedIn page. From the fakes' own request logs:
+- reads: first-page requests per report type, against one per account per pass (one pass for the
+  pull; a second pass of the entity reports, the drift check, on accounts that executed something);
+  continuation pages are printed beside them and are not counted against the target;
+- Google writes: mutate requests per (account, service), target 1;
+- Meta writes: batch requests against ceil(changes / 50) per account, and calls per batch <= 50;
+- LinkedIn writes: one PARTIAL_UPDATE per change (it has no batch endpoint);
+- reach estimates: one per targeted audience and per pair of competing audiences (printed only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from the repository, and keep
+    import sys  # bench/ itself off the path (bench/requests.py would shadow the `requests` library)
+
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import Figure, Report
+from bench.cycle import Harness, WorldSize, harness, run_once
+
+# Report types read again by the drift check (`connector.entities`), per platform.
+ENTITY_READS = {
+    "google_ads": {"search:customer_read", "search:campaign", "search:ad_group", "search:ad_group_ad",
+                   "search:ad_group_criterion", "search:shared_set", "search:shared_criterion",
+                   "search:campaign_shared_set"},
+    "meta": {"get:campaigns", "get:adsets", "get:ads"},
+    "linkedin": {"get:adCampaignGroups", "get:adCampaigns", "get:creatives"},
+}
+PER_AUDIENCE = {"get:reachestimate", "get:audienceCounts"}
+META_BATCH_LIMIT = 50
+
+
+def _google_reads(server: Any) -> Counter[str]:
+    """Report type of each SearchStream: the resource, and `metrics` when it is segmented by date."""
+    kinds: Counter[str] = Counter()
+    for kind, query in server.requests:
+        if kind.startswith("search:"):
+            kinds[f"{kind} metrics" if "segments.date" in str(query) else kind] += 1
+    return kinds
+
+
+def _paged_reads(log: list[tuple[str, str, Any]], page_param: str) -> tuple[Counter[str], Counter[str]]:
+    """(first pages, continuation pages) per report type from a Graph / Rest.li request log."""
+    first: Counter[str] = Counter()
+    more: Counter[str] = Counter()
+    for kind, _path, params in log:
+        if not kind.startswith("get:"):
+            continue
+        level = params.get("level") if isinstance(params, dict) else None
+        label = f"{kind} {level}" if kind == "get:insights" and level else kind
+        is_next = isinstance(params, dict) and page_param in params
+        (more if is_next else first)[label] += 1
+    return first, more
+
+
+def economy(report: Report, h: Harness) -> None:
+    log = h.simulator.mutation_log()
+    changes: Counter[str] = Counter(row["account_id"] for row in log)  # simulator account id -> changes
+    sim_to_agent = {spec.account_id: f"acct-{index}" for index, spec in enumerate(h.specs)}
+    executing = Counter(h.platform_of(sim_to_agent[a]) for a in changes)
+    accounts = Counter(a.platform for a in h.config.accounts)
+    reads: dict[str, tuple[Counter[str], Counter[str]]] = {
+        "google_ads": (_google_reads(h.servers["google_ads"]), Counter()),
+        "meta": _paged_reads(h.servers["meta"].log, "after"),
+        "linkedin": _paged_reads(h.servers["linkedin"].log, "pageToken"),
+    }
+    for platform, (first, more) in reads.items():
+        for kind in sorted(first):
+            if kind in PER_AUDIENCE:
+                report.add(Figure(f"{platform} {kind} (per audience and pair)", first[kind], "req",
+                                  note=f"{first[kind] / max(1, accounts[platform]):.1f} per account"))
+                continue
+            passes = accounts[platform] + (executing[platform] if kind in ENTITY_READS[platform] else 0)
+            if kind in ("get:account", "get:adAccounts", "search:customer"):
+                passes = accounts[platform]  # account info is read once and cached
+            report.add(Figure(f"{platform} {kind}: first pages vs one per account and pass", first[kind], "req",
+                              limit=passes, target=1.0, note=f"+ {more[kind]} further pages" if more[kind] else ""))
+
+    google = h.servers["google_ads"]
+    per_service: Counter[tuple[str, str]] = Counter(
+        (request.customer_id, kind) for kind, request in google.requests if kind.startswith("mutate:"))
+    if per_service:
+        report.add(Figure("google_ads mutate requests per (account, service), most", max(per_service.values()),
+                          "req", limit=1, target=1.0, note=f"{sum(per_service.values())} mutate requests"))
+    batches = [json.loads(params.get("batch") or "[]") for kind, _path, params in h.servers["meta"].log
+               if kind == "post:batch"]
+    meta_needed = sum(math.ceil(n / META_BATCH_LIMIT) for a, n in changes.items()
+                      if h.platform_of(sim_to_agent[a]) == "meta")
+    report.add(Figure("meta batch requests vs ceil(changes / 50) per account", len(batches), "req",
+                      limit=meta_needed, target=1.0))
+    if batches:
+        report.add(Figure("meta calls in one batch, most", max(len(b) for b in batches), "calls",
+                          limit=META_BATCH_LIMIT, target=1.0))
+    linkedin_changes = sum(n for a, n in changes.items() if h.platform_of(sim_to_agent[a]) == "linkedin")
+    linkedin_posts = sum(1 for kind, _path, _body in h.servers["linkedin"].log if kind.startswith("post:"))
+    report.add(Figure("linkedin updates vs changes applied (no batch API)", linkedin_posts, "req",
+                      limit=linkedin_changes, target=1.0))
+    unexpected = [kind for kind, _path, _params in h.servers["meta"].log if re.match(r"post:(?!batch)", kind)]
+    if unexpected:
+        report.add(Figure("meta writes outside a batch", len(unexpected), "req", note="target 0"))
+
+
+def main(argv: list[str] | None = None) -> Report:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=6)
+    parser.add_argument("--campaigns", type=int, default=5)
+    parser.add_argument("--ad-sets-per-campaign", type=int, default=5)
+    parser.add_argument("--ads-per-ad-set", type=int, default=3)
+    args = parser.parse_args(argv)
+    size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
+    report = Report(f"request economy: one cycle over {args.accounts} accounts of "
+                    f"{args.campaigns}x{args.ad_sets_per_campaign}x{args.ads_per_ad_set}")
+    with harness(size, latency=0.0, concurrency=4) as h:
+        run = run_once(h)
+        print(f"    accounts {run.summary.accounts} (failed {run.summary.accounts_failed}), "
+              f"execution {dict(run.summary.execution)}", flush=True)
+        for error in run.summary.errors[:5]:
+            print(f"    error: {error}")
+        economy(report, h)
+    report.print()
+    return report
+
+
+if __name__ == "__main__":
+    main()
