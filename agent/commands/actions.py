@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +217,14 @@ def actions_execute(config_path: Path, today: Any) -> None:
         _print_report(_execute_now(engine, config, clock, None))
 
 
+def _set_kill_switch(engine: Engine, on: bool, operator: str, now: datetime) -> None:
+    """Flip the kill switch for every process, and say who did it in the audit trail."""
+    with engine.begin() as connection:
+        store.set_flag(connection, store.KILL_SWITCH, on, operator, now)
+        store.record_event(connection, at=now, event="kill_switch", actor=f"cli:{operator}",
+                           message="all automation paused" if on else "automation resumed")
+
+
 @click.command("pause-all-automation")
 @click.option("--by", "operator", default="cli", show_default=True)
 @config_option
@@ -225,10 +234,7 @@ def pause_all_automation(operator: str, config_path: Path) -> None:
     clock = clock_for(None)
     with engine_for(config) as engine:
         ensure_schema(engine)
-        with engine.begin() as connection:
-            store.set_flag(connection, store.KILL_SWITCH, True, operator, clock.now())
-            store.record_event(connection, at=clock.now(), event="kill_switch", actor=f"cli:{operator}",
-                               message="all automation paused")
+        _set_kill_switch(engine, True, operator, clock.now())
     console_for().print("all automation paused: nothing will execute until `resume-automation`", markup=False)
 
 
@@ -243,10 +249,7 @@ def resume_automation(operator: str, no_execute: bool, config_path: Path, today:
     clock = clock_for(today)
     with engine_for(config) as engine:
         ensure_schema(engine)
-        with engine.begin() as connection:
-            store.set_flag(connection, store.KILL_SWITCH, False, operator, clock.now())
-            store.record_event(connection, at=clock.now(), event="kill_switch", actor=f"cli:{operator}",
-                               message="automation resumed")
+        _set_kill_switch(engine, False, operator, clock.now())
         console_for().print("automation resumed", markup=False)
         if config.kill_switch:
             console_for().print("note: kill_switch is still true in the config file", markup=False)
