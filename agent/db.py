@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -33,6 +36,26 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     for the migration's transaction; on SQLite a loser of the race finds the schema already done.
     """
     config = alembic_config(engine)
+    with _sqlite_migration_lock(engine):
+        _upgrade_locked(engine, config, revision)
+
+
+@contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """On SQLite, processes starting together take turns through a file lock beside the database."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _upgrade_locked(engine: Engine, config: Config, revision: str) -> None:
     try:
         with engine.begin() as connection:
             if connection.dialect.name == "postgresql":

@@ -34,7 +34,7 @@ from agent import store
 from agent.actions import StaleTransition, as_utc, executed_history, list_actions, transition
 from agent.clock import Clock
 from agent.config import AgentConfig
-from agent.guardrails import ExecutedChange, GuardrailContext, check
+from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
 log = logging.getLogger(__name__)
@@ -131,9 +131,19 @@ def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
     return all(_same(values[f], state[f] if f == "status" else Decimal(str(state[f]))) for f in fields)
 
 
+def entity_state_change(action: RowMapping) -> bool:
+    """True for changes of the entity's own status or budget, which its live state shows. The `to`
+    of an additive change (a new ad's `status: PAUSED`) describes something else, not the entity."""
+    return action["kind"] in STATE_KINDS
+
+
 def _applied(connector: Connector, account_id: str, action: RowMapping, entity: Entity | None) -> bool | None:
-    """Whether the platform already shows this action's effect (None: cannot tell)."""
-    if entity is not None:
+    """Whether the platform already shows this action's effect (None: cannot tell).
+
+    State changes are read off the live entity; additive ones (a new ad, a negative list) need
+    the platform to say whether it has the object (`applied_keys`), else we cannot tell, and a
+    human must look rather than the agent create a duplicate."""
+    if entity is not None and entity_state_change(action):
         matched = live_matches(entity, action["change"].get("to", {}))
         if matched is not None:
             return matched
@@ -347,7 +357,7 @@ def _execute_claimed(
             history.append(ExecutedChange(action["entity_id"], action["kind"], action["change"], clock.now()))
             # later actions in this batch must see this one's effect: a second change to the same
             # entity computed from the old state is drift, not a change to stack on top
-            if action["entity_id"] in live:
+            if action["entity_id"] in live and entity_state_change(action):
                 live[action["entity_id"]] = _with_state(
                     live[action["entity_id"]], action["change"].get("to", {})
                 )
@@ -416,7 +426,7 @@ def _precheck(
         return "failed", f"{action['kind']} is not something a platform can execute"
     if entity is None or entity.status == "REMOVED":
         return "failed", f"{action['entity_id']} no longer exists on the platform"
-    before = live_matches(entity, action["change"].get("from", {}))
+    before = live_matches(entity, action["change"].get("from", {})) if entity_state_change(action) else None
     if before is False:
         if live_matches(entity, action["change"].get("to", {})):
             return "superseded", "the entity is already in the proposed state (changed outside the agent)"

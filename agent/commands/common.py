@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine
 
 from agent import db, logs, store
 from agent.clock import Clock, FixedClock, SystemClock
@@ -71,7 +71,7 @@ def engine_for(config: AgentConfig) -> Iterator[Engine]:
 def ensure_schema(engine: Engine) -> None:
     """A brand-new database is created on the spot (zero setup); an outdated one must be upgraded
     on purpose, because migrating a production database is the operator's decision."""
-    if not inspect(engine).get_table_names():
+    if db.current_revision(engine) is None:  # new (or being created by a process starting beside us)
         db.upgrade(engine)
         return
     if db.current_revision(engine) != db.head_revision():

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from agent import store
 from agent.actions import IllegalTransition, expire_stale, get_action, transition
-from agent.executor import execute_approved, reconcile
+from agent.executor import execute_approved, mutation_for, reconcile
 from agent.models import AuditEvent
 from connectors.base import Mutation
+from policies.base import Proposal
 from tests.integration.conftest import SimWorld, budget_proposal, pause_proposal
 
 
@@ -142,3 +144,35 @@ def test_two_changes_to_one_entity_in_one_batch_do_not_stack(sim_world: SimWorld
     assert holder.daily_budget is not None
     assert sim_world.live("shop-meta")[holder.entity_id].daily_budget == (holder.daily_budget * Decimal("0.80")
                                                                           ).quantize(Decimal("0.01"))
+
+
+def new_ad_proposal(ad_set: Any) -> Proposal:
+    return Proposal(kind="new_ad", policy="test", account_id=ad_set.account_id, entity_id=ad_set.entity_id,
+                    entity_level="ad_set", entity_name=ad_set.name,
+                    change={"from": {}, "to": {"headline": "Fresh beans weekly", "description": "Roasted to order.",
+                                               "status": "PAUSED"}},
+                    rationale="test new ad")
+
+
+def test_a_new_ad_applied_before_a_crash_is_not_created_again(sim_world: SimWorld) -> None:
+    """Found by the service crash test: the new ad's `status: PAUSED` is not the ad set's status."""
+    ad_set = sim_world.active_ad_sets("shop-meta")[0]
+    action_id = sim_world.queue(new_ad_proposal(ad_set))
+    with sim_world.engine.begin() as connection:
+        transition(connection, action_id, "executing", actor="crashed-worker", reason="claimed",
+                   now=sim_world.clock.now())
+        action = get_action(connection, action_id)
+    assert action is not None
+    sim_world.simulator.apply("shop-meta", [mutation_for(action)])
+    report = reconcile(sim_world.engine, sim_world.connectors, sim_world.config, sim_world.clock)
+    assert report.outcomes == Counter({"reconciled_executed": 1})
+    assert execute(sim_world) == Counter()
+    assert len(sim_world.simulator.mutation_log()) == 1
+
+
+def test_a_new_ad_and_a_pause_of_its_ad_set_in_one_batch_both_apply(sim_world: SimWorld) -> None:
+    ad_set = sim_world.active_ad_sets("shop-meta")[0]
+    sim_world.queue(new_ad_proposal(ad_set))
+    sim_world.queue(pause_proposal(ad_set))
+    assert execute(sim_world) == Counter({"executed": 2})
+    assert sim_world.live("shop-meta")[ad_set.entity_id].status == "PAUSED"
