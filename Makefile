@@ -26,10 +26,14 @@ demo: $(STAMP)
 	$(BIN)/paid-media-agent db upgrade --config $(DEMO_DIR)/config.yaml
 	$(BIN)/paid-media-agent run --once --config $(DEMO_DIR)/config.yaml
 	$(BIN)/paid-media-agent actions list --status pending_approval --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent report dashboard --out $(DEMO_DIR)/dashboard.html --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent report pacing --config $(DEMO_DIR)/config.yaml
 	@echo
-	@echo "Results: database $(DEMO_DIR)/paid_media_agent.db, config $(DEMO_DIR)/config.yaml"
+	@echo "Results: database $(DEMO_DIR)/paid_media_agent.db, dashboard $(DEMO_DIR)/dashboard.html, config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent actions list --config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent sim show --config $(DEMO_DIR)/config.yaml"
+	@echo "  $(BIN)/paid-media-agent actions approve ID --config $(DEMO_DIR)/config.yaml"
+	@echo "  $(BIN)/paid-media-agent backtest --days 30"
 
 lint: $(STAMP)
 	$(BIN)/ruff check agent connectors policies migrations tests $(wildcard bench)

@@ -70,6 +70,11 @@ def _print_report(report: ExecutionReport) -> None:
     console_for().print(f"execution: {outcome}", markup=False)
 
 
+def _short(text: str, limit: int) -> str:
+    """One line of a table; `actions show ID` has the whole text."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @click.group("actions")
 def actions_group() -> None:
     """The action queue: list, inspect, approve, reject, undo."""
@@ -93,8 +98,8 @@ def actions_list(status: str | None, as_json: bool, config_path: Path) -> None:
     for column in ("id", "account", "entity", "kind", "state", "dry-run", "rationale"):
         table.add_column(column)
     for a in actions:
-        table.add_row(str(a["id"]), a["account_id"], a["entity_name"], a["kind"], a["state"],
-                      "yes" if a["dry_run"] else "", a["rationale"])
+        table.add_row(str(a["id"]), a["account_id"], _short(a["entity_name"], 40), a["kind"], a["state"],
+                      "yes" if a["dry_run"] else "", _short(a["rationale"], 90))
     console_for().print(table)
 
 

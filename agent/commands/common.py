@@ -35,7 +35,10 @@ today_option = click.option(
 
 
 def console_for(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # logs and pipes: wide enough that tables stay readable
+        console.width = 160
+    return console
 
 
 def load_or_exit(config_path: Path) -> AgentConfig:
