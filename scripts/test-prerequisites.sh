@@ -14,6 +14,7 @@ else
   missing+=(postgresql)
 fi
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -27,4 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-echo "test prerequisites: PostgreSQL, Dovecot and Chromium are available"
+# The Celery test needs a Redis broker on 127.0.0.1:6379; start a throw-away one if none answers.
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  echo "test prerequisites: starting a Redis server on 127.0.0.1:6379 for the Celery test"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+fi
+echo "test prerequisites: PostgreSQL, Redis, Dovecot and Chromium are available"
