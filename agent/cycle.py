@@ -31,9 +31,10 @@ from agent.approvals.notify import notify_pending
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
-from agent.executor import execute_approved, reconcile
+from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
+from agent.reconcile import reconcile
 from agent.snapshots import load_snapshot
 from connectors.base import AccountInfo, Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector

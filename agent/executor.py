@@ -6,32 +6,28 @@ proposal's `from` (a human may have changed it since: then the action is superse
 overwritten), re-check the guardrails, apply the survivors in one batch, record the platform's
 answers.
 
-A crash can leave actions in `executing`. `reconcile` reads the live state on start-up: what was
-applied is marked executed, what was not goes back to `approved`, and nothing is repeated blindly.
-If `apply` itself raises (a timeout, say), the platform may or may not have applied the batch, so
+A crash can leave actions in `executing`: agent/reconcile.py settles them from the live state on
+start-up, and nothing is repeated blindly. If `apply` itself raises (a timeout, say), the platform may or may not have applied the batch, so
 those actions stay `executing` for reconciliation rather than being guessed at.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
 from agent import store
-from agent.actions import StaleTransition, as_utc, executed_history, list_actions, transition
+from agent.actions import StaleTransition, executed_history, list_actions, transition
+from agent.claims import active_claim
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
@@ -39,40 +35,6 @@ from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
 log = logging.getLogger(__name__)
 STATE_FIELDS = ("status", "daily_budget")
-
-
-HOST = socket.gethostname()
-CLAIM_LEASE = timedelta(minutes=15)  # a claim from another machine older than this is presumed dead
-_ACTIVE_CLAIMS: set[str] = set()  # claims this process is working on right now
-_ACTIVE_LOCK = threading.Lock()
-
-
-def new_claim_id() -> str:
-    """Who is executing: host, process and a nonce for this execution run."""
-    return f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def claim_is_orphaned(claimed_by: str | None, claimed_at: datetime | None, now: datetime) -> bool:
-    """An `executing` action is orphaned when the run that claimed it can no longer finish it: its
-    process on this machine is gone (or is this process, which no longer works on it), or it was
-    claimed on another machine longer ago than the lease."""
-    if not claimed_by:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == HOST and pid_text.isdigit():
-        pid = int(pid_text)
-        if pid == os.getpid():
-            with _ACTIVE_LOCK:
-                return claimed_by not in _ACTIVE_CLAIMS
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
-    return claimed_at is None or now - as_utc(claimed_at) > CLAIM_LEASE
 
 
 @dataclass
@@ -135,93 +97,6 @@ def entity_state_change(action: RowMapping) -> bool:
     """True for changes of the entity's own status or budget, which its live state shows. The `to`
     of an additive change (a new ad's `status: PAUSED`) describes something else, not the entity."""
     return action["kind"] in STATE_KINDS
-
-
-def _applied(connector: Connector, account_id: str, action: RowMapping, entity: Entity | None) -> bool | None:
-    """Whether the platform already shows this action's effect (None: cannot tell).
-
-    State changes are read off the live entity; additive ones (a new ad, a negative list) need
-    the platform to say whether it has the object (`applied_keys`), else we cannot tell, and a
-    human must look rather than the agent create a duplicate."""
-    if entity is not None and entity_state_change(action):
-        matched = live_matches(entity, action["change"].get("to", {}))
-        if matched is not None:
-            return matched
-    finder = getattr(connector, "applied_keys", None)
-    if finder is None:
-        return None
-    return action["idempotency_key"] in finder(account_id, [action["idempotency_key"]])
-
-
-def reconcile(
-    engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock
-) -> ExecutionReport:
-    """Settle actions a crash left in `executing`, by reading what the platform shows now."""
-    report = ExecutionReport()
-    with engine.connect() as connection:
-        stuck = [
-            a
-            for a in list_actions(connection, "executing")
-            if claim_is_orphaned(a["claimed_by"], a["claimed_at"], clock.now())
-        ]
-    by_account: dict[str, list[RowMapping]] = defaultdict(list)
-    for action in stuck:
-        by_account[action["account_id"]].append(action)
-    for account_id, actions in by_account.items():
-        connector = connectors[config.account(account_id).platform]
-        live = {
-            e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))
-        }
-        for action in actions:
-            entity = live.get(action["entity_id"])
-            applied = _applied(connector, account_id, action, entity)
-            try:
-                _settle(engine, action, applied, clock, report)
-            except StaleTransition:
-                continue  # another process settled it first
-    return report
-
-
-def _settle(
-    engine: Engine, action: RowMapping, applied: bool | None, clock: Clock, report: ExecutionReport
-) -> None:
-    with engine.begin() as connection:
-        if applied:
-            transition(
-                connection,
-                action["id"],
-                "executed",
-                actor="reconciler",
-                now=clock.now(),
-                expected="executing",
-                reason="found applied on the platform after an interruption",
-                result={"reconciled": True},
-            )
-            report.add("reconciled_executed")
-        elif applied is None:
-            transition(
-                connection,
-                action["id"],
-                "failed",
-                actor="reconciler",
-                now=clock.now(),
-                expected="executing",
-                reason="interrupted, and the platform's state cannot confirm whether it applied: "
-                "check it by hand",
-                result={"reconciled": True},
-            )
-            report.add("reconciled_unknown")
-        else:
-            transition(
-                connection,
-                action["id"],
-                "approved",
-                actor="reconciler",
-                now=clock.now(),
-                expected="executing",
-                reason="interrupted before it applied: back in the queue",
-            )
-            report.add("reconciled_requeued")
 
 
 def execute_approved(
@@ -313,16 +188,10 @@ def _execute_account(
     account = config.account(account_id)
     connector = connectors[account.platform]
     settings = config.guardrail_settings(account)
-    claim_id = new_claim_id()
-    with _ACTIVE_LOCK:
-        _ACTIVE_CLAIMS.add(claim_id)
-    try:
+    with active_claim() as claim_id:
         claimed = _claim(engine, actions, worker, claim_id, clock)
         if claimed:
             _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)
-    finally:
-        with _ACTIVE_LOCK:
-            _ACTIVE_CLAIMS.discard(claim_id)
 
 
 def _execute_claimed(

@@ -22,8 +22,8 @@ from agent.approvals.slack_endpoint import slack_routes
 from agent.clock import SystemClock
 from agent.config import AgentConfig
 from agent.cycle import build_connectors
-from agent.executor import reconcile
 from agent.leader import LeaderLock, leader_lock_for
+from agent.reconcile import reconcile
 from agent.scheduler import build_scheduler, sync_jobs
 from agent.server import ServiceStatus, build_app
 from agent.store import make_engine

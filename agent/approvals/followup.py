@@ -18,8 +18,9 @@ from sqlalchemy import Engine, RowMapping, select
 from agent.actions import as_utc, get_action
 from agent.clock import Clock
 from agent.config import AgentConfig
-from agent.executor import execute_approved, reconcile
+from agent.executor import execute_approved
 from agent.models import AuditEvent
+from agent.reconcile import reconcile
 from connectors.base import Connector
 
 ConnectorsFactory = Callable[[], Mapping[str, Connector]]

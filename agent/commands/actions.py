@@ -35,9 +35,10 @@ from agent.commands.common import (
 )
 from agent.config import AgentConfig
 from agent.cycle import build_connectors
-from agent.executor import ExecutionReport, execute_approved, reconcile
+from agent.executor import ExecutionReport, execute_approved
 from agent.gate import context_for, decide
 from agent.models import AuditEvent
+from agent.reconcile import reconcile
 from policies.base import Proposal
 
 INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"}

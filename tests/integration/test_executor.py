@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from agent import store
 from agent.actions import IllegalTransition, expire_stale, get_action, transition
-from agent.executor import execute_approved, mutation_for, reconcile
+from agent.executor import execute_approved, mutation_for
 from agent.models import AuditEvent
+from agent.reconcile import reconcile
 from connectors.base import Mutation
 from policies.base import Proposal
 from tests.integration.conftest import SimWorld, budget_proposal, pause_proposal
