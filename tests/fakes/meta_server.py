@@ -389,16 +389,16 @@ class FakeMeta:
             node = [p for p in relative.split("/") if p and p != VERSION]
             body = {k: v[-1] for k, v in parse_qs(call.get("body", ""), keep_blank_values=True).items()}
             kind = "batch:node"
-            with self.traffic.request(kind):
-                try:
-                    if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
-                        raise GraphError(400, _error(100, "Invalid parameter", kind="GraphMethodException"))
-                    inner_fault = self.faults.take(kind)
-                    self._check({"access_token": self.access_token}, inner_fault, node)
-                    status, text = 200, json.dumps(self._update(node[0], body))
-                except GraphError as error:
-                    status = error.status
-                    text = error.body if isinstance(error.body, str) else json.dumps(error.body)
+            self.traffic.count_inner(kind)
+            try:
+                if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
+                    raise GraphError(400, _error(100, "Invalid parameter", kind="GraphMethodException"))
+                inner_fault = self.faults.take(kind)
+                self._check({"access_token": self.access_token}, inner_fault, node)
+                status, text = 200, json.dumps(self._update(node[0], body))
+            except GraphError as error:
+                status = error.status
+                text = error.body if isinstance(error.body, str) else json.dumps(error.body)
             answers.append({"code": status, "headers": [{"name": "Content-Type", "value": "application/json"}],
                             "body": text})
         return answers

@@ -123,6 +123,12 @@ class Traffic:
             with self._lock:
                 self.in_flight -= 1
 
+    def count_inner(self, kind: str) -> None:
+        """Count a call carried inside another request (a Meta batch item): it is not one more
+        request in flight, so it does not touch the concurrency count."""
+        with self._lock:
+            self.counts[kind] += 1
+
     def count(self, prefix: str = "") -> int:
         with self._lock:
             return sum(n for kind, n in self.counts.items() if kind.startswith(prefix))
