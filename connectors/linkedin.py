@@ -31,6 +31,7 @@ from connectors.base import (
     SearchTermRow,
     Status,
 )
+from connectors.money import quantize_money
 from connectors.registry import ConnectorContext
 from connectors.retry import (
     Classified,
@@ -40,7 +41,6 @@ from connectors.retry import (
     http_status_kind,
     retry_after_seconds,
 )
-from connectors.simulator.money import quantize_money
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-# ISO 4217 currencies without a minor unit that ad platforms bill in.
-_ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "CLP", "VND", "ISK", "HUF", "TWD", "UGX", "PYG"})
+from connectors.money import floor_money, minor_unit, quantize_money
 
-
-def minor_unit(currency: str) -> Decimal:
-    """The smallest amount proposed in `currency`: 1 for JPY/KRW (and kin), 0.01 otherwise."""
-    return Decimal(1) if currency.upper() in _ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-
-
-def quantize_money(amount: Decimal, currency: str) -> Decimal:
-    """`amount` rounded half-up to the currency's minor unit."""
-    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
-
-
-def floor_money(amount: Decimal, currency: str) -> Decimal:
-    """`amount` rounded down to the minor unit (so a capped move never exceeds its cap)."""
-    return amount.quantize(minor_unit(currency), rounding=ROUND_FLOOR)
+__all__ = ["floor_money", "minor_unit", "money_str", "quantize_money"]
 
 
 def money_str(amount: Decimal, currency: str) -> str:

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.base import Entity, MetricRow, SearchTermRow, Status
-from connectors.simulator.money import quantize_money
+from connectors.money import quantize_money
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.base import Audience, Entity, MetricRow, Status
-from connectors.simulator.money import minor_unit_exponent
+from connectors.money import minor_unit_exponent
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

@@ -6,12 +6,11 @@ an ad set's spend among its ads or search terms adds up exactly; `Decimal` is ma
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import numpy as np
 
-# Currencies whose smallest unit is the whole unit (ISO 4217 exponent 0).
-ZERO_DECIMAL_CURRENCIES: frozenset[str] = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX"})
+from connectors.money import ZERO_DECIMAL_CURRENCIES, minor_unit, minor_unit_exponent, quantize_money
 
 # Units of the currency per US dollar, only to give budgets and prices a plausible size.
 UNITS_PER_USD: dict[str, float] = {
@@ -32,11 +31,6 @@ UNITS_PER_USD: dict[str, float] = {
 }
 
 
-def minor_unit_exponent(currency: str) -> int:
-    """Digits after the decimal point in `currency` (2, or 0 for JPY/KRW and the like)."""
-    return 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
-
-
 def units_per_usd(currency: str) -> float:
     """How many units of `currency` buy one US dollar (1.0 for currencies we do not list)."""
     return UNITS_PER_USD.get(currency.upper(), 1.0)
@@ -44,12 +38,7 @@ def units_per_usd(currency: str) -> float:
 
 def quantum(currency: str) -> Decimal:
     """The smallest amount of `currency` as a Decimal: 0.01, or 1 for zero-decimal currencies."""
-    return Decimal(1).scaleb(-minor_unit_exponent(currency))
-
-
-def quantize_money(amount: Decimal, currency: str) -> Decimal:
-    """`amount` rounded half-up to the currency's minor unit."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
+    return minor_unit(currency)
 
 
 def nice_budget(amount_usd: float, currency: str) -> Decimal:
@@ -59,3 +48,7 @@ def nice_budget(amount_usd: float, currency: str) -> Decimal:
     step = magnitude * 5 if local / magnitude >= 50 else magnitude
     rounded = max(step, round(local / step) * step)
     return quantize_money(Decimal(rounded), currency)
+
+
+__all__ = ["ZERO_DECIMAL_CURRENCIES", "minor_unit_exponent", "nice_budget", "quantize_money", "quantum",
+           "units_per_usd"]
