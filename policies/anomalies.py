@@ -37,6 +37,9 @@ from policies.settings import AnomalySettings
 POLICY_NAME = "anomalies"
 METRICS: tuple[str, ...] = ("spend", "cpc", "ctr", "conversion_rate", "roas")
 CONVERSION_METRICS = frozenset({"conversion_rate", "roas"})
+# The direction in which a metric improves. A shift that way is worth a look (double-counted
+# conversions look exactly like a great day) but is never an emergency: at most a warning.
+GOOD_DIRECTION = {"cpc": "down", "ctr": "up", "conversion_rate": "up", "roas": "up"}
 OUTAGE_P_VALUE = 0.001
 OUTAGE_MAX_RUN = 3  # silent days pooled by the tracking-outage test
 
@@ -153,7 +156,9 @@ class _Detector:
         relative = abs(observed - baseline.median) / baseline.median
         if abs(z) < self.settings.warning_z or relative < self.settings.min_relative_change:
             return None
-        severity = "critical" if abs(z) >= self.settings.critical_z else "warning"
+        direction = "up" if observed > baseline.median else "down"
+        critical = abs(z) >= self.settings.critical_z and GOOD_DIRECTION.get(metric) != direction
+        severity = "critical" if critical else "warning"
         label = metric.replace("_", " ")
         seasonal_note = " (weekday-adjusted)" if metric == "spend" else ""
         message = (f"{label}{seasonal_note} {observed:.4g} vs a usual {baseline.median:.4g} on {day.day} "

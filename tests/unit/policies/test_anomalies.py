@@ -119,3 +119,10 @@ def test_young_days_are_completed_with_the_lag_curve_before_comparison() -> None
 def test_small_scopes_are_not_checked() -> None:
     quiet = AnomalySettings(min_daily_spend=Decimal("1000"))
     assert detect_anomalies(_account({"clicks": 80.0}), quiet, curve=NO_LAG) == []
+
+
+def test_a_surge_in_roas_is_worth_a_look_but_never_critical() -> None:
+    flags = detect_anomalies(_account({"conversions": 60.0, "value": 9000.0}), AnomalySettings(), curve=NO_LAG)
+    roas = [f for f in flags if f.metric == "roas" and f.entity_id == "A"]
+    assert roas and all(f.direction == "up" and f.severity == "warning" for f in roas)
+    assert roas[0].robust_z >= AnomalySettings().critical_z  # as far out as a critical drop would be
