@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,6 +31,7 @@ from sqlalchemy import Engine  # noqa: E402
 
 from agent import db, store  # noqa: E402
 from connectors.base import MetricRow  # noqa: E402
+from tests.fakes.postgres import throwaway_schema  # noqa: E402
 
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BENCH_DAY = date(2026, 11, 23)
@@ -146,20 +147,9 @@ def postgres_answers(url: str = DEFAULT_PG_URL) -> bool:
         engine.dispose()
 
 
-@contextmanager
-def postgres_schema(base_url: str = DEFAULT_PG_URL) -> Iterator[str]:
+def postgres_schema(base_url: str = DEFAULT_PG_URL) -> AbstractContextManager[str]:
     """A URL whose search_path is a new schema, dropped afterwards whatever happened."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return throwaway_schema(base_url, prefix="bench")
 
 
 def migrated_engine(url: str) -> Engine:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import tempfile
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> Report:
     args = parser.parse_args(argv)
     report = Report(f"evaluation: policies.evaluate vs load_snapshot ({args.backend})")
     with tempfile.TemporaryDirectory() as directory:
+        context: AbstractContextManager[str]
         if args.backend == "sqlite":
             context = sqlite_database(Path(directory))
         elif postgres_answers(args.pg_url):

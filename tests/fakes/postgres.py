@@ -8,6 +8,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,3 +83,20 @@ class ThrowawayPostgres:
         subprocess.run([*self.run_as, self.pg_ctl, "-D", str(self.directory / "data"), "-m", "fast", "stop"],
                        capture_output=True)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@contextmanager
+def throwaway_schema(base_url: str, prefix: str = "t") -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema, dropped afterwards whatever happened: each
+    test (or benchmark) gets a clean database on a shared server."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -12,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent import db, store
 from agent.executor import execute_approved
+from tests.fakes.postgres import throwaway_schema
 from tests.integration.conftest import budget_proposal, make_world
 
 GUARDRAILS = {"max_budget_change_pct": 20, "max_daily_budget_change_pct": 30,
@@ -32,21 +32,12 @@ step = st.one_of(
 
 
 def fresh_database(kind: str, tmp_path: Path, postgres_url: str | None) -> tuple[str, Any]:
+    """A new empty database per example (hypothesis runs many in one test) and its clean-up."""
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.db'}", None
     assert postgres_url
-    schema = f"p_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    separator = "&" if "?" in postgres_url else "?"
-    return f"{postgres_url}{separator}options=-csearch_path%3D{schema}", drop
+    schema = throwaway_schema(postgres_url, prefix="p")
+    return schema.__enter__(), lambda: schema.__exit__(None, None, None)
 
 
 def check_log(log: list[dict[str, Any]], initial: dict[str, Decimal], timezone: str) -> None:
