@@ -133,6 +133,25 @@ class SimulatorSettings(StrictModel):
     ads_per_ad_set: int = Field(default=3, ge=1, le=20)
 
 
+class NewAdSettings(StrictModel):
+    """What creating an ad needs on Meta and LinkedIn that a `new_ad` proposal does not carry.
+
+    Each is optional; a `new_ad` on a platform that needs a missing one fails with a message
+    naming the setting, and the rest of the batch goes on.
+    """
+
+    landing_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="link of new ads when the proposal names none"
+    )
+    meta_page_id: str | None = Field(
+        default=None, pattern=r"^\d+$", description="Meta: the Facebook Page new ads are published as"
+    )
+    linkedin_organization: str | None = Field(
+        default=None, pattern=r"^(urn:li:organization:)?\d+$",
+        description="LinkedIn: the company page (id or urn:li:organization:N) that authors new ads",
+    )
+
+
 class AccountConfig(StrictModel):
     """One ad account the agent watches."""
 
@@ -152,6 +171,7 @@ class AccountConfig(StrictModel):
     guardrails: dict[str, Any] = Field(default_factory=dict)
     copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    new_ads: NewAdSettings = NewAdSettings()
 
     @field_validator("timezone")
     @classmethod

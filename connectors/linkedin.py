@@ -5,6 +5,11 @@ its "campaign" our `ad_set` (it holds the daily budget and the targeting) and it
 `ad`. Money comes as decimal strings in the account currency (`costInLocalCurrency`,
 `dailyBudget.amount`). LinkedIn reports days in UTC; set the account's `timezone: UTC` for exact
 day boundaries (the configured zone is reported as the account's time zone).
+
+A new ad is a creative made with `creatives?action=createInline`: a dark post (Direct Sponsored
+Content) of the account's company page with the copy and an article link, `intendedStatus` PAUSED.
+LinkedIn has no idempotency key, so the mutation's key goes into the creative's name as a tag
+(`[pma:<16 hex>]`) and a create about to be repeated looks for it first.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from connectors.money import quantize_money
 from connectors.registry import ConnectorContext
 from connectors.retry import (
     Classified,
+    PlatformAuthError,
     PlatformRequestError,
     RetryPolicy,
     call_with_retry,
@@ -82,6 +88,8 @@ class LinkedInAccount:
     name: str
     timezone: str
     credentials: Mapping[str, str] = field(repr=False)
+    organization: str | None = None  # new_ads.linkedin_organization: the page that authors new ads
+    landing_url: str | None = None  # new_ads.landing_url
 
     @property
     def urn(self) -> str:
@@ -124,6 +132,7 @@ class LinkedInConnector:
             "LinkedIn-Version": version, "X-Restli-Protocol-Version": "2.0.0"})
         self._info: dict[str, AccountInfo] = {}
         self._levels: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        self._creative_names: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -137,8 +146,12 @@ class LinkedInConnector:
             if not _last_id(raw).isdigit():
                 raise ConnectorError(f"linkedin account {account['id']}: ad account id {raw!r} must be numeric "
                                      "(set platform_account_id)")
+            new_ads = account.get("new_ads") or {}
+            organization = new_ads.get("linkedin_organization")
             accounts.append(LinkedInAccount(str(account["id"]), _last_id(raw), str(account.get("name") or account["id"]),
-                                            str(account.get("timezone") or "UTC"), credentials))
+                                            str(account.get("timezone") or "UTC"), credentials,
+                                            f"urn:li:organization:{_last_id(organization)}" if organization else None,
+                                            new_ads.get("landing_url") or None))
         retry = options.get("retry_policy") or RetryPolicy(sleep=options.get("sleep") or RetryPolicy().sleep)
         return cls(accounts, base_url=options.get("linkedin_base_url") or DEFAULT_BASE_URL,
                    version=str(options.get("linkedin_version") or DEFAULT_VERSION), retry=retry,
@@ -156,38 +169,47 @@ class LinkedInConnector:
         except KeyError:
             raise ConnectorError(f"linkedin: account {account_id!r} is not configured") from None
 
-    def _request(self, account: LinkedInAccount, operation: str, method: str, path: str,
-                 query: str = "", json_body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
-        """One REST call, retried per policy. `query` is pre-encoded Rest.li 2.0 (httpx must not re-encode it)."""
+    def _send(self, account: LinkedInAccount, method: str, path: str, query: str = "", json_body: Any = None,
+              headers: Mapping[str, str] | None = None) -> tuple[Any, httpx.Headers]:
+        """One REST call, not retried: (JSON body or None, response headers). `query` is pre-encoded
+        Rest.li 2.0 (httpx must not re-encode it)."""
         url = f"{path}?{query}" if query else path
         auth = {"Authorization": f"Bearer {account.credentials.get('access_token', '')}", **(headers or {})}
-
-        def send() -> Any:
-            response = self._client.request(method, url, json=json_body, headers=auth)
-            if response.status_code >= 400:
-                try:
-                    message = str(response.json().get("message") or response.text)
-                except ValueError:
-                    message = response.text[:200]
-                raise HttpFailure(response.status_code, message, retry_after_seconds(response.headers.get("Retry-After")))
-            if response.status_code == 204 or not response.content:
-                return None
+        response = self._client.request(method, url, json=json_body, headers=auth)
+        if response.status_code >= 400:
             try:
-                return response.json()
+                message = str(response.json().get("message") or response.text)
             except ValueError:
-                raise HttpFailure(502, f"unreadable {len(response.content)}-byte answer") from None
+                message = response.text[:200]
+            raise HttpFailure(response.status_code, message, retry_after_seconds(response.headers.get("Retry-After")))
+        if response.status_code == 204 or not response.content:
+            return None, response.headers
+        try:
+            return response.json(), response.headers
+        except ValueError:
+            raise HttpFailure(502, f"unreadable {len(response.content)}-byte answer") from None
 
-        return call_with_retry(send, policy=self._retry, classify=classify, platform=PLATFORM,
+    def _retried(self, account: LinkedInAccount, operation: str, fn: Callable[[], R]) -> R:
+        return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
                                account_id=account.account_id, operation=operation,
                                secrets=account.credentials.values())
 
-    def _search(self, account: LinkedInAccount, operation: str, path: str, query: str) -> list[dict[str, Any]]:
-        """Every element of a paged finder (`pageToken` / `metadata.nextPageToken`), page by page."""
+    def _request(self, account: LinkedInAccount, operation: str, method: str, path: str,
+                 query: str = "", json_body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
+        """One REST call, retried per policy; the JSON body (None when there is none)."""
+        return self._retried(account, operation, lambda: self._send(account, method, path, query, json_body,
+                                                                    headers)[0])
+
+    def _search(self, account: LinkedInAccount, operation: str, path: str, query: str,
+                retried: bool = True) -> list[dict[str, Any]]:
+        """Every element of a paged finder (`pageToken` / `metadata.nextPageToken`), page by page
+        (each page retried on its own unless `retried` is False: the caller retries the whole)."""
         elements: list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page_query = f"{query}&pageSize={self._page_size}" + (f"&pageToken={quote(token, safe='')}" if token else "")
-            body = self._request(account, operation, "GET", path, page_query) or {}
+            body = (self._request(account, operation, "GET", path, page_query) if retried
+                    else self._send(account, "GET", path, page_query)[0]) or {}
             elements += body.get("elements", [])
             token = (body.get("metadata") or {}).get("nextPageToken")
             if not token:
@@ -228,6 +250,7 @@ class LinkedInConnector:
         criteria = {_last_id(r.get("id")): dict(r.get("targetingCriteria") or {}) for r in campaigns}
         with self._lock:
             self._levels[account_id] = {e.entity_id: (e.level, criteria.get(e.entity_id, {})) for e in found}
+            self._creative_names[account_id] = {e.entity_id: e.name for e in found if e.level == "ad"}
         wanted = set(entity_ids) if entity_ids is not None else None
         return [e for e in found if wanted is None or e.entity_id in wanted]
 
@@ -278,8 +301,13 @@ class LinkedInConnector:
             self.entities(account_id)
             with self._lock:
                 levels = self._levels[account_id]
+        with self._lock:
+            known = dict(self._creative_names.get(account_id, {}))
         results = []
         for mutation in mutations:
+            if mutation.kind == "new_ad":
+                results.append(self._new_ad(account, mutation, levels, known))
+                continue
             try:
                 path, patch = _patch(account, mutation, levels, currency)
                 self._request(account, f"{mutation.kind} {mutation.entity_id}", "POST", path,
@@ -291,6 +319,111 @@ class LinkedInConnector:
         with self._lock:
             self._levels.pop(account_id, None)  # targeting may have changed: re-read next time
         return results
+
+    def _new_ad(self, account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tuple[str, dict[str, Any]]],
+                known: Mapping[str, str]) -> MutationResult:
+        """`creatives?action=createInline`, unless a creative with this mutation's tag already exists."""
+        key, tag = mutation.idempotency_key, ad_tag(mutation.idempotency_key)
+        try:
+            body = _inline_creative(account, mutation, levels)
+        except ValueError as error:
+            return MutationResult(key, ok=False, error=f"new_ad on {mutation.entity_id}: {error}")
+        found = find_tags(known, [tag])
+        if found:  # created by an earlier attempt whose answer was lost
+            return MutationResult(key, ok=True, platform_ref=found[tag], already_applied=True)
+        attempts = 0
+
+        def create() -> tuple[str, bool]:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:  # the last try may have created it before its answer was lost
+                again = find_tags(self._read_creative_names(account, retried=False), [tag])
+                if again:
+                    return again[tag], True
+            answer, headers = self._send(account, "POST", f"/rest/adAccounts/{account.ad_account}/creatives",
+                                         "action=createInline", json_body=body)
+            answer = answer if isinstance(answer, dict) else {}
+            urn = (headers.get("x-restli-id") or (answer.get("value") or {}).get("creative") or answer.get("id"))
+            if not urn:
+                raise HttpFailure(502, "createInline answered without the new creative's id")
+            return _last_id(urn), False
+
+        try:
+            creative_id, already = self._retried(account, f"new_ad in {mutation.entity_id}", create)
+        except PlatformRequestError as error:
+            return MutationResult(key, ok=False, error=str(error))
+        except PlatformAuthError as error:
+            original = getattr(error, "original", None)
+            if not (isinstance(original, HttpFailure) and original.status == 403):
+                raise  # the token itself is refused: stop the batch
+            # Refused to post as that page: this ad's problem, not the account's.
+            return MutationResult(key, ok=False, error=f"{error}; check accounts[].new_ads.linkedin_organization "
+                                                        "and that the token may post as that page")
+        return MutationResult(key, ok=True, platform_ref=creative_id, already_applied=already)
+
+    def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        """The keys whose `new_ad` is on the platform (its tag is in a creative's name): for reconciliation."""
+        names = self._read_creative_names(self._account(account_id))
+        return {key for key in idempotency_keys if find_tags(names, [ad_tag(key)])}
+
+    def _read_creative_names(self, account: LinkedInAccount, retried: bool = True) -> dict[str, str]:
+        creatives = self._search(account, "creatives", f"/rest/adAccounts/{account.ad_account}/creatives",
+                                 "q=criteria", retried=retried)
+        return {_last_id(c.get("id")): str(c.get("name") or "") for c in creatives}
+
+
+def ad_tag(idempotency_key: str) -> str:
+    """The marker a created creative carries in its name (the same scheme as Meta's new ads)."""
+    return f"[pma:{idempotency_key[:16]}]"
+
+
+def find_tags(names: Mapping[str, str], tags: Iterable[str]) -> dict[str, str]:
+    """`{tag: creative id}` for the `tags` found in `names` (creative id -> name)."""
+    wanted = list(tags)
+    return {tag: object_id for object_id, name in names.items() for tag in wanted if tag in (name or "")}
+
+
+def _first(params: Mapping[str, Any], single: str, plural: str) -> str:
+    values = params.get(plural) or [params.get(single, "")]
+    return next((str(v).strip() for v in values if str(v).strip()), "")
+
+
+def _inline_creative(account: LinkedInAccount, mutation: Mutation,
+                     levels: Mapping[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The `createInline` body: a PAUSED creative in the campaign (our ad set) whose content is a
+    new dark post by the company page: `commentary` (the introductory text, our description) and
+    an article (link and headline). ValueError, naming the setting, when something is missing."""
+    if levels.get(mutation.entity_id, ("", {}))[0] != "ad_set":
+        raise ValueError("new ads (creatives) are created in a LinkedIn campaign, our ad set")
+    params = mutation.params
+    status = str(params.get("status", "PAUSED")).upper()
+    if status != "PAUSED":
+        raise ValueError(f"new ads are created PAUSED on LinkedIn (asked {status!r}); enable the ad after review")
+    if not account.organization:
+        raise ValueError("a LinkedIn ad is a post by a company page: set accounts[].new_ads.linkedin_organization")
+    headline, commentary = _first(params, "headline", "headlines"), _first(params, "description", "descriptions")
+    if not headline or not commentary:
+        raise ValueError("a new ad needs a headline and a description (the introductory text)")
+    final_urls = params.get("final_urls") or ()
+    link = str(params.get("link") or params.get("final_url") or (final_urls[0] if final_urls else "")
+               or account.landing_url or "")
+    if not link:
+        raise ValueError("an article ad needs a link: give params.link or set accounts[].new_ads.landing_url")
+    post: dict[str, Any] = {
+        "author": account.organization, "commentary": commentary, "visibility": "PUBLIC",
+        "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False,
+        "distribution": {"feedDistribution": "NONE", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "adContext": {"dscAdAccount": account.urn, "dscStatus": "ACTIVE"},
+        "content": {"article": {"source": link, "title": headline}},
+    }
+    if params.get("call_to_action"):
+        post["contentCallToActionLabel"] = str(params["call_to_action"])
+        post["contentLandingPage"] = link
+    tag = ad_tag(mutation.idempotency_key)
+    name = f"{str(params.get('name') or headline)[:200 - len(tag) - 1]} {tag}"
+    # Never created active: a person looks at new copy before it spends.
+    return {"creative": {"campaign": f"urn:li:sponsoredCampaign:{mutation.entity_id}", "intendedStatus": "PAUSED",
+                         "name": name, "inlineContent": {"post": post}}}
 
 
 def _campaign(raw: Mapping[str, Any], account_id: str, currency: str) -> Entity:

@@ -29,6 +29,7 @@ from connectors.base import (
 )
 from connectors.meta import records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
+from connectors.meta.new_ads import NewAdSettings, ad_tag, find_tags
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
 from connectors.registry import ConnectorContext
 from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, call_with_retry
@@ -46,6 +47,7 @@ class MetaAccount:
     ad_account: str
     name: str
     credentials: Mapping[str, str] = field(repr=False)
+    new_ads: NewAdSettings = NewAdSettings()
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class MetaConnector:
         self._apis: dict[str, PacedApi] = {}
         self._info: dict[str, AccountInfo] = {}
         self._targets: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        self._ad_names: dict[str, dict[str, str]] = {}
         self.budget_limiter = BudgetChangeLimiter(self._options.budget_changes_per_hour, timedelta(hours=1))
         self._lock = threading.Lock()
 
@@ -97,7 +100,7 @@ class MetaConnector:
     def from_context(cls, context: ConnectorContext) -> MetaConnector:
         opts = context.options
         accounts = [MetaAccount(str(a["id"]), ad_account_of(a), str(a.get("name") or a["id"]),
-                                dict(a.get("credentials") or {})) for a in context.accounts]
+                                dict(a.get("credentials") or {}), NewAdSettings.of(a)) for a in context.accounts]
         retry = opts.get("retry_policy") or RetryPolicy(sleep=opts.get("sleep") or RetryPolicy().sleep)
         known = MetaOptions.__dataclass_fields__
         overrides = {key.removeprefix("meta_"): value for key, value in opts.items()
@@ -175,6 +178,7 @@ class MetaConnector:
         targeting = {str(r.get("id")): dict(r.get("targeting") or {}) for r in ad_sets}
         with self._lock:
             self._targets[account_id] = {e.entity_id: (e.level, targeting.get(e.entity_id, {})) for e in found}
+            self._ad_names[account_id] = {e.entity_id: e.name for e in found if e.level == "ad"}
         wanted = set(entity_ids) if entity_ids is not None else None
         return [e for e in found if wanted is None or e.entity_id in wanted]
 
@@ -269,6 +273,24 @@ class MetaConnector:
             self.entities(account_id)
             with self._lock:
                 targets = self._targets[account_id]
-        return apply_batches(self.api(account), mutations, targets, currency, self.budget_limiter, self._now,
-                             lambda operation, fn: self._call(account, operation, fn))
+        with self._lock:
+            known_ads = dict(self._ad_names.get(account_id, {}))
+        results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
+                                self.budget_limiter, self._now, lambda operation, fn: self._call(account, operation, fn),
+                                account.new_ads, known_ads, lambda: self._read_ad_names(account))
+        if any(m.kind == "new_ad" for m in mutations):
+            with self._lock:
+                self._targets.pop(account_id, None)  # new ads exist now: re-read next time
+        return results
+
+    def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        """The keys whose `new_ad` is on the platform (its tag is in an ad's name): for reconciliation."""
+        account = self._account(account_id)
+        names = self._call(account, "ads (applied keys)", lambda: self._read_ad_names(account))
+        return {key for key in idempotency_keys if find_tags(names, [ad_tag(key)])}
+
+    def _read_ad_names(self, account: MetaAccount) -> dict[str, str]:
+        """Every ad of the account, id -> name, read now (one attempt per page: the caller retries)."""
+        cursor = self._ad_account(account).get_ads(fields=["id", "name"], params={"limit": self._options.page_size})
+        return {str(ad["id"]): str(ad.get("name") or "") for ad in cursor}
 

@@ -1,5 +1,8 @@
 """Meta writes: mutations -> Graph batch calls (<= 50 per batch), answers -> results.
 
+New ads (`connectors/meta/new_ads.py`) take two rounds: their creatives go with the updates, the
+ads follow once the creatives' ids are known.
+
 Meta allows an ad set's budget to change only 4 times an hour; changes past that are refused
 here, before a call is spent on them, with the time the next change is allowed.
 """
@@ -15,12 +18,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from facebook_business.adobjects.ad import Ad
+from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
-from facebook_business.api import FacebookResponse
+from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
 from connectors.meta.api import PacedApi
+from connectors.meta.new_ads import NewAd, NewAdSettings, create_ads, enqueue_creative, find_tags, plan_new_ad
 from connectors.meta.records import money_to_minor
 
 BATCH_LIMIT = 50
@@ -77,15 +82,22 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
             excluded.append({"id": audience_id})
         updated["excluded_custom_audiences"] = excluded
         return {"targeting": updated}
-    raise ValueError(f"{kind} is not supported on Meta by this connector (new ads need a creative and a page)")
+    raise ValueError(f"{kind} is not supported on Meta by this connector")
 
 
-def apply_batches(api: PacedApi, mutations: Sequence[Mutation], targets: Mapping[str, tuple[str, dict[str, Any]]],
-                  currency: str, limiter: BudgetChangeLimiter, now: Callable[[], datetime], call: Call
-                  ) -> list[MutationResult]:
-    """Send every expressible mutation in batches of <= 50 calls; one result per mutation."""
+def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
+                  targets: Mapping[str, tuple[str, dict[str, Any]]], currency: str, limiter: BudgetChangeLimiter,
+                  now: Callable[[], datetime], call: Call, new_ad_settings: NewAdSettings,
+                  known_ads: Mapping[str, str], read_ads: Callable[[], Mapping[str, str]]) -> list[MutationResult]:
+    """Send every expressible mutation in batches of <= 50 calls; one result per mutation.
+
+    Updates and the creatives of new ads go first; the new ads themselves follow in a second round
+    (an ad needs its creative's id). A new ad whose tag is already in `known_ads` (id -> name, as
+    last read) is reported as applied, not created again; `read_ads()` reads them afresh before a
+    retried create."""
     results: list[MutationResult | None] = [None] * len(mutations)
-    ready: list[tuple[int, Mutation, str, dict[str, Any]]] = []
+    ready: list[Callable[[FacebookAdsApiBatch], None]] = []
+    new_ads: list[NewAd] = []
     for index, mutation in enumerate(mutations):
         target = targets.get(mutation.entity_id)
         if target is None:
@@ -93,6 +105,9 @@ def apply_batches(api: PacedApi, mutations: Sequence[Mutation], targets: Mapping
             continue
         level, targeting = target
         try:
+            if mutation.kind == "new_ad":
+                new_ads.append(plan_new_ad(index, mutation, level, new_ad_settings))
+                continue
             params = _params(mutation, level, targeting, currency)
         except ValueError as error:
             results[index] = _failed(mutation, f"{mutation.kind} on {mutation.entity_id}: {error}")
@@ -104,29 +119,43 @@ def apply_batches(api: PacedApi, mutations: Sequence[Mutation], targets: Mapping
                                                    f"next change to {mutation.entity_id} at {allowed_at.isoformat()}")
                 continue
             limiter.record(mutation.entity_id, now())  # counted when sent: a lost answer may still have applied
-        ready.append((index, mutation, level, params))
+        ready.append(_enqueue_update(api, index, mutation, level, params, results))
+    account = AdAccount(ad_account, api=api)
+    if new_ads:
+        known = find_tags(known_ads, [n.tag for n in new_ads])
+        for new_ad in new_ads:
+            if new_ad.tag in known:  # created by an earlier attempt whose answer was lost
+                results[new_ad.index] = MutationResult(new_ad.mutation.idempotency_key, ok=True,
+                                                       platform_ref=known[new_ad.tag], already_applied=True)
+            else:
+                ready.append(enqueue_creative(account, new_ad, results))
     for start in range(0, len(ready), BATCH_LIMIT):
-        _send(api, ready[start:start + BATCH_LIMIT], results, call)
+        chunk = ready[start:start + BATCH_LIMIT]
+        batch = api.new_batch()
+        for enqueue in chunk:
+            enqueue(batch)
+        call(f"batch of {len(chunk)} call(s)", batch.execute)
+    create_ads(account, new_ads, results, call, BATCH_LIMIT, api.new_batch, read_ads)
     return [r if r is not None else _failed(mutations[i], "no answer for this call in the batch response; "
                                                            "its state is unknown until the next read")
             for i, r in enumerate(results)]
 
 
-def _send(api: PacedApi, chunk: Sequence[tuple[int, Mutation, str, dict[str, Any]]],
-          results: list[MutationResult | None], call: Call) -> None:
-    batch = api.new_batch()
-    for index, mutation, level, params in chunk:
-        def succeeded(response: FacebookResponse, index: int = index, mutation: Mutation = mutation) -> None:
-            results[index] = MutationResult(mutation.idempotency_key, ok=True, platform_ref=mutation.entity_id)
+def _enqueue_update(api: PacedApi, index: int, mutation: Mutation, level: str, params: dict[str, Any],
+                    results: list[MutationResult | None]) -> Callable[[FacebookAdsApiBatch], None]:
+    def succeeded(response: FacebookResponse) -> None:
+        results[index] = MutationResult(mutation.idempotency_key, ok=True, platform_ref=mutation.entity_id)
 
-        def failed(response: FacebookResponse, index: int = index, mutation: Mutation = mutation) -> None:
-            error = response.error()
-            results[index] = _failed(mutation, f"({error.api_error_code()}/{error.api_error_subcode()}) "
-                                               f"{error.api_error_message() or error.get_message()}")
+    def failed(response: FacebookResponse) -> None:
+        error = response.error()
+        results[index] = _failed(mutation, f"({error.api_error_code()}/{error.api_error_subcode()}) "
+                                           f"{error.api_error_message() or error.get_message()}")
 
+    def enqueue(batch: FacebookAdsApiBatch) -> None:
         _OBJECTS[level](mutation.entity_id, api=api).api_update(params=params, batch=batch, success=succeeded,
                                                                 failure=failed)
-    call(f"batch of {len(chunk)} update(s)", batch.execute)
+
+    return enqueue
 
 
 def _failed(mutation: Mutation, message: str) -> MutationResult:

@@ -3,23 +3,29 @@
 Checks the headers a real call needs (`Authorization: Bearer`, `LinkedIn-Version: YYYYMM`,
 `X-Restli-Protocol-Version: 2.0.0`), serves campaign groups, campaigns and creatives through paged
 finders (`pageSize` / `pageToken` -> `metadata.nextPageToken`), `adAnalytics` (DAILY, pivot
-CAMPAIGN or CREATIVE, at most 20 fields), `dmpSegments` and `audienceCounts`, and applies
-`X-RestLi-Method: PARTIAL_UPDATE` patches (`{"patch": {"$set": ...}}`). Binds 127.0.0.1 only.
+CAMPAIGN or CREATIVE, at most 20 fields), `dmpSegments` and `audienceCounts`, applies
+`X-RestLi-Method: PARTIAL_UPDATE` patches (`{"patch": {"$set": ...}}`) and creates creatives with
+`POST .../creatives?action=createInline` (a dark post of a company page with an article; answered
+201 with the creative's URN in `x-restli-id`), which become `new_ad`s in the simulated world.
+Binds 127.0.0.1 only.
 
-Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `post:adCampaigns`):
-rate_limit (429 + `Retry-After: retry_after`), server_error (500), unavailable (503), timeout
-(answer after `seconds`), auth (401, echoing the token), invalid (400), malformed_row,
-truncated_page.
+Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `post:adCampaigns`,
+`post:creatives:createInline`): rate_limit (429 + `Retry-After: retry_after`), server_error (500),
+unavailable (503), timeout (answer after `seconds`), auth (401, echoing the token), invalid (400),
+malformed_row, truncated_page, lost_answer (the request is applied, then answered 504).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import re
 import threading
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +36,13 @@ from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
 _STATUS = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "ARCHIVED"}
+
+
+@dataclass(frozen=True)
+class Created:
+    """A create's answer: 201 with the new entity's URN in `x-restli-id` and no body."""
+
+    urn: str
 
 
 class RestError(Exception):
@@ -48,13 +61,16 @@ def _day(text: str, which: str) -> date:
 class FakeLinkedIn:
     """The server. `backend.accounts` maps numeric ad account ids (as strings) to simulator accounts."""
 
-    def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None) -> None:
+    def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None,
+                 organizations: Collection[str] = ("2414183",)) -> None:
         self.backend = backend
+        self.organizations = {f"urn:li:organization:{o}" for o in organizations}  # pages the token may post as
         self.access_token = access_token
         self.traffic = traffic or Traffic()
         self.faults = Faults()
         self.ids = IdMap(start=600_000_001)
         self.log: list[tuple[str, str, Any]] = []
+        self._creatives = itertools.count(1)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -110,8 +126,13 @@ class FakeLinkedIn:
                 self._check(http, fault)
                 with self.backend.lock:
                     payload = self._route(method, parts, params, body, http, fault)
-                status = 204 if payload is None else 200
-                text = "" if payload is None else json.dumps(payload)
+                if fault and fault.kind == "lost_answer":
+                    raise RestError(504, "Gateway Timeout", "GATEWAY_TIMEOUT")
+                if isinstance(payload, Created):
+                    status, text, headers = 201, "", {"x-restli-id": payload.urn}
+                else:
+                    status = 204 if payload is None else 200
+                    text = "" if payload is None else json.dumps(payload)
                 if fault and fault.kind == "truncated_page":
                     text = text[: len(text) // 2]
             except RestError as error:
@@ -124,7 +145,8 @@ class FakeLinkedIn:
         if parts and parts[0] == "adAnalytics":
             return f"get:adAnalytics:{params.get('pivot', '?')}"
         if parts and parts[0] == "adAccounts" and len(parts) >= 3:
-            return f"{method.lower()}:{parts[2]}"
+            action = f":{params['action']}" if method == "POST" and params.get("action") else ""
+            return f"{method.lower()}:{parts[2]}{action}"
         return f"{method.lower()}:{parts[0] if parts else '?'}"
 
     @staticmethod
@@ -189,6 +211,10 @@ class FakeLinkedIn:
             return {"id": int(parts[1]), "name": info.name, "currency": info.currency, "status": "ACTIVE",
                     "type": "BUSINESS"}
         collection = parts[2]
+        if method == "POST" and collection == "creatives" and params.get("action") == "createInline":
+            if len(parts) != 3:
+                raise RestError(400, "createInline is an action on the creatives collection", "ILLEGAL_ARGUMENT")
+            return self._create_inline(parts[1], account, body)
         if method == "POST":
             if http.headers.get("X-RestLi-Method") != "PARTIAL_UPDATE" or len(parts) != 4:
                 raise RestError(400, "expected a PARTIAL_UPDATE of one entity", "ILLEGAL_ARGUMENT")
@@ -311,3 +337,43 @@ class FakeLinkedIn:
         failed = [r.error for r in self.backend.apply(account, mutations, "li") if not r.ok]
         if failed:
             raise RestError(400, str(failed[0]), "ILLEGAL_ARGUMENT")
+
+    def _create_inline(self, numeric: str, account: str, body: Any) -> Created:
+        """A creative and its dark post in one call, checked the way LinkedIn checks them."""
+        def invalid(message: str, status: int = 422) -> RestError:
+            return RestError(status, message, "UNPROCESSABLE_ENTITY" if status == 422 else "ILLEGAL_ARGUMENT")
+
+        creative = (body or {}).get("creative") if isinstance(body, dict) else None
+        if not isinstance(creative, dict):
+            raise invalid("body must be {\"creative\": {...}}", 400)
+        campaign = self.ids.sim(str(creative.get("campaign", "")).rsplit(":", 1)[-1])
+        if not str(creative.get("campaign", "")).startswith("urn:li:sponsoredCampaign:") or campaign is None or not any(
+                e.entity_id == campaign and e.level == "ad_set" for e in self.backend.entities(account)):
+            raise invalid(f"/campaign {creative.get('campaign')!r} is not a campaign of account {numeric}")
+        status = creative.get("intendedStatus", "DRAFT")
+        if status not in ("ACTIVE", "PAUSED", "DRAFT"):
+            raise invalid(f"/intendedStatus {status!r} is not allowed on create")
+        post = ((creative.get("inlineContent") or {}).get("post")) or {}
+        if post.get("author") not in self.organizations:
+            raise RestError(403, f"Not enough permissions to post as {post.get('author')!r}", "ACCESS_DENIED")
+        required = {"commentary": post.get("commentary"), "visibility": post.get("visibility") == "PUBLIC",
+                    "lifecycleState": post.get("lifecycleState") == "PUBLISHED",
+                    "adContext/dscAdAccount": (post.get("adContext") or {}).get("dscAdAccount")
+                    == f"urn:li:sponsoredAccount:{numeric}"}
+        missing = [name for name, ok in required.items() if not ok]
+        if missing:
+            raise invalid(f"/inlineContent/post: {', '.join(missing)} missing or invalid")
+        article = (post.get("content") or {}).get("article") or {}
+        if not str(article.get("source", "")).startswith(("http://", "https://")) or not article.get("title"):
+            raise invalid("/inlineContent/post/content/article needs a source URL and a title")
+        number = next(self._creatives)
+        new_ad_id = f"{campaign}-li{number}"
+        ad: dict[str, Any] = {"headline": article["title"], "description": post["commentary"],
+                              "status": "ACTIVE" if status == "ACTIVE" else "PAUSED",
+                              "name": str(creative.get("name") or article["title"]), "new_ad_id": new_ad_id}
+        if post.get("contentCallToActionLabel"):
+            ad["call_to_action"] = post["contentCallToActionLabel"]
+        failed = [r.error for r in self.backend.apply(account, [("new_ad", campaign, ad)], "li") if not r.ok]
+        if failed:
+            raise invalid(str(failed[0]))
+        return Created(f"urn:li:sponsoredCreative:{self.ids.numeric(new_ad_id)}")

@@ -2,15 +2,19 @@
 
 Speaks what the facebook-business SDK sends: node reads, paged edges (`paging.cursors.after` and
 `paging.next`), sync insights and async report runs (`POST .../insights` -> `report_run_id`, poll,
-then `/{run}/insights`), `reachestimate`, form-encoded node updates and the batch endpoint
-(`POST /` with `batch=[...]`). Every answer carries usage headers; errors use Graph error bodies.
-Binds 127.0.0.1 only.
+then `/{run}/insights`), `reachestimate`, form-encoded node updates, creates on
+`act_X/adcreatives` (a link post of a Page: `object_story_spec` with `page_id` and `link_data`)
+and `act_X/ads` (`adset_id`, `creative={"creative_id"}`, `status`), and the batch endpoint
+(`POST /` with `batch=[...]`). A created ad becomes a `new_ad` in the simulated world. Every answer
+carries usage headers; errors use Graph error bodies. Binds 127.0.0.1 only.
 
 Faults (matched on request kinds such as `get:insights`, `post:insights`, `get:report`,
-`get:adsets`, `post:batch`, `post:node`, `get:reachestimate`): rate_limit (code 17 or
+`get:adsets`, `post:batch`, `post:node`, `get:reachestimate`, and inside a batch `batch:node`,
+`batch:adcreatives`, `batch:ads`): rate_limit (code 17 or
 `code=`, with `regain_minutes`), server_error (500, code 2, transient), unavailable (503 text),
 timeout (answer after `seconds`), auth (190, echoing the token as a careless server might),
-malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`).
+malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`),
+lost_answer (the request, or the batch holding the matched call, is applied, then answered 500).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -60,8 +64,10 @@ class FakeMeta:
 
     def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None,
                  polls_until_done: int = 2, sync_row_limit: int | None = None,
-                 now: Callable[[], datetime] | None = None) -> None:
+                 now: Callable[[], datetime] | None = None, page_ids: Collection[str] = ("100200300",)) -> None:
         self.backend = backend
+        self.page_ids = set(page_ids)  # Pages the token may publish as
+        self.creatives: dict[str, dict[str, Any]] = {}  # created AdCreatives by id
         self.access_token = access_token
         self.traffic = traffic or Traffic()
         self.faults = Faults()
@@ -128,6 +134,8 @@ class FakeMeta:
                 self._check(params, fault, parts)
                 with self.backend.lock:
                     status, payload = 200, self._route(method, parts, params, fault)
+                if fault and fault.kind == "lost_answer":
+                    raise self.lost_answer()
                 text = json.dumps(payload)
                 if fault and fault.kind == "truncated_page":
                     text = text[: len(text) // 2]
@@ -226,6 +234,8 @@ class FakeMeta:
                 return self._page(rows, params, parts, fault)
             if edge == "reachestimate":
                 return self._reach(sim_account, params)
+            if method == "POST" and edge in ("adcreatives", "ads"):
+                return self._create(node, edge, params)
             listing = {"campaigns": "campaign", "adsets": "ad_set", "ads": "ad"}
             if edge in listing:
                 return self._page(self._objects(sim_account, listing[edge]), params, parts, fault)
@@ -380,25 +390,92 @@ class FakeMeta:
                                          kind="GraphMethodException"))
         return {"success": True}
 
+    def _create(self, act: str, edge: str, params: dict[str, str]) -> dict[str, Any]:
+        """`POST act_X/adcreatives` or `act_X/ads`, checked the way Graph checks them."""
+        sim_account = self._sim_account(act)
+
+        def invalid(message: str, subcode: int = 1487390) -> GraphError:
+            return GraphError(400, _error(100, f"Invalid parameter: {message}", subcode, kind="OAuthException"))
+
+        def json_param(name: str) -> dict[str, Any]:
+            try:
+                value = json.loads(params[name])
+            except (KeyError, ValueError):
+                raise invalid(f"{name} is required and must be a JSON object") from None
+            if not isinstance(value, dict):
+                raise invalid(f"{name} must be a JSON object")
+            return value
+
+        if edge == "adcreatives":
+            spec = json_param("object_story_spec")
+            if str(spec.get("page_id", "")) not in self.page_ids:
+                raise invalid(f"object_story_spec.page_id {spec.get('page_id')!r} is not a Page this token can "
+                              "publish as", 1885183)
+            link_data = spec.get("link_data")
+            if not isinstance(link_data, dict) or not str(link_data.get("link", "")).startswith(("http://", "https://")):
+                raise invalid("object_story_spec.link_data.link must be a URL")
+            if not link_data.get("message") and not link_data.get("name"):
+                raise invalid("a link ad needs a message or a name")
+            with self._lock:
+                creative_id = str(self.ids.numeric(f"{act}#creative-{len(self.creatives)}"))
+                self.creatives[creative_id] = {"account": act, "name": params.get("name", ""), **spec}
+            return {"id": creative_id}
+        name = params.get("name", "")
+        if not name:
+            raise invalid("name is required")
+        status = params.get("status", "ACTIVE")
+        if status not in ("ACTIVE", "PAUSED"):
+            raise invalid(f"status must be ACTIVE or PAUSED, got {status!r}")
+        ad_set = self.ids.sim(params.get("adset_id", ""))
+        if ad_set is None or not any(e.entity_id == ad_set and e.level == "ad_set" for e in self._entities(sim_account)):
+            raise invalid(f"adset_id {params.get('adset_id')!r} is not an ad set of {act}")
+        creative_id = str(json_param("creative").get("creative_id", ""))
+        creative = self.creatives.get(creative_id)
+        if creative is None or creative["account"] != act:
+            raise invalid(f"creative {creative_id!r} does not exist in {act}")
+        link_data = creative["link_data"]
+        new_ad_id = f"{ad_set}-m{creative_id}"
+        ad: dict[str, Any] = {"headline": link_data.get("name") or link_data.get("message"),
+                              "description": link_data.get("message") or link_data.get("name"),
+                              "status": status, "name": name, "new_ad_id": new_ad_id}
+        if link_data.get("call_to_action"):
+            ad["call_to_action"] = link_data["call_to_action"].get("type")
+        failed = [r.error for r in self.backend.apply(sim_account, [("new_ad", ad_set, ad)], "meta") if not r.ok]
+        if failed:
+            raise invalid(str(failed[0]))
+        return {"id": str(self.ids.numeric(new_ad_id))}
+
     def _batch(self, calls: list[dict[str, Any]], fault: Any) -> list[dict[str, Any]]:
         if len(calls) > 50:
             raise GraphError(400, _error(1, "Too many requests in batch message. Maximum batch size is 50"))
         answers = []
+        lost = False
         for index, call in enumerate(calls):
             relative = call["relative_url"].split("?")[0]
             node = [p for p in relative.split("/") if p and p != VERSION]
             body = {k: v[-1] for k, v in parse_qs(call.get("body", ""), keep_blank_values=True).items()}
-            kind = "batch:node"
+            creating = len(node) == 2 and node[0].startswith("act_") and node[1] in ("adcreatives", "ads")
+            kind = f"batch:{node[1]}" if creating else "batch:node"
             self.traffic.count_inner(kind)
             try:
                 if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
                     raise GraphError(400, _error(100, "Invalid parameter", kind="GraphMethodException"))
                 inner_fault = self.faults.take(kind)
+                lost = lost or bool(inner_fault and inner_fault.kind == "lost_answer")
                 self._check({"access_token": self.access_token}, inner_fault, node)
-                status, text = 200, json.dumps(self._update(node[0], body))
+                answer = self._create(node[0], node[1], body) if creating else self._update(node[0], body)
+                status, text = 200, json.dumps(answer)
             except GraphError as error:
                 status = error.status
                 text = error.body if isinstance(error.body, str) else json.dumps(error.body)
             answers.append({"code": status, "headers": [{"name": "Content-Type", "value": "application/json"}],
                             "body": text})
+        if lost:
+            raise self.lost_answer()
         return answers
+
+    @staticmethod
+    def lost_answer() -> GraphError:
+        """What the client sees when the work was done but the answer did not arrive."""
+        return GraphError(500, _error(2, "An unexpected error has occurred. Please retry your request later.",
+                                      transient=True))
