@@ -23,7 +23,7 @@ from policies.base import Proposal, Snapshot
 from policies.creative_fatigue import propose_creative_refresh
 from policies.money import money_str, quantize_money
 from policies.negative_keywords import propose_negative_keywords
-from policies.pacing import PacingReport, pacing_report, propose_pacing
+from policies.pacing import PacingReport, pacing_report, propose_pacing_with_report
 from policies.reallocation import propose_reallocations
 from policies.settings import PolicySettings
 from policies.underperformers import propose_pauses
@@ -45,7 +45,7 @@ def _with_paused(snapshot: Snapshot, entity_ids: Collection[str]) -> Snapshot:
         entity_id: dataclasses.replace(entity, status="PAUSED") if entity_id in entity_ids else entity
         for entity_id, entity in snapshot.entities.items()
     }
-    return dataclasses.replace(snapshot, entities=entities)
+    return snapshot.replaced(entities=entities)  # same rows: the policies share one index
 
 
 def _without_days(snapshot: Snapshot, days: Collection[date]) -> Snapshot:
@@ -102,14 +102,14 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
         for proposal in propose_pauses(_with_paused(measured, pauses), settings.underperformers):
             pauses.setdefault(proposal.entity_id, proposal)
     after_pauses = _with_paused(snapshot, pauses)
+    measured_after_pauses = _with_paused(measured, pauses)
 
-    reallocation = (propose_reallocations(_with_paused(measured, pauses), settings.reallocation)
+    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation)
                     if wanted("reallocation") and not tracking_outage else [])
     pacing: list[Proposal] = []
     factor = 1.0
     if wanted("pacing"):
-        pacing = propose_pacing(after_pauses, settings.pacing)
-        report = pacing_report(after_pauses, settings.pacing) if pacing else None
+        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing)
         factor = report.budget_factor if report else 1.0
     cap = max(settings.reallocation.max_change_pct, settings.pacing.max_change_pct)
     budgets = _merge_budgets(snapshot, reallocation, pacing, factor, cap)
@@ -118,7 +118,7 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
     if wanted("negative_keywords") and not tracking_outage:
         rest += propose_negative_keywords(measured, settings.negative_keywords)
     if wanted("audience_overlap"):
-        rest += propose_audience_exclusions(_with_paused(measured, pauses), settings.audience_overlap)
+        rest += propose_audience_exclusions(measured_after_pauses, settings.audience_overlap)
     if wanted("creative_fatigue"):
         rest += propose_creative_refresh(after_pauses, settings.creative_fatigue)
     return [*pauses.values(), *budgets, *rest]

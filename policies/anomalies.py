@@ -75,11 +75,13 @@ class _Scope:
 def _scopes(snapshot: Snapshot) -> list[_Scope]:
     ad_sets = sorted((e for e in snapshot.entities.values() if e.level == "ad_set"), key=lambda e: e.entity_id)
     scopes = [_Scope("account", snapshot.account_id, snapshot.account_id, tuple(e.entity_id for e in ad_sets), None)]
+    children: dict[str | None, list[str]] = {}
+    for ad_set in ad_sets:
+        children.setdefault(ad_set.parent_id, []).append(ad_set.entity_id)
     for campaign in sorted(snapshot.entities.values(), key=lambda e: e.entity_id):
-        if campaign.level == "campaign":
-            children = tuple(e.entity_id for e in ad_sets if e.parent_id == campaign.entity_id)
-            if children:
-                scopes.append(_Scope("campaign", campaign.entity_id, campaign.name, children, campaign))
+        if campaign.level == "campaign" and children.get(campaign.entity_id):
+            scopes.append(_Scope("campaign", campaign.entity_id, campaign.name,
+                                 tuple(children[campaign.entity_id]), campaign))
     scopes += [_Scope("ad_set", e.entity_id, e.name, (e.entity_id,), e) for e in ad_sets if e.status == "ACTIVE"]
     return scopes
 
@@ -98,8 +100,10 @@ def _daily_budget(snapshot: Snapshot, scope: _Scope) -> float | None:
 
 
 class _Detector:
-    def __init__(self, snapshot: Snapshot, settings: AnomalySettings, curve: LagCurve) -> None:
-        self.snapshot, self.settings, self.curve = snapshot, settings, curve
+    """Checks scopes on days from `since + baseline_days` on (earlier days are never summed)."""
+
+    def __init__(self, snapshot: Snapshot, settings: AnomalySettings, curve: LagCurve, since: date) -> None:
+        self.snapshot, self.settings, self.curve, self.since = snapshot, settings, curve, since
         self.factors = weekday_factors(snapshot, 8)
         self._series: dict[str, dict[date, DayTotals]] = {}
 
@@ -111,7 +115,7 @@ class _Detector:
 
     def series(self, scope: _Scope) -> dict[date, DayTotals]:
         if scope.entity_id not in self._series:
-            self._series[scope.entity_id] = scope_series(self.snapshot, scope.ad_set_ids, self.curve)
+            self._series[scope.entity_id] = scope_series(self.snapshot, scope.ad_set_ids, self.curve, self.since)
         return self._series[scope.entity_id]
 
     def history(self, scope: _Scope, day: date, skip: set[date] | frozenset[date] = frozenset()) -> list[DayTotals]:
@@ -256,7 +260,9 @@ def tracking_outage_days(snapshot: Snapshot, settings: AnomalySettings, curve: L
     Conversion-based policies drop these days: zero conversions on them are a measurement failure,
     not evidence. Each day is judged against a baseline that leaves out earlier outage days.
     """
-    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions))
+    first_day = snapshot.today - timedelta(days=lookback_days)
+    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions),
+                         first_day - timedelta(days=settings.baseline_days))
     account = _scopes(snapshot)[0]
     outages: set[date] = set()
     for offset in range(lookback_days, 0, -1):
@@ -273,8 +279,9 @@ def detect_anomalies(snapshot: Snapshot, settings: AnomalySettings, curve: LagCu
     """
     if not settings.enabled:
         return []
-    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions))
     days = [snapshot.today - timedelta(days=offset) for offset in range(settings.check_days, 0, -1)]
+    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions),
+                         days[0] - timedelta(days=settings.baseline_days))
     skip = outage_days or set()
     flags = [flag for scope in _scopes(snapshot) for day in days for flag in detector.check(scope, day, skip)]
     flags = _deduplicate(flags, snapshot)

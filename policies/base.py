@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from connectors.base import Audience, Entity, MetricRow, SearchTermRow
+from policies.daily_index import DailyIndex
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,24 @@ class Snapshot:
 
     def rows(self, entity_id: str, start: date, end: date) -> list[MetricRow]:
         """The entity's rows with `start <= day <= end`."""
-        return [row for row in self.daily.get(entity_id, ()) if start <= row.day <= end]
+        return self.index.rows(entity_id, start, end)
+
+    @property
+    def index(self) -> DailyIndex:
+        """Lookups over `daily` (per-entity windows, per-day sums), built on first use and kept with
+        this snapshot, so every policy evaluating it shares them."""
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = DailyIndex(self.daily)
+            object.__setattr__(self, "_index", index)  # a cache, not state: the snapshot is immutable
+        return index
+
+    def replaced(self, **changes: Any) -> Snapshot:
+        """`dataclasses.replace(self, **changes)` that keeps the index when `daily` and `today` stay."""
+        snapshot = dataclasses.replace(self, **changes)
+        if "daily" not in changes and "today" not in changes:
+            object.__setattr__(snapshot, "_index", self.index)
+        return snapshot
 
 
 @dataclass(frozen=True)

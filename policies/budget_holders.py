@@ -36,7 +36,12 @@ class BudgetHolder:
 def budget_holders(snapshot: Snapshot) -> list[BudgetHolder]:
     """Active budget holders of the account, sorted by id, with the active ad sets they fund."""
     holders: list[BudgetHolder] = []
-    for entity in sorted(snapshot.entities.values(), key=lambda e: e.entity_id):
+    entities = sorted(snapshot.entities.values(), key=lambda e: e.entity_id)
+    active_children: dict[str | None, list[str]] = {}
+    for entity in entities:
+        if entity.level == "ad_set" and entity.status == "ACTIVE":
+            active_children.setdefault(entity.parent_id, []).append(entity.entity_id)
+    for entity in entities:
         if entity.daily_budget is None or entity.status != "ACTIVE":
             continue
         if entity.level == "ad_set":
@@ -45,10 +50,7 @@ def budget_holders(snapshot: Snapshot) -> list[BudgetHolder]:
                 continue
             holders.append(BudgetHolder(entity, (entity.entity_id,)))
         elif entity.level == "campaign":
-            children = tuple(
-                e.entity_id for e in sorted(snapshot.entities.values(), key=lambda e: e.entity_id)
-                if e.level == "ad_set" and e.parent_id == entity.entity_id and e.status == "ACTIVE"
-            )
+            children = tuple(active_children.get(entity.entity_id, ()))
             if children:
                 holders.append(BudgetHolder(entity, children))
     return holders

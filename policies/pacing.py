@@ -80,6 +80,12 @@ def _account_daily_spend(snapshot: Snapshot, start: date, end: date) -> dict[dat
 
 def weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
     """Mean spend per weekday / mean spend, Monday first, shrunk towards 1 and normalised to mean 1."""
+    ad_sets = tuple(e.entity_id for e in snapshot.entities.values() if e.level == "ad_set")
+    # Anomalies and pacing both ask, on the same rows: computed once per snapshot.
+    return snapshot.index.memo(("weekday_factors", weeks, ad_sets), lambda: _weekday_factors(snapshot, weeks))
+
+
+def _weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
     end = snapshot.today - timedelta(days=1)
     spend = _account_daily_spend(snapshot, end - timedelta(days=7 * weeks - 1), end)
     if not spend:
@@ -217,14 +223,20 @@ def projected_with_budgets(snapshot: Snapshot, settings: PacingSettings, budgets
 
 def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposal]:
     """set_budget proposals that bring the projected month-end spend back to the monthly budget."""
+    return propose_pacing_with_report(snapshot, settings)[0]
+
+
+def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings,
+                               ) -> tuple[list[Proposal], PacingReport | None]:
+    """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis)."""
     if not settings.enabled:
-        return []
+        return [], None
     analysis = _analyse(snapshot, settings)
     if analysis is None:
-        return []
+        return [], None
     report, paces, recommended = analysis
     if report.status == "on_track":
-        return []
+        return [], None
     currency = snapshot.currency
     proposals = []
     for pace, after in zip(paces, recommended, strict=True):
@@ -265,4 +277,4 @@ def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposa
                 },
             )
         )
-    return proposals
+    return proposals, (report if proposals else None)

@@ -167,23 +167,26 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
         # Rooms only shrink (a donor's delta only falls, a receiver's only rises, `moved` only
         # grows), so a side that cannot give or take `smallest` never will again: dropping such
         # tranches and stopping early keeps the result identical and the loop linear, not
-        # receivers x tranches.
+        # receivers x tranches. A receiver that has already given money takes none.
         if day_cap - moved < smallest:
             break
+        if receiver.delta < 0:
+            continue
         live: list[tuple[float, _Candidate, Decimal | None]] = []
+        scanned = len(tranches)
         for position, tranche in enumerate(tranches):
             donor_roas, donor, tranche_limit = tranche
             if donor.delta > 0 or _donor_room(donor, settings, currency) < smallest or (
                     tranche_limit is not None and floor_money(tranche_limit + donor.delta, currency) < smallest):
                 continue  # exhausted (or now a receiver) for good
             live.append(tranche)
-            if donor is receiver or receiver.delta < 0:
+            if donor is receiver:
                 continue
             if receiver.marginal_roas < donor_roas * (1 + settings.min_improvement) or receiver.marginal_roas <= 0:
-                live += tranches[position + 1:]
+                scanned = position + 1
                 break
             if _receiver_room(receiver, settings, currency) < smallest:
-                live += tranches[position + 1:]
+                scanned = position + 1
                 break
             amount = min(_donor_room(donor, settings, currency), _receiver_room(receiver, settings, currency),
                          day_cap - moved)
@@ -198,7 +201,8 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
                     "marginal_roas_to": f"{receiver.marginal_roas:.3f}"}
             donor.transfers.append({"to": receiver.holder.entity_id, **note})
             receiver.transfers.append({"from": donor.holder.entity_id, **note})
-        tranches = live
+        if len(live) < scanned:
+            tranches[:scanned] = live  # only the scanned part can hold exhausted tranches
     return moved
 
 
