@@ -47,3 +47,27 @@ def test_ages_with_too_little_evidence_fall_back_to_default_factors() -> None:
 def test_for_day_uses_the_age_relative_to_today() -> None:
     curve = estimate_lag_curve([])
     assert curve.for_day(TODAY - timedelta(days=1), TODAY) == curve.at(1)
+
+
+def _truncated_geometric(unreported_at_0: float, ratio: float) -> list[float]:
+    """Completeness by age of a lag whose unreported share decays geometrically, all in by maturity."""
+    cut = ratio**MATURITY_DAYS
+    return [1.0 - unreported_at_0 * (ratio**age - cut) / (1.0 - cut) for age in range(MATURITY_DAYS + 1)]
+
+
+@pytest.mark.parametrize(("unreported_at_0", "ratio"), [(0.3, 0.6), (0.65, 0.88)])
+def test_a_young_history_extrapolates_its_own_tail(unreported_at_0: float, ratio: float) -> None:
+    # Twelve days of history: ages 0-5 are estimated, the tail up to 28 days is fitted from them.
+    truth = _truncated_geometric(unreported_at_0, ratio)
+    curve = estimate_lag_curve(revisions_for_curve(truth, days=12))
+    assert curve.source == "partly estimated" and curve.estimated_ages == 6
+    for age in range(MATURITY_DAYS + 1):
+        assert curve.at(age) == pytest.approx(truth[age], abs=0.01), age
+
+
+def test_a_consumer_lag_is_not_mistaken_for_a_long_b2b_one() -> None:
+    # 70% reported the next day: the conservative default would say 35% and double yesterday's ROAS.
+    truth = _truncated_geometric(0.3, 0.6)
+    curve = estimate_lag_curve(revisions_for_curve(truth, days=12))
+    assert curve.at(1) == pytest.approx(truth[1], abs=0.01)
+    assert DEFAULT_CURVE.at(1) < 0.5 * curve.at(1) + 0.01
