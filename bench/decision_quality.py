@@ -7,7 +7,10 @@ For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platfo
 - false pauses: pauses of ad sets whose true ROAS was >= target on the day of the pause, per
   ad set that was above target on day 7 (target <= 5%), and per 50 ad sets (target <= 1);
 - speed on clear losers: ad sets whose true ROAS on day 7 was <= half the target, paused within
-  7 days of leaving their learning phase (by day 14) (target >= 90%);
+  7 days of leaving their learning phase (by day 14) (target >= 90%), overall and by volume: the
+  conversions the ad set would bring in that week at the target ROAS (its matured conversions in
+  days 7-13 x target / true ROAS). "Typical spend" for a consumer account is tens of conversions
+  a week; a B2B ad set often has a handful, and no test separates 1 conversion from 3 in a week;
 - anomalies: precision and recall of tracking-outage and runaway-spend flags against the incidents
   the simulator injected (targets 0.9 / 0.8); an incident counts as detectable from day 8 (a
   week of baseline) to the day before the end (it is reported the next day);
@@ -28,9 +31,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.backtest import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
+from connectors.simulator.dynamics import simulate  # noqa: E402
+from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
 
 LEARNING_DAYS = 7
 SPEED_DAYS = 7
+VOLUME_BUCKETS = ((0.0, 10.0), (10.0, 30.0), (30.0, float("inf")))  # conversions a week at the target ROAS
+
+
+def _weekly_conversions_at_target(report: BacktestReport) -> dict[str, float]:
+    """Per ad set: matured conversions of its first week after learning, scaled to the target ROAS."""
+    world = build_world(report.seed, DEMO_SPECS, report.start)
+    first, last = report.start + timedelta(days=LEARNING_DAYS), report.start + timedelta(days=LEARNING_DAYS + 6)
+    matured = simulate(world, [], last + timedelta(days=29))
+    conversions: dict[str, float] = {}
+    for row in matured.metrics:
+        if row.level == "ad_set" and first <= row.day <= last:
+            conversions[row.entity_id] = conversions.get(row.entity_id, 0.0) + row.conversions
+    return {ad_set_id: conversions.get(ad_set_id, 0.0) * report.target_roas / max(roas, 1e-9)
+            for ad_set_id, roas in report.true_roas_at_oracle_day.items()}
 
 
 def _run(args: tuple[int, int, tuple[str, ...]]) -> BacktestReport:
@@ -76,6 +95,7 @@ def main() -> None:
 
     ad_sets = above = false_pauses = naive_false = losers = losers_fast = 0
     loser_delays: list[int] = []
+    by_volume: dict[tuple[float, float], list[bool]] = {bucket: [] for bucket in VOLUME_BUCKETS}
     tp = flagged = detected = detectable = 0
     captured: list[float] = []
     beats_naive = 0
@@ -89,10 +109,15 @@ def main() -> None:
         false_pauses += arms["agent"].false_pauses
         naive_false += arms["naive"].false_pauses
         agent_pauses = {p.ad_set_id: p.day_index for p in report.pause_log if p.arm == "agent"}
+        volume = _weekly_conversions_at_target(report)
         for ad_set_id, roas in report.true_roas_at_oracle_day.items():
             if roas <= target / 2:
                 losers += 1
-                losers_fast += agent_pauses.get(ad_set_id, 10**6) <= LEARNING_DAYS + SPEED_DAYS
+                fast = agent_pauses.get(ad_set_id, 10**6) <= LEARNING_DAYS + SPEED_DAYS
+                losers_fast += fast
+                for low, high in VOLUME_BUCKETS:
+                    if low <= volume[ad_set_id] < high:
+                        by_volume[(low, high)].append(fast)
                 loser_delays.append(agent_pauses.get(ad_set_id, 10**6) - LEARNING_DAYS)
         scores = _anomaly_scores(report)
         tp, flagged, detected, detectable = (tp + scores[0], flagged + scores[1], detected + scores[2],
@@ -120,6 +145,10 @@ def main() -> None:
     within = ", ".join(f"{sum(d <= days for d in loser_delays) / max(len(loser_delays), 1):.0%} within {days}"
                        for days in (7, 14, 21, 28))
     print(f"  ... {within} days of learning; never: {sum(d > 10**5 for d in loser_delays)}")
+    for (low, high), outcomes in by_volume.items():
+        label = f">= {low:.0f}" if high == float("inf") else f"{low:.0f}-{high:.0f}"
+        print(f"  ... with {label} conversions a week at the target ROAS: "
+              f"{sum(outcomes) / max(len(outcomes), 1):.0%} ({sum(outcomes)}/{len(outcomes)}) within {SPEED_DAYS} days")
     print(f"anomaly precision {tp / max(flagged, 1):.2f} ({tp}/{flagged}; target >= 0.9), "
           f"recall {detected / max(detectable, 1):.2f} ({detected}/{detectable}; target >= 0.8)")
     if captured:
