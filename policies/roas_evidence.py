@@ -34,6 +34,7 @@ from policies.conversion_lag import LagCurve
 QUADRATURE_NODES = 64
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)  # weight exp(-z^2 / 2)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+QUANTILE_STEPS = 34  # bisection halvings of log ROAS over a 1e9 range: relative precision ~1e-9
 CV_BOUNDS = (0.3, 3.0)
 DEFAULT_VALUE_CV = 1.0
 DEFAULT_DISPERSION = 1.5  # when there are too few days to measure it
@@ -197,14 +198,15 @@ class RoasPosterior:
             return 0.0
         scale = self.log_value_scale
         values = np.exp(self.log_value_centre - 0.5 * scale * scale + scale * _NODES)
-        return float(np.clip(gammainc(self.shape, self.rate_denominator * target / values) @ _WEIGHTS, 0.0, 1.0))
+        probability = float(gammainc(self.shape, self.rate_denominator * target / values) @ _WEIGHTS)
+        return min(max(probability, 0.0), 1.0)
 
     def quantile(self, share: float) -> float:
         """The ROAS below which the posterior puts `share` of its mass (bisection on log ROAS)."""
         if self.log_value_centre is None or self.mean <= 0:
             return 0.0
         low, high = self.mean * 1e-6, self.mean * 1e3
-        for _ in range(60):
+        for _ in range(QUANTILE_STEPS):
             middle = math.sqrt(low * high)
             if self.probability_below(middle) < share:
                 low = middle
