@@ -1,6 +1,7 @@
 """Decision quality of the policies on many simulated worlds: prints the figures, asserts nothing.
 
     python bench/decision_quality.py [--seeds 12] [--days 90] [--workers 2] [--policy NAME ...]
+                                     [--set POLICY.KEY=VALUE ...]
 
 For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platforms/currencies,
 36 ad sets) and reports, against the targets of the design:
@@ -24,15 +25,20 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import yaml  # noqa: E402
 
 from agent.backtest import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
 from connectors.simulator.dynamics import simulate  # noqa: E402
 from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
+from policies.settings import PolicySettings  # noqa: E402
 
 LEARNING_DAYS = 7
 SPEED_DAYS = 7
@@ -52,9 +58,21 @@ def _weekly_conversions_at_target(report: BacktestReport) -> dict[str, float]:
             for ad_set_id, roas in report.true_roas_at_oracle_day.items()}
 
 
-def _run(args: tuple[int, int, tuple[str, ...]]) -> BacktestReport:
-    seed, days, policies = args
-    return run_backtest(seed, days=days, policies=policies or None)
+def _settings(overrides: Sequence[str]) -> PolicySettings:
+    """Default policy settings with `POLICY.KEY=VALUE` overrides (values parsed as YAML scalars)."""
+    raw: dict[str, dict[str, Any]] = {}
+    for override in overrides:
+        path, _, value = override.partition("=")
+        policy, _, key = path.partition(".")
+        if not key or not value:
+            raise SystemExit(f"--set {override!r}: expected POLICY.KEY=VALUE, e.g. underperformers.confidence=0.95")
+        raw.setdefault(policy, {})[key] = yaml.safe_load(value)
+    return PolicySettings.model_validate(raw)
+
+
+def _run(args: tuple[int, int, tuple[str, ...], tuple[str, ...]]) -> BacktestReport:
+    seed, days, policies, overrides = args
+    return run_backtest(seed, days=days, policies=policies or None, settings=_settings(overrides))
 
 
 def _anomaly_scores(report: BacktestReport) -> tuple[int, int, int, int]:
@@ -87,10 +105,13 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--policy", action="append", default=[], help="only these policies (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="POLICY.KEY=VALUE",
+                        help="override a policy setting, e.g. underperformers.confidence=0.95")
     options = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(options.workers) as pool:
-        jobs = [(seed, options.days, tuple(options.policy)) for seed in range(1, options.seeds + 1)]
+        jobs = [(seed, options.days, tuple(options.policy), tuple(options.set))
+                for seed in range(1, options.seeds + 1)]
         reports = list(pool.map(_run, jobs))
 
     ad_sets = above = false_pauses = naive_false = losers = losers_fast = 0
