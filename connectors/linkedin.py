@@ -37,6 +37,7 @@ from connectors.base import (
     Status,
 )
 from connectors.money import quantize_money
+from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused
 from connectors.registry import ConnectorContext
 from connectors.retry import (
     Classified,
@@ -372,22 +373,6 @@ class LinkedInConnector:
         return {_last_id(c.get("id")): str(c.get("name") or "") for c in creatives}
 
 
-def ad_tag(idempotency_key: str) -> str:
-    """The marker a created creative carries in its name (the same scheme as Meta's new ads)."""
-    return f"[pma:{idempotency_key[:16]}]"
-
-
-def find_tags(names: Mapping[str, str], tags: Iterable[str]) -> dict[str, str]:
-    """`{tag: creative id}` for the `tags` found in `names` (creative id -> name)."""
-    wanted = list(tags)
-    return {tag: object_id for object_id, name in names.items() for tag in wanted if tag in (name or "")}
-
-
-def _first(params: Mapping[str, Any], single: str, plural: str) -> str:
-    values = params.get(plural) or [params.get(single, "")]
-    return next((str(v).strip() for v in values if str(v).strip()), "")
-
-
 def _inline_creative(account: LinkedInAccount, mutation: Mutation,
                      levels: Mapping[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """The `createInline` body: a PAUSED creative in the campaign (our ad set) whose content is a
@@ -396,19 +381,11 @@ def _inline_creative(account: LinkedInAccount, mutation: Mutation,
     if levels.get(mutation.entity_id, ("", {}))[0] != "ad_set":
         raise ValueError("new ads (creatives) are created in a LinkedIn campaign, our ad set")
     params = mutation.params
-    status = str(params.get("status", "PAUSED")).upper()
-    if status != "PAUSED":
-        raise ValueError(f"new ads are created PAUSED on LinkedIn (asked {status!r}); enable the ad after review")
+    require_paused(params, "LinkedIn")
     if not account.organization:
         raise ValueError("a LinkedIn ad is a post by a company page: set accounts[].new_ads.linkedin_organization")
-    headline, commentary = _first(params, "headline", "headlines"), _first(params, "description", "descriptions")
-    if not headline or not commentary:
-        raise ValueError("a new ad needs a headline and a description (the introductory text)")
-    final_urls = params.get("final_urls") or ()
-    link = str(params.get("link") or params.get("final_url") or (final_urls[0] if final_urls else "")
-               or account.landing_url or "")
-    if not link:
-        raise ValueError("an article ad needs a link: give params.link or set accounts[].new_ads.landing_url")
+    copy = read_copy(params, account.landing_url, "the introductory text", "an article ad")
+    headline, commentary, link = copy.headline, copy.text, copy.link
     post: dict[str, Any] = {
         "author": account.organization, "commentary": commentary, "visibility": "PUBLIC",
         "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False,

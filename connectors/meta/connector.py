@@ -29,8 +29,9 @@ from connectors.base import (
 )
 from connectors.meta import records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
-from connectors.meta.new_ads import NewAdSettings, ad_tag, find_tags
+from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
+from connectors.new_ad_copy import ad_tag, find_tags
 from connectors.registry import ConnectorContext
 from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, call_with_retry
 

@@ -9,7 +9,7 @@ an ad already there is reported as applied instead of created twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,18 +17,9 @@ from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
+from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused
 
 NAME_LIMIT = 200  # keep names readable in Ads Manager; the tag always survives the cut
-
-
-def ad_tag(idempotency_key: str) -> str:
-    """The marker a created ad and its creative carry in their names."""
-    return f"[pma:{idempotency_key[:16]}]"
-
-
-def find_tags(names: Mapping[str, str], tags: Collection[str]) -> dict[str, str]:
-    """`{tag: object id}` for the `tags` found in `names` (object id -> name)."""
-    return {tag: object_id for object_id, name in names.items() for tag in tags if tag in (name or "")}
 
 
 @dataclass(frozen=True)
@@ -61,11 +52,6 @@ class NewAd:
         return ad_tag(self.mutation.idempotency_key)
 
 
-def _first(params: Mapping[str, Any], single: str, plural: str) -> str:
-    values = params.get(plural) or [params.get(single, "")]
-    return next((str(v).strip() for v in values if str(v).strip()), "")
-
-
 def plan_new_ad(index: int, mutation: Mutation, level: str, settings: NewAdSettings) -> NewAd:
     """The creative and ad for one mutation; ValueError (naming what to set) if Meta cannot make it.
 
@@ -75,19 +61,11 @@ def plan_new_ad(index: int, mutation: Mutation, level: str, settings: NewAdSetti
     if level != "ad_set":
         raise ValueError("new ads are created in an ad set")
     params = mutation.params
-    status = str(params.get("status", "PAUSED")).upper()
-    if status != "PAUSED":
-        raise ValueError(f"new ads are created PAUSED on Meta (asked {status!r}); enable the ad after review")
+    require_paused(params, "Meta")
     if not settings.page_id:
         raise ValueError("Meta publishes an ad as a Facebook Page: set accounts[].new_ads.meta_page_id")
-    headline, primary_text = _first(params, "headline", "headlines"), _first(params, "description", "descriptions")
-    if not headline or not primary_text:
-        raise ValueError("a new ad needs a headline and a description (the primary text)")
-    final_urls = params.get("final_urls") or ()
-    link = str(params.get("link") or params.get("final_url") or (final_urls[0] if final_urls else "")
-               or settings.landing_url or "")
-    if not link:
-        raise ValueError("a link ad needs a link: give params.link or set accounts[].new_ads.landing_url")
+    copy = read_copy(params, settings.landing_url, "the primary text", "a link ad")
+    headline, primary_text, link = copy.headline, copy.text, copy.link
     link_data: dict[str, Any] = {"link": link, "message": primary_text, "name": headline}
     if params.get("link_description"):
         link_data["description"] = str(params["link_description"])

@@ -25,8 +25,9 @@ from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
 from connectors.meta.api import PacedApi
-from connectors.meta.new_ads import NewAd, NewAdSettings, create_ads, enqueue_creative, find_tags, plan_new_ad
+from connectors.meta.new_ads import NewAd, NewAdSettings, create_ads, enqueue_creative, plan_new_ad
 from connectors.meta.records import money_to_minor
+from connectors.new_ad_copy import find_tags
 
 BATCH_LIMIT = 50
 Call = Callable[[str, Callable[[], Any]], Any]
