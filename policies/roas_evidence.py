@@ -13,8 +13,8 @@ Model (per ad set, over the window):
   account, counts and exposure are divided by phi (same mean, phi times the variance).
 P(ROAS < target) = E_z[GammaCDF(target / value(z))] over the normal z of the log value, computed by
 Gauss-Hermite quadrature: exact to ~1e-6 and deterministic, at a fraction of the cost of sampling
-(it runs for every ad set, every cycle). Quantiles, needed only for a proposal's evidence, are found
-by bisection on that distribution function.
+(it runs for every ad set, every cycle). Quantiles, needed only for a proposal's evidence, are read
+off that distribution function on two nested grids.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from policies.conversion_lag import LagCurve
 QUADRATURE_NODES = 64
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)  # weight exp(-z^2 / 2)
 _WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
-QUANTILE_STEPS = 34  # bisection halvings of log ROAS over a 1e9 range: relative precision ~1e-9
+QUANTILE_GRID = 20  # points of each of the two grids that locate a quantile
 CV_BOUNDS = (0.3, 3.0)
 DEFAULT_VALUE_CV = 1.0
 DEFAULT_DISPERSION = 1.5  # when there are too few days to measure it
@@ -201,28 +201,48 @@ class RoasPosterior:
         probability = float(gammainc(self.shape, self.rate_denominator * target / values) @ _WEIGHTS)
         return min(max(probability, 0.0), 1.0)
 
-    def quantile(self, share: float) -> float:
-        """The ROAS below which the posterior puts `share` of its mass (bisection on log ROAS)."""
+    def _distribution(self, roas: np.ndarray) -> np.ndarray:
+        """P(true ROAS < x) for each x of `roas` (requires an observed value)."""
+        scale, centre = self.log_value_scale, self.log_value_centre or 0.0
+        values = np.exp(centre - 0.5 * scale * scale + scale * _NODES)
+        return np.asarray(gammainc(self.shape, self.rate_denominator * roas[:, None] / values[None, :]) @ _WEIGHTS)
+
+    def quantiles(self, *shares: float) -> tuple[float, ...]:
+        """The ROAS below which the posterior puts each of `shares` of its mass.
+
+        A coarse grid of log ROAS brackets each share, a fine grid inside the bracket narrows it,
+        and linear interpolation finishes: three vectorised evaluations, ~1e-4 relative precision.
+        """
         if self.log_value_centre is None or self.mean <= 0:
-            return 0.0
-        low, high = self.mean * 1e-6, self.mean * 1e3
-        for _ in range(QUANTILE_STEPS):
-            middle = math.sqrt(low * high)
-            if self.probability_below(middle) < share:
-                low = middle
-            else:
-                high = middle
-        return math.sqrt(low * high)
+            return tuple(0.0 for _ in shares)
+        spread = 6.0 * math.sqrt(1.0 / self.shape + self.log_value_scale**2) + 1.0  # ~6 sd of log ROAS
+        low, high = math.log(self.mean) - spread, math.log(self.mean) + spread
+        while self._distribution(np.array([math.exp(low)]))[0] > min(shares):
+            low -= spread
+        while self._distribution(np.array([math.exp(high)]))[0] < max(shares):
+            high += spread
+        coarse = np.linspace(low, high, QUANTILE_GRID)
+        coarse_cdf = self._distribution(np.exp(coarse))
+        result = []
+        for share in shares:
+            i = int(np.clip(np.searchsorted(coarse_cdf, share), 1, QUANTILE_GRID - 1))
+            fine = np.linspace(coarse[i - 1], coarse[i], QUANTILE_GRID)
+            fine_cdf = self._distribution(np.exp(fine))
+            j = int(np.clip(np.searchsorted(fine_cdf, share), 1, QUANTILE_GRID - 1))
+            below, above = fine_cdf[j - 1], fine_cdf[j]
+            weight = (share - below) / (above - below) if above > below else 0.5
+            result.append(math.exp(fine[j - 1] + weight * (fine[j] - fine[j - 1])))
+        return tuple(result)
 
     @property
     def low(self) -> float:
         """5th percentile."""
-        return self.quantile(0.05)
+        return self.quantiles(0.05)[0]
 
     @property
     def high(self) -> float:
         """95th percentile."""
-        return self.quantile(0.95)
+        return self.quantiles(0.95)[0]
 
 
 def roas_posterior(

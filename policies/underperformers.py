@@ -108,6 +108,7 @@ def propose_pauses(
         if settings.consistency_confidence is not None and min(p_halves) < settings.consistency_confidence:
             continue  # one bad stretch, not a pattern: daily re-tests would otherwise catch every dip
         observed = window.observed_roas or 0.0
+        low, high = posterior.quantiles(0.05, 0.95)
         proposals.append(
             Proposal(
                 kind="pause",
@@ -123,7 +124,7 @@ def propose_pauses(
                     f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
                     f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
                     f"{window.expected_final_conversions:.1f} once late conversions arrive). Posterior ROAS "
-                    f"{posterior.mean:.2f}, 90% interval {posterior.low:.2f}-{posterior.high:.2f}; "
+                    f"{posterior.mean:.2f}, 90% interval {low:.2f}-{high:.2f}; "
                     f"P(ROAS < target) in the window's older and newer halves {p_halves[0]:.0%} and "
                     f"{p_halves[1]:.0%}."
                 ),
@@ -142,7 +143,7 @@ def propose_pauses(
                     "lag_corrected_roas": round(window.lag_corrected_roas or 0.0, 4),
                     "target_roas": settings.target_roas,
                     "posterior_mean_roas": round(posterior.mean, 4),
-                    "posterior_interval_90": [round(posterior.low, 4), round(posterior.high, 4)],
+                    "posterior_interval_90": [round(low, 4), round(high, 4)],
                     "p_roas_below_target": round(p_below, 4),
                     "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
                     "confidence": settings.confidence,
