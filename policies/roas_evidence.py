@@ -97,6 +97,7 @@ def collect_window(
     clicks = impressions = 0
     days: set[date] = set()
     first_day: date | None = None
+    completeness_on: dict[date, float] = {}  # the curve by day: the same few days recur for every entity
     for entity_id in entity_ids:
         for row in snapshot.rows(entity_id, start, end):
             if row.level != "ad_set":
@@ -104,7 +105,10 @@ def collect_window(
             spend += row.spend
             value += row.conversion_value
             weight = discount if discounted_before is not None and row.day < discounted_before else 1.0
-            completeness = float(row.spend) * curve.for_day(row.day, snapshot.today)
+            share = completeness_on.get(row.day)
+            if share is None:
+                share = completeness_on[row.day] = curve.for_day(row.day, snapshot.today)
+            completeness = float(row.spend) * share
             lag_exposure += completeness
             exposure += completeness * weight
             first_day = row.day if first_day is None else min(first_day, row.day)
