@@ -6,16 +6,19 @@ rest of the cycle goes on. Data flows one way; each step reads what the previous
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -31,17 +34,23 @@ from agent.approvals.notify import notify_pending
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
-from agent.executor import execute_approved
+from agent.executor import (
+    ACCOUNT_WORKERS_PER_SLOT,
+    execute_approved,
+    for_each_by_platform,
+    platform_request_limits,
+)
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
 from agent.reconcile import reconcile
 from agent.snapshots import load_snapshot
-from connectors.base import AccountInfo, Connector, ConnectorError, Entity
+from connectors.base import AccountInfo, AccountInfoReader, Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
 from policies import evaluate
 from policies.base import Proposal, Snapshot
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 REACH_ESTIMATE_MAX_AGE_DAYS = 7
 Progress = Callable[[str], None]
 
@@ -139,24 +148,81 @@ def pull_window(latest_stored: date | None, today: date, lookback_days: int, ini
     return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
 
 
+class ReadPool(Protocol):
+    """Where an account's independent platform reads run: `submit` returns the read's future."""
+
+    def submit(self, read: Callable[[], T]) -> Future[T]: ...
+
+
+class OneAfterAnother:
+    """Each read runs at once, in the calling thread (a Celery worker pulls one account like this)."""
+
+    def submit(self, read: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(read())
+        except Exception as error:  # raised again by future.result(), where the caller waits
+            future.set_exception(error)
+        return future
+
+
+class SharedReads:
+    """A pool for the reads of one platform's accounts, shared by them all: an account's reports,
+    audiences and reach estimates are in flight together instead of one after another, so its
+    latency no longer adds up. The request limiter still bounds what is in flight per platform,
+    and each account has at most `per_account` reads running, so one slow account (huge reports, a
+    platform taking its time) cannot hold every slot of its platform."""
+
+    def __init__(self, pool: ThreadPoolExecutor, per_account: int) -> None:
+        self._pool = pool
+        self._per_account = max(1, per_account)
+
+    def for_account(self) -> ReadPool:
+        return _AccountReads(self._pool, threading.BoundedSemaphore(self._per_account))
+
+
+class _AccountReads:
+    def __init__(self, pool: ThreadPoolExecutor, running: threading.BoundedSemaphore) -> None:
+        self._pool = pool
+        self._running = running
+
+    def submit(self, read: Callable[[], T]) -> Future[T]:
+        self._running.acquire()  # the account's own thread waits here, holding nothing else
+        future = self._pool.submit(contextvars.copy_context().run, read)  # the cycle's request limits go along
+        future.add_done_callback(lambda _done: self._running.release())
+        return future
+
+
 def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, config: AgentConfig,
-                  today: date, clock: Clock, summary: CycleSummary, info: AccountInfo | None) -> None:
+                  today: date, clock: Clock, summary: CycleSummary, info: AccountInfo | None,
+                  reads: ReadPool | None = None) -> None:
     """Read everything from the platform first, then write it in one short transaction (SQLite
-    allows one writer at a time, and a platform call must never hold a database lock)."""
+    allows one writer at a time, and a platform call must never hold a database lock). Reads that
+    do not depend on each other go to `reads` together."""
+    pool = reads or OneAfterAnother()
     with engine.connect() as connection:
         latest = store.latest_metric_day(connection, account.id)
         known_reach = store.load_reach_estimates(connection, account.id,
                                                  fresh_since=today - timedelta(days=REACH_ESTIMATE_MAX_AGE_DAYS))
     start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
+    if info is None and isinstance(connector, AccountInfoReader):
+        info = connector.account_info(account.id)
     if info is None:
         info = next((a for a in connector.accounts() if a.account_id == account.id), None)
     if info is None:
         raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
-    entities = connector.entities(account.id)
-    metrics = connector.daily_metrics(account.id, start, end)
-    search_terms = connector.search_terms(account.id, start, end)
-    audiences = connector.audiences(account.id)
-    reach = _reach_estimates(connector, account.id, entities, known_reach)
+    # listed in the read's own thread: a connector returning a lazy iterable reads while iterated
+    entities_read = pool.submit(lambda: list(connector.entities(account.id)))
+    metrics_read = pool.submit(lambda: list(connector.daily_metrics(account.id, start, end)))
+    search_terms_read = pool.submit(lambda: list(connector.search_terms(account.id, start, end)))
+    audiences_read = pool.submit(lambda: list(connector.audiences(account.id)))
+    rest: list[Future[Any]] = [metrics_read, search_terms_read, audiences_read]
+    try:
+        entities = entities_read.result()
+        reach = _reach_estimates(connector, account.id, entities, known_reach, pool)
+    finally:  # nothing of this account's is left running once it has failed or finished
+        wait(rest)
+    metrics, search_terms, audiences = metrics_read.result(), search_terms_read.result(), audiences_read.result()
     now = clock.now()
     with engine.begin() as connection:
         store.upsert_account(connection, info, now)
@@ -170,7 +236,7 @@ def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, 
 
 
 def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[Entity],
-                     known: Mapping[frozenset[str], int]) -> dict[frozenset[str], int]:
+                     known: Mapping[frozenset[str], int], reads: ReadPool) -> dict[frozenset[str], int]:
     """New reach estimates: each targeted audience and each pair targeted by different active ad sets.
 
     No platform API returns overlap; reach(A) + reach(B) - reach(A or B) estimates it. Only pairs
@@ -192,7 +258,10 @@ def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[E
         if a != b
     }
     keys = [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
-    return {key: connector.estimate_reach(account_id, sorted(key)) for key in keys if key not in known}
+    estimates = {key: reads.submit(functools.partial(connector.estimate_reach, account_id, sorted(key)))
+                 for key in keys if key not in known}
+    wait(estimates.values())
+    return {key: estimate.result() for key, estimate in estimates.items()}
 
 
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,
@@ -299,6 +368,26 @@ def run_cycle(
     with engine.begin() as connection:
         cycle_id = store.start_cycle(connection, clock.now(), dry_run)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
+    with platform_request_limits(config):  # one limit per platform for the whole cycle, shared by all its threads
+        interrupted = _pull_and_execute(engine, config, connectors, clock, summary, dry_run, say, stopping,
+                                        config_path)
+    status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
+    with engine.begin() as connection:
+        store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
+        store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
+                           message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
+    summary.status = status
+    summary.seconds = time.monotonic() - started
+    log.info("cycle.done", extra={"cycle_id": cycle_id, "status": status, "seconds": round(summary.seconds, 3),
+                                  **summary.as_dict()})
+    return summary
+
+
+def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[str, Connector], clock: Clock,
+                      summary: CycleSummary, dry_run: bool, say: Progress, stopping: Callable[[], bool],
+                      config_path: Path | None) -> bool:
+    """Reconcile, pull, evaluate and gate every account, then execute; True if a stop request cut it short."""
+    cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
         summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
@@ -319,63 +408,71 @@ def run_cycle(
         summary.notifications.update(notify_pending(engine, config, clock))
     elif not dry_run:
         interrupted = True
-    status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
-    with engine.begin() as connection:
-        store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
-        store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
-                           message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
-    summary.status = status
-    summary.seconds = time.monotonic() - started
-    log.info("cycle.done", extra={"cycle_id": cycle_id, "status": status, "seconds": round(summary.seconds, 3),
-                                  **summary.as_dict()})
-    return summary
+    return interrupted
 
 
 def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
                  dry_run: bool, cycle_id: int, say: Progress, stopping: Callable[[], bool],
                  config_path: Path | None) -> list[CycleSummary]:
-    """Pull, evaluate and gate every account: in threads with a concurrency limit per platform (so
-    one slow account never holds up the rest), or on Celery workers. Accounts not started because
-    of a stop request are left out of the result."""
+    """Pull, evaluate and gate every account: in threads, a pool per platform whose requests are
+    limited one by one to the platform's `max_concurrency_per_platform` (so one slow account never
+    holds up the rest; see `for_each_by_platform`), or on Celery workers. Accounts not started
+    because of a stop request are left out of the result."""
     if config.execution.mode == "celery":
         from agent.celery_app import run_accounts_on_workers
 
         if config_path is None:
             raise ValueError("execution mode celery needs the config file path for the workers")
         return run_accounts_on_workers(config, config_path, clock, dry_run, cycle_id, stopping)
-    infos: dict[str, AccountInfo] = {}
-    for platform in {account.platform for account in config.accounts}:  # one read per platform, not per account
-        try:
-            infos.update({info.account_id: info for info in connectors[platform].accounts()})
-        except Exception:  # each account then asks (and fails, and is reported) on its own
-            log.exception("cycle.accounts_unreadable", extra={"platform": platform})
-    sizes = {account.platform: config.execution.concurrency_for(account.platform) for account in config.accounts}
-    limits = {platform: threading.BoundedSemaphore(size) for platform, size in sizes.items()}
+    platforms = {account.platform for account in config.accounts}
+    with platform_request_limits(config) as limiter, ExitStack() as stack:
+        infos = _account_infos(connectors, platforms)
+        reads = {platform: SharedReads(stack.enter_context(ThreadPoolExecutor(
+            max_workers=ACCOUNT_WORKERS_PER_SLOT * limiter.limit(platform), thread_name_prefix=f"read-{platform}")),
+            per_account=limiter.limit(platform) // 2) for platform in platforms}
 
-    def one(account: AccountConfig) -> CycleSummary | None:
-        with limits[account.platform]:
+        def one(account: AccountConfig) -> CycleSummary | None:
             if stopping():
                 return None
             return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
-                               infos.get(account.id))
+                               infos.get(account.id), reads[account.platform].for_account())
 
-    workers = max(1, min(len(config.accounts), sum(sizes.values())))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="account") as pool:
-        results = list(pool.map(one, config.accounts))
+        results = for_each_by_platform(config.accounts, lambda account: account.platform, one, limiter,
+                                       name="account")
     return [part for part in results if part is not None]
+
+
+def _account_infos(connectors: Mapping[str, Connector], platforms: set[str]) -> dict[str, AccountInfo]:
+    """Every account's info, one `accounts()` read per platform (not per account), the platforms in
+    parallel. A connector that reads one account's info on its own (`AccountInfoReader`) is left
+    out: each account then asks for its own while it is pulled."""
+    readers = sorted(p for p in platforms if not isinstance(connectors[p], AccountInfoReader))
+
+    def read(platform: str) -> list[AccountInfo]:
+        try:
+            return list(connectors[platform].accounts())
+        except Exception:  # each account then asks (and fails, and is reported) on its own
+            log.exception("cycle.accounts_unreadable", extra={"platform": platform})
+            return []
+
+    with ThreadPoolExecutor(max_workers=max(1, len(readers)), thread_name_prefix="accounts") as pool:
+        # each read in a copy of this context, so the cycle's request limits go with it
+        futures = [pool.submit(contextvars.copy_context().run, read, platform) for platform in readers]
+    return {info.account_id: info for future in futures for info in future.result()}
 
 
 def run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
                 clock: Clock, dry_run: bool, cycle_id: int, say: Progress,
-                info: AccountInfo | None = None) -> CycleSummary:
+                info: AccountInfo | None = None, reads: ReadPool | None = None) -> CycleSummary:
     """Pull, evaluate and gate one account; its part of the cycle's summary. Never raises: a
-    failing account is recorded and reported, and the others go on."""
+    failing account is recorded and reported, and the others go on. `reads`: where the account's
+    independent reads run (by default one after another, in this thread)."""
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run, accounts=1)
     today = local_today(clock, account.timezone)
     try:
         say(f"{account.id}: pulling from {account.platform}")
         step_started = time.monotonic()
-        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary, info)
+        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary, info, reads)
         log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted,
                                       "seconds": round(time.monotonic() - step_started, 3)})
         say(f"{account.id}: evaluating policies")

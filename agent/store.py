@@ -173,27 +173,24 @@ def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys
         cursor.close()
 
 
+SEARCH_TERM_COLUMNS = ("account_id", "ad_group_id", "day", "search_term", "campaign_id", "impressions", "clicks",
+                       "spend", "conversions", "conversion_value", "pulled_at")
+SEARCH_TERM_KEYS = ("account_id", "ad_group_id", "day", "search_term")
+
+
 def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], now: datetime) -> int:
+    """Bulk upsert of search-term rows, by the same driver-speed path as `upsert_metrics` (a Google
+    account has more search-term rows than metric rows)."""
     count = 0
-    keys = ["account_id", "ad_group_id", "day", "search_term"]
+    sqlite_style = connection.dialect.name != "postgresql"
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
     for chunk in _chunks(terms, CHUNK_ROWS):
         rows = [
-            {
-                "account_id": t.account_id,
-                "ad_group_id": t.ad_group_id,
-                "day": t.day,
-                "search_term": t.search_term,
-                "campaign_id": t.campaign_id,
-                "impressions": t.impressions,
-                "clicks": t.clicks,
-                "spend": t.spend,
-                "conversions": t.conversions,
-                "conversion_value": t.conversion_value,
-                "pulled_at": now,
-            }
+            (t.account_id, t.ad_group_id, t.day.isoformat() if sqlite_style else t.day, t.search_term, t.campaign_id,
+             t.impressions, t.clicks, to_micros(t.spend), t.conversions, to_micros(t.conversion_value), pulled_at)
             for t in chunk
         ]
-        _upsert(connection, SearchTerm.__table__, rows, keys)  # type: ignore[arg-type]
+        _raw_upsert(connection, "search_terms", SEARCH_TERM_COLUMNS, SEARCH_TERM_KEYS, rows)
         count += len(rows)
     return count
 
@@ -286,18 +283,14 @@ def record_event(
     account_id: str | None = None,
 ) -> None:
     """Append one audit event. Never updated, never deleted."""
-    connection.execute(
-        insert(AuditEvent).values(
-            at=at,
-            event=event,
-            actor=actor,
-            message=message,
-            data=dict(data or {}),
-            cycle_id=cycle_id,
-            action_id=action_id,
-            account_id=account_id,
-        )
-    )
+    # one prepared statement with parameters: building a new INSERT ... VALUES per event cost more
+    # than executing it (every proposal and state change records one)
+    connection.execute(_INSERT_EVENT, {"at": at, "event": event, "actor": actor, "message": message,
+                                       "data": dict(data or {}), "cycle_id": cycle_id, "action_id": action_id,
+                                       "account_id": account_id})
+
+
+_INSERT_EVENT = insert(AuditEvent)
 
 
 def record_conversion_revisions(connection: Connection, account_id: str, pulled_on: date) -> int:

@@ -16,14 +16,19 @@ requests needed). Targets: cycle time <= 1.3x the bound, zero violations.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import multiprocessing
 import random
 import tempfile
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +38,7 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import grpc
 from sqlalchemy import Engine
 
 from agent.clock import FixedClock
@@ -88,10 +94,10 @@ class Harness:
     config: AgentConfig
     clock: FixedClock
     connectors: dict[str, Connector]
-    simulator: SimulatorConnector  # a WorldPerAccount: mutation_log() shows what was applied
-    traffic: dict[str, Traffic]
+    simulator: SimulatorConnector  # a WorldPerAccount (or RemoteMutationLog): mutation_log() shows what was applied
+    traffic: dict[str, Any]  # a Traffic per platform (or the PlatformProcess that reports its figures)
     specs: list[SimAccountSpec]
-    servers: dict[str, Any]  # the fakes, for their request logs
+    servers: dict[str, Any]  # the fakes, for their request logs (in-process fakes only)
 
     def platform_of(self, account_id: str) -> str:
         return self.config.account(account_id).platform
@@ -152,8 +158,15 @@ def _connectors(config: AgentConfig, clock: FixedClock, options: dict[str, Any])
 
 @contextmanager
 def harness(size: WorldSize, *, latency: float, concurrency: int, database_url: str | None = None,
-            seed: int = 11) -> Iterator[Harness]:
-    """Fake servers up, agent database migrated, connectors built; everything torn down after."""
+            seed: int = 11, platform_processes: bool = False) -> Iterator[Harness]:
+    """Fake servers up, agent database migrated, connectors built; everything torn down after.
+
+    `platform_processes`: run each platform's fake server (and the simulator behind it) in a
+    process of its own, as a real platform runs on machines of its own. In the agent's process the
+    fakes' CPU work (building protos and JSON, simulating, serving HTTP) competes with the agent
+    for the GIL and is measured as the agent's time; in-process fakes keep their request logs
+    readable (`bench/requests.py`).
+    """
     specs = specs_for(size)
     clock = FixedClock.at_day(TODAY, hour=12)
     with ExitStack() as stack:
@@ -163,29 +176,217 @@ def harness(size: WorldSize, *, latency: float, concurrency: int, database_url: 
         config = config_for(database_url, specs, size, concurrency)
         engine = migrated_engine(database_url)
         stack.callback(engine.dispose)
-        world = WorldPerAccount(specs, clock.now, seed, size.history_days)
-        simulator = cast(SimulatorConnector, world)  # duck-typed: the fakes call only what it has
-        by_platform: dict[str, dict[str, str]] = {platform: {} for platform in PLATFORMS}
-        for index, spec in enumerate(specs):
-            by_platform[spec.platform][_platform_ids(spec.platform, index)["customer_id" if spec.platform ==
-                                       "google_ads" else "ad_account_id"]] = spec.account_id
-        traffic = {platform: Traffic(latency=latency, concurrency_limit=concurrency) for platform in PLATFORMS}
-        backends = {platform: SimBackend(simulator, accounts) for platform, accounts in by_platform.items()}
-        # The gRPC server needs a worker per request in flight, or it queues them itself.
-        google = stack.enter_context(FakeGoogleAds(backends["google_ads"], developer_token="dev-token",
-                                                   traffic=traffic["google_ads"], workers=max(16, 2 * concurrency)))
-        meta = stack.enter_context(FakeMeta(backends["meta"], access_token="meta-token", traffic=traffic["meta"]))
-        linkedin = stack.enter_context(FakeLinkedIn(backends["linkedin"], access_token="li-token",
-                                                    traffic=traffic["linkedin"]))
+        if platform_processes:
+            remotes = {platform: stack.enter_context(PlatformProcess(platform, size, latency, concurrency, seed))
+                       for platform in PLATFORMS}
+            for remote in remotes.values():
+                remote.wait_ready()
+            traffic: dict[str, Any] = dict(remotes)
+            simulator = cast(SimulatorConnector, RemoteMutationLog(list(remotes.values())))
+            servers: dict[str, Any] = dict(remotes)
+            addresses = {platform: remote.address for platform, remote in remotes.items()}
+        else:
+            fakes = stack.enter_context(_fake_platforms(specs, size, latency, concurrency, seed, clock))
+            traffic = {platform: fake.traffic for platform, fake in fakes.servers.items()}
+            simulator, servers, addresses = fakes.simulator, dict(fakes.servers), fakes.addresses
+        google_address = addresses["google_ads"]
         options: dict[str, Any] = {
             "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
-            "google_ads_channel_factory": google.channel_factory(),
-            "meta_graph_url": meta.url,
-            "linkedin_base_url": linkedin.url,
+            "google_ads_channel_factory": lambda: grpc.insecure_channel(google_address),
+            "meta_graph_url": addresses["meta"],
+            "linkedin_base_url": addresses["linkedin"],
         }
         connectors = _connectors(config, clock, options)
-        yield Harness(engine, config, clock, connectors, simulator, traffic, specs,
-                      {"google_ads": google, "meta": meta, "linkedin": linkedin})
+        yield Harness(engine, config, clock, connectors, simulator, traffic, specs, servers)
+
+
+class TimedTraffic(Traffic):
+    """`Traffic` whose requests are answered `latency` after they arrive, the fake's own work included.
+
+    `Traffic` sleeps the latency and only then lets the fake simulate and build its answer, so a
+    request took latency + the fake's work (on Google, proto rows: 20-80 ms more per request, more
+    when the fakes compete with the agent for the CPUs). That extra is the harness's time, not the
+    agent's, yet the bound cannot count it. Here the work is done first and the rest of the latency
+    slept after it, still in flight (the concurrency count covers the whole request). Also adds up
+    the time requests spend in flight, to show that the model holds.
+    """
+
+    def __init__(self, latency: float = 0.0, concurrency_limit: int | None = None) -> None:
+        super().__init__(latency, concurrency_limit)
+        self.seconds_in_flight = 0.0
+
+    @contextmanager
+    def request(self, kind: str) -> Iterator[None]:
+        started = time.perf_counter()
+        with self._lock:
+            self.counts[kind] += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.concurrency_limit is not None and self.in_flight > self.concurrency_limit:
+                self.violations += 1
+        try:
+            yield
+            remaining = self.latency - (time.perf_counter() - started)
+            if remaining > 0:
+                time.sleep(remaining)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.seconds_in_flight += time.perf_counter() - started
+
+    def reset(self) -> None:
+        super().reset()
+        with self._lock:
+            self.seconds_in_flight = 0.0
+
+    def figures(self) -> dict[str, Any]:
+        with self._lock:
+            return {"counts": dict(self.counts), "max_in_flight": self.max_in_flight, "violations": self.violations,
+                    "seconds_in_flight": self.seconds_in_flight}
+
+
+@dataclass
+class FakePlatforms:
+    """Fake servers of some platforms over one `WorldPerAccount`, and where each one listens."""
+
+    simulator: SimulatorConnector
+    servers: dict[str, Any]
+    addresses: dict[str, str]  # platform -> gRPC target (Google) or base URL (Meta, LinkedIn)
+
+
+@contextmanager
+def _fake_platforms(specs: list[SimAccountSpec], size: WorldSize, latency: float, concurrency: int, seed: int,
+                    clock: FixedClock, platforms: Sequence[str] = PLATFORMS) -> Iterator[FakePlatforms]:
+    """The fakes of `platforms`, serving the accounts of `specs` that are on them."""
+    ours = [(index, spec) for index, spec in enumerate(specs) if spec.platform in platforms]
+    world = WorldPerAccount([spec for _index, spec in ours], clock.now, seed, size.history_days)
+    simulator = cast(SimulatorConnector, world)  # duck-typed: the fakes call only what it has
+    by_platform: dict[str, dict[str, str]] = {platform: {} for platform in platforms}
+    for index, spec in ours:
+        by_platform[spec.platform][_platform_ids(spec.platform, index)["customer_id" if spec.platform ==
+                                   "google_ads" else "ad_account_id"]] = spec.account_id
+    servers: dict[str, Any] = {}
+    addresses: dict[str, str] = {}
+    with ExitStack() as stack:
+        for platform in platforms:
+            traffic = TimedTraffic(latency=latency, concurrency_limit=concurrency)
+            backend = SimBackend(simulator, by_platform[platform])
+            if platform == "google_ads":
+                # The gRPC server needs a worker per request in flight, or it queues them itself.
+                google = stack.enter_context(FakeGoogleAds(backend, developer_token="dev-token", traffic=traffic,
+                                                           workers=max(16, 2 * concurrency)))
+                servers[platform], addresses[platform] = google, f"127.0.0.1:{google.port}"
+            elif platform == "meta":
+                meta = stack.enter_context(FakeMeta(backend, access_token="meta-token", traffic=traffic))
+                servers[platform], addresses[platform] = meta, meta.url
+            else:
+                linkedin = stack.enter_context(FakeLinkedIn(backend, access_token="li-token", traffic=traffic))
+                servers[platform], addresses[platform] = linkedin, linkedin.url
+        yield FakePlatforms(simulator, servers, addresses)
+
+
+def _serve_platform(platform: str, size: WorldSize, latency: float, concurrency: int, seed: int,
+                    connection: Connection) -> None:
+    """A platform process: serve one platform's fake and answer the harness's questions until told to stop."""
+    clock = FixedClock.at_day(TODAY, hour=12)
+    with _fake_platforms(specs_for(size), size, latency, concurrency, seed, clock, (platform,)) as fakes:
+        traffic: TimedTraffic = fakes.servers[platform].traffic
+        connection.send(fakes.addresses[platform])
+        cpu_since_reset = time.process_time()
+        while True:
+            command = connection.recv()
+            if command == "stats":
+                connection.send({**traffic.figures(), "cpu_seconds": time.process_time() - cpu_since_reset})
+            elif command == "reset":
+                traffic.reset()
+                cpu_since_reset = time.process_time()
+                connection.send(None)
+            elif command == "mutation_log":
+                connection.send(fakes.simulator.mutation_log())
+            else:
+                connection.send(None)
+                return
+
+
+class PlatformProcess:
+    """One platform's fake server in a child process, with the `Traffic` figures the bench reads.
+
+    Spawned, not forked: the parent may already hold gRPC state, which does not survive a fork.
+    """
+
+    def __init__(self, platform: str, size: WorldSize, latency: float, concurrency: int, seed: int) -> None:
+        self.platform = platform
+        self._connection, child = multiprocessing.Pipe()
+        self._process = multiprocessing.get_context("spawn").Process(
+            target=_serve_platform, args=(platform, size, latency, concurrency, seed, child),
+            name=f"fake-{platform}", daemon=True)
+        self._lock = threading.Lock()
+        self.address = ""
+
+    def __enter__(self) -> PlatformProcess:
+        self._process.start()
+        return self
+
+    def wait_ready(self) -> None:
+        """Block until the child listens (it builds its simulated worlds first)."""
+        if not self.address:
+            self.address = str(self._ask(None))
+
+    def __exit__(self, *_: object) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self._ask("stop")
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def _ask(self, command: str | None) -> Any:
+        with self._lock:
+            if command is not None:
+                self._connection.send(command)
+            return self._connection.recv()
+
+    # -- what the bench reads from a `Traffic` --------------------------------------------------
+
+    def reset(self) -> None:
+        self._ask("reset")
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(self._ask("stats")["counts"])
+
+    def count(self, prefix: str = "") -> int:
+        return sum(n for kind, n in self.counts.items() if kind.startswith(prefix))
+
+    @property
+    def max_in_flight(self) -> int:
+        return int(self._ask("stats")["max_in_flight"])
+
+    @property
+    def violations(self) -> int:
+        return int(self._ask("stats")["violations"])
+
+    @property
+    def seconds_in_flight(self) -> float:
+        return float(self._ask("stats")["seconds_in_flight"])
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the platform's process since the last reset."""
+        return float(self._ask("stats")["cpu_seconds"])
+
+    def mutation_log(self) -> list[dict[str, Any]]:
+        return list(self._ask("mutation_log"))
+
+
+class RemoteMutationLog:
+    """`mutation_log()` over the worlds of every platform process."""
+
+    def __init__(self, processes: list[PlatformProcess]) -> None:
+        self._processes = processes
+
+    def mutation_log(self) -> list[dict[str, Any]]:
+        return [row for process in self._processes for row in process.mutation_log()]
 
 
 class WorldPerAccount:
@@ -201,6 +402,10 @@ class WorldPerAccount:
         self._now = now
         self._by_account = {spec.account_id: make_simulator([spec], now, seed=seed, history_days=history_days)
                             for spec in specs}
+        # Simulate each world now: a platform's data already exists when the agent asks for it, and
+        # simulating it on the first request would be measured as that request's latency.
+        for account_id, simulator in self._by_account.items():
+            simulator.observe(account_id)
 
     def _one(self, account_id: str) -> SimulatorConnector:
         return self._by_account[account_id]
@@ -233,6 +438,14 @@ class WorldPerAccount:
         return [row for simulator in self._by_account.values() for row in simulator.mutation_log()]
 
 
+INNER_KINDS = ("batch:",)  # calls carried inside another request (Meta batch items): not on the wire themselves
+
+
+def wire_requests(counts: Counter[str]) -> int:
+    """Requests that each took a trip to the platform (and a slot of its concurrency)."""
+    return sum(n for kind, n in counts.items() if not kind.startswith(INNER_KINDS))
+
+
 def lower_bound(counts: dict[str, int], concurrency: int, latency: float) -> float:
     """The busiest platform's requests served `concurrency` at a time, each taking `latency`."""
     return max((math.ceil(n / concurrency) * latency for n in counts.values()), default=0.0)
@@ -247,6 +460,7 @@ class CycleRun:
     pull_seconds: float  # pull + evaluate + gate of every account (the parallel part)
     pull_counts: dict[str, int]  # requests per platform made before execution started
     counts: dict[str, Counter[str]]  # requests per platform and kind over the whole cycle
+    cpu_seconds: float = 0.0  # CPU time of the agent's process (all its threads) during the cycle
 
 
 def run_once(h: Harness) -> CycleRun:
@@ -257,14 +471,16 @@ def run_once(h: Harness) -> CycleRun:
     def progress(message: str) -> None:
         if message == "executing approved actions":
             marks["pull_seconds"] = elapsed()
-            marks["pull_counts"] = {p: t.count() for p, t in h.traffic.items()}
+            marks["pull_counts"] = {p: wire_requests(Counter(t.counts)) for p, t in h.traffic.items()}
 
+    cpu_started = time.process_time()
     with timed() as elapsed:
         summary = run_cycle(h.engine, h.config, h.connectors, h.clock, progress=progress)
+    cpu_seconds = time.process_time() - cpu_started
     counts = h.counts()
-    totals = {p: sum(c.values()) for p, c in counts.items()}
+    totals = {p: wire_requests(c) for p, c in counts.items()}
     return CycleRun(summary, elapsed(), marks.get("pull_seconds", elapsed()), marks.get("pull_counts", totals),
-                    counts)
+                    counts, cpu_seconds)
 
 
 def main(argv: list[str] | None = None) -> Report:
@@ -275,15 +491,17 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--campaigns", type=int, default=2)
     parser.add_argument("--ad-sets-per-campaign", type=int, default=2)
     parser.add_argument("--ads-per-ad-set", type=int, default=2)
+    parser.add_argument("--fakes", choices=("process", "inline"), default="process",
+                        help="each platform's fake in a process of its own (default), or in the agent's process")
     args = parser.parse_args(argv)
     size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
     latency = args.latency_ms / 1000
     report = Report(f"cycle: {args.accounts} accounts, {args.latency_ms:g} ms per request, "
                     f"{args.concurrency} in flight per platform")
-    with harness(size, latency=latency, concurrency=args.concurrency) as h:
+    with harness(size, latency=latency, concurrency=args.concurrency, platform_processes=args.fakes == "process") as h:
         run = run_once(h)
         summary, seconds = run.summary, run.seconds
-        counts = {platform: sum(c.values()) for platform, c in run.counts.items()}
+        counts = {platform: wire_requests(c) for platform, c in run.counts.items()}
         bound = lower_bound(counts, args.concurrency, latency)
         execute_counts = {p: counts[p] - run.pull_counts.get(p, 0) for p in counts}
         print(f"    accounts {summary.accounts} (failed {summary.accounts_failed}), rows {summary.metric_rows_upserted:,},"
@@ -302,6 +520,16 @@ def main(argv: list[str] | None = None) -> Report:
             report.add(Figure(f"{platform}: requests in flight, most at once", traffic.max_in_flight, "",
                               limit=args.concurrency, target=1.0,
                               note=f"violations {traffic.violations}, requests {counts[platform]:,}"))
+        # The platform side, which the bound does not count: a fake slower than its latency, or
+        # starved of CPU, shows here rather than as the agent's time.
+        for platform, traffic in h.traffic.items():
+            platform_cpu = getattr(traffic, "cpu_seconds", None)
+            report.add(Figure(f"{platform}: server time per request vs latency",
+                              1000 * traffic.seconds_in_flight / max(1, counts[platform]), "ms",
+                              limit=args.latency_ms, note="" if platform_cpu is None else
+                              f"platform process CPU {platform_cpu:.1f} s"))
+        report.add(Figure("agent process CPU time during the cycle", run.cpu_seconds, "s", limit=seconds,
+                          note="all threads; 1.0 would be one CPU busy the whole cycle"))
         report.add(Figure("violations counted by the fake servers", sum(t.violations for t in h.traffic.values()),
                           "", limit=None, note="target 0"))
         report.add(Figure("accounts failed", summary.accounts_failed, "", note="target 0"))

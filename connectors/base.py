@@ -175,3 +175,17 @@ class Connector(Protocol):
     def apply(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:
         """Apply a batch of mutations for one account; one result per mutation, in order."""
         ...
+
+
+@runtime_checkable
+class AccountInfoReader(Protocol):
+    """Optional: a connector that can describe one account without reading the others'.
+
+    `Connector.accounts()` reads every configured account, one request each; a connector that also
+    has `account_info` lets the agent read each account's info in the thread that pulls it, instead
+    of all of a platform's, one after another, before any account starts.
+    """
+
+    def account_info(self, account_id: str) -> AccountInfo:
+        """The account as the platform describes it (cached by the connector like `accounts()`)."""
+        ...
