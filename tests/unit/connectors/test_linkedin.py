@@ -138,9 +138,10 @@ def test_429_honours_retry_after(rig: Rig) -> None:
 
 
 @pytest.mark.parametrize(("fault", "params"), [("server_error", {}), ("unavailable", {}), ("truncated_page", {}),
-                                               ("timeout", {"seconds": 0.6})])
+                                               ("timeout", {"seconds": 2.0})])
 def test_transient_errors_are_retried(rig: Rig, fault: str, params: dict[str, Any]) -> None:
-    connector = rig.connector(linkedin_timeout=0.3)
+    # A timeout long enough that a loaded machine never trips it by accident (the fault waits 2 s).
+    connector = rig.connector(linkedin_timeout=1.0)
     clean = sorted(connector.daily_metrics("acme-b2b", START, END), key=repr)
     rig.fake.faults.inject(fault, "get:adAnalytics:CAMPAIGN", **params)
     assert sorted(connector.daily_metrics("acme-b2b", START, END), key=repr) == clean

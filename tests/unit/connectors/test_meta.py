@@ -218,9 +218,10 @@ def test_every_rate_limit_code_is_retried(rig: Rig, code: int) -> None:
 
 
 @pytest.mark.parametrize(("fault", "params"), [("server_error", {}), ("unavailable", {}),
-                                               ("truncated_page", {}), ("timeout", {"seconds": 0.6})])
+                                               ("truncated_page", {}), ("timeout", {"seconds": 2.0})])
 def test_transient_errors_are_retried(rig: Rig, fault: str, params: dict[str, Any]) -> None:
-    connector = rig.connector(meta_timeout=0.3, meta_page_size=7)
+    # A timeout long enough that a loaded machine never trips it by accident (the fault waits 2 s).
+    connector = rig.connector(meta_timeout=1.0, meta_page_size=7)
     clean = sorted(connector.daily_metrics("shop-de", START, END), key=repr)
     rig.fake.faults.inject(fault, "get:insights", **params)
     assert sorted(connector.daily_metrics("shop-de", START, END), key=repr) == clean
