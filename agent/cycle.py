@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextvars
 import functools
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +17,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -32,14 +31,17 @@ from agent.actions import (
 )
 from agent.approvals.notify import notify_pending
 from agent.clock import Clock, local_today
-from agent.config import AccountConfig, AgentConfig
-from agent.copywriter import draft_new_ads, make_drafter
-from agent.executor import (
+from agent.concurrency import (
     ACCOUNT_WORKERS_PER_SLOT,
-    execute_approved,
+    OneAfterAnother,
+    ReadPool,
+    SharedReads,
     for_each_by_platform,
     platform_request_limits,
 )
+from agent.config import AccountConfig, AgentConfig
+from agent.copywriter import draft_new_ads, make_drafter
+from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
 from agent.reconcile import reconcile
@@ -146,51 +148,6 @@ def pull_window(latest_stored: date | None, today: date, lookback_days: int, ini
     if latest_stored is None:
         return today - timedelta(days=initial_days), end
     return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
-
-
-class ReadPool(Protocol):
-    """Where an account's independent platform reads run: `submit` returns the read's future."""
-
-    def submit(self, read: Callable[[], T]) -> Future[T]: ...
-
-
-class OneAfterAnother:
-    """Each read runs at once, in the calling thread (a Celery worker pulls one account like this)."""
-
-    def submit(self, read: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        try:
-            future.set_result(read())
-        except Exception as error:  # raised again by future.result(), where the caller waits
-            future.set_exception(error)
-        return future
-
-
-class SharedReads:
-    """A pool for the reads of one platform's accounts, shared by them all: an account's reports,
-    audiences and reach estimates are in flight together instead of one after another, so its
-    latency no longer adds up. The request limiter still bounds what is in flight per platform,
-    and each account has at most `per_account` reads running, so one slow account (huge reports, a
-    platform taking its time) cannot hold every slot of its platform."""
-
-    def __init__(self, pool: ThreadPoolExecutor, per_account: int) -> None:
-        self._pool = pool
-        self._per_account = max(1, per_account)
-
-    def for_account(self) -> ReadPool:
-        return _AccountReads(self._pool, threading.BoundedSemaphore(self._per_account))
-
-
-class _AccountReads:
-    def __init__(self, pool: ThreadPoolExecutor, running: threading.BoundedSemaphore) -> None:
-        self._pool = pool
-        self._running = running
-
-    def submit(self, read: Callable[[], T]) -> Future[T]:
-        self._running.acquire()  # the account's own thread waits here, holding nothing else
-        future = self._pool.submit(contextvars.copy_context().run, read)  # the cycle's request limits go along
-        future.add_done_callback(lambda _done: self._running.release())
-        return future
 
 
 def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, config: AgentConfig,

@@ -13,17 +13,13 @@ those actions stay `executing` for reconciliation rather than being guessed at.
 
 from __future__ import annotations
 
-import contextvars
-import functools
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
@@ -31,18 +27,13 @@ from agent import store
 from agent.actions import StaleTransition, executed_history, list_actions, transition
 from agent.claims import active_claim
 from agent.clock import Clock
+from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
-from connectors.retry import RequestLimiter, current_limiter, limiting_requests
 
 log = logging.getLogger(__name__)
 STATE_FIELDS = ("status", "daily_budget")
-# Accounts of one platform worked on at once, per request slot of the platform: while one account
-# parses, stores or evaluates, another's request uses the slot.
-ACCOUNT_WORKERS_PER_SLOT = 2
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 
 @dataclass
@@ -134,52 +125,6 @@ def execute_approved(
     _for_each_account(config, by_account, lambda account_id, actions: _execute_account(
         engine, connectors, config, clock, account_id, actions, worker, report))
     return report
-
-
-@contextmanager
-def platform_request_limits(config: AgentConfig) -> Iterator[RequestLimiter]:
-    """The request limiter already in force here, or one with the config's
-    `max_concurrency_per_platform`, in force for the block: platform calls take its slots."""
-    limiter = current_limiter()
-    if limiter is not None:
-        yield limiter
-        return
-    with limiting_requests(RequestLimiter(config.execution.concurrency_for)) as limiter:
-        yield limiter
-
-
-def for_each_by_platform(items: Sequence[Item], platform_of: Callable[[Item], str], work: Callable[[Item], Result],
-                         limiter: RequestLimiter, *, name: str) -> list[Result]:
-    """`work(item)` for every item (an account), in a pool of threads per platform, so a platform
-    with many accounts never holds up another's; results in the order of `items`.
-
-    The platform's limit applies to its requests, one by one (`limiter`), not to its accounts: up to
-    `ACCOUNT_WORKERS_PER_SLOT` x limit accounts are worked on at once, and one account's CPU work
-    (parsing, storing, evaluating) overlaps another's requests. Until the first request of a
-    platform has gone through the limiter (a connector that calls its platform some other way never
-    sends one), at most `limit` of its accounts run at once, which bounds its requests as before.
-    Exceptions of `work` are raised here, after every item has run.
-    """
-    by_platform: dict[str, list[int]] = defaultdict(list)
-    for index, item in enumerate(items):
-        by_platform[platform_of(item)].append(index)
-    futures: dict[int, Future[Result]] = {}
-    with ExitStack() as stack:
-        for platform, indices in by_platform.items():
-            limit = limiter.limit(platform)
-            workers = min(len(indices), ACCOUNT_WORKERS_PER_SLOT * limit)
-            gate = threading.Semaphore(min(limit, workers))
-            if workers > limit:
-                limiter.when_first_used(platform, functools.partial(gate.release, workers - limit))
-
-            def gated(item: Item, gate: threading.Semaphore = gate) -> Result:
-                with gate:
-                    return work(item)
-
-            pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{name}-{platform}"))
-            for index in indices:  # each task runs in a copy of this context: the limiter goes with it
-                futures[index] = pool.submit(contextvars.copy_context().run, gated, items[index])
-    return [futures[index].result() for index in range(len(items))]
 
 
 def _for_each_account(config: AgentConfig, by_account: Mapping[str, Sequence[RowMapping]],

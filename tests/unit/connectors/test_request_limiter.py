@@ -1,5 +1,5 @@
 """The per-platform request limit that `call_with_retry` applies (connectors/retry.py), and the
-per-platform account pools built on it (agent/executor.py: for_each_by_platform).
+per-platform account pools built on it (agent/concurrency.py: for_each_by_platform).
 
 No timing is asserted: threads meet at barriers and events, and the waits carry generous timeouts
 only so that a broken limiter fails the test instead of hanging it.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agent.executor import ACCOUNT_WORKERS_PER_SLOT, for_each_by_platform
+from agent.concurrency import ACCOUNT_WORKERS_PER_SLOT, for_each_by_platform
 from connectors.retry import (
     Classified,
     RequestLimiter,
