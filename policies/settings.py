@@ -33,6 +33,14 @@ class UnderperformersSettings(StrictModel):
         default=0.975, gt=0.5, lt=1.0,
         description="Pause only when the posterior P(true ROAS < target) is at least this (re-tested daily).",
     )
+    settled_confidence: float | None = Field(
+        default=0.985, gt=0.5, lt=1.0,
+        description="Stricter bar once an ad set has been judged daily for `settled_after_days` (None: `confidence`): "
+        "each daily re-test is another chance for a winner to dip below target by luck.",
+    )
+    settled_after_days: int = Field(
+        default=14, ge=0, description="Delivery days after learning from which `settled_confidence` applies.",
+    )
     consistency_confidence: float | None = Field(
         default=None, gt=0, lt=1,
         description="Optional: each half of the window must also show P(ROAS < target) >= this (e.g. 0.75).",

@@ -100,7 +100,10 @@ def propose_pauses(
             continue
         posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
         p_below = posterior.probability_below(settings.target_roas)
-        if p_below < settings.confidence:
+        bar = settings.confidence
+        if settings.settled_confidence is not None and post_learning_days > settings.settled_after_days:
+            bar = settings.settled_confidence
+        if p_below < bar:
             continue
         halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
         p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion)
@@ -120,7 +123,7 @@ def propose_pauses(
                 change={"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
                 rationale=(
                     f"P(true ROAS < {settings.target_roas:.2f}) = {p_below:.1%} (threshold "
-                    f"{settings.confidence:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
+                    f"{bar:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
                     f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
                     f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
                     f"{window.expected_final_conversions:.1f} once late conversions arrive). Posterior ROAS "
@@ -146,12 +149,12 @@ def propose_pauses(
                     "posterior_interval_90": [round(low, 4), round(high, 4)],
                     "p_roas_below_target": round(p_below, 4),
                     "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
-                    "confidence": settings.confidence,
+                    "confidence": bar,
                     "value_cv": round(value_cv, 3),
                     "count_dispersion": round(dispersion, 3),
                     "conversion_lag": {**curve.as_evidence(), "window_completeness": round(window.completeness, 3)},
                     "test": "Gamma-Poisson rate x log-normal value per conversion, lag-discounted exposure; "
-                    "posterior P(ROAS < target) by Monte Carlo",
+                    "posterior P(ROAS < target) by Gauss-Hermite quadrature",
                 },
             )
         )

@@ -152,3 +152,14 @@ def test_one_bad_stretch_is_not_a_pattern() -> None:
     assert [p.entity_id for p in unchecked] == ["dip"]
     older, newer = unchecked[0].evidence["p_roas_below_target_by_half"]
     assert older < 0.75 < newer
+
+
+def test_a_settled_ad_set_faces_the_stricter_bar_a_young_one_does_not() -> None:
+    # Judged daily, an ad set that has run for weeks gets many chances to dip below target by luck:
+    # past `settled_after_days` the bar is `settled_confidence`.
+    clear_loser = _account(loser_conversions=1, loser_value=110)  # 14 delivery days, P(ROAS < 2) = 0.989
+    strict = UnderperformersSettings(settled_confidence=0.995, settled_after_days=10)
+    assert propose_pauses(clear_loser, strict, curve=NO_LAG) == []
+    young = strict.model_copy(update={"settled_after_days": 20})
+    (proposal,) = propose_pauses(clear_loser, young, curve=NO_LAG)
+    assert proposal.evidence["confidence"] == 0.975 and "threshold 97.5%" in proposal.rationale
