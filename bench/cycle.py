@@ -218,12 +218,7 @@ class TimedTraffic(Traffic):
     @contextmanager
     def request(self, kind: str) -> Iterator[None]:
         started = time.perf_counter()
-        with self._lock:
-            self.counts[kind] += 1
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            if self.concurrency_limit is not None and self.in_flight > self.concurrency_limit:
-                self.violations += 1
+        self.arrive(kind)
         try:
             yield
             remaining = self.latency - (time.perf_counter() - started)

@@ -107,14 +107,18 @@ class Traffic:
         self.violations = 0
         self._lock = threading.Lock()
 
-    @contextmanager
-    def request(self, kind: str) -> Iterator[None]:
+    def arrive(self, kind: str) -> None:
+        """Count a request that has just arrived: one more in flight (a violation past the limit)."""
         with self._lock:
             self.counts[kind] += 1
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             if self.concurrency_limit is not None and self.in_flight > self.concurrency_limit:
                 self.violations += 1
+
+    @contextmanager
+    def request(self, kind: str) -> Iterator[None]:
+        self.arrive(kind)
         try:
             if self.latency:
                 time.sleep(self.latency)
