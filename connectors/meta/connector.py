@@ -146,6 +146,10 @@ class MetaConnector:
     def accounts(self) -> Sequence[AccountInfo]:
         return [self._account_info(a) for a in self._accounts.values()]
 
+    def account_info(self, account_id: str) -> AccountInfo:
+        """One account's info (`AccountInfoReader`): read in the account's own pull, not up front."""
+        return self._account_info(self._account(account_id))
+
     def _account_info(self, account: MetaAccount) -> AccountInfo:
         with self._lock:
             if account.account_id in self._info:
