@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from connectors.base import Entity
-from policies.base import Proposal, Snapshot
+from policies.base import PAUSE_CHANGE, Proposal, Snapshot
 from policies.conversion_lag import LagCurve, estimate_lag_curve
 from policies.pacing import weekday_factors
 from policies.protection import may_change
@@ -319,14 +319,11 @@ def propose_anomaly_actions(
         for ad_set in _runaway_ad_sets(snapshot, flag):
             if not may_change(snapshot, ad_set.entity_id):
                 continue
-            proposals.setdefault(ad_set.entity_id, Proposal(
+            proposals.setdefault(ad_set.entity_id, Proposal.about(
+                snapshot.account_id, ad_set,
                 kind="pause",
                 policy=POLICY_NAME,
-                account_id=snapshot.account_id,
-                entity_id=ad_set.entity_id,
-                entity_level=ad_set.level,
-                entity_name=ad_set.name,
-                change={"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
+                change=PAUSE_CHANGE,
                 rationale=f"Pause to stop the bleeding: {flag.message}. Re-enable once the cause is understood.",
                 evidence={
                     "day": flag.day.isoformat(),

@@ -120,13 +120,10 @@ def propose_audience_exclusions(snapshot: Snapshot, settings: AudienceOverlapSet
                 key = (weak.entity.entity_id, audience)
                 if key in proposals:
                     continue
-                proposals[key] = Proposal(
+                proposals[key] = Proposal.about(
+                    snapshot.account_id, weak.entity,
                     kind="exclude_audience",
                     policy=POLICY_NAME,
-                    account_id=snapshot.account_id,
-                    entity_id=weak.entity.entity_id,
-                    entity_level="ad_set",
-                    entity_name=weak.entity.name,
                     change={"from": {"excluded_audience_ids": sorted(weak.excluded)},
                             "to": {"excluded_audience_id": audience}},
                     rationale=(

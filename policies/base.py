@@ -129,3 +129,14 @@ class Proposal:
     change: Mapping[str, Any]
     rationale: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def about(cls, account_id: str, entity: Entity, *, kind: str, policy: str, change: Mapping[str, Any],
+              rationale: str, evidence: Mapping[str, Any]) -> Proposal:
+        """A proposal to change `entity` of `account_id` (id, level and name taken from the entity)."""
+        return cls(kind=kind, policy=policy, account_id=account_id, entity_id=entity.entity_id,
+                   entity_level=entity.level, entity_name=entity.name, change=change, rationale=rationale,
+                   evidence=evidence)
+
+
+PAUSE_CHANGE: Mapping[str, Any] = {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from connectors.base import Entity
 from policies.base import Snapshot
+from policies.money import money_str
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,8 @@ def changed_since(snapshot: Snapshot, entity_id: str, days: int) -> bool:
     """Was the entity changed in the last `days` days (its recent delivery reflects an old setting)?"""
     since = snapshot.today - timedelta(days=days)
     return any(since <= day <= snapshot.today for day in snapshot.recent_changes.get(entity_id, ()))
+
+
+def budget_change(before: Decimal, after: Decimal, currency: str) -> dict[str, Any]:
+    """The `change` of a set_budget proposal, amounts as the account currency's decimal strings."""
+    return {"from": {"daily_budget": money_str(before, currency)}, "to": {"daily_budget": money_str(after, currency)}}

@@ -145,13 +145,10 @@ def propose_creative_refresh(snapshot: Snapshot, settings: CreativeFatigueSettin
         slope = _fatigue_slope(rows, audience)
         frequency_text = (f"each person in the audience has seen it about {frequency:.1f} times"
                           if frequency is not None else "frequency is unknown on this platform")
-        proposals.append(Proposal(
+        proposals.append(Proposal.about(
+            snapshot.account_id, ad,
             kind="refresh_creative",
             policy=POLICY_NAME,
-            account_id=snapshot.account_id,
-            entity_id=ad.entity_id,
-            entity_level=ad.level,
-            entity_name=ad.name,
             change={"from": {"status": "ACTIVE"}, "to": {"refresh_creative": True}},
             rationale=(
                 f"CTR fell {decline:.0%}, from {early.ctr:.2%} in its first {settings.baseline_days} days "

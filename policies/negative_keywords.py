@@ -222,13 +222,10 @@ def propose_negative_keywords(snapshot: Snapshot, settings: NegativeKeywordsSett
         ]
         summary = "; ".join(f"{n.match_type} \"{n.text}\" ({i['clicks']} clicks, {i['spend']} {currency}, "
                             f"P(0 conv) = {i['p_zero_conversions']:.3f})" for n, i in zip(negatives, items, strict=True))
-        proposals.append(Proposal(
+        proposals.append(Proposal.about(
+            snapshot.account_id, entity,
             kind="add_negative_keywords",
             policy=POLICY_NAME,
-            account_id=snapshot.account_id,
-            entity_id=campaign_id,
-            entity_level=entity.level,
-            entity_name=entity.name,
             change={"from": {"list_name": list_name, "keywords": []},
                     "to": {"list_name": list_name,
                            "keywords": [{"text": n.text, "match_type": n.match_type} for n in negatives]}},

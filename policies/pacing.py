@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from policies.base import Proposal, Snapshot
-from policies.budget_holders import BudgetHolder, budget_holders, daily_spend
+from policies.budget_holders import BudgetHolder, budget_change, budget_holders, daily_spend
 from policies.money import money_str, quantize_money
 from policies.protection import is_protected
 from policies.settings import PacingSettings
@@ -245,15 +245,11 @@ def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings,
             continue
         entity = pace.holder.entity
         proposals.append(
-            Proposal(
+            Proposal.about(
+                snapshot.account_id, entity,
                 kind="set_budget",
                 policy=POLICY_NAME,
-                account_id=snapshot.account_id,
-                entity_id=entity.entity_id,
-                entity_level=entity.level,
-                entity_name=entity.name,
-                change={"from": {"daily_budget": money_str(before, currency)},
-                        "to": {"daily_budget": money_str(after, currency)}},
+                change=budget_change(before, after, currency),
                 rationale=(
                     f"The month is projected to end at {money_str(report.projected_month_end_spend, currency)} "
                     f"{currency} against a budget of {money_str(report.monthly_budget, currency)} "

@@ -22,6 +22,7 @@ from decimal import Decimal
 from policies.base import Proposal, Snapshot
 from policies.budget_holders import (
     BudgetHolder,
+    budget_change,
     budget_holders,
     changed_since,
     changes_in_last_week,
@@ -260,15 +261,11 @@ def propose_reallocations(
         before = candidate.holder.daily_budget
         after = before + candidate.delta
         proposals.append(
-            Proposal(
+            Proposal.about(
+                snapshot.account_id, entity,
                 kind="set_budget",
                 policy=POLICY_NAME,
-                account_id=snapshot.account_id,
-                entity_id=entity.entity_id,
-                entity_level=entity.level,
-                entity_name=entity.name,
-                change={"from": {"daily_budget": money_str(before, currency)},
-                        "to": {"daily_budget": money_str(after, currency)}},
+                change=budget_change(before, after, currency),
                 rationale=_rationale(candidate, before, after, currency, f"{start}..{end}"),
                 evidence={
                     "window": [start.isoformat(), end.isoformat()],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from policies.base import Proposal, Snapshot
+from policies.base import PAUSE_CHANGE, Proposal, Snapshot
 from policies.conversion_lag import LagCurve, estimate_lag_curve
 from policies.money import money_str
 from policies.protection import may_change
@@ -113,14 +113,11 @@ def propose_pauses(
         observed = window.observed_roas or 0.0
         low, high = posterior.quantiles(0.05, 0.95)
         proposals.append(
-            Proposal(
+            Proposal.about(
+                snapshot.account_id, entity,
                 kind="pause",
                 policy=POLICY_NAME,
-                account_id=snapshot.account_id,
-                entity_id=entity_id,
-                entity_level=entity.level,
-                entity_name=entity.name,
-                change={"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}},
+                change=PAUSE_CHANGE,
                 rationale=(
                     f"P(true ROAS < {settings.target_roas:.2f}) = {p_below:.1%} (threshold "
                     f"{bar:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
