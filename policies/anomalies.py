@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 from connectors.base import Entity
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
-from policies.conversion_lag import LagCurve, estimate_lag_curve
+from policies.conversion_lag import LagCurve, lag_curve
 from policies.pacing import weekday_factors
 from policies.protection import may_change
 from policies.robust_baseline import (
@@ -261,7 +261,7 @@ def tracking_outage_days(snapshot: Snapshot, settings: AnomalySettings, curve: L
     not evidence. Each day is judged against a baseline that leaves out earlier outage days.
     """
     first_day = snapshot.today - timedelta(days=lookback_days)
-    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions),
+    detector = _Detector(snapshot, settings, curve or lag_curve(snapshot),
                          first_day - timedelta(days=settings.baseline_days))
     account = _scopes(snapshot)[0]
     outages: set[date] = set()
@@ -280,7 +280,7 @@ def detect_anomalies(snapshot: Snapshot, settings: AnomalySettings, curve: LagCu
     if not settings.enabled:
         return []
     days = [snapshot.today - timedelta(days=offset) for offset in range(settings.check_days, 0, -1)]
-    detector = _Detector(snapshot, settings, curve or estimate_lag_curve(snapshot.conversion_revisions),
+    detector = _Detector(snapshot, settings, curve or lag_curve(snapshot),
                          days[0] - timedelta(days=settings.baseline_days))
     skip = outage_days or set()
     flags = [flag for scope in _scopes(snapshot) for day in days for flag in detector.check(scope, day, skip)]

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from connectors.base import Entity
 from policies.base import Proposal, Snapshot
-from policies.conversion_lag import estimate_lag_curve
+from policies.conversion_lag import lag_curve
 from policies.money import money_str, quantize_money
 from policies.protection import is_protected
 from policies.roas_evidence import (
@@ -63,7 +63,7 @@ def overlap(snapshot: Snapshot, first: str, second: str) -> tuple[int, float] | 
 
 
 def _ad_sets(snapshot: Snapshot, settings: AudienceOverlapSettings) -> list[_AdSet]:
-    curve = estimate_lag_curve(snapshot.conversion_revisions)
+    curve = lag_curve(snapshot)
     start, end = window_bounds(snapshot.today, settings.window_days)
     account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
     value_cv = estimate_value_cv(snapshot, start, end)

@@ -66,9 +66,10 @@ class Snapshot:
         return index
 
     def replaced(self, **changes: Any) -> Snapshot:
-        """`dataclasses.replace(self, **changes)` that keeps the index when `daily` and `today` stay."""
+        """`dataclasses.replace(self, **changes)` that keeps the index (and what is memoised on it,
+        such as the lag curve) when `daily`, `today` and `conversion_revisions` stay."""
         snapshot = dataclasses.replace(self, **changes)
-        if "daily" not in changes and "today" not in changes:
+        if not {"daily", "today", "conversion_revisions"} & changes.keys():
             object.__setattr__(snapshot, "_index", self.index)
         return snapshot
 

@@ -29,7 +29,7 @@ from datetime import date
 
 import numpy as np
 
-from policies.base import ConversionRevision
+from policies.base import ConversionRevision, Snapshot
 
 MATURITY_DAYS = 28
 MIN_DAYS_PER_AGE = 7  # days observed at both ages k and k+1 before f_k is trusted
@@ -153,3 +153,8 @@ def estimate_lag_curve(revisions: Sequence[ConversionRevision]) -> LagCurve:
         completeness[age] = completeness[age + 1] / factors[age]
     source = "estimated" if len(estimated) == MATURITY_DAYS else "partly estimated"
     return LagCurve(tuple(completeness), source, len(estimated))
+
+
+def lag_curve(snapshot: Snapshot) -> LagCurve:
+    """The snapshot's lag curve, estimated once and shared by every policy that evaluates it."""
+    return snapshot.index.memo(("lag_curve",), lambda: estimate_lag_curve(snapshot.conversion_revisions))

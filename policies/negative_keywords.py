@@ -26,7 +26,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from policies.base import Proposal, Snapshot
-from policies.conversion_lag import estimate_lag_curve
+from policies.conversion_lag import lag_curve
 from policies.money import money_str
 from policies.protection import may_change
 from policies.settings import NegativeKeywordsSettings
@@ -97,7 +97,7 @@ class _CampaignTerms:
 
 
 def _aggregate(snapshot: Snapshot, settings: NegativeKeywordsSettings) -> dict[str, dict[str, _Term]]:
-    curve = estimate_lag_curve(snapshot.conversion_revisions)
+    curve = lag_curve(snapshot)
     start = snapshot.today - timedelta(days=settings.window_days)
     by_campaign: dict[str, dict[str, _Term]] = defaultdict(dict)
     for row in snapshot.search_terms:

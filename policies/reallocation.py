@@ -29,7 +29,7 @@ from policies.budget_holders import (
     daily_spend,
     recent_utilisation,
 )
-from policies.conversion_lag import LagCurve, estimate_lag_curve
+from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import floor_money, minor_unit, money_str
 from policies.protection import is_protected
 from policies.roas_evidence import (
@@ -246,7 +246,7 @@ def propose_reallocations(
     """set_budget proposals moving money towards the highest marginal return; the total is conserved."""
     if not settings.enabled:
         return []
-    curve = curve or estimate_lag_curve(snapshot.conversion_revisions)
+    curve = curve or lag_curve(snapshot)
     candidates = _candidates(snapshot, settings, curve)
     _plan(candidates, settings, snapshot)
     if settings.allow_total_increase and settings.max_total_increase_pct > 0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
-from policies.conversion_lag import LagCurve, estimate_lag_curve
+from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import money_str
 from policies.protection import may_change
 from policies.roas_evidence import (
@@ -72,7 +72,7 @@ def propose_pauses(
     """
     if not settings.enabled:
         return []
-    curve = curve or estimate_lag_curve(snapshot.conversion_revisions)
+    curve = curve or lag_curve(snapshot)
     start, end = window_bounds(snapshot.today, settings.window_days)
     account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
     if account.conversions <= 0:

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from policies.conversion_lag import DEFAULT_CURVE, MATURITY_DAYS, estimate_lag_curve
-from tests.unit.policies.builders import TODAY, revisions_for_curve
+from policies.conversion_lag import DEFAULT_CURVE, MATURITY_DAYS, estimate_lag_curve, lag_curve
+from tests.unit.policies.builders import TODAY, revisions_for_curve, snapshot
 
 
 def test_without_revisions_the_default_curve_is_used() -> None:
@@ -71,3 +71,12 @@ def test_a_consumer_lag_is_not_mistaken_for_a_long_b2b_one() -> None:
     curve = estimate_lag_curve(revisions_for_curve(truth, days=12))
     assert curve.at(1) == pytest.approx(truth[1], abs=0.01)
     assert DEFAULT_CURVE.at(1) < 0.5 * curve.at(1) + 0.01
+
+
+def test_the_lag_curve_is_estimated_once_per_snapshot_and_not_shared_with_other_revisions() -> None:
+    truth = _truncated_geometric(0.3, 0.6)
+    snap = snapshot([], [])
+    with_history = snap.replaced(conversion_revisions=revisions_for_curve(truth, days=12))
+    assert lag_curve(with_history) is lag_curve(with_history)  # every policy of one evaluation shares it
+    assert lag_curve(with_history).at(1) == pytest.approx(truth[1], abs=0.01)
+    assert lag_curve(snap) is DEFAULT_CURVE  # another revision history: not the memoised curve
