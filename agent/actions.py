@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -193,10 +193,13 @@ def get_action(connection: Connection, action_id: int) -> RowMapping | None:
     return connection.execute(select(ACTIONS).where(Action.id == action_id)).mappings().one_or_none()
 
 
-def list_actions(connection: Connection, state: str | None = None) -> list[RowMapping]:
+def list_actions(connection: Connection, state: str | None = None,
+                 accounts: Collection[str] | None = None) -> list[RowMapping]:
     query = select(ACTIONS).order_by(Action.id)
     if state is not None:
         query = query.where(Action.state == state)
+    if accounts is not None:
+        query = query.where(Action.account_id.in_(sorted(accounts)))
     return list(connection.execute(query).mappings())
 
 

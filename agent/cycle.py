@@ -75,6 +75,8 @@ class CycleSummary:
     errors: list[str] = field(default_factory=list)
     status: str = "running"
     seconds: float = 0.0
+    # accounts whose approved actions were executed right after their gating (not again at the end)
+    executed_accounts: set[str] = field(default_factory=set)
 
     def absorb(self, part: CycleSummary) -> None:
         """Add one account's part (run in a thread or on a worker) to the cycle's totals."""
@@ -85,7 +87,9 @@ class CycleSummary:
         self.search_term_rows_upserted += part.search_term_rows_upserted
         self.proposals_by_kind.update(part.proposals_by_kind)
         self.actions_by_state.update(part.actions_by_state)
+        self.execution.update(part.execution)
         self.errors += part.errors
+        self.executed_accounts |= part.executed_accounts
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CycleSummary:
@@ -343,7 +347,9 @@ def run_cycle(
 def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[str, Connector], clock: Clock,
                       summary: CycleSummary, dry_run: bool, say: Progress, stopping: Callable[[], bool],
                       config_path: Path | None) -> bool:
-    """Reconcile, pull, evaluate and gate every account, then execute; True if a stop request cut it short."""
+    """Reconcile; pull, evaluate, gate and execute every account; then execute what is left (the
+    approved actions of accounts whose pull failed, or that Celery workers gated); True if a stop
+    request cut it short."""
     cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
@@ -357,7 +363,7 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
     if not dry_run and not stopping():  # dry-run: no mutating call may reach any connector
         say("executing approved actions")
         step_started = time.monotonic()
-        report = execute_approved(engine, connectors, config, clock)
+        report = execute_approved(engine, connectors, config, clock, skip_accounts=summary.executed_accounts)
         summary.execution.update(report.outcomes)
         log.info("cycle.execute", extra={"cycle_id": cycle_id, "outcomes": dict(report.outcomes),
                                          "seconds": round(time.monotonic() - step_started, 3)})
@@ -373,7 +379,9 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
                  config_path: Path | None) -> list[CycleSummary]:
     """Pull, evaluate and gate every account: in threads, a pool per platform whose requests are
     limited one by one to the platform's `max_concurrency_per_platform` (so one slow account never
-    holds up the rest; see `for_each_by_platform`), or on Celery workers. Accounts not started
+    holds up the rest; see `for_each_by_platform`), or on Celery workers. In threads, each account's
+    approved actions are executed as soon as it is gated (unless dry-run or stopping): its
+    platform's requests then never wait for the slowest account's pull. Accounts not started
     because of a stop request are left out of the result."""
     if config.execution.mode == "celery":
         from agent.celery_app import run_accounts_on_workers
@@ -392,7 +400,8 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
             if stopping():
                 return None
             return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
-                               infos.get(account.id), reads[account.platform].for_account())
+                               infos.get(account.id), reads[account.platform].for_account(),
+                               execute=not dry_run, stopping=stopping)
 
         results = for_each_by_platform(config.accounts, lambda account: account.platform, one, limiter,
                                        name="account")
@@ -420,10 +429,12 @@ def _account_infos(connectors: Mapping[str, Connector], platforms: set[str]) -> 
 
 def run_account(engine: Engine, connectors: Mapping[str, Connector], account: AccountConfig, config: AgentConfig,
                 clock: Clock, dry_run: bool, cycle_id: int, say: Progress,
-                info: AccountInfo | None = None, reads: ReadPool | None = None) -> CycleSummary:
-    """Pull, evaluate and gate one account; its part of the cycle's summary. Never raises: a
-    failing account is recorded and reported, and the others go on. `reads`: where the account's
-    independent reads run (by default one after another, in this thread)."""
+                info: AccountInfo | None = None, reads: ReadPool | None = None, *, execute: bool = False,
+                stopping: Callable[[], bool] = lambda: False) -> CycleSummary:
+    """Pull, evaluate and gate one account, and with `execute` run its approved actions unless
+    `stopping` says no; its part of the cycle's summary. Never raises: a failing account is
+    recorded and reported, and the others go on. `reads`: where the account's independent reads
+    run (by default one after another, in this thread)."""
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run, accounts=1)
     today = local_today(clock, account.timezone)
     try:
@@ -438,6 +449,14 @@ def run_account(engine: Engine, connectors: Mapping[str, Connector], account: Ac
         log.info("cycle.evaluate", extra={"account": account.id,
                                           "proposals": sum(summary.proposals_by_kind.values()),
                                           "seconds": round(time.monotonic() - step_started, 3)})
+        if execute and not dry_run and not stopping():
+            say(f"{account.id}: executing approved actions")
+            step_started = time.monotonic()
+            report = execute_approved(engine, connectors, config, clock, accounts=[account.id])
+            summary.execution.update(report.outcomes)
+            summary.executed_accounts.add(account.id)
+            log.info("cycle.execute", extra={"account": account.id, "outcomes": dict(report.outcomes),
+                                             "seconds": round(time.monotonic() - step_started, 3)})
     except Exception as error:  # one bad account must not stop the others
         log.exception("cycle.account_failed", extra={"account": account.id})
         summary.accounts_failed += 1

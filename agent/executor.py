@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -105,15 +105,19 @@ def execute_approved(
     clock: Clock,
     *,
     action_ids: Sequence[int] | None = None,
+    accounts: Collection[str] | None = None,
+    skip_accounts: Collection[str] = (),
     worker: str = "executor",
 ) -> ExecutionReport:
-    """Execute every approved action (or just `action_ids`), at most once each."""
+    """Execute every approved action (or just `action_ids`, or those of `accounts`, leaving out
+    `skip_accounts`), at most once each."""
     report = ExecutionReport()
     with engine.connect() as connection:
         approved = [
             a
-            for a in list_actions(connection, "approved")
+            for a in list_actions(connection, "approved", accounts=accounts)
             if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
+            and a["account_id"] not in skip_accounts
         ]
         kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
     if kill_switch:

@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from agent import store
+from agent.actions import get_action
 from agent.cycle import run_cycle
 from connectors.retry import RetryPolicy, call_with_retry
 from connectors.simulator.connector import SimulatorConnector
-from tests.integration.conftest import make_world
+from tests.integration.conftest import SimWorld, make_world, pause_proposal
 
 T = TypeVar("T")
 LIMIT = 2
@@ -63,6 +65,7 @@ class CountingPlatform:
                     with self._lock:
                         self.slow_account_waits += 1
                         self.slow_account_waits_in_vain += not released
+                    self.others_done.set()  # waited once in vain: the test fails, without waiting again
                 return call()
             finally:
                 with self._lock:
@@ -124,3 +127,73 @@ def test_many_accounts_keep_the_platform_limit_and_a_slow_account_holds_up_no_ot
     assert platform.slow_account_waits_in_vain == 0
     assert summary.execution["executed"] > 0  # execution ran under the same limit
     assert platform.requests > len(ACCOUNTS) * 4  # entities, reports, audiences, reach estimates each
+
+
+class ExecutionReleasesTheSlowAccount(CountingPlatform):
+    """The slow account's requests wait until another account's actions have been applied."""
+
+    def apply(self, account_id: str, mutations: Any) -> Any:
+        results = super().apply(account_id, mutations)
+        if account_id != SLOW:
+            self.others_done.set()
+        return results
+
+
+def test_an_account_executes_once_gated_without_waiting_for_the_slowest_pull(
+        engine: Engine, database_url: str) -> None:
+    world = make_world(engine, database_url, accounts=ACCOUNTS,
+                       execution={"max_concurrency_per_platform": {"simulator": LIMIT}},
+                       defaults={"permissions": {"pause": "auto", "set_budget": "auto"}})
+    platform = ExecutionReleasesTheSlowAccount(world.simulator)
+
+    summary = run_cycle(engine, world.config, {"simulator": platform}, world.clock)
+
+    assert (summary.accounts, summary.accounts_failed, summary.errors) == (len(ACCOUNTS), 0, [])
+    # the slow account was still being pulled when another account's changes were applied
+    assert platform.slow_account_waits >= 1
+    assert platform.slow_account_waits_in_vain == 0
+    assert platform.most_in_flight <= LIMIT
+    assert summary.execution["executed"] == len(world.simulator.mutation_log()) > 0  # each change applied once
+
+
+class PullFails(CountingPlatform):
+    """A platform whose reports fail for one account; its writes still work."""
+
+    def __init__(self, world: SimWorld, failing: str) -> None:
+        super().__init__(world.simulator)
+        self.failing = failing
+        self.first_wave = threading.Barrier(1)  # no first-wave meeting in these tests
+        self.others_done.set()
+
+    def daily_metrics(self, account_id: str, start: Any, end: Any) -> Any:
+        if account_id == self.failing:
+            raise RuntimeError("report unavailable")
+        return super().daily_metrics(account_id, start, end)
+
+
+def test_approved_actions_of_an_account_whose_pull_failed_still_execute_once(sim_world: SimWorld) -> None:
+    pauses = {account: sim_world.queue(pause_proposal(sim_world.active_ad_sets(account)[0]))
+              for account in ("shop-meta", "shop-search")}
+    platform = PullFails(sim_world, failing="shop-meta")
+
+    summary = run_cycle(sim_world.engine, sim_world.config, {"simulator": platform}, sim_world.clock)
+
+    assert summary.accounts_failed == 1 and "report unavailable" in summary.errors[0]
+    log = sim_world.simulator.mutation_log()
+    assert sorted(row["account_id"] for row in log if row["kind"] == "pause") == ["shop-meta", "shop-search"]
+    assert summary.execution["executed"] == len(log)  # nothing applied twice
+    with sim_world.engine.connect() as connection:
+        assert {action["state"] for i in pauses.values() if (action := get_action(connection, i))} == {"executed"}
+
+
+def test_held_actions_are_checked_once_per_cycle(sim_world: SimWorld) -> None:
+    for account in ("shop-meta", "shop-search"):
+        sim_world.queue(pause_proposal(sim_world.active_ad_sets(account)[0]))
+    with sim_world.engine.begin() as connection:
+        store.set_flag(connection, store.KILL_SWITCH, True, "ops", sim_world.clock.now())
+
+    summary = run_cycle(sim_world.engine, sim_world.config, sim_world.connectors, sim_world.clock)
+
+    assert summary.accounts_failed == 0
+    assert summary.execution["held"] == 2  # once each: not again by the end-of-cycle sweep
+    assert sim_world.simulator.mutation_log() == []
