@@ -22,7 +22,8 @@ from connectors.retry import RequestLimiter, current_limiter, limiting_requests
 
 # Accounts of one platform worked on at once, per request slot of the platform: while one account
 # parses, stores or evaluates, another's request uses the slot. bench/cycle.py at 200 accounts,
-# 4 slots: 2 per slot -> 1.47x the latency bound, 4 -> 1.35x, 6 -> 1.36x.
+# 4 slots, accounts executing once gated: 2 per slot -> 1.22x the latency bound, 4 -> 1.21-1.23x,
+# 6 -> 1.18x (run-to-run spread about 0.02; more threads buy little and hold more connections).
 ACCOUNT_WORKERS_PER_SLOT = 4
 T = TypeVar("T")
 Item = TypeVar("Item")
