@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import Engine
 
 from agent import store
@@ -99,11 +100,16 @@ class CountingPlatform:
         return getattr(self.simulator, name)
 
 
-def test_many_accounts_keep_the_platform_limit_and_a_slow_account_holds_up_no_other(
-        engine: Engine, database_url: str) -> None:
-    world = make_world(engine, database_url, accounts=ACCOUNTS,
-                       execution={"max_concurrency_per_platform": {"simulator": LIMIT}},
-                       defaults={"permissions": {"pause": "auto", "set_budget": "auto"}})
+@pytest.fixture
+def world(engine: Engine, database_url: str) -> SimWorld:
+    """Nine accounts on one platform of LIMIT requests in flight, pauses and budgets automatic."""
+    return make_world(engine, database_url, accounts=ACCOUNTS,
+                      execution={"max_concurrency_per_platform": {"simulator": LIMIT}},
+                      defaults={"permissions": {"pause": "auto", "set_budget": "auto"}})
+
+
+def test_many_accounts_keep_the_platform_limit_and_a_slow_account_holds_up_no_other(world: SimWorld) -> None:
+    engine = world.engine
     platform = CountingPlatform(world.simulator)
     pulled: set[str] = set()
     others = {a["id"] for a in ACCOUNTS} - {SLOW}
@@ -139,11 +145,8 @@ class ExecutionReleasesTheSlowAccount(CountingPlatform):
         return results
 
 
-def test_an_account_executes_once_gated_without_waiting_for_the_slowest_pull(
-        engine: Engine, database_url: str) -> None:
-    world = make_world(engine, database_url, accounts=ACCOUNTS,
-                       execution={"max_concurrency_per_platform": {"simulator": LIMIT}},
-                       defaults={"permissions": {"pause": "auto", "set_budget": "auto"}})
+def test_an_account_executes_once_gated_without_waiting_for_the_slowest_pull(world: SimWorld) -> None:
+    engine = world.engine
     platform = ExecutionReleasesTheSlowAccount(world.simulator)
 
     summary = run_cycle(engine, world.config, {"simulator": platform}, world.clock)
