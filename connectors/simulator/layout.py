@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from connectors.money import minor_unit_exponent
 from connectors.simulator.delivery_model import PACING, can_deliver, fatigue_pool, overlap_fractions
 from connectors.simulator.latent import profile_for
-from connectors.simulator.money import minor_unit_exponent
 from connectors.simulator.random_streams import entity_key, entity_keys
 from connectors.simulator.state import AdRuntime, AdSetRuntime, SimState, active_term_mask
 from connectors.simulator.world import SimAccount, World

@@ -1,4 +1,5 @@
-"""Currency handling for the simulator: minor units, rough exchange rates and round budgets.
+"""Currency handling for the simulator: rough exchange rates and round budgets (minor units:
+`connectors/money.py`).
 
 Internally the simulator counts money in integer minor units (cents, or whole yen) so that splitting
 an ad set's spend among its ads or search terms adds up exactly; `Decimal` is made only at the edge.
@@ -10,7 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from connectors.money import ZERO_DECIMAL_CURRENCIES, minor_unit, minor_unit_exponent, quantize_money
+from connectors.money import quantize_money
 
 # Units of the currency per US dollar, only to give budgets and prices a plausible size.
 UNITS_PER_USD: dict[str, float] = {
@@ -36,11 +37,6 @@ def units_per_usd(currency: str) -> float:
     return UNITS_PER_USD.get(currency.upper(), 1.0)
 
 
-def quantum(currency: str) -> Decimal:
-    """The smallest amount of `currency` as a Decimal: 0.01, or 1 for zero-decimal currencies."""
-    return minor_unit(currency)
-
-
 def nice_budget(amount_usd: float, currency: str) -> Decimal:
     """A round daily budget near `amount_usd` converted to `currency` (what a person would type)."""
     local = amount_usd * units_per_usd(currency)
@@ -48,7 +44,3 @@ def nice_budget(amount_usd: float, currency: str) -> Decimal:
     step = magnitude * 5 if local / magnitude >= 50 else magnitude
     rounded = max(step, round(local / step) * step)
     return quantize_money(Decimal(rounded), currency)
-
-
-__all__ = ["ZERO_DECIMAL_CURRENCIES", "minor_unit_exponent", "nice_budget", "quantize_money", "quantum",
-           "units_per_usd"]

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from connectors.base import Audience, Entity, MetricRow, SearchTermRow
+from connectors.money import minor_unit
 from connectors.simulator.creative import creative_attributes
 from connectors.simulator.delivery import DayOutcome
 from connectors.simulator.keywords import NegativeKeyword
 from connectors.simulator.layout import DeliveryLayout
-from connectors.simulator.money import minor_unit_exponent
 from connectors.simulator.seasonality import MAX_LAG_DAYS
 from connectors.simulator.state import SimState, targeted_people
 from connectors.simulator.world import SimAccount, World
@@ -107,7 +107,7 @@ def _labels(layout: DeliveryLayout) -> _Labels:
     if layout.report_cache is None:
         fields = []
         for account, runtime, reach in zip(layout.accounts, layout.ad_sets, layout.reports_reach.tolist(), strict=True):
-            quantum = Decimal(1).scaleb(-minor_unit_exponent(account.currency))
+            quantum = minor_unit(account.currency)
             fields.append((account.platform, account.account_id, account.currency, runtime.ad_set.campaign_id,
                            runtime.ad_set.ad_set_id, quantum, reach))
         boundaries = np.arange(len(layout.ad_sets) + 1)

@@ -14,10 +14,10 @@ from typing import Any, cast
 import numpy as np
 
 from connectors.base import Status
+from connectors.money import quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
-from connectors.simulator.money import quantize_money
 from connectors.simulator.world import SimAccount, SimAd, SimAdSet, SimCampaign, World
 
 LEARNING_DAYS = 7  # a learning phase ends after this many days ...

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from connectors.money import quantize_money
 from connectors.simulator.anomalies import InjectedAnomaly
 from connectors.simulator.delivery_model import (
     ad_strengths,
@@ -23,7 +24,6 @@ from connectors.simulator.delivery_model import (
     overlap_fractions,
 )
 from connectors.simulator.latent import creative_mix, profile_for
-from connectors.simulator.money import quantize_money
 from connectors.simulator.state import AdSetRuntime, SimState, active_term_mask
 from connectors.simulator.world import SimAccount, World
 

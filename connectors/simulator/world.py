@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 
 from connectors.base import AccountInfo
+from connectors.money import quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier, generate_creative
 from connectors.simulator.keywords import SearchTerm, SimKeyword, build_keywords_and_terms
@@ -27,7 +28,7 @@ from connectors.simulator.latent import (
     draw_latent,
     profile_for,
 )
-from connectors.simulator.money import nice_budget, quantize_money, units_per_usd
+from connectors.simulator.money import nice_budget, units_per_usd
 from connectors.simulator.random_streams import stream
 from connectors.simulator.verticals import BUSINESS_VERTICALS, CONSUMER_VERTICALS, VERTICALS, Vertical
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import Entity, MetricRow
-from connectors.simulator.money import minor_unit_exponent
+from connectors.money import minor_unit_exponent
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
 
 VERSION = "v26.0"
