@@ -37,7 +37,7 @@ from connectors.base import (
     Status,
 )
 from connectors.money import quantize_money
-from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused
+from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused, tagged_keys
 from connectors.registry import ConnectorContext
 from connectors.retry import (
     Classified,
@@ -369,7 +369,7 @@ class LinkedInConnector:
     def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
         """The keys whose `new_ad` is on the platform (its tag is in a creative's name): for reconciliation."""
         names = self._read_creative_names(self._account(account_id))
-        return {key for key in idempotency_keys if find_tags(names, [ad_tag(key)])}
+        return tagged_keys(names, idempotency_keys)
 
     def _read_creative_names(self, account: LinkedInAccount, retried: bool = True) -> dict[str, str]:
         creatives = self._search(account, "creatives", f"/rest/adAccounts/{account.ad_account}/creatives",

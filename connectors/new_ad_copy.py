@@ -62,3 +62,10 @@ def find_tags(names: Mapping[str, str], tags: Iterable[str]) -> dict[str, str]:
     """`{tag: object id}` for the `tags` found in `names` (object id -> name)."""
     wanted = list(tags)
     return {tag: object_id for object_id, name in names.items() for tag in wanted if tag in (name or "")}
+
+
+def tagged_keys(names: Mapping[str, str], idempotency_keys: Iterable[str]) -> set[str]:
+    """The keys whose created object is among `names` (object id -> name): for reconciliation."""
+    keys = list(idempotency_keys)
+    found = find_tags(names, {ad_tag(key) for key in keys})
+    return {key for key in keys if ad_tag(key) in found}

@@ -31,7 +31,7 @@ from connectors.meta import records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
-from connectors.new_ad_copy import ad_tag, find_tags
+from connectors.new_ad_copy import tagged_keys
 from connectors.registry import ConnectorContext
 from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, call_with_retry
 
@@ -292,7 +292,7 @@ class MetaConnector:
         """The keys whose `new_ad` is on the platform (its tag is in an ad's name): for reconciliation."""
         account = self._account(account_id)
         names = self._call(account, "ads (applied keys)", lambda: self._read_ad_names(account))
-        return {key for key in idempotency_keys if find_tags(names, [ad_tag(key)])}
+        return tagged_keys(names, idempotency_keys)
 
     def _read_ad_names(self, account: MetaAccount) -> dict[str, str]:
         """Every ad of the account, id -> name, read now (one attempt per page: the caller retries)."""
