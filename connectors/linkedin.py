@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -42,6 +42,8 @@ from connectors.registry import ConnectorContext
 from connectors.retry import (
     Classified,
     PlatformAuthError,
+    PlatformError,
+    PlatformRateLimited,
     PlatformRequestError,
     RetryPolicy,
     call_with_retry,
@@ -53,13 +55,28 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 PLATFORM = "linkedin"
 DEFAULT_BASE_URL = "https://api.linkedin.com"
-DEFAULT_VERSION = "202611"
+# A version LinkedIn lists as active (Marketing August 2026, "Recent Marketing API Changes" and the
+# migrations table, https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations):
+# LinkedIn skips months (no 202512) and sunsets each version about a year after its release, so
+# this pin is moved forward at least once a year. A sunset or unknown one fails every call (426).
+DEFAULT_VERSION = "202608"
+VERSION_DOCS = "https://learn.microsoft.com/en-us/linkedin/marketing/versioning"
 ANALYTICS_FIELDS = ("dateRange", "pivotValues", "impressions", "clicks", "costInLocalCurrency",
                     "externalWebsiteConversions", "conversionValueInLocalCurrency", "approximateMemberReach")
 assert len(ANALYTICS_FIELDS) <= 20, "adAnalytics accepts at most 20 fields per request"
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
 _STATUS: dict[str, Status] = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "DRAFT": "PAUSED", "ARCHIVED": "REMOVED",
-                              "CANCELED": "REMOVED", "REMOVED": "REMOVED", "COMPLETED": "PAUSED"}
+                              "CANCELED": "REMOVED", "REMOVED": "REMOVED", "COMPLETED": "PAUSED",
+                              "PENDING_DELETION": "REMOVED"}  # a deleted draft, gone once LinkedIn purges it
+# Campaign `format`s an article ad without a thumbnail fits: none set yet (the first creative sets
+# it) or a plain sponsored update. Image, video, carousel, text and message formats need other
+# content ("Creative types must match their campaign's ad format", Create and Manage Creatives).
+ARTICLE_FORMATS = frozenset({"", "STANDARD_UPDATE"})
+
+
+class OptionalReadUnavailable(PlatformError):
+    """An enrichment (audiences, reach) the token may not read (HTTP 403): the account's pull goes
+    on without it. Not an auth failure of the account: its reports and writes are unaffected."""
 
 
 class HttpFailure(Exception):
@@ -125,8 +142,10 @@ class LinkedInConnector:
 
     def __init__(self, accounts: Sequence[LinkedInAccount], *, base_url: str = DEFAULT_BASE_URL,
                  version: str = DEFAULT_VERSION, retry: RetryPolicy | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 60.0, page_size: int = 100) -> None:
+                 transport: httpx.BaseTransport | None = None, timeout: float = 60.0, page_size: int = 100,
+                 now: Callable[[], datetime] | None = None) -> None:
         self._accounts = {a.account_id: a for a in accounts}
+        self._now = now or (lambda: datetime.now(UTC))
         self._retry = retry or RetryPolicy()
         self._page_size = page_size
         self._client = httpx.Client(base_url=base_url, transport=transport, timeout=timeout, headers={
@@ -134,6 +153,7 @@ class LinkedInConnector:
         self._info: dict[str, AccountInfo] = {}
         self._levels: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         self._creative_names: dict[str, dict[str, str]] = {}
+        self._formats: dict[str, dict[str, str]] = {}  # account -> campaign (our ad set) -> its ad `format`
         self._lock = threading.Lock()
 
     @classmethod
@@ -157,7 +177,7 @@ class LinkedInConnector:
         return cls(accounts, base_url=options.get("linkedin_base_url") or DEFAULT_BASE_URL,
                    version=str(options.get("linkedin_version") or DEFAULT_VERSION), retry=retry,
                    transport=options.get("linkedin_transport"), timeout=float(options.get("linkedin_timeout", 60.0)),
-                   page_size=int(options.get("linkedin_page_size", 100)))
+                   page_size=int(options.get("linkedin_page_size", 100)), now=context.now)
 
     def close(self) -> None:
         self._client.close()
@@ -182,13 +202,32 @@ class LinkedInConnector:
                 message = str(response.json().get("message") or response.text)
             except ValueError:
                 message = response.text[:200]
-            raise HttpFailure(response.status_code, message, retry_after_seconds(response.headers.get("Retry-After")))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if response.status_code == 426:  # NONEXISTENT_VERSION: "Requested version X is not active"
+                version = self._client.headers.get("LinkedIn-Version")
+                message = (f"LinkedIn refused the header LinkedIn-Version: {version} ({message}); the version is "
+                           f"unknown or sunset, pin an active one (see {VERSION_DOCS})")
+            elif response.status_code == 429 and retry_after is None:
+                raise self._daily_quota(account, message)
+            raise HttpFailure(response.status_code, message, retry_after)
         if response.status_code == 204 or not response.content:
             return None, response.headers
         try:
             return response.json(), response.headers
         except ValueError:
             raise HttpFailure(502, f"unreadable {len(response.content)}-byte answer") from None
+
+    def _daily_quota(self, account: LinkedInAccount, message: str) -> PlatformRateLimited:
+        """A 429 without `Retry-After` is a daily quota: LinkedIn resets every quota at midnight UTC
+        (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits), so
+        retrying within minutes is futile. Fail at once, saying when it resets."""
+        now = self._now().astimezone(UTC)
+        reset = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        wait = (reset - now).total_seconds()
+        return PlatformRateLimited(
+            f"{PLATFORM} account {account.account_id}: daily API quota reached (HTTP 429: {message}); LinkedIn "
+            f"resets it at {reset:%Y-%m-%d %H:%M} UTC, in {int(wait // 3600)} h {int(wait % 3600 // 60)} min; "
+            "not retried before then", platform=PLATFORM, account_id=account.account_id, retry_after=wait)
 
     def _retried(self, account: LinkedInAccount, operation: str, fn: Callable[[], R]) -> R:
         return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
@@ -253,8 +292,10 @@ class LinkedInConnector:
             _status(r.get("intendedStatus")), currency,
             attributes={"platform_level": "creative", "headline": r.get("name", "")}), account_id, "creative")
         criteria = {_last_id(r.get("id")): dict(r.get("targetingCriteria") or {}) for r in campaigns}
+        formats = {_last_id(r.get("id")): str(r.get("format") or "") for r in campaigns}
         with self._lock:
             self._levels[account_id] = {e.entity_id: (e.level, criteria.get(e.entity_id, {})) for e in found}
+            self._formats[account_id] = formats
             self._creative_names[account_id] = {e.entity_id: e.name for e in found if e.level == "ad"}
         wanted = set(entity_ids) if entity_ids is not None else None
         return [e for e in found if wanted is None or e.entity_id in wanted]
@@ -278,21 +319,47 @@ class LinkedInConnector:
         return []
 
     def audiences(self, account_id: str) -> Sequence[Audience]:
+        """The account's ad segments (`adSegments?q=accounts`, readable with `r_ads`): their ids are
+        the `urn:li:adSegment:N` numbers campaigns target, their sizes `approximateMemberCount`.
+        (`dmpSegments` needs the restricted Audiences program permission, and its own ids are not
+        the targetable ones.) Archived and expired segments cannot be targeted and are left out."""
         account = self._account(account_id)
-        raw = self._search(account, "audience segments", "/rest/dmpSegments",
-                           f"q=account&account={quote(account.urn, safe='')}")
-        return list(_parse(raw, lambda r: Audience(account_id, _last_id(r["id"]), str(r.get("name", "")),
-                                                   int(r.get("audienceSize") or 0)), account_id, "audience segment"))
+        raw = self._optional(account, "ad segments", lambda: self._search(
+            account, "ad segments", "/rest/adSegments", f"q=accounts&accounts=List({quote(account.urn, safe='')})"))
+        live = [r for r in raw if str(r.get("status") or "READY") not in ("ARCHIVED", "EXPIRED")]
+        return list(_parse(live, lambda r: Audience(account_id, _last_id(r["id"]), str(r.get("name", "")),
+                                                    int(r.get("approximateMemberCount") or 0)),
+                           account_id, "ad segment"))
 
     def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
         """`audienceCounts` for targeting any of the segments: the union's size."""
         account = self._account(account_id)
         urns = ",".join(quote(f"urn:li:adSegment:{a}", safe="") for a in audience_ids)
         criteria = f"(include:(and:List((or:({quote(SEGMENT_FACET, safe='')}:List({urns}))))))"
-        body = self._request(account, "audience count", "GET", "/rest/audienceCounts",
-                             f"q=targetingCriteriaV2&targetingCriteria={criteria}") or {}
+        body = self._optional(account, "audience count", lambda: self._request(
+            account, "audience count", "GET", "/rest/audienceCounts",
+            f"q=targetingCriteriaV2&targetingCriteria={criteria}")) or {}
         elements = body.get("elements") or [{}]
         return int(elements[0].get("total") or 0)
+
+    @staticmethod
+    def _optional(account: LinkedInAccount, what: str, read: Callable[[], R]) -> R:
+        """`read()`, with a 403 (the token may not read this) turned into `OptionalReadUnavailable`:
+        a missing permission for an enrichment, not a refused token (a 401 still is one)."""
+        try:
+            return read()
+        except PlatformAuthError as error:
+            original = getattr(error, "original", None)
+            if not (isinstance(original, HttpFailure) and original.status == 403):
+                raise
+            log.warning("linkedin account %s: %s unavailable (HTTP 403): audience overlap is skipped",
+                        account.account_id, what)
+            unavailable = OptionalReadUnavailable(
+                f"{PLATFORM} account {account.account_id}: {what} unavailable, audience overlap skipped "
+                f"({original}); the token needs r_ads or rw_ads and a role on the ad account",
+                platform=PLATFORM, account_id=account.account_id)
+            unavailable.original = original
+            raise unavailable from None
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -308,10 +375,11 @@ class LinkedInConnector:
                 levels = self._levels[account_id]
         with self._lock:
             known = dict(self._creative_names.get(account_id, {}))
+            formats = dict(self._formats.get(account_id, {}))
         results = []
         for mutation in mutations:
             if mutation.kind == "new_ad":
-                results.append(self._new_ad(account, mutation, levels, known))
+                results.append(self._new_ad(account, mutation, levels, known, formats))
                 continue
             try:
                 path, patch = _patch(account, mutation, levels, currency)
@@ -326,11 +394,11 @@ class LinkedInConnector:
         return results
 
     def _new_ad(self, account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tuple[str, dict[str, Any]]],
-                known: Mapping[str, str]) -> MutationResult:
+                known: Mapping[str, str], formats: Mapping[str, str]) -> MutationResult:
         """`creatives?action=createInline`, unless a creative with this mutation's tag already exists."""
         key, tag = mutation.idempotency_key, ad_tag(mutation.idempotency_key)
         try:
-            body = _inline_creative(account, mutation, levels)
+            body = _inline_creative(account, mutation, levels, formats.get(mutation.entity_id, ""))
         except ValueError as error:
             return MutationResult(key, ok=False, error=f"new_ad on {mutation.entity_id}: {error}")
         found = find_tags(known, [tag])
@@ -378,12 +446,17 @@ class LinkedInConnector:
 
 
 def _inline_creative(account: LinkedInAccount, mutation: Mutation,
-                     levels: Mapping[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+                     levels: Mapping[str, tuple[str, dict[str, Any]]], ad_format: str = "") -> dict[str, Any]:
     """The `createInline` body: a PAUSED creative in the campaign (our ad set) whose content is a
     new dark post by the company page: `commentary` (the introductory text, our description) and
-    an article (link and headline). ValueError, naming the setting, when something is missing."""
+    an article (link and headline). ValueError, naming the setting, when something is missing or
+    the campaign's ad format needs other content than an article without a thumbnail."""
     if levels.get(mutation.entity_id, ("", {}))[0] != "ad_set":
         raise ValueError("new ads (creatives) are created in a LinkedIn campaign, our ad set")
+    if ad_format not in ARTICLE_FORMATS:
+        raise ValueError(f"campaign {mutation.entity_id} has the ad format {ad_format}, which needs "
+                         f"{'an image' if 'IMAGE' in ad_format else 'other content'}; new ads here are article "
+                         "posts without a thumbnail, so add this ad in Campaign Manager")
     params = mutation.params
     require_paused(params, "LinkedIn")
     if not account.organization:
@@ -415,7 +488,7 @@ def _campaign(raw: Mapping[str, Any], account_id: str, currency: str) -> Entity:
         _status(raw["status"]), currency,
         daily_budget=Decimal(str(budget["amount"])) if budget.get("amount") is not None else None,
         attributes={"platform_level": "campaign", "audience_ids": _segments(criteria, "include"),
-                    "excluded_audience_ids": _segments(criteria, "exclude")},
+                    "excluded_audience_ids": _segments(criteria, "exclude"), "ad_format": str(raw.get("format") or "")},
     )
 
 

@@ -1,9 +1,10 @@
 """A fake LinkedIn Marketing API (versioned REST, Rest.li 2.0), backed by a simulator.
 
-Checks the headers a real call needs (`Authorization: Bearer`, `LinkedIn-Version: YYYYMM`,
+Checks the headers a real call needs (`Authorization: Bearer`, an active `LinkedIn-Version`,
 `X-Restli-Protocol-Version: 2.0.0`), serves campaign groups, campaigns and creatives through paged
 finders (`pageSize` / `pageToken` -> `metadata.nextPageToken`), `adAnalytics` (DAILY, pivot
-CAMPAIGN or CREATIVE, at most 20 fields), `dmpSegments` and `audienceCounts`, applies
+CAMPAIGN or CREATIVE, at most 20 fields), `adSegments`, `dmpSegments` (403 unless the app has the
+Audiences program permission: `FakeLinkedIn(dmp_permission=True)`) and `audienceCounts`, applies
 `X-RestLi-Method: PARTIAL_UPDATE` patches (`{"patch": {"$set": ...}}`) and creates creatives with
 `POST .../creatives?action=createInline` (a dark post of a company page with an article; answered
 201 with the creative's URN in `x-restli-id`), which become `new_ad`s in the simulated world.
@@ -12,7 +13,12 @@ Binds 127.0.0.1 only.
 Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `post:adCampaigns`,
 `post:creatives:createInline`): rate_limit (429 + `Retry-After: retry_after`), server_error (500),
 unavailable (503), timeout (answer after `seconds`), auth (401, echoing the token), invalid (400),
-malformed_row, truncated_page, lost_answer (the request is applied, then answered 504).
+malformed_row, truncated_page, lost_answer (the request is applied, then answered 504),
+daily_quota (429 without `Retry-After`: the day's quota is spent), forbidden (403: the token lacks
+a permission or role for this call).
+
+`campaign_formats` maps simulator ad set ids to a LinkedIn campaign `format` (e.g. SINGLE_IMAGE):
+such a campaign shows it and accepts only creatives of that format.
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
 _STATUS = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "ARCHIVED"}
+# Marketing versions the docs confirm as active in December 2026 (the migrations table and "Recent
+# Marketing API Changes", https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations):
+# 202510 and 202511 were sunset in October / November 2026, there is no 202512. Any other value is
+# answered the way LinkedIn answers a sunset or unknown version (HTTP 426 NONEXISTENT_VERSION).
+ACTIVE_VERSIONS = frozenset({"202601", "202602", "202603", "202605", "202606", "202607", "202608"})
+# Campaign formats an article post without a thumbnail is accepted in ("Creative types must match
+# their campaign's ad format", https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/
+# account-structure/create-and-manage-creatives-legacy).
+ARTICLE_FORMATS = frozenset({"STANDARD_UPDATE"})
 
 
 @dataclass(frozen=True)
@@ -62,8 +77,12 @@ class FakeLinkedIn:
     """The server. `backend.accounts` maps numeric ad account ids (as strings) to simulator accounts."""
 
     def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None,
-                 organizations: Collection[str] = ("2414183",)) -> None:
+                 organizations: Collection[str] = ("2414183",), dmp_permission: bool = False,
+                 versions: Collection[str] = ACTIVE_VERSIONS) -> None:
         self.backend = backend
+        self.dmp_permission = dmp_permission
+        self.versions = frozenset(versions)
+        self.campaign_formats: dict[str, str] = {}  # simulator ad set id -> campaign `format`
         self.organizations = {f"urn:li:organization:{o}" for o in organizations}  # pages the token may post as
         self.access_token = access_token
         self.traffic = traffic or Traffic()
@@ -166,15 +185,27 @@ class FakeLinkedIn:
         token = (http.headers.get("Authorization") or "").removeprefix("Bearer ")
         if token != self.access_token or (fault and fault.kind == "auth"):
             raise RestError(401, f"Invalid access token {token}", "INVALID_ACCESS_TOKEN")
-        if not re.fullmatch(r"\d{6}", http.headers.get("LinkedIn-Version") or ""):
+        version = http.headers.get("LinkedIn-Version") or ""
+        if not version:
             raise RestError(400, "A version must be present (LinkedIn-Version: YYYYMM)", "VERSION_MISSING")
+        if version not in self.versions:
+            # https://learn.microsoft.com/en-us/linkedin/marketing/versioning: a sunset (or never
+            # released) version is refused on every call with 426 NONEXISTENT_VERSION.
+            raise RestError(426, f"Requested version {version} is not active", "NONEXISTENT_VERSION")
         if http.headers.get("X-Restli-Protocol-Version") != "2.0.0":
             raise RestError(400, "Rest.li protocol 2.0.0 required", "ILLEGAL_ARGUMENT")
         if fault is None:
             return
-        if fault.kind == "rate_limit":
-            raise RestError(429, "Resource level throttle APPLICATION DAY limit reached", "TOO_MANY_REQUESTS",
+        if fault.kind == "rate_limit":  # infrastructure protection: short, with a hint
+            raise RestError(429, "Too many requests", "TOO_MANY_REQUESTS",
                             {"Retry-After": str(fault.params.get("retry_after", 30))})
+        if fault.kind == "daily_quota":
+            # https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits: limits are
+            # per day and reset at midnight UTC; the 429 carries no Retry-After.
+            raise RestError(429, "Resource level throttle APPLICATION DAY limit for calls to this resource is "
+                            "reached.", "TOO_MANY_REQUESTS")
+        if fault.kind == "forbidden":
+            raise RestError(403, "Not enough permissions to access this resource", "ACCESS_DENIED")
         if fault.kind == "server_error":
             raise RestError(500, "Internal Server Error", "INTERNAL_SERVER_ERROR")
         if fault.kind == "unavailable":
@@ -196,9 +227,32 @@ class FakeLinkedIn:
         if head == "adAnalytics":
             return self._analytics(params, fault)
         if head == "dmpSegments":
-            account = self._sim_account(unquote(params.get("account", "")).rsplit(":", 1)[-1])
-            segments = [{"id": self.ids.numeric(a.audience_id), "name": a.name, "audienceSize": a.estimated_size,
-                         "account": f"urn:li:sponsoredAccount:{unquote(params['account']).rsplit(':', 1)[-1]}"}
+            # https://learn.microsoft.com/en-us/linkedin/marketing/matched-audiences/create-and-manage-segments:
+            # rw_dmp_segments "is not granted automatically as part of the LinkedIn Marketing API
+            # Program". A segment's own id is not the targetable one: that is
+            # destinations[].destinationSegmentId (urn:li:adSegment:N), with the audience size there.
+            if not self.dmp_permission:
+                raise RestError(403, "Not enough permissions to access: dmpSegments.FINDER-account",
+                                "ACCESS_DENIED")
+            numeric = unquote(params.get("account", "")).rsplit(":", 1)[-1]
+            account = self._sim_account(numeric)
+            segments = [{"id": self.ids.numeric(f"dmp:{a.audience_id}"), "name": a.name, "type": "USER",
+                         "account": f"urn:li:sponsoredAccount:{numeric}",
+                         "destinations": [{"destination": "LINKEDIN", "status": "READY",
+                                           "destinationSegmentId": f"urn:li:adSegment:{self.ids.numeric(a.audience_id)}",
+                                           "audienceSize": a.estimated_size}]}
+                        for a in self.backend.simulator.audiences(account)]
+            return self._page(segments, params)
+        if head == "adSegments":
+            # https://learn.microsoft.com/en-us/linkedin/marketing/integrations/matched-audiences/adsegments:
+            # "Find Ad Segments by Ad Account" with r_ads / rw_ads; `id` is the N of urn:li:adSegment:N.
+            if params.get("q") != "accounts":
+                raise RestError(400, "q=accounts expected", "ILLEGAL_ARGUMENT")
+            found = re.search(r"List\(([^)]*)\)", unquote(params.get("accounts", "")))
+            numeric = (found.group(1) if found else "").rsplit(":", 1)[-1]
+            account = self._sim_account(numeric)
+            segments = [{"id": self.ids.numeric(a.audience_id), "name": a.name, "status": "READY", "type": "USER",
+                         "approximateMemberCount": a.estimated_size, "account": f"urn:li:sponsoredAccount:{numeric}"}
                         for a in self.backend.simulator.audiences(account)]
             return self._page(segments, params)
         if head == "audienceCounts":
@@ -259,6 +313,8 @@ class FakeLinkedIn:
                     "id": number, "name": entity.name, "status": status, "type": "SPONSORED_UPDATES",
                     "campaignGroup": f"urn:li:sponsoredCampaignGroup:{self.ids.numeric(str(entity.parent_id))}",
                     "account": f"urn:li:sponsoredAccount:{numeric}", "targetingCriteria": criteria}
+                if entity.entity_id in self.campaign_formats:
+                    element["format"] = self.campaign_formats[entity.entity_id]
                 if entity.daily_budget is not None:
                     element["dailyBudget"] = {"amount": str(entity.daily_budget), "currencyCode": entity.currency}
                 elements.append(element)
@@ -366,6 +422,10 @@ class FakeLinkedIn:
         article = (post.get("content") or {}).get("article") or {}
         if not str(article.get("source", "")).startswith(("http://", "https://")) or not article.get("title"):
             raise invalid("/inlineContent/post/content/article needs a source URL and a title")
+        ad_format = self.campaign_formats.get(campaign, "")
+        if ad_format and ad_format not in ARTICLE_FORMATS and not article.get("thumbnail"):
+            raise invalid(f"/creative/content: an article without a thumbnail does not match the campaign's "
+                          f"format {ad_format}", 400)
         number = next(self._creatives)
         new_ad_id = f"{campaign}-li{number}"
         ad: dict[str, Any] = {"headline": article["title"], "description": post["commentary"],
