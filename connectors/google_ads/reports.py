@@ -25,8 +25,8 @@ MICROS = 6
 CUSTOMER = ("SELECT customer.id, customer.descriptive_name, customer.currency_code, customer.time_zone "
             "FROM customer")
 CAMPAIGNS = ("SELECT campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type, "
-             "campaign.campaign_budget, campaign_budget.amount_micros, campaign_budget.explicitly_shared "
-             "FROM campaign WHERE campaign.status != 'REMOVED'")
+             "campaign.campaign_budget, campaign_budget.amount_micros, campaign_budget.explicitly_shared, "
+             "campaign_budget.reference_count, campaign_budget.name FROM campaign WHERE campaign.status != 'REMOVED'")
 AD_GROUPS = ("SELECT campaign.id, ad_group.id, ad_group.name, ad_group.status "
              "FROM ad_group WHERE ad_group.status != 'REMOVED'")
 ADS = ("SELECT ad_group.id, ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.status, ad_group_ad.ad.type, "
@@ -161,6 +161,9 @@ def campaign_entity(row: Any, account_id: str, currency: str, negatives: list[di
         attributes={"platform_level": "campaign", "channel": campaign.advertising_channel_type.name,
                     "budget_resource": campaign.campaign_budget,
                     "budget_shared": bool(row.campaign_budget.explicitly_shared),
+                    # how many campaigns use the budget: a change to a shared one moves all of them
+                    "budget_campaigns": int(row.campaign_budget.reference_count or 1),
+                    "budget_name": row.campaign_budget.name,
                     "negative_keywords": negatives},
     )
 

@@ -8,6 +8,7 @@ steps: the shared set must exist before keywords are added to it and it is attac
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,28 @@ SERVICES: dict[str, tuple[str, str]] = {
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
 _MATCH_TYPES = ("EXACT", "PHRASE", "BROAD")
+# Responsive search ad limits (ResponsiveSearchAdInfo, API v26; https://support.google.com/google-ads/answer/7684791):
+# (label, fewest, most, longest in characters, full-width characters counting as two).
+RSA_LIMITS = (("headlines", 3, 15, 30), ("descriptions", 2, 4, 90))
+
+
+def text_width(text: str) -> int:
+    """Characters as Google counts them for ad text: full-width (CJK) characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def check_rsa(headlines: Sequence[str], descriptions: Sequence[str], final_urls: Sequence[str]) -> None:
+    """ValueError, in words, when a responsive search ad breaks Google's limits (checked before
+    sending, so one bad draft costs no request and says what to fix)."""
+    for (label, fewest, most, longest), items in zip(RSA_LIMITS, (headlines, descriptions), strict=True):
+        if not fewest <= len(items) <= most:
+            raise ValueError(f"a responsive search ad needs {fewest} to {most} {label}, got {len(items)}")
+        for text in items:
+            if text_width(text) > longest:
+                raise ValueError(f"{label[:-1]} {text!r} is {text_width(text)} characters, over Google's {longest}")
+    if not final_urls:
+        raise ValueError("a responsive search ad needs a final URL (none in the proposal, and the ad group's "
+                         "ads have none to reuse)")
 
 
 @dataclass
@@ -151,8 +174,7 @@ def _plan_new_ad(client: Any, customer_id: str, index: int, mutation: Mutation, 
     descriptions = [str(d) for d in params.get("descriptions") or [params.get("description", "")] if str(d).strip()]
     final_urls = list(params.get("final_urls") or ([params["final_url"]] if params.get("final_url") else [])
                       or target.final_urls)
-    if not headlines or not descriptions or not final_urls:
-        raise ValueError("a responsive search ad needs headlines, descriptions and a final URL")
+    check_rsa(headlines, descriptions, final_urls)
     operation = client.get_type("AdGroupAdOperation")
     ad_group_ad = operation.create
     ad_group_ad.ad_group = target.resource_name

@@ -9,12 +9,18 @@ Faults (see `platform_fixtures.Faults`), matched on request kinds `search:<resou
 (INTERNAL), unavailable, timeout (DEADLINE_EXCEEDED), auth (UNAUTHENTICATED, echoing the developer
 token as a careless server might), invalid (INVALID_ARGUMENT), malformed_row, truncated_page (stream
 cut after its first message), partial_failure (operation `index` fails).
+
+As strict as the API where we rely on it: every GAQL query is checked against the v26 protos
+(`tests/fakes/gaql.py`: unknown fields, resources, date segments without a date range); customers
+reached through a manager (`managers`) need that manager in `login-customer-id`; responsive search
+ads are checked against their limits; campaigns in `shared_budgets` share one explicit budget.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+import unicodedata
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent import futures
 from datetime import date
 from decimal import Decimal
@@ -45,6 +51,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import status_pb2
 
 from connectors.base import Entity, MetricRow
+from tests.fakes.gaql import check_query
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
 
 PREFIX = "google.ads.googleads.v26"
@@ -78,6 +85,39 @@ MUTATE_SERVICES: dict[str, tuple[str, Any, Any, Any]] = {
 }
 
 
+class _Refused(ValueError):
+    """One operation refused with a specific error code (`kind`, `value`)."""
+
+    def __init__(self, kind: str, value: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.value = kind, value
+
+
+def _width(text: str) -> int:
+    """Google counts full-width (CJK) characters as two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _check_rsa(ad: Any) -> None:
+    """Responsive search ad limits (https://developers.google.com/google-ads/api/reference/rpc/v26/ResponsiveSearchAdInfo
+    and https://support.google.com/google-ads/answer/7684791): 3-15 headlines of at most 30
+    characters, 2-4 descriptions of at most 90, and a final URL. The API answers
+    CollectionSizeError TOO_FEW / TOO_MANY, StringLengthError TOO_LONG, RequiredError REQUIRED."""
+    rsa = ad.responsive_search_ad
+    for label, items, low, high, longest in (("headlines", rsa.headlines, 3, 15, 30),
+                                             ("descriptions", rsa.descriptions, 2, 4, 90)):
+        if len(items) < low:
+            raise _Refused("collection_size_error", "TOO_FEW", f"Too few {label}: {len(items)} (at least {low}).")
+        if len(items) > high:
+            raise _Refused("collection_size_error", "TOO_MANY", f"Too many {label}: {len(items)} (at most {high}).")
+        for item in items:
+            if _width(item.text) > longest:
+                raise _Refused("string_length_error", "TOO_LONG",
+                               f"Too long: {label[:-1]} {item.text!r} is over {longest} characters.")
+    if not ad.final_urls:
+        raise _Refused("required_error", "REQUIRED", "Required field was not specified: final_urls.")
+
+
 class _Abort(Exception):
     def __init__(self, code: grpc.StatusCode, message: str, failure: GoogleAdsFailure | None = None) -> None:
         super().__init__(message)
@@ -100,8 +140,11 @@ class FakeGoogleAds:
     """The server. `customers` maps Google customer ids (digits) to simulator account ids."""
 
     def __init__(self, backend: SimBackend, *, developer_token: str = "DEV", rows_per_message: int = 1000,
-                 traffic: Traffic | None = None, workers: int = 16) -> None:
+                 traffic: Traffic | None = None, workers: int = 16, managers: Mapping[str, str] | None = None,
+                 shared_budgets: Collection[str] = ()) -> None:
         self.backend = backend
+        self.managers = dict(managers or {})  # customer id -> the manager account it is reached through
+        self.shared_budgets = set(shared_budgets)  # simulator campaign ids sharing one explicit budget
         self.developer_token = developer_token
         self.rows_per_message = rows_per_message
         self.traffic = traffic or Traffic()
@@ -167,6 +210,16 @@ class FakeGoogleAds:
         if fault and fault.kind == "invalid":
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Request contains an invalid argument.",
                          GoogleAdsFailure(errors=[_error("request_error", "INVALID_INPUT", "invalid input")]))
+        manager = self.managers.get(customer_id)
+        if manager is not None and metadata.get("login-customer-id") != manager:
+            # https://developers.google.com/google-ads/api/docs/concepts/call-structure#cid: a client
+            # reached through a manager needs the manager's id in `login-customer-id`, else
+            # AuthorizationError USER_PERMISSION_DENIED.
+            raise _Abort(grpc.StatusCode.PERMISSION_DENIED, "The caller does not have permission",
+                         GoogleAdsFailure(errors=[_error(
+                             "authorization_error", "USER_PERMISSION_DENIED",
+                             "User doesn't have permission to access customer. Note: If you're accessing a client "
+                             "customer, the manager's customer ID must be set in the 'login-customer-id' header.")]))
         sim_account = self.backend.sim_account(customer_id)
         if sim_account is None:
             raise _Abort(grpc.StatusCode.PERMISSION_DENIED, "The caller does not have permission",
@@ -192,6 +245,9 @@ class FakeGoogleAds:
             self.requests.append((kind, request.query))
             try:
                 sim_account, fault = self._check(kind, request.customer_id, context)
+                failure = check_query(request.query)
+                if failure is not None:
+                    raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Request contains an invalid argument.", failure)
                 rows = self._rows(resource, request.customer_id, sim_account, request.query)
             except _Abort as abort:
                 self._abort(context, abort)
@@ -244,9 +300,14 @@ class FakeGoogleAds:
         row.campaign.status = _STATUS[entity.status]
         row.campaign.advertising_channel_type = "SEARCH"
         if entity.daily_budget is not None:
-            budget_id = self.ids.numeric(f"{entity.entity_id}#budget")
+            shared = entity.entity_id in self.shared_budgets
+            budget_id = self.ids.numeric("shared#budget" if shared else f"{entity.entity_id}#budget")
             row.campaign.campaign_budget = f"customers/{customer}/campaignBudgets/{budget_id}"
+            row.campaign_budget.resource_name = row.campaign.campaign_budget
             row.campaign_budget.amount_micros = int(entity.daily_budget * 1_000_000)
+            row.campaign_budget.name = "Shared budget" if shared else f"Budget {entity.name}"
+            row.campaign_budget.explicitly_shared = shared
+            row.campaign_budget.reference_count = len(self.shared_budgets) if shared else 1
         return row
 
     def _ad_group_row(self, entity: Entity) -> Any:
@@ -353,6 +414,7 @@ class FakeGoogleAds:
     def _mutate(self, service: str, request: Any, sim_account: str, fault: Any) -> Any:
         _, _, response_type, result_type = MUTATE_SERVICES[service]
         errors: dict[int, str] = {}
+        codes: dict[int, tuple[str, str]] = {}  # index -> error code, when not RESOURCE_NOT_FOUND
         names: dict[int, str] = {}
         pending: list[tuple[int, tuple[str, str, dict[str, Any]]]] = []
         for index, operation in enumerate(request.operations):
@@ -361,6 +423,8 @@ class FakeGoogleAds:
                                                  request.validate_only)
             except ValueError as error:
                 errors[index] = str(error)
+                if isinstance(error, _Refused):
+                    codes[index] = (error.kind, error.value)
                 continue
             names[index] = name
             if mutation is not None:
@@ -382,7 +446,8 @@ class FakeGoogleAds:
             response.results.append(result_type(resource_name="" if index in errors or request.validate_only
                                                 else names.get(index, "")))
         if errors:
-            failure = GoogleAdsFailure(errors=[_error("mutate_error", "RESOURCE_NOT_FOUND", message, index)
+            failure = GoogleAdsFailure(errors=[_error(*codes.get(index, ("mutate_error", "RESOURCE_NOT_FOUND")),
+                                                      message, index)
                                                for index, message in sorted(errors.items())])
             detail = any_pb2.Any(type_url=f"type.googleapis.com/{PREFIX}.errors.GoogleAdsFailure",
                                  value=GoogleAdsFailure.serialize(failure))
@@ -406,6 +471,8 @@ class FakeGoogleAds:
             update = operation.update
             campaign = self._sim_id(update.resource_name).removesuffix("#budget")
             amount = Decimal(update.amount_micros) / Decimal(1_000_000)
+            if campaign == "shared":  # a shared budget moves every campaign that uses it
+                campaign = sorted(self.shared_budgets)[0]
             return update.resource_name, ("set_budget", campaign, {"daily_budget": str(amount)})
         if service in ("CampaignService", "AdGroupService", "AdGroupCriterionService") or (
                 service == "AdGroupAdService" and "update" in operation):
@@ -416,6 +483,7 @@ class FakeGoogleAds:
             return update.resource_name, (kind, self._sim_id(update.resource_name), {})
         if service == "AdGroupAdService":
             create = operation.create
+            _check_rsa(create.ad)
             ad_set = self._sim_id(create.ad_group)
             new_ad_id = f"{ad_set}-g{len(self.requests)}"
             params = {"headlines": [h.text for h in create.ad.responsive_search_ad.headlines],

@@ -185,7 +185,8 @@ def test_new_ads_are_created_paused(rig: Rig) -> None:
     connector = rig.connector()
     ad_group = _by_level(connector, "acme-us", "ad_set")[0]
     result = connector.apply("acme-us", [Mutation("new_ad", "acme-us", ad_group, {
-        "headlines": ["Fresh beans", "Roasted today"], "descriptions": ["Order by noon, brew tomorrow."]}, "a1")])[0]
+        "headlines": ["Fresh beans", "Roasted today", "Free delivery"],
+        "descriptions": ["Order by noon, brew tomorrow.", "Single-origin beans, roasted in small batches."]}, "a1")])[0]
     assert result.ok and result.platform_ref
     new = [e for e in connector.entities("acme-us") if e.level == "ad" and result.platform_ref.endswith(e.entity_id)]
     assert [(e.status, e.attributes["headline"]) for e in new] == [("PAUSED", "Fresh beans")]
