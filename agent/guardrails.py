@@ -120,6 +120,21 @@ def _budget_violations(
     return violations
 
 
+def _shared_budget_violations(entity_id: str, ctx: GuardrailContext) -> list[Violation]:
+    """A budget several campaigns share (Google's `explicitly_shared` campaign budgets) cannot be
+    changed for one of them: the change would move every campaign that uses it."""
+    entity = ctx.entities.get(entity_id)
+    attributes = entity.attributes if entity is not None else {}
+    if not attributes.get("budget_shared"):
+        return []
+    budget = str(attributes.get("budget_name") or attributes.get("budget_resource") or "").rsplit("/", 1)[-1]
+    users = int(attributes.get("budget_campaigns") or 0)
+    shared_by = f"shared by {users} campaigns" if users > 1 else "a shared budget"
+    return [Violation("shared_budget", "block",
+                      f"budget {budget!r} is {shared_by}: changing it for campaign {entity_id} would move every "
+                      "campaign that uses it; give the campaign its own budget or change the shared one by hand")]
+
+
 def _cap_violations(entity_id: str, after: Decimal, settings: GuardrailSettings,
                     ctx: GuardrailContext) -> list[Violation]:
     """Raising a budget must keep the account's and the campaign's total daily budget under their caps."""
@@ -172,7 +187,7 @@ def check(
                                         f"changed ({last.kind}) at {last.at:%Y-%m-%d %H:%M} UTC, within the "
                                         f"{cooldown:g} h cooldown"))
     if kind == BUDGET_KIND:
-        violations += _budget_violations(entity_id, change, settings, ctx)
+        violations += _shared_budget_violations(entity_id, ctx) + _budget_violations(entity_id, change, settings, ctx)
     confidence = evidence.get("confidence")
     if isinstance(confidence, (int, float)) and confidence < settings.min_confidence:
         violations.append(Violation("min_confidence", "review",

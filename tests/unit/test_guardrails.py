@@ -128,3 +128,22 @@ def test_additive_changes_neither_start_nor_respect_a_cooldown() -> None:
                             NOW - timedelta(hours=1))
     assert rules("exclude_audience", "s1", {"from": {}, "to": {"excluded_audience_id": "a9"}},
                  context=ctx([paused])) == []
+
+
+def test_a_shared_budget_is_never_changed_for_one_campaign() -> None:
+    shared = Entity(platform="google_ads", account_id="a", level="campaign", entity_id="g1", parent_id=None,
+                    name="Brand", status="ACTIVE", currency="USD", daily_budget=Decimal("100.00"),
+                    attributes={"budget_shared": True, "budget_campaigns": 3, "budget_name": "Brand pool",
+                                "budget_resource": "customers/1/campaignBudgets/55"})
+    own = Entity(platform="google_ads", account_id="a", level="campaign", entity_id="g2", parent_id=None,
+                 name="Generic", status="ACTIVE", currency="USD", daily_budget=Decimal("100.00"),
+                 attributes={"budget_shared": False, "budget_campaigns": 1})
+    context = GuardrailContext(now=NOW, timezone="UTC", entities={"g1": shared, "g2": own}, history=[])
+    violations = check(kind="set_budget", entity_id="g1", change=budget_change("100.00", "110.00"), evidence={},
+                       policy="reallocation", settings=GuardrailSettings(), ctx=context)
+    assert [(v.rule, v.severity) for v in violations] == [("shared_budget", "block")]
+    assert "budget 'Brand pool' is shared by 3 campaigns" in violations[0].message
+    assert check(kind="set_budget", entity_id="g2", change=budget_change("100.00", "110.00"), evidence={},
+                 policy="reallocation", settings=GuardrailSettings(), ctx=context) == []
+    assert check(kind="pause", entity_id="g1", change={}, evidence={}, policy="reallocation",
+                 settings=GuardrailSettings(), ctx=context) == []
