@@ -24,11 +24,12 @@ _QUERY = re.compile(r"^\s*SELECT\s+(?P<select>.+?)\s+FROM\s+(?P<resource>\w+)"
                     r"(?:\s+LIMIT\s+(?P<limit>\d+))?(?:\s+PARAMETERS\s+.+?)?\s*$", re.IGNORECASE | re.DOTALL)
 _FIELD = re.compile(r"\b[a-z_]+(?:\.[a-z_0-9]+)+\b")
 _STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-# "segments.date ... requires a finite date range in the WHERE clause": the date segments
-# (https://developers.google.com/google-ads/api/docs/query/date-ranges#segments_date).
+# A date segment in SELECT needs a finite date range on segments.date in WHERE (BETWEEN, DURING a
+# predefined range, or comparison operators), https://developers.google.com/google-ads/api/docs/query/date-ranges;
+# else QueryError.EXPECTED_FILTERS_ON_DATE_RANGE.
 DATE_SEGMENTS = frozenset({"segments.date", "segments.week", "segments.month", "segments.quarter", "segments.year"})
 # The account tree: a resource can only bring in fields of the resources above it (its
-# "attributed resources", https://developers.google.com/google-ads/api/docs/query/overview#attributed_resources),
+# "attributed resources", https://developers.google.com/google-ads/api/docs/query/structure),
 # never of those below; FROM campaign cannot select ad_group.id (PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE).
 DEPTH = {"customer": 0, "campaign": 1, "ad_group": 2, "ad_group_ad": 3, "ad_group_criterion": 3}
 
