@@ -59,16 +59,6 @@ def customer_id_of(account: Mapping[str, Any]) -> str:
     return digits
 
 
-def _credentials(account: Mapping[str, Any]) -> dict[str, str]:
-    """The account's credentials, with the manager account it is reached through (`login_customer_id`,
-    on the account or under its credentials) that the SDK sends as the `login-customer-id` header."""
-    credentials = {str(k): str(v) for k, v in (account.get("credentials") or {}).items()}
-    manager = account.get("login_customer_id")
-    if manager and not credentials.get("login_customer_id"):
-        credentials["login_customer_id"] = str(manager)
-    return credentials
-
-
 class GoogleAdsConnector:
     """The `Connector` for Google Ads. Safe to call for different accounts from several threads."""
 
@@ -88,8 +78,8 @@ class GoogleAdsConnector:
     @classmethod
     def from_context(cls, context: ConnectorContext) -> GoogleAdsConnector:
         options = context.options
-        accounts = [GoogleAccount(str(a["id"]), customer_id_of(a), str(a.get("name") or a["id"]), _credentials(a))
-                    for a in context.accounts]
+        accounts = [GoogleAccount(str(a["id"]), customer_id_of(a), str(a.get("name") or a["id"]),
+                                  dict(a.get("credentials") or {})) for a in context.accounts]
         retry = options.get("retry_policy") or RetryPolicy(sleep=options.get("sleep") or RetryPolicy().sleep)
         return cls(accounts, retry=retry, channel_factory=options.get("google_ads_channel_factory"),
                    validate_only=bool(options.get("validate_only", False)))

@@ -14,6 +14,8 @@ import pytest
 from google.ads.googleads.errors import GoogleAdsException
 
 from agent.clock import FixedClock
+from agent.config import parse_config
+from agent.cycle import account_as_mapping
 from connectors.base import Mutation
 from connectors.google_ads import GoogleAdsConnector, reports
 from connectors.google_ads.transport import GoogleAdsTransport, error_code_name
@@ -141,12 +143,16 @@ def test_an_account_under_a_manager_is_refused_without_login_customer_id(rig: Ri
         rig.connector().accounts()
 
 
-@pytest.mark.parametrize("where", ["account", "credentials"])
-def test_the_manager_named_in_the_config_is_sent_as_login_customer_id(rig: Rig, where: str) -> None:
+def test_the_manager_named_in_the_config_is_sent_as_login_customer_id(rig: Rig) -> None:
     rig.fake.managers[CUSTOMER] = MANAGER
-    manager = "111-222-3333"
-    connector = (rig.connector(login_customer_id=manager) if where == "account" else
-                 rig.connector(credentials={"developer_token": TOKEN, "login_customer_id": manager}))
+    config = parse_config({"database_url": "sqlite://", "accounts": [{
+        "id": "acme-us", "platform": "google_ads", "platform_account_id": "123-456-7890",
+        "credentials": {"developer_token": TOKEN, "login_customer_id": "111-222-3333"}}]}, environ={})
+    context = ConnectorContext(
+        platform="google_ads", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=12).now,
+        accounts=[account_as_mapping(a) for a in config.accounts],
+        options={"google_ads_channel_factory": rig.fake.channel_factory()})
+    connector = GoogleAdsConnector.from_context(context)
     assert connector.accounts()[0].currency == "USD" and connector.entities("acme-us")
 
 
