@@ -31,6 +31,13 @@ DATE_SEGMENTS = frozenset({"segments.date", "segments.week", "segments.month", "
 # The account tree: a resource can only bring in fields of the resources above it (its
 # "attributed resources", https://developers.google.com/google-ads/api/docs/query/structure),
 # never of those below; FROM campaign cannot select ad_group.id (PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE).
+# Conversion-action segments split conversions only: with delivery metrics the API answers
+# PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE ("segment by conversion_action and retrieve
+# conversion metrics", https://developers.google.com/google-ads/api/docs/conversions/reporting).
+CONVERSION_SEGMENTS = frozenset({"segments.conversion_action", "segments.conversion_action_name",
+                                 "segments.conversion_action_category"})
+DELIVERY_METRICS = frozenset({"metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.ctr",
+                              "metrics.average_cpc", "metrics.average_cpm"})
 DEPTH = {"customer": 0, "campaign": 1, "ad_group": 2, "ad_group_ad": 3, "ad_group_criterion": 3}
 
 
@@ -73,6 +80,10 @@ def check_query(query: str) -> GoogleAdsFailure | None:
         if owner in DEPTH and resource in DEPTH and owner != resource and DEPTH[owner] >= DEPTH[resource]:
             return _error("PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE",
                           f"Cannot select fields from resource '{owner}' when the FROM resource is '{resource}'.")
+    if CONVERSION_SEGMENTS & set(named) and DELIVERY_METRICS & set(named):
+        segment, metric = sorted(CONVERSION_SEGMENTS & set(named))[0], sorted(DELIVERY_METRICS & set(named))[0]
+        return _error("PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE",
+                      f"Cannot select or filter on the following segments: '{segment}' with metric '{metric}'.")
     if DATE_SEGMENTS & set(select) and not _finite_date_range(where):
         return _error("EXPECTED_FILTERS_ON_DATE_RANGE",
                       "Filtering or segmenting by a date segment requires a finite date range in the WHERE clause.")

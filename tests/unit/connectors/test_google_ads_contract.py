@@ -73,6 +73,8 @@ def _search(rig: Rig, query: str) -> list[Any]:
     ("SELECT ad_group.id, segments.date, metrics.clicks FROM ad_group", "EXPECTED_FILTERS_ON_DATE_RANGE"),
     ("SELECT campaign.id, ad_group.id FROM campaign", "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"),
     ("SELECT ad_group.id FROM ad_group WHERE ad_group.colour = 'RED'", "UNRECOGNIZED_FIELD"),
+    ("SELECT campaign.id, segments.conversion_action, metrics.clicks FROM campaign",
+     "PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE"),
 ])
 def test_the_fake_refuses_queries_the_api_refuses(rig: Rig, query: str, code: str) -> None:
     with pytest.raises(GoogleAdsException) as raised:
