@@ -348,10 +348,11 @@ class MetaConnector:
                 targets = self._targets[account_id]
         with self._lock:
             known_ads = dict(self._ad_names.get(account_id, {}))
+            campaign_budgets = dict(self._campaign_budgets.get(account_id, {}))
         results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
                                 self.budget_limiter, self._now, lambda operation, fn: self._call(account, operation, fn),
                                 account.new_ads, known_ads, lambda: self._read_ad_names(account),
-                                self._campaign_budgets.get(account_id, {}))
+                                campaign_budgets)
         if any(m.kind == "new_ad" for m in mutations):
             with self._lock:
                 self._targets.pop(account_id, None)  # new ads exist now: re-read next time
