@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.adobjects.adset import AdSet
 from facebook_business.exceptions import FacebookRequestError
 
@@ -86,8 +87,6 @@ def test_reach_of_a_custom_audience_is_asked_with_a_location_and_minus_one_is_un
 
 
 def test_the_fake_refuses_a_reach_estimate_without_a_location(world: World) -> None:
-    from facebook_business.adobjects.adaccount import AdAccount
-
     api = build_api({"access_token": TOKEN}, UsageThrottle(lambda _s: None), "k", world.fake.url)
     audience = world.fake.ids.numeric(world.simulator.audiences("m-shop")[0].audience_id)
     with pytest.raises(FacebookRequestError, match="geo_locations"):
