@@ -22,6 +22,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from agent.approvals.settings import ApprovalSettings
 from agent.copywriter.settings import CopywriterSettings
+from connectors.meta.conversions import check_event, parse_attribution
 from policies.settings import PolicySettings, StrictModel
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -172,6 +173,24 @@ class AccountConfig(StrictModel):
     copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
     new_ads: NewAdSettings = NewAdSettings()
+    conversion_event: str | None = Field(
+        default=None, description="Meta: what counts as a conversion: purchase (default), lead, or a custom "
+                                  "event's action type (offsite_conversion.custom.<id>)")
+    platform_attribution: str | None = Field(
+        default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
+                                  "account's own setting); 7d_view and 28d_view are no longer returned")
+
+    @field_validator("conversion_event")
+    @classmethod
+    def _known_conversion_event(cls, value: str | None) -> str | None:
+        return None if value is None else check_event(value)
+
+    @field_validator("platform_attribution")
+    @classmethod
+    def _returned_attribution(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_attribution(value)
+        return value
 
     @field_validator("timezone")
     @classmethod

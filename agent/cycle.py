@@ -44,6 +44,7 @@ from agent.copywriter import draft_new_ads, make_drafter
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
+from agent.optional_reads import OptionalReads
 from agent.reconcile import reconcile
 from agent.snapshots import load_snapshot
 from connectors.base import AccountInfo, AccountInfoReader, Connector, ConnectorError, Entity
@@ -178,12 +179,15 @@ def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, 
     search_terms_read = pool.submit(lambda: list(connector.search_terms(account.id, start, end)))
     audiences_read = pool.submit(lambda: list(connector.audiences(account.id)))
     rest: list[Future[Any]] = [metrics_read, search_terms_read, audiences_read]
+    optional = OptionalReads(account.id, account.platform)  # enrichments: a failure is noted, the pull goes on
     try:
         entities = entities_read.result()
-        reach = _reach_estimates(connector, account.id, entities, known_reach, pool)
+        reach = _reach_estimates(connector, account.id, entities, known_reach, pool, optional)
     finally:  # nothing of this account's is left running once it has failed or finished
         wait(rest)
-    metrics, search_terms, audiences = metrics_read.result(), search_terms_read.result(), audiences_read.result()
+    metrics = metrics_read.result()
+    search_terms = optional.result("search terms", search_terms_read) or []
+    audiences = optional.result("audiences", audiences_read)
     now = clock.now()
     with engine.begin() as connection:
         store.upsert_account(connection, info, now)
@@ -192,17 +196,21 @@ def _pull_account(engine: Engine, connector: Connector, account: AccountConfig, 
         summary.metric_rows_upserted += store.upsert_metrics(connection, metrics, now)
         summary.search_term_rows_upserted += store.upsert_search_terms(connection, search_terms, now)
         store.record_conversion_revisions(connection, account.id, pulled_on=today)
-        store.upsert_audiences(connection, audiences, now)
+        if audiences is not None:  # unread: the audiences stored before are kept
+            store.upsert_audiences(connection, audiences, now)
         store.upsert_reach_estimates(connection, account.id, reach, today)
+        optional.record(connection, now, summary.cycle_id)
 
 
 def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[Entity],
-                     known: Mapping[frozenset[str], int], reads: ReadPool) -> dict[frozenset[str], int]:
+                     known: Mapping[frozenset[str], int], reads: ReadPool,
+                     optional: OptionalReads) -> dict[frozenset[str], int]:
     """New reach estimates: each targeted audience and each pair targeted by different active ad sets.
 
     No platform API returns overlap; reach(A) + reach(B) - reach(A or B) estimates it. Only pairs
     that actually compete are asked for, and estimates younger than a week are reused: audience
-    sizes move slowly, and each estimate is a request against the platform's rate limits.
+    sizes move slowly, and each estimate is a request against the platform's rate limits. An
+    estimate the platform cannot give (None) or that fails is left out, noted in `optional`.
     """
     targeted = [
         tuple(str(a) for a in e.attributes.get("audience_ids", ()))
@@ -222,7 +230,8 @@ def _reach_estimates(connector: Connector, account_id: str, entities: Sequence[E
     estimates = {key: reads.submit(functools.partial(connector.estimate_reach, account_id, sorted(key)))
                  for key in keys if key not in known}
     wait(estimates.values())
-    return {key: estimate.result() for key, estimate in estimates.items()}
+    found = {key: optional.result("reach estimates", estimate) for key, estimate in estimates.items()}
+    return {key: size for key, size in found.items() if size is not None}
 
 
 def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConfig, today: date,

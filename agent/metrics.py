@@ -23,6 +23,9 @@ RATE_LIMIT_WAIT = Counter("pma_rate_limit_wait_seconds_total", "Time spent waiti
                           ["platform"], registry=REGISTRY)
 LAST_SUCCESS = Gauge("pma_last_successful_cycle_timestamp_seconds", "Unix time of the last successful cycle",
                      registry=REGISTRY)
+OPTIONAL_READ_FAILURES = Counter("pma_optional_read_failures_total",
+                                 "Failed enrichment reads (reach estimates, audiences, search terms) that did not "
+                                 "fail the pull, by platform and read", ["platform", "read"], registry=REGISTRY)
 IS_LEADER = Gauge("pma_scheduler_leader", "1 if this process runs the scheduled jobs", registry=REGISTRY)
 
 

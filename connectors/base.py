@@ -168,8 +168,9 @@ class Connector(Protocol):
         """Audiences targeted in the account."""
         ...
 
-    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
-        """Estimated people reached by the union of `audience_ids` (for overlap estimates)."""
+    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int | None:
+        """Estimated people reached by the union of `audience_ids` (for overlap estimates); None
+        when the platform cannot tell (never stored as a reach)."""
         ...
 
     def apply(self, account_id: str, mutations: Sequence[Mutation]) -> Sequence[MutationResult]:

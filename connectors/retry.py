@@ -345,7 +345,8 @@ def _json_header(headers: Mapping[str, str], name: str) -> object:
 
 
 def meta_usage(headers: Mapping[str, str]) -> Usage:
-    """Parse Meta's `x-business-use-case-usage`, `x-ad-account-usage` and `x-app-usage` headers."""
+    """Parse Meta's `x-business-use-case-usage`, `x-ad-account-usage`, `x-app-usage` and
+    `x-fb-ads-insights-throttle` headers."""
     percents: list[float] = []
     regain: list[float] = []
     business = _json_header(headers, "x-business-use-case-usage")
@@ -363,6 +364,11 @@ def meta_usage(headers: Mapping[str, str]) -> Usage:
     app = _json_header(headers, "x-app-usage")
     if isinstance(app, dict):
         percents += [float(app.get(k) or 0) for k in ("call_count", "total_cputime", "total_time")]
+    # Insights calls also report their own quota, per app and per ad account, in percent
+    # (https://developers.facebook.com/docs/marketing-api/insights/best-practices).
+    insights = _json_header(headers, "x-fb-ads-insights-throttle")
+    if isinstance(insights, dict):
+        percents += [float(insights.get(k) or 0) for k in ("app_id_util_pct", "acc_id_util_pct")]
     return Usage(max(percents, default=0.0), max(regain, default=0.0))
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from agent.actions import list_actions
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
+from agent.optional_reads import latest_notes
 from agent.snapshots import load_snapshot
 from connectors.base import MetricRow
 from policies import AnomalyFlag, PacingReport, detect_anomalies, pacing_report
@@ -80,6 +81,7 @@ class AccountView:
     chart_days: list[str]
     spend_series: list[float | None]
     roas_series: list[float | None]
+    notes: list[str] = field(default_factory=list)  # optional reads that failed in the latest cycle
 
 
 @dataclass
@@ -177,6 +179,8 @@ def build_dashboard(engine: Engine, config: AgentConfig, clock: Clock) -> Dashbo
         snapshot = load_snapshot(engine, account, local_today(clock, account.timezone), clock)
         if snapshot.entities:
             views.append(account_view(snapshot, account, config))
+            with engine.connect() as connection:
+                views[-1].notes = latest_notes(connection, account.id)
     with engine.connect() as connection:
         pending = [dict(a) for a in list_actions(connection, "pending_approval")]
         executed = [dict(a) for a in list_actions(connection, "executed")][-20:][::-1]

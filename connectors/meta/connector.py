@@ -2,12 +2,18 @@
 
 Our `campaign`, `ad_set` and `ad` are Meta's own. Reads page through Graph cursors (each page
 retried on its own); insights for big accounts, or when Meta answers "too much data"
-(100/1504018), run as an async report (`AdReportRun`) that is polled. Writes go out in Graph
+(100/1504018), run as an async report (`AdReportRun`) that is polled; a report run that ends
+"Job Failed" or "Job Skipped" is started again, a bounded number of times. Writes go out in Graph
 batches of at most 50 calls, and no ad set gets more than 4 budget changes per hour.
+
+What counts as a conversion is the account's `conversion_event` and `platform_attribution`
+(`connectors/meta/conversions.py`). Reach estimates are enrichments: a location is always sent
+(Meta requires one), and Meta's -1 ("not available for this business") is "unknown" (None).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +35,7 @@ from connectors.base import (
 )
 from connectors.meta import records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
+from connectors.meta.conversions import Conversions
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
 from connectors.new_ad_copy import tagged_keys
@@ -37,7 +44,9 @@ from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, ca
 
 log = logging.getLogger(__name__)
 PLATFORM = "meta"
+# async_status of an AdReportRun (https://developers.facebook.com/docs/marketing-api/insights/best-practices)
 DONE, FAILED = "Job Completed", ("Job Failed", "Job Skipped")
+RUNNING = ("Job Not Started", "Job Started", "Job Running")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class MetaAccount:
     name: str
     credentials: Mapping[str, str] = field(repr=False)
     new_ads: NewAdSettings = NewAdSettings()
+    conversions: Conversions = Conversions()
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class MetaOptions:
     async_rows: int = 20_000  # expected insight rows above which the async report is used
     poll_interval: float = 5.0
     max_poll_wait: float = 1800.0
-    conversion_types: tuple[str, ...] = ("purchase",)
+    report_restarts: int = 2  # report runs started again after "Job Failed" / "Job Skipped"
     slow_down_at: float = 75.0
     budget_changes_per_hour: int = 4
 
@@ -94,6 +104,8 @@ class MetaConnector:
         self._info: dict[str, AccountInfo] = {}
         self._targets: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         self._ad_names: dict[str, dict[str, str]] = {}
+        self._campaign_budgets: dict[str, dict[str, str]] = {}  # account -> ad set -> campaign holding its budget
+        self._countries: dict[str, str] = {}  # account -> the ad account's business country
         self.budget_limiter = BudgetChangeLimiter(self._options.budget_changes_per_hour, timedelta(hours=1))
         self._lock = threading.Lock()
 
@@ -101,13 +113,12 @@ class MetaConnector:
     def from_context(cls, context: ConnectorContext) -> MetaConnector:
         opts = context.options
         accounts = [MetaAccount(str(a["id"]), ad_account_of(a), str(a.get("name") or a["id"]),
-                                dict(a.get("credentials") or {}), NewAdSettings.of(a)) for a in context.accounts]
+                                dict(a.get("credentials") or {}), NewAdSettings.of(a), Conversions.of(a))
+                    for a in context.accounts]
         retry = opts.get("retry_policy") or RetryPolicy(sleep=opts.get("sleep") or RetryPolicy().sleep)
         known = MetaOptions.__dataclass_fields__
         overrides = {key.removeprefix("meta_"): value for key, value in opts.items()
                      if key.startswith("meta_") and key.removeprefix("meta_") in known}
-        if "conversion_types" in overrides:
-            overrides["conversion_types"] = tuple(overrides["conversion_types"])
         return cls(accounts, now=context.now, retry=retry, options=MetaOptions(**overrides))
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -155,11 +166,13 @@ class MetaConnector:
             if account.account_id in self._info:
                 return self._info[account.account_id]
         node = self._call(account, "account", lambda: self._ad_account(account).api_get(
-            fields=["name", "currency", "timezone_name"]))
+            fields=["name", "currency", "timezone_name", "business_country_code"]))
         info = AccountInfo(PLATFORM, account.account_id, node.get("name") or account.name, node["currency"],
                            node["timezone_name"])
         with self._lock:
             self._info[account.account_id] = info
+            if node.get("business_country_code"):
+                self._countries[account.account_id] = str(node["business_country_code"])
         return info
 
     def entities(self, account_id: str, entity_ids: Sequence[str] | None = None) -> Sequence[Entity]:
@@ -177,13 +190,17 @@ class MetaConnector:
         found: list[Entity] = []
         found += records.parse_each(campaigns, lambda r: records.campaign_entity(r, account_id, currency),
                                     account_id, "campaign")
-        found += records.parse_each(ad_sets, lambda r: records.ad_set_entity(r, account_id, currency),
+        budget_campaigns = {str(c.get("id")) for c in campaigns if records.has_campaign_budget(c)}
+        found += records.parse_each(ad_sets, lambda r: records.ad_set_entity(r, account_id, currency,
+                                                                             budget_campaigns),
                                     account_id, "ad set")
         found += records.parse_each(ads, lambda r: records.ad_entity(r, account_id, currency), account_id, "ad")
         targeting = {str(r.get("id")): dict(r.get("targeting") or {}) for r in ad_sets}
         with self._lock:
             self._targets[account_id] = {e.entity_id: (e.level, targeting.get(e.entity_id, {})) for e in found}
             self._ad_names[account_id] = {e.entity_id: e.name for e in found if e.level == "ad"}
+            self._campaign_budgets[account_id] = {str(e.entity_id): str(e.parent_id) for e in found
+                                                  if e.level == "ad_set" and e.attributes.get("campaign_budget")}
         wanted = set(entity_ids) if entity_ids is not None else None
         return [e for e in found if wanted is None or e.entity_id in wanted]
 
@@ -194,7 +211,7 @@ class MetaConnector:
         for level, meta_level in (("ad_set", "adset"), ("ad", "ad")):
             raw = self._insights(account, meta_level, start, end)
             rows += records.parse_each(raw, lambda r, lv=level: records.metric_row(  # type: ignore[misc]
-                r, account_id, currency, lv, self._options.conversion_types), account_id, f"{meta_level} insights")
+                r, account_id, currency, lv, account.conversions), account_id, f"{meta_level} insights")
         return rows
 
     def _expected_rows(self, account_id: str, level: str, days: int) -> int:
@@ -207,6 +224,8 @@ class MetaConnector:
         """Daily insights at `level`; async when big (or when Meta says the sync request is too big)."""
         params = {"level": level, "time_increment": 1, "limit": self._options.page_size,
                   "time_range": {"since": start.isoformat(), "until": end.isoformat()}}
+        if account.conversions.windows:
+            params["action_attribution_windows"] = list(account.conversions.windows)
         ad_account = self._ad_account(account)
         days = (end - start).days + 1
         if self._expected_rows(account.account_id, level, days) <= self._options.async_rows:
@@ -222,25 +241,38 @@ class MetaConnector:
 
     def _async_insights(self, account: MetaAccount, ad_account: AdAccount, params: dict[str, Any]
                         ) -> list[dict[str, Any]]:
-        job = self._call(account, "insights report run", lambda: ad_account.get_insights(
-            fields=records.INSIGHT_FIELDS, params=dict(params), is_async=True))
+        """A report run, polled until "Job Completed"; one that ends "Job Failed" or "Job Skipped" is
+        started again up to `report_restarts` times, then the pull fails naming the report's state."""
+        for attempt in range(self._options.report_restarts + 1):
+            job = self._call(account, "insights report run", lambda: ad_account.get_insights(
+                fields=records.INSIGHT_FIELDS, params=dict(params), is_async=True))
+            status = self._poll_report(account, job)
+            if status == DONE:
+                return self._read_all(account, "insights report result", functools.partial(
+                    job.get_result, params={"limit": self._options.page_size}))
+            log.warning("meta account %s: insights report %s ended with %r (run %d of %d)", account.account_id,
+                        job.get_id(), status, attempt + 1, self._options.report_restarts + 1)
+        raise PlatformUnavailable(f"meta account {account.account_id}: the {params['level']} insights report ended "
+                                  f"with {status!r} {self._options.report_restarts + 1} times; Meta could not run it, "
+                                  "try again later", platform=PLATFORM, account_id=account.account_id)
+
+    def _poll_report(self, account: MetaAccount, job: Any) -> str:
+        """The report run's final state: "Job Completed", "Job Failed" or "Job Skipped"."""
         waited = 0.0
         while True:
             job = self._call(account, "insights report poll", job.api_get)
-            status = job.get("async_status")
-            if status == DONE:
-                break
-            if status in FAILED:
-                raise PlatformUnavailable(f"meta account {account.account_id}: insights report {job.get_id()} "
-                                          f"ended with {status!r}", platform=PLATFORM, account_id=account.account_id)
+            status = str(job.get("async_status"))
+            if status == DONE or status in FAILED:
+                return status
             if waited >= self._options.max_poll_wait:
                 raise PlatformUnavailable(f"meta account {account.account_id}: insights report {job.get_id()} "
                                           f"still {status!r} after {waited:.0f} s", platform=PLATFORM,
                                           account_id=account.account_id)
+            if status not in RUNNING:
+                log.warning("meta account %s: insights report %s in unknown state %r; still waiting",
+                            account.account_id, job.get_id(), status)
             self._retry.sleep(self._options.poll_interval)
             waited += self._options.poll_interval
-        return self._read_all(account, "insights report result", lambda: job.get_result(
-            params={"limit": self._options.page_size}))
 
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         """Meta has no search terms."""
@@ -254,17 +286,53 @@ class MetaConnector:
             fields=records.AUDIENCE_FIELDS, params={"limit": self._options.page_size}))
         return list(records.parse_each(raw, lambda r: records.audience(r, account_id), account_id, "audience"))
 
-    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
-        """`reachestimate` for a targeting spec of the audiences' union (midpoint of Meta's bounds)."""
+    def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int | None:
+        """`reachestimate` for the audiences' union (midpoint of Meta's bounds); None when unknown.
+
+        Meta requires a location in the targeting spec: the countries of the ad sets targeting
+        these audiences, else of every ad set, else the ad account's business country. For custom
+        audiences Meta may answer -1 ("not available for this business"): that is None, never a reach.
+        (https://developers.facebook.com/documentation/ads-commerce/marketing-api/reference/ad-account/reachestimate)
+        """
         account = self._account(account_id)
-        spec = {"custom_audiences": [{"id": audience_id} for audience_id in audience_ids]}
+        spec = {"geo_locations": {"countries": self._countries_for(account, audience_ids)},
+                "custom_audiences": [{"id": audience_id} for audience_id in audience_ids]}
         cursor = self._call(account, "reach estimate", lambda: self._ad_account(account).get_reach_estimate(
             params={"targeting_spec": spec}))
         if not len(cursor):
             raise ConnectorError(f"meta account {account_id}: empty reach estimate")
         estimate = cursor[0]
-        low = int(estimate.get("users_lower_bound") or 0)
-        return (low + int(estimate.get("users_upper_bound") or low)) // 2
+        low, high = estimate.get("users_lower_bound"), estimate.get("users_upper_bound")
+        if low is None or int(low) < 0 or (high is not None and int(high) < 0):
+            log.info("meta account %s: reach of audiences %s not available (Meta answered %s)", account_id,
+                     ",".join(audience_ids), low)
+            return None
+        return (int(low) + int(high if high is not None else low)) // 2
+
+    def _countries_for(self, account: MetaAccount, audience_ids: Sequence[str]) -> list[str]:
+        with self._lock:
+            targets = self._targets.get(account.account_id)
+        if targets is None:
+            self.entities(account.account_id)
+            with self._lock:
+                targets = self._targets.get(account.account_id, {})
+        wanted = set(audience_ids)
+        ad_sets = [t for level, t in targets.values() if level == "ad_set"]
+
+        def countries(targetings: Sequence[Mapping[str, Any]]) -> list[str]:
+            return sorted({str(c) for t in targetings for c in (t.get("geo_locations") or {}).get("countries") or ()})
+
+        found = countries([t for t in ad_sets if wanted & {str(a.get("id")) for a in t.get("custom_audiences") or ()
+                                                          if isinstance(a, Mapping)}]) or countries(ad_sets)
+        if not found:
+            self._account_info(account)
+            with self._lock:
+                country = self._countries.get(account.account_id)
+            if country is None:
+                raise ConnectorError(f"meta account {account.account_id}: no country to estimate reach in (no ad "
+                                     "set targets a country and the ad account has no business country)")
+            found = [country]
+        return found
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -280,9 +348,11 @@ class MetaConnector:
                 targets = self._targets[account_id]
         with self._lock:
             known_ads = dict(self._ad_names.get(account_id, {}))
+            campaign_budgets = dict(self._campaign_budgets.get(account_id, {}))
         results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
                                 self.budget_limiter, self._now, lambda operation, fn: self._call(account, operation, fn),
-                                account.new_ads, known_ads, lambda: self._read_ad_names(account))
+                                account.new_ads, known_ads, lambda: self._read_ad_names(account),
+                                campaign_budgets)
         if any(m.kind == "new_ad" for m in mutations):
             with self._lock:
                 self._targets.pop(account_id, None)  # new ads exist now: re-read next time

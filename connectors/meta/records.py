@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.base import Audience, Entity, MetricRow, Status
+from connectors.meta.conversions import Conversions
 from connectors.money import minor_unit_exponent
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ R = TypeVar("R")
 PLATFORM = "meta"
 INSIGHT_FIELDS = ["campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "spend", "impressions", "clicks",
                   "reach", "actions", "action_values"]
-CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget"]
+CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget"]
 AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info"]
 AD_FIELDS = ["id", "name", "adset_id", "status", "creative{id,title,body,call_to_action_type}"]
 AUDIENCE_FIELDS = ["id", "name", "approximate_count_lower_bound", "approximate_count_upper_bound"]
@@ -47,16 +48,8 @@ def _status(raw: Any) -> Status:
     return _STATUS[raw]
 
 
-def _count(actions: Any, wanted: Collection[str]) -> Decimal:
-    total = Decimal(0)
-    for action in actions or ():
-        if action.get("action_type") in wanted:
-            total += Decimal(str(action["value"]))
-    return total
-
-
 def metric_row(raw: Mapping[str, Any], account_id: str, currency: str, level: str,
-               conversion_types: Collection[str]) -> MetricRow:
+               conversions: Conversions) -> MetricRow:
     entity_id = raw["adset_id"] if level == "ad_set" else raw["ad_id"]
     if not entity_id:
         raise ValueError("row without an id")
@@ -65,8 +58,8 @@ def metric_row(raw: Mapping[str, Any], account_id: str, currency: str, level: st
         platform=PLATFORM, account_id=account_id, level="ad_set" if level == "ad_set" else "ad",
         entity_id=str(entity_id), day=date.fromisoformat(raw["date_start"]), currency=currency,
         spend=Decimal(str(raw.get("spend") or "0")), impressions=int(raw.get("impressions") or 0),
-        clicks=int(raw.get("clicks") or 0), conversions=float(_count(raw.get("actions"), conversion_types)),
-        conversion_value=_count(raw.get("action_values"), conversion_types),
+        clicks=int(raw.get("clicks") or 0), conversions=float(conversions.count(raw.get("actions"))),
+        conversion_value=conversions.count(raw.get("action_values")),
         reach=int(reach) if reach not in (None, "") else None,
     )
 
@@ -87,17 +80,25 @@ def _audience_ids(targeting: Mapping[str, Any] | None, key: str) -> list[str]:
     return [str(a["id"]) for a in (targeting or {}).get(key, []) if isinstance(a, Mapping) and "id" in a]
 
 
+def has_campaign_budget(raw: Mapping[str, Any]) -> bool:
+    """An Advantage campaign budget: the campaign holds a daily or lifetime budget, its ad sets none
+    (https://developers.facebook.com/documentation/ads-commerce/marketing-api/bidding/guides/advantage-campaign-budget)."""
+    return any(raw.get(key) not in (None, "", "0") for key in ("daily_budget", "lifetime_budget"))
+
+
 def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> Entity:
     budget = raw.get("daily_budget")
     return Entity(
         platform=PLATFORM, account_id=account_id, level="campaign", entity_id=str(raw["id"]), parent_id=None,
         name=str(raw.get("name", "")), status=_status(raw.get("status")), currency=currency,
         daily_budget=minor_to_money(budget, currency) if budget not in (None, "", "0") else None,
-        attributes={"platform_level": "campaign", "objective": raw.get("objective", "")},
+        attributes={"platform_level": "campaign", "objective": raw.get("objective", ""),
+                    "advantage_campaign_budget": has_campaign_budget(raw)},
     )
 
 
-def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> Entity:
+def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
+                  budget_campaigns: Collection[str] = ()) -> Entity:
     budget = raw.get("daily_budget")
     targeting = raw.get("targeting") or {}
     learning = (raw.get("learning_stage_info") or {}).get("status") == "LEARNING"
@@ -107,7 +108,8 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> Ent
         currency=currency, daily_budget=minor_to_money(budget, currency) if budget not in (None, "", "0") else None,
         learning=learning,
         attributes={"platform_level": "ad_set", "audience_ids": _audience_ids(targeting, "custom_audiences"),
-                    "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences")},
+                    "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences"),
+                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns},
     )
 
 

@@ -3,8 +3,16 @@
 New ads (`connectors/meta/new_ads.py`) take two rounds: their creatives go with the updates, the
 ads follow once the creatives' ids are known.
 
-Meta allows an ad set's budget to change only 4 times an hour; changes past that are refused
-here, before a call is spent on them, with the time the next change is allowed.
+Meta allows an ad set's budget to change only 4 times an hour; past that, Meta answers code 17
+and blocks the ad set's budget for an hour
+(https://developers.facebook.com/docs/marketing-api/overview/rate-limiting, "Ad Set Level").
+Changes past the limit are refused here, before a call is spent on them, with the time the next
+change is allowed; a code 17 from Meta blocks the ad set here for the hour too (never retried).
+The agent's own `budget_changes_per_hour` guardrail counts the executed changes in the database,
+so the limit also holds across restarts.
+
+An ad set under an Advantage campaign budget (the campaign holds the budget) has no budget of
+its own to change: Meta rejects it, so it is refused here in words, naming the campaign.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from connectors.meta.records import money_to_minor
 from connectors.new_ad_copy import find_tags
 
 BATCH_LIMIT = 50
+BUDGET_LIMIT_CODE = 17  # "User request limit reached"; on a budget change: that ad set is blocked for an hour
 Call = Callable[[str, Callable[[], Any]], Any]
 _OBJECTS: dict[str, type[Any]] = {"campaign": Campaign, "ad_set": AdSet, "ad": Ad}
 
@@ -54,6 +63,12 @@ class BudgetChangeLimiter:
     def record(self, entity_id: str, now: datetime) -> None:
         with self._lock:
             self._changes[entity_id].append(now)
+
+    def block(self, entity_id: str, now: datetime) -> datetime:
+        """Meta said the ad set's budget is blocked (code 17): no change for a whole window from now."""
+        with self._lock:
+            self._changes[entity_id] = deque([now] * self.limit)
+        return now + self.window
 
 
 def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], currency: str) -> dict[str, Any]:
@@ -89,13 +104,16 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
 def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                   targets: Mapping[str, tuple[str, dict[str, Any]]], currency: str, limiter: BudgetChangeLimiter,
                   now: Callable[[], datetime], call: Call, new_ad_settings: NewAdSettings,
-                  known_ads: Mapping[str, str], read_ads: Callable[[], Mapping[str, str]]) -> list[MutationResult]:
+                  known_ads: Mapping[str, str], read_ads: Callable[[], Mapping[str, str]],
+                  campaign_budgets: Mapping[str, str] | None = None) -> list[MutationResult]:
     """Send every expressible mutation in batches of <= 50 calls; one result per mutation.
 
     Updates and the creatives of new ads go first; the new ads themselves follow in a second round
     (an ad needs its creative's id). A new ad whose tag is already in `known_ads` (id -> name, as
     last read) is reported as applied, not created again; `read_ads()` reads them afresh before a
-    retried create."""
+    retried create. `campaign_budgets`: ad set id -> its campaign's id, for ad sets under an
+    Advantage campaign budget."""
+    under_campaign_budget = campaign_budgets or {}
     results: list[MutationResult | None] = [None] * len(mutations)
     ready: list[Callable[[FacebookAdsApiBatch], None]] = []
     new_ads: list[NewAd] = []
@@ -113,6 +131,12 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
         except ValueError as error:
             results[index] = _failed(mutation, f"{mutation.kind} on {mutation.entity_id}: {error}")
             continue
+        if mutation.kind == "set_budget" and mutation.entity_id in under_campaign_budget:
+            results[index] = _failed(mutation, f"ad set {mutation.entity_id} has no budget of its own: its campaign "
+                                               f"{under_campaign_budget[mutation.entity_id]} uses an Advantage campaign "
+                                               "budget, and Meta refuses ad-set budgets under it; change the "
+                                               "campaign's budget instead")
+            continue
         if mutation.kind == "set_budget":
             allowed_at = limiter.next_allowed(mutation.entity_id, now())
             if allowed_at is not None:
@@ -120,7 +144,7 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                                                    f"next change to {mutation.entity_id} at {allowed_at.isoformat()}")
                 continue
             limiter.record(mutation.entity_id, now())  # counted when sent: a lost answer may still have applied
-        ready.append(_enqueue_update(api, index, mutation, level, params, results))
+        ready.append(_enqueue_update(api, index, mutation, level, params, results, limiter, now))
     account = AdAccount(ad_account, api=api)
     if new_ads:
         known = find_tags(known_ads, [n.tag for n in new_ads])
@@ -143,14 +167,19 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
 
 
 def _enqueue_update(api: PacedApi, index: int, mutation: Mutation, level: str, params: dict[str, Any],
-                    results: list[MutationResult | None]) -> Callable[[FacebookAdsApiBatch], None]:
+                    results: list[MutationResult | None], limiter: BudgetChangeLimiter,
+                    now: Callable[[], datetime]) -> Callable[[FacebookAdsApiBatch], None]:
     def succeeded(response: FacebookResponse) -> None:
         results[index] = MutationResult(mutation.idempotency_key, ok=True, platform_ref=mutation.entity_id)
 
     def failed(response: FacebookResponse) -> None:
         error = response.error()
-        results[index] = _failed(mutation, f"({error.api_error_code()}/{error.api_error_subcode()}) "
-                                           f"{error.api_error_message() or error.get_message()}")
+        said = f"({error.api_error_code()}/{error.api_error_subcode()}) {error.api_error_message() or error.get_message()}"
+        if mutation.kind == "set_budget" and error.api_error_code() == BUDGET_LIMIT_CODE:
+            until = limiter.block(mutation.entity_id, now())
+            said = (f"Meta blocks budget changes to ad set {mutation.entity_id} for an hour after too many changes; "
+                    f"not retried before {until.isoformat()} {said}")
+        results[index] = _failed(mutation, said)
 
     def enqueue(batch: FacebookAdsApiBatch) -> None:
         _OBJECTS[level](mutation.entity_id, api=api).api_update(params=params, batch=batch, success=succeeded,

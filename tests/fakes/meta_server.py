@@ -14,7 +14,15 @@ Faults (matched on request kinds such as `get:insights`, `post:insights`, `get:r
 `code=`, with `regain_minutes`), server_error (500, code 2, transient), unavailable (503 text),
 timeout (answer after `seconds`), auth (190, echoing the token as a careless server might),
 malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`),
-lost_answer (the request, or the batch holding the matched call, is applied, then answered 500).
+lost_answer (the request, or the batch holding the matched call, is applied, then answered 500),
+job_failed (on `post:insights`: the report run ends in `status`, "Job Failed" by default, or
+"Job Skipped").
+
+As strict as Graph where our connector could go wrong (each rule cites its page below): reach
+estimates need a location and may be -1 for custom audiences; insights rows carry the real
+overlapping action types; report runs pass through every async state; ad sets under an
+Advantage campaign budget have no budget to change; a fifth budget change of an ad set within
+an hour answers code 17; insights answers carry `x-fb-ads-insights-throttle`.
 """
 
 from __future__ import annotations
@@ -38,6 +46,8 @@ from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
 
 VERSION = "v26.0"
 BUDGET_CHANGES_PER_HOUR = 4
+DONE = "Job Completed"
+RUNNING_STATES = ("Job Not Started", "Job Started", "Job Running")
 
 
 class GraphError(Exception):
@@ -78,6 +88,13 @@ class FakeMeta:
         self.now = now or backend.simulator._now
         self.jobs: dict[str, dict[str, Any]] = {}
         self.budget_changes: dict[str, list[datetime]] = defaultdict(list)
+        self.budget_blocked_until: dict[str, datetime] = {}
+        # simulator campaign id -> its Advantage campaign budget (daily, account currency)
+        self.advantage_campaigns: dict[str, Decimal] = {}
+        # act_ id -> the event its conversions are ("purchase" or "lead"), for the action types rows carry
+        self.conversion_events: dict[str, str] = {}
+        self.unavailable_reach: set[str] = set()  # simulator audience ids whose reach Meta will not tell (-1)
+        self.insights_throttle_percent = 0.0
         self.log: list[tuple[str, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         fake = self
@@ -161,7 +178,14 @@ class FakeMeta:
                       ) -> dict[str, str]:
         pct = self.usage_percent if percent is None else percent
         account = (parts[0] if parts and parts[0].startswith("act_") else "act_0").removeprefix("act_")
-        return {
+        insights: dict[str, str] = {}
+        if "insights" in parts:
+            # Insights answers carry their own quota, per app and per ad account
+            # (https://developers.facebook.com/docs/marketing-api/insights/best-practices).
+            insights["x-fb-ads-insights-throttle"] = json.dumps({
+                "app_id_util_pct": self.insights_throttle_percent, "acc_id_util_pct": self.insights_throttle_percent,
+                "ads_api_access_tier": "standard_access"})
+        return {**insights,
             "x-business-use-case-usage": json.dumps({account: [{
                 "type": "ads_management", "call_count": pct, "total_cputime": pct / 2, "total_time": pct / 2,
                 "estimated_time_to_regain_access": regain_minutes}]}),
@@ -222,12 +246,13 @@ class FakeMeta:
             sim_account = self._sim_account(node)
             if len(parts) == 1:
                 info = next(a for a in self.backend.simulator.accounts() if a.account_id == sim_account)
-                return {"id": node, "name": info.name, "currency": info.currency, "timezone_name": info.timezone}
+                return {"id": node, "name": info.name, "currency": info.currency, "timezone_name": info.timezone,
+                        "business_country_code": "DE"}
             edge = parts[1]
             if edge == "insights":
-                rows = self._insight_rows(sim_account, params)
+                rows = self._insight_rows(node, sim_account, params)
                 if method == "POST":
-                    return self._start_job(rows)
+                    return self._start_job(rows, fault)
                 if self.sync_row_limit is not None and len(rows) > self.sync_row_limit:
                     raise GraphError(400, _error(100, "Please reduce the amount of data you're asking for, then "
                                                       "retry your request", 1504018, kind="GraphMethodException"))
@@ -283,10 +308,12 @@ class FakeMeta:
             currency_exp = currency_exp if currency_exp is not None else minor_unit_exponent(entity.currency)
             raw: dict[str, Any] = {"id": str(self.ids.numeric(entity.entity_id)), "name": entity.name,
                                    "status": entity.status if entity.status != "REMOVED" else "DELETED"}
-            if entity.daily_budget is not None:
+            if entity.daily_budget is not None and self._campaign_budget_of(entity) is None:
                 raw["daily_budget"] = str(int(entity.daily_budget.scaleb(currency_exp)))
             if level == "campaign":
                 raw["objective"] = "OUTCOME_SALES"
+                if entity.entity_id in self.advantage_campaigns:
+                    raw["daily_budget"] = str(int(self.advantage_campaigns[entity.entity_id].scaleb(currency_exp)))
             elif level == "ad_set":
                 raw["campaign_id"] = str(self.ids.numeric(str(entity.parent_id)))
                 raw["targeting"] = {key: [{"id": str(self.ids.numeric(a)), "name": audiences.get(a, "")}
@@ -303,10 +330,52 @@ class FakeMeta:
             objects.append(raw)
         return objects
 
-    def _insight_rows(self, sim_account: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    def _campaign_budget_of(self, entity: Entity) -> str | None:
+        """The campaign holding an ad set's budget (Advantage campaign budget), if any."""
+        if entity.level == "ad_set" and str(entity.parent_id) in self.advantage_campaigns:
+            return str(entity.parent_id)
+        return None
+
+    def _actions(self, act: str, conversions: float, value: Decimal, clicks: int, windows: list[str]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """`actions` and `action_values` as Meta reports them: each conversion under several
+        overlapping action types (https://developers.facebook.com/docs/marketing-api/reference/ads-action-stats/):
+        a purchase as `omni_purchase` (the total across channels), `purchase` and
+        `offsite_conversion.fb_pixel_purchase`; a lead as `lead` (the total), plus its parts,
+        `onsite_conversion.lead_grouped` (instant forms) and `offsite_conversion.fb_pixel_lead`."""
+        def split(total: Decimal) -> tuple[Decimal, Decimal]:
+            first = (total / 3).to_integral_value(rounding="ROUND_FLOOR") if total == total.to_integral_value() \
+                else Decimal(0)
+            return first, total - first
+
+        def entry(action_type: str, amount: Decimal) -> dict[str, Any]:
+            item: dict[str, Any] = {"action_type": action_type, "value": _number(float(amount))}
+            # Asked-for windows come as keys of their own; 7d_view and 28d_view are no longer returned since
+            # January 12, 2026 (https://developers.facebook.com/blog/post/2025/10/16/ads-insights-api-metric-availability-updates/).
+            view, click = split(amount)
+            for window in windows:
+                if window.endswith("_click"):
+                    item[window] = _number(float(click))
+                elif window == "1d_view":
+                    item[window] = _number(float(view))
+            return item
+
+        count = Decimal(str(_number(conversions)))
+        if self.conversion_events.get(act, "purchase") == "lead":
+            forms, pixel = split(count)
+            types = [("lead", count), ("onsite_conversion.lead_grouped", forms), ("offsite_conversion.fb_pixel_lead", pixel)]
+            value_types = [("lead", value), ("offsite_conversion.fb_pixel_lead", value)]
+        else:
+            types = [("omni_purchase", count), ("purchase", count), ("offsite_conversion.fb_pixel_purchase", count)]
+            value_types = [("omni_purchase", value), ("purchase", value), ("offsite_conversion.fb_pixel_purchase", value)]
+        actions = [{"action_type": "link_click", "value": str(clicks)}] + [entry(t, n) for t, n in types]
+        return actions, [entry(t, n) for t, n in value_types]
+
+    def _insight_rows(self, act: str, sim_account: str, params: dict[str, str]) -> list[dict[str, Any]]:
         level = "ad_set" if params.get("level") == "adset" else "ad"
         time_range = json.loads(params.get("time_range") or "{}")
         since, until = date.fromisoformat(time_range["since"]), date.fromisoformat(time_range["until"])
+        windows = [str(w) for w in json.loads(params.get("action_attribution_windows") or "[]")]
         entities = {e.entity_id: e for e in self._entities(sim_account)}
         metrics: list[MetricRow] = [m for m in self.backend.simulator.daily_metrics(sim_account, since, until)
                                     if m.level == level]
@@ -324,37 +393,48 @@ class FakeMeta:
             if metric.reach is not None:
                 row["reach"] = str(metric.reach)
             if metric.conversions:
-                row["actions"] = [{"action_type": "link_click", "value": str(metric.clicks)},
-                                  {"action_type": "purchase", "value": _number(metric.conversions)}]
-                row["action_values"] = [{"action_type": "purchase", "value": str(metric.conversion_value)}]
+                row["actions"], row["action_values"] = self._actions(act, metric.conversions, metric.conversion_value,
+                                                                     metric.clicks, windows)
             rows.append(row)
         return rows
 
     def _reach(self, sim_account: str, params: dict[str, str]) -> dict[str, Any]:
         spec = json.loads(params.get("targeting_spec") or "{}")
+        # "countries is required" in targeting_spec, and reach of custom audiences "may not be available
+        # for certain businesses. When unavailable, the endpoint returns -1 for the estimate fields"
+        # (https://developers.facebook.com/documentation/ads-commerce/marketing-api/reference/ad-account/reachestimate).
+        if not (spec.get("geo_locations") or {}).get("countries"):
+            raise GraphError(400, _error(100, "Invalid parameter: targeting_spec must include a location: "
+                                              "geo_locations with countries", kind="GraphMethodException"))
         ids = [self.ids.sim(a["id"]) for a in spec.get("custom_audiences", [])]
         if not ids or None in ids:
             raise GraphError(400, _error(100, "Invalid parameter: custom_audiences", 1885099,
                                          kind="GraphMethodException"))
+        if self.unavailable_reach & {str(i) for i in ids}:
+            return {"data": {"users_lower_bound": -1, "users_upper_bound": -1, "estimate_ready": True}}
         size = self.backend.simulator.estimate_reach(sim_account, [str(i) for i in ids])
         return {"data": {"users_lower_bound": size, "users_upper_bound": size, "estimate_ready": True}}
 
-    def _start_job(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def _start_job(self, rows: list[dict[str, Any]], fault: Any) -> dict[str, Any]:
+        ends = str(fault.params.get("status", "Job Failed")) if fault and fault.kind == "job_failed" else DONE
         with self._lock:
             job_id = str(self.ids.numeric(f"report-{len(self.jobs)}"))
-            self.jobs[job_id] = {"rows": rows, "polls": 0}
+            self.jobs[job_id] = {"rows": rows, "polls": 0, "ends": ends}
         return {"report_run_id": job_id}
 
     def _job(self, job_id: str, parts: list[str], params: dict[str, str], fault: Any) -> dict[str, Any]:
         job = self.jobs[job_id]
         if len(parts) > 1:
-            if job["polls"] < self.polls_until_done:
+            if job["polls"] < self.polls_until_done or job["ends"] != DONE:
                 raise GraphError(400, _error(100, "Report is not ready", kind="GraphMethodException"))
             return self._page(job["rows"], params, parts, fault)
         job["polls"] += 1
         done = job["polls"] >= self.polls_until_done
-        return {"id": job_id, "account_id": "0", "async_status": "Job Completed" if done else "Job Running",
-                "async_percent_completion": 100 if done else 50}
+        # A run passes through Job Not Started, Job Started and Job Running, and ends Job Completed,
+        # Job Failed or Job Skipped (https://developers.facebook.com/docs/marketing-api/insights/best-practices).
+        status = job["ends"] if done else RUNNING_STATES[min(job["polls"] - 1, len(RUNNING_STATES) - 1)]
+        return {"id": job_id, "account_id": "0", "async_status": status,
+                "async_percent_completion": 100 if done else 50 * (job["polls"] - 1) // max(1, self.polls_until_done)}
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -371,10 +451,23 @@ class FakeMeta:
             mutations.append(("pause" if params["status"] == "PAUSED" else "enable", sim_id, {}))
         if "daily_budget" in params:
             now = self.now()
+            # Under an Advantage campaign budget the campaign holds the budget and the ad sets none
+            # (https://developers.facebook.com/documentation/ads-commerce/marketing-api/bidding/guides/advantage-campaign-budget).
+            # The wording is ours; the docs give the rule, not the error text.
+            if self._campaign_budget_of(entity) is not None:
+                raise GraphError(400, {"error": {**_error(100, "Invalid parameter", kind="OAuthException")["error"],
+                                                 "error_user_title": "Budget Can't Be Set on Ad Set",
+                                                 "error_user_msg": "This ad set's campaign uses Advantage campaign "
+                                                                   "budget: set the budget on the campaign."}})
+            # "For each ad set, the budget is only allowed to change 4 times per hour, if exceeds the limit,
+            # the budget change for that ad set is blocked for an hour", error code 17
+            # (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting).
             recent = [t for t in self.budget_changes[sim_id] if t > now - timedelta(hours=1)]
-            if len(recent) >= BUDGET_CHANGES_PER_HOUR:
-                raise GraphError(400, _error(100, "Invalid parameter: this ad set's budget was changed too often; "
-                                                  "try again later", 1885621, kind="OAuthException"))
+            blocked = self.budget_blocked_until.get(sim_id)
+            if len(recent) >= BUDGET_CHANGES_PER_HOUR or (blocked is not None and blocked > now):
+                if blocked is None or blocked <= now:
+                    self.budget_blocked_until[sim_id] = now + timedelta(hours=1)
+                raise GraphError(400, _error(17, "(#17) User request limit reached", transient=True))
             self.budget_changes[sim_id] = [*recent, now]
             amount = Decimal(int(params["daily_budget"])).scaleb(-minor_unit_exponent(entity.currency))
             mutations.append(("set_budget", sim_id, {"daily_budget": str(amount)}))

@@ -17,6 +17,7 @@ import pytest
 from agent.clock import FixedClock
 from connectors.base import Mutation
 from connectors.meta import MetaConnector
+from connectors.meta.conversions import Conversions
 from connectors.meta.records import metric_row, minor_to_money, money_to_minor
 from connectors.registry import ConnectorContext
 from connectors.retry import PlatformAuthError, RetryPolicy
@@ -75,7 +76,7 @@ def test_minor_units_and_insight_strings_convert_exactly() -> None:
                       "clicks": "40", "reach": "4100",
                       "actions": [{"action_type": "link_click", "value": "40"}, {"action_type": "purchase", "value": "3"}],
                       "action_values": [{"action_type": "purchase", "value": "45678"}]},
-                     "shop-jp", "JPY", "ad_set", ("purchase",))
+                     "shop-jp", "JPY", "ad_set", Conversions())
     assert (row.spend, row.conversions, row.conversion_value, row.reach, row.clicks) == (
         Decimal("1234"), 3.0, Decimal("45678"), 4100, 40)
 
