@@ -41,6 +41,7 @@ from agent.concurrency import (
 )
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
+from agent.effects import still_to_add
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
@@ -242,8 +243,12 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
                                       dry_run=dry_run, now=now)
             transition(connection, action_id, "superseded", actor="gate", reason=reason, now=now)
             summary.actions_by_state["superseded"] += 1
-        for proposal in winners:
-            summary.proposals_by_kind[proposal.kind] += 1
+        for found in winners:
+            summary.proposals_by_kind[found.kind] += 1
+            kept = _still_to_add(connection, found, snapshot, summary, now)
+            if kept is None:
+                continue
+            proposal = kept
             if not dry_run and _already_open(connection, proposal, summary.cycle_id, now,
                                              now - timedelta(hours=guardrails.approval_ttl_hours)):
                 summary.actions_by_state["already_open"] += 1
@@ -264,6 +269,22 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
             summary.actions_by_state[decision.state] += 1
             if decision.state == "approved":
                 ctx = replace(ctx, automatic_actions_this_cycle=ctx.automatic_actions_this_cycle + 1)
+
+
+def _still_to_add(connection: Connection, proposal: Proposal, snapshot: Snapshot, summary: CycleSummary,
+                  now: datetime) -> Proposal | None:
+    """An additive proposal without what is already applied, in flight or queued (agent/effects.py);
+    None, with an audit event, when nothing is left to add."""
+    remaining, left_out = still_to_add(connection, proposal, snapshot.entities, now)
+    if remaining is None or left_out:
+        what = "everything it adds is" if remaining is None else f"{left_out} of its additions are"
+        store.record_event(connection, at=now, event="proposal_skipped" if remaining is None else "proposal_trimmed",
+                           actor="gate", message=f"{proposal.kind} on {proposal.entity_id}: {what} already "
+                                                 "applied, in flight or queued",
+                           cycle_id=summary.cycle_id, account_id=proposal.account_id)
+    if remaining is None:
+        summary.actions_by_state["already_open"] += 1
+    return remaining
 
 
 def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal], account: AccountConfig,

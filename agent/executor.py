@@ -29,6 +29,7 @@ from agent.claims import active_claim
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
+from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
@@ -295,6 +296,9 @@ def _precheck(
             f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
             f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten"
         )
+    outside = applied_outside(action, entity)
+    if outside:
+        return "superseded", outside
     ctx = GuardrailContext(
         now=clock.now(), timezone=timezone, entities=entities, history=history, protected=frozenset(protected)
     )
