@@ -25,6 +25,7 @@ from sqlalchemy import Engine, RowMapping
 
 from agent import store
 from agent.actions import StaleTransition, executed_history, list_actions, transition
+from agent.budget_plans import keep_plans_whole
 from agent.claims import active_claim
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
@@ -235,6 +236,7 @@ def _execute_claimed(
                 reason=reason,
             )
         report.add("held" if outcome == "approved" else outcome)
+    ready = keep_plans_whole(engine, ready, clock, worker, report.add)
     if not ready:
         return
     mutations = [mutation_for(a) for a in ready]

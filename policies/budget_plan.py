@@ -93,6 +93,12 @@ def plan_id(account_id: str, today: date, legs: Mapping[str, tuple[Decimal, Deci
     return "plan-" + hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
+def plan_of(evidence: Mapping[str, Any] | None) -> str | None:
+    """The id of the plan a proposal's (or an action's) evidence says it is a leg of, if any."""
+    plan = (evidence or {}).get(PLAN_KEY)
+    return str(plan["id"]) if isinstance(plan, Mapping) and plan.get("id") else None
+
+
 def plan_evidence(account_id: str, today: date, currency: str, legs: Sequence[Leg],
                   afters: Mapping[str, Decimal]) -> dict[str, Any]:
     """What each leg's proposal carries under `evidence["plan"]`."""
