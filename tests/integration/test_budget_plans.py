@@ -12,13 +12,14 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agent.actions import list_actions, transition
 from agent.budget_plans import yield_to_plans
 from agent.config import parse_config
 from agent.cycle import run_cycle
-from agent.executor import execute_approved
+from agent.executor import execute_approved, mutation_for
+from agent.models import AuditEvent
 from connectors.base import Mutation
 from tests.integration.conftest import SimWorld, budget_proposal, make_world, small_config
 
@@ -132,3 +133,23 @@ def test_a_newer_budget_proposal_supersedes_every_leg_of_a_plan_not_started(engi
         assert yield_to_plans(connection, replace(budget_proposal(holder, "0.80"), policy="pacing"), 7,
                               world.clock.now()) is None
     assert states(world, ids) == ["superseded"] * 3
+
+
+def test_a_started_plan_runs_its_remaining_legs_and_reports_the_one_that_cannot(engine: Engine,
+                                                                               database_url: str) -> None:
+    world = make_world(engine, database_url, **META_ONLY)
+    ids = queue_plan(world, ["approved", "approved", "rejected"])
+    with engine.begin() as connection:  # the first leg ran before a crash
+        first = next(a for a in list_actions(connection) if a["id"] == ids[0])
+        transition(connection, ids[0], "executing", actor="test", reason="claimed", now=world.clock.now())
+        transition(connection, ids[0], "executed", actor="test", reason="applied", now=world.clock.now())
+    world.simulator.apply("shop-meta", [mutation_for(first)])
+
+    report = execute_approved(engine, world.connectors, world.config, world.clock)
+
+    assert report.outcomes == Counter({"executed": 1})
+    assert states(world, ids) == ["executed", "executed", "rejected"]
+    with engine.connect() as connection:
+        events = list(connection.execute(select(AuditEvent.message).where(AuditEvent.event == "plan_incomplete"))
+                      .scalars())
+    assert len(events) == 1 and "differs from the plan's by" in events[0]
