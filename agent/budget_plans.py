@@ -136,13 +136,14 @@ def _admit(connection: Connection, plan_id: str, legs: Sequence[Proposal], cycle
     return None
 
 
-def _one_decision(decisions: Sequence[Decision], legs: Sequence[Proposal], plan_id: str) -> tuple[str, str]:
-    """One state and reason for every leg of a plan, from each leg's own decision."""
-    for wanted, verb in (("rejected", "rejected"), ("reported", "reported"), ("pending_approval", "needs approval")):
+def _one_decision(decisions: Sequence[Decision], legs: Sequence[Proposal]) -> tuple[str, str, Decision]:
+    """One state for every leg of a plan, from each leg's own decision: the most cautious one
+    (rejected, then reported, then pending approval), with the leg and decision that set it."""
+    for wanted in ("rejected", "reported", "pending_approval"):
         for decision, leg in zip(decisions, legs, strict=True):
             if decision.state == wanted:
-                return wanted, f"plan {plan_id} as a whole: its leg on {leg.entity_id} {verb}: {decision.reason}"
-    return decisions[0].state, decisions[0].reason + f" (plan {plan_id}, {len(legs)} legs)"
+                return wanted, leg.entity_id, decision
+    return decisions[0].state, legs[0].entity_id, decisions[0]
 
 
 def gate_plan(connection: Connection, plan_id: str, legs: Sequence[Proposal],
@@ -170,10 +171,12 @@ def gate_plan(connection: Connection, plan_id: str, legs: Sequence[Proposal],
                            cycle_id=cycle_id, account_id=account_id)
         counts["cooling_down" if cooling else "already_open"] += len(legs)
         return ctx
-    state, why = _one_decision(decisions, legs, plan_id)
+    state, culprit, deciding = _one_decision(decisions, legs)
     for leg, decision in zip(legs, decisions, strict=True):
         action_id = create_action(connection, leg, cycle_id=cycle_id, permission=decision.permission,
                                   dry_run=dry_run, now=now)
+        why = decision.reason if decision.state == state else (
+            f"{deciding.reason} (budget plan {plan_id} is decided as a whole: its leg on {culprit})")
         transition(connection, action_id, state, actor="gate", reason=why, now=now,
                    data={"permission": decision.permission, "dry_run": dry_run, "plan": plan_id},
                    expires_at=now + approval_ttl if state == "pending_approval" else None)
