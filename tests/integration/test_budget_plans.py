@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from agent import store
 from agent.actions import list_actions, transition
-from agent.budget_plans import yield_to_plans
+from agent.budget_plans import gate_plan, yield_to_plans
 from agent.config import parse_config
 from agent.cycle import run_cycle
 from agent.executor import execute_approved, mutation_for
+from agent.gate import context_for, decide
 from agent.models import AuditEvent
 from connectors.base import Mutation
 from tests.integration.conftest import SimWorld, budget_proposal, make_world, small_config
@@ -153,3 +156,45 @@ def test_a_started_plan_runs_its_remaining_legs_and_reports_the_one_that_cannot(
         events = list(connection.execute(select(AuditEvent.message).where(AuditEvent.event == "plan_incomplete"))
                       .scalars())
     assert len(events) == 1 and "differs from the plan's by" in events[0]
+
+
+def gate_new_plan(world: SimWorld, holders: list[Any]) -> Counter[str]:
+    """A newer plan over `holders` through the gate, decided by the account's real permissions."""
+    plan = {"id": "plan-newer", "legs": sorted(h.entity_id for h in holders), "total": "0", "currency": "EUR"}
+    legs = [replace(budget_proposal(holder, factor), policy="reallocation", evidence={"plan": plan})
+            for holder, factor in zip(holders, ["1.10", "0.90"], strict=True)]
+    account = world.config.account("shop-meta")
+    settings = world.config.guardrail_settings(account)
+    counts: Counter[str] = Counter()
+    now = world.clock.now()
+    with world.engine.begin() as connection:
+        ctx = context_for(connection, account, world.config, now, world.live("shop-meta"))
+        cycle_id = store.start_cycle(connection, now, dry_run=False)
+        gate_plan(connection, "plan-newer", legs, lambda leg, leg_ctx: decide(
+            leg, account, world.config, dry_run=False, settings=settings, ctx=leg_ctx), ctx,
+            cycle_id=cycle_id, dry_run=False, now=now, recent_since=now - timedelta(hours=1),
+            approval_ttl=timedelta(hours=24), counts=counts)
+    return counts
+
+
+def test_a_newer_plan_supersedes_all_legs_of_an_older_one_never_a_subset(engine: Engine, database_url: str) -> None:
+    world = make_world(engine, database_url, **META_ONLY)
+    ids = queue_plan(world, ["pending_approval", "approved", "pending_approval"])
+    holders = world.budget_holders("shop-meta")
+    # the newer plan touches one entity of the older (holders[1]) and one it does not (holders[3])
+    counts = gate_new_plan(world, [holders[1], holders[3]])
+    assert states(world, ids) == ["superseded"] * 3
+    assert counts == Counter({"approved": 2})
+
+
+def test_a_newer_plan_waits_for_an_older_one_that_has_started(engine: Engine, database_url: str) -> None:
+    world = make_world(engine, database_url, **META_ONLY)
+    ids = queue_plan(world, ["approved", "approved", "approved"])
+    with engine.begin() as connection:
+        transition(connection, ids[0], "executing", actor="test", reason="claimed", now=world.clock.now())
+    holders = world.budget_holders("shop-meta")
+    counts = gate_new_plan(world, [holders[1], holders[3]])
+    assert states(world, ids) == ["executing", "approved", "approved"]
+    assert counts == Counter({"already_open": 2})
+    with engine.connect() as connection:
+        assert [a for a in list_actions(connection) if a["id"] not in ids] == []
