@@ -198,3 +198,14 @@ def test_a_newer_plan_waits_for_an_older_one_that_has_started(engine: Engine, da
     assert counts == Counter({"already_open": 2})
     with engine.connect() as connection:
         assert [a for a in list_actions(connection) if a["id"] not in ids] == []
+
+
+def test_a_rerun_of_the_day_records_the_same_plan_once(engine: Engine, database_url: str) -> None:
+    world = make_world(engine, database_url, accounts=META_ONLY["accounts"],
+                       defaults={"permissions": {"set_budget": "propose"}})
+    run_cycle(engine, world.config, world.connectors, world.clock)
+    first = plan_legs(world)
+    assert len(first) >= 2 and {a["state"] for a in first} == {"pending_approval"}
+    again = run_cycle(engine, world.config, world.connectors, world.clock)
+    assert [a["id"] for a in plan_legs(world)] == [a["id"] for a in first]
+    assert again.actions_by_state["already_open"] >= len(first)
