@@ -30,6 +30,7 @@ from agent.actions import (
     transition,
 )
 from agent.approvals.notify import notify_pending
+from agent.budget_plans import gate_plan, split_plans, yield_to_plans
 from agent.clock import Clock, local_today
 from agent.concurrency import (
     ACCOUNT_WORKERS_PER_SLOT,
@@ -41,6 +42,7 @@ from agent.concurrency import (
 )
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
+from agent.effects import still_to_add
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
@@ -243,6 +245,7 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
     proposals += _draft_copy(engine, snapshot, proposals, account, config, now - timedelta(
         hours=guardrails.approval_ttl_hours), summary)
     winners, losers = resolve_conflicts(proposals)
+    winners, plans = split_plans(winners)
     with engine.begin() as connection:
         ctx = context_for(connection, account, config, now, snapshot.entities)
         for proposal, reason in losers:
@@ -251,8 +254,12 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
                                       dry_run=dry_run, now=now)
             transition(connection, action_id, "superseded", actor="gate", reason=reason, now=now)
             summary.actions_by_state["superseded"] += 1
-        for proposal in winners:
-            summary.proposals_by_kind[proposal.kind] += 1
+        for found in winners:
+            summary.proposals_by_kind[found.kind] += 1
+            kept = _still_to_add(connection, found, snapshot, summary, now)
+            if kept is None:
+                continue
+            proposal = kept
             if not dry_run and _already_open(connection, proposal, summary.cycle_id, now,
                                              now - timedelta(hours=guardrails.approval_ttl_hours)):
                 summary.actions_by_state["already_open"] += 1
@@ -273,6 +280,29 @@ def _evaluate_and_gate(engine: Engine, account: AccountConfig, config: AgentConf
             summary.actions_by_state[decision.state] += 1
             if decision.state == "approved":
                 ctx = replace(ctx, automatic_actions_this_cycle=ctx.automatic_actions_this_cycle + 1)
+        for plan_id, legs in plans.items():  # each plan's legs together (agent/budget_plans.py)
+            summary.proposals_by_kind["set_budget"] += len(legs)
+            ctx = gate_plan(connection, plan_id, legs, lambda leg, leg_ctx: decide(
+                leg, account, config, dry_run=dry_run, settings=guardrails, ctx=leg_ctx), ctx,
+                cycle_id=summary.cycle_id, dry_run=dry_run, now=now,
+                recent_since=now - timedelta(hours=guardrails.approval_ttl_hours),
+                approval_ttl=timedelta(hours=guardrails.approval_ttl_hours), counts=summary.actions_by_state)
+
+
+def _still_to_add(connection: Connection, proposal: Proposal, snapshot: Snapshot, summary: CycleSummary,
+                  now: datetime) -> Proposal | None:
+    """An additive proposal without what is already applied, in flight or queued (agent/effects.py);
+    None, with an audit event, when nothing is left to add."""
+    remaining, left_out = still_to_add(connection, proposal, snapshot.entities, now)
+    if remaining is None or left_out:
+        what = "everything it adds is" if remaining is None else f"{left_out} of its additions are"
+        store.record_event(connection, at=now, event="proposal_skipped" if remaining is None else "proposal_trimmed",
+                           actor="gate", message=f"{proposal.kind} on {proposal.entity_id}: {what} already "
+                                                 "applied, in flight or queued",
+                           cycle_id=summary.cycle_id, account_id=proposal.account_id)
+    if remaining is None:
+        summary.actions_by_state["already_open"] += 1
+    return remaining
 
 
 def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal], account: AccountConfig,
@@ -297,7 +327,14 @@ def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now
                   recent_since: datetime) -> bool:
     """True if the same change awaits a decision, or was reported or rejected recently (a person
     who said no is not asked again every hour); an open action setting the same entity's status or
-    budget differently is superseded by this newer proposal."""
+    budget differently is superseded by this newer proposal (with the rest of its budget plan, if
+    it is a leg of one that has not started; one that has started runs first)."""
+    waits = yield_to_plans(connection, proposal, cycle_id, now)
+    if waits:
+        store.record_event(connection, at=now, event="proposal_skipped", actor="gate",
+                           message=f"{proposal.kind} on {proposal.entity_id} waits: {waits}",
+                           cycle_id=cycle_id, account_id=proposal.account_id)
+        return True
     for existing in open_actions_for(connection, proposal.account_id, proposal.entity_id, proposal.kind,
                                      decided_since=recent_since):
         if existing["change"] == json_ready(proposal.change) or existing["state"] == "executing":

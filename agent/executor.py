@@ -25,10 +25,12 @@ from sqlalchemy import Engine, RowMapping
 
 from agent import store
 from agent.actions import StaleTransition, executed_history, list_actions, transition
+from agent.budget_plans import keep_plans_whole
 from agent.claims import active_claim
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
+from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
@@ -234,6 +236,7 @@ def _execute_claimed(
                 reason=reason,
             )
         report.add("held" if outcome == "approved" else outcome)
+    ready = keep_plans_whole(engine, ready, clock, worker, report.add)
     if not ready:
         return
     mutations = [mutation_for(a) for a in ready]
@@ -295,6 +298,9 @@ def _precheck(
             f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
             f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten"
         )
+    outside = applied_outside(action, entity)
+    if outside:
+        return "superseded", outside
     ctx = GuardrailContext(
         now=clock.now(), timezone=timezone, entities=entities, history=history, protected=frozenset(protected)
     )

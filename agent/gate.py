@@ -25,6 +25,7 @@ from agent.config import AccountConfig, AgentConfig, GuardrailSettings
 from agent.guardrails import GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Entity
 from policies.base import Proposal
+from policies.budget_plan import plan_of
 
 DEFAULT_PERMISSION = "propose"
 # Resolving several proposals for one entity in one cycle: the lowest rank wins. Stopping spend
@@ -59,7 +60,23 @@ def _budget_to(proposal: Proposal) -> Decimal:
 
 def resolve_conflicts(proposals: Sequence[Proposal]) -> tuple[list[Proposal], list[tuple[Proposal, str]]]:
     """One state-changing proposal per entity: a pause beats a budget change, a lower budget beats a
-    higher one. Returns (winners, [(loser, reason)]). Kinds outside the priority list coexist."""
+    higher one. Returns (winners, [(loser, reason)]). Kinds outside the priority list coexist. A
+    budget plan (policies/budget_plan.py) that loses one leg loses all of them: its other legs
+    alone would change the account's total."""
+    lost_plans: dict[str, str] = {}
+    while True:
+        winners, losers = _one_per_entity([p for p in proposals if plan_of(p.evidence) not in lost_plans])
+        newly = {plan_of(loser.evidence): f"its budget plan lost the leg on {loser.entity_id} ({reason})"
+                 for loser, reason in losers if plan_of(loser.evidence) is not None}
+        if not newly:
+            break
+        lost_plans.update({plan: why for plan, why in newly.items() if plan is not None})
+    losers += [(p, lost_plans[plan]) for p in proposals
+               if (plan := plan_of(p.evidence)) is not None and plan in lost_plans]
+    return winners, losers
+
+
+def _one_per_entity(proposals: Sequence[Proposal]) -> tuple[list[Proposal], list[tuple[Proposal, str]]]:
     by_entity: dict[tuple[str, str], list[Proposal]] = defaultdict(list)
     winners: list[Proposal] = []
     for proposal in proposals:

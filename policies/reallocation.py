@@ -29,6 +29,7 @@ from policies.budget_holders import (
     daily_spend,
     recent_utilisation,
 )
+from policies.budget_plan import PLAN_KEY, Leg, plan_evidence, round_legs
 from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import floor_money, minor_unit, money_str
 from policies.protection import is_protected
@@ -240,10 +241,22 @@ def _rationale(candidate: _Candidate, before: Decimal, after: Decimal, currency:
     )
 
 
+def _leg(candidate: _Candidate, settings: ReallocationSettings) -> Leg:
+    """The candidate's part of the plan, with the budgets its caps allow."""
+    before = candidate.holder.daily_budget
+    highest = before + candidate.change_cap if candidate.delta > 0 else before
+    if candidate.delta > 0 and settings.max_daily_budget is not None:
+        highest = min(highest, settings.max_daily_budget)
+    lowest = before if candidate.delta > 0 else max(before - candidate.change_cap, settings.min_daily_budget)
+    return Leg(candidate.holder.entity_id, before, before + candidate.delta, lowest, highest)
+
+
 def propose_reallocations(
     snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None
 ) -> list[Proposal]:
-    """set_budget proposals moving money towards the highest marginal return; the total is conserved."""
+    """set_budget proposals moving money towards the highest marginal return; the total is conserved.
+    The proposals are the legs of one plan (`evidence["plan"]`, policies/budget_plan.py): they run
+    together or not at all."""
     if not settings.enabled:
         return []
     curve = curve or lag_curve(snapshot)
@@ -253,13 +266,17 @@ def propose_reallocations(
         _fund_increases(candidates, settings, snapshot)
     currency = snapshot.currency
     start, end = window_bounds(snapshot.today, settings.window_days)
+    moving = [c for c in candidates if c.delta != 0]
+    legs = [_leg(c, settings) for c in moving]
+    afters = round_legs(legs, currency)
+    if afters is None:  # the rounding residual fits no leg's caps: better no plan than a broken total
+        return []
+    plan = plan_evidence(snapshot.account_id, snapshot.today, currency, legs, afters)
     proposals: list[Proposal] = []
-    for candidate in candidates:
-        if candidate.delta == 0:
-            continue
+    for candidate in moving:
         entity = candidate.holder.entity
         before = candidate.holder.daily_budget
-        after = before + candidate.delta
+        after = afters[entity.entity_id]
         proposals.append(
             Proposal.about(
                 snapshot.account_id, entity,
@@ -277,6 +294,7 @@ def propose_reallocations(
                     "max_change": money_str(candidate.change_cap, currency),
                     "floor": money_str(settings.min_daily_budget, currency),
                     "test": "greedy marginal-ROAS matching, elasticity by shrunk log-log regression",
+                    PLAN_KEY: plan,
                 },
             )
         )

@@ -29,11 +29,13 @@ from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 from connectors.google_ads import GoogleAdsConnector
 from connectors.linkedin import LinkedInConnector
 from connectors.meta import MetaConnector
+from connectors.money import quantize_money
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from policies.base import Proposal
+from policies.budget_plan import plan_of
 from tests.fakes.google_ads_server import FakeGoogleAds
 from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.meta_server import FakeMeta
@@ -170,6 +172,10 @@ def _made_up(kind: str, entity: Entity, connector: Connector) -> Proposal:
         targeted = {*entity.attributes.get("audience_ids", []), *excluded}
         audience = next(a.audience_id for a in connector.audiences(entity.account_id) if a.audience_id not in targeted)
         change = {"from": {"excluded_audience_ids": excluded}, "to": {"excluded_audience_id": audience}}
+    elif kind == "set_budget":
+        assert entity.daily_budget is not None
+        lower = quantize_money(entity.daily_budget * Decimal("0.9"), entity.currency)
+        change = {"from": {"daily_budget": str(entity.daily_budget)}, "to": {"daily_budget": str(lower)}}
     elif kind == "new_ad":
         change = {"from": {}, "to": {"headline": "Plan 2027 with real benchmarks", "status": "PAUSED",
                                      "description": "400 B2B teams, one report. Get it free.",
@@ -181,6 +187,9 @@ def _made_up(kind: str, entity: Entity, connector: Connector) -> Proposal:
 
 
 def _target(kind: str, entities: dict[str, Entity], used: set[str]) -> Entity:
+    if kind == "set_budget":  # the last budget holder: the policies' own proposals favour the first ones
+        return [e for e in entities.values()
+                if e.daily_budget is not None and e.status == "ACTIVE" and e.entity_id not in used][-1]
     wanted_status = "PAUSED" if kind == "enable" else "ACTIVE"
     level = "ad" if kind == "enable" else "ad_set"
     return next(e for e in entities.values()
@@ -199,8 +208,9 @@ def _queue_one_of_each_kind(engine: Engine, config: AgentConfig, connectors: dic
             entities = store.load_entities(connection, account_id)
         used: set[str] = set()  # one change per entity, so no guardrail cooldown holds a second one
         for kind in kinds:
+            # a leg of a budget plan runs only with its plan's other legs: not one on its own
             natural = next((a for a in pending if a["account_id"] == account_id and a["kind"] == kind
-                            and a["entity_id"] not in used), None)
+                            and a["entity_id"] not in used and plan_of(a["evidence"]) is None), None)
             if natural is not None:
                 action_id = int(natural["id"])
             else:

@@ -131,3 +131,17 @@ def test_reallocation_conserves_the_total_and_never_breaks_a_cap_floor_or_ceilin
         else:
             assert ceiling is None or after <= ceiling
         assert after == after.quantize(Decimal(1) if currency == "JPY" else Decimal("0.01"))
+
+
+def test_the_moves_are_the_legs_of_one_plan_whose_total_is_the_accounts() -> None:
+    entities = [entity("A", budget="100"), entity("B", budget="100"), entity("C", budget="100")]
+    data = (rows("A", 14, spend=100, conversions=4, value=400) + rows("B", 14, spend=100, conversions=1, value=100)
+            + rows("C", 14, spend=100, conversions=1, value=90))
+    proposals = propose_reallocations(snapshot(entities, data), ReallocationSettings(), curve=NO_LAG)
+    assert len(proposals) >= 2
+    plans = [p.evidence["plan"] for p in proposals]
+    assert all(plan == plans[0] for plan in plans)
+    assert plans[0]["legs"] == sorted(p.entity_id for p in proposals)
+    assert plans[0]["total"] == plans[0]["total_before"] == str(sum(Decimal(p.change["from"]["daily_budget"])
+                                                                    for p in proposals))
+    assert sum(Decimal(p.change["to"]["daily_budget"]) for p in proposals) == Decimal(plans[0]["total"])
