@@ -107,6 +107,8 @@ def config_check(config_path: Path) -> None:
     config = load_or_exit(config_path)
     console = console_for()
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts)", markup=False)
+    for warning in config.approvals.warnings():
+        console.print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
     kinds = list(next(iter(matrix.values())))

@@ -15,6 +15,8 @@ from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Literal
 
+import authres
+
 TOKEN = r"([a-z0-9_-]{20,64})"
 SUBJECT_TAG = re.compile(r"\[pma:" + TOKEN + r"\]", re.IGNORECASE)
 INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
@@ -156,46 +158,51 @@ def is_automatic(message: Message) -> bool:
         message.get("X-Autoreply") or message.get("X-Autorespond"))
 
 
-def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
-    """(authserv-id, [(method, result, properties)]) of one Authentication-Results header."""
-    text = re.sub(r"\([^)]*\)", " ", header)
-    segments = [s.strip() for s in text.split(";")]
-    authserv = segments[0].split()[0].lower() if segments and segments[0].split() else ""
+def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]] | None:
+    """(authserv-id, [(method, result, {ptype.property: value})]) of one Authentication-Results header
+    (RFC 8601, parsed by `authres`); None if it cannot be parsed, which is no evidence of anything."""
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse_value(header)
+    except (authres.AuthResError, ValueError, IndexError, TypeError, AttributeError):
+        return None
     results = []
-    for segment in segments[1:]:
-        tokens = segment.split()
-        if not tokens or "=" not in tokens[0]:
-            continue
-        method, result = tokens[0].split("=", 1)
-        props = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
-        results.append((method.lower(), result.lower(), {k.lower(): v.strip('"').lower() for k, v in props.items()}))
-    return authserv, results
+    for result in parsed.results:
+        props = {f"{p.type}.{p.name}".lower(): str(p.value or "").strip('"').lower() for p in result.properties}
+        results.append((str(result.method).lower(), str(result.result).lower(), props))
+    return str(parsed.authserv_id or "").lower(), results
 
 
 def _aligned(domain: str, sender_domain: str) -> bool:
     return bool(domain) and (sender_domain == domain or sender_domain.endswith("." + domain))
 
 
-def authenticated(message: Message, trusted_authserv_id: str | None) -> bool:
-    """True if our own mail server vouches for the From domain: aligned dkim=pass or spf=pass.
+def _vouched_domains(method: str, props: dict[str, str]) -> list[str]:
+    """The domains a passing result of `method` speaks for."""
+    if method == "dkim":
+        return [props.get("header.d") or props.get("header.i", "").rpartition("@")[2]]
+    if method == "spf":
+        return [props.get("smtp.mailfrom", "").rpartition("@")[2]]
+    if method == "dmarc":
+        return [props.get("header.from", "").rpartition("@")[2]]
+    return []
 
-    An attacker can write any header, so only the results added by the receiving server count: the
-    ones naming `trusted_authserv_id`, else the topmost (receivers prepend theirs).
+
+def authenticated(message: Message, trusted_authserv_id: str) -> bool:
+    """True if our own mail server vouches for the From domain: aligned dkim, spf or dmarc=pass.
+
+    An attacker can write any header, so only the results added by the receiving server count:
+    the run of headers at the top (receivers prepend theirs) that name `trusted_authserv_id`. A
+    header naming it further down, below someone else's, was there before our server saw the mail.
     """
     sender_domain = sender_address(message).rpartition("@")[2]
-    headers = [str(h) for h in (message.get_all("Authentication-Results") or [])]
-    parsed = [_results(h) for h in headers]
-    if trusted_authserv_id is not None:
-        chosen = [r for authserv, r in parsed if authserv == trusted_authserv_id.lower()]
-    else:
-        chosen = [parsed[0][1]] if parsed else []
-    for results in chosen:
-        for method, result, props in results:
-            if result != "pass":
-                continue
-            if method == "dkim" and _aligned(props.get("header.d") or props.get("header.i", "").rpartition("@")[2],
-                                             sender_domain):
-                return True
-            if method == "spf" and _aligned(props.get("smtp.mailfrom", "").rpartition("@")[2], sender_domain):
+    if not sender_domain:
+        return False
+    trusted = trusted_authserv_id.strip().lower()
+    for header in message.get_all("Authentication-Results") or []:
+        parsed = _results(str(header))
+        if parsed is None or parsed[0] != trusted:
+            break
+        for method, result, props in parsed[1]:
+            if result == "pass" and any(_aligned(d, sender_domain) for d in _vouched_domains(method, props)):
                 return True
     return False

@@ -3,7 +3,8 @@
 A message is claimed in the database (mailbox, UIDVALIDITY, UID, and its Message-ID) before it is
 acted on, so neither a second poller nor the same reply delivered twice can decide again; it is
 then flagged on the server so the next search skips it. The sender must be an approver of the
-action's account (and, with `require_dkim`, vouched for by our own mail server). Unknown senders
+action's account and vouched for by our own mail server (Authentication-Results, unless the operator
+opted out with `insecure_accept_unauthenticated_replies`). Unknown senders
 and automatic mail get no answer at all (no backscatter, no mail loops); known approvers always
 get one: the outcome, or how to write the reply.
 """
@@ -137,8 +138,9 @@ class ReplyPoller:
             self._answer(message, sender, request, now, f"Nothing was changed: {sender} may not decide actions of "
                          f"account {account_id}.")
             return "refused_sender", f"not an approver of {account_id}", action_id
-        if self.email.require_dkim and not authenticated(message, self.email.trusted_authserv_id):
-            self._refused(sender, action_id, account_id, "no dkim=pass or spf=pass for the sender's domain", now)
+        if not self._authentic(message):
+            self._refused(sender, action_id, account_id, "no dkim, spf or dmarc=pass for the sender's domain from "
+                          "our mail server", now)
             return "unauthenticated", "Authentication-Results do not vouch for the sender", action_id
         if as_utc(request["expires_at"]) < now:
             self._answer(message, sender, request, now, f"Nothing was changed: the approval request for action "
@@ -174,6 +176,11 @@ class ReplyPoller:
                 if action is not None else result.message)
         self._answer(message, sender, request, now, text)
         return "approved" if decision.verdict == "approve" else "rejected", result.message, action_id
+
+    def _authentic(self, message: Message) -> bool:
+        if self.email.insecure_accept_unauthenticated_replies:
+            return True
+        return self.email.trusted_authserv_id is not None and authenticated(message, self.email.trusted_authserv_id)
 
     def _answer(self, message: Message, sender: str, request: Any, now: datetime, text: str,
                 keep_token: bool = False) -> None:

@@ -96,9 +96,12 @@ class MailRig:
 
 
 def reply_to(request: EmailMessage, plain: str | None, *, sender: str = ALICE, markup: str | None = None,
-             subject_prefix: str = "Re: ", **headers: str) -> EmailMessage:
-    """An approver's reply as a mail client writes it: To the Reply-To, threaded, quoting the request."""
+             subject_prefix: str = "Re: ", signed_by_mx: bool = True, **headers: str) -> EmailMessage:
+    """An approver's reply as a mail client writes it: To the Reply-To, threaded, quoting the request;
+    with `signed_by_mx`, as our MX delivers it (its Authentication-Results on top, DKIM passed)."""
     message = EmailMessage()
+    if signed_by_mx:
+        message["Authentication-Results"] = f"{MX}; dkim=pass header.d={sender.split('@')[1]} header.s=s1"
     message["From"] = f"Someone <{sender}>"
     message["To"] = str(request["Reply-To"])
     message["Subject"] = subject_prefix + str(request["Subject"])
@@ -204,19 +207,35 @@ def test_replies_from_non_approvers_change_nothing(rig: MailRig, sender: str) ->
     assert answers == [] if sender == MALLORY else [str(a["To"]) for a in answers] == [BOB]
 
 
-def test_require_dkim_refuses_a_forged_approver_address(rig: MailRig) -> None:
+def test_a_forged_from_without_authentication_results_does_not_approve(rig: MailRig) -> None:
     action_id, request = rig.request()
-    # the forger writes an Authentication-Results header of their own; ours (the topmost) says none
-    forged = reply_to(request, "APPROVE")
+    rig.imap.deliver(reply_to(request, "APPROVE", signed_by_mx=False))  # default settings: no opt-out
+    assert rig.poll() == {"unauthenticated": 1}
+    assert rig.state(action_id) == "pending_approval" and rig.answers() == []
+    assert rig.world.simulator.mutation_log() == []
+    [refusal] = refusals(rig.world.engine)
+    assert "dkim" in refusal.message
+
+
+def test_forged_authentication_results_below_our_servers_are_not_believed(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    # the forger writes Authentication-Results of their own; ours (the topmost) says none
+    forged = reply_to(request, "APPROVE", signed_by_mx=False)
     forged["Authentication-Results"] = f"{MX}; dkim=none; spf=fail smtp.mailfrom=evil.example"
     forged["Authentication-Results"] = "fake.example; dkim=pass header.d=client.example"
+    forged["Authentication-Results"] = f"{MX}; dkim=pass header.d=client.example"
     rig.imap.deliver(forged)
-    assert rig.poll(require_dkim=True) == {"unauthenticated": 1}
+    assert rig.poll() == {"unauthenticated": 1}
     assert rig.state(action_id) == "pending_approval" and rig.answers() == []
-    genuine = reply_to(request, "APPROVE")
-    genuine["Authentication-Results"] = f"{MX}; dkim=pass header.d=client.example header.s=s1"
-    rig.imap.deliver(genuine)
-    assert rig.poll(require_dkim=True) == {"approved": 1}
+    rig.imap.deliver(reply_to(request, "APPROVE"))
+    assert rig.poll() == {"approved": 1}
+    assert rig.state(action_id) == "executed"
+
+
+def test_the_explicit_opt_out_accepts_replies_without_authentication_results(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    rig.imap.deliver(reply_to(request, "APPROVE", signed_by_mx=False))
+    assert rig.poll(insecure_accept_unauthenticated_replies=True) == {"approved": 1}
     assert rig.state(action_id) == "executed"
 
 
