@@ -29,6 +29,8 @@ from agent.commands.common import (
     engine_for,
     ensure_schema,
     load_or_exit,
+    refuse_going_back,
+    replay_option,
     today_option,
 )
 from agent.commands.connectors_check import connectors_group
@@ -52,7 +54,8 @@ def main(verbose: bool) -> None:
 @click.option("--dry-run", is_flag=True, default=None, help="Compute and record everything, change nothing.")
 @config_option
 @today_option
-def run(once: bool, dry_run: bool | None, config_path: Path, today: Any) -> None:
+@replay_option
+def run(once: bool, dry_run: bool | None, config_path: Path, today: Any, replay: bool) -> None:
     """Pull metrics, evaluate policies and gate the resulting actions."""
     if not once:
         raise click.UsageError("use `run --once` for a single cycle (the long-running service is `serve`)")
@@ -61,6 +64,7 @@ def run(once: bool, dry_run: bool | None, config_path: Path, today: Any) -> None
     console = console_for()
     with engine_for(config) as engine:
         ensure_schema(engine)
+        refuse_going_back(engine, clock, replay)
         try:
             connectors = build_connectors(config, clock, engine)
         except ConnectorError as error:

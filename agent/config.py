@@ -40,6 +40,33 @@ class ConfigError(Exception):
         super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+class PermissionSettings(StrictModel):
+    """The permission level of each kind of change; a kind not set here falls back to the defaults,
+    then to `propose`. Typed, so a misspelt kind is an error instead of a silently ignored key."""
+
+    pause: PermissionLevel | None = None
+    enable: PermissionLevel | None = None
+    set_budget: PermissionLevel | None = None
+    add_negative_keywords: PermissionLevel | None = None
+    exclude_audience: PermissionLevel | None = None
+    new_ad: PermissionLevel | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_kinds(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = [str(k) for k in data if k not in cls.model_fields]
+            if unknown:
+                raise ValueError(f"unknown action kind {', '.join(map(repr, unknown))}; the kinds are "
+                                 f"{', '.join(cls.model_fields)}")
+        return data
+
+    def get(self, kind: str) -> str | None:
+        """The level set for `kind`, or None."""
+        value = getattr(self, kind, None) if kind in type(self).model_fields else None
+        return str(value) if value is not None else None
+
+
 class FreezeWindow(StrictModel):
     """A period (account-local date-times) in which nothing is executed automatically."""
 
@@ -167,7 +194,7 @@ class AccountConfig(StrictModel):
     monthly_budget: Decimal | None = None
     protected_entities: tuple[str, ...] = ()
     policies: dict[str, Any] = Field(default_factory=dict)
-    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    permissions: PermissionSettings = PermissionSettings()
     guardrails: dict[str, Any] = Field(default_factory=dict)
     copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
@@ -250,7 +277,7 @@ class PolicyDefaults(StrictModel):
     """Settings that apply to every account unless the account overrides them."""
 
     policies: PolicySettings = PolicySettings()
-    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    permissions: PermissionSettings = PermissionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     copywriter: CopywriterSettings = CopywriterSettings()
 
@@ -305,7 +332,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 def read_secrets_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (a `.env`-style file); blank lines and `#` comments are ignored."""
     secrets: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -352,14 +379,15 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     lookup.update(os.environ if environ is None else environ)
     problems: list[str] = []
     resolved = _resolve_references(raw, "", lookup, problems)
-    if problems:
-        raise ConfigError(problems, source=source)
+    # every problem at once: a missing variable does not hide the rest of the file (only what its
+    # empty stand-in makes of the same key)
+    unresolved = {p.split(":", 1)[0] for p in problems}
     try:
         config = AgentConfig.model_validate(resolved)
     except ValidationError as error:
-        raise ConfigError(
-            [f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()], source=source
-        ) from None
+        problems += [line for line in (f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors())
+                     if line.split(":", 1)[0] not in unresolved]
+        raise ConfigError(problems, source=source) from None
     for index, account in enumerate(config.accounts):
         for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings),
                                ("copywriter", config.copywriter_settings)):
@@ -375,12 +403,23 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     return config
 
 
+def _read_text(path: Path) -> str:
+    """The file's text; a ConfigError (not a traceback) if it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start} "
+                           "(save the file as UTF-8)"], source=str(path)) from None
+    except OSError as error:
+        raise ConfigError([f"cannot be read: {error.strerror or error}"], source=str(path)) from None
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read and validate the YAML file at `path`."""
     if not path.is_file():
         raise ConfigError([f"no such file: {path} (copy config.example.yaml to start)"], source=str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(_read_text(path))
     except yaml.YAMLError as error:
         raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
     return parse_config(raw if raw is not None else {}, environ=environ, source=str(path))

@@ -146,6 +146,14 @@ def find_token(message: Message, reply_address: str) -> str | None:
     return None
 
 
+PLUS_TOKEN = re.compile(r"\+" + TOKEN + r"@", re.IGNORECASE)
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every reply token (subject tag, plus-address) replaced: what may be stored or shown."""
+    return PLUS_TOKEN.sub("+[redacted]@", SUBJECT_TAG.sub("[pma:redacted]", text))
+
+
 def sender_address(message: Message) -> str:
     return parseaddr(str(message.get("From", "")))[1].strip().lower()
 

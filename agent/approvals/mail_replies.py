@@ -43,6 +43,7 @@ from agent.approvals.mail_parsing import (
     first_written_line,
     is_automatic,
     parse_decision,
+    redact_tokens,
     reply_body_text,
     sender_address,
 )
@@ -142,6 +143,8 @@ class ReplyPoller:
             self._refused(sender, action_id, account_id, "no dkim, spf or dmarc=pass for the sender's domain from "
                           "our mail server", now)
             return "unauthenticated", "Authentication-Results do not vouch for the sender", action_id
+        if request["used_at"] is not None:
+            return self._spent(message, sender, request, action_id, now)
         if as_utc(request["expires_at"]) < now:
             self._answer(message, sender, request, now, f"Nothing was changed: the approval request for action "
                          f"#{action_id} expired at {as_utc(request['expires_at']):%Y-%m-%d %H:%M} UTC.")
@@ -154,17 +157,21 @@ class ReplyPoller:
             self._answer(message, sender, request, now, f"Nothing was changed: your reply could not be read as a "
                          f"decision. {seen}\n\n{HOW_TO_ANSWER}", keep_token=True)
             return "unparseable", line or "", action_id
+        # the subject carries the token: only a redacted copy is kept (the audit trail is exported)
         reference = {"message_id": message_id, "in_reply_to": str(message.get("In-Reply-To", "")) or None,
                      "mailbox": self.mailbox, "uid_validity": uid_validity, "uid": uid,
-                     "subject": str(message.get("Subject", ""))[:300], "first_line": (line or "")[:300],
+                     "subject": redact_tokens(str(message.get("Subject", "")))[:300],
+                     "first_line": redact_tokens(line or "")[:300],
                      "authentication_results": [str(h)[:500] for h in message.get_all("Authentication-Results") or []]}
+        with self.engine.begin() as connection:  # spent before deciding: two racing replies decide once
+            fresh = records.spend_email_request(connection, int(request["id"]), now)
+        if not fresh:
+            return self._spent(message, sender, request, action_id, now)
         result = decide_action(self.engine, action_id, decision.verdict, approver=sender, channel="email", now=now,
                                reason=decision.reason or "", reference=reference)
         if not result.ok:
             self._answer(message, sender, request, now, f"Nothing was changed: {result.message}.")
             return "not_decided", result.message, action_id
-        with self.engine.begin() as connection:
-            records.mark_email_request_used(connection, int(request["id"]), now)
         if decision.verdict == "approve":
             try:
                 execute_after_approval(self.engine, self.config, self.clock, action_id, self.connectors_factory,
@@ -176,6 +183,15 @@ class ReplyPoller:
                 if action is not None else result.message)
         self._answer(message, sender, request, now, text)
         return "approved" if decision.verdict == "approve" else "rejected", result.message, action_id
+
+    def _spent(self, message: Message, sender: str, request: Any, action_id: int,
+               now: datetime) -> tuple[str, str, int | None]:
+        """A reply with a token that already decided: it decides nothing more."""
+        action = current_action(self.engine, action_id)
+        state = f" (action #{action_id} is {action['state']})" if action is not None else ""
+        self._answer(message, sender, request, now, f"Nothing was changed: this approval request was already "
+                     f"answered{state}; each request decides once.")
+        return "spent_token", "the request's token was already used", action_id
 
     def _authentic(self, message: Message) -> bool:
         if self.email.insecure_accept_unauthenticated_replies:

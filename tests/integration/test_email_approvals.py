@@ -6,16 +6,21 @@ and read back with imapclient, as in production. Database: SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
+from agent import store
 from agent.actions import expire_stale, get_action
 from agent.approvals import records
 from agent.approvals.mail import ApprovalMailer
@@ -28,9 +33,10 @@ from agent.approvals.settings import (
     ImapSettings,
     SmtpSettings,
 )
+from agent.cli import main
 from agent.models import AuditEvent
 from tests.fakes.mail_servers import MailServerUnavailable, SmtpSink, ThrowawayDovecot
-from tests.integration.conftest import SimWorld, make_world, pause_proposal
+from tests.integration.conftest import SimWorld, make_world, pause_proposal, small_config
 
 ALICE, BOB, MALLORY = "alice@client.example", "bob@other.example", "mallory@evil.example"
 MX = "mx.agency.example"
@@ -282,11 +288,40 @@ def test_duplicate_replies_decide_once(rig: MailRig) -> None:
     rig.imap.deliver(reply)  # the same message delivered twice (same Message-ID)
     assert rig.poll() == {"approved": 1, "duplicate": 1}
     rig.imap.deliver(reply_to(request, "approve"))  # the approver answers again
-    assert rig.poll() == {"not_decided": 1}
+    assert rig.poll() == {"spent_token": 1}
     assert len(decision_events(rig.world.engine, action_id)) == 1
     assert len(rig.world.simulator.mutation_log()) == 1
     answers = rig.answers()
-    assert len(answers) == 2 and "already executed" in answers[1].get_content()
+    assert len(answers) == 2 and "already answered (action #" in answers[1].get_content()
+    assert "is executed" in answers[1].get_content()
+
+
+def test_a_spent_token_cannot_reject_an_approved_action_waiting_to_execute(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    with rig.world.engine.begin() as connection:  # execution waits (kill switch): approved, not executed
+        store.set_flag(connection, store.KILL_SWITCH, True, "test", rig.world.clock.now())
+    rig.imap.deliver(reply_to(request, "APPROVE"))
+    assert rig.poll() == {"approved": 1}
+    assert rig.state(action_id) == "approved"
+    rig.imap.deliver(reply_to(request, "REJECT changed my mind"))  # same token, a second decision
+    assert rig.poll() == {"spent_token": 1}
+    assert rig.state(action_id) == "approved"
+    assert [e.event for e in decision_events(rig.world.engine, action_id)] == ["state:approved"]
+
+
+def test_no_reply_token_in_the_audit_export(rig: MailRig, database_url: str, tmp_path: Path) -> None:
+    action_id, request = rig.request()
+    token = str(request["Reply-To"]).split("+", 1)[1].split("@", 1)[0]
+    rig.imap.deliver(reply_to(request, "REJECT not now"))
+    assert rig.poll() == {"rejected": 1}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(small_config(database_url)))
+    result = CliRunner().invoke(main, ["audit", "export", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert token not in result.output.lower()
+    [decision] = [json.loads(line) for line in result.output.splitlines()
+                  if json.loads(line)["event"] == "state:rejected"]
+    assert decision["data"]["reference"]["subject"].startswith("Re: [pma:redacted] Approve? pause")
 
 
 def test_a_quoted_text_only_reply_is_explained_and_can_be_corrected(rig: MailRig) -> None:
