@@ -343,15 +343,21 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     return secrets
 
 
-def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problems: list[str]) -> Any:
+def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problems: list[str],
+                        ancestors: tuple[int, ...] = ()) -> Any:
     """Replace `${VAR}` references with values from `lookup`, collecting missing names."""
+    if isinstance(node, (dict, list)):
+        if id(node) in ancestors:  # a YAML alias inside the node it names (`a: &x [*x]`)
+            raise ConfigError([f"{path or '(top level)'}: a YAML alias refers to itself"])
+        ancestors = (*ancestors, id(node))
     if isinstance(node, dict):
         return {
-            key: _resolve_references(value, f"{path}.{key}" if path else str(key), lookup, problems)
+            key: _resolve_references(value, f"{path}.{key}" if path else str(key), lookup, problems, ancestors)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_resolve_references(value, f"{path}[{index}]", lookup, problems) for index, value in enumerate(node)]
+        return [_resolve_references(value, f"{path}[{index}]", lookup, problems, ancestors)
+                for index, value in enumerate(node)]
     if isinstance(node, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -378,7 +384,10 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
         lookup.update(read_secrets_file(path))
     lookup.update(os.environ if environ is None else environ)
     problems: list[str] = []
-    resolved = _resolve_references(raw, "", lookup, problems)
+    try:
+        resolved = _resolve_references(raw, "", lookup, problems)
+    except ConfigError as error:
+        raise ConfigError(error.problems, source=source) from None
     # every problem at once: a missing variable does not hide the rest of the file (only what its
     # empty stand-in makes of the same key)
     unresolved = {p.split(":", 1)[0] for p in problems}

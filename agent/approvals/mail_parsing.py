@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Literal
@@ -85,11 +85,15 @@ def html_to_text(markup: str) -> str:
 
 
 def _part_text(part: Message) -> str:
-    if isinstance(part, EmailMessage):
-        content = part.get_content()
-        return content if isinstance(content, str) else ""
+    """A text part's text; an unknown or misspelt charset is read as UTF-8 (a reply is never lost
+    to, nor crashes on, a mail client's odd label)."""
     payload = part.get_payload(decode=True)
-    return payload.decode(part.get_content_charset() or "utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
 
 
 def reply_body_text(message: Message) -> str:
