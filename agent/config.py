@@ -371,6 +371,31 @@ def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problem
     return node
 
 
+def _account_section_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The accounts' policies/guardrails/copywriter overrides checked against the defaults even when
+    the rest of the file is invalid, so one run of `config check` lists every problem."""
+    try:
+        defaults = PolicyDefaults.model_validate(raw.get("defaults") or {})
+    except ValidationError:  # reported already, at defaults.*
+        return []
+    accounts = raw.get("accounts")
+    problems: list[str] = []
+    sections = (("policies", PolicySettings, defaults.policies.model_dump()),
+                ("guardrails", GuardrailSettings, defaults.guardrails.model_dump()),
+                ("copywriter", CopywriterSettings, _plain(defaults.copywriter)))
+    for index, account in enumerate(accounts if isinstance(accounts, list) else []):
+        for section, model, base in sections:
+            override = account.get(section) if isinstance(account, Mapping) else None
+            if not isinstance(override, Mapping):
+                continue
+            try:
+                model.model_validate(_deep_merge(base, override))
+            except ValidationError as error:
+                problems += [f"accounts[{index}].{section}.{_format_location(e['loc'])}: {_describe(e)}"
+                             for e in error.errors()]
+    return problems
+
+
 def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str = "config") -> AgentConfig:
     """Validate an already-parsed YAML document; raises ConfigError naming every bad key."""
     if not isinstance(raw, dict):
@@ -396,6 +421,7 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     except ValidationError as error:
         problems += [line for line in (f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors())
                      if line.split(":", 1)[0] not in unresolved]
+        problems += _account_section_problems(resolved)
         raise ConfigError(problems, source=source) from None
     for index, account in enumerate(config.accounts):
         for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings),

@@ -80,10 +80,12 @@ def test_config_check_lists_every_problem_in_the_file_at_once(tmp_path: Path, da
     raw["accounts"][0]["credentials"] = {"token": "${PMA_UNSET_TOKEN}"}
     raw["accounts"][0]["timezone"] = "Europe/Pariss"
     raw["accounts"][1]["permissions"] = {"pasue": "auto"}
+    raw["accounts"][2]["policies"] = {"underperformers": {"target_roas": -1}}
     config = config_file(tmp_path, database_url, accounts=raw["accounts"], lookback_days=0)
-    lines = assert_clear_error(cli("config", "check", "--config", str(config)), "(4 problems)")
+    lines = assert_clear_error(cli("config", "check", "--config", str(config)), "(5 problems)")
     assert sorted(line.strip().split(":")[0] for line in lines[1:]) == [
-        "accounts[0].credentials.token", "accounts[0].timezone", "accounts[1].permissions", "lookback_days"]
+        "accounts[0].credentials.token", "accounts[0].timezone", "accounts[1].permissions",
+        "accounts[2].policies.underperformers.target_roas", "lookback_days"]
 
 
 def test_connectors_check_of_an_unknown_account_exits_2_naming_it(tmp_path: Path, database_url: str) -> None:
