@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -136,16 +137,40 @@ def parse_decision(line: str | None) -> ParsedDecision | None:
     return None
 
 
+# what Python's email package may raise while parsing a malformed header value on access
+HEADER_ERRORS = (MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
+
+
+def header_values(message: Message, name: str) -> list[str]:
+    """Every value of header `name`, decoded; a value the email package cannot parse is kept raw
+    (a malformed header in a stranger's mail must not stop the mailbox from being read)."""
+    values = []
+    for key, raw in message.raw_items():
+        if key.lower() != name.lower():
+            continue
+        try:
+            values.append(str(message.policy.header_fetch_parse(key, raw)))
+        except HEADER_ERRORS:
+            values.append(str(raw))
+    return values
+
+
+def header_text(message: Message, name: str, default: str = "") -> str:
+    """The first value of header `name` (see `header_values`), or `default`."""
+    values = header_values(message, name)
+    return values[0] if values else default
+
+
 def find_token(message: Message, reply_address: str) -> str | None:
     """The request token, from the plus-address the reply was sent to, else from the subject tag."""
     local, _, domain = reply_address.lower().partition("@")
     plus = re.compile(re.escape(local) + r"\+" + TOKEN + "@" + re.escape(domain) + "$")
-    headers = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
-               for v in (message.get_all(name) or [])]
+    headers = [v for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+               for v in header_values(message, name)]
     for _, address in getaddresses(headers):
         if match := plus.match(address.lower()):
             return match.group(1)
-    if match := SUBJECT_TAG.search(str(message.get("Subject", ""))):
+    if match := SUBJECT_TAG.search(header_text(message, "Subject")):
         return match.group(1).lower()
     return None
 
@@ -159,15 +184,15 @@ def redact_tokens(text: str) -> str:
 
 
 def sender_address(message: Message) -> str:
-    return parseaddr(str(message.get("From", "")))[1].strip().lower()
+    return parseaddr(header_text(message, "From"))[1].strip().lower()
 
 
 def is_automatic(message: Message) -> bool:
     """Out-of-office notices, bounces and list mail (RFC 3834): never answered, never a decision."""
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    auto = header_text(message, "Auto-Submitted", "no").strip().lower()
+    precedence = header_text(message, "Precedence").strip().lower()
     return auto not in ("", "no") or precedence in ("bulk", "junk", "list", "auto_reply") or bool(
-        message.get("X-Autoreply") or message.get("X-Autorespond"))
+        header_text(message, "X-Autoreply") or header_text(message, "X-Autorespond"))
 
 
 def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]] | None:
@@ -210,8 +235,8 @@ def authenticated(message: Message, trusted_authserv_id: str) -> bool:
     if not sender_domain:
         return False
     trusted = trusted_authserv_id.strip().lower()
-    for header in message.get_all("Authentication-Results") or []:
-        parsed = _results(str(header))
+    for header in header_values(message, "Authentication-Results"):
+        parsed = _results(header)
         if parsed is None or parsed[0] != trusted:
             break
         for method, result, props in parsed[1]:

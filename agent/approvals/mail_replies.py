@@ -41,6 +41,8 @@ from agent.approvals.mail_parsing import (
     authenticated,
     find_token,
     first_written_line,
+    header_text,
+    header_values,
     is_automatic,
     parse_decision,
     redact_tokens,
@@ -108,7 +110,7 @@ class ReplyPoller:
         """Handle one reply; returns its outcome (kept in approval_email_replies)."""
         now = self.clock.now()
         sender = sender_address(message)
-        message_id = str(message.get("Message-ID", "")).strip() or None
+        message_id = header_text(message, "Message-ID").strip() or None
         reply_id = records.claim_reply(self.engine, mailbox=self.mailbox, uid_validity=uid_validity, uid=uid,
                                        message_id=message_id, sender=sender, now=now)
         if reply_id is None:
@@ -158,11 +160,11 @@ class ReplyPoller:
                          f"decision. {seen}\n\n{HOW_TO_ANSWER}", keep_token=True)
             return "unparseable", line or "", action_id
         # the subject carries the token: only a redacted copy is kept (the audit trail is exported)
-        reference = {"message_id": message_id, "in_reply_to": str(message.get("In-Reply-To", "")) or None,
+        reference = {"message_id": message_id, "in_reply_to": header_text(message, "In-Reply-To") or None,
                      "mailbox": self.mailbox, "uid_validity": uid_validity, "uid": uid,
-                     "subject": redact_tokens(str(message.get("Subject", "")))[:300],
+                     "subject": redact_tokens(header_text(message, "Subject"))[:300],
                      "first_line": redact_tokens(line or "")[:300],
-                     "authentication_results": [str(h)[:500] for h in message.get_all("Authentication-Results") or []]}
+                     "authentication_results": [h[:500] for h in header_values(message, "Authentication-Results")]}
         with self.engine.begin() as connection:  # spent before deciding: two racing replies decide once
             fresh = records.spend_email_request(connection, int(request["id"]), now)
         if not fresh:
@@ -202,10 +204,10 @@ class ReplyPoller:
                 keep_token: bool = False) -> None:
         """Reply to the approver in the same thread; a failure to send never undoes a decision."""
         # their own subject: it carries the [pma:...] tag, which the database keeps only hashed
-        subject = str(message.get("Subject", "")) or (str(request["subject"]) if request is not None else "your reply")
+        subject = header_text(message, "Subject") or (str(request["subject"]) if request is not None else "your reply")
         try:
-            self.mailer.send_answer(sender, subject, text, now, in_reply_to=str(message.get("Message-ID", "")) or None,
-                                    references=str(message.get("References", "")) or None,
+            self.mailer.send_answer(sender, subject, text, now, in_reply_to=header_text(message, "Message-ID") or None,
+                                    references=header_text(message, "References") or None,
                                     reply_token=self._token_in(message) if keep_token else None)
         except Exception as error:  # SMTP down or refusing: the decision stands, only the answer is lost
             log.warning("could not answer %s: %s", sender, error)

@@ -58,6 +58,7 @@ def read_everything(message: Message) -> None:
 @example(b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=x\r\n\r\n"
          b"\xff\xfe\r\n--b--")
 @example(b"Authentication-Results: \r\nFrom: <>\r\n\r\n")
+@example(b"From: <\r\nTo: \"\r\nSubject: =?utf-8?b?####?=\r\n\r\n")  # found by the long run
 def test_any_mail_is_read_without_raising(raw: bytes) -> None:
     read_everything(email.message_from_bytes(raw, policy=default_policy))
 
