@@ -189,7 +189,13 @@ def open_actions_for(connection: Connection, account_id: str, entity_id: str, ki
     return list(connection.execute(query).mappings())
 
 
+MAX_ACTION_ID = 2**31 - 1  # the id column is a 32-bit integer in PostgreSQL
+
+
 def get_action(connection: Connection, action_id: int) -> RowMapping | None:
+    """The action, or None if there is none with that id (also for ids no row can have)."""
+    if not 0 < action_id <= MAX_ACTION_ID:
+        return None
     return connection.execute(select(ACTIONS).where(Action.id == action_id)).mappings().one_or_none()
 
 

@@ -29,6 +29,8 @@ from agent.commands.common import (
     engine_for,
     ensure_schema,
     load_or_exit,
+    refuse_going_back,
+    replay_option,
     today_option,
 )
 from agent.commands.connectors_check import connectors_group
@@ -52,7 +54,8 @@ def main(verbose: bool) -> None:
 @click.option("--dry-run", is_flag=True, default=None, help="Compute and record everything, change nothing.")
 @config_option
 @today_option
-def run(once: bool, dry_run: bool | None, config_path: Path, today: Any) -> None:
+@replay_option
+def run(once: bool, dry_run: bool | None, config_path: Path, today: Any, replay: bool) -> None:
     """Pull metrics, evaluate policies and gate the resulting actions."""
     if not once:
         raise click.UsageError("use `run --once` for a single cycle (the long-running service is `serve`)")
@@ -61,6 +64,7 @@ def run(once: bool, dry_run: bool | None, config_path: Path, today: Any) -> None
     console = console_for()
     with engine_for(config) as engine:
         ensure_schema(engine)
+        refuse_going_back(engine, clock, replay)
         try:
             connectors = build_connectors(config, clock, engine)
         except ConnectorError as error:
@@ -107,6 +111,8 @@ def config_check(config_path: Path) -> None:
     config = load_or_exit(config_path)
     console = console_for()
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts)", markup=False)
+    for warning in config.approvals.warnings():
+        console.print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
     kinds = list(next(iter(matrix.values())))

@@ -41,6 +41,33 @@ class ConfigError(Exception):
         super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
 
 
+class PermissionSettings(StrictModel):
+    """The permission level of each kind of change; a kind not set here falls back to the defaults,
+    then to `propose`. Typed, so a misspelt kind is an error instead of a silently ignored key."""
+
+    pause: PermissionLevel | None = None
+    enable: PermissionLevel | None = None
+    set_budget: PermissionLevel | None = None
+    add_negative_keywords: PermissionLevel | None = None
+    exclude_audience: PermissionLevel | None = None
+    new_ad: PermissionLevel | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_kinds(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = [str(k) for k in data if k not in cls.model_fields]
+            if unknown:
+                raise ValueError(f"unknown action kind {', '.join(map(repr, unknown))}; the kinds are "
+                                 f"{', '.join(cls.model_fields)}")
+        return data
+
+    def get(self, kind: str) -> str | None:
+        """The level set for `kind`, or None."""
+        value = getattr(self, kind, None) if kind in type(self).model_fields else None
+        return str(value) if value is not None else None
+
+
 class FreezeWindow(StrictModel):
     """A period (account-local date-times) in which nothing is executed automatically."""
 
@@ -168,7 +195,7 @@ class AccountConfig(StrictModel):
     monthly_budget: Decimal | None = None
     protected_entities: tuple[str, ...] = ()
     policies: dict[str, Any] = Field(default_factory=dict)
-    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    permissions: PermissionSettings = PermissionSettings()
     guardrails: dict[str, Any] = Field(default_factory=dict)
     copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
@@ -269,7 +296,7 @@ class PolicyDefaults(StrictModel):
     """Settings that apply to every account unless the account overrides them."""
 
     policies: PolicySettings = PolicySettings()
-    permissions: dict[str, PermissionLevel] = Field(default_factory=dict)
+    permissions: PermissionSettings = PermissionSettings()
     guardrails: GuardrailSettings = GuardrailSettings()
     copywriter: CopywriterSettings = CopywriterSettings()
 
@@ -324,7 +351,7 @@ def _describe(error: Mapping[str, Any]) -> str:
 def read_secrets_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (a `.env`-style file); blank lines and `#` comments are ignored."""
     secrets: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
@@ -335,15 +362,21 @@ def read_secrets_file(path: Path) -> dict[str, str]:
     return secrets
 
 
-def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problems: list[str]) -> Any:
+def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problems: list[str],
+                        ancestors: tuple[int, ...] = ()) -> Any:
     """Replace `${VAR}` references with values from `lookup`, collecting missing names."""
+    if isinstance(node, (dict, list)):
+        if id(node) in ancestors:  # a YAML alias inside the node it names (`a: &x [*x]`)
+            raise ConfigError([f"{path or '(top level)'}: a YAML alias refers to itself"])
+        ancestors = (*ancestors, id(node))
     if isinstance(node, dict):
         return {
-            key: _resolve_references(value, f"{path}.{key}" if path else str(key), lookup, problems)
+            key: _resolve_references(value, f"{path}.{key}" if path else str(key), lookup, problems, ancestors)
             for key, value in node.items()
         }
     if isinstance(node, list):
-        return [_resolve_references(value, f"{path}[{index}]", lookup, problems) for index, value in enumerate(node)]
+        return [_resolve_references(value, f"{path}[{index}]", lookup, problems, ancestors)
+                for index, value in enumerate(node)]
     if isinstance(node, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -355,6 +388,31 @@ def _resolve_references(node: Any, path: str, lookup: Mapping[str, str], problem
 
         return ENV_REFERENCE.sub(substitute, node)
     return node
+
+
+def _account_section_problems(raw: Mapping[str, Any]) -> list[str]:
+    """The accounts' policies/guardrails/copywriter overrides checked against the defaults even when
+    the rest of the file is invalid, so one run of `config check` lists every problem."""
+    try:
+        defaults = PolicyDefaults.model_validate(raw.get("defaults") or {})
+    except ValidationError:  # reported already, at defaults.*
+        return []
+    accounts = raw.get("accounts")
+    problems: list[str] = []
+    sections = (("policies", PolicySettings, defaults.policies.model_dump()),
+                ("guardrails", GuardrailSettings, defaults.guardrails.model_dump()),
+                ("copywriter", CopywriterSettings, _plain(defaults.copywriter)))
+    for index, account in enumerate(accounts if isinstance(accounts, list) else []):
+        for section, model, base in sections:
+            override = account.get(section) if isinstance(account, Mapping) else None
+            if not isinstance(override, Mapping):
+                continue
+            try:
+                model.model_validate(_deep_merge(base, override))
+            except ValidationError as error:
+                problems += [f"accounts[{index}].{section}.{_format_location(e['loc'])}: {_describe(e)}"
+                             for e in error.errors()]
+    return problems
 
 
 def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str = "config") -> AgentConfig:
@@ -370,15 +428,20 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
         lookup.update(read_secrets_file(path))
     lookup.update(os.environ if environ is None else environ)
     problems: list[str] = []
-    resolved = _resolve_references(raw, "", lookup, problems)
-    if problems:
-        raise ConfigError(problems, source=source)
+    try:
+        resolved = _resolve_references(raw, "", lookup, problems)
+    except ConfigError as error:
+        raise ConfigError(error.problems, source=source) from None
+    # every problem at once: a missing variable does not hide the rest of the file (only what its
+    # empty stand-in makes of the same key)
+    unresolved = {p.split(":", 1)[0] for p in problems}
     try:
         config = AgentConfig.model_validate(resolved)
     except ValidationError as error:
-        raise ConfigError(
-            [f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors()], source=source
-        ) from None
+        problems += [line for line in (f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors())
+                     if line.split(":", 1)[0] not in unresolved]
+        problems += _account_section_problems(resolved)
+        raise ConfigError(problems, source=source) from None
     for index, account in enumerate(config.accounts):
         for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings),
                                ("copywriter", config.copywriter_settings)):
@@ -394,12 +457,23 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     return config
 
 
+def _read_text(path: Path) -> str:
+    """The file's text; a ConfigError (not a traceback) if it cannot be read or is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError([f"not UTF-8 text: byte 0x{error.object[error.start]:02x} at offset {error.start} "
+                           "(save the file as UTF-8)"], source=str(path)) from None
+    except OSError as error:
+        raise ConfigError([f"cannot be read: {error.strerror or error}"], source=str(path)) from None
+
+
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
     """Read and validate the YAML file at `path`."""
     if not path.is_file():
         raise ConfigError([f"no such file: {path} (copy config.example.yaml to start)"], source=str(path))
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(_read_text(path))
     except yaml.YAMLError as error:
         raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
     return parse_config(raw if raw is not None else {}, environ=environ, source=str(path))

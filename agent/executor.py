@@ -32,6 +32,7 @@ from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
 from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
+from agent.permission_recheck import still_permitted
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ def _execute_account(
     settings = config.guardrail_settings(account)
     with active_claim() as claim_id:
         claimed = _claim(engine, actions, worker, claim_id, clock)
+        claimed = still_permitted(engine, config, account, claimed, worker=worker, now=clock.now(), count=report.add)
         if claimed:
             _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)
 

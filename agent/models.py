@@ -192,12 +192,17 @@ class Action(Base):
 
 
 class AuditEvent(Base):
-    """An append-only record: every proposal, decision, approval and execution result."""
+    """An append-only record: every proposal, decision, approval and execution result.
+
+    `at` is the real wall-clock time the event was written, so the trail stays in order and
+    `audit export --since` finds it; `simulated_day` is the day the agent's clock said (the
+    `--today` of a simulation or replay, else the real UTC day)."""
 
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    simulated_day: Mapped[date | None] = mapped_column(Date)
     event: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(128))
     cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))

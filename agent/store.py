@@ -286,15 +286,24 @@ def record_event(
     action_id: int | None = None,
     account_id: str | None = None,
 ) -> None:
-    """Append one audit event. Never updated, never deleted."""
+    """Append one audit event. Never updated, never deleted. `at` is the agent's clock (simulated
+    under `--today`); the row keeps its day as `simulated_day` and the real time as `at`."""
     # one prepared statement with parameters: building a new INSERT ... VALUES per event cost more
     # than executing it (every proposal and state change records one)
-    connection.execute(_INSERT_EVENT, {"at": at, "event": event, "actor": actor, "message": message,
+    clock_time = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    connection.execute(_INSERT_EVENT, {"at": wall_clock(), "simulated_day": clock_time.astimezone(UTC).date(),
+                                       "event": event, "actor": actor, "message": message,
                                        "data": dict(data or {}), "cycle_id": cycle_id, "action_id": action_id,
                                        "account_id": account_id})
 
 
 _INSERT_EVENT = insert(AuditEvent)
+
+
+def wall_clock() -> datetime:
+    """The real time, for the audit trail's `at` only: an audit record says when it was written,
+    whatever day a simulation or replay pretends it is. Everything else takes the clock passed in."""
+    return datetime.now(UTC)
 
 
 def record_conversion_revisions(connection: Connection, account_id: str, pulled_on: date) -> int:

@@ -30,6 +30,11 @@ class DecisionOutcome:
     message: str
 
 
+def target_of(verdict: Verdict) -> str:
+    """The state a verdict moves an action to, which is also its past tense."""
+    return "approved" if verdict == "approve" else "rejected"
+
+
 def decide_action(
     engine: Engine,
     action_id: int,
@@ -59,8 +64,8 @@ def decide_action(
         allowed = ("pending_approval",) if verdict == "approve" else ("pending_approval", "approved")
         if state not in allowed:
             return DecisionOutcome(False, action_id, state, f"action {action_id} is already {state}; "
-                                   f"only {' or '.join(allowed)} actions can be {verdict}d")
-        target = "approved" if verdict == "approve" else "rejected"
+                                   f"only {' or '.join(allowed)} actions can be {target_of(verdict)}")
+        target = target_of(verdict)
         text = reason or f"{target} by {approver} via {channel}"
         try:
             transition(connection, action_id, target, actor=f"{channel}:{approver}", now=now, expected=state,

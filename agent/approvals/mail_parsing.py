@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.message import EmailMessage, Message
+from email.errors import MessageError
+from email.message import Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Literal
+
+import authres
 
 TOKEN = r"([a-z0-9_-]{20,64})"
 SUBJECT_TAG = re.compile(r"\[pma:" + TOKEN + r"\]", re.IGNORECASE)
@@ -83,11 +86,15 @@ def html_to_text(markup: str) -> str:
 
 
 def _part_text(part: Message) -> str:
-    if isinstance(part, EmailMessage):
-        content = part.get_content()
-        return content if isinstance(content, str) else ""
+    """A text part's text; an unknown or misspelt charset is read as UTF-8 (a reply is never lost
+    to, nor crashes on, a mail client's odd label)."""
     payload = part.get_payload(decode=True)
-    return payload.decode(part.get_content_charset() or "utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:
+        return payload.decode("utf-8", errors="replace")
 
 
 def reply_body_text(message: Message) -> str:
@@ -130,72 +137,109 @@ def parse_decision(line: str | None) -> ParsedDecision | None:
     return None
 
 
+# what Python's email package may raise while parsing a malformed header value on access
+HEADER_ERRORS = (MessageError, IndexError, ValueError, TypeError, AttributeError, LookupError)
+
+
+def header_values(message: Message, name: str) -> list[str]:
+    """Every value of header `name`, decoded; a value the email package cannot parse is kept raw
+    (a malformed header in a stranger's mail must not stop the mailbox from being read)."""
+    values = []
+    for key, raw in message.raw_items():
+        if key.lower() != name.lower():
+            continue
+        try:
+            values.append(str(message.policy.header_fetch_parse(key, raw)))
+        except HEADER_ERRORS:
+            values.append(str(raw))
+    return values
+
+
+def header_text(message: Message, name: str, default: str = "") -> str:
+    """The first value of header `name` (see `header_values`), or `default`."""
+    values = header_values(message, name)
+    return values[0] if values else default
+
+
 def find_token(message: Message, reply_address: str) -> str | None:
     """The request token, from the plus-address the reply was sent to, else from the subject tag."""
     local, _, domain = reply_address.lower().partition("@")
     plus = re.compile(re.escape(local) + r"\+" + TOKEN + "@" + re.escape(domain) + "$")
-    headers = [str(v) for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
-               for v in (message.get_all(name) or [])]
+    headers = [v for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
+               for v in header_values(message, name)]
     for _, address in getaddresses(headers):
         if match := plus.match(address.lower()):
             return match.group(1)
-    if match := SUBJECT_TAG.search(str(message.get("Subject", ""))):
+    if match := SUBJECT_TAG.search(header_text(message, "Subject")):
         return match.group(1).lower()
     return None
 
 
+PLUS_TOKEN = re.compile(r"\+" + TOKEN + r"@", re.IGNORECASE)
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every reply token (subject tag, plus-address) replaced: what may be stored or shown."""
+    return PLUS_TOKEN.sub("+[redacted]@", SUBJECT_TAG.sub("[pma:redacted]", text))
+
+
 def sender_address(message: Message) -> str:
-    return parseaddr(str(message.get("From", "")))[1].strip().lower()
+    return parseaddr(header_text(message, "From"))[1].strip().lower()
 
 
 def is_automatic(message: Message) -> bool:
     """Out-of-office notices, bounces and list mail (RFC 3834): never answered, never a decision."""
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    auto = header_text(message, "Auto-Submitted", "no").strip().lower()
+    precedence = header_text(message, "Precedence").strip().lower()
     return auto not in ("", "no") or precedence in ("bulk", "junk", "list", "auto_reply") or bool(
-        message.get("X-Autoreply") or message.get("X-Autorespond"))
+        header_text(message, "X-Autoreply") or header_text(message, "X-Autorespond"))
 
 
-def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]]:
-    """(authserv-id, [(method, result, properties)]) of one Authentication-Results header."""
-    text = re.sub(r"\([^)]*\)", " ", header)
-    segments = [s.strip() for s in text.split(";")]
-    authserv = segments[0].split()[0].lower() if segments and segments[0].split() else ""
+def _results(header: str) -> tuple[str, list[tuple[str, str, dict[str, str]]]] | None:
+    """(authserv-id, [(method, result, {ptype.property: value})]) of one Authentication-Results header
+    (RFC 8601, parsed by `authres`); None if it cannot be parsed, which is no evidence of anything."""
+    try:
+        parsed = authres.AuthenticationResultsHeader.parse_value(header)
+    except (authres.AuthResError, ValueError, IndexError, TypeError, AttributeError):
+        return None
     results = []
-    for segment in segments[1:]:
-        tokens = segment.split()
-        if not tokens or "=" not in tokens[0]:
-            continue
-        method, result = tokens[0].split("=", 1)
-        props = dict(t.split("=", 1) for t in tokens[1:] if "=" in t)
-        results.append((method.lower(), result.lower(), {k.lower(): v.strip('"').lower() for k, v in props.items()}))
-    return authserv, results
+    for result in parsed.results:
+        props = {f"{p.type}.{p.name}".lower(): str(p.value or "").strip('"').lower() for p in result.properties}
+        results.append((str(result.method).lower(), str(result.result).lower(), props))
+    return str(parsed.authserv_id or "").lower(), results
 
 
 def _aligned(domain: str, sender_domain: str) -> bool:
     return bool(domain) and (sender_domain == domain or sender_domain.endswith("." + domain))
 
 
-def authenticated(message: Message, trusted_authserv_id: str | None) -> bool:
-    """True if our own mail server vouches for the From domain: aligned dkim=pass or spf=pass.
+def _vouched_domains(method: str, props: dict[str, str]) -> list[str]:
+    """The domains a passing result of `method` speaks for."""
+    if method == "dkim":
+        return [props.get("header.d") or props.get("header.i", "").rpartition("@")[2]]
+    if method == "spf":
+        return [props.get("smtp.mailfrom", "").rpartition("@")[2]]
+    if method == "dmarc":
+        return [props.get("header.from", "").rpartition("@")[2]]
+    return []
 
-    An attacker can write any header, so only the results added by the receiving server count: the
-    ones naming `trusted_authserv_id`, else the topmost (receivers prepend theirs).
+
+def authenticated(message: Message, trusted_authserv_id: str) -> bool:
+    """True if our own mail server vouches for the From domain: aligned dkim, spf or dmarc=pass.
+
+    An attacker can write any header, so only the results added by the receiving server count:
+    the run of headers at the top (receivers prepend theirs) that name `trusted_authserv_id`. A
+    header naming it further down, below someone else's, was there before our server saw the mail.
     """
     sender_domain = sender_address(message).rpartition("@")[2]
-    headers = [str(h) for h in (message.get_all("Authentication-Results") or [])]
-    parsed = [_results(h) for h in headers]
-    if trusted_authserv_id is not None:
-        chosen = [r for authserv, r in parsed if authserv == trusted_authserv_id.lower()]
-    else:
-        chosen = [parsed[0][1]] if parsed else []
-    for results in chosen:
-        for method, result, props in results:
-            if result != "pass":
-                continue
-            if method == "dkim" and _aligned(props.get("header.d") or props.get("header.i", "").rpartition("@")[2],
-                                             sender_domain):
-                return True
-            if method == "spf" and _aligned(props.get("smtp.mailfrom", "").rpartition("@")[2], sender_domain):
+    if not sender_domain:
+        return False
+    trusted = trusted_authserv_id.strip().lower()
+    for header in header_values(message, "Authentication-Results"):
+        parsed = _results(header)
+        if parsed is None or parsed[0] != trusted:
+            break
+        for method, result, props in parsed[1]:
+            if result == "pass" and any(_aligned(d, sender_domain) for d in _vouched_domains(method, props)):
                 return True
     return False

@@ -3,7 +3,8 @@
 A message is claimed in the database (mailbox, UIDVALIDITY, UID, and its Message-ID) before it is
 acted on, so neither a second poller nor the same reply delivered twice can decide again; it is
 then flagged on the server so the next search skips it. The sender must be an approver of the
-action's account (and, with `require_dkim`, vouched for by our own mail server). Unknown senders
+action's account and vouched for by our own mail server (Authentication-Results, unless the operator
+opted out with `insecure_accept_unauthenticated_replies`). Unknown senders
 and automatic mail get no answer at all (no backscatter, no mail loops); known approvers always
 get one: the outcome, or how to write the reply.
 """
@@ -40,8 +41,11 @@ from agent.approvals.mail_parsing import (
     authenticated,
     find_token,
     first_written_line,
+    header_text,
+    header_values,
     is_automatic,
     parse_decision,
+    redact_tokens,
     reply_body_text,
     sender_address,
 )
@@ -106,7 +110,7 @@ class ReplyPoller:
         """Handle one reply; returns its outcome (kept in approval_email_replies)."""
         now = self.clock.now()
         sender = sender_address(message)
-        message_id = str(message.get("Message-ID", "")).strip() or None
+        message_id = header_text(message, "Message-ID").strip() or None
         reply_id = records.claim_reply(self.engine, mailbox=self.mailbox, uid_validity=uid_validity, uid=uid,
                                        message_id=message_id, sender=sender, now=now)
         if reply_id is None:
@@ -137,9 +141,12 @@ class ReplyPoller:
             self._answer(message, sender, request, now, f"Nothing was changed: {sender} may not decide actions of "
                          f"account {account_id}.")
             return "refused_sender", f"not an approver of {account_id}", action_id
-        if self.email.require_dkim and not authenticated(message, self.email.trusted_authserv_id):
-            self._refused(sender, action_id, account_id, "no dkim=pass or spf=pass for the sender's domain", now)
+        if not self._authentic(message):
+            self._refused(sender, action_id, account_id, "no dkim, spf or dmarc=pass for the sender's domain from "
+                          "our mail server", now)
             return "unauthenticated", "Authentication-Results do not vouch for the sender", action_id
+        if request["used_at"] is not None:
+            return self._spent(message, sender, request, action_id, now)
         if as_utc(request["expires_at"]) < now:
             self._answer(message, sender, request, now, f"Nothing was changed: the approval request for action "
                          f"#{action_id} expired at {as_utc(request['expires_at']):%Y-%m-%d %H:%M} UTC.")
@@ -152,17 +159,21 @@ class ReplyPoller:
             self._answer(message, sender, request, now, f"Nothing was changed: your reply could not be read as a "
                          f"decision. {seen}\n\n{HOW_TO_ANSWER}", keep_token=True)
             return "unparseable", line or "", action_id
-        reference = {"message_id": message_id, "in_reply_to": str(message.get("In-Reply-To", "")) or None,
+        # the subject carries the token: only a redacted copy is kept (the audit trail is exported)
+        reference = {"message_id": message_id, "in_reply_to": header_text(message, "In-Reply-To") or None,
                      "mailbox": self.mailbox, "uid_validity": uid_validity, "uid": uid,
-                     "subject": str(message.get("Subject", ""))[:300], "first_line": (line or "")[:300],
-                     "authentication_results": [str(h)[:500] for h in message.get_all("Authentication-Results") or []]}
+                     "subject": redact_tokens(header_text(message, "Subject"))[:300],
+                     "first_line": redact_tokens(line or "")[:300],
+                     "authentication_results": [h[:500] for h in header_values(message, "Authentication-Results")]}
+        with self.engine.begin() as connection:  # spent before deciding: two racing replies decide once
+            fresh = records.spend_email_request(connection, int(request["id"]), now)
+        if not fresh:
+            return self._spent(message, sender, request, action_id, now)
         result = decide_action(self.engine, action_id, decision.verdict, approver=sender, channel="email", now=now,
                                reason=decision.reason or "", reference=reference)
         if not result.ok:
             self._answer(message, sender, request, now, f"Nothing was changed: {result.message}.")
             return "not_decided", result.message, action_id
-        with self.engine.begin() as connection:
-            records.mark_email_request_used(connection, int(request["id"]), now)
         if decision.verdict == "approve":
             try:
                 execute_after_approval(self.engine, self.config, self.clock, action_id, self.connectors_factory,
@@ -175,14 +186,28 @@ class ReplyPoller:
         self._answer(message, sender, request, now, text)
         return "approved" if decision.verdict == "approve" else "rejected", result.message, action_id
 
+    def _spent(self, message: Message, sender: str, request: Any, action_id: int,
+               now: datetime) -> tuple[str, str, int | None]:
+        """A reply with a token that already decided: it decides nothing more."""
+        action = current_action(self.engine, action_id)
+        state = f" (action #{action_id} is {action['state']})" if action is not None else ""
+        self._answer(message, sender, request, now, f"Nothing was changed: this approval request was already "
+                     f"answered{state}; each request decides once.")
+        return "spent_token", "the request's token was already used", action_id
+
+    def _authentic(self, message: Message) -> bool:
+        if self.email.insecure_accept_unauthenticated_replies:
+            return True
+        return self.email.trusted_authserv_id is not None and authenticated(message, self.email.trusted_authserv_id)
+
     def _answer(self, message: Message, sender: str, request: Any, now: datetime, text: str,
                 keep_token: bool = False) -> None:
         """Reply to the approver in the same thread; a failure to send never undoes a decision."""
         # their own subject: it carries the [pma:...] tag, which the database keeps only hashed
-        subject = str(message.get("Subject", "")) or (str(request["subject"]) if request is not None else "your reply")
+        subject = header_text(message, "Subject") or (str(request["subject"]) if request is not None else "your reply")
         try:
-            self.mailer.send_answer(sender, subject, text, now, in_reply_to=str(message.get("Message-ID", "")) or None,
-                                    references=str(message.get("References", "")) or None,
+            self.mailer.send_answer(sender, subject, text, now, in_reply_to=header_text(message, "Message-ID") or None,
+                                    references=header_text(message, "References") or None,
                                     reply_token=self._token_in(message) if keep_token else None)
         except Exception as error:  # SMTP down or refusing: the decision stands, only the answer is lost
             log.warning("could not answer %s: %s", sender, error)

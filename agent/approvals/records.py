@@ -158,9 +158,14 @@ def email_request_for_token(connection: Connection, token: str) -> RowMapping | 
     return connection.execute(query).mappings().one_or_none()
 
 
-def mark_email_request_used(connection: Connection, request_id: int, now: datetime) -> None:
-    connection.execute(update(EMAIL_REQUESTS).where(EMAIL_REQUESTS.c.id == request_id,
-                                                    EMAIL_REQUESTS.c.used_at.is_(None)).values(used_at=now))
+def spend_email_request(connection: Connection, request_id: int, now: datetime) -> bool:
+    """Mark a request's token as used; False if it was spent already (by this or a racing reply).
+
+    A token decides once: after its first decision it cannot decide again, not even to reject an
+    approved action that has not executed yet (a person can still do that from the CLI or Slack)."""
+    spent = connection.execute(update(EMAIL_REQUESTS).where(EMAIL_REQUESTS.c.id == request_id,
+                                                            EMAIL_REQUESTS.c.used_at.is_(None)).values(used_at=now))
+    return spent.rowcount == 1
 
 
 # --- Processed replies -------------------------------------------------------------------------

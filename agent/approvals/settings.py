@@ -63,14 +63,29 @@ class EmailSettings(StrictModel):
         description="mailbox read over IMAP; requests use its plus-address (local+TOKEN@domain) as Reply-To")
     smtp: SmtpSettings
     imap: ImapSettings
-    require_dkim: bool = Field(
-        default=False,
-        description="accept a reply only if Authentication-Results shows dkim=pass or spf=pass for the sender's "
-                    "domain")
     trusted_authserv_id: str | None = Field(
         default=None,
-        description="only Authentication-Results headers added by this server (your MX) are believed; "
-                    "unset: the topmost one")
+        description="the authserv-id your receiving mail server (MX) writes in Authentication-Results; only its "
+                    "results are believed, and a reply is accepted only if they show dkim, spf or dmarc=pass "
+                    "for the sender's domain")
+    insecure_accept_unauthenticated_replies: bool = Field(
+        default=False,
+        description="INSECURE: accept replies on the From header alone, for a mail server that adds no "
+                    "Authentication-Results (anyone who can forge an approver's address and has seen a request "
+                    "could decide it); `config check` warns while it is on")
+    require_dkim: bool | None = Field(
+        default=None, description="deprecated: authentication is always required; true is accepted and ignored")
+
+    @model_validator(mode="after")
+    def _authentication_fails_closed(self) -> EmailSettings:
+        if self.require_dkim is False and not self.insecure_accept_unauthenticated_replies:
+            raise ValueError("require_dkim: false no longer turns reply authentication off; if your mail server "
+                             "adds no Authentication-Results, set insecure_accept_unauthenticated_replies: true")
+        if self.trusted_authserv_id is None and not self.insecure_accept_unauthenticated_replies:
+            raise ValueError("trusted_authserv_id is required: the authserv-id your receiving mail server writes in "
+                             "Authentication-Results (e.g. mx.example.com); if it adds none, set "
+                             "insecure_accept_unauthenticated_replies: true")
+        return self
 
     @field_validator("from_address", "reply_address")
     @classmethod
@@ -134,6 +149,14 @@ class ApprovalSettings(StrictModel):
         if self.email is None and any(r.uses_email for r in routes):
             raise ValueError("email_approvers are set but the email section (smtp, imap, reply_address) is missing")
         return self
+
+    def warnings(self) -> list[str]:
+        """Settings that are valid but unsafe, for `config check` to show."""
+        if self.email is not None and self.email.insecure_accept_unauthenticated_replies:
+            return ["approvals.email.insecure_accept_unauthenticated_replies is true: email replies are believed on "
+                    "their From header alone (anyone who can forge an approver's address and has seen a request "
+                    "can decide it)"]
+        return []
 
     def for_account(self, account_id: str) -> AccountApprovals | None:
         return self.accounts.get(account_id, self.default)

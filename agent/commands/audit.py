@@ -16,12 +16,13 @@ from sqlalchemy import Connection, select
 from agent.commands.common import config_option, console_for, engine_for, ensure_schema, load_or_exit
 from agent.models import Action, AuditEvent
 
-CSV_COLUMNS = ("id", "at", "event", "actor", "account_id", "cycle_id", "action_id", "action_kind", "entity_id",
+CSV_COLUMNS = ("id", "at", "simulated_day", "event", "actor", "account_id", "cycle_id", "action_id", "action_kind", "entity_id",
                "entity_name", "action_state", "dry_run", "message", "change", "rationale", "evidence", "data")
 
 
 def audit_records(connection: Connection, since: datetime | None) -> Iterator[dict[str, Any]]:
-    """Audit events oldest first, each with the action it concerns (proposal, rationale, evidence)."""
+    """Audit events oldest first, each with the action it concerns (proposal, rationale, evidence).
+    `at` is the real time each was written, `simulated_day` the day the agent's clock said."""
     actions = Action.__table__
     events = AuditEvent.__table__
     query = (

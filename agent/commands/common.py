@@ -10,11 +10,13 @@ from typing import Any
 
 import click
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from agent import db, logs, store
+from agent.actions import as_utc
 from agent.clock import Clock, FixedClock, SystemClock
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
+from agent.models import Cycle
 
 EXIT_BAD_INPUT = 2
 LOG_LEVEL = [logging.WARNING]  # set by `--verbose` before any command runs
@@ -34,6 +36,31 @@ today_option = click.option(
 )
 
 
+replay_option = click.option(
+    "--replay", is_flag=True,
+    help="Allow a --today before the last cycle's day (re-runs the past: older data overwrites newer).",
+)
+
+
+def fail(message: str) -> None:
+    """Exit 2 with one line naming the problem."""
+    console_for(stderr=True).print(f"error: {message}", markup=False)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def refuse_going_back(engine: Engine, clock: Clock, replay: bool) -> None:
+    """Exit 2 if the clock is on a day before the last cycle's, unless this is a deliberate replay:
+    a cycle pulls its lookback window again and would overwrite newer, more complete metrics."""
+    with engine.connect() as connection:
+        last = connection.execute(select(func.max(Cycle.started_at))).scalar_one_or_none()
+    if last is None or replay:
+        return
+    last_day, today = as_utc(last).date(), clock.now().date()
+    if today < last_day:
+        fail(f"--today {today} is before the last cycle's day {last_day}: its older figures would overwrite "
+             "newer metrics; add --replay if you mean to re-run the past")
+
+
 def console_for(stderr: bool = False) -> Console:
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal:  # logs and pipes: wide enough that tables stay readable
@@ -48,7 +75,10 @@ def load_or_exit(config_path: Path) -> AgentConfig:
         config = load_config(config_path)
     except ConfigError as error:
         err = console_for(stderr=True)
-        err.print(f"[bold red]error:[/] {error.source} is invalid", markup=True)
+        if len(error.problems) == 1:  # one problem, one line
+            err.print(f"error: {error.source} is invalid: {error.problems[0]}", markup=False)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+        err.print(f"error: {error.source} is invalid ({len(error.problems)} problems):", markup=False)
         for problem in error.problems:
             err.print(f"  {problem}", markup=False)
         raise SystemExit(EXIT_BAD_INPUT) from None

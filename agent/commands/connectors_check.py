@@ -15,6 +15,7 @@ from agent.commands.common import (
     config_option,
     console_for,
     engine_for,
+    fail,
     load_or_exit,
     today_option,
 )
@@ -34,6 +35,10 @@ def connectors_group() -> None:
 def connectors_check(account_ids: tuple[str, ...], config_path: Path, today: Any) -> None:
     """Verify credentials and access for each configured account and print what it can see."""
     config = load_or_exit(config_path)
+    known = [a.id for a in config.accounts]
+    unknown = [a for a in account_ids if a not in known]
+    if unknown:
+        fail(f"unknown account {', '.join(map(repr, unknown))} (configured: {', '.join(known)})")
     clock = clock_for(today)
     console = console_for()
     console.print(f"installed connectors: {', '.join(available_platforms())}", markup=False)

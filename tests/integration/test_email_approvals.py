@@ -6,16 +6,21 @@ and read back with imapclient, as in production. Database: SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
+from agent import store
 from agent.actions import expire_stale, get_action
 from agent.approvals import records
 from agent.approvals.mail import ApprovalMailer
@@ -28,9 +33,10 @@ from agent.approvals.settings import (
     ImapSettings,
     SmtpSettings,
 )
+from agent.cli import main
 from agent.models import AuditEvent
 from tests.fakes.mail_servers import MailServerUnavailable, SmtpSink, ThrowawayDovecot
-from tests.integration.conftest import SimWorld, make_world, pause_proposal
+from tests.integration.conftest import SimWorld, make_world, pause_proposal, small_config
 
 ALICE, BOB, MALLORY = "alice@client.example", "bob@other.example", "mallory@evil.example"
 MX = "mx.agency.example"
@@ -96,9 +102,12 @@ class MailRig:
 
 
 def reply_to(request: EmailMessage, plain: str | None, *, sender: str = ALICE, markup: str | None = None,
-             subject_prefix: str = "Re: ", **headers: str) -> EmailMessage:
-    """An approver's reply as a mail client writes it: To the Reply-To, threaded, quoting the request."""
+             subject_prefix: str = "Re: ", signed_by_mx: bool = True, **headers: str) -> EmailMessage:
+    """An approver's reply as a mail client writes it: To the Reply-To, threaded, quoting the request;
+    with `signed_by_mx`, as our MX delivers it (its Authentication-Results on top, DKIM passed)."""
     message = EmailMessage()
+    if signed_by_mx:
+        message["Authentication-Results"] = f"{MX}; dkim=pass header.d={sender.split('@')[1]} header.s=s1"
     message["From"] = f"Someone <{sender}>"
     message["To"] = str(request["Reply-To"])
     message["Subject"] = subject_prefix + str(request["Subject"])
@@ -204,19 +213,35 @@ def test_replies_from_non_approvers_change_nothing(rig: MailRig, sender: str) ->
     assert answers == [] if sender == MALLORY else [str(a["To"]) for a in answers] == [BOB]
 
 
-def test_require_dkim_refuses_a_forged_approver_address(rig: MailRig) -> None:
+def test_a_forged_from_without_authentication_results_does_not_approve(rig: MailRig) -> None:
     action_id, request = rig.request()
-    # the forger writes an Authentication-Results header of their own; ours (the topmost) says none
-    forged = reply_to(request, "APPROVE")
+    rig.imap.deliver(reply_to(request, "APPROVE", signed_by_mx=False))  # default settings: no opt-out
+    assert rig.poll() == {"unauthenticated": 1}
+    assert rig.state(action_id) == "pending_approval" and rig.answers() == []
+    assert rig.world.simulator.mutation_log() == []
+    [refusal] = refusals(rig.world.engine)
+    assert "dkim" in refusal.message
+
+
+def test_forged_authentication_results_below_our_servers_are_not_believed(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    # the forger writes Authentication-Results of their own; ours (the topmost) says none
+    forged = reply_to(request, "APPROVE", signed_by_mx=False)
     forged["Authentication-Results"] = f"{MX}; dkim=none; spf=fail smtp.mailfrom=evil.example"
     forged["Authentication-Results"] = "fake.example; dkim=pass header.d=client.example"
+    forged["Authentication-Results"] = f"{MX}; dkim=pass header.d=client.example"
     rig.imap.deliver(forged)
-    assert rig.poll(require_dkim=True) == {"unauthenticated": 1}
+    assert rig.poll() == {"unauthenticated": 1}
     assert rig.state(action_id) == "pending_approval" and rig.answers() == []
-    genuine = reply_to(request, "APPROVE")
-    genuine["Authentication-Results"] = f"{MX}; dkim=pass header.d=client.example header.s=s1"
-    rig.imap.deliver(genuine)
-    assert rig.poll(require_dkim=True) == {"approved": 1}
+    rig.imap.deliver(reply_to(request, "APPROVE"))
+    assert rig.poll() == {"approved": 1}
+    assert rig.state(action_id) == "executed"
+
+
+def test_the_explicit_opt_out_accepts_replies_without_authentication_results(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    rig.imap.deliver(reply_to(request, "APPROVE", signed_by_mx=False))
+    assert rig.poll(insecure_accept_unauthenticated_replies=True) == {"approved": 1}
     assert rig.state(action_id) == "executed"
 
 
@@ -263,11 +288,40 @@ def test_duplicate_replies_decide_once(rig: MailRig) -> None:
     rig.imap.deliver(reply)  # the same message delivered twice (same Message-ID)
     assert rig.poll() == {"approved": 1, "duplicate": 1}
     rig.imap.deliver(reply_to(request, "approve"))  # the approver answers again
-    assert rig.poll() == {"not_decided": 1}
+    assert rig.poll() == {"spent_token": 1}
     assert len(decision_events(rig.world.engine, action_id)) == 1
     assert len(rig.world.simulator.mutation_log()) == 1
     answers = rig.answers()
-    assert len(answers) == 2 and "already executed" in answers[1].get_content()
+    assert len(answers) == 2 and "already answered (action #" in answers[1].get_content()
+    assert "is executed" in answers[1].get_content()
+
+
+def test_a_spent_token_cannot_reject_an_approved_action_waiting_to_execute(rig: MailRig) -> None:
+    action_id, request = rig.request()
+    with rig.world.engine.begin() as connection:  # execution waits (kill switch): approved, not executed
+        store.set_flag(connection, store.KILL_SWITCH, True, "test", rig.world.clock.now())
+    rig.imap.deliver(reply_to(request, "APPROVE"))
+    assert rig.poll() == {"approved": 1}
+    assert rig.state(action_id) == "approved"
+    rig.imap.deliver(reply_to(request, "REJECT changed my mind"))  # same token, a second decision
+    assert rig.poll() == {"spent_token": 1}
+    assert rig.state(action_id) == "approved"
+    assert [e.event for e in decision_events(rig.world.engine, action_id)] == ["state:approved"]
+
+
+def test_no_reply_token_in_the_audit_export(rig: MailRig, database_url: str, tmp_path: Path) -> None:
+    action_id, request = rig.request()
+    token = str(request["Reply-To"]).split("+", 1)[1].split("@", 1)[0]
+    rig.imap.deliver(reply_to(request, "REJECT not now"))
+    assert rig.poll() == {"rejected": 1}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(small_config(database_url)))
+    result = CliRunner().invoke(main, ["audit", "export", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert token not in result.output.lower()
+    [decision] = [json.loads(line) for line in result.output.splitlines()
+                  if json.loads(line)["event"] == "state:rejected"]
+    assert decision["data"]["reference"]["subject"].startswith("Re: [pma:redacted] Approve? pause")
 
 
 def test_a_quoted_text_only_reply_is_explained_and_can_be_corrected(rig: MailRig) -> None:

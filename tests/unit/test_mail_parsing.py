@@ -142,11 +142,16 @@ MX = "mx.agency.example"
     ([f"{MX}; dkim=none; spf=softfail smtp.mailfrom=client.example"], MX, False),
     # a header the sender wrote themselves, below our server's: ignored
     ([f"{MX}; dkim=none", f"{MX}.evil; dkim=pass header.d=client.example"], MX, False),
-    ([f"{MX}; dkim=none", "fake; dkim=pass header.d=client.example"], None, False),
-    ([f"{MX}; dkim=pass header.d=client.example"], None, True),
+    ([f"{MX}; dkim=none", "fake; dkim=pass header.d=client.example"], MX, False),
+    (["fake; dkim=pass header.d=client.example", f"{MX}; dkim=pass header.d=client.example"], MX, False),
+    ([f"{MX}; dmarc=pass header.from=client.example"], MX, True),
+    ([f"{MX}; dmarc=pass header.from=attacker.example"], MX, False),
+    ([f"{MX}; spf=pass smtp.mailfrom=client.example", f"{MX}; dkim=none"], MX, True),
+    (["this is not ; an = authentication results header"], MX, False),
+    ([f"{MX}; dkim=pass header.d=client.example"], "other.mx.example", False),
     ([], MX, False),
 ])
-def test_authentication_results_must_vouch_for_the_sender(results: list[str], trusted: str | None, ok: bool) -> None:
+def test_authentication_results_must_vouch_for_the_sender(results: list[str], trusted: str, ok: bool) -> None:
     message = reply("APPROVE")
     for header in results:
         message["Authentication-Results"] = header
