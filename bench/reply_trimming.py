@@ -12,18 +12,23 @@ every element's text kept (it has no notion of blockquote or gmail_quote).
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from email.message import EmailMessage
 from html.parser import HTMLParser
+from pathlib import Path
 
-from agent.approvals.mail_parsing import (
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository, not bench/ (bench/requests.py would shadow requests)
+
+from agent.approvals.mail_parsing import (  # noqa: E402
     BLOCK_TAGS,
     ParsedDecision,
     first_written_line,
     parse_decision,
     reply_body_text,
 )
-from tests.unit.test_mail_parsing import APPLE_HTML, GMAIL, GMAIL_HTML, OUTLOOK, OUTLOOK_HTML, reply
+from tests.unit.test_mail_parsing import APPLE_HTML, GMAIL, GMAIL_HTML, OUTLOOK, OUTLOOK_HTML, reply  # noqa: E402
 
 REQUEST_QUOTE = "On Mon, Agent wrote:\n" + "\n".join(
     f"> {line}" for line in ["The paid-media agent proposes a change that needs your approval.", "", "    APPROVE",
@@ -101,6 +106,11 @@ def score(reader: Callable[[EmailMessage], ParsedDecision | None]) -> tuple[int,
 
 
 if __name__ == "__main__":
-    for label, reader in (("ours", ours), ("mail-parser-reply", theirs)):
+    readers: list[tuple[str, Callable[[EmailMessage], ParsedDecision | None]]] = [("ours", ours)]
+    if importlib.util.find_spec("mailparser_reply") is None:
+        print("mail-parser-reply is not installed (pip install mail-parser-reply): only our parser is scored")
+    else:
+        readers.append(("mail-parser-reply", theirs))
+    for label, reader in readers:
         right, wrong = score(reader)
         print(f"{label}: {right}/{len(CORPUS)} right; wrong: {', '.join(wrong) or 'none'}")
