@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from agent import store
+from agent.account_lock import account_lock
 from agent.actions import (
     create_action,
     expire_stale,
@@ -399,9 +400,13 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
         def one(account: AccountConfig) -> CycleSummary | None:
             if stopping():
                 return None
-            return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
-                               infos.get(account.id), reads[account.platform].for_account(),
-                               execute=not dry_run, stopping=stopping)
+            # one process at a time pulls, gates and executes an account (agent/account_lock.py)
+            with account_lock(engine, account.id, should_stop=stopping) as held:
+                if not held:
+                    return None
+                return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
+                                   infos.get(account.id), reads[account.platform].for_account(),
+                                   execute=not dry_run, stopping=stopping)
 
         results = for_each_by_platform(config.accounts, lambda account: account.platform, one, limiter,
                                        name="account")

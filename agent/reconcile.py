@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine, RowMapping
 
+from agent.account_lock import account_lock
 from agent.actions import StaleTransition, list_actions, transition
 from agent.claims import claim_is_orphaned
 from agent.clock import Clock
@@ -51,18 +52,24 @@ def reconcile(
     for action in stuck:
         by_account[action["account_id"]].append(action)
     for account_id, actions in by_account.items():
-        connector = connectors[config.account(account_id).platform]
-        live = {
-            e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))
-        }
-        for action in actions:
-            entity = live.get(action["entity_id"])
-            applied = _applied(connector, account_id, action, entity)
-            try:
-                _settle(engine, action, applied, clock, report)
-            except StaleTransition:
-                continue  # another process settled it first
+        # an account another process is executing right now is its business: its claims are live
+        with account_lock(engine, account_id, wait=False) as free:
+            if free:
+                _reconcile_account(engine, connectors[config.account(account_id).platform], account_id, actions,
+                                   clock, report)
     return report
+
+
+def _reconcile_account(engine: Engine, connector: Connector, account_id: str, actions: list[RowMapping],
+                       clock: Clock, report: ExecutionReport) -> None:
+    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+    for action in actions:
+        entity = live.get(action["entity_id"])
+        applied = _applied(connector, account_id, action, entity)
+        try:
+            _settle(engine, action, applied, clock, report)
+        except StaleTransition:
+            continue  # another process settled it first
 
 
 def _settle(
