@@ -26,7 +26,7 @@ from sqlalchemy import Engine, RowMapping
 from agent import store
 from agent.account_lock import account_lock
 from agent.actions import StaleTransition, executed_history, list_actions, transition
-from agent.claims import active_claim
+from agent.claims import active_claim, lease_heartbeat
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
@@ -181,7 +181,7 @@ def _execute_account(
     account = config.account(account_id)
     connector = connectors[account.platform]
     settings = config.guardrail_settings(account)
-    with account_lock(engine, account_id), active_claim() as claim_id:
+    with account_lock(engine, account_id), active_claim(lease_heartbeat(engine, clock)) as claim_id:
         claimed = _claim(engine, actions, worker, claim_id, clock)
         if claimed:
             _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)

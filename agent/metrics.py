@@ -23,6 +23,10 @@ RATE_LIMIT_WAIT = Counter("pma_rate_limit_wait_seconds_total", "Time spent waiti
                           ["platform"], registry=REGISTRY)
 LAST_SUCCESS = Gauge("pma_last_successful_cycle_timestamp_seconds", "Unix time of the last successful cycle",
                      registry=REGISTRY)
+STUCK_ACTIONS = Gauge("pma_actions_stuck_executing", "Actions in executing whose claimant is dead or past its "
+                      "lease, not yet settled by reconciliation", registry=REGISTRY)
+STUCK_SETTLED = Counter("pma_stuck_actions_settled_total", "Actions reconciliation settled after their claimant "
+                        "died or its lease ran out, by outcome", ["outcome"], registry=REGISTRY)
 IS_LEADER = Gauge("pma_scheduler_leader", "1 if this process runs the scheduled jobs", registry=REGISTRY)
 
 

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 
 from sqlalchemy import Engine, RowMapping
 
+from agent import metrics
 from agent.account_lock import account_lock
-from agent.actions import StaleTransition, list_actions, transition
-from agent.claims import claim_is_orphaned
+from agent.actions import StaleTransition, transition
+from agent.claims import stuck_actions
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.executor import ExecutionReport, entity_state_change, live_matches
@@ -43,11 +44,7 @@ def reconcile(
     """Settle actions a crash left in `executing`, by reading what the platform shows now."""
     report = ExecutionReport()
     with engine.connect() as connection:
-        stuck = [
-            a
-            for a in list_actions(connection, "executing")
-            if claim_is_orphaned(a["claimed_by"], a["claimed_at"], clock.now())
-        ]
+        stuck = stuck_actions(connection, clock.now())
     by_account: dict[str, list[RowMapping]] = defaultdict(list)
     for action in stuck:
         by_account[action["account_id"]].append(action)
@@ -88,6 +85,7 @@ def _settle(
                 result={"reconciled": True},
             )
             report.add("reconciled_executed")
+            metrics.STUCK_SETTLED.labels(outcome="executed").inc()
         elif applied is None:
             transition(
                 connection,
@@ -101,6 +99,7 @@ def _settle(
                 result={"reconciled": True},
             )
             report.add("reconciled_unknown")
+            metrics.STUCK_SETTLED.labels(outcome="unknown").inc()
         else:
             transition(
                 connection,
@@ -112,3 +111,4 @@ def _settle(
                 reason="interrupted before it applied: back in the queue",
             )
             report.add("reconciled_requeued")
+            metrics.STUCK_SETTLED.labels(outcome="requeued").inc()

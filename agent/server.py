@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from agent import metrics
 from agent.actions import as_utc
+from agent.claims import stuck_actions
 from agent.config import AgentConfig
 from agent.models import Cycle
 
@@ -68,6 +69,8 @@ def readiness(engine: Engine, config: AgentConfig, status: ServiceStatus, now: d
     except Exception as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
         return False, checks
+    with engine.connect() as connection:
+        checks["stuck_actions"] = len(stuck_actions(connection, now))  # shown, alerting is /metrics' job
     checks["scheduler"] = "running" if status.scheduler_running else ("standby" if not status.is_leader else "stopped")
     max_age = timedelta(minutes=config.service.ready_max_age_minutes or 3 * config.service.cycle_interval_minutes)
     last = last_successful_cycle(engine)
@@ -88,6 +91,8 @@ def build_app(engine: Engine, config: AgentConfig, status: ServiceStatus,
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
+        with engine.connect() as connection:
+            metrics.STUCK_ACTIONS.set(len(stuck_actions(connection, datetime.now(UTC))))
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard_endpoint(_request: Request) -> Response:
