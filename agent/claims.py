@@ -63,7 +63,7 @@ def process_start_ticks(pid: int) -> str:
 
 
 @cache
-def _boot_time() -> datetime | None:
+def machine_boot_time() -> datetime | None:
     """When this machine booted (`btime` in /proc/stat), to judge old-format claims."""
     try:
         for line in Path("/proc/stat").read_text().splitlines():
@@ -114,7 +114,7 @@ def claim_is_orphaned(claimed_by: str | None, claimed_at: datetime | None, now: 
     if claimant.boot_id is not None:
         if claimant.boot_id and boot_id() and claimant.boot_id != boot_id():
             return True  # claimed before the machine rebooted
-    elif claimed_at is not None and (booted := _boot_time()) is not None and as_utc(claimed_at) < booted:
+    elif claimed_at is not None and (booted := machine_boot_time()) is not None and as_utc(claimed_at) < booted:
         return True  # an old-format claim from before the last boot
     if claimant.pid == os.getpid():
         with _ACTIVE_LOCK:

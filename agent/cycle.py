@@ -31,6 +31,7 @@ from agent.actions import (
     transition,
 )
 from agent.approvals.notify import notify_pending
+from agent.claims import active_claim
 from agent.clock import Clock, local_today
 from agent.concurrency import (
     ACCOUNT_WORKERS_PER_SLOT,
@@ -45,7 +46,7 @@ from agent.copywriter import draft_new_ads, make_drafter
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
-from agent.reconcile import reconcile
+from agent.recovery import recover
 from agent.snapshots import load_snapshot
 from connectors.base import AccountInfo, AccountInfoReader, Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
@@ -323,12 +324,19 @@ def run_cycle(
     finishes the step in hand and leaves approved actions for the next start (status
     `interrupted`), so nothing is left half-done.
     """
+    with active_claim() as runner:  # while it runs, recovery tells this cycle's row from a crashed one
+        return _run_cycle(engine, config, connectors, clock, dry_run, progress, should_stop, config_path, runner)
+
+
+def _run_cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Connector], clock: Clock,
+               dry_run: bool | None, progress: Progress | None, should_stop: Callable[[], bool] | None,
+               config_path: Path | None, runner: str) -> CycleSummary:
     dry_run = config.dry_run if dry_run is None else dry_run
     say = progress or (lambda _message: None)
     stopping = should_stop or (lambda: False)
     started = time.monotonic()
     with engine.begin() as connection:
-        cycle_id = store.start_cycle(connection, clock.now(), dry_run)
+        cycle_id = store.start_cycle(connection, clock.now(), dry_run, runner=runner)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
     with platform_request_limits(config):  # one limit per platform for the whole cycle, shared by all its threads
         interrupted = _pull_and_execute(engine, config, connectors, clock, summary, dry_run, say, stopping,
@@ -354,7 +362,7 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
     cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
-        summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
+        summary.execution.update(recover(engine, connectors, config, clock).outcomes)
         with engine.begin() as connection:
             summary.execution["expired"] += expire_stale(connection, clock.now())
     parts = run_accounts(engine, connectors, config, clock, dry_run, cycle_id, say, stopping, config_path)

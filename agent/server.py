@@ -7,8 +7,9 @@ token set the dashboard and metrics require `Authorization: Bearer <token>` (or 
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,12 +27,20 @@ from agent.config import AgentConfig
 from agent.models import Cycle
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass
 class ServiceStatus:
     """What /readyz needs to know about the process (filled in by the service)."""
 
     is_leader: bool = False
     scheduler_running: bool = False
+    # cleared while a new leader recovers (reconciliation, then the interrupted cycle at once)
+    recovered: threading.Event = field(default_factory=_set_event)
 
 
 def _authorized(request: Request, config: AgentConfig) -> bool:
@@ -77,7 +86,8 @@ def readiness(engine: Engine, config: AgentConfig, status: ServiceStatus, now: d
     checks["last_successful_cycle"] = last.isoformat() if last else None
     fresh = last is not None and now - last <= max_age
     checks["cycle_fresh"] = fresh
-    ready = fresh and (status.scheduler_running or not status.is_leader)
+    checks["recovery"] = "done" if status.recovered.is_set() else "running"
+    ready = fresh and (status.scheduler_running or not status.is_leader) and status.recovered.is_set()
     return ready, checks
 
 

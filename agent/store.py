@@ -259,9 +259,11 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
     return dict(daily)
 
 
-def start_cycle(connection: Connection, now: datetime, dry_run: bool) -> int:
+def start_cycle(connection: Connection, now: datetime, dry_run: bool, runner: str | None = None) -> int:
+    """A new `running` cycle row; `runner` (a claim id) tells recovery whether its process still lives."""
     result = connection.execute(
-        insert(Cycle).values(started_at=now, dry_run=dry_run, status="running", summary={})
+        insert(Cycle).values(started_at=now, dry_run=dry_run, status="running",
+                             summary={"runner": runner} if runner else {})
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
