@@ -43,6 +43,7 @@ from agent.concurrency import (
 )
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
+from agent.db_retry import attempts, retry_unit
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
@@ -335,17 +336,19 @@ def _run_cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Con
     say = progress or (lambda _message: None)
     stopping = should_stop or (lambda: False)
     started = time.monotonic()
-    with engine.begin() as connection:
-        cycle_id = store.start_cycle(connection, clock.now(), dry_run, runner=runner)
+    for attempt in attempts():  # a database blip must not kill the cycle (agent/db_retry.py)
+        with attempt, engine.begin() as connection:
+            cycle_id = store.start_cycle(connection, clock.now(), dry_run, runner=runner)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
     with platform_request_limits(config):  # one limit per platform for the whole cycle, shared by all its threads
         interrupted = _pull_and_execute(engine, config, connectors, clock, summary, dry_run, say, stopping,
                                         config_path)
     status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
-    with engine.begin() as connection:
-        store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
-        store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
-                           message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
+    for attempt in attempts():
+        with attempt, engine.begin() as connection:
+            store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
+            store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
+                               message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
     summary.status = status
     summary.seconds = time.monotonic() - started
     log.info("cycle.done", extra={"cycle_id": cycle_id, "status": status, "seconds": round(summary.seconds, 3),
@@ -362,9 +365,10 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
     cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
-        summary.execution.update(recover(engine, connectors, config, clock).outcomes)
-        with engine.begin() as connection:
-            summary.execution["expired"] += expire_stale(connection, clock.now())
+        summary.execution.update(retry_unit(lambda: recover(engine, connectors, config, clock)).outcomes)
+        for attempt in attempts():
+            with attempt, engine.begin() as connection:
+                summary.execution["expired"] += expire_stale(connection, clock.now())
     parts = run_accounts(engine, connectors, config, clock, dry_run, cycle_id, say, stopping, config_path)
     for part in parts:
         summary.absorb(part)
@@ -453,12 +457,14 @@ def run_account(engine: Engine, connectors: Mapping[str, Connector], account: Ac
     try:
         say(f"{account.id}: pulling from {account.platform}")
         step_started = time.monotonic()
-        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary, info, reads)
+        retry_unit(lambda: _pull_account(engine, connectors[account.platform], account, config, today, clock,
+                                         summary, info, reads), restore=summary)  # reads and our database only
         log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted,
                                       "seconds": round(time.monotonic() - step_started, 3)})
         say(f"{account.id}: evaluating policies")
         step_started = time.monotonic()
-        _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
+        retry_unit(lambda: _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary),
+                   restore=summary)
         log.info("cycle.evaluate", extra={"account": account.id,
                                           "proposals": sum(summary.proposals_by_kind.values()),
                                           "seconds": round(time.monotonic() - step_started, 3)})

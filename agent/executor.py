@@ -30,6 +30,7 @@ from agent.claims import active_claim, lease_heartbeat
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
+from agent.db_retry import attempts, transition_retrying
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
 
@@ -113,14 +114,15 @@ def execute_approved(
     """Execute every approved action (or just `action_ids`, or those of `accounts`, leaving out
     `skip_accounts`), at most once each."""
     report = ExecutionReport()
-    with engine.connect() as connection:
-        approved = [
-            a
-            for a in list_actions(connection, "approved", accounts=accounts)
-            if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
-            and a["account_id"] not in skip_accounts
-        ]
-        kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
+    for attempt in attempts():  # database work only: retried through a blip (agent/db_retry.py)
+        with attempt, engine.connect() as connection:
+            approved = [
+                a
+                for a in list_actions(connection, "approved", accounts=accounts)
+                if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
+                and a["account_id"] not in skip_accounts
+            ]
+            kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
     if kill_switch:
         report.outcomes["held"] += len(approved)
         return report
@@ -150,18 +152,19 @@ def _claim(
     claimed = []
     for action in actions:
         try:
-            with engine.begin() as connection:
-                transition(
-                    connection,
-                    action["id"],
-                    "executing",
-                    actor=worker,
-                    now=clock.now(),
-                    expected="approved",
-                    reason="claimed for execution",
-                    claimed_by=claim_id,
-                    data={"claim": claim_id},
-                )
+            for attempt in attempts():
+                with attempt, engine.begin() as connection:
+                    transition(
+                        connection,
+                        action["id"],
+                        "executing",
+                        actor=worker,
+                        now=clock.now(),
+                        expected="approved",
+                        reason="claimed for execution",
+                        claimed_by=claim_id,
+                        data={"claim": claim_id},
+                    )
             claimed.append(action)
         except StaleTransition:
             continue  # another process claimed it first
@@ -199,9 +202,10 @@ def _execute_claimed(
 ) -> None:
     account_id = account.id
     live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in claimed}))}
-    with engine.connect() as connection:
-        history = executed_history(connection, account_id, clock.now())
-        stored = store.load_entities(connection, account_id)
+    for attempt in attempts():
+        with attempt, engine.connect() as connection:
+            history = executed_history(connection, account_id, clock.now())
+            stored = store.load_entities(connection, account_id)
     ready: list[RowMapping] = []
     for action in claimed:
         outcome, reason = _precheck(
@@ -224,16 +228,15 @@ def _execute_claimed(
                     live[action["entity_id"]], action["change"].get("to", {})
                 )
             continue
-        with engine.begin() as connection:
-            transition(
-                connection,
-                action["id"],
-                outcome,
-                actor=worker,
-                now=clock.now(),
-                expected="executing",
-                reason=reason,
-            )
+        transition_retrying(
+            engine,
+            action["id"],
+            outcome,
+            actor=worker,
+            now=clock.now(),
+            expected="executing",
+            reason=reason,
+        )
         report.add("held" if outcome == "approved" else outcome)
     if not ready:
         return
@@ -249,17 +252,17 @@ def _execute_claimed(
         return
     for action, result in zip(ready, results, strict=True):
         state = "executed" if result.ok else "failed"
-        with engine.begin() as connection:
-            transition(
-                connection,
-                action["id"],
-                state,
-                actor=worker,
-                now=clock.now(),
-                expected="executing",
-                reason=result.error or "applied",
-                result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
-            )
+        # recording the platform's answer is retried alone: the write itself is never repeated
+        transition_retrying(
+            engine,
+            action["id"],
+            state,
+            actor=worker,
+            now=clock.now(),
+            expected="executing",
+            reason=result.error or "applied",
+            result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
+        )
         report.add(state)
 
 

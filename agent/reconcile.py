@@ -7,6 +7,7 @@ for a person to check: nothing is ever repeated blindly.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -18,6 +19,7 @@ from agent.actions import StaleTransition, transition
 from agent.claims import stuck_actions
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.db_retry import retry_unit
 from agent.executor import ExecutionReport, entity_state_change, live_matches
 from connectors.base import Connector, Entity
 
@@ -64,7 +66,7 @@ def _reconcile_account(engine: Engine, connector: Connector, account_id: str, ac
         entity = live.get(action["entity_id"])
         applied = _applied(connector, account_id, action, entity)
         try:
-            _settle(engine, action, applied, clock, report)
+            retry_unit(functools.partial(_settle, engine, action, applied, clock, report))
         except StaleTransition:
             continue  # another process settled it first
 
