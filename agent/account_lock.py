@@ -33,6 +33,8 @@ from typing import IO, Protocol
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from agent.db_retry import attempts
+
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.2  # how often a waiting process asks again for a busy account's lock
 _KEY_SQL = "hashtextextended('paid-media-agent:account:' || current_schema() || ':' || :account, 0)"
@@ -83,8 +85,12 @@ class _PostgresAccountLock:
         return cls(connection)
 
     def release(self) -> None:
-        # closing the session drops its advisory locks; NullPool really closes the connection
-        self._connection.close()
+        # closing the session drops its advisory locks; NullPool really closes the connection (and a
+        # connection a blip already cut has dropped them the same way)
+        try:
+            self._connection.close()
+        except Exception:
+            log.warning("closing the lock connection of an account failed", exc_info=True)
 
 
 def _lock_engine(engine: Engine) -> Engine:
@@ -180,7 +186,9 @@ def _acquire_cross_process(engine: Engine, account_id: str, wait: bool,
                            should_stop: Callable[[], bool]) -> _CrossProcessLock | None:
     said = False
     while True:
-        held = _try_cross_process(engine, account_id)
+        for attempt in attempts():  # a database blip while asking is ridden out like any unit of work
+            with attempt:
+                held = _try_cross_process(engine, account_id)
         if held is not None:
             if said:
                 log.warning("account %s is free again: executing it now", account_id)
