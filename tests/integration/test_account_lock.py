@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -64,3 +65,20 @@ def test_a_one_shot_command_waits_for_the_account_and_says_so(tmp_path: Path, da
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, (out + err).decode()
     assert b"cycle" in out
+
+
+def test_the_lock_is_reentrant_in_its_thread_and_exclusive_across_threads(engine: Engine) -> None:
+    seen: list[bool] = []
+    with account_lock(engine, "shop-meta") as outer, account_lock(engine, "shop-meta") as inner:
+        assert outer and inner  # the cycle holds it and its executor takes it again
+        other = threading.Thread(target=lambda: seen.append(_try(engine, "shop-meta")))
+        other.start()
+        other.join()
+        assert seen == [False]
+        assert _try(engine, "shop-search")  # other accounts are free
+    assert _try(engine, "shop-meta")  # released once the outermost hold ends
+
+
+def _try(engine: Engine, account_id: str) -> bool:
+    with account_lock(engine, account_id, wait=False) as held:
+        return held
