@@ -19,6 +19,7 @@ from typing import Any
 
 from celery import Celery
 
+from agent.account_lock import account_lock
 from agent.clock import Clock, FixedClock
 from agent.config import AgentConfig, load_config
 
@@ -49,8 +50,9 @@ def run_account_task(config_path: str, account_id: str, cycle_id: int, now: str,
     engine = make_engine(config.database_url.get_secret_value())
     try:
         connectors = build_connectors(config, clock, engine)
-        part = run_account(engine, connectors, config.account(account_id), config, clock, dry_run, cycle_id,
-                           lambda _message: None)
+        with account_lock(engine, account_id):  # one process at a time per account (agent/account_lock.py)
+            part = run_account(engine, connectors, config.account(account_id), config, clock, dry_run, cycle_id,
+                               lambda _message: None)
         return part.as_dict()
     finally:
         engine.dispose()

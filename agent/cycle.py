@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine
 
 from agent import store
+from agent.account_lock import account_lock
 from agent.actions import (
     create_action,
     expire_stale,
@@ -31,6 +32,7 @@ from agent.actions import (
 )
 from agent.approvals.notify import notify_pending
 from agent.budget_plans import gate_plan, split_plans, yield_to_plans
+from agent.claims import active_claim
 from agent.clock import Clock, local_today
 from agent.concurrency import (
     ACCOUNT_WORKERS_PER_SLOT,
@@ -42,12 +44,13 @@ from agent.concurrency import (
 )
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads, make_drafter
+from agent.db_retry import attempts, retry_unit
 from agent.effects import still_to_add
 from agent.executor import execute_approved
 from agent.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.gate import context_for, decide, resolve_conflicts
 from agent.optional_reads import OptionalReads
-from agent.reconcile import reconcile
+from agent.recovery import recover
 from agent.snapshots import load_snapshot
 from connectors.base import AccountInfo, AccountInfoReader, Connector, ConnectorError, Entity
 from connectors.registry import ConnectorContext, create_connector
@@ -368,21 +371,30 @@ def run_cycle(
     finishes the step in hand and leaves approved actions for the next start (status
     `interrupted`), so nothing is left half-done.
     """
+    with active_claim() as runner:  # while it runs, recovery tells this cycle's row from a crashed one
+        return _run_cycle(engine, config, connectors, clock, dry_run, progress, should_stop, config_path, runner)
+
+
+def _run_cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Connector], clock: Clock,
+               dry_run: bool | None, progress: Progress | None, should_stop: Callable[[], bool] | None,
+               config_path: Path | None, runner: str) -> CycleSummary:
     dry_run = config.dry_run if dry_run is None else dry_run
     say = progress or (lambda _message: None)
     stopping = should_stop or (lambda: False)
     started = time.monotonic()
-    with engine.begin() as connection:
-        cycle_id = store.start_cycle(connection, clock.now(), dry_run)
+    for attempt in attempts():  # a database blip must not kill the cycle (agent/db_retry.py)
+        with attempt, engine.begin() as connection:
+            cycle_id = store.start_cycle(connection, clock.now(), dry_run, runner=runner)
     summary = CycleSummary(cycle_id=cycle_id, dry_run=dry_run)
     with platform_request_limits(config):  # one limit per platform for the whole cycle, shared by all its threads
         interrupted = _pull_and_execute(engine, config, connectors, clock, summary, dry_run, say, stopping,
                                         config_path)
     status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
-    with engine.begin() as connection:
-        store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
-        store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
-                           message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
+    for attempt in attempts():
+        with attempt, engine.begin() as connection:
+            store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
+            store.record_event(connection, at=clock.now(), event="cycle", actor="agent",
+                               message=f"cycle {cycle_id} {status}", data=summary.as_dict(), cycle_id=cycle_id)
     summary.status = status
     summary.seconds = time.monotonic() - started
     log.info("cycle.done", extra={"cycle_id": cycle_id, "status": status, "seconds": round(summary.seconds, 3),
@@ -399,9 +411,10 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
     cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
-        summary.execution.update(reconcile(engine, connectors, config, clock).outcomes)
-        with engine.begin() as connection:
-            summary.execution["expired"] += expire_stale(connection, clock.now())
+        summary.execution.update(retry_unit(lambda: recover(engine, connectors, config, clock)).outcomes)
+        for attempt in attempts():
+            with attempt, engine.begin() as connection:
+                summary.execution["expired"] += expire_stale(connection, clock.now())
     parts = run_accounts(engine, connectors, config, clock, dry_run, cycle_id, say, stopping, config_path)
     for part in parts:
         summary.absorb(part)
@@ -445,9 +458,13 @@ def run_accounts(engine: Engine, connectors: Mapping[str, Connector], config: Ag
         def one(account: AccountConfig) -> CycleSummary | None:
             if stopping():
                 return None
-            return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
-                               infos.get(account.id), reads[account.platform].for_account(),
-                               execute=not dry_run, stopping=stopping)
+            # one process at a time pulls, gates and executes an account (agent/account_lock.py)
+            with account_lock(engine, account.id, should_stop=stopping) as held:
+                if not held:
+                    return None
+                return run_account(engine, connectors, account, config, clock, dry_run, cycle_id, say,
+                                   infos.get(account.id), reads[account.platform].for_account(),
+                                   execute=not dry_run, stopping=stopping)
 
         results = for_each_by_platform(config.accounts, lambda account: account.platform, one, limiter,
                                        name="account")
@@ -486,12 +503,14 @@ def run_account(engine: Engine, connectors: Mapping[str, Connector], account: Ac
     try:
         say(f"{account.id}: pulling from {account.platform}")
         step_started = time.monotonic()
-        _pull_account(engine, connectors[account.platform], account, config, today, clock, summary, info, reads)
+        retry_unit(lambda: _pull_account(engine, connectors[account.platform], account, config, today, clock,
+                                         summary, info, reads), restore=summary)  # reads and our database only
         log.info("cycle.pull", extra={"account": account.id, "rows": summary.metric_rows_upserted,
                                       "seconds": round(time.monotonic() - step_started, 3)})
         say(f"{account.id}: evaluating policies")
         step_started = time.monotonic()
-        _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary)
+        retry_unit(lambda: _evaluate_and_gate(engine, account, config, today, clock, dry_run, summary),
+                   restore=summary)
         log.info("cycle.evaluate", extra={"account": account.id,
                                           "proposals": sum(summary.proposals_by_kind.values()),
                                           "seconds": round(time.monotonic() - step_started, 3)})

@@ -24,12 +24,14 @@ from typing import Any
 from sqlalchemy import Engine, RowMapping
 
 from agent import store
+from agent.account_lock import account_lock
 from agent.actions import StaleTransition, executed_history, list_actions, transition
 from agent.budget_plans import keep_plans_whole
-from agent.claims import active_claim
+from agent.claims import active_claim, lease_heartbeat
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
+from agent.db_retry import attempts, transition_retrying
 from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.permission_recheck import still_permitted
@@ -115,14 +117,15 @@ def execute_approved(
     """Execute every approved action (or just `action_ids`, or those of `accounts`, leaving out
     `skip_accounts`), at most once each."""
     report = ExecutionReport()
-    with engine.connect() as connection:
-        approved = [
-            a
-            for a in list_actions(connection, "approved", accounts=accounts)
-            if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
-            and a["account_id"] not in skip_accounts
-        ]
-        kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
+    for attempt in attempts():  # database work only: retried through a blip (agent/db_retry.py)
+        with attempt, engine.connect() as connection:
+            approved = [
+                a
+                for a in list_actions(connection, "approved", accounts=accounts)
+                if not a["dry_run"] and (action_ids is None or a["id"] in action_ids)
+                and a["account_id"] not in skip_accounts
+            ]
+            kill_switch = config.kill_switch or store.flag_enabled(connection, store.KILL_SWITCH)
     if kill_switch:
         report.outcomes["held"] += len(approved)
         return report
@@ -152,18 +155,19 @@ def _claim(
     claimed = []
     for action in actions:
         try:
-            with engine.begin() as connection:
-                transition(
-                    connection,
-                    action["id"],
-                    "executing",
-                    actor=worker,
-                    now=clock.now(),
-                    expected="approved",
-                    reason="claimed for execution",
-                    claimed_by=claim_id,
-                    data={"claim": claim_id},
-                )
+            for attempt in attempts():
+                with attempt, engine.begin() as connection:
+                    transition(
+                        connection,
+                        action["id"],
+                        "executing",
+                        actor=worker,
+                        now=clock.now(),
+                        expected="approved",
+                        reason="claimed for execution",
+                        claimed_by=claim_id,
+                        data={"claim": claim_id},
+                    )
             claimed.append(action)
         except StaleTransition:
             continue  # another process claimed it first
@@ -183,7 +187,7 @@ def _execute_account(
     account = config.account(account_id)
     connector = connectors[account.platform]
     settings = config.guardrail_settings(account)
-    with active_claim() as claim_id:
+    with account_lock(engine, account_id), active_claim(lease_heartbeat(engine, clock)) as claim_id:
         claimed = _claim(engine, actions, worker, claim_id, clock)
         claimed = still_permitted(engine, config, account, claimed, worker=worker, now=clock.now(), count=report.add)
         if claimed:
@@ -202,9 +206,10 @@ def _execute_claimed(
 ) -> None:
     account_id = account.id
     live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in claimed}))}
-    with engine.connect() as connection:
-        history = executed_history(connection, account_id, clock.now())
-        stored = store.load_entities(connection, account_id)
+    for attempt in attempts():
+        with attempt, engine.connect() as connection:
+            history = executed_history(connection, account_id, clock.now())
+            stored = store.load_entities(connection, account_id)
     ready: list[RowMapping] = []
     for action in claimed:
         outcome, reason = _precheck(
@@ -227,16 +232,15 @@ def _execute_claimed(
                     live[action["entity_id"]], action["change"].get("to", {})
                 )
             continue
-        with engine.begin() as connection:
-            transition(
-                connection,
-                action["id"],
-                outcome,
-                actor=worker,
-                now=clock.now(),
-                expected="executing",
-                reason=reason,
-            )
+        transition_retrying(
+            engine,
+            action["id"],
+            outcome,
+            actor=worker,
+            now=clock.now(),
+            expected="executing",
+            reason=reason,
+        )
         report.add("held" if outcome == "approved" else outcome)
     ready = keep_plans_whole(engine, ready, clock, worker, report.add)
     if not ready:
@@ -253,17 +257,17 @@ def _execute_claimed(
         return
     for action, result in zip(ready, results, strict=True):
         state = "executed" if result.ok else "failed"
-        with engine.begin() as connection:
-            transition(
-                connection,
-                action["id"],
-                state,
-                actor=worker,
-                now=clock.now(),
-                expected="executing",
-                reason=result.error or "applied",
-                result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
-            )
+        # recording the platform's answer is retried alone: the write itself is never repeated
+        transition_retrying(
+            engine,
+            action["id"],
+            state,
+            actor=worker,
+            now=clock.now(),
+            expected="executing",
+            reason=result.error or "applied",
+            result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
+        )
         report.add(state)
 
 

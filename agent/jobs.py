@@ -30,6 +30,8 @@ class Runtime:
     clock: Clock = field(default_factory=SystemClock)
     stop: threading.Event = field(default_factory=threading.Event)
     busy: threading.Lock = field(default_factory=threading.Lock)
+    # set once a cycle has run after taking over the leadership (the service's /readyz waits for it)
+    recovered: threading.Event = field(default_factory=threading.Event)
 
 
 RUNTIME: Runtime | None = None
@@ -52,6 +54,7 @@ def cycle_job(config_path: str) -> None:
         started = time.monotonic()
         summary = run_cycle(runtime.engine, config, connectors, runtime.clock, should_stop=runtime.stop.is_set,
                             config_path=Path(config_path))
+    runtime.recovered.set()
     metrics.CYCLE_SECONDS.observe(time.monotonic() - started)
     metrics.CYCLES.labels(status=summary.status).inc()
     metrics.ROWS_PULLED.inc(summary.metric_rows_upserted)

@@ -26,6 +26,10 @@ LAST_SUCCESS = Gauge("pma_last_successful_cycle_timestamp_seconds", "Unix time o
 OPTIONAL_READ_FAILURES = Counter("pma_optional_read_failures_total",
                                  "Failed enrichment reads (reach estimates, audiences, search terms) that did not "
                                  "fail the pull, by platform and read", ["platform", "read"], registry=REGISTRY)
+STUCK_ACTIONS = Gauge("pma_actions_stuck_executing", "Actions in executing whose claimant is dead or past its "
+                      "lease, not yet settled by reconciliation", registry=REGISTRY)
+STUCK_SETTLED = Counter("pma_stuck_actions_settled_total", "Actions reconciliation settled after their claimant "
+                        "died or its lease ran out, by outcome", ["outcome"], registry=REGISTRY)
 IS_LEADER = Gauge("pma_scheduler_leader", "1 if this process runs the scheduled jobs", registry=REGISTRY)
 
 

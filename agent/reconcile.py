@@ -7,15 +7,19 @@ for a person to check: nothing is ever repeated blindly.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 
 from sqlalchemy import Engine, RowMapping
 
-from agent.actions import StaleTransition, list_actions, transition
-from agent.claims import claim_is_orphaned
+from agent import metrics
+from agent.account_lock import account_lock
+from agent.actions import StaleTransition, transition
+from agent.claims import stuck_actions
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.db_retry import retry_unit
 from agent.executor import ExecutionReport, entity_state_change, live_matches
 from connectors.base import Connector, Entity
 
@@ -42,27 +46,29 @@ def reconcile(
     """Settle actions a crash left in `executing`, by reading what the platform shows now."""
     report = ExecutionReport()
     with engine.connect() as connection:
-        stuck = [
-            a
-            for a in list_actions(connection, "executing")
-            if claim_is_orphaned(a["claimed_by"], a["claimed_at"], clock.now())
-        ]
+        stuck = stuck_actions(connection, clock.now())
     by_account: dict[str, list[RowMapping]] = defaultdict(list)
     for action in stuck:
         by_account[action["account_id"]].append(action)
     for account_id, actions in by_account.items():
-        connector = connectors[config.account(account_id).platform]
-        live = {
-            e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))
-        }
-        for action in actions:
-            entity = live.get(action["entity_id"])
-            applied = _applied(connector, account_id, action, entity)
-            try:
-                _settle(engine, action, applied, clock, report)
-            except StaleTransition:
-                continue  # another process settled it first
+        # an account another process is executing right now is its business: its claims are live
+        with account_lock(engine, account_id, wait=False) as free:
+            if free:
+                _reconcile_account(engine, connectors[config.account(account_id).platform], account_id, actions,
+                                   clock, report)
     return report
+
+
+def _reconcile_account(engine: Engine, connector: Connector, account_id: str, actions: list[RowMapping],
+                       clock: Clock, report: ExecutionReport) -> None:
+    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+    for action in actions:
+        entity = live.get(action["entity_id"])
+        applied = _applied(connector, account_id, action, entity)
+        try:
+            retry_unit(functools.partial(_settle, engine, action, applied, clock, report))
+        except StaleTransition:
+            continue  # another process settled it first
 
 
 def _settle(
@@ -81,6 +87,7 @@ def _settle(
                 result={"reconciled": True},
             )
             report.add("reconciled_executed")
+            metrics.STUCK_SETTLED.labels(outcome="executed").inc()
         elif applied is None:
             transition(
                 connection,
@@ -94,6 +101,7 @@ def _settle(
                 result={"reconciled": True},
             )
             report.add("reconciled_unknown")
+            metrics.STUCK_SETTLED.labels(outcome="unknown").inc()
         else:
             transition(
                 connection,
@@ -105,3 +113,4 @@ def _settle(
                 reason="interrupted before it applied: back in the queue",
             )
             report.add("reconciled_requeued")
+            metrics.STUCK_SETTLED.labels(outcome="requeued").inc()

@@ -7,8 +7,9 @@ token set the dashboard and metrics require `Authorization: Bearer <token>` (or 
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,8 +22,15 @@ from starlette.routing import BaseRoute, Route
 
 from agent import metrics
 from agent.actions import as_utc
+from agent.claims import stuck_actions
 from agent.config import AgentConfig
 from agent.models import Cycle
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
 
 
 @dataclass
@@ -31,6 +39,8 @@ class ServiceStatus:
 
     is_leader: bool = False
     scheduler_running: bool = False
+    # cleared while a new leader recovers (reconciliation, then the interrupted cycle at once)
+    recovered: threading.Event = field(default_factory=_set_event)
 
 
 def _authorized(request: Request, config: AgentConfig) -> bool:
@@ -68,13 +78,16 @@ def readiness(engine: Engine, config: AgentConfig, status: ServiceStatus, now: d
     except Exception as error:
         checks["database"] = f"unreachable: {type(error).__name__}"
         return False, checks
+    with engine.connect() as connection:
+        checks["stuck_actions"] = len(stuck_actions(connection, now))  # shown, alerting is /metrics' job
     checks["scheduler"] = "running" if status.scheduler_running else ("standby" if not status.is_leader else "stopped")
     max_age = timedelta(minutes=config.service.ready_max_age_minutes or 3 * config.service.cycle_interval_minutes)
     last = last_successful_cycle(engine)
     checks["last_successful_cycle"] = last.isoformat() if last else None
     fresh = last is not None and now - last <= max_age
     checks["cycle_fresh"] = fresh
-    ready = fresh and (status.scheduler_running or not status.is_leader)
+    checks["recovery"] = "done" if status.recovered.is_set() else "running"
+    ready = fresh and (status.scheduler_running or not status.is_leader) and status.recovered.is_set()
     return ready, checks
 
 
@@ -88,6 +101,8 @@ def build_app(engine: Engine, config: AgentConfig, status: ServiceStatus,
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
+        with engine.connect() as connection:
+            metrics.STUCK_ACTIONS.set(len(stuck_actions(connection, datetime.now(UTC))))
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     async def dashboard_endpoint(_request: Request) -> Response:

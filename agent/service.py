@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from agent.clock import SystemClock
 from agent.config import AgentConfig
 from agent.cycle import build_connectors
 from agent.leader import LeaderLock, leader_lock_for
-from agent.reconcile import reconcile
+from agent.recovery import last_cycle_cut_short, recover
 from agent.scheduler import build_scheduler, sync_jobs
 from agent.server import ServiceStatus, build_app
 from agent.store import make_engine
@@ -38,7 +39,7 @@ class AgentService:
         self.engine = make_engine(config.database_url.get_secret_value())
         self.clock = SystemClock()
         self.status = ServiceStatus()
-        self.runtime = jobs.Runtime(engine=self.engine, clock=self.clock)
+        self.runtime = jobs.Runtime(engine=self.engine, clock=self.clock, recovered=self.status.recovered)
         self.lock: LeaderLock = leader_lock_for(self.engine)
         self.scheduler: BackgroundScheduler | None = None
         self._http: uvicorn.Server | None = None
@@ -73,13 +74,19 @@ class AgentService:
         log.info("service.leader")
         self.status.is_leader = True
         metrics.IS_LEADER.set(1)
-        settled = reconcile(self.engine, build_connectors(self.config, self.clock, self.engine), self.config,
-                            self.clock)
+        self.status.recovered.clear()  # /readyz: not ready until recovery and any catch-up cycle are done
+        settled = recover(self.engine, build_connectors(self.config, self.clock, self.engine), self.config,
+                          self.clock)
         if settled.outcomes:
             log.info("service.reconciled", extra={"outcomes": dict(settled.outcomes)})
         scheduler = build_scheduler(self.engine)
         scheduler.start(paused=True)
         sync_jobs(scheduler, self.config, self.config_path)
+        if last_cycle_cut_short(self.engine) or settled.outcomes["reconciled_requeued"]:
+            log.info("service.catch_up_cycle")  # the interrupted work runs now, not at the next scheduled run
+            scheduler.modify_job("cycle", next_run_time=datetime.now(UTC))
+        else:
+            self.status.recovered.set()
         scheduler.resume()
         self.scheduler = scheduler
         self.status.scheduler_running = True

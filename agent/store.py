@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from agent.models import (
     Account,
@@ -40,6 +41,7 @@ CHUNK_ROWS = 2000
 # staging table): at 2,000 rows a 1M-row pull spent a third of its time on it. 20,000 rows of
 # tuples are a few MB, so the pull still streams.
 COPY_CHUNK_ROWS = 20_000
+RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
 
@@ -58,7 +60,33 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # pre-ping: a pooled connection the server dropped (restart, failover, idle cut) is replaced on
+    # checkout instead of failing the next statement
+    engine = create_engine(url, pool_pre_ping=True)
+    _reconnect_through_blips(engine)
+    return engine
+
+
+def _reconnect_through_blips(engine: Engine) -> None:
+    """Once the engine has reached the server, a new connection refused or dropped during a short
+    outage is tried again for a few seconds (agent/db_retry.py); the very first connection is not,
+    so an unreachable database at start is reported at once."""
+    reached = [False]
+
+    @event.listens_for(engine, "connect")
+    def _reached(_dbapi_connection: Any, _record: Any) -> None:
+        reached[0] = True
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        if not reached[0]:
+            return None  # the default connect
+        for attempt in Retrying(retry=retry_if_exception_type(dialect.loaded_dbapi.OperationalError),
+                                stop=stop_after_delay(RECONNECT_SECONDS),
+                                wait=wait_exponential(multiplier=0.1, max=1.0), reraise=True):
+            with attempt:
+                return dialect.connect(*cargs, **cparams)
+        return None  # pragma: no cover (tenacity re-raises)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -259,9 +287,11 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
     return dict(daily)
 
 
-def start_cycle(connection: Connection, now: datetime, dry_run: bool) -> int:
+def start_cycle(connection: Connection, now: datetime, dry_run: bool, runner: str | None = None) -> int:
+    """A new `running` cycle row; `runner` (a claim id) tells recovery whether its process still lives."""
     result = connection.execute(
-        insert(Cycle).values(started_at=now, dry_run=dry_run, status="running", summary={})
+        insert(Cycle).values(started_at=now, dry_run=dry_run, status="running",
+                             summary={"runner": runner} if runner else {})
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 

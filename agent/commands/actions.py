@@ -38,7 +38,7 @@ from agent.cycle import build_connectors
 from agent.executor import ExecutionReport, execute_approved
 from agent.gate import context_for, decide
 from agent.models import AuditEvent
-from agent.reconcile import reconcile
+from agent.recovery import recover
 from policies.base import Proposal
 
 INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"}
@@ -60,7 +60,7 @@ def _action_or_fail(engine: Engine, action_id: int) -> Any:
 def _execute_now(engine: Engine, config: AgentConfig, clock: Clock, action_ids: list[int] | None) -> ExecutionReport:
     """Settle anything a crash left half-done, then execute (at most once each)."""
     connectors = build_connectors(config, clock, engine)
-    settled = reconcile(engine, connectors, config, clock)
+    settled = recover(engine, connectors, config, clock)
     report = execute_approved(engine, connectors, config, clock, action_ids=action_ids, worker=f"cli:{os.getpid()}")
     report.outcomes.update(settled.outcomes)
     return report

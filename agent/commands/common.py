@@ -11,6 +11,7 @@ from typing import Any
 import click
 from rich.console import Console
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 
 from agent import db, logs, store
 from agent.actions import as_utc
@@ -94,8 +95,10 @@ def clock_for(today: Any) -> Clock:
 
 @contextmanager
 def engine_for(config: AgentConfig) -> Iterator[Engine]:
+    """The engine, once the database has answered; else exit 2 with one line saying where and why."""
     engine = store.make_engine(config.database_url.get_secret_value())
     try:
+        _reach_or_exit(engine)
         yield engine
     finally:
         engine.dispose()
@@ -112,3 +115,22 @@ def ensure_schema(engine: Engine) -> None:
             "error: the database schema is out of date; run `paid-media-agent db upgrade` first", markup=False
         )
         raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _reach_or_exit(engine: Engine) -> None:
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as error:
+        console_for(stderr=True).print(
+            f"error: cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
+            f"{unreachable_reason(error)}", markup=False)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+
+
+def unreachable_reason(error: DBAPIError) -> str:
+    """The driver's own words, short: 'Connection refused', 'unable to open database file', ..."""
+    lines = [line.strip() for line in str(error.orig).splitlines() if line.strip()]
+    first = lines[0] if lines else type(error.orig).__name__
+    # psycopg nests "connection failed: connection to server at "h", port p failed: <reason>"
+    return first.rsplit(" failed: ", 1)[-1]

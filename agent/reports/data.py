@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from agent.actions import list_actions
+from agent.claims import stuck_actions
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.optional_reads import latest_notes
@@ -91,6 +92,7 @@ class Dashboard:
     blended: dict[str, Blended]
     pending: list[dict[str, Any]] = field(default_factory=list)
     executed: list[dict[str, Any]] = field(default_factory=list)
+    stuck: list[dict[str, Any]] = field(default_factory=list)  # executing, claimant dead or past its lease
 
 
 def _rows_by_day(rows: Sequence[MetricRow]) -> dict[date, list[MetricRow]]:
@@ -184,5 +186,6 @@ def build_dashboard(engine: Engine, config: AgentConfig, clock: Clock) -> Dashbo
     with engine.connect() as connection:
         pending = [dict(a) for a in list_actions(connection, "pending_approval")]
         executed = [dict(a) for a in list_actions(connection, "executed")][-20:][::-1]
+        stuck = [dict(a) for a in stuck_actions(connection, clock.now())]
     return Dashboard(generated_at=clock.now(), accounts=views, blended=_blended(views, config), pending=pending,
-                     executed=executed)
+                     executed=executed, stuck=stuck)
