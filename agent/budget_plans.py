@@ -23,12 +23,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy import Connection, Engine, RowMapping, select
 
 from agent import store
 from agent.actions import ACTIONS, HISTORY_WINDOW, StaleTransition, create_action, json_ready, transition
 from agent.clock import Clock
+from agent.db_retry import attempts, retry_unit, transition_retrying
 from agent.gate import Decision
 from agent.guardrails import GuardrailContext
 from agent.models import Action
@@ -197,8 +199,7 @@ def keep_plans_whole(engine: Engine, ready: Sequence[RowMapping], clock: Clock, 
     for plan_id, ready_legs in by_plan.items():
         now = clock.now()
         account_id = ready_legs[0]["account_id"]
-        with engine.connect() as connection:
-            legs = legs_of(connection, account_id, plan_id, now)
+        legs = retry_unit(partial(_read_legs, engine, account_id, plan_id, now))
         ready_ids = {a["id"] for a in ready_legs}
         others = [leg for leg in legs if leg["id"] not in ready_ids and leg["state"] != "executed"]
         waiting = [leg for leg in others if leg["state"] in WAITING_STATES | {"executing", "unknown"}]
@@ -217,13 +218,17 @@ def keep_plans_whole(engine: Engine, ready: Sequence[RowMapping], clock: Clock, 
                    f"{others[0]['state']} ({others[0]['decision_reason']}); nothing of it was applied")
         for leg in ready_legs:
             try:
-                with engine.begin() as connection:
-                    transition(connection, leg["id"], state, actor=worker, now=now, expected="executing",
-                               reason=why, data={"plan": plan_id})
+                transition_retrying(engine, leg["id"], state, actor=worker, now=now, expected="executing",
+                                    reason=why, data={"plan": plan_id})
                 add(outcome, 1)
             except StaleTransition:
                 continue
     return going
+
+
+def _read_legs(engine: Engine, account_id: str, plan_id: str, now: datetime) -> list[RowMapping]:
+    with engine.connect() as connection:
+        return list(legs_of(connection, account_id, plan_id, now))
 
 
 def _report_shortfall(engine: Engine, plan_id: str, legs: Sequence[RowMapping], missing: Sequence[RowMapping],
@@ -231,12 +236,13 @@ def _report_shortfall(engine: Engine, plan_id: str, legs: Sequence[RowMapping], 
     """A started plan whose other legs will never run: what the account's total misses, for people."""
     shortfall = sum((Decimal(str(leg["change"]["to"]["daily_budget"])) - Decimal(str(leg["change"]["from"]["daily_budget"]))
                      for leg in missing), Decimal(0))
-    with engine.begin() as connection:
-        store.record_event(
-            connection, at=now, event="plan_incomplete", actor="executor",
-            message=(f"budget plan {plan_id}: its legs on {', '.join(leg['entity_id'] for leg in missing)} will not "
-                     f"run ({missing[0]['state']}); the others do, and the account's daily total differs from the "
-                     f"plan's by {-shortfall}"),
-            data={"plan": plan_id, "legs": [leg["id"] for leg in legs], "missing": [leg["id"] for leg in missing],
-                  "difference": str(-shortfall)},
-            account_id=account_id)
+    for attempt in attempts():
+        with attempt, engine.begin() as connection:
+            store.record_event(
+                connection, at=now, event="plan_incomplete", actor="executor",
+                message=(f"budget plan {plan_id}: its legs on {', '.join(leg['entity_id'] for leg in missing)} will "
+                         f"not run ({missing[0]['state']}); the others do, and the account's daily total differs "
+                         f"from the plan's by {-shortfall}"),
+                data={"plan": plan_id, "legs": [leg["id"] for leg in legs], "missing": [leg["id"] for leg in missing],
+                      "difference": str(-shortfall)},
+                account_id=account_id)

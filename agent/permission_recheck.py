@@ -12,8 +12,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, RowMapping, select
 
-from agent.actions import StaleTransition, transition
+from agent.actions import StaleTransition
 from agent.config import AccountConfig, AgentConfig
+from agent.db_retry import retry_unit, transition_retrying
 from agent.gate import effective_permission
 from agent.models import AuditEvent
 
@@ -21,8 +22,10 @@ from agent.models import AuditEvent
 def approved_by_a_person(engine: Engine, action_id: int) -> bool:
     """True if a person moved the action from pending_approval to approved (any channel)."""
     query = select(AuditEvent.data).where(AuditEvent.action_id == action_id, AuditEvent.event == "state:approved")
-    with engine.connect() as connection:
-        return any((data or {}).get("from") == "pending_approval" for data in connection.execute(query).scalars())
+    def read() -> bool:
+        with engine.connect() as connection:
+            return any((data or {}).get("from") == "pending_approval" for data in connection.execute(query).scalars())
+    return retry_unit(read)
 
 
 def withdrawn_because(action: RowMapping, permission: str, human: bool) -> str | None:
@@ -49,9 +52,8 @@ def still_permitted(engine: Engine, config: AgentConfig, account: AccountConfig,
             allowed.append(action)
             continue
         try:
-            with engine.begin() as connection:
-                transition(connection, action["id"], "rejected", actor=worker, now=now, expected="executing",
-                           reason=reason, data={"permission": permission})
+            transition_retrying(engine, action["id"], "rejected", actor=worker, now=now, expected="executing",
+                                reason=reason, data={"permission": permission})
         except StaleTransition:
             continue  # settled by someone else meanwhile; not ours to execute either way
         count("rejected")

@@ -66,10 +66,11 @@ def test_a_crash_in_a_reallocation_still_ends_at_the_plans_total(engine: Engine,
     assert Decimal(plan["total"]) == Decimal(plan["total_before"])
     assert len([row for row in world.simulator.mutation_log() if row["kind"] == "set_budget"]) == 1
 
-    # the re-run of the day: budgets now need approval, and the month is far over its budget, so
-    # pacing proposes a lower budget for every holder, the plan's entities included
+    # the re-run of the day: the month is now far over its budget, so pacing proposes a lower budget
+    # for every holder, the plan's entities included (the permission stays `auto`: lowering it would
+    # withdraw the plan's automatic approval before execution, see agent/permission_recheck.py)
     rerun = parse_config(small_config(database_url, accounts=[{**META_ONLY["accounts"][0], "monthly_budget": "100"}],
-                                      defaults={"permissions": {"set_budget": "propose"}}), environ={})
+                                      defaults={"permissions": {"set_budget": "auto"}}), environ={})
     run_cycle(engine, rerun, world.connectors, world.clock)
 
     legs = plan_legs(world)
