@@ -3,6 +3,10 @@
 New ads (`connectors/meta/new_ads.py`) take two rounds: their creatives go with the updates, the
 ads follow once the creatives' ids are known.
 
+A batch whose answer is lost (timeout, reset, 5xx) is not sent again: its calls that got no answer
+are reported with an unknown outcome, and so is a call whose own answer is a transient or server
+error (the agent settles them by reading Meta). A batch the write guard stops is reported not sent.
+
 Meta allows an ad set's budget to change only 4 times an hour; changes past that are refused
 here, before a call is spent on them, with the time the next change is allowed.
 """
@@ -25,9 +29,18 @@ from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
 from connectors.meta.api import PacedApi
-from connectors.meta.new_ads import NewAd, NewAdSettings, create_ads, enqueue_creative, plan_new_ad
+from connectors.meta.new_ads import (
+    NewAd,
+    NewAdSettings,
+    answered_error,
+    create_ads,
+    enqueue_creative,
+    plan_new_ad,
+    record_unanswered,
+)
 from connectors.meta.records import money_to_minor
 from connectors.new_ad_copy import find_tags
+from connectors.retry import PlatformError, WritesStopped
 
 BATCH_LIMIT = 50
 Call = Callable[[str, Callable[[], Any]], Any]
@@ -97,7 +110,7 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
     last read) is reported as applied, not created again; `read_ads()` reads them afresh before a
     retried create."""
     results: list[MutationResult | None] = [None] * len(mutations)
-    ready: list[Callable[[FacebookAdsApiBatch], None]] = []
+    ready: list[tuple[int, Callable[[FacebookAdsApiBatch], None]]] = []
     new_ads: list[NewAd] = []
     for index, mutation in enumerate(mutations):
         target = targets.get(mutation.entity_id)
@@ -120,7 +133,7 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                                                    f"next change to {mutation.entity_id} at {allowed_at.isoformat()}")
                 continue
             limiter.record(mutation.entity_id, now())  # counted when sent: a lost answer may still have applied
-        ready.append(_enqueue_update(api, index, mutation, level, params, results))
+        ready.append((index, _enqueue_update(api, index, mutation, level, params, results)))
     account = AdAccount(ad_account, api=api)
     if new_ads:
         known = find_tags(known_ads, [n.tag for n in new_ads])
@@ -129,16 +142,23 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                 results[new_ad.index] = MutationResult(new_ad.mutation.idempotency_key, ok=True,
                                                        platform_ref=known[new_ad.tag], already_applied=True)
             else:
-                ready.append(enqueue_creative(account, new_ad, results))
+                ready.append((new_ad.index, enqueue_creative(account, new_ad, results)))
     for start in range(0, len(ready), BATCH_LIMIT):
         chunk = ready[start:start + BATCH_LIMIT]
         batch = api.new_batch()
-        for enqueue in chunk:
+        for _, enqueue in chunk:
             enqueue(batch)
-        call(f"batch of {len(chunk)} call(s)", batch.execute)
+        try:
+            call(f"batch of {len(chunk)} call(s)", batch.execute)
+        except (PlatformError, WritesStopped) as error:
+            unanswered = [i for i, _ in (ready[start:] if isinstance(error, WritesStopped) else chunk)]
+            record_unanswered(unanswered, [mutations[i] for i in unanswered], results, error)
+            if isinstance(error, WritesStopped):
+                break
     create_ads(account, new_ads, results, call, BATCH_LIMIT, api.new_batch, read_ads)
-    return [r if r is not None else _failed(mutations[i], "no answer for this call in the batch response; "
-                                                           "its state is unknown until the next read")
+    return [r if r is not None else MutationResult(mutations[i].idempotency_key, ok=False, outcome_unknown=True,
+                                                   error="no answer for this call in the batch response; "
+                                                         "outcome unknown until Meta is read")
             for i, r in enumerate(results)]
 
 
@@ -149,8 +169,8 @@ def _enqueue_update(api: PacedApi, index: int, mutation: Mutation, level: str, p
 
     def failed(response: FacebookResponse) -> None:
         error = response.error()
-        results[index] = _failed(mutation, f"({error.api_error_code()}/{error.api_error_subcode()}) "
-                                           f"{error.api_error_message() or error.get_message()}")
+        results[index] = answered_error(mutation, response, f"({error.api_error_code()}/{error.api_error_subcode()}) "
+                                                            f"{error.api_error_message() or error.get_message()}")
 
     def enqueue(batch: FacebookAdsApiBatch) -> None:
         _OBJECTS[level](mutation.entity_id, api=api).api_update(params=params, batch=batch, success=succeeded,
