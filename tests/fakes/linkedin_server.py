@@ -12,7 +12,9 @@ Binds 127.0.0.1 only.
 Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `post:adCampaigns`,
 `post:creatives:createInline`): rate_limit (429 + `Retry-After: retry_after`), server_error (500),
 unavailable (503), timeout (answer after `seconds`), auth (401, echoing the token), invalid (400),
-malformed_row, truncated_page, lost_answer (the request is applied, then answered 504).
+malformed_row, truncated_page, lost_answer (the request is applied, then answered 504), and the
+write faults of `platform_fixtures.Fault` (slow_answer, drop_answer, hold). Note that `timeout`
+waits before applying: the write lands after the client has given up (a slow create).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
 _STATUS = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "ARCHIVED"}
@@ -121,11 +123,15 @@ class FakeLinkedIn:
             fault = self.faults.take(kind)
             headers: dict[str, str] = {}
             try:
+                before_write(fault)
                 if fault and fault.kind == "timeout":
                     time.sleep(float(fault.params.get("seconds", 1.0)))
                 self._check(http, fault)
                 with self.backend.lock:
                     payload = self._route(method, parts, params, body, http, fault)
+                if after_write(fault):  # applied; the connection is closed with no answer
+                    http.close_connection = True
+                    return
                 if fault and fault.kind == "lost_answer":
                     raise RestError(504, "Gateway Timeout", "GATEWAY_TIMEOUT")
                 if isinstance(payload, Created):

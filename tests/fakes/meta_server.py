@@ -14,7 +14,8 @@ Faults (matched on request kinds such as `get:insights`, `post:insights`, `get:r
 `code=`, with `regain_minutes`), server_error (500, code 2, transient), unavailable (503 text),
 timeout (answer after `seconds`), auth (190, echoing the token as a careless server might),
 malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`),
-lost_answer (the request, or the batch holding the matched call, is applied, then answered 500).
+lost_answer (the request, or the batch holding the matched call, is applied, then answered 500),
+and the write faults of `platform_fixtures.Fault` (slow_answer, drop_answer, hold).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import Entity, MetricRow
 from connectors.money import minor_unit_exponent
-from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
 BUDGET_CHANGES_PER_HOUR = 4
@@ -129,11 +130,15 @@ class FakeMeta:
             self.log.append((kind, "/".join(parts), params))
             fault = self.faults.take(kind)
             try:
+                before_write(fault)
                 if fault and fault.kind == "timeout":
                     time.sleep(float(fault.params.get("seconds", 1.0)))
                 self._check(params, fault, parts)
                 with self.backend.lock:
                     status, payload = 200, self._route(method, parts, params, fault)
+                if after_write(fault):  # applied; the connection is closed with no answer
+                    http.close_connection = True
+                    return
                 if fault and fault.kind == "lost_answer":
                     raise self.lost_answer()
                 text = json.dumps(payload)
