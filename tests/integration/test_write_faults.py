@@ -21,14 +21,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agent.actions import create_action, executed_history, list_actions, transition
 from agent.cli import main
 from agent.clock import FixedClock
 from agent.config import AgentConfig
-from agent.cycle import account_as_mapping
+from agent.cycle import account_as_mapping, run_cycle
 from agent.executor import ExecutionReport, execute_approved
+from agent.models import Cycle
 from agent.reconcile import reconcile
 from agent.settlement import Settling
 from connectors.base import Connector, Entity
@@ -286,3 +287,20 @@ def test_the_kill_switch_stops_writes_already_claimed(
     final = states(engine, ids)
     assert sorted(final.values()) == ["approved", "approved", "executed"], final
     assert len(effects(platforms, baseline)) == 1
+
+
+def test_a_cycle_with_unknown_writes_is_degraded_and_lists_them(
+        engine: Engine, platforms: Platforms, world: Any) -> None:  # noqa: F811
+    config, clock, connectors = world
+    platforms.google.faults.inject("server_error", "mutate:", times=100)
+
+    summary = run_cycle(engine, config, connectors, clock)
+
+    with engine.connect() as connection:
+        unknown = list(list_actions(connection, "unknown"))
+        cycle_status = connection.execute(select(Cycle.status).where(Cycle.id == summary.cycle_id)).scalar_one()
+    assert unknown and {a["account_id"] for a in unknown} == {"acme-search"}, summary.as_dict()
+    assert summary.status == cycle_status == "degraded"
+    assert len(summary.write_problems) == len(unknown)
+    assert all("outcome unknown" in line for line in summary.write_problems), summary.write_problems
+    assert summary.execution["executed"] > 0  # the other platforms went on
