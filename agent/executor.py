@@ -122,7 +122,8 @@ def execute_approved(
     for action in approved:
         by_account[action["account_id"]].append(action)
     _for_each_account(config, by_account, lambda account_id, actions: _execute_account(
-        engine, connectors, config, clock, account_id, actions, worker, report, settling or Settling()))
+        engine, connectors, config, clock, account_id, actions, worker, report, settling or Settling(
+            delay_seconds=config.execution.settle_delay_seconds, attempts=config.execution.settle_attempts)))
     return report
 
 

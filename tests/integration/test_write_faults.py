@@ -293,6 +293,8 @@ def test_a_cycle_with_unknown_writes_is_degraded_and_lists_them(
         engine: Engine, platforms: Platforms, world: Any) -> None:  # noqa: F811
     config, clock, connectors = world
     platforms.google.faults.inject("server_error", "mutate:", times=100)
+    config = config.model_copy(update={"execution": config.execution.model_copy(
+        update={"settle_delay_seconds": 0})})  # no waiting in tests
 
     summary = run_cycle(engine, config, connectors, clock)
 
