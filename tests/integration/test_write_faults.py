@@ -42,20 +42,22 @@ from policies.base import Proposal
 from tests.e2e.test_cli import write_config
 from tests.integration.test_real_connectors_e2e import TODAY, Platforms, agent_config, platforms  # noqa: F401
 
-CLIENT_TIMEOUT = 0.5  # seconds; the slow faults answer later than this
+CLIENT_TIMEOUT = 1.0  # seconds, in the tests of slow answers; they answer later than this
+PATIENT = 30.0  # seconds, elsewhere: a loaded machine must not turn a normal answer into a lost one
 FAST = Settling(delay_seconds=0.0, attempts=1)  # one reading right after the write, no waiting in tests
 ACCOUNT = {"google_ads": "acme-search", "meta": "acme-social", "linkedin": "acme-b2b"}
 SIM_ACCOUNT = {"acme-search": "sim-search", "acme-social": "sim-social", "acme-b2b": "sim-b2b"}
 KINDS = ("pause", "enable", "set_budget", "exclude_audience", "add_negative_keywords", "new_ad")
 
 
-def connectors_for(config: AgentConfig, clock: FixedClock, platforms: Platforms) -> dict[str, Connector]:  # noqa: F811
-    """The real connectors with a short client timeout, pointed at the fakes."""
+def connectors_for(config: AgentConfig, clock: FixedClock, platforms: Platforms,  # noqa: F811
+                   timeout: float = PATIENT) -> dict[str, Connector]:
+    """The real connectors with a client timeout of `timeout` seconds, pointed at the fakes."""
     options: dict[str, Any] = {
         "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
-        "google_ads_channel_factory": platforms.google.channel_factory(), "google_ads_timeout": CLIENT_TIMEOUT,
-        "meta_graph_url": platforms.meta.url, "meta_timeout": CLIENT_TIMEOUT,
-        "linkedin_base_url": platforms.linkedin.url, "linkedin_timeout": CLIENT_TIMEOUT,
+        "google_ads_channel_factory": platforms.google.channel_factory(), "google_ads_timeout": timeout,
+        "meta_graph_url": platforms.meta.url, "meta_timeout": timeout,
+        "linkedin_base_url": platforms.linkedin.url, "linkedin_timeout": timeout,
     }
     classes: dict[str, Any] = {"google_ads": GoogleAdsConnector, "meta": MetaConnector, "linkedin": LinkedInConnector}
     built: dict[str, Connector] = {}
@@ -172,7 +174,8 @@ def settle_later(engine: Engine, config: AgentConfig, clock: FixedClock, connect
 
 def test_meta_pause_and_budget_batch_with_slow_answers_applies_once(
         engine: Engine, platforms: Platforms, world: Any) -> None:  # noqa: F811
-    config, clock, connectors = world
+    config, clock, _ = world
+    connectors = connectors_for(config, clock, platforms, CLIENT_TIMEOUT)
     ids = approve(engine, connectors["meta"], clock, "meta", ("pause", "set_budget", "set_budget"))
     baseline = len(platforms.simulator.mutation_log())
     platforms.meta.faults.inject("slow_answer", "post:batch", seconds=CLIENT_TIMEOUT * 3)
@@ -188,7 +191,8 @@ def test_meta_pause_and_budget_batch_with_slow_answers_applies_once(
 
 def test_linkedin_slow_create_is_not_looked_up_and_sent_again_before_it_lands(
         engine: Engine, platforms: Platforms, world: Any) -> None:  # noqa: F811
-    config, clock, connectors = world
+    config, clock, _ = world
+    connectors = connectors_for(config, clock, platforms, CLIENT_TIMEOUT)
     [action_id] = ids = approve(engine, connectors["linkedin"], clock, "linkedin", ("new_ad",))
     baseline = len(platforms.simulator.mutation_log())
     arrived, release, done = threading.Event(), threading.Event(), threading.Event()
