@@ -4,6 +4,8 @@
     any open state -> rejected | expired | superseded
     proposed -> reported   (observe level, or dry-run: recorded, never queued or executed)
     executing -> approved | superseded | rejected   (held, drifted, or stopped by a guardrail)
+    executing -> unknown -> executed | approved | failed   (write sent, answer lost: settled by
+                                                         reading the platform, agent/settlement.py)
 
 Every transition is checked against this table (an illegal one raises) and written to the audit
 trail with who made it, how, and why.
@@ -28,7 +30,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "proposed": frozenset({"pending_approval", "approved", "reported", "rejected", "superseded"}),
     "pending_approval": frozenset({"approved", "rejected", "expired", "superseded"}),
     "approved": frozenset({"executing", "superseded", "rejected", "expired"}),
-    "executing": frozenset({"executed", "failed", "approved", "superseded", "rejected"}),
+    "executing": frozenset({"executed", "failed", "approved", "superseded", "rejected", "unknown"}),
+    # sent, outcome not known: only what the platform shows settles it ("failed" = never applied)
+    "unknown": frozenset({"executed", "approved", "failed"}),
     "executed": frozenset(),
     "failed": frozenset(),
     "rejected": frozenset(),
@@ -39,7 +43,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 STATES: tuple[str, ...] = tuple(TRANSITIONS)
 ACTIONS: Table = Action.__table__  # type: ignore[assignment]
 HISTORY_WINDOW = timedelta(days=8)  # longer than any cooldown or daily cap looks back
-OPEN_STATES: frozenset[str] = frozenset({"proposed", "pending_approval", "approved", "executing"})
+OPEN_STATES: frozenset[str] = frozenset({"proposed", "pending_approval", "approved", "executing", "unknown"})
+# counted as applied by cooldowns, daily caps and the flip-flop guard: an unknown outcome may have applied
+APPLIED_OR_MAYBE: tuple[str, ...] = ("executed", "unknown")
 
 
 class IllegalTransition(Exception):
@@ -236,9 +242,11 @@ def action_as_dict(action: RowMapping) -> dict[str, Any]:
 
 
 def executed_history(connection: Connection, account_id: str, now: datetime) -> list[ExecutedChange]:
-    """Changes the agent executed on the account lately (for cooldowns and cumulative caps)."""
+    """Changes the agent executed on the account lately (for cooldowns and cumulative caps), and
+    those whose outcome is still unknown: they count as applied until proven otherwise."""
     query = select(ACTIONS).where(
-        Action.account_id == account_id, Action.state == "executed", Action.updated_at >= now - HISTORY_WINDOW
+        Action.account_id == account_id, Action.state.in_(APPLIED_OR_MAYBE),
+        Action.updated_at >= now - HISTORY_WINDOW,
     )
     return [ExecutedChange(entity_id=a["entity_id"], kind=a["kind"], change=a["change"], at=as_utc(a["updated_at"]))
             for a in connection.execute(query).mappings()]

@@ -84,7 +84,7 @@ def run(once: bool, dry_run: bool | None, config_path: Path, today: Any, replay:
 
 def _print_summary(console: Console, summary: CycleSummary, config: AgentConfig) -> None:
     mode = "DRY-RUN (nothing was changed)" if summary.dry_run else "live"
-    console.print(f"cycle {summary.cycle_id} finished ({mode})", markup=False)
+    console.print(f"cycle {summary.cycle_id} finished ({mode}): {summary.status}", markup=False)
     console.print(f"  accounts:             {summary.accounts} ({summary.accounts_failed} failed)", markup=False)
     console.print(f"  ad sets:              {summary.ad_sets}", markup=False)
     console.print(f"  metric rows upserted: {summary.metric_rows_upserted}", markup=False)
@@ -97,6 +97,8 @@ def _print_summary(console: Console, summary: CycleSummary, config: AgentConfig)
     console.print(f"  execution:            {execution}", markup=False)
     for error in summary.errors:
         console.print(f"  error: {error}", markup=False)
+    for problem in summary.write_problems:
+        console.print(f"  write: {problem}", markup=False)
 
 
 @main.group("config")

@@ -145,6 +145,9 @@ class ExecutionSettings(StrictModel):
     celery_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     celery_queue: str = Field(default="paid_media_agent", min_length=1)
     account_timeout_seconds: float = Field(default=900, gt=0)
+    # writes whose answer was lost: read the platform this often right after, this far apart
+    settle_attempts: int = Field(default=3, ge=0, le=10)
+    settle_delay_seconds: float = Field(default=2.0, ge=0, le=60)
 
     def concurrency_for(self, platform: str) -> int:
         limits = self.max_concurrency_per_platform

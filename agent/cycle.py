@@ -79,6 +79,8 @@ class CycleSummary:
     execution: Counter[str] = field(default_factory=Counter)
     notifications: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
+    # writes that failed or whose outcome is unknown: the cycle is `degraded`, not `ok`
+    write_problems: list[str] = field(default_factory=list)
     status: str = "running"
     seconds: float = 0.0
     # accounts whose approved actions were executed right after their gating (not again at the end)
@@ -95,6 +97,7 @@ class CycleSummary:
         self.actions_by_state.update(part.actions_by_state)
         self.execution.update(part.execution)
         self.errors += part.errors
+        self.write_problems += part.write_problems
         self.executed_accounts |= part.executed_accounts
 
     @classmethod
@@ -105,7 +108,7 @@ class CycleSummary:
             metric_rows_upserted=int(data["metric_rows_upserted"]),
             search_term_rows_upserted=int(data["search_term_rows_upserted"]),
             proposals_by_kind=Counter(data["proposals_by_kind"]), actions_by_state=Counter(data["actions_by_state"]),
-            errors=list(data["errors"]),
+            errors=list(data["errors"]), write_problems=list(data.get("write_problems", [])),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,6 +125,7 @@ class CycleSummary:
             "execution": dict(self.execution),
             "notifications": dict(self.notifications),
             "errors": list(self.errors),
+            "write_problems": list(self.write_problems),
         }
 
 
@@ -340,7 +344,7 @@ def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now
         return True
     for existing in open_actions_for(connection, proposal.account_id, proposal.entity_id, proposal.kind,
                                      decided_since=recent_since):
-        if existing["change"] == json_ready(proposal.change) or existing["state"] == "executing":
+        if existing["change"] == json_ready(proposal.change) or existing["state"] in ("executing", "unknown"):
             store.record_event(connection, at=now, event="proposal_skipped", actor="gate",
                                message=f"{proposal.kind} on {proposal.entity_id} is already {existing['state']}"
                                        f" (action {existing['id']})",
@@ -389,7 +393,8 @@ def _run_cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Con
     with platform_request_limits(config):  # one limit per platform for the whole cycle, shared by all its threads
         interrupted = _pull_and_execute(engine, config, connectors, clock, summary, dry_run, say, stopping,
                                         config_path)
-    status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts else "ok")
+    status = "interrupted" if interrupted else ("failed" if summary.accounts_failed == summary.accounts
+                                                else "degraded" if summary.write_problems else "ok")
     for attempt in attempts():
         with attempt, engine.begin() as connection:
             store.finish_cycle(connection, cycle_id, clock.now(), status, summary.as_dict())
@@ -411,7 +416,9 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
     cycle_id = summary.cycle_id
     if not dry_run:
         say("reconciling interrupted actions")
-        summary.execution.update(retry_unit(lambda: recover(engine, connectors, config, clock)).outcomes)
+        recovered = retry_unit(lambda: recover(engine, connectors, config, clock))
+        summary.execution.update(recovered.outcomes)
+        summary.write_problems += recovered.write_problems
         for attempt in attempts():
             with attempt, engine.begin() as connection:
                 summary.execution["expired"] += expire_stale(connection, clock.now())
@@ -424,6 +431,7 @@ def _pull_and_execute(engine: Engine, config: AgentConfig, connectors: Mapping[s
         step_started = time.monotonic()
         report = execute_approved(engine, connectors, config, clock, skip_accounts=summary.executed_accounts)
         summary.execution.update(report.outcomes)
+        summary.write_problems += report.write_problems
         log.info("cycle.execute", extra={"cycle_id": cycle_id, "outcomes": dict(report.outcomes),
                                          "seconds": round(time.monotonic() - step_started, 3)})
         say("notifying approvers")
@@ -519,6 +527,7 @@ def run_account(engine: Engine, connectors: Mapping[str, Connector], account: Ac
             step_started = time.monotonic()
             report = execute_approved(engine, connectors, config, clock, accounts=[account.id])
             summary.execution.update(report.outcomes)
+            summary.write_problems += report.write_problems
             summary.executed_accounts.add(account.id)
             log.info("cycle.execute", extra={"account": account.id, "outcomes": dict(report.outcomes),
                                              "seconds": round(time.monotonic() - step_started, 3)})

@@ -7,8 +7,13 @@ overwritten), re-check the guardrails, apply the survivors in one batch, record 
 answers.
 
 A crash can leave actions in `executing`: agent/reconcile.py settles them from the live state on
-start-up, and nothing is repeated blindly. If `apply` itself raises (a timeout, say), the platform may or may not have applied the batch, so
-those actions stay `executing` for reconciliation rather than being guessed at.
+start-up, and nothing is repeated blindly. A write whose answer is lost (a timeout, a reset, a
+5xx; or `apply` raising) may or may not have been applied: its actions become `unknown` and are
+settled by reading the platform (agent/settlement.py), never re-sent before that.
+
+The kill switch is read again from the database right before every platform write (the connectors
+ask the write guard before each request), so nothing is sent once `pause-all-automation` has
+returned; actions it stops go back to `approved`, and a write already in flight is reported.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from agent.db_retry import attempts, transition_retrying
 from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.permission_recheck import still_permitted
-from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
+from agent.settlement import Settling, live_matches, settle_soon
+from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation, MutationResult
+from connectors.retry import WritesStopped, guarding_writes
 
 log = logging.getLogger(__name__)
-STATE_FIELDS = ("status", "daily_budget")
 
 
 @dataclass
@@ -47,11 +53,17 @@ class ExecutionReport:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     mutating_calls: int = 0
+    # writes that failed or whose outcome is still unknown, one line each, for the cycle's status
+    write_problems: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, outcome: str, count: int = 1) -> None:
         with self._lock:  # accounts execute in parallel threads
             self.outcomes[outcome] += count
+
+    def problem(self, line: str) -> None:
+        with self._lock:
+            self.write_problems.append(line)
 
     def count_mutating_call(self) -> None:
         with self._lock:
@@ -79,24 +91,6 @@ def mutation_for(action: RowMapping) -> Mutation:
     )
 
 
-def _same(live: Any, expected: Any) -> bool:
-    if isinstance(live, Decimal) or isinstance(expected, Decimal):
-        try:
-            return Decimal(str(live)) == Decimal(str(expected))
-        except ArithmeticError:
-            return False
-    return bool(live == expected)
-
-
-def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
-    """Whether the live entity is in `state` (a change's `from` or `to`); None if not comparable."""
-    fields = [f for f in STATE_FIELDS if f in state]
-    if not fields:
-        return None
-    values = {"status": entity.status, "daily_budget": entity.daily_budget}
-    return all(_same(values[f], state[f] if f == "status" else Decimal(str(state[f]))) for f in fields)
-
-
 def entity_state_change(action: RowMapping) -> bool:
     """True for changes of the entity's own status or budget, which its live state shows. The `to`
     of an additive change (a new ad's `status: PAUSED`) describes something else, not the entity."""
@@ -113,9 +107,10 @@ def execute_approved(
     accounts: Collection[str] | None = None,
     skip_accounts: Collection[str] = (),
     worker: str = "executor",
+    settling: Settling | None = None,
 ) -> ExecutionReport:
     """Execute every approved action (or just `action_ids`, or those of `accounts`, leaving out
-    `skip_accounts`), at most once each."""
+    `skip_accounts`), at most once each. Unknown outcomes are settled per `settling`."""
     report = ExecutionReport()
     for attempt in attempts():  # database work only: retried through a blip (agent/db_retry.py)
         with attempt, engine.connect() as connection:
@@ -133,7 +128,8 @@ def execute_approved(
     for action in approved:
         by_account[action["account_id"]].append(action)
     _for_each_account(config, by_account, lambda account_id, actions: _execute_account(
-        engine, connectors, config, clock, account_id, actions, worker, report))
+        engine, connectors, config, clock, account_id, actions, worker, report, settling or Settling(
+            delay_seconds=config.execution.settle_delay_seconds, attempts=config.execution.settle_attempts)))
     return report
 
 
@@ -183,6 +179,7 @@ def _execute_account(
     actions: Sequence[RowMapping],
     worker: str,
     report: ExecutionReport,
+    settling: Settling,
 ) -> None:
     account = config.account(account_id)
     connector = connectors[account.platform]
@@ -191,7 +188,10 @@ def _execute_account(
         claimed = _claim(engine, actions, worker, claim_id, clock)
         claimed = still_permitted(engine, config, account, claimed, worker=worker, now=clock.now(), count=report.add)
         if claimed:
-            _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)
+            with guarding_writes(lambda: _stop_if_killed(engine, config)):
+                unknown = _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)
+            if unknown:
+                _settle_now(engine, connector, account_id, unknown, clock, settling, report)
 
 
 def _execute_claimed(
@@ -203,7 +203,8 @@ def _execute_claimed(
     claimed: Sequence[RowMapping],
     worker: str,
     report: ExecutionReport,
-) -> None:
+) -> list[int]:
+    """Pre-check, then apply the survivors; the ids of the actions whose outcome is unknown."""
     account_id = account.id
     live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in claimed}))}
     for attempt in attempts():
@@ -244,19 +245,29 @@ def _execute_claimed(
         report.add("held" if outcome == "approved" else outcome)
     ready = keep_plans_whole(engine, ready, clock, worker, report.add)
     if not ready:
-        return
+        return []
     mutations = [mutation_for(a) for a in ready]
-    report.count_mutating_call()
     try:
-        results = connector.apply(account_id, mutations)
-    except Exception:
-        log.exception(
-            "apply failed for account %s; %d actions left for reconciliation", account_id, len(ready)
-        )
-        report.add("interrupted", len(ready))
-        return
+        _stop_if_killed(engine)
+    except WritesStopped:
+        results: Sequence[MutationResult] = [MutationResult(m.idempotency_key, ok=False, not_sent=True,
+                                                            error="held: the kill switch is on") for m in mutations]
+    else:
+        report.count_mutating_call()
+        try:
+            results = connector.apply(account_id, mutations)
+        except Exception as error:  # the batch may be partly applied: read the platform, never guess
+            log.exception("apply failed for account %s; %d action(s) left with an unknown outcome",
+                          account_id, len(ready))
+            results = [MutationResult(m.idempotency_key, ok=False, outcome_unknown=True,
+                                      error=f"no answer: {type(error).__name__}") for m in mutations]
+        if _kill_switch_on(engine) and any(not r.not_sent for r in results):
+            sent = sum(1 for r in results if not r.not_sent)
+            log.warning("kill switch turned on while %d write(s) of account %s were in flight", sent, account_id)
+            report.add("in_flight_at_kill_switch", sent)
+    unknown: list[int] = []
     for action, result in zip(ready, results, strict=True):
-        state = "executed" if result.ok else "failed"
+        state = _state_after(result)
         # recording the platform's answer is retried alone: the write itself is never repeated
         transition_retrying(
             engine,
@@ -268,7 +279,48 @@ def _execute_claimed(
             reason=result.error or "applied",
             result={"ok": result.ok, "platform_ref": result.platform_ref, "error": result.error},
         )
-        report.add(state)
+        report.add("held" if state == "approved" else state)
+        if state == "unknown":
+            unknown.append(action["id"])
+        elif state == "failed":
+            report.problem(f"action {action['id']} ({action['kind']} {action['entity_id']}, account {account_id}) "
+                           f"failed: {result.error}")
+    return unknown
+
+
+def _state_after(result: MutationResult) -> str:
+    """The action's state for the platform's answer: executed, failed (surely not applied),
+    unknown (may have been applied) or approved (not sent: held by the kill switch)."""
+    if result.ok:
+        return "executed"
+    if result.not_sent:
+        return "approved"
+    return "unknown" if result.outcome_unknown else "failed"
+
+
+def _kill_switch_on(engine: Engine, config: AgentConfig | None = None) -> bool:
+    with engine.connect() as connection:
+        return bool(config is not None and config.kill_switch) or store.flag_enabled(connection, store.KILL_SWITCH)
+
+
+def _stop_if_killed(engine: Engine, config: AgentConfig | None = None) -> None:
+    """The write guard: re-read the kill switch right before a platform write."""
+    if _kill_switch_on(engine, config):
+        raise WritesStopped("held: the kill switch is on")
+
+
+def _settle_now(engine: Engine, connector: Connector, account_id: str, unknown: Sequence[int], clock: Clock,
+                settling: Settling, report: ExecutionReport) -> None:
+    """Settle the unknown outcomes of this batch by reading the platform a few times; what is left
+    stays `unknown` for reconciliation and is listed as a write problem."""
+    moved = settle_soon(engine, connector, account_id, unknown, clock, settling)
+    for state in moved.values():
+        report.add("unknown", -1)
+        report.add(f"settled_{state}")
+    for action_id in unknown:
+        if action_id not in moved:
+            report.problem(f"action {action_id} (account {account_id}): outcome unknown; it counts as applied "
+                           "until the platform shows otherwise")
 
 
 def _with_state(entity: Entity, state: Mapping[str, Any]) -> Entity:

@@ -1,13 +1,16 @@
-"""Reconciliation: settle actions a crash left in `executing`, by what the platform shows now.
+"""Reconciliation: settle actions a crash left in `executing`, and writes whose outcome is
+`unknown`, by what the platform shows now.
 
-Applied ones are marked executed, the others go back to `approved`, and where the platform cannot
-tell (an additive change on a platform with no way to look it up) the action is marked failed
-for a person to check: nothing is ever repeated blindly.
+Applied ones are marked executed, the others go back to `approved`. Where the platform's state
+cannot tell yet, an interrupted action becomes `unknown` (counted as applied by the guardrails)
+and is settled by reading the platform again (agent/settlement.py), never by re-sending it and
+never by guessing: an action is recorded `failed` only when the platform shows it was not applied.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections import defaultdict
 from collections.abc import Mapping
 
@@ -15,35 +18,23 @@ from sqlalchemy import Engine, RowMapping
 
 from agent import metrics
 from agent.account_lock import account_lock
-from agent.actions import StaleTransition, transition
+from agent.actions import StaleTransition, list_actions, transition
 from agent.claims import stuck_actions
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.db_retry import retry_unit
-from agent.executor import ExecutionReport, entity_state_change, live_matches
-from connectors.base import Connector, Entity
+from agent.executor import ExecutionReport
+from agent.settlement import Settling, applied_on_platform, settle
+from connectors.base import Connector
 
-
-def _applied(connector: Connector, account_id: str, action: RowMapping, entity: Entity | None) -> bool | None:
-    """Whether the platform already shows this action's effect (None: cannot tell).
-
-    State changes are read off the live entity; additive ones (a new ad, a negative list) need
-    the platform to say whether it has the object (`applied_keys`), else we cannot tell, and a
-    human must look rather than the agent create a duplicate."""
-    if entity is not None and entity_state_change(action):
-        matched = live_matches(entity, action["change"].get("to", {}))
-        if matched is not None:
-            return matched
-    finder = getattr(connector, "applied_keys", None)
-    if finder is None:
-        return None
-    return action["idempotency_key"] in finder(account_id, [action["idempotency_key"]])
+log = logging.getLogger(__name__)
 
 
 def reconcile(
-    engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock
+    engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
+    settling: Settling | None = None,
 ) -> ExecutionReport:
-    """Settle actions a crash left in `executing`, by reading what the platform shows now."""
+    """Settle actions a crash left in `executing` and unknown outcomes, by reading the platform now."""
     report = ExecutionReport()
     with engine.connect() as connection:
         stuck = stuck_actions(connection, clock.now())
@@ -56,19 +47,48 @@ def reconcile(
             if free:
                 _reconcile_account(engine, connectors[config.account(account_id).platform], account_id, actions,
                                    clock, report)
+    _settle_unknown(engine, connectors, config, clock, settling or Settling(), report)
     return report
 
 
 def _reconcile_account(engine: Engine, connector: Connector, account_id: str, actions: list[RowMapping],
                        clock: Clock, report: ExecutionReport) -> None:
     live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+    finder = getattr(connector, "applied_keys", None)
+    new_ads = [a["idempotency_key"] for a in actions if a["kind"] == "new_ad"]
+    tagged = set(finder(account_id, new_ads)) if new_ads and finder is not None else None
     for action in actions:
-        entity = live.get(action["entity_id"])
-        applied = _applied(connector, account_id, action, entity)
+        applied = applied_on_platform(action, live.get(action["entity_id"]), tagged)
         try:
             retry_unit(functools.partial(_settle, engine, action, applied, clock, report))
         except StaleTransition:
             continue  # another process settled it first
+
+
+def _settle_unknown(engine: Engine, connectors: Mapping[str, Connector], config: AgentConfig, clock: Clock,
+                    settling: Settling, report: ExecutionReport) -> None:
+    with engine.connect() as connection:
+        unknown = [a for a in list_actions(connection, "unknown") if any(
+            account.id == a["account_id"] for account in config.accounts)]
+    by_account: dict[str, list[RowMapping]] = defaultdict(list)
+    for action in unknown:
+        by_account[action["account_id"]].append(action)
+    for account_id, actions in by_account.items():
+        connector = connectors[config.account(account_id).platform]
+        try:
+            moved = settle(engine, connector, account_id, actions, clock, settling, actor="reconciler")
+        except Exception:  # the platform cannot be read now: they stay unknown, asked again next time
+            log.exception("settling %d unknown outcome(s) of account %s failed", len(actions), account_id)
+            continue
+        for state in moved.values():
+            report.add(f"settled_{state}")
+    with engine.connect() as connection:
+        left = [a for a in list_actions(connection, "unknown") if a["account_id"] in by_account]
+    if left:
+        report.add("unknown", len(left))
+        for action in left:
+            report.problem(f"action {action['id']} ({action['kind']} {action['entity_id']}, account "
+                           f"{action['account_id']}): outcome still unknown")
 
 
 def _settle(
@@ -92,12 +112,12 @@ def _settle(
             transition(
                 connection,
                 action["id"],
-                "failed",
+                "unknown",
                 actor="reconciler",
                 now=clock.now(),
                 expected="executing",
-                reason="interrupted, and the platform's state cannot confirm whether it applied: "
-                "check it by hand",
+                reason="interrupted, and the platform does not show yet whether it applied: outcome unknown "
+                "until it does (counted as applied meanwhile)",
                 result={"reconciled": True},
             )
             report.add("reconciled_unknown")

@@ -64,7 +64,7 @@ def _protected(config: AgentConfig, handler: Callable[[Request], Awaitable[Respo
 
 def last_successful_cycle(engine: Engine) -> datetime | None:
     with engine.connect() as connection:
-        finished = connection.execute(select(func.max(Cycle.finished_at)).where(Cycle.status == "ok")).scalar()
+        finished = connection.execute(select(func.max(Cycle.finished_at)).where(Cycle.status.in_(("ok", "degraded")))).scalar()
     return as_utc(finished) if finished is not None else None
 
 

@@ -411,9 +411,10 @@ def load_search_terms(connection: Connection, account_id: str, start: date, end:
 
 
 def load_recent_changes(connection: Connection, account_id: str, since: datetime) -> dict[str, list[date]]:
-    """Days on which the agent executed a change on each entity (for cooldowns and change caps)."""
+    """Days on which the agent executed a change on each entity (for cooldowns and change caps);
+    a change whose outcome is still unknown counts as executed until it is settled."""
     query = select(Action.entity_id, Action.updated_at).where(
-        Action.account_id == account_id, Action.state == "executed", Action.updated_at >= since
+        Action.account_id == account_id, Action.state.in_(("executed", "unknown")), Action.updated_at >= since
     )
     changes: dict[str, list[date]] = defaultdict(list)
     for entity_id, updated_at in connection.execute(query):

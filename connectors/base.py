@@ -140,6 +140,10 @@ class MutationResult:
     platform_ref: str | None = None
     error: str | None = None
     already_applied: bool = False
+    # not ok, and nothing says it was not applied (timeout, lost answer, 5xx): settle by reading the platform
+    outcome_unknown: bool = False
+    # not ok, and certainly not sent (stopped by the write guard before the request): may run later
+    not_sent: bool = False
 
 
 @runtime_checkable

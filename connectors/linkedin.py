@@ -46,6 +46,8 @@ from connectors.retry import (
     PlatformRateLimited,
     PlatformRequestError,
     RetryPolicy,
+    WriteOutcomeUnknown,
+    WritesStopped,
     call_with_retry,
     http_status_kind,
     retry_after_seconds,
@@ -93,7 +95,9 @@ def classify(error: BaseException) -> Classified | None:
         kind = http_status_kind(error.status) or "invalid"
         return Classified(kind, str(error), error.retry_after, rate_limited=error.status == 429)
     if isinstance(error, httpx.TimeoutException | httpx.TransportError):
-        return Classified("transient", f"{type(error).__name__}: network trouble")
+        # a connection that was never made sent nothing; a read timeout or reset may follow a write that landed
+        return Classified("transient", f"{type(error).__name__}: network trouble",
+                          not_sent=isinstance(error, httpx.ConnectError | httpx.ConnectTimeout))
     return None
 
 
@@ -229,16 +233,18 @@ class LinkedInConnector:
             f"resets it at {reset:%Y-%m-%d %H:%M} UTC, in {int(wait // 3600)} h {int(wait % 3600 // 60)} min; "
             "not retried before then", platform=PLATFORM, account_id=account.account_id, retry_after=wait)
 
-    def _retried(self, account: LinkedInAccount, operation: str, fn: Callable[[], R]) -> R:
+    def _retried(self, account: LinkedInAccount, operation: str, fn: Callable[[], R], write: bool = False) -> R:
         return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
                                account_id=account.account_id, operation=operation,
-                               secrets=account.credentials.values())
+                               secrets=account.credentials.values(), write=write)
 
     def _request(self, account: LinkedInAccount, operation: str, method: str, path: str,
-                 query: str = "", json_body: Any = None, headers: Mapping[str, str] | None = None) -> Any:
-        """One REST call, retried per policy; the JSON body (None when there is none)."""
+                 query: str = "", json_body: Any = None, headers: Mapping[str, str] | None = None,
+                 write: bool = False) -> Any:
+        """One REST call, retried per policy (a `write` only when it surely was not applied); the JSON
+        body (None when there is none)."""
         return self._retried(account, operation, lambda: self._send(account, method, path, query, json_body,
-                                                                    headers)[0])
+                                                                    headers)[0], write=write)
 
     def _search(self, account: LinkedInAccount, operation: str, path: str, query: str,
                 retried: bool = True) -> list[dict[str, Any]]:
@@ -376,17 +382,27 @@ class LinkedInConnector:
         with self._lock:
             known = dict(self._creative_names.get(account_id, {}))
             formats = dict(self._formats.get(account_id, {}))
-        results = []
+        results: list[MutationResult] = []
         for mutation in mutations:
-            if mutation.kind == "new_ad":
-                results.append(self._new_ad(account, mutation, levels, known, formats))
+            if results and results[-1].not_sent:  # the write guard stopped the batch: send nothing more
+                results.append(MutationResult(mutation.idempotency_key, ok=False, not_sent=True,
+                                              error=results[-1].error))
                 continue
             try:
+                if mutation.kind == "new_ad":
+                    results.append(self._new_ad(account, mutation, levels, known, formats))
+                    continue
                 path, patch = _patch(account, mutation, levels, currency)
                 self._request(account, f"{mutation.kind} {mutation.entity_id}", "POST", path,
-                              json_body={"patch": {"$set": patch}}, headers={"X-RestLi-Method": "PARTIAL_UPDATE"})
-            except (ValueError, PlatformRequestError) as error:  # auth and outages stop the batch
+                              json_body={"patch": {"$set": patch}}, headers={"X-RestLi-Method": "PARTIAL_UPDATE"},
+                              write=True)
+            except (ValueError, PlatformRequestError) as error:  # auth stops the batch
                 results.append(MutationResult(mutation.idempotency_key, ok=False, error=str(error)))
+                continue
+            except (WriteOutcomeUnknown, WritesStopped) as error:
+                results.append(MutationResult(mutation.idempotency_key, ok=False, error=str(error),
+                                              outcome_unknown=isinstance(error, WriteOutcomeUnknown),
+                                              not_sent=isinstance(error, WritesStopped)))
                 continue
             results.append(MutationResult(mutation.idempotency_key, ok=True, platform_ref=mutation.entity_id))
         with self._lock:
@@ -422,7 +438,7 @@ class LinkedInConnector:
             return _last_id(urn), False
 
         try:
-            creative_id, already = self._retried(account, f"new_ad in {mutation.entity_id}", create)
+            creative_id, already = self._retried(account, f"new_ad in {mutation.entity_id}", create, write=True)
         except PlatformRequestError as error:
             return MutationResult(key, ok=False, error=str(error))
         except PlatformAuthError as error:

@@ -53,9 +53,14 @@ def read_copy(params: Mapping[str, Any], landing_url: str | None, text_role: str
     return NewAdCopy(headline, text, link)
 
 
+def tag_id(idempotency_key: str) -> str:
+    """The part of a mutation's key a created object carries (in its name, or a field of its own)."""
+    return idempotency_key[:16]
+
+
 def ad_tag(idempotency_key: str) -> str:
     """The marker a created ad (or creative) carries in its name."""
-    return f"[pma:{idempotency_key[:16]}]"
+    return f"[pma:{tag_id(idempotency_key)}]"
 
 
 def find_tags(names: Mapping[str, str], tags: Iterable[str]) -> dict[str, str]:

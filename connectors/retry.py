@@ -7,6 +7,13 @@ hint (`Retry-After`, Google's `QuotaErrorDetails.retry_delay`, Meta's
 validation errors are final: retrying cannot fix a revoked token, so they fail at once with a
 message that names the account and never contains a secret.
 
+Writes are different: a write that timed out, lost its answer or got a 5xx may have been applied,
+so it is never re-sent blindly (`call_with_retry(write=True)`). It is retried only when the error
+proves nothing was applied (a rate limit refuses the request; a connection that was never made
+sent nothing); otherwise it fails with `WriteOutcomeUnknown` and the caller settles it by reading
+the platform. A write guard (`guarding_writes`) is asked right before every write attempt: that is
+where the kill switch stops writes that were already on their way.
+
 Sleeping is injected (`RetryPolicy.sleep`) so tests assert the waits requested and never wait.
 
 Every attempt also takes a slot of the caller's `RequestLimiter`, if one is installed
@@ -69,6 +76,15 @@ class PlatformUnavailable(PlatformError):
     """Server errors or timeouts outlasted the retry budget."""
 
 
+class WriteOutcomeUnknown(PlatformUnavailable):
+    """A write was sent but its answer never came (timeout, reset, lost answer) or was a server error:
+    it may or may not have been applied. Never re-send it before reading the platform."""
+
+
+class WritesStopped(ConnectorError):
+    """The write guard refused a write before it was sent (the kill switch is on): nothing was sent."""
+
+
 @dataclass(frozen=True)
 class Classified:
     """What a failed call means: retry it (`transient`, maybe after `retry_after` s) or give up."""
@@ -77,6 +93,7 @@ class Classified:
     message: str
     retry_after: float | None = None
     rate_limited: bool = False
+    not_sent: bool = False  # the request never left (connection refused): nothing can have been applied
 
 
 Classifier = Callable[[BaseException], "Classified | None"]
@@ -140,8 +157,13 @@ def call_with_retry(
     account_id: str,
     operation: str,
     secrets: Iterable[str] = (),
+    write: bool = False,
 ) -> T:
     """Run `fn`, retrying transient failures per `policy`; raise a `PlatformError` otherwise.
+
+    With `write=True`, `fn` changes something on the platform: it is retried only after errors
+    that prove nothing was applied (rate limited, never sent); any other transient failure raises
+    `WriteOutcomeUnknown` at once. The write guard, if one is installed, runs before each attempt.
 
     Exceptions `classify` does not recognise (returns None for) are programming errors and pass
     through untouched.
@@ -151,7 +173,9 @@ def call_with_retry(
 
     def transient(error: BaseException) -> bool:
         found = classify(error)
-        return found is not None and found.kind == "transient"
+        if found is None or found.kind != "transient":
+            return False
+        return not write or found.rate_limited or found.not_sent
 
     def wait(state: RetryCallState) -> float:
         found = _classified(state, classify)
@@ -172,11 +196,16 @@ def call_with_retry(
     retrying = Retrying(sleep=policy.sleep, wait=wait, stop=stop, retry=retry_if_exception(transient),
                         before_sleep=before_sleep, reraise=True)
     limiter = _LIMITER.get()
+    guard = _WRITE_GUARD.get() if write else None
 
     def attempt() -> T:
         if limiter is None:
+            if guard is not None:
+                guard()
             return fn()
         with limiter.slot(platform):
+            if guard is not None:  # asked as late as possible: right before the request goes out
+                guard()
             return fn()
 
     try:
@@ -186,6 +215,9 @@ def call_with_retry(
         if found is None:
             raise
         failure = _platform_error(found, retrying, where, platform, account_id, secret_values)
+        if write and found.kind == "transient" and not found.rate_limited and not found.not_sent:
+            failure = WriteOutcomeUnknown(f"{failure}; the write may have been applied: outcome unknown",
+                                          platform=platform, account_id=account_id)
         failure.original = error
         _notify(RetryEvent(platform, account_id, operation, "failure", rate_limited=found.rate_limited))
         raise failure from None
@@ -254,6 +286,20 @@ class RequestLimiter:
 
 
 _LIMITER: ContextVar[RequestLimiter | None] = ContextVar("request_limiter", default=None)
+
+
+_WRITE_GUARD: ContextVar[Callable[[], None] | None] = ContextVar("write_guard", default=None)
+
+
+@contextmanager
+def guarding_writes(guard: Callable[[], None]) -> Iterator[None]:
+    """Writes made through `call_with_retry(write=True)` in this context first call `guard`, which
+    raises `WritesStopped` to keep the write from being sent."""
+    token = _WRITE_GUARD.set(guard)
+    try:
+        yield
+    finally:
+        _WRITE_GUARD.reset(token)
 
 
 def current_limiter() -> RequestLimiter | None:

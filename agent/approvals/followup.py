@@ -30,6 +30,7 @@ STATE_WORDS = {
     "pending_approval": "waiting for approval",
     "approved": "approved, waiting to execute",
     "executing": "executing",
+    "unknown": "sent; outcome being checked on the platform",
     "executed": "executed",
     "failed": "failed",
     "rejected": "rejected",

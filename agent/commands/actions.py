@@ -69,6 +69,8 @@ def _execute_now(engine: Engine, config: AgentConfig, clock: Clock, action_ids: 
 def _print_report(report: ExecutionReport) -> None:
     outcome = ", ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items()) if v) or "nothing to execute"
     console_for().print(f"execution: {outcome}", markup=False)
+    for problem in report.write_problems:
+        console_for().print(f"  write: {problem}", markup=False)
 
 
 def _short(text: str, limit: int) -> str:

@@ -30,8 +30,9 @@ from connectors.base import (
 from connectors.google_ads import reports, writes
 from connectors.google_ads.reports import AccountState, Target, parse_rows
 from connectors.google_ads.transport import ChannelFactory, GoogleAdsTransport, classify
+from connectors.new_ad_copy import tag_id
 from connectors.registry import ConnectorContext
-from connectors.retry import RetryPolicy, call_with_retry
+from connectors.retry import RetryPolicy, WriteOutcomeUnknown, WritesStopped, call_with_retry
 
 log = logging.getLogger(__name__)
 PLATFORM = "google_ads"
@@ -65,8 +66,10 @@ class GoogleAdsConnector:
     platform = PLATFORM
 
     def __init__(self, accounts: Sequence[GoogleAccount], *, retry: RetryPolicy | None = None,
-                 channel_factory: ChannelFactory | None = None, validate_only: bool = False) -> None:
+                 channel_factory: ChannelFactory | None = None, validate_only: bool = False,
+                 write_timeout: float | None = None) -> None:
         self._accounts = {a.account_id: a for a in accounts}
+        self._write_timeout = write_timeout  # seconds a mutate may take; past it, its outcome is unknown
         self._retry = retry or RetryPolicy()
         self._channel_factory = channel_factory
         self.validate_only = validate_only
@@ -82,7 +85,8 @@ class GoogleAdsConnector:
                                   dict(a.get("credentials") or {})) for a in context.accounts]
         retry = options.get("retry_policy") or RetryPolicy(sleep=options.get("sleep") or RetryPolicy().sleep)
         return cls(accounts, retry=retry, channel_factory=options.get("google_ads_channel_factory"),
-                   validate_only=bool(options.get("validate_only", False)))
+                   validate_only=bool(options.get("validate_only", False)),
+                   write_timeout=float(options["google_ads_timeout"]) if options.get("google_ads_timeout") else None)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -99,10 +103,10 @@ class GoogleAdsConnector:
                 self._transports[key] = GoogleAdsTransport(account.credentials, self._channel_factory)
             return self._transports[key]
 
-    def _call(self, account: GoogleAccount, operation: str, fn: Callable[[], Any]) -> Any:
+    def _call(self, account: GoogleAccount, operation: str, fn: Callable[[], Any], write: bool = False) -> Any:
         return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
                                account_id=account.account_id, operation=operation,
-                               secrets=account.credentials.values())
+                               secrets=account.credentials.values(), write=write)
 
     def _search(self, account: GoogleAccount, query: str, report: str) -> list[Any]:
         """All rows of one GAQL query (one SearchStream request; re-read whole on a retry)."""
@@ -263,6 +267,11 @@ class GoogleAdsConnector:
                    validate_only)
         results = []
         for index, mutation in enumerate(mutations):
+            if index in plan.unknown or index in plan.not_sent:
+                results.append(MutationResult(mutation.idempotency_key, ok=False,
+                                              error=plan.unknown.get(index) or plan.not_sent.get(index),
+                                              outcome_unknown=index in plan.unknown, not_sent=index in plan.not_sent))
+                continue
             errors = plan.errors.get(index)
             reference = new_ads.get(index) if mutation.kind == "new_ad" else plan.refs.get(index)
             results.append(MutationResult(
@@ -273,6 +282,14 @@ class GoogleAdsConnector:
                 self._state.pop(account_id, None)  # resource names may have changed: re-read next time
         return results
 
+    def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
+        """The keys whose `new_ad` exists in the account (its tag is in the ad's URL custom
+        parameters): how a write whose answer was lost is settled."""
+        account = self._account(account_id)
+        tags = {param.value for row in self._search(account, reports.AD_TAGS, "ad_group_ad tags")
+                for param in row.ad_group_ad.ad.url_custom_parameters if param.key == writes.TAG_PARAMETER}
+        return {key for key in idempotency_keys if tag_id(key) in tags}
+
     def _send(self, account: GoogleAccount, plan: writes.Plan, requests: Mapping[str, list[writes.Operation]],
               validate_only: bool) -> dict[str, dict[int, str]]:
         """One mutate request per service; errors land in `plan.errors` by mutation index.
@@ -280,13 +297,24 @@ class GoogleAdsConnector:
         transport = self._transport(account)
         succeeded: dict[str, dict[int, str]] = {}
         for service_name, operations in requests.items():
+            operations = [op for op in operations if plan.open(op.mutation_index)]
             if not operations:
                 continue
             method_name, _ = writes.SERVICES[service_name]
             method = getattr(transport.service(service_name), method_name)
             request = {"customer_id": account.customer_id, "operations": [op.operation for op in operations],
                        "partial_failure": True, "validate_only": validate_only}
-            response = self._call(account, f"{service_name} mutate", functools.partial(method, request=request))
+            timeout = {"timeout": self._write_timeout} if self._write_timeout else {}
+            try:
+                response = self._call(account, f"{service_name} mutate",
+                                      functools.partial(method, request=request, **timeout), write=not validate_only)
+            except WriteOutcomeUnknown as error:  # never re-sent: the agent reads Google to settle it
+                plan.unknown.update({op.mutation_index: str(error) for op in operations})
+                continue
+            except WritesStopped as error:
+                plan.not_sent.update({op.mutation_index: str(error) for ops in requests.values() for op in ops
+                                      if plan.open(op.mutation_index)})
+                break
             failures = writes.partial_failures(response)
             names: dict[int, str] = {}
             for position, op in enumerate(operations):

@@ -36,6 +36,8 @@ KEYWORDS = ("SELECT ad_group.id, ad_group_criterion.criterion_id, ad_group_crite
             "ad_group_criterion.keyword.text, ad_group_criterion.keyword.match_type FROM ad_group_criterion "
             "WHERE ad_group_criterion.type = 'KEYWORD' AND ad_group_criterion.negative = FALSE "
             "AND ad_group_criterion.status != 'REMOVED'")
+AD_TAGS = ("SELECT ad_group_ad.ad.id, ad_group_ad.ad.url_custom_parameters FROM ad_group_ad "
+           "WHERE ad_group_ad.status != 'REMOVED'")
 SHARED_SETS = ("SELECT shared_set.id, shared_set.name FROM shared_set "
                "WHERE shared_set.type = 'NEGATIVE_KEYWORDS' AND shared_set.status = 'ENABLED'")
 CAMPAIGN_SHARED_SETS = ("SELECT campaign.id, shared_set.id FROM campaign_shared_set "

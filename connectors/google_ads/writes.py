@@ -4,6 +4,11 @@ A batch becomes at most one request per service (budgets, campaigns, ad groups, 
 criteria, shared sets, shared criteria, campaign-shared-set links), each sent with
 `partial_failure=True` so one bad operation does not sink the rest. Negative keywords need two
 steps: the shared set must exist before keywords are added to it and it is attached to the campaign.
+
+Exactly-once tags: a responsive search ad has no name, so a new ad carries its mutation's tag in
+its own URL custom parameters (`{_pmatag}`; keys are up to 16 letters or digits, see
+https://developers.google.com/google-ads/api/reference/rpc/v26/CustomParameter and the Ad's
+`url_custom_parameters`); a negative keyword is its own tag (text and match type in the list).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from google.protobuf import field_mask_pb2
 from connectors.base import Mutation
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
+from connectors.new_ad_copy import tag_id
 
 # service -> (SDK method, operation type)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -35,6 +41,8 @@ SERVICES: dict[str, tuple[str, str]] = {
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
 _MATCH_TYPES = ("EXACT", "PHRASE", "BROAD")
+TAG_PARAMETER = "pmatag"  # the URL custom parameter that carries a new ad's exactly-once tag
+
 # Responsive search ad limits (ResponsiveSearchAdInfo, API v26; https://support.google.com/google-ads/answer/7684791):
 # (label, fewest, most, longest in characters, full-width characters counting as two).
 RSA_LIMITS = (("headlines", 3, 15, 30), ("descriptions", 2, 4, 90))
@@ -85,6 +93,12 @@ class Plan:
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     refs: dict[int, str] = field(default_factory=dict)
     negatives: list[NegativeList] = field(default_factory=list)
+    unknown: dict[int, str] = field(default_factory=dict)  # sent, no answer: may have been applied
+    not_sent: dict[int, str] = field(default_factory=dict)  # stopped by the write guard before sending
+
+    def open(self, index: int) -> bool:
+        """Whether a mutation may still be sent (no error, no unknown outcome, not stopped)."""
+        return not self.errors.get(index) and index not in self.unknown and index not in self.not_sent
 
 
 def plan(client: Any, customer_id: str, currency: str, mutations: Sequence[Mutation],
@@ -182,6 +196,9 @@ def _plan_new_ad(client: Any, customer_id: str, index: int, mutation: Mutation, 
     status = str(params.get("status", "PAUSED")).upper()
     ad_group_ad.status = getattr(client.enums.AdGroupAdStatusEnum, "ENABLED" if status == "ACTIVE" else "PAUSED")
     ad_group_ad.ad.final_urls.extend(final_urls)
+    tag = client.get_type("CustomParameter")
+    tag.key, tag.value = TAG_PARAMETER, tag_id(mutation.idempotency_key)
+    ad_group_ad.ad.url_custom_parameters.append(tag)
     for text in headlines:
         asset = client.get_type("AdTextAsset")
         asset.text = text
@@ -199,7 +216,7 @@ def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mappi
     requests: dict[str, list[Operation]] = defaultdict(list)
     for negative in result.negatives:
         shared_set = negative.shared_set or created_sets.get(negative.mutation_index)
-        if shared_set is None or result.errors.get(negative.mutation_index):
+        if shared_set is None or not result.open(negative.mutation_index):
             continue
         result.refs[negative.mutation_index] = shared_set
         for text, match_type in negative.keywords:

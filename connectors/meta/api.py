@@ -83,13 +83,29 @@ def classify(error: BaseException) -> Classified | None:
             return Classified("transient", message, hint)
         kind = http_status_kind(error.http_status() or 0)
         if kind == "transient" or (code is None and (error.http_status() or 0) >= 500):
-            return Classified("transient", f"HTTP {error.http_status()}: {message}", hint)
+            return Classified("transient", f"HTTP {error.http_status()}: {message}", hint,
+                              rate_limited=error.http_status() == 429)
         return Classified(kind or "invalid", message)
     if isinstance(error, TruncatedResponse):
         return Classified("transient", str(error))
     if isinstance(error, requests.Timeout | requests.ConnectionError):
-        return Classified("transient", f"{type(error).__name__}: network trouble")
+        # a connection that was never made sent nothing; a read timeout or reset may follow a write that landed
+        return Classified("transient", f"{type(error).__name__}: network trouble",
+                          not_sent=isinstance(error, requests.ConnectTimeout) or _refused(error))
     return None
+
+
+def _refused(error: BaseException) -> bool:
+    """A connection refused before any byte was sent (urllib3's NewConnectionError underneath)."""
+    seen: object = error
+    for _ in range(8):  # requests -> urllib3 MaxRetryError -> .reason NewConnectionError
+        if type(seen).__name__ == "NewConnectionError" or isinstance(seen, ConnectionRefusedError):
+            return True
+        if not isinstance(seen, BaseException):
+            return False
+        inner = getattr(seen, "reason", None)
+        seen = inner if isinstance(inner, BaseException) else (seen.args[0] if seen.args else None)
+    return False
 
 
 def is_too_much_data(error: BaseException) -> bool:

@@ -136,10 +136,10 @@ class MetaConnector:
                                                            self._options.graph_url, self._options.timeout)
             return self._apis[account.account_id]
 
-    def _call(self, account: MetaAccount, operation: str, fn: Callable[[], Any]) -> Any:
+    def _call(self, account: MetaAccount, operation: str, fn: Callable[[], Any], write: bool = False) -> Any:
         return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
                                account_id=account.account_id, operation=operation,
-                               secrets=account.credentials.values())
+                               secrets=account.credentials.values(), write=write)
 
     def _ad_account(self, account: MetaAccount) -> AdAccount:
         return AdAccount(account.ad_account, api=self.api(account))
@@ -349,9 +349,12 @@ class MetaConnector:
         with self._lock:
             known_ads = dict(self._ad_names.get(account_id, {}))
             campaign_budgets = dict(self._campaign_budgets.get(account_id, {}))
+
+        def write(operation: str, fn: Callable[[], Any]) -> Any:
+            return self._call(account, operation, fn, write=True)
+
         results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
-                                self.budget_limiter, self._now, lambda operation, fn: self._call(account, operation, fn),
-                                account.new_ads, known_ads, lambda: self._read_ad_names(account),
+                                self.budget_limiter, self._now, write, account.new_ads, known_ads, lambda: self._read_ad_names(account),
                                 campaign_budgets)
         if any(m.kind == "new_ad" for m in mutations):
             with self._lock:

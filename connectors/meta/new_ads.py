@@ -18,6 +18,7 @@ from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
 from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused
+from connectors.retry import PlatformError, WriteOutcomeUnknown, WritesStopped
 
 NAME_LIMIT = 200  # keep names readable in Ads Manager; the tag always survives the cut
 
@@ -92,8 +93,8 @@ def enqueue_creative(account: AdAccount, new_ad: NewAd, results: Results) -> Cal
         new_ad.creative_id = str(response.json()["id"])
 
     def failed(response: FacebookResponse) -> None:
-        results[new_ad.index] = MutationResult(new_ad.mutation.idempotency_key, ok=False,
-                                               error=f"new_ad in {new_ad.ad_set_id}: creative: {_error(response)}")
+        results[new_ad.index] = answered_error(new_ad.mutation, response,
+                                                f"new_ad in {new_ad.ad_set_id}: creative: {_error(response)}")
 
     def enqueue(batch: FacebookAdsApiBatch) -> None:
         account.create_ad_creative(params=new_ad.creative, batch=batch, success=succeeded, failure=failed)
@@ -127,7 +128,28 @@ def create_ads(account: AdAccount, new_ads: Sequence[NewAd], results: Results, c
                 _enqueue_ad(account, new_ad, results, batch)
             batch.execute()
 
-        call(f"batch of {len(chunk)} new ad(s)", send)
+        try:
+            call(f"batch of {len(chunk)} new ad(s)", send)
+        except (PlatformError, WritesStopped) as error:
+            record_unanswered([n.index for n in chunk], [n.mutation for n in chunk], results, error)
+
+
+def answered_error(mutation: Mutation, response: FacebookResponse, message: str) -> MutationResult:
+    """A call's own error answer in a batch: a transient or server error may still have been applied."""
+    error = response.error()
+    unknown = bool(error.api_transient_error()) or (response.status() or 0) >= 500 or error.api_error_code() in (1, 2)
+    return MutationResult(mutation.idempotency_key, ok=False, error=message, outcome_unknown=unknown)
+
+
+def record_unanswered(indices: Sequence[int], mutations: Sequence[Mutation], results: Results,
+                      error: Exception) -> None:
+    """Results for the calls of a batch that failed as a whole: unknown if it may have been applied
+    (`WriteOutcomeUnknown`), not sent if the write guard stopped it, else not applied."""
+    for index, mutation in zip(indices, mutations, strict=True):
+        if results[index] is None:
+            results[index] = MutationResult(mutation.idempotency_key, ok=False, error=str(error),
+                                            outcome_unknown=isinstance(error, WriteOutcomeUnknown),
+                                            not_sent=isinstance(error, WritesStopped))
 
 
 def _enqueue_ad(account: AdAccount, new_ad: NewAd, results: Results, batch: FacebookAdsApiBatch) -> None:
@@ -137,7 +159,8 @@ def _enqueue_ad(account: AdAccount, new_ad: NewAd, results: Results, batch: Face
         results[new_ad.index] = MutationResult(key, ok=True, platform_ref=str(response.json()["id"]))
 
     def failed(response: FacebookResponse) -> None:
-        results[new_ad.index] = MutationResult(key, ok=False, error=f"new_ad in {new_ad.ad_set_id}: {_error(response)}")
+        results[new_ad.index] = answered_error(new_ad.mutation, response,
+                                                f"new_ad in {new_ad.ad_set_id}: {_error(response)}")
 
     # Never created active: a person looks at new copy before it spends.
     account.create_ad(params={"name": new_ad.name, "adset_id": new_ad.ad_set_id,

@@ -3,6 +3,10 @@
 New ads (`connectors/meta/new_ads.py`) take two rounds: their creatives go with the updates, the
 ads follow once the creatives' ids are known.
 
+A batch whose answer is lost (timeout, reset, 5xx) is not sent again: its calls that got no answer
+are reported with an unknown outcome, and so is a call whose own answer is a transient or server
+error (the agent settles them by reading Meta). A batch the write guard stops is reported not sent.
+
 Meta allows an ad set's budget to change only 4 times an hour; past that, Meta answers code 17
 and blocks the ad set's budget for an hour
 (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting, "Ad Set Level").
@@ -33,9 +37,18 @@ from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.base import Mutation, MutationResult
 from connectors.meta.api import PacedApi
-from connectors.meta.new_ads import NewAd, NewAdSettings, create_ads, enqueue_creative, plan_new_ad
+from connectors.meta.new_ads import (
+    NewAd,
+    NewAdSettings,
+    answered_error,
+    create_ads,
+    enqueue_creative,
+    plan_new_ad,
+    record_unanswered,
+)
 from connectors.meta.records import money_to_minor
 from connectors.new_ad_copy import find_tags
+from connectors.retry import PlatformError, WritesStopped
 
 BATCH_LIMIT = 50
 BUDGET_LIMIT_CODE = 17  # "User request limit reached"; on a budget change: that ad set is blocked for an hour
@@ -115,7 +128,7 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
     Advantage campaign budget."""
     under_campaign_budget = campaign_budgets or {}
     results: list[MutationResult | None] = [None] * len(mutations)
-    ready: list[Callable[[FacebookAdsApiBatch], None]] = []
+    ready: list[tuple[int, Callable[[FacebookAdsApiBatch], None]]] = []
     new_ads: list[NewAd] = []
     for index, mutation in enumerate(mutations):
         target = targets.get(mutation.entity_id)
@@ -144,7 +157,7 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                                                    f"next change to {mutation.entity_id} at {allowed_at.isoformat()}")
                 continue
             limiter.record(mutation.entity_id, now())  # counted when sent: a lost answer may still have applied
-        ready.append(_enqueue_update(api, index, mutation, level, params, results, limiter, now))
+        ready.append((index, _enqueue_update(api, index, mutation, level, params, results, limiter, now)))
     account = AdAccount(ad_account, api=api)
     if new_ads:
         known = find_tags(known_ads, [n.tag for n in new_ads])
@@ -153,16 +166,23 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                 results[new_ad.index] = MutationResult(new_ad.mutation.idempotency_key, ok=True,
                                                        platform_ref=known[new_ad.tag], already_applied=True)
             else:
-                ready.append(enqueue_creative(account, new_ad, results))
+                ready.append((new_ad.index, enqueue_creative(account, new_ad, results)))
     for start in range(0, len(ready), BATCH_LIMIT):
         chunk = ready[start:start + BATCH_LIMIT]
         batch = api.new_batch()
-        for enqueue in chunk:
+        for _, enqueue in chunk:
             enqueue(batch)
-        call(f"batch of {len(chunk)} call(s)", batch.execute)
+        try:
+            call(f"batch of {len(chunk)} call(s)", batch.execute)
+        except (PlatformError, WritesStopped) as error:
+            unanswered = [i for i, _ in (ready[start:] if isinstance(error, WritesStopped) else chunk)]
+            record_unanswered(unanswered, [mutations[i] for i in unanswered], results, error)
+            if isinstance(error, WritesStopped):
+                break
     create_ads(account, new_ads, results, call, BATCH_LIMIT, api.new_batch, read_ads)
-    return [r if r is not None else _failed(mutations[i], "no answer for this call in the batch response; "
-                                                           "its state is unknown until the next read")
+    return [r if r is not None else MutationResult(mutations[i].idempotency_key, ok=False, outcome_unknown=True,
+                                                   error="no answer for this call in the batch response; "
+                                                         "outcome unknown until Meta is read")
             for i, r in enumerate(results)]
 
 
@@ -176,10 +196,13 @@ def _enqueue_update(api: PacedApi, index: int, mutation: Mutation, level: str, p
         error = response.error()
         said = f"({error.api_error_code()}/{error.api_error_subcode()}) {error.api_error_message() or error.get_message()}"
         if mutation.kind == "set_budget" and error.api_error_code() == BUDGET_LIMIT_CODE:
+            # refused, not applied: Meta blocks the ad set's budget for the hour
             until = limiter.block(mutation.entity_id, now())
             said = (f"Meta blocks budget changes to ad set {mutation.entity_id} for an hour after too many changes; "
                     f"not retried before {until.isoformat()} {said}")
-        results[index] = _failed(mutation, said)
+            results[index] = _failed(mutation, said)
+            return
+        results[index] = answered_error(mutation, response, said)
 
     def enqueue(batch: FacebookAdsApiBatch) -> None:
         _OBJECTS[level](mutation.entity_id, api=api).api_update(params=params, batch=batch, success=succeeded,

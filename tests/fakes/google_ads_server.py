@@ -8,16 +8,23 @@ Faults (see `platform_fixtures.Faults`), matched on request kinds `search:<resou
 `mutate:<Service>`: rate_limit (RESOURCE_EXHAUSTED + QuotaErrorDetails.retry_delay), server_error
 (INTERNAL), unavailable, timeout (DEADLINE_EXCEEDED), auth (UNAUTHENTICATED, echoing the developer
 token as a careless server might), invalid (INVALID_ARGUMENT), malformed_row, truncated_page (stream
-cut after its first message), partial_failure (operation `index` fails).
+cut after its first message), partial_failure (operation `index` fails), lost_answer (applied,
+then answered INTERNAL), and the write faults of `platform_fixtures.Fault` (slow_answer,
+drop_answer: applied, then the call is cancelled as UNAVAILABLE; hold).
 
 As strict as the API where we rely on it: every GAQL query is checked against the v26 protos
 (`tests/fakes/gaql.py`: unknown fields, resources, date segments without a date range); customers
 reached through a manager (`managers`) need that manager in `login-customer-id`; responsive search
 ads are checked against their limits; campaigns in `shared_budgets` share one explicit budget.
+
+A new ad's URL custom parameters are kept and read back (`ad_group_ad.ad.url_custom_parameters`),
+as Google keeps an Ad's `url_custom_parameters`
+(https://developers.google.com/google-ads/api/reference/rpc/v26/Ad).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -28,6 +35,7 @@ from typing import Any
 
 import grpc
 from google.ads.googleads.v26.common.types.ad_asset import AdTextAsset
+from google.ads.googleads.v26.common.types.custom_parameter import CustomParameter
 from google.ads.googleads.v26.errors.types.errors import (
     ErrorCode,
     ErrorDetails,
@@ -52,7 +60,7 @@ from google.rpc import status_pb2
 
 from connectors.base import Entity, MetricRow
 from tests.fakes.gaql import check_query
-from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 PREFIX = "google.ads.googleads.v26"
 FAILURE_KEY = f"{PREFIX}.errors.googleadsfailure-bin"
@@ -152,6 +160,8 @@ class FakeGoogleAds:
         self.ids = IdMap()
         # shared set id -> {"name", "customer", "criteria": [(text, match)], "campaigns": [sim campaign id]}
         self.shared_sets: dict[int, dict[str, Any]] = {}
+        self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
+        self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
         handlers = {"SearchStream": grpc.unary_stream_rpc_method_handler(
@@ -188,9 +198,10 @@ class FakeGoogleAds:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _check(self, kind: str, customer_id: str, context: grpc.ServicerContext) -> tuple[str, Any]:
+    def _check(self, kind: str, customer_id: str, context: grpc.ServicerContext, fault: Any = None
+               ) -> tuple[str, Any]:
         metadata = dict(context.invocation_metadata())
-        fault = self.faults.take(kind)
+        fault = fault or self.faults.take(kind)
         if metadata.get("developer-token") != self.developer_token or (fault and fault.kind == "auth"):
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED, "Authentication failed", GoogleAdsFailure(errors=[_error(
                 "authentication_error", "OAUTH_TOKEN_INVALID",
@@ -331,6 +342,8 @@ class FakeGoogleAds:
             ad.responsive_search_ad.headlines.append(AdTextAsset(text=text))
         for text in entity.attributes.get("descriptions") or [entity.attributes.get("description", "")]:
             ad.responsive_search_ad.descriptions.append(AdTextAsset(text=text))
+        for key, value in self.ad_parameters.get(entity.entity_id, []):
+            ad.url_custom_parameters.append(CustomParameter(key=key, value=value))
         return row
 
     def _keyword_row(self, entity: Entity) -> Any:
@@ -403,8 +416,16 @@ class FakeGoogleAds:
             with self.traffic.request(kind):
                 self.requests.append((kind, request))
                 try:
-                    sim_account, fault = self._check(kind, request.customer_id, context)
-                    return self._mutate(service, request, sim_account, fault)
+                    fault = self.faults.take(kind)
+                    before_write(fault)
+                    sim_account, fault = self._check(kind, request.customer_id, context, fault)
+                    response = self._mutate(service, request, sim_account, fault)
+                    if after_write(fault):  # applied; the answer is lost on the way
+                        raise _Abort(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")
+                    if fault and fault.kind == "lost_answer":
+                        raise _Abort(grpc.StatusCode.INTERNAL, "Internal error encountered", GoogleAdsFailure(
+                            errors=[_error("internal_error", "INTERNAL_ERROR", "An internal error has occurred.")]))
+                    return response
                 except _Abort as abort:
                     self._abort(context, abort)
                     raise AssertionError("unreachable") from None
@@ -485,7 +506,9 @@ class FakeGoogleAds:
             create = operation.create
             _check_rsa(create.ad)
             ad_set = self._sim_id(create.ad_group)
-            new_ad_id = f"{ad_set}-g{len(self.requests)}"
+            # one id per created ad, even when one mutate creates several
+            new_ad_id = f"{ad_set}-g{next(self._new_ads)}"
+            self.ad_parameters[new_ad_id] = [(p.key, p.value) for p in create.ad.url_custom_parameters]
             params = {"headlines": [h.text for h in create.ad.responsive_search_ad.headlines],
                       "descriptions": [d.text for d in create.ad.responsive_search_ad.descriptions],
                       "status": "ACTIVE" if create.status.name == "ENABLED" else "PAUSED", "new_ad_id": new_ad_id}

@@ -15,7 +15,9 @@ Faults (request kinds such as `get:adAnalytics:CAMPAIGN`, `get:adCampaigns`, `po
 unavailable (503), timeout (answer after `seconds`), auth (401, echoing the token), invalid (400),
 malformed_row, truncated_page, lost_answer (the request is applied, then answered 504),
 daily_quota (429 without `Retry-After`: the day's quota is spent), forbidden (403: the token lacks
-a permission or role for this call).
+a permission or role for this call), and the write faults of `platform_fixtures.Fault` (slow_answer,
+drop_answer, hold). Note that `timeout` waits before applying: the write lands after the client
+has given up (a slow create).
 
 `campaign_formats` maps simulator ad set ids to a LinkedIn campaign `format` (e.g. SINGLE_IMAGE):
 such a campaign shows it and accepts only creatives of that format.
@@ -38,7 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
 _STATUS = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "REMOVED": "ARCHIVED"}
@@ -140,11 +142,15 @@ class FakeLinkedIn:
             fault = self.faults.take(kind)
             headers: dict[str, str] = {}
             try:
+                before_write(fault)
                 if fault and fault.kind == "timeout":
                     time.sleep(float(fault.params.get("seconds", 1.0)))
                 self._check(http, fault)
                 with self.backend.lock:
                     payload = self._route(method, parts, params, body, http, fault)
+                if after_write(fault):  # applied; the connection is closed with no answer
+                    http.close_connection = True
+                    return
                 if fault and fault.kind == "lost_answer":
                     raise RestError(504, "Gateway Timeout", "GATEWAY_TIMEOUT")
                 if isinstance(payload, Created):

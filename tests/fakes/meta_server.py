@@ -16,7 +16,8 @@ timeout (answer after `seconds`), auth (190, echoing the token as a careless ser
 malformed_row, truncated_page, too_much_data (100/1504018), partial_failure (batch item `index`),
 lost_answer (the request, or the batch holding the matched call, is applied, then answered 500),
 job_failed (on `post:insights`: the report run ends in `status`, "Job Failed" by default, or
-"Job Skipped").
+"Job Skipped"), and the write faults of
+`platform_fixtures.Fault` (slow_answer, drop_answer, hold).
 
 As strict as Graph where our connector could go wrong (each rule cites its page below): reach
 estimates need a location and may be -1 for custom audiences; insights rows carry the real
@@ -42,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from connectors.base import Entity, MetricRow
 from connectors.money import minor_unit_exponent
-from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic
+from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
 BUDGET_CHANGES_PER_HOUR = 4
@@ -146,11 +147,15 @@ class FakeMeta:
             self.log.append((kind, "/".join(parts), params))
             fault = self.faults.take(kind)
             try:
+                before_write(fault)
                 if fault and fault.kind == "timeout":
                     time.sleep(float(fault.params.get("seconds", 1.0)))
                 self._check(params, fault, parts)
                 with self.backend.lock:
                     status, payload = 200, self._route(method, parts, params, fault)
+                if after_write(fault):  # applied; the connection is closed with no answer
+                    http.close_connection = True
+                    return
                 if fault and fault.kind == "lost_answer":
                     raise self.lost_answer()
                 text = json.dumps(payload)

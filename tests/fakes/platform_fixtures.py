@@ -63,7 +63,12 @@ class IdMap:
 @dataclass
 class Fault:
     """A scripted failure: `kind` (rate_limit, server_error, unavailable, timeout, auth, malformed_row,
-    truncated_page, partial_failure, ...) for requests whose kind starts with `match`."""
+    truncated_page, partial_failure, ...) for requests whose kind starts with `match`.
+
+    Write faults every fake understands: `slow_answer` (applied, answered after `seconds`: longer
+    than the client's timeout), `drop_answer` (applied, then the connection is closed unanswered),
+    `hold` (the request waits for `release` after setting `arrived`, two threading.Events; then it
+    is handled normally, and sets `done`, if given, once applied): see `before_write` / `after_write`."""
 
     kind: str
     match: str = ""
@@ -93,6 +98,28 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def unused(self) -> int:
+        """How many injected faults have not fired yet."""
+        with self._lock:
+            return sum(fault.remaining for fault in self._faults)
+
+
+def before_write(fault: Fault | None) -> None:
+    """A `hold` fault: tell the test the write has arrived, and wait until it lets it go on."""
+    if fault is not None and fault.kind == "hold":
+        fault.params["arrived"].set()
+        fault.params["release"].wait(timeout=30)
+
+
+def after_write(fault: Fault | None) -> bool:
+    """Once a write is applied: a `slow_answer` waits `seconds` before answering; True if the answer
+    is to be dropped (`drop_answer`)."""
+    if fault is not None and fault.kind == "slow_answer":
+        time.sleep(float(fault.params.get("seconds", 1.0)))
+    if fault is not None and fault.kind == "hold" and "done" in fault.params:
+        fault.params["done"].set()
+    return fault is not None and fault.kind == "drop_answer"
 
 
 class Traffic:

@@ -103,6 +103,37 @@ def test_cooldown_at_execution_blocks_a_second_change_to_the_same_entity(sim_wor
     assert (state_of(sim_world, first), state_of(sim_world, second)) == ("executed", "rejected")
 
 
+def test_an_unknown_outcome_counts_as_applied_for_cooldowns_until_settled(sim_world: SimWorld) -> None:
+    holder = sim_world.budget_holders("shop-meta")[0]
+    first = sim_world.queue(budget_proposal(holder, "1.10"))
+    now = sim_world.clock.now()
+    with sim_world.engine.begin() as connection:  # sent, answer lost: nobody knows whether it applied
+        transition(connection, first, "executing", actor="executor", reason="claimed", now=now)
+        transition(connection, first, "unknown", actor="executor", reason="timed out", now=now)
+    sim_world.clock.advance(timedelta(hours=5))
+    second = sim_world.queue(budget_proposal(holder, "0.95"))
+    assert execute(sim_world) == Counter({"rejected": 1})  # the cooldown counts the unknown change
+    assert (state_of(sim_world, first), state_of(sim_world, second)) == ("unknown", "rejected")
+    assert sim_world.simulator.mutation_log() == []
+    # the platform shows it was not applied (long enough ago): back in the queue, never `failed`
+    report = reconcile(sim_world.engine, sim_world.connectors, sim_world.config, sim_world.clock)
+    assert report.outcomes == Counter({"settled_approved": 1}) and state_of(sim_world, first) == "approved"
+
+
+def test_reconcile_leaves_what_the_platform_cannot_confirm_unknown_not_failed(sim_world: SimWorld) -> None:
+    holder = sim_world.budget_holders("shop-meta")[0]
+    action_id = sim_world.queue(budget_proposal(holder, "1.10"))
+    with sim_world.engine.begin() as connection:  # a crash right after sending
+        transition(connection, action_id, "executing", actor="crashed-worker", reason="claimed",
+                   now=sim_world.clock.now())
+    sim_world.simulator.apply_as_human("shop-meta", Mutation(  # then a person set another budget
+        kind="set_budget", account_id="shop-meta", entity_id=holder.entity_id,
+        params={"daily_budget": "77.00"}, idempotency_key="human-edit"))
+    report = reconcile(sim_world.engine, sim_world.connectors, sim_world.config, sim_world.clock)
+    assert report.outcomes["reconciled_unknown"] == 1 and state_of(sim_world, action_id) == "unknown"
+    assert report.write_problems and "still unknown" in report.write_problems[0]
+
+
 def test_reconcile_marks_applied_work_executed_and_requeues_the_rest(sim_world: SimWorld) -> None:
     applied_set, pending_set = sim_world.active_ad_sets("shop-meta")[:2]
     applied_id = sim_world.queue(pause_proposal(applied_set))

@@ -192,6 +192,30 @@ def test_new_ads_are_created_paused(rig: Rig) -> None:
     assert [(e.status, e.attributes["headline"]) for e in new] == [("PAUSED", "Fresh beans")]
 
 
+def test_two_new_ads_in_one_mutate_are_both_created_and_found_by_their_tags(rig: Rig) -> None:
+    connector = rig.connector()
+    ad_group = _by_level(connector, "acme-us", "ad_set")[0]
+    keys = ["a" * 32, "b" * 32]
+    results = connector.apply("acme-us", [Mutation("new_ad", "acme-us", ad_group, {
+        "headlines": [f"Fresh beans {n}"], "descriptions": ["Order by noon, brew tomorrow."]}, key)
+        for n, key in enumerate(keys)])
+    assert [r.ok for r in results] == [True, True], results
+    assert results[0].platform_ref != results[1].platform_ref
+    assert rig.fake.traffic.counts["mutate:AdGroupAdService"] == 1
+    assert connector.applied_keys("acme-us", [*keys, "c" * 32]) == set(keys)
+
+
+def test_a_write_whose_answer_is_lost_is_not_sent_again(rig: Rig) -> None:
+    connector = rig.connector()
+    campaign = _by_level(connector, "acme-us", "campaign")[0]
+    rig.fake.faults.inject("lost_answer", "mutate:CampaignService")  # applied, answered INTERNAL
+    rig.fake.traffic.reset()
+    [result] = connector.apply("acme-us", [Mutation("pause", "acme-us", campaign, {}, "p1")])
+    assert not result.ok and result.outcome_unknown, result
+    assert rig.fake.traffic.counts["mutate:CampaignService"] == 1 and rig.sleeps == []
+    assert next(e for e in connector.entities("acme-us") if e.entity_id == campaign).status == "PAUSED"
+
+
 def test_budgets_finer_than_the_currency_fail_before_any_request(rig: Rig) -> None:
     connector = rig.connector()
     campaign = _by_level(connector, "acme-jp", "campaign")[0]
