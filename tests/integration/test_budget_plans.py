@@ -61,7 +61,9 @@ def test_a_crash_in_a_reallocation_still_ends_at_the_plans_total(engine: Engine,
     crash_after_first_write(world)
     run_cycle(engine, world.config, world.connectors, world.clock)
     legs = plan_legs(world)
-    assert len(legs) >= 3 and {a["state"] for a in legs} == {"executing"}
+    # the batch raised after its first write: that leg is found applied, the others' outcome stays
+    # unknown (counted as applied) until the platform has shown their absence long enough
+    assert len(legs) >= 3 and Counter(a["state"] for a in legs) == Counter({"executed": 1, "unknown": len(legs) - 1})
     plan = legs[0]["evidence"]["plan"]
     assert Decimal(plan["total"]) == Decimal(plan["total_before"])
     assert len([row for row in world.simulator.mutation_log() if row["kind"] == "set_budget"]) == 1
@@ -69,6 +71,7 @@ def test_a_crash_in_a_reallocation_still_ends_at_the_plans_total(engine: Engine,
     # the re-run of the day: the month is now far over its budget, so pacing proposes a lower budget
     # for every holder, the plan's entities included (the permission stays `auto`: lowering it would
     # withdraw the plan's automatic approval before execution, see agent/permission_recheck.py)
+    world.clock.advance(timedelta(hours=1))
     rerun = parse_config(small_config(database_url, accounts=[{**META_ONLY["accounts"][0], "monthly_budget": "100"}],
                                       defaults={"permissions": {"set_budget": "auto"}}), environ={})
     run_cycle(engine, rerun, world.connectors, world.clock)

@@ -86,7 +86,9 @@ def _proposal(kind: str, entity: Entity, connector: Connector, tag: str) -> Prop
     elif kind == "add_negative_keywords":
         change = {"from": {}, "to": {"keywords": [{"text": f"free {tag}", "match_type": "PHRASE"}]}}
     else:
-        change = {"from": {}, "to": {"headline": f"Plan 2027 {tag}", "description": "400 teams, one report.",
+        # a responsive search ad needs 3 headlines and 2 descriptions; Meta and LinkedIn take the first
+        change = {"from": {}, "to": {"headlines": [f"Plan 2027 {tag}", "One report", "For 400 teams"],
+                                     "descriptions": ["400 teams, one report.", "Start this week."],
                                      "status": "PAUSED", "name": f"test copy {tag}"}}
     return Proposal(kind=kind, policy="test", account_id=entity.account_id, entity_id=entity.entity_id,
                     entity_level=entity.level, entity_name=entity.name, change=change, rationale=f"test {kind}")
