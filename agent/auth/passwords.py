@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -9,9 +11,13 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # hashing cost grows with length: a megabyte "password" is a denial of service
 
 _HASHER = PasswordHasher()
-# Verified when the email is unknown, so an attacker cannot tell "no such user" from "wrong password"
-# by the answer's timing.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone: timing equaliser")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so an attacker cannot tell "no such user" from "wrong
+    password" by the answer's timing. Made on first use: hashing takes a good fraction of a second."""
+    return _HASHER.hash("not a password of anyone: timing equaliser")
 
 
 def password_problem(password: str) -> str | None:
@@ -32,7 +38,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LENGTH:
         return False
     try:
-        matches = _HASHER.verify(password_hash or _DUMMY_HASH, password)
+        matches = _HASHER.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
     return matches and password_hash is not None
