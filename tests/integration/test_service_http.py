@@ -5,9 +5,16 @@ from __future__ import annotations
 import socket
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from agent import db, store
 from agent.auth.tokens import new_secret
+from agent.auth.users import add_user
+from agent.config import load_config
+from agent.service import AgentService
 from tests.integration.test_service import Service, free_port, wait_for, write_config
 
 
@@ -55,3 +62,20 @@ def test_served_pages_need_a_token_in_the_header(tmp_path: Path, database_url: s
     assert answer.startswith(b"HTTP/1.1 413"), answer
     assert service.stop() == 0
     assert token not in service.output()
+
+
+def test_serve_refuses_to_start_with_users_but_no_session_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database_url = f"sqlite:///{tmp_path / 'agent.db'}"
+    config_path = write_config(tmp_path, database_url, free_port())
+    config = load_config(config_path)
+    engine = store.make_engine(database_url)
+    try:
+        db.upgrade(engine)
+        add_user(engine, "alice@example.com", "a long enough passphrase", "viewer", [], datetime.now(UTC))
+    finally:
+        engine.dispose()
+    assert AgentService(config, config_path).run() == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: users exist") and "service.session_secret is not set" in line
