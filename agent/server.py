@@ -124,5 +124,4 @@ def bind_socket(host: str, port: int) -> socket.socket:
         reason = error.strerror or str(error)
         hint = " (is another process, or another serve, using it? set service.port)" if error.errno == errno.EADDRINUSE else ""
         raise PortUnavailable(f"cannot listen on {host}:{port}: {reason.lower()}{hint}") from None
-    sock.set_inheritable(True)
     return sock
