@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent import db, logs
+from agent.auth.checks import auth_warnings
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
 from agent.commands.audit import audit_group
 from agent.commands.backtest import backtest_command
@@ -35,6 +36,7 @@ from agent.commands.common import (
 )
 from agent.commands.connectors_check import connectors_group
 from agent.commands.report import report_group
+from agent.commands.users import users_group
 from agent.config import AgentConfig
 from agent.cycle import CycleSummary, build_connectors, run_cycle
 from agent.gate import permission_matrix
@@ -113,8 +115,8 @@ def config_check(config_path: Path) -> None:
     config = load_or_exit(config_path)
     console = console_for()
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts)", markup=False)
-    for warning in config.approvals.warnings():
-        console.print(f"warning: {warning}", markup=False)
+    for warning in [*config.approvals.warnings(), *auth_warnings(config.service)]:
+        console_for(stderr=True).print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
     kinds = list(next(iter(matrix.values())))
@@ -203,6 +205,7 @@ main.add_command(audit_group)
 main.add_command(report_group)
 main.add_command(connectors_group)
 main.add_command(backtest_command)
+main.add_command(users_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

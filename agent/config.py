@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
 from agent.approvals.settings import ApprovalSettings
+from agent.auth.tokens import secret_problem
 from agent.copywriter.settings import CopywriterSettings
 from connectors.meta.conversions import check_event, parse_attribution
 from policies.settings import PolicySettings, StrictModel
@@ -108,9 +109,13 @@ class GuardrailSettings(StrictModel):
 class ServiceSettings(StrictModel):
     """The long-running service (`paid-media-agent serve`): schedules, HTTP server, shutdown."""
 
-    host: str = Field(default="127.0.0.1", description="bind address; anything but loopback needs a token")
+    host: str = Field(default="127.0.0.1", description="bind address (authentication is required on any)")
     port: int = Field(default=8787, ge=0, le=65535)
-    dashboard_token: SecretStr | None = Field(default=None, description="bearer token for dashboard and metrics")
+    dashboard_token: SecretStr | None = Field(default=None, description="deprecated: one of api_tokens, named dashboard")
+    api_tokens: dict[str, SecretStr] = Field(default_factory=dict, description="name: bearer token (32+ random bytes)")
+    session_secret: SecretStr | None = Field(default=None, description="signs sign-in sessions; needed once users exist")
+    session_hours: float = Field(default=12, gt=0, le=24 * 30, description="a sign-in lasts this long")
+    insecure_no_auth: bool = Field(default=False, description="DANGER: serve every page without authentication")
     cycle_interval_minutes: float = Field(default=60, gt=0)
     expiry_sweep_minutes: float = Field(default=15, gt=0)
     mail_poll_seconds: float = Field(default=60, gt=0)
@@ -123,9 +128,14 @@ class ServiceSettings(StrictModel):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     @model_validator(mode="after")
-    def _protected_when_exposed(self) -> ServiceSettings:
-        if self.host not in ("127.0.0.1", "localhost", "::1") and self.dashboard_token is None:
-            raise ValueError(f"host {self.host!r} is reachable from other machines: set dashboard_token too")
+    def _long_random_secrets(self) -> ServiceSettings:
+        named = {f"api_tokens.{name}": token for name, token in self.api_tokens.items()}
+        named.update({key: getattr(self, key) for key in ("dashboard_token", "session_secret")
+                      if getattr(self, key) is not None})
+        problems = [f"{key} {problem}" for key, value in named.items()
+                    if (problem := secret_problem(value.get_secret_value()))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

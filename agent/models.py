@@ -262,3 +262,17 @@ class AgentFlag(Base):
     enabled: Mapped[bool] = mapped_column(Boolean)
     updated_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A person who signs in to the web console (`paid-media-agent users add`); see agent/auth/."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string
+    role: Mapped[str] = mapped_column(String(16))  # viewer | approver | admin
+    accounts: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty: every account
+    session_nonce: Mapped[str] = mapped_column(String(64))  # in every session; a new user gets a new one
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

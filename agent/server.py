@@ -1,14 +1,15 @@
-"""HTTP: health, readiness, Prometheus metrics, the dashboard, and extra routes (Slack).
+"""HTTP: health, readiness, Prometheus metrics, the dashboard, sign-in, and extra routes (Slack).
 
-Bound to 127.0.0.1 by default; the config refuses another address without a token, and with a
-token set the dashboard and metrics require `Authorization: Bearer <token>` (or `?token=`).
+Every route but `/healthz`, `/readyz`, `/login` and the signed ones (Slack's) needs a signed-in user
+or `Authorization: Bearer <token>`, whatever the bind address (agent/auth/, docs/security.md).
 """
 
 from __future__ import annotations
 
-import hmac
+import errno
+import socket
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +17,17 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, func, select, text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from agent import metrics
 from agent.actions import as_utc
+from agent.auth.middleware import AccessRules, AuthMiddleware, authenticator_for, principal_of
+from agent.auth.pages import login_routes
+from agent.auth.roles import Principal, can_view_all
+from agent.auth.users import authenticate, get_user
 from agent.claims import stuck_actions
 from agent.config import AgentConfig
 from agent.models import Cycle
@@ -41,25 +47,6 @@ class ServiceStatus:
     scheduler_running: bool = False
     # cleared while a new leader recovers (reconciliation, then the interrupted cycle at once)
     recovered: threading.Event = field(default_factory=_set_event)
-
-
-def _authorized(request: Request, config: AgentConfig) -> bool:
-    token = config.service.dashboard_token
-    if token is None:
-        return True
-    offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    offered = offered or request.query_params.get("token", "")
-    return hmac.compare_digest(offered.encode(), token.get_secret_value().encode())
-
-
-def _protected(config: AgentConfig, handler: Callable[[Request], Awaitable[Response]]
-               ) -> Callable[[Request], Awaitable[Response]]:
-    async def guarded(request: Request) -> Response:
-        if not _authorized(request, config):
-            return PlainTextResponse("unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return guarded
 
 
 def last_successful_cycle(engine: Engine) -> datetime | None:
@@ -92,30 +79,64 @@ def readiness(engine: Engine, config: AgentConfig, status: ServiceStatus, now: d
 
 
 def build_app(engine: Engine, config: AgentConfig, status: ServiceStatus,
-              dashboard: Callable[[], str] | None = None, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+              dashboard: Callable[[Principal], str] | None = None, extra_routes: Sequence[BaseRoute] = (),
+              signed_paths: Mapping[str, int] | None = None,
+              now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Starlette:
+    """The app. `signed_paths` (path: body limit) check their own request signatures (Slack's)."""
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
     async def readyz(_request: Request) -> Response:
-        ready, checks = readiness(engine, config, status, datetime.now(UTC))
+        ready, checks = readiness(engine, config, status, now())
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
-    async def metrics_endpoint(_request: Request) -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
+        principal = principal_of(request)
+        if principal is None or not can_view_all(principal):
+            return PlainTextResponse("metrics cover every account: not for a user limited to some", status_code=403)
         with engine.connect() as connection:
             metrics.STUCK_ACTIONS.set(len(stuck_actions(connection, datetime.now(UTC))))
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    async def dashboard_endpoint(_request: Request) -> Response:
-        if dashboard is None:
+    async def dashboard_endpoint(request: Request) -> Response:
+        principal = principal_of(request)
+        if dashboard is None or principal is None:
             return PlainTextResponse("the dashboard is not available in this build", status_code=404)
-        return HTMLResponse(dashboard())
+        return HTMLResponse(dashboard(principal))
 
+    authenticator = authenticator_for(config.service, lambda email: get_user(engine, email), now)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", _protected(config, metrics_endpoint)),
-        Route("/", _protected(config, dashboard_endpoint)),
-        Route("/dashboard", _protected(config, dashboard_endpoint)),
+        Route("/metrics", metrics_endpoint),
+        Route("/", dashboard_endpoint),
+        Route("/dashboard", dashboard_endpoint),
+        *login_routes(authenticator, lambda email, password: authenticate(engine, email, password),
+                      int(config.service.session_hours * 3600)),
         *extra_routes,
     ]
-    return Starlette(routes=routes)
+    rules = AccessRules().with_signed(signed_paths or {})
+    return Starlette(routes=routes, middleware=[Middleware(AuthMiddleware, authenticator=authenticator, rules=rules)])
+
+
+class PortUnavailable(Exception):
+    """The HTTP port cannot be bound; the message says which and why."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, ready for the server to listen on; PortUnavailable if it cannot be."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as error:
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        hint = " (is another process, or another serve, using it? set service.port)" if error.errno == errno.EADDRINUSE else ""
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {reason.lower()}{hint}") from None
+    return sock

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,17 +20,30 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agent import jobs, metrics
+from agent.approvals.slack_endpoint import BODY_LIMIT as SLACK_BODY_LIMIT
+from agent.approvals.slack_endpoint import PATH as SLACK_PATH
 from agent.approvals.slack_endpoint import slack_routes
+from agent.auth.roles import Principal, can_view, can_view_all
+from agent.auth.users import count_users
 from agent.clock import SystemClock
 from agent.config import AgentConfig
 from agent.cycle import build_connectors
 from agent.leader import LeaderLock, leader_lock_for
 from agent.recovery import last_cycle_cut_short, recover
 from agent.scheduler import build_scheduler, sync_jobs
-from agent.server import ServiceStatus, build_app
+from agent.server import PortUnavailable, ServiceStatus, bind_socket, build_app
 from agent.store import make_engine
 
 log = logging.getLogger(__name__)
+EXIT_CANNOT_START = 2
+# Slow or idle clients must not hold connections forever; bodies have their own deadline
+# (agent/auth/limits.py). The proxy in front usually has its own limits too.
+HTTP_LIMITS: dict[str, Any] = {"timeout_keep_alive": 5, "limit_concurrency": 100, "timeout_graceful_shutdown": 10,
+                               "h11_max_incomplete_event_size": 16 * 1024}
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why, in one line."""
 
 
 class AgentService:
@@ -48,10 +62,17 @@ class AgentService:
     # -- lifecycle --------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Serve until a stop signal; returns the exit code."""
+        """Serve until a stop signal; returns the exit code (2, after one line saying why, if it cannot
+        start: its HTTP port is taken, or users exist while no session secret is set)."""
         jobs.RUNTIME = self.runtime
+        try:
+            self._check_sign_in()
+            self._start_http()
+        except (PortUnavailable, StartupError) as error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            self.engine.dispose()
+            return EXIT_CANNOT_START
         self._install_signal_handlers()
-        self._start_http()
         log.info("service.started", extra={"host": self.config.service.host, "port": self.config.service.port})
         try:
             while not self.runtime.stop.is_set():
@@ -129,16 +150,36 @@ class AgentService:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
-    def _start_http(self) -> None:
-        slack = slack_routes(self.engine, self.config, self.clock, self.config.approvals)
-        app = build_app(self.engine, self.config, self.status, dashboard=self._dashboard, extra_routes=slack)
-        server_config = uvicorn.Config(app, host=self.config.service.host, port=self.config.service.port,
-                                       log_config=None, access_log=False, lifespan="off")
-        self._http = uvicorn.Server(server_config)
-        self._http_thread = threading.Thread(target=self._http.run, name="http", daemon=True)
-        self._http_thread.start()
+    def _check_sign_in(self) -> None:
+        if self.config.service.session_secret is None and count_users(self.engine):
+            raise StartupError("users exist (paid-media-agent users list) but service.session_secret is not set: "
+                               "nobody could sign in; set it to a long random secret")
 
-    def _dashboard(self) -> str:
+    def _start_http(self) -> None:
+        """Bind the port here, in the main thread, so a taken port stops the start instead of leaving
+        a service without its HTTP server; then serve from a thread."""
+        service = self.config.service
+        slack = slack_routes(self.engine, self.config, self.clock, self.config.approvals)
+        signed = {SLACK_PATH: SLACK_BODY_LIMIT} if slack else {}
+        app = build_app(self.engine, self.config, self.status, dashboard=self._dashboard, extra_routes=slack,
+                        signed_paths=signed)
+        sock = bind_socket(service.host, service.port)
+        server_config = uvicorn.Config(app, host=service.host, port=service.port, log_config=None, access_log=False,
+                                       lifespan="off", server_header=False, **HTTP_LIMITS)
+        self._http = uvicorn.Server(server_config)
+        self._http_thread = threading.Thread(target=self._http.run, kwargs={"sockets": [sock]}, name="http",
+                                             daemon=True)
+        self._http_thread.start()
+        while not self._http.started:  # a few milliseconds; an error here means no HTTP server at all
+            if not self._http_thread.is_alive():
+                raise StartupError(f"the HTTP server on {service.host}:{service.port} stopped while starting")
+            self._http_thread.join(timeout=0.02)
+
+    def _dashboard(self, principal: Principal) -> str:
         from agent.reports.dashboard import render_dashboard
 
-        return render_dashboard(self.engine, self.config, self.clock)
+        config = self.config
+        if not can_view_all(principal):  # a user limited to some accounts sees only those
+            config = config.model_copy(update={"accounts": [a for a in config.accounts
+                                                            if can_view(principal, a.id)]})
+        return render_dashboard(self.engine, config, self.clock)

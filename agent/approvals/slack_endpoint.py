@@ -1,7 +1,8 @@
 """`POST /slack/interactions`: the Approve / Reject buttons, verified, decided, executed after answering.
 
-Order of checks: signature and age (401), then the clicking user must be an approver at all
-(403), then of the action's account (403). The decision goes through `decide_action`, so a
+Order of checks: body size (413, while it streams in: at most 64 KB is ever read), signature and age
+(401), the payload's shape (400, one line saying what is wrong), then the clicking user must be an
+approver at all (403), then of the action's account (403). The decision goes through `decide_action`, so a
 replayed or retried request cannot approve twice. Slack wants an answer within 3 seconds, so the
 response is sent first and execution (drift check, guardrails, platform call) runs afterwards as
 a background task, which then rewrites the message with the outcome.
@@ -13,6 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,11 +32,14 @@ from agent.approvals.followup import ConnectorsFactory, current_action, execute_
 from agent.approvals.settings import ApprovalSettings
 from agent.approvals.slack import APPROVE_ACTION_ID, REJECT_ACTION_ID, SlackApprovals
 from agent.approvals.slack_signature import SlackSignatureError, verify
+from agent.auth.limits import BodyTooLarge, read_body
 from agent.clock import Clock
 from agent.config import AgentConfig
 
 log = logging.getLogger(__name__)
 PATH = "/slack/interactions"
+BODY_LIMIT = 64 * 1024  # Slack's interaction payloads are a few KB; Slack itself caps messages far below this
+MAX_ACTION_ID = 2**31 - 1  # the actions.id column is a 32-bit integer
 VERDICTS: dict[str, Verdict] = {APPROVE_ACTION_ID: "approve", REJECT_ACTION_ID: "reject"}
 
 
@@ -48,16 +53,73 @@ def parse_payload(body: bytes) -> dict[str, Any] | None:
     try:
         fields = parse_qs(body.decode("utf-8"), strict_parsing=False)
         payload = json.loads(fields["payload"][0])
-    except (UnicodeDecodeError, KeyError, IndexError, json.JSONDecodeError):
-        return None
+    except (UnicodeDecodeError, KeyError, IndexError, ValueError, RecursionError):
+        return None  # ValueError: bad JSON, or an integer of thousands of digits; RecursionError: deep nesting
     return payload if isinstance(payload, dict) else None
 
 
-def _clicked(payload: Mapping[str, Any]) -> tuple[Verdict, str, Mapping[str, Any]] | None:
-    for element in payload.get("actions") or []:
-        if isinstance(element, dict) and element.get("action_id") in VERDICTS:
-            return VERDICTS[element["action_id"]], str(element.get("value", "")), element
-    return None
+class MalformedPayload(Exception):
+    """A signed payload that is not shaped like Slack's; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click on one of our buttons, read from a payload whose shape has been checked."""
+
+    verdict: Verdict
+    action_id: int
+    user_id: str
+    user_name: str | None
+    channel_id: str
+    team_id: str | None
+    message_ts: str | None
+    action_ts: str | None
+    trigger_id: str | None
+
+
+def _object(payload: Mapping[str, Any], key: str, required: bool = False) -> Mapping[str, Any]:
+    value = payload.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedPayload(f"`{key}` must be an object" + ("" if value is not None else " (it is missing)"))
+    return value
+
+
+def _text(mapping: Mapping[str, Any], key: str, where: str, required: bool = False) -> str | None:
+    value = mapping.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise MalformedPayload(f"`{where}.{key}` must be a non-empty string")
+    return value[:255]
+
+
+def read_click(payload: Mapping[str, Any]) -> Click | None:
+    """Our button click in `payload`, None for another kind of interaction; MalformedPayload if it is
+    one of ours but not shaped as Slack sends it."""
+    if payload.get("type") != "block_actions":
+        return None
+    actions = payload.get("actions")
+    if not isinstance(actions, list):
+        raise MalformedPayload("`actions` must be a list")
+    element = next((e for e in actions if isinstance(e, dict) and isinstance(e.get("action_id"), str)
+                    and e["action_id"] in VERDICTS), None)
+    if element is None:
+        return None
+    value = element.get("value")
+    if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10
+            and int(value) <= MAX_ACTION_ID):
+        raise MalformedPayload(f"the button's value is not an action number (1 to {MAX_ACTION_ID})")
+    user = _object(payload, "user", required=True)
+    channel, container = _object(payload, "channel"), _object(payload, "container")
+    channel_id = _text(channel, "id", "channel") or _text(container, "channel_id", "container") or ""
+    return Click(verdict=VERDICTS[element["action_id"]], action_id=int(value),
+                 user_id=str(_text(user, "id", "user", required=True)),
+                 user_name=_text(user, "username", "user") or _text(user, "name", "user"),
+                 channel_id=channel_id, team_id=_text(_object(payload, "team"), "id", "team"),
+                 message_ts=_text(container, "message_ts", "container"),
+                 action_ts=_text(element, "action_ts", "actions[]"), trigger_id=_text(payload, "trigger_id", "payload"))
 
 
 class SlackInteractions:
@@ -73,7 +135,10 @@ class SlackInteractions:
         self.connectors_factory = connectors_factory
 
     async def handle(self, request: Request) -> Response:
-        body = await request.body()
+        try:
+            body = await read_body(request, BODY_LIMIT)
+        except BodyTooLarge:
+            return PlainTextResponse(f"request body too large (at most {BODY_LIMIT} bytes)", status_code=413)
         try:
             verify(self.signing_secret, request.headers.get("x-slack-request-timestamp"),
                    request.headers.get("x-slack-signature"), body, self.clock.now())
@@ -82,22 +147,17 @@ class SlackInteractions:
             return PlainTextResponse(f"invalid request signature: {error.reason}", status_code=401)
         payload = parse_payload(body)
         if payload is None:
-            return PlainTextResponse("expected a form field `payload` holding JSON", status_code=400)
-        clicked = _clicked(payload) if payload.get("type") == "block_actions" else None
-        if clicked is None:
+            return PlainTextResponse("expected a form field `payload` holding a JSON object", status_code=400)
+        try:
+            click = read_click(payload)
+        except MalformedPayload as error:
+            return PlainTextResponse(f"malformed interaction payload: {error}", status_code=400)
+        if click is None:
             return Response(status_code=200)  # another interaction of the app: nothing for us
-        verdict, value, element = clicked
-        user = payload.get("user") or {}
-        user_id = str(user.get("id", ""))
-        channel_id = str((payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get(
-            "channel_id", ""))
+        verdict, action_id, user_id, channel_id = click.verdict, click.action_id, click.user_id, click.channel_id
         if not self.settings.is_slack_approver(user_id):
             await run_in_threadpool(self._refused, user_id, None, None, "not an approver of any account")
             return ephemeral("Sorry, you are not on the list of approvers, so nothing was changed.", 403)
-        try:
-            action_id = int(value)
-        except ValueError:
-            return ephemeral(f"This button does not name an action ({value[:40]!r}); nothing was changed.")
         action = await run_in_threadpool(current_action, self.engine, action_id)
         if action is None:
             return ephemeral(f"There is no action #{action_id} (it may have been removed); nothing was changed.")
@@ -108,12 +168,12 @@ class SlackInteractions:
                                     f"not an approver of account {account_id}")
             return ephemeral(f"Sorry, you may not decide actions of account {account_id}; nothing was changed.", 403)
         reference = {
-            "team_id": (payload.get("team") or {}).get("id"),
+            "team_id": click.team_id,
             "channel_id": channel_id,
-            "message_ts": (payload.get("container") or {}).get("message_ts"),
-            "action_ts": element.get("action_ts"),
-            "trigger_id": payload.get("trigger_id"),
-            "user_name": user.get("username") or user.get("name"),
+            "message_ts": click.message_ts,
+            "action_ts": click.action_ts,
+            "trigger_id": click.trigger_id,
+            "user_name": click.user_name,
             "request_timestamp": request.headers.get("x-slack-request-timestamp"),
             "body_sha256": hashlib.sha256(body).hexdigest(),
         }

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import httpx
 import pytest
@@ -180,6 +180,57 @@ def test_unsigned_or_stale_requests_are_refused(rig: SlackRig, case: str) -> Non
         answer = rig.click(action_id, secret="not-the-secret" if case == "wrong_secret" else SECRET,
                            tamper=case == "tampered_body", age={"stale": 301, "future": -301}.get(case, 0))
     assert answer.status_code == 401
+    assert rig.state(action_id) == "pending_approval"
+    assert decision_events(rig.world.engine, action_id) == []
+
+
+def test_a_huge_timestamp_is_refused_with_401_not_a_crash(rig: SlackRig) -> None:
+    action_id = rig.pending_pause()
+    body = button_body(action_id, ALICE, "approve", META_CHANNEL)
+    answer = rig.http.post(PATH, content=body, headers={
+        "X-Slack-Request-Timestamp": "1" + "0" * 400, "X-Slack-Signature": sign(SECRET, "1" + "0" * 400, body)})
+    assert answer.status_code == 401 and "not Unix seconds" in answer.text
+    assert rig.state(action_id) == "pending_approval"
+
+
+def test_ten_megabytes_are_refused_before_the_signature_check(rig: SlackRig) -> None:
+    answer = rig.http.post(PATH, content=b"payload=" + b"a" * (10 * 1024 * 1024), headers={
+        "X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=0"})
+    assert answer.status_code == 413
+
+
+def payload_of(action_id: int) -> dict[str, Any]:
+    return json.loads(parse_qs(button_body(action_id, ALICE, "approve", META_CHANNEL).decode())["payload"][0])
+
+
+MALFORMED: list[tuple[Any, str]] = [
+    (lambda p: p.update(user="U0ALICE"), "`user` must be an object"),
+    (lambda p: p.pop("user"), "`user` must be an object (it is missing)"),
+    (lambda p: p["user"].pop("id"), "`user.id` must be a non-empty string"),
+    (lambda p: p["user"].update(id=42), "`user.id` must be a non-empty string"),
+    (lambda p: p.update(channel="C0METAAPPR"), "`channel` must be an object"),
+    (lambda p: p.update(container=["x"]), "`container` must be an object"),
+    (lambda p: p.update(team="T0TEAM"), "`team` must be an object"),
+    (lambda p: p["actions"][0].update(value="9" * 30), "not an action number"),
+    (lambda p: p["actions"][0].update(value="2147483648"), "not an action number"),
+    (lambda p: p["actions"][0].update(value="0000000000009999999999"), "not an action number"),
+    (lambda p: p["actions"][0].update(value=7), "not an action number"),
+    (lambda p: p["actions"][0].pop("value"), "not an action number"),
+    (lambda p: p.update(actions="approve"), "`actions` must be a list"),
+    (lambda p: p.update(actions=5), "`actions` must be a list"),
+]
+
+
+def test_signed_but_malformed_payloads_get_400_with_a_reason(rig: SlackRig) -> None:
+    action_id = rig.pending_pause()
+    for change, reason in MALFORMED:
+        payload = payload_of(action_id)
+        change(payload)
+        answer = rig.click(action_id, body=urlencode({"payload": json.dumps(payload)}).encode())
+        assert answer.status_code == 400, (reason, answer.text)
+        assert reason in answer.text and "\n" not in answer.text.strip()
+    for body in (b"payload=" + b"[" * 30_000, b"payload=" + b"1" * 5000, b"payload=%ff%fe", b"payload=[]"):
+        assert rig.click(action_id, body=body).status_code == 400  # not an interaction at all
     assert rig.state(action_id) == "pending_approval"
     assert decision_events(rig.world.engine, action_id) == []
 

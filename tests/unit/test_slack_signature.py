@@ -51,3 +51,15 @@ def test_timestamps_inside_the_window_are_accepted() -> None:
 def test_missing_or_malformed_headers_are_refused(timestamp: str | None, signature: str | None) -> None:
     with pytest.raises(SlackSignatureError):
         verify(SECRET, timestamp, signature, BODY, SENT_AT)
+
+
+@pytest.mark.parametrize("timestamp", ["1" + "0" * 400, "1" + "0" * 5000, "-1531420618", "1531420618.5", "١٢٣"])
+def test_absurd_timestamps_are_refused_not_crashed(timestamp: str) -> None:
+    with pytest.raises(SlackSignatureError, match="not Unix seconds"):
+        verify(SECRET, timestamp, EXPECTED, BODY, SENT_AT)
+
+
+@pytest.mark.parametrize(("signature", "body"), [("v0=é" + "0" * 63, BODY), (EXPECTED, b"\xff\xfe" + BODY)])
+def test_non_ascii_signatures_and_non_utf8_bodies_are_refused_not_crashed(signature: str, body: bytes) -> None:
+    with pytest.raises(SlackSignatureError, match="does not match"):
+        verify(SECRET, TIMESTAMP, signature, body, SENT_AT)
