@@ -54,6 +54,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write-faults", type=int, default=30, help="faulted platform writes (Meta, LinkedIn)")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"],
                         choices=["sqlite", "postgresql"])
+    parser.add_argument("--commands", nargs="+", default=["run", "execute"], choices=["run", "execute"],
+                        help="what the kills hit: `run --once` (auto execution), `actions execute` (approved)")
     parser.add_argument("--campaigns", type=int, default=2, help="campaigns per simulated account")
     parser.add_argument("--ad-sets-per-campaign", type=int, default=3)
     parser.add_argument("--history-days", type=int, default=30)
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> Table:
     results: Table = {}
     started = time.monotonic()
     if args.kills > 0:
-        results.update(kill_points(args.kills, databases, world, args.seed))
+        results.update(kill_points(args.kills, databases, args.commands, world, args.seed))
         print(f"  kill points done ({time.monotonic() - started:.0f} s)", flush=True)
     if args.pairs > 0:
         results.update(concurrent_pairs(args.pairs, databases, world))

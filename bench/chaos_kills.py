@@ -99,7 +99,7 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
-        raise HarnessError(f"{' '.join(map(str, process.args))} did not finish in {RUN_TIMEOUT:.0f} s") from None
+        raise HarnessError(f"{process.args!r} did not finish in {RUN_TIMEOUT:.0f} s") from None
     return process.returncode, (out + err).decode(errors="replace")
 
 
@@ -109,6 +109,7 @@ class Killer:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.typical_seconds = 3.0
+        self.writes_hint = 0  # platform writes a run makes, learnt from the trials so far
 
     def run(self, argv: list[str], writes_hint: int) -> bool:
         """One run with a random kill point; True if it was SIGKILLed (False: it finished first)."""
@@ -171,7 +172,7 @@ def kill_trial(command: str, backend: str, kills_per_trial: int, world: World, k
         config_path = directory / f"config-{os.getpid()}-{killer.rng.randrange(10**9)}.yaml"
         config_path.write_text(yaml.safe_dump(agent_config(url, world, "auto" if command == "run" else "propose")))
         try:
-            writes = world.campaigns * world.ad_sets_per_campaign * 3
+            writes = killer.writes_hint or world.campaigns * world.ad_sets_per_campaign * 3
             if command == "execute":
                 settle(agent_command("run", config_path))
                 writes = approve_pending(url)
@@ -179,19 +180,21 @@ def kill_trial(command: str, backend: str, kills_per_trial: int, world: World, k
             kills = sum(killer.run(argv, writes if n == 0 else max(1, writes // 3)) for n in range(kills_per_trial))
             settle(argv)
             counts = counts_of(url)
+            if command == "run":
+                killer.writes_hint = max(1, counts.writes)
         finally:
             config_path.unlink(missing_ok=True)
     counts.injections = kills
     return counts
 
 
-def kill_points(total_kills: int, backends: list[str], world: World, seed: int,
+def kill_points(total_kills: int, backends: list[str], commands: list[str], world: World, seed: int,
                 kills_per_trial: int = 3) -> dict[tuple[str, str], Counts]:
     """SIGKILLs until `total_kills` have landed, spread over the backends and both commands."""
     rng = random.Random(seed)
     killer = Killer(rng)
     results: dict[tuple[str, str], Counts] = {}
-    plan = [(f"kill: {command}", command, backend) for backend in backends for command in ("run", "execute")]
+    plan = [(f"kill: {command}", command, backend) for backend in backends for command in commands]
     per_cell = max(1, -(-total_kills // len(plan)))
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         for label, command, backend in plan:
