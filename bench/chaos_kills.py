@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,13 +26,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # `make bench` runs every bench/*.py as a script: import from the repository,
+    # with bench/ itself off the path (bench/requests.py would shadow the `requests` library)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import sqlalchemy as sa
 import yaml
 
 from agent import db, store
 from agent.approvals.decisions import decide_action
 from bench.chaos_records import Counts, count_simulated
-from bench.common import BENCH_DAY, postgres_schema, sqlite_database
+from bench.common import BENCH_DAY, DEFAULT_PG_URL, sqlite_database
+from tests.fakes.postgres import throwaway_schema
 
 FAULT_ENV = "PMA_SIM_FAULT"
 KINDS = ("pause", "enable", "set_budget", "add_negative_keywords", "exclude_audience", "new_ad")
@@ -77,7 +84,7 @@ def fresh_database(backend: str, directory: Path) -> Iterator[str]:
         with sqlite_database(directory) as url:
             yield url
     else:
-        with postgres_schema() as url:
+        with throwaway_schema(DEFAULT_PG_URL, prefix="chaos") as url:
             yield url
 
 
@@ -103,32 +110,46 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, str]:
     return process.returncode, (out + err).decode(errors="replace")
 
 
+def startup_seconds() -> float:
+    """How long the command line takes to start (imports) before it does anything: `--help`."""
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "agent", "--help"], capture_output=True, check=True)
+    return time.monotonic() - started
+
+
 class Killer:
     """Runs one command with a kill point; learns how long an unkilled run takes for the delays."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
-        self.typical_seconds = 3.0
+        self.typical_seconds: dict[str, float] = {}  # how long an unkilled run of each command takes
         self.writes_hint = 0  # platform writes a run makes, learnt from the trials so far
+        self.landed: Counter[str] = Counter()  # kills by where they were aimed
+        self.startup_seconds = startup_seconds()  # a kill before this lands in imports, testing nothing
 
     def run(self, argv: list[str], writes_hint: int) -> bool:
         """One run with a random kill point; True if it was SIGKILLed (False: it finished first)."""
         started = time.monotonic()
         if self.rng.random() < 0.5:  # at a platform write
-            stage = self.rng.choice(("before_apply", "after_apply"))
-            process = start(argv, f"{stage}:{self.rng.randint(1, max(1, writes_hint))}")
+            aim = self.rng.choice(("before_apply", "after_apply"))
+            process = start(argv, f"{aim}:{self.rng.randint(1, max(1, writes_hint))}")
         else:  # anywhere: after a random delay
+            aim = "random delay"
             process = start(argv)
             try:
-                process.wait(timeout=self.rng.uniform(0.2, self.typical_seconds))
+                process.wait(timeout=self.rng.uniform(self.startup_seconds,
+                                                          max(self.typical_seconds.get(argv[3], 3.0),
+                                                              self.startup_seconds + 0.5)))
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
         code, output = finish(process)
         if code == -signal.SIGKILL:
+            self.landed[f"{argv[3]} {aim}"] += 1
             return True
         if code not in (0, 1):
             raise HarnessError(f"run exited {code}: {output[-2000:]}")
-        self.typical_seconds = 0.5 * self.typical_seconds + 0.5 * (time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self.typical_seconds[argv[3]] = 0.5 * self.typical_seconds.get(argv[3], seconds) + 0.5 * seconds
         return False
 
 
@@ -189,7 +210,7 @@ def kill_trial(command: str, backend: str, kills_per_trial: int, world: World, k
 
 
 def kill_points(total_kills: int, backends: list[str], commands: list[str], world: World, seed: int,
-                kills_per_trial: int = 3) -> dict[tuple[str, str], Counts]:
+                kills_per_trial: int = 4) -> dict[tuple[str, str], Counts]:
     """SIGKILLs until `total_kills` have landed, spread over the backends and both commands."""
     rng = random.Random(seed)
     killer = Killer(rng)
@@ -206,6 +227,7 @@ def kill_points(total_kills: int, backends: list[str], commands: list[str], worl
                     raise HarnessError(f"{label} on {backend}: kills keep missing (every run finished first)")
                 counts.add(kill_trial(command, backend, min(kills_per_trial, per_cell - counts.injections), world,
                                       killer, Path(tmp)))
+    print(f"  kills landed: {', '.join(f'{k} {n}' for k, n in sorted(killer.landed.items()))}", flush=True)
     return results
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,11 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):  # `make bench` runs every bench/*.py as a script: import from the repository,
+    # with bench/ itself off the path (bench/requests.py would shadow the `requests` library)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine
 
@@ -158,7 +164,8 @@ def platforms(engine: Engine, clock: FixedClock, history_days: int, world: World
         yield meta, linkedin, meta_proxy, linkedin_proxy
 
 
-def write_round(directory: Path, world: World, rng: random.Random, budget: int) -> dict[str, Counts]:
+def write_round(directory: Path, world: World, rng: random.Random, budget: int,
+                by_fault: Counter[str]) -> dict[str, Counts]:
     """One world: faults on for one cycle (at most `budget` of them), then a clean re-run; counts per platform."""
     clock = FixedClock.at_day(BENCH_DAY, hour=12)
     history_days = min(world.history_days, 14)
@@ -183,6 +190,8 @@ def write_round(directory: Path, world: World, rng: random.Random, budget: int) 
                 for proxy in proxies.values():
                     proxy.enabled = False
                 run_cycle(engine, config, connectors, clock)  # the operator's re-run
+                for proxy in proxies.values():
+                    by_fault.update(proxy.injected)
                 return {"meta": _counts(engine, "acme-social", meta.ids.sim, meta_proxy, count_cycles=True),
                         "linkedin": _counts(engine, "acme-b2b", linkedin.ids.sim, linkedin_proxy, count_cycles=False)}
         finally:
@@ -221,12 +230,15 @@ def write_faults(total: int, world: World, seed: int) -> dict[tuple[str, str], C
 def _write_faults(total: int, world: World, rng: random.Random) -> dict[tuple[str, str], Counts]:
     results = {platform: Counts() for platform in ("meta", "linkedin")}
     injected, rounds = 0, 0
+    by_fault: Counter[str] = Counter()
     with tempfile.TemporaryDirectory(prefix="chaos-writes-") as tmp:
         while injected < total:
             rounds += 1
             if rounds > 4 * total + 4:
                 raise HarnessError("write faults keep missing: no write request reached the proxy")
-            for platform, counts in write_round(Path(tmp), world, rng, total - injected).items():
+            for platform, counts in write_round(Path(tmp), world, rng, total - injected, by_fault).items():
                 results[platform].add(counts)
                 injected += counts.injections
+    print(f"  write faults by kind: {', '.join(f'{k} {n}' for k, n in sorted(by_fault.items()))}; "
+          f"{rounds} worlds", flush=True)
     return {(f"write faults: {platform}", "sqlite"): counts for platform, counts in results.items()}
