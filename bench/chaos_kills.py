@@ -36,7 +36,7 @@ import yaml
 
 from agent import db, store
 from agent.approvals.decisions import decide_action
-from bench.chaos_records import Counts, count_simulated
+from bench.chaos_records import Counts, count_simulated, say_done
 from bench.common import BENCH_DAY, DEFAULT_PG_URL, sqlite_database
 from tests.fakes.postgres import throwaway_schema
 
@@ -227,6 +227,7 @@ def kill_points(total_kills: int, backends: list[str], commands: list[str], worl
                     raise HarnessError(f"{label} on {backend}: kills keep missing (every run finished first)")
                 counts.add(kill_trial(command, backend, min(kills_per_trial, per_cell - counts.injections), world,
                                       killer, Path(tmp)))
+            say_done(label, backend, counts)
     print(f"  kills landed: {', '.join(f'{k} {n}' for k, n in sorted(killer.landed.items()))}", flush=True)
     return results
 
@@ -250,6 +251,7 @@ def concurrent_pairs(pairs: int, backends: list[str], world: World) -> dict[tupl
                     counts = counts_of(url)
                 counts.injections = 1
                 total.add(counts)
+            say_done("two processes: run", backend, total)
     return results
 
 

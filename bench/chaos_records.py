@@ -49,6 +49,12 @@ class Counts:
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
+def say_done(scenario: str, database: str, counts: Counts) -> None:
+    """One finished scenario's counts, printed at once: a long run shows its figures as it goes."""
+    figures = ", ".join(f"{item.name} {getattr(counts, item.name)}" for item in fields(counts))
+    print(f"  {scenario} ({database}): {figures}", flush=True)
+
+
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else (value or {})
 
