@@ -176,6 +176,17 @@ def approve_pending(url: str) -> int:
         engine.dispose()
 
 
+def queued(url: str) -> int:
+    """Actions an `actions execute` would work on: approved, or left executing by a kill."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(sa.text(
+                "SELECT count(*) FROM actions WHERE state IN ('approved', 'executing')")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def counts_of(url: str) -> Counts:
     engine = sa.create_engine(url)
     try:
@@ -198,7 +209,11 @@ def kill_trial(command: str, backend: str, kills_per_trial: int, world: World, k
                 settle(agent_command("run", config_path))
                 writes = approve_pending(url)
             argv = agent_command(command, config_path)
-            kills = sum(killer.run(argv, writes if n == 0 else max(1, writes // 3)) for n in range(kills_per_trial))
+            kills = 0
+            for n in range(kills_per_trial):
+                # `actions execute` only works the queue: aim at the writes still to come
+                hint = queued(url) if command == "execute" else (writes if n == 0 else max(1, writes // 3))
+                kills += killer.run(argv, hint)
             settle(argv)
             counts = counts_of(url)
             if command == "run":
