@@ -138,7 +138,7 @@ class Killer:
             process = start(argv)
             try:
                 process.wait(timeout=self.rng.uniform(self.startup_seconds,
-                                                          max(self.typical_seconds.get(argv[3], 3.0),
+                                                          max(self.typical_seconds.get(argv[3], self.startup_seconds + 1.0),
                                                               self.startup_seconds + 0.5)))
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
@@ -204,7 +204,7 @@ def kill_trial(command: str, backend: str, kills_per_trial: int, world: World, k
         config_path = directory / f"config-{os.getpid()}-{killer.rng.randrange(10**9)}.yaml"
         config_path.write_text(yaml.safe_dump(agent_config(url, world, "auto" if command == "run" else "propose")))
         try:
-            writes = killer.writes_hint or world.campaigns * world.ad_sets_per_campaign * 3
+            writes = killer.writes_hint or world.campaigns * world.ad_sets_per_campaign  # a low first guess
             if command == "execute":
                 settle(agent_command("run", config_path))
                 writes = approve_pending(url)
