@@ -6,7 +6,7 @@ match the platform's own mutation log (definitions in bench/chaos_records.py). I
 measurement, not a test: it exits 0 whatever the counts, and non-zero only when the harness
 itself broke. Figures and the command behind them: docs/reliability.md.
 
-    .venv/bin/python bench/chaos.py --kills 200 --pairs 10 --write-faults 100
+    .venv/bin/python bench/chaos.py --kills 200 --pairs 5 --write-faults 100
 """
 
 from __future__ import annotations

@@ -164,6 +164,14 @@ def platforms(engine: Engine, clock: FixedClock, history_days: int, world: World
         yield meta, linkedin, meta_proxy, linkedin_proxy
 
 
+def cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Connector], clock: FixedClock) -> None:
+    """One cycle; if it raises, that is a finding about the product, printed, and the counts go on."""
+    try:
+        run_cycle(engine, config, connectors, clock)
+    except Exception as error:  # noqa: BLE001 - whatever escapes the cycle is what is being measured
+        print(f"  the cycle raised {type(error).__name__}: {str(error)[:200]}", flush=True)
+
+
 def write_round(directory: Path, world: World, rng: random.Random, budget: int,
                 by_fault: Counter[str]) -> dict[str, Counts]:
     """One world: faults on for one cycle (at most `budget` of them), then a clean re-run; counts per platform."""
@@ -186,10 +194,10 @@ def write_round(directory: Path, world: World, rng: random.Random, budget: int,
                 for index, proxy in enumerate(proxies.values()):
                     proxy.max_faults = budget // 2 + (budget % 2 if index == 0 else 0)
                     proxy.enabled = True
-                run_cycle(engine, config, connectors, clock)  # the faulted run
+                cycle(engine, config, connectors, clock)  # the faulted run
                 for proxy in proxies.values():
                     proxy.enabled = False
-                run_cycle(engine, config, connectors, clock)  # the operator's re-run
+                cycle(engine, config, connectors, clock)  # the operator's re-run
                 for proxy in proxies.values():
                     by_fault.update(proxy.injected)
                 return {"meta": _counts(engine, "acme-social", meta.ids.sim, meta_proxy, count_cycles=True),
