@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import cycle, evaluate, ingest, memory, requests
+from bench import chaos, cycle, evaluate, ingest, memory, requests
 from bench.common import Report
 
 TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
@@ -31,3 +31,19 @@ def test_benchmark_runs_and_prints_its_figures(name: str, capsys: pytest.Capture
     for figure in report.figures:
         assert figure.name in printed
         assert figure.value == figure.value  # a number, not NaN
+
+
+def test_fault_injection_bench_runs_and_prints_its_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """Tiny sizes, SQLite only, no concurrent pair (each agent process costs ~2 s of imports). The
+    counts are not asserted: they are what the bench measures, and they are not all zero today."""
+    results = chaos.main(["--kills", "1", "--commands", "run", "--pairs", "0", "--write-faults", "1",
+                          "--databases", "sqlite", "--campaigns", "1", "--ad-sets-per-campaign", "2",
+                          "--history-days", "10"])
+    printed = capsys.readouterr().out
+    assert "== fault injection" in printed
+    assert "| scenario | database | injections |" in printed
+    assert {scenario for scenario, _ in results} == {"kill: run", "write faults: meta", "write faults: linkedin"}
+    assert results[("kill: run", "sqlite")].injections >= 1
+    assert sum(c.injections for (scenario, _), c in results.items() if scenario.startswith("write")) >= 1
+    for (scenario, database), counts in results.items():
+        assert f"| {scenario} | {database} | {counts.injections} |" in printed
