@@ -158,6 +158,8 @@ class ExecutionSettings(StrictModel):
     # writes whose answer was lost: read the platform this often right after, this far apart
     settle_attempts: int = Field(default=3, ge=0, le=10)
     settle_delay_seconds: float = Field(default=2.0, ge=0, le=60)
+    # how old an unknown write must be before its absence on the platform proves it was not applied
+    settle_absent_after_seconds: float = Field(default=120, ge=0, le=86400)
 
     def concurrency_for(self, platform: str) -> int:
         limits = self.max_concurrency_per_platform

@@ -40,7 +40,7 @@ from agent.db_retry import attempts, transition_retrying
 from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.permission_recheck import still_permitted
-from agent.settlement import Settling, live_matches, settle_soon
+from agent.settlement import Settling, live_matches, settle_soon, settling_for
 from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation, MutationResult
 from connectors.retry import WritesStopped, guarding_writes
 
@@ -128,8 +128,8 @@ def execute_approved(
     for action in approved:
         by_account[action["account_id"]].append(action)
     _for_each_account(config, by_account, lambda account_id, actions: _execute_account(
-        engine, connectors, config, clock, account_id, actions, worker, report, settling or Settling(
-            delay_seconds=config.execution.settle_delay_seconds, attempts=config.execution.settle_attempts)))
+        engine, connectors, config, clock, account_id, actions, worker, report,
+        settling or settling_for(config.execution)))
     return report
 
 

@@ -24,7 +24,7 @@ from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.db_retry import retry_unit
 from agent.executor import ExecutionReport
-from agent.settlement import Settling, applied_on_platform, settle
+from agent.settlement import Settling, applied_on_platform, settle, settling_for
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def reconcile(
             if free:
                 _reconcile_account(engine, connectors[config.account(account_id).platform], account_id, actions,
                                    clock, report)
-    _settle_unknown(engine, connectors, config, clock, settling or Settling(), report)
+    _settle_unknown(engine, connectors, config, clock, settling or settling_for(config.execution), report)
     return report
 
 

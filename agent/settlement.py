@@ -32,6 +32,7 @@ from sqlalchemy import Engine, RowMapping
 
 from agent.actions import StaleTransition, as_utc, get_action, transition
 from agent.clock import Clock
+from agent.config import ExecutionSettings
 from connectors.base import Connector, Entity
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,12 @@ class Settling:
     attempts: int = 3
     absent_after: timedelta = timedelta(minutes=2)
     sleep: Callable[[float], None] = time.sleep
+
+
+def settling_for(execution: ExecutionSettings) -> Settling:
+    """The settling the config asks for (`execution.settle_*`)."""
+    return Settling(delay_seconds=execution.settle_delay_seconds, attempts=execution.settle_attempts,
+                    absent_after=timedelta(seconds=execution.settle_absent_after_seconds))
 
 
 def _same(live: Any, expected: Any) -> bool:

@@ -197,7 +197,8 @@ def test_two_new_ads_in_one_mutate_are_both_created_and_found_by_their_tags(rig:
     ad_group = _by_level(connector, "acme-us", "ad_set")[0]
     keys = ["a" * 32, "b" * 32]
     results = connector.apply("acme-us", [Mutation("new_ad", "acme-us", ad_group, {
-        "headlines": [f"Fresh beans {n}"], "descriptions": ["Order by noon, brew tomorrow."]}, key)
+        "headlines": [f"Fresh beans {n}", "Roasted this week", "Free shipping"],
+        "descriptions": ["Order by noon, brew tomorrow.", "Single origin, fair price."]}, key)
         for n, key in enumerate(keys)])
     assert [r.ok for r in results] == [True, True], results
     assert results[0].platform_ref != results[1].platform_ref
