@@ -197,7 +197,10 @@ def write_round(directory: Path, world: World, rng: random.Random, budget: int,
                 cycle(engine, config, connectors, clock)  # the faulted run
                 for proxy in proxies.values():
                     proxy.enabled = False
-                cycle(engine, config, connectors, clock)  # the operator's re-run
+                # the operator's re-run, some minutes later (the next scheduled cycle): writes whose
+                # outcome stayed unknown are then old enough for their absence to count
+                clock.advance(timedelta(minutes=10))
+                cycle(engine, config, connectors, clock)
                 for proxy in proxies.values():
                     by_fault.update(proxy.injected)
                 return {"meta": _counts(engine, "acme-social", meta.ids.sim, meta_proxy, count_cycles=True),
