@@ -20,8 +20,9 @@ from decimal import Decimal
 from policies.anomalies import AnomalyFlag, detect_anomalies, propose_anomaly_actions, tracking_outage_days
 from policies.audience_overlap import propose_audience_exclusions
 from policies.base import Proposal, Snapshot
+from policies.budget_limits import bounded_budget, change_limit
 from policies.creative_fatigue import propose_creative_refresh
-from policies.money import money_str, quantize_money
+from policies.money import money_str
 from policies.negative_keywords import propose_negative_keywords
 from policies.pacing import PacingReport, pacing_report, propose_pacing_with_report
 from policies.reallocation import propose_reallocations
@@ -58,9 +59,9 @@ def _without_days(snapshot: Snapshot, days: Collection[date]) -> Snapshot:
 
 
 def _merge_budgets(snapshot: Snapshot, reallocation: list[Proposal], pacing: list[Proposal],
-                   factor: float, max_change_pct: float) -> list[Proposal]:
+                   factor: float, limit: Decimal) -> list[Proposal]:
     """One set_budget per entity: reallocated budgets scaled by the pacing factor where pacing acts,
-    the combined change capped at `max_change_pct` of the current budget."""
+    the combined change capped at `limit` of the current budget (rounded toward it)."""
     if not pacing:
         return reallocation
     by_entity = {p.entity_id: p for p in pacing}
@@ -72,9 +73,7 @@ def _merge_budgets(snapshot: Snapshot, reallocation: list[Proposal], pacing: lis
             continue
         reallocated = Decimal(proposal.change["to"]["daily_budget"])
         current = Decimal(proposal.change["from"]["daily_budget"])
-        cap = Decimal(str(max_change_pct))
-        combined = min(max(reallocated * Decimal(str(factor)), current * (1 - cap)), current * (1 + cap))
-        final = quantize_money(combined, snapshot.currency)
+        final = bounded_budget(current, reallocated * Decimal(str(factor)), limit, snapshot.currency)
         merged.append(dataclasses.replace(
             proposal,
             policy="reallocation+pacing",
@@ -111,7 +110,8 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
     if wanted("pacing"):
         pacing, report = propose_pacing_with_report(after_pauses, settings.pacing)
         factor = report.budget_factor if report else 1.0
-    cap = max(settings.reallocation.max_change_pct, settings.pacing.max_change_pct)
+    cap = max(change_limit(settings.reallocation.max_change_pct, settings.reallocation.learning_margin_pct),
+              change_limit(settings.pacing.max_change_pct, settings.pacing.learning_margin_pct))
     budgets = _merge_budgets(snapshot, reallocation, pacing, factor, cap)
 
     rest: list[Proposal] = []

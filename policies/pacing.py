@@ -10,7 +10,8 @@ Response model for a budget change: a budget-limited holder (spends >= 90% of it
 proportion to its budget; a demand-limited one keeps spending its run rate unless the budget falls
 below it. The factor k, applied to every adjustable budget when lowering and to budget-limited
 ones when raising (more budget would not be spent by the others), is found by bisection so that the
-projection lands on the monthly budget, within +/- `max_change_pct` per day; tomorrow's run
+projection lands on the monthly budget, within +/- (`max_change_pct` - `learning_margin_pct`) per day
+(exact Decimal, rounded toward the current budget: policies/budget_limits.py); tomorrow's run
 repeats the exercise with fresh data, so the month converges even when one day's cap binds.
 """
 
@@ -23,6 +24,7 @@ from decimal import Decimal
 
 from policies.base import Proposal, Snapshot
 from policies.budget_holders import BudgetHolder, budget_change, budget_holders, daily_spend
+from policies.budget_limits import bounded_budget, change_limit
 from policies.money import money_str, quantize_money
 from policies.protection import is_protected
 from policies.settings import PacingSettings
@@ -126,8 +128,11 @@ def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[f
 def _new_budget(pace: HolderPace, factor: float, settings: PacingSettings, currency: str) -> Decimal:
     if not pace.adjustable or (factor > 1 and not pace.budget_limited):
         return pace.holder.daily_budget  # more budget would not be spent by a demand-limited holder
-    budget = quantize_money(pace.holder.daily_budget * Decimal(str(factor)), currency)
-    return max(budget, quantize_money(settings.min_daily_budget, currency), Decimal(0))
+    before = pace.holder.daily_budget
+    limit = change_limit(settings.max_change_pct, settings.learning_margin_pct)
+    budget = bounded_budget(before, before * Decimal(str(round(factor, 9))), limit, currency)  # 1 - 0.295 in float is 0.70500000000000007
+    floor = quantize_money(settings.min_daily_budget, currency)
+    return budget if budget >= floor else max(min(before, floor), Decimal(0))  # the floor never raises
 
 
 def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remaining_weight: float) -> Decimal:
@@ -138,7 +143,8 @@ def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remain
 def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: str, needed: Decimal,
                   remaining_weight: float) -> float:
     """The budget factor within the daily cap whose projection is closest to `needed`."""
-    low, high = 1.0 - settings.max_change_pct, 1.0 + settings.max_change_pct
+    limit = float(change_limit(settings.max_change_pct, settings.learning_margin_pct))
+    low, high = 1.0 - limit, 1.0 + limit
 
     def projected(k: float) -> Decimal:
         return _projected_remaining(paces, [_new_budget(p, k, settings, currency) for p in paces], remaining_weight)

@@ -29,6 +29,7 @@ from policies.budget_holders import (
     daily_spend,
     recent_utilisation,
 )
+from policies.budget_limits import change_limit
 from policies.budget_plan import PLAN_KEY, Leg, plan_evidence, round_legs
 from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import floor_money, minor_unit, money_str
@@ -109,7 +110,7 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
         if window.spend < settings.min_spend or window.spend <= 0:
             continue
         posterior = roas_posterior(window, account, 1.0, value_cv)
-        cap = holder.daily_budget * Decimal(str(settings.max_change_pct))
+        cap = holder.daily_budget * change_limit(settings.max_change_pct, settings.learning_margin_pct)
         if settings.max_change_amount is not None:
             cap = min(cap, settings.max_change_amount)
         result.append(

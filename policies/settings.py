@@ -84,6 +84,10 @@ class ReallocationSettings(StrictModel):
         description="A receiver must have spent at least this share of its budget on recent days (budget-limited).",
     )
     max_change_pct: float = Field(default=0.2, gt=0, le=1, description="Largest change of one budget, as a fraction of it.")
+    learning_margin_pct: float = Field(
+        default=0.005, ge=0, lt=1,
+        description="Moves stay this fraction below max_change_pct (platforms restart learning above it).",
+    )
     max_change_amount: Decimal | None = Field(default=None, gt=0, description="Largest change of one budget, absolute.")
     max_daily_shift_pct: float = Field(
         default=0.1, gt=0, le=1, description="Most money moved in one day, as a fraction of the account's total budget.",
@@ -116,6 +120,10 @@ class PacingSettings(StrictModel):
     max_change_pct: float = Field(
         default=0.2, gt=0, le=1,
         description="Largest change of one budget per day (platforms restart learning above about 20%).",
+    )
+    learning_margin_pct: float = Field(
+        default=0.005, ge=0, lt=1,
+        description="Moves stay this fraction below max_change_pct (exact decimal, rounded toward the current budget).",
     )
     min_daily_budget: Decimal = Field(default=Decimal("1"), ge=0, description="Floor for any corrected budget.")
 
@@ -221,3 +229,14 @@ class PolicySettings(StrictModel):
     creative_fatigue: CreativeFatigueSettings = CreativeFatigueSettings()
     negative_keywords: NegativeKeywordsSettings = NegativeKeywordsSettings()
     audience_overlap: AudienceOverlapSettings = AudienceOverlapSettings()
+
+    def within_change_limit(self, max_change_pct: float) -> PolicySettings:
+        """These settings with no budget policy aiming above `max_change_pct` (a fraction: the
+        guardrail's `max_budget_change_pct` / 100), so the policies' limit and the guardrail agree."""
+        if self.reallocation.max_change_pct <= max_change_pct and self.pacing.max_change_pct <= max_change_pct:
+            return self
+        return self.model_copy(update={
+            "reallocation": self.reallocation.model_copy(
+                update={"max_change_pct": min(self.reallocation.max_change_pct, max_change_pct)}),
+            "pacing": self.pacing.model_copy(update={"max_change_pct": min(self.pacing.max_change_pct, max_change_pct)}),
+        })
