@@ -180,7 +180,9 @@ def check(
                                     f"{', '.join(sorted(protected))} is protected and is never touched"))
     if policy != "undo" and kind in STATE_KINDS:
         cooldown = settings.cooldown_for(kind)
-        recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in STATE_KINDS
+        # A pause outranks an earlier budget change: a loser's budget cut must not delay its pause.
+        waits_for = STATE_KINDS - {BUDGET_KIND} if kind == "pause" else STATE_KINDS
+        recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in waits_for
                   and c.at > ctx.now - timedelta(hours=cooldown)]
         if recent:
             last = max(recent, key=lambda c: c.at)

@@ -22,6 +22,7 @@ from policies.audience_overlap import propose_audience_exclusions
 from policies.base import Proposal, Snapshot
 from policies.budget_limits import bounded_budget, change_limit
 from policies.creative_fatigue import propose_creative_refresh
+from policies.evidence_floor import evidence_floor
 from policies.money import money_str
 from policies.negative_keywords import propose_negative_keywords
 from policies.pacing import PacingReport, pacing_report, propose_pacing_with_report
@@ -103,12 +104,15 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
     after_pauses = _with_paused(snapshot, pauses)
     measured_after_pauses = _with_paused(measured, pauses)
 
-    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation)
+    # Budget cuts stop where the pause test could no longer prove a loser (only a pause goes lower).
+    floor = evidence_floor(measured, settings.underperformers.target_roas,
+                           settings.underperformers.evidence_floor_conversions, settings.underperformers.window_days)
+    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation, evidence_floor=floor)
                     if wanted("reallocation") and not tracking_outage else [])
     pacing: list[Proposal] = []
     factor = 1.0
     if wanted("pacing"):
-        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing)
+        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing, floor)
         factor = report.budget_factor if report else 1.0
     cap = max(change_limit(settings.reallocation.max_change_pct, settings.reallocation.learning_margin_pct),
               change_limit(settings.pacing.max_change_pct, settings.pacing.learning_margin_pct))

@@ -42,6 +42,7 @@ class HolderPace:
     run_rate: Decimal  # de-seasonalised spend per day
     budget_limited: bool
     adjustable: bool
+    floor: Decimal = Decimal(0)  # no cut below (the evidence floor)
 
     def rate_at(self, budget: Decimal) -> Decimal:
         """Expected de-seasonalised spend per day with `budget` as the daily budget."""
@@ -104,7 +105,8 @@ def _weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
     return tuple(f / mean for f in factors)
 
 
-def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...]) -> list[HolderPace]:
+def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...],
+                  evidence_floor: Decimal) -> list[HolderPace]:
     end = snapshot.today - timedelta(days=1)
     start = end - timedelta(days=settings.run_rate_days - 1)
     paces = []
@@ -121,7 +123,7 @@ def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[f
             run_rate = holder.daily_budget  # no delivery yet: assume it spends its budget
         limited = holder.daily_budget > 0 and run_rate >= holder.daily_budget * Decimal(str(LIMITED_UTILISATION))
         adjustable = not is_protected(snapshot, holder.entity_id)
-        paces.append(HolderPace(holder, run_rate, limited, adjustable))
+        paces.append(HolderPace(holder, run_rate, limited, adjustable, evidence_floor))
     return paces
 
 
@@ -131,8 +133,10 @@ def _new_budget(pace: HolderPace, factor: float, settings: PacingSettings, curre
     before = pace.holder.daily_budget
     limit = change_limit(settings.max_change_pct, settings.learning_margin_pct)
     budget = bounded_budget(before, before * Decimal(str(round(factor, 9))), limit, currency)  # 1 - 0.295 in float is 0.70500000000000007
-    floor = quantize_money(settings.min_daily_budget, currency)
-    return budget if budget >= floor else max(min(before, floor), Decimal(0))  # the floor never raises
+    floor = max(quantize_money(settings.min_daily_budget, currency), pace.floor)
+    if budget >= before or budget >= floor:
+        return budget
+    return max(min(before, floor), Decimal(0))  # a cut stops at the floor, which never raises a budget
 
 
 def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remaining_weight: float) -> Decimal:
@@ -162,7 +166,8 @@ def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: s
     return low if abs(projected(low) - needed) <= abs(projected(high) - needed) else high
 
 
-def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
+def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
+             ) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
     if snapshot.monthly_budget is None:
         return None
     currency = snapshot.currency
@@ -173,7 +178,7 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport
     factors = weekday_factors(snapshot, settings.seasonality_weeks)
     remaining_days = [today + timedelta(days=i) for i in range((month_end - today).days + 1)]
     remaining_weight = sum(factors[d.weekday()] for d in remaining_days)
-    paces = _holder_paces(snapshot, settings, factors)
+    paces = _holder_paces(snapshot, settings, factors, evidence_floor)
     current = [p.holder.daily_budget for p in paces]
     projected = spent + _projected_remaining(paces, current, remaining_weight)
     budget = snapshot.monthly_budget
@@ -232,12 +237,13 @@ def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposa
     return propose_pacing_with_report(snapshot, settings)[0]
 
 
-def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings,
+def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
                                ) -> tuple[list[Proposal], PacingReport | None]:
-    """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis)."""
+    """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis).
+    No budget is cut below `evidence_floor` (policies/evidence_floor.py)."""
     if not settings.enabled:
         return [], None
-    analysis = _analyse(snapshot, settings)
+    analysis = _analyse(snapshot, settings, evidence_floor)
     if analysis is None:
         return [], None
     report, paces, recommended = analysis

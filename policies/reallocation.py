@@ -56,6 +56,7 @@ class _Candidate:
     elasticity: float
     utilisation: float | None
     change_cap: Decimal
+    floor: Decimal = Decimal(0)  # no cut below: the settings' floor or the evidence floor
     delta: Decimal = Decimal(0)
     transfers: list[dict[str, str]] = field(default_factory=list)
 
@@ -127,7 +128,7 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
 
 def _donor_room(candidate: _Candidate, settings: ReallocationSettings, currency: str) -> Decimal:
     budget = candidate.holder.daily_budget
-    room = min(candidate.change_cap + candidate.delta, budget + candidate.delta - settings.min_daily_budget)
+    room = min(candidate.change_cap + candidate.delta, budget + candidate.delta - candidate.floor)
     return floor_money(max(room, Decimal(0)), currency)
 
 
@@ -248,20 +249,23 @@ def _leg(candidate: _Candidate, settings: ReallocationSettings) -> Leg:
     highest = before + candidate.change_cap if candidate.delta > 0 else before
     if candidate.delta > 0 and settings.max_daily_budget is not None:
         highest = min(highest, settings.max_daily_budget)
-    lowest = before if candidate.delta > 0 else max(before - candidate.change_cap, settings.min_daily_budget)
+    lowest = before if candidate.delta > 0 else max(before - candidate.change_cap, candidate.floor)
     return Leg(candidate.holder.entity_id, before, before + candidate.delta, lowest, highest)
 
 
 def propose_reallocations(
-    snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None
+    snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None,
+    evidence_floor: Decimal = Decimal(0),
 ) -> list[Proposal]:
     """set_budget proposals moving money towards the highest marginal return; the total is conserved.
     The proposals are the legs of one plan (`evidence["plan"]`, policies/budget_plan.py): they run
-    together or not at all."""
+    together or not at all. No budget is cut below `min_daily_budget` nor `evidence_floor`."""
     if not settings.enabled:
         return []
     curve = curve or lag_curve(snapshot)
     candidates = _candidates(snapshot, settings, curve)
+    for candidate in candidates:
+        candidate.floor = max(settings.min_daily_budget, evidence_floor)
     _plan(candidates, settings, snapshot)
     if settings.allow_total_increase and settings.max_total_increase_pct > 0:
         _fund_increases(candidates, settings, snapshot)
@@ -293,7 +297,7 @@ def propose_reallocations(
                     "budget_utilisation": None if candidate.utilisation is None else round(candidate.utilisation, 4),
                     "transfers": candidate.transfers,
                     "max_change": money_str(candidate.change_cap, currency),
-                    "floor": money_str(settings.min_daily_budget, currency),
+                    "floor": money_str(candidate.floor, currency),
                     "test": "greedy marginal-ROAS matching, elasticity by shrunk log-log regression",
                     PLAN_KEY: plan,
                 },

@@ -63,6 +63,11 @@ class UnderperformersSettings(StrictModel):
         default=None, gt=0,
         description="Coefficient of variation of one conversion's value; None estimates it from the account.",
     )
+    evidence_floor_conversions: float = Field(
+        default=20.0, ge=0,
+        description="Budget policies never cut a budget below what gives a loser at half the target this many "
+        "conversions in `window_days` (policies/evidence_floor.py); 0 turns the floor off.",
+    )
 
 
 class ReallocationSettings(StrictModel):

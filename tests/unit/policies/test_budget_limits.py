@@ -87,7 +87,9 @@ def test_no_proposed_budget_change_exceeds_the_guardrail_at_the_cap(
     month = sum(budgets) * (Decimal("5") if not over else Decimal("0.5")) * 30
     account = snapshot(entities, metric_rows, currency=currency, monthly_budget=month)
     guardrails = GuardrailSettings()
-    account_config = AccountConfig.model_validate({"id": "acct", "platform": "meta", "currency": currency})
+    account_config = AccountConfig.model_validate({  # the evidence floor would keep small budgets from a cut
+        "id": "acct", "platform": "meta", "currency": currency,
+        "policies": {"underperformers": {"evidence_floor_conversions": 0}}})
     policy_settings = AgentConfig.model_validate({"accounts": [account_config.model_dump()]}).policy_settings(
         account_config)
     proposals = [p for p in evaluate(account, policy_settings) if p.kind == "set_budget"]
