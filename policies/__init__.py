@@ -107,12 +107,13 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
     # Budget cuts stop where the pause test could no longer prove a loser (only a pause goes lower).
     floor = evidence_floor(measured, settings.underperformers.target_roas,
                            settings.underperformers.evidence_floor_conversions, settings.underperformers.window_days)
-    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation, evidence_floor=floor)
+    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation, evidence_floor=floor,
+                                          churn=settings.budget_churn)
                     if wanted("reallocation") and not tracking_outage else [])
     pacing: list[Proposal] = []
     factor = 1.0
     if wanted("pacing"):
-        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing, floor)
+        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing, floor, settings.budget_churn)
         factor = report.budget_factor if report else 1.0
     cap = max(change_limit(settings.reallocation.max_change_pct, settings.reallocation.learning_margin_pct),
               change_limit(settings.pacing.max_change_pct, settings.pacing.learning_margin_pct))

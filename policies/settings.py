@@ -133,6 +133,26 @@ class PacingSettings(StrictModel):
     min_daily_budget: Decimal = Field(default=Decimal("1"), ge=0, description="Floor for any corrected budget.")
 
 
+class BudgetChurnSettings(StrictModel):
+    """Hysteresis for budget policies (reallocation, pacing): no noise-chasing near a boundary."""
+
+    min_change_pct: float = Field(default=0.05, ge=0, lt=1, description="Smaller budget moves are not proposed.")
+    min_change_amount: Decimal = Field(
+        default=Decimal("1"), ge=0, description="Nor moves smaller than this, in the account currency.",
+    )
+    reversal_days: int = Field(
+        default=7, ge=0, description="No raise within this many days of a cut (nor a cut after a raise)...",
+    )
+    decisive_improvement: float = Field(
+        default=1.0, ge=0,
+        description="...unless the receiver's marginal ROAS beats the donor's by this fraction (reallocation)...",
+    )
+    decisive_variance_pct: float = Field(
+        default=0.15, ge=0, description="...or the month is projected this far off its budget (pacing).",
+    )
+    max_changes_per_week: int = Field(default=1, ge=1, description="Budget changes per entity in 7 days, at most.")
+
+
 class AnomalySettings(StrictModel):
     """Flag days that break from a weekday-aware robust baseline; pause on severe runaway spend."""
 
@@ -230,6 +250,7 @@ class PolicySettings(StrictModel):
     underperformers: UnderperformersSettings = UnderperformersSettings()
     reallocation: ReallocationSettings = ReallocationSettings()
     pacing: PacingSettings = PacingSettings()
+    budget_churn: BudgetChurnSettings = BudgetChurnSettings()
     anomalies: AnomalySettings = AnomalySettings()
     creative_fatigue: CreativeFatigueSettings = CreativeFatigueSettings()
     negative_keywords: NegativeKeywordsSettings = NegativeKeywordsSettings()

@@ -89,7 +89,8 @@ def test_no_proposed_budget_change_exceeds_the_guardrail_at_the_cap(
     guardrails = GuardrailSettings()
     account_config = AccountConfig.model_validate({  # the evidence floor would keep small budgets from a cut
         "id": "acct", "platform": "meta", "currency": currency,
-        "policies": {"underperformers": {"evidence_floor_conversions": 0}}})
+        "policies": {"underperformers": {"evidence_floor_conversions": 0},
+                     "budget_churn": {"min_change_amount": "0.01"}}})  # 19.5% of 5.00 is under 1
     policy_settings = AgentConfig.model_validate({"accounts": [account_config.model_dump()]}).policy_settings(
         account_config)
     proposals = [p for p in evaluate(account, policy_settings) if p.kind == "set_budget"]

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.pacing import pacing_report, projected_with_budgets, propose_pacing, weekday_factors
-from policies.settings import PacingSettings
+from policies.pacing import (
+    pacing_report,
+    projected_with_budgets,
+    propose_pacing,
+    propose_pacing_with_report,
+    weekday_factors,
+)
+from policies.settings import BudgetChurnSettings, PacingSettings
 from tests.unit.policies.builders import TODAY, entity, rows, snapshot
 
 # TODAY is Thursday 20 June 2024: 19 days of June are complete, 11 remain (today included).
@@ -97,7 +103,9 @@ def test_recommendations_land_the_projection_on_the_monthly_budget(budgets, rati
     config = PacingSettings(max_change_pct=0.5, tolerance_pct=0.0)
     report = pacing_report(account, config)
     assert report is not None
-    recommended = {p.entity_id: Decimal(p.change["to"]["daily_budget"]) for p in propose_pacing(account, config)}
+    every_move = BudgetChurnSettings(min_change_pct=0, min_change_amount=Decimal(0))  # no materiality threshold
+    recommended = {p.entity_id: Decimal(p.change["to"]["daily_budget"])
+                   for p in propose_pacing_with_report(account, config, churn=every_move)[0]}
     after = projected_with_budgets(account, config, recommended)
     before = report.projected_month_end_spend
     if 0.5 < report.budget_factor < 1.5:
