@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -315,8 +315,11 @@ def run_backtest(
     start: date = DEFAULT_START,
     settings: PolicySettings | None = None,
     target_roas: float | None = None,
+    agent_arm: Callable[[_Arm, int, date, list[AnomalyFlag]], None] | None = None,
 ) -> BacktestReport:
-    """Replay `policies` (default: all) for `days` days on the seed's world against none/naive/oracle."""
+    """Replay `policies` (default: all) for `days` days on the seed's world against none/naive/oracle.
+    `agent_arm` runs the agent's day instead of applying proposals directly (agent/backtest_cycle.py:
+    through the daemon's cycle); it updates the arm's mutations, counts, pauses and the flags."""
     chosen = tuple(policies) if policies else POLICY_NAMES
     unknown = sorted(set(chosen) - set(POLICY_NAMES))
     if unknown:
@@ -336,8 +339,11 @@ def run_backtest(
     flags: list[AnomalyFlag] = []
     for day_index in range(1, days):
         today = start + timedelta(days=day_index)
-        observation = simulate(world, arms["agent"].mutations, today)
-        _agent_day(arms["agent"], builder, observation, day_index, settings, chosen, flags)
+        if agent_arm is not None:
+            agent_arm(arms["agent"], day_index, today, flags)
+        else:
+            observation = simulate(world, arms["agent"].mutations, today)
+            _agent_day(arms["agent"], builder, observation, day_index, settings, chosen, flags)
         if day_index >= NAIVE_WINDOW:
             _naive_day(arms["naive"], simulate(world, arms["naive"].mutations, today), day_index, target)
     ad_sets = len(_ad_set_ids(simulate(world, [], start)))
