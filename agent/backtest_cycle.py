@@ -15,8 +15,9 @@ otherwise.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from agent.snapshots import load_snapshot
 from connectors.base import Mutation
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.dynamics import AppliedMutation
-from connectors.simulator.world import DEMO_SPECS, SimAccountSpec
+from connectors.simulator.world import DEMO_SPECS, SimAccountSpec, build_world
 from policies import POLICY_NAMES, AnomalyFlag, detect_anomalies
 
 WORLDS: dict[str, tuple[SimAccountSpec, ...]] = {"demo": DEMO_SPECS}
@@ -40,7 +41,8 @@ ALL_AUTO = {kind: "auto" for kind in PermissionSettings.model_fields}
 
 
 def backtest_config(specs: Sequence[SimAccountSpec], config: AgentConfig | None = None,
-                    policies: Collection[str] | None = None) -> AgentConfig:
+                    policies: Collection[str] | None = None,
+                    monthly_budgets: Mapping[str, Decimal] | None = None) -> AgentConfig:
     """`config`'s defaults (and same-id accounts' overrides) over the world's accounts, all kinds on auto
     unless set, only `policies` enabled if given. Not dry-run, no kill switch: the arm's decisions are
     to be executed."""
@@ -57,10 +59,13 @@ def backtest_config(specs: Sequence[SimAccountSpec], config: AgentConfig | None 
     accounts = []
     for spec in specs:
         account: dict[str, Any] = {"id": spec.account_id, "platform": "simulator", "simulate": spec.platform,
-                                   "currency": spec.currency, "timezone": spec.timezone, "name": spec.name}
+                                   "currency": spec.currency, "timezone": spec.timezone, "name": spec.name,
+                                   "monthly_budget": (monthly_budgets or {}).get(spec.account_id)}
         if spec.account_id in own:
             mine = own[spec.account_id]
-            account.update(monthly_budget=mine.monthly_budget, policies=mine.policies, guardrails=mine.guardrails,
+            if mine.monthly_budget is not None:
+                account["monthly_budget"] = mine.monthly_budget
+            account.update(policies=mine.policies, guardrails=mine.guardrails,
                            permissions=mine.permissions.model_dump(exclude_none=True),
                            protected_entities=mine.protected_entities)
         accounts.append(account)
@@ -120,9 +125,11 @@ class CycleArm:
 
 def run_cycle_backtest(seed: int, days: int = 90, policies: Collection[str] | None = None, *,
                        config: AgentConfig | None = None, world: str = "demo",
-                       start: date = DEFAULT_START, specs: Sequence[SimAccountSpec] | None = None) -> BacktestReport:
+                       start: date = DEFAULT_START, specs: Sequence[SimAccountSpec] | None = None,
+                       monthly_budgets: bool = True) -> BacktestReport:
     """`run_backtest` with the agent arm run through the daemon's cycle (gate, guardrails, executor).
-    `specs` (tests) replaces the named world's accounts."""
+    `specs` (tests) replaces the named world's accounts. Each account has the simulated advertiser's
+    monthly budget (as the direct backtest's snapshots do) unless `monthly_budgets` is False."""
     if specs is None:
         if world not in WORLDS:
             raise ValueError(f"unknown world {world!r}: choose from {', '.join(WORLDS)}")
@@ -130,7 +137,8 @@ def run_cycle_backtest(seed: int, days: int = 90, policies: Collection[str] | No
     unknown = sorted(set(policies or ()) - set(POLICY_NAMES))
     if unknown:
         raise ValueError(f"unknown policy name(s) {unknown}: choose from {', '.join(POLICY_NAMES)}")
-    full = backtest_config(specs, config, policies)
+    world_budgets = {a.spec.account_id: a.monthly_budget for a in build_world(seed, specs, start).accounts}
+    full = backtest_config(specs, config, policies, world_budgets if monthly_budgets else None)
     first = full.accounts[0]
     with tempfile.TemporaryDirectory(prefix="backtest-") as scratch:
         arm = CycleArm(seed, specs, start, full, Path(scratch) / "agent.db")
