@@ -35,6 +35,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+# import from the repository, and keep bench/ itself off the path (bench/requests.py would shadow
+# the `requests` library that the cycle's connectors import)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
