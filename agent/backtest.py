@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -35,7 +35,7 @@ from connectors.simulator.dynamics import (
 from connectors.simulator.money import units_per_usd
 from connectors.simulator.world import DEMO_SPECS, SimAccountSpec, World, build_world, union_reach
 from policies import POLICY_NAMES, AnomalyFlag, detect_anomalies, evaluate
-from policies.base import ConversionRevision, Proposal, Snapshot
+from policies.base import BudgetMove, ConversionRevision, Proposal, Snapshot
 from policies.settings import PolicySettings, UnderperformersSettings
 
 DEFAULT_START = date(2024, 1, 1)
@@ -156,7 +156,8 @@ class SnapshotBuilder:
             return entity
         return dataclasses.replace(entity, attributes={**entity.attributes, "created": self.world.start.isoformat()})
 
-    def snapshot(self, observation: Observation, account_id: str, changes: dict[str, list[date]]) -> Snapshot:
+    def snapshot(self, observation: Observation, account_id: str, changes: dict[str, list[date]],
+                 budget_moves: Mapping[str, list[BudgetMove]] | None = None) -> Snapshot:
         spec, as_of = self.specs[account_id], observation.as_of
         since = as_of - timedelta(days=HISTORY_DAYS)
         rows = [r for r in observation.metrics if r.account_id == account_id and r.day >= since]
@@ -175,6 +176,8 @@ class SnapshotBuilder:
             reach_estimates=self.reach_estimates(account_id),
             recent_changes={k: [d for d in v if d >= as_of - timedelta(days=14)] for k, v in changes.items()},
             conversion_revisions=list(self.revisions[account_id].values()),
+            recent_budget_moves={k: [m for m in v if m.day >= as_of - timedelta(days=14)]
+                                 for k, v in (budget_moves or {}).items()},
         )
 
 
@@ -201,6 +204,7 @@ class _Arm:
         self.name, self.world = name, world
         self.mutations: list[AppliedMutation] = []
         self.changes: dict[str, list[date]] = defaultdict(list)
+        self.budget_moves: dict[str, list[BudgetMove]] = defaultdict(list)
         self.kinds: Counter[str] = Counter()
         self.pauses: list[PauseRecord] = []
         self.safety_pauses = 0
@@ -278,7 +282,7 @@ def _agent_day(arm: _Arm, builder: SnapshotBuilder, observation: Observation, da
                settings: PolicySettings, policies: Collection[str], flags: list[AnomalyFlag]) -> None:
     today = observation.as_of
     for account_id in sorted(builder.specs):
-        snapshot = builder.snapshot(observation, account_id, arm.changes)
+        snapshot = builder.snapshot(observation, account_id, arm.changes, arm.budget_moves)
         flags.extend(detect_anomalies(snapshot, settings.anomalies))
         for proposal in evaluate(snapshot, settings, only=policies):
             mutation = mutation_for(proposal, today)
@@ -288,6 +292,10 @@ def _agent_day(arm: _Arm, builder: SnapshotBuilder, observation: Observation, da
             if not arm.apply([mutation]):
                 continue
             arm.kinds[proposal.kind] += 1
+            if proposal.kind == "set_budget":
+                arm.budget_moves[proposal.entity_id].append(BudgetMove(
+                    today, Decimal(proposal.change["from"]["daily_budget"]),
+                    Decimal(proposal.change["to"]["daily_budget"])))
             if proposal.kind != "pause" or proposal.entity_level != "ad_set":
                 continue
             if proposal.policy == "anomalies":  # a human checks and switches it back on tomorrow
@@ -307,8 +315,11 @@ def run_backtest(
     start: date = DEFAULT_START,
     settings: PolicySettings | None = None,
     target_roas: float | None = None,
+    agent_arm: Callable[[_Arm, int, date, list[AnomalyFlag]], None] | None = None,
 ) -> BacktestReport:
-    """Replay `policies` (default: all) for `days` days on the seed's world against none/naive/oracle."""
+    """Replay `policies` (default: all) for `days` days on the seed's world against none/naive/oracle.
+    `agent_arm` runs the agent's day instead of applying proposals directly (agent/backtest_cycle.py:
+    through the daemon's cycle); it updates the arm's mutations, counts, pauses and the flags."""
     chosen = tuple(policies) if policies else POLICY_NAMES
     unknown = sorted(set(chosen) - set(POLICY_NAMES))
     if unknown:
@@ -328,8 +339,11 @@ def run_backtest(
     flags: list[AnomalyFlag] = []
     for day_index in range(1, days):
         today = start + timedelta(days=day_index)
-        observation = simulate(world, arms["agent"].mutations, today)
-        _agent_day(arms["agent"], builder, observation, day_index, settings, chosen, flags)
+        if agent_arm is not None:
+            agent_arm(arms["agent"], day_index, today, flags)
+        else:
+            observation = simulate(world, arms["agent"].mutations, today)
+            _agent_day(arms["agent"], builder, observation, day_index, settings, chosen, flags)
         if day_index >= NAIVE_WINDOW:
             _naive_day(arms["naive"], simulate(world, arms["naive"].mutations, today), day_index, target)
     ad_sets = len(_ad_set_ids(simulate(world, [], start)))

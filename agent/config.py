@@ -292,9 +292,11 @@ class AgentConfig(StrictModel):
         raise KeyError(account_id)
 
     def policy_settings(self, account: AccountConfig) -> PolicySettings:
-        """The account's policy settings: defaults overridden key by key by the account's own."""
+        """The account's policy settings: defaults overridden key by key by the account's own; no
+        budget policy aims above the account's guardrail `max_budget_change_pct`."""
         merged = _deep_merge(self.defaults.policies.model_dump(), account.policies)
-        return PolicySettings.model_validate(merged)
+        limit = self.guardrail_settings(account).max_budget_change_pct / 100
+        return PolicySettings.model_validate(merged).within_change_limit(limit)
 
     def copywriter_settings(self, account: AccountConfig) -> CopywriterSettings:
         """The account's copywriter settings: defaults overridden key by key by the account's own."""

@@ -84,7 +84,8 @@ def _budget_violations(
         return [Violation("budget_positive", "block", f"budgets must be positive (from {before} to {after})")]
     step = abs(after - before)
     step_pct = float(step / before * 100)
-    if step_pct > settings.max_budget_change_pct + 1e-9:
+    # Exact: the limit is the platforms' learning threshold, and 20.00000000000004% is over it.
+    if step * 100 > before * Decimal(str(settings.max_budget_change_pct)):
         violations.append(Violation("max_budget_change_pct", "block",
                                     f"change of {step_pct:.1f}% exceeds the {settings.max_budget_change_pct:g}% "
                                     "limit per change"))
@@ -101,7 +102,7 @@ def _budget_violations(
     moved_today = sum((abs(budget_of(c.change, "to") - budget_of(c.change, "from")) for c in earlier_today),
                       Decimal(0)) + step
     moved_pct = float(moved_today / day_start * 100) if day_start > 0 else float("inf")
-    if moved_pct > settings.max_daily_budget_change_pct + 1e-9:
+    if day_start <= 0 or moved_today * 100 > day_start * Decimal(str(settings.max_daily_budget_change_pct)):
         violations.append(Violation("max_daily_budget_change_pct", "block",
                                     f"changes today would move this budget by {moved_pct:.1f}% in total, over the "
                                     f"{settings.max_daily_budget_change_pct:g}% daily limit"))
@@ -179,7 +180,9 @@ def check(
                                     f"{', '.join(sorted(protected))} is protected and is never touched"))
     if policy != "undo" and kind in STATE_KINDS:
         cooldown = settings.cooldown_for(kind)
-        recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in STATE_KINDS
+        # A pause outranks an earlier budget change: a loser's budget cut must not delay its pause.
+        waits_for = STATE_KINDS - {BUDGET_KIND} if kind == "pause" else STATE_KINDS
+        recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in waits_for
                   and c.at > ctx.now - timedelta(hours=cooldown)]
         if recent:
             last = max(recent, key=lambda c: c.at)

@@ -25,6 +25,8 @@ def load_snapshot(engine: Engine, account: AccountConfig, today: date, clock: Cl
         audiences = store.load_audiences(connection, account.id)
         reach = store.load_reach_estimates(connection, account.id)
         changes = store.load_recent_changes(connection, account.id, clock.now() - timedelta(days=14))
+        budget_moves = store.load_recent_budget_moves(connection, account.id, clock.now() - timedelta(days=14),
+                                                      account.timezone)
         revisions = store.load_conversion_revisions(connection, account.id, since)
     first = next(iter(entities.values()), None)
     return Snapshot(
@@ -42,4 +44,5 @@ def load_snapshot(engine: Engine, account: AccountConfig, today: date, clock: Cl
         reach_estimates=reach,
         recent_changes=changes,
         conversion_revisions=revisions,
+        recent_budget_moves=budget_moves,
     )

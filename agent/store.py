@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import islice
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,7 +35,7 @@ from agent.models import (
     to_micros,
 )
 from connectors.base import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
-from policies.base import ConversionRevision
+from policies.base import BudgetMove, ConversionRevision
 
 CHUNK_ROWS = 2000
 # PostgreSQL pays a fixed cost per chunk (COPY round trip, INSERT ... SELECT, TRUNCATE of the
@@ -420,6 +421,25 @@ def load_recent_changes(connection: Connection, account_id: str, since: datetime
     for entity_id, updated_at in connection.execute(query):
         changes[entity_id].append(updated_at.date())
     return dict(changes)
+
+
+def load_recent_budget_moves(connection: Connection, account_id: str, since: datetime,
+                            timezone: str) -> dict[str, list[BudgetMove]]:
+    """Budget changes the agent executed on each entity since `since`, oldest first (for hysteresis)."""
+    query = select(Action.entity_id, Action.change, Action.updated_at).where(
+        Action.account_id == account_id, Action.state == "executed", Action.kind == "set_budget",
+        Action.updated_at >= since,
+    ).order_by(Action.updated_at, Action.id)
+    moves: dict[str, list[BudgetMove]] = defaultdict(list)
+    for entity_id, change, updated_at in connection.execute(query):
+        try:
+            before = Decimal(str(change["from"]["daily_budget"]))
+            after = Decimal(str(change["to"]["daily_budget"]))
+        except (KeyError, TypeError, ArithmeticError):
+            continue  # not a budget change we can read: no direction to keep
+        at = updated_at if updated_at.tzinfo else updated_at.replace(tzinfo=UTC)
+        moves[entity_id].append(BudgetMove(at.astimezone(ZoneInfo(timezone)).date(), before, after))
+    return dict(moves)
 
 
 KILL_SWITCH = "kill_switch"

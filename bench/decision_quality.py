@@ -1,7 +1,11 @@
 """Decision quality of the policies on many simulated worlds: prints the figures, asserts nothing.
 
     python bench/decision_quality.py [--seeds 12] [--days 90] [--workers 2] [--policy NAME ...]
-                                     [--set POLICY.KEY=VALUE ...]
+                                     [--set POLICY.KEY=VALUE ...] [--cycle [--no-monthly-budgets]]
+
+`--cycle` runs the agent arm through the daemon's own cycle (gate, guardrails, cooldowns,
+executor: agent/backtest_cycle.py), every kind on auto; `--no-monthly-budgets` then leaves the
+accounts without a monthly budget (pacing silent), to compare both.
 
 For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platforms/currencies,
 36 ad sets) and reports, against the targets of the design:
@@ -31,11 +35,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+# import from the repository, and keep bench/ itself off the path (bench/requests.py would shadow
+# the `requests` library that the cycle's connectors import)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
 
 from agent.backtest import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
+from agent.backtest_cycle import backtest_config, run_cycle_backtest  # noqa: E402
 from connectors.simulator.dynamics import simulate  # noqa: E402
 from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
 from policies.settings import PolicySettings  # noqa: E402
@@ -70,9 +78,14 @@ def _settings(overrides: Sequence[str]) -> PolicySettings:
     return PolicySettings.model_validate(raw)
 
 
-def _run(args: tuple[int, int, tuple[str, ...], tuple[str, ...]]) -> BacktestReport:
-    seed, days, policies, overrides = args
-    return run_backtest(seed, days=days, policies=policies or None, settings=_settings(overrides))
+def _run(args: tuple[int, int, tuple[str, ...], tuple[str, ...], bool, bool]) -> BacktestReport:
+    seed, days, policies, overrides, through_cycle, monthly_budgets = args
+    settings = _settings(overrides)
+    if through_cycle:
+        config = backtest_config(DEMO_SPECS).model_copy(
+            update={"defaults": backtest_config(DEMO_SPECS).defaults.model_copy(update={"policies": settings})})
+        return run_cycle_backtest(seed, days, policies or None, config=config, monthly_budgets=monthly_budgets)
+    return run_backtest(seed, days=days, policies=policies or None, settings=settings)
 
 
 def _anomaly_scores(report: BacktestReport) -> tuple[int, int, int, int]:
@@ -107,10 +120,13 @@ def main() -> None:
     parser.add_argument("--policy", action="append", default=[], help="only these policies (default: all)")
     parser.add_argument("--set", action="append", default=[], metavar="POLICY.KEY=VALUE",
                         help="override a policy setting, e.g. underperformers.confidence=0.95")
+    parser.add_argument("--cycle", action="store_true", help="run the agent through the daemon's cycle")
+    parser.add_argument("--no-monthly-budgets", action="store_true", help="with --cycle: no monthly budgets")
     options = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(options.workers) as pool:
-        jobs = [(seed, options.days, tuple(options.policy), tuple(options.set))
+        jobs = [(seed, options.days, tuple(options.policy), tuple(options.set), options.cycle,
+                 not options.no_monthly_budgets)
                 for seed in range(1, options.seeds + 1)]
         reports = list(pool.map(_run, jobs))
 

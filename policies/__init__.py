@@ -20,8 +20,10 @@ from decimal import Decimal
 from policies.anomalies import AnomalyFlag, detect_anomalies, propose_anomaly_actions, tracking_outage_days
 from policies.audience_overlap import propose_audience_exclusions
 from policies.base import Proposal, Snapshot
+from policies.budget_limits import bounded_budget, change_limit
 from policies.creative_fatigue import propose_creative_refresh
-from policies.money import money_str, quantize_money
+from policies.evidence_floor import evidence_floor
+from policies.money import money_str
 from policies.negative_keywords import propose_negative_keywords
 from policies.pacing import PacingReport, pacing_report, propose_pacing_with_report
 from policies.reallocation import propose_reallocations
@@ -58,9 +60,9 @@ def _without_days(snapshot: Snapshot, days: Collection[date]) -> Snapshot:
 
 
 def _merge_budgets(snapshot: Snapshot, reallocation: list[Proposal], pacing: list[Proposal],
-                   factor: float, max_change_pct: float) -> list[Proposal]:
+                   factor: float, limit: Decimal) -> list[Proposal]:
     """One set_budget per entity: reallocated budgets scaled by the pacing factor where pacing acts,
-    the combined change capped at `max_change_pct` of the current budget."""
+    the combined change capped at `limit` of the current budget (rounded toward it)."""
     if not pacing:
         return reallocation
     by_entity = {p.entity_id: p for p in pacing}
@@ -72,9 +74,7 @@ def _merge_budgets(snapshot: Snapshot, reallocation: list[Proposal], pacing: lis
             continue
         reallocated = Decimal(proposal.change["to"]["daily_budget"])
         current = Decimal(proposal.change["from"]["daily_budget"])
-        cap = Decimal(str(max_change_pct))
-        combined = min(max(reallocated * Decimal(str(factor)), current * (1 - cap)), current * (1 + cap))
-        final = quantize_money(combined, snapshot.currency)
+        final = bounded_budget(current, reallocated * Decimal(str(factor)), limit, snapshot.currency)
         merged.append(dataclasses.replace(
             proposal,
             policy="reallocation+pacing",
@@ -104,14 +104,19 @@ def evaluate(snapshot: Snapshot, settings: PolicySettings, only: Collection[str]
     after_pauses = _with_paused(snapshot, pauses)
     measured_after_pauses = _with_paused(measured, pauses)
 
-    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation)
+    # Budget cuts stop where the pause test could no longer prove a loser (only a pause goes lower).
+    floor = evidence_floor(measured, settings.underperformers.target_roas,
+                           settings.underperformers.evidence_floor_conversions, settings.underperformers.window_days)
+    reallocation = (propose_reallocations(measured_after_pauses, settings.reallocation, evidence_floor=floor,
+                                          churn=settings.budget_churn)
                     if wanted("reallocation") and not tracking_outage else [])
     pacing: list[Proposal] = []
     factor = 1.0
     if wanted("pacing"):
-        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing)
+        pacing, report = propose_pacing_with_report(after_pauses, settings.pacing, floor, settings.budget_churn)
         factor = report.budget_factor if report else 1.0
-    cap = max(settings.reallocation.max_change_pct, settings.pacing.max_change_pct)
+    cap = max(change_limit(settings.reallocation.max_change_pct, settings.reallocation.learning_margin_pct),
+              change_limit(settings.pacing.max_change_pct, settings.pacing.learning_margin_pct))
     budgets = _merge_budgets(snapshot, reallocation, pacing, factor, cap)
 
     rest: list[Proposal] = []

@@ -28,12 +28,26 @@ class ConversionRevision:
 
 
 @dataclass(frozen=True)
+class BudgetMove:
+    """A budget change executed on an entity: the day (account time zone) and the budgets."""
+
+    day: date
+    before: Decimal
+    after: Decimal
+
+    @property
+    def raised(self) -> bool:
+        return self.after > self.before
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One account's entities and daily metrics, as stored, for the days a policy may look at.
 
     `daily` holds ad-set and ad rows per entity id, oldest first. `reach_estimates` maps a set of
     audience ids to the platform's estimate of their union's reach (singles and pairs).
-    `recent_changes` lists, per entity, the days the agent (or a human) changed it.
+    `recent_changes` lists, per entity, the days the agent (or a human) changed it;
+    `recent_budget_moves` the budget changes among them, oldest first (for hysteresis).
     """
 
     account_id: str
@@ -50,6 +64,7 @@ class Snapshot:
     reach_estimates: Mapping[frozenset[str], int] = field(default_factory=dict)
     recent_changes: Mapping[str, Sequence[date]] = field(default_factory=dict)
     conversion_revisions: Sequence[ConversionRevision] = ()
+    recent_budget_moves: Mapping[str, Sequence[BudgetMove]] = field(default_factory=dict)
 
     def rows(self, entity_id: str, start: date, end: date) -> list[MetricRow]:
         """The entity's rows with `start <= day <= end`."""

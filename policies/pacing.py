@@ -10,22 +10,26 @@ Response model for a budget change: a budget-limited holder (spends >= 90% of it
 proportion to its budget; a demand-limited one keeps spending its run rate unless the budget falls
 below it. The factor k, applied to every adjustable budget when lowering and to budget-limited
 ones when raising (more budget would not be spent by the others), is found by bisection so that the
-projection lands on the monthly budget, within +/- `max_change_pct` per day; tomorrow's run
+projection lands on the monthly budget, within +/- (`max_change_pct` - `learning_margin_pct`) per day
+(exact Decimal, rounded toward the current budget: policies/budget_limits.py); tomorrow's run
 repeats the exercise with fresh data, so the month converges even when one day's cap binds.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from policies.base import Proposal, Snapshot
+from policies.budget_churn import churn_state, smallest_move
 from policies.budget_holders import BudgetHolder, budget_change, budget_holders, daily_spend
+from policies.budget_limits import bounded_budget, change_limit
 from policies.money import money_str, quantize_money
 from policies.protection import is_protected
-from policies.settings import PacingSettings
+from policies.settings import BudgetChurnSettings, PacingSettings
 
 POLICY_NAME = "pacing"
 LIMITED_UTILISATION = 0.9
@@ -40,6 +44,10 @@ class HolderPace:
     run_rate: Decimal  # de-seasonalised spend per day
     budget_limited: bool
     adjustable: bool
+    floor: Decimal = Decimal(0)  # no cut below (the evidence floor)
+    may_raise: bool = True  # hysteresis (policies/budget_churn.py): not within days of a cut
+    may_lower: bool = True  # ... nor a cut within days of a raise
+    smallest_move: Decimal = Decimal(0)  # smaller moves are not made
 
     def rate_at(self, budget: Decimal) -> Decimal:
         """Expected de-seasonalised spend per day with `budget` as the daily budget."""
@@ -102,7 +110,8 @@ def _weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
     return tuple(f / mean for f in factors)
 
 
-def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...]) -> list[HolderPace]:
+def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...],
+                  evidence_floor: Decimal, churn: BudgetChurnSettings) -> list[HolderPace]:
     end = snapshot.today - timedelta(days=1)
     start = end - timedelta(days=settings.run_rate_days - 1)
     paces = []
@@ -118,16 +127,27 @@ def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[f
         else:
             run_rate = holder.daily_budget  # no delivery yet: assume it spends its budget
         limited = holder.daily_budget > 0 and run_rate >= holder.daily_budget * Decimal(str(LIMITED_UTILISATION))
-        adjustable = not is_protected(snapshot, holder.entity_id)
-        paces.append(HolderPace(holder, run_rate, limited, adjustable))
+        state = churn_state(snapshot, holder.entity_id, churn)
+        adjustable = not is_protected(snapshot, holder.entity_id) and not state.saturated(churn)
+        paces.append(HolderPace(holder, run_rate, limited, adjustable, evidence_floor, not state.recently_cut,
+                                not state.recently_raised, smallest_move(holder.daily_budget, churn)))
     return paces
 
 
 def _new_budget(pace: HolderPace, factor: float, settings: PacingSettings, currency: str) -> Decimal:
     if not pace.adjustable or (factor > 1 and not pace.budget_limited):
         return pace.holder.daily_budget  # more budget would not be spent by a demand-limited holder
-    budget = quantize_money(pace.holder.daily_budget * Decimal(str(factor)), currency)
-    return max(budget, quantize_money(settings.min_daily_budget, currency), Decimal(0))
+    if (factor > 1 and not pace.may_raise) or (factor < 1 and not pace.may_lower):
+        return pace.holder.daily_budget
+    before = pace.holder.daily_budget
+    limit = change_limit(settings.max_change_pct, settings.learning_margin_pct)
+    budget = bounded_budget(before, before * Decimal(str(round(factor, 9))), limit, currency)  # 1 - 0.295 in float is 0.70500000000000007
+    floor = max(quantize_money(settings.min_daily_budget, currency), pace.floor)
+    if abs(budget - before) < pace.smallest_move:
+        return before  # not a material move
+    if budget >= before or budget >= floor:
+        return budget
+    return max(min(before, floor), Decimal(0))  # a cut stops at the floor, which never raises a budget
 
 
 def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remaining_weight: float) -> Decimal:
@@ -138,7 +158,8 @@ def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remain
 def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: str, needed: Decimal,
                   remaining_weight: float) -> float:
     """The budget factor within the daily cap whose projection is closest to `needed`."""
-    low, high = 1.0 - settings.max_change_pct, 1.0 + settings.max_change_pct
+    limit = float(change_limit(settings.max_change_pct, settings.learning_margin_pct))
+    low, high = 1.0 - limit, 1.0 + limit
 
     def projected(k: float) -> Decimal:
         return _projected_remaining(paces, [_new_budget(p, k, settings, currency) for p in paces], remaining_weight)
@@ -156,7 +177,9 @@ def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: s
     return low if abs(projected(low) - needed) <= abs(projected(high) - needed) else high
 
 
-def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
+def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
+             churn: BudgetChurnSettings | None = None,
+             ) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
     if snapshot.monthly_budget is None:
         return None
     currency = snapshot.currency
@@ -167,7 +190,8 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport
     factors = weekday_factors(snapshot, settings.seasonality_weeks)
     remaining_days = [today + timedelta(days=i) for i in range((month_end - today).days + 1)]
     remaining_weight = sum(factors[d.weekday()] for d in remaining_days)
-    paces = _holder_paces(snapshot, settings, factors)
+    churn = churn or BudgetChurnSettings()
+    paces = _holder_paces(snapshot, settings, factors, evidence_floor, churn)
     current = [p.holder.daily_budget for p in paces]
     projected = spent + _projected_remaining(paces, current, remaining_weight)
     budget = snapshot.monthly_budget
@@ -175,6 +199,9 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings) -> tuple[PacingReport
     tolerance = budget * Decimal(str(settings.tolerance_pct))
     factor = 1.0
     recommended = current
+    if budget > 0 and abs(variance) >= budget * Decimal(str(churn.decisive_variance_pct)):
+        # The month is far off: the evidence has flipped decisively, reversals are allowed.
+        paces = [dataclasses.replace(p, may_raise=True, may_lower=True) for p in paces]
     if abs(variance) > tolerance and paces:
         needed = max(budget - spent, Decimal(0))
         factor = _solve_factor(paces, settings, currency, needed, remaining_weight)
@@ -226,12 +253,14 @@ def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposa
     return propose_pacing_with_report(snapshot, settings)[0]
 
 
-def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings,
+def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
+                               churn: BudgetChurnSettings | None = None,
                                ) -> tuple[list[Proposal], PacingReport | None]:
-    """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis)."""
+    """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis).
+    No budget is cut below `evidence_floor` (policies/evidence_floor.py)."""
     if not settings.enabled:
         return [], None
-    analysis = _analyse(snapshot, settings)
+    analysis = _analyse(snapshot, settings, evidence_floor, churn)
     if analysis is None:
         return [], None
     report, paces, recommended = analysis

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from policies.base import Proposal, Snapshot
+from policies.budget_churn import ChurnState, churn_state, smallest_move
 from policies.budget_holders import (
     BudgetHolder,
     budget_change,
@@ -29,6 +30,7 @@ from policies.budget_holders import (
     daily_spend,
     recent_utilisation,
 )
+from policies.budget_limits import change_limit
 from policies.budget_plan import PLAN_KEY, Leg, plan_evidence, round_legs
 from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import floor_money, minor_unit, money_str
@@ -40,7 +42,7 @@ from policies.roas_evidence import (
     roas_posterior,
     window_bounds,
 )
-from policies.settings import ReallocationSettings
+from policies.settings import BudgetChurnSettings, ReallocationSettings
 
 POLICY_NAME = "reallocation"
 ELASTICITY_PRIOR_SD = 0.2
@@ -55,6 +57,8 @@ class _Candidate:
     elasticity: float
     utilisation: float | None
     change_cap: Decimal
+    floor: Decimal = Decimal(0)  # no cut below: the settings' floor or the evidence floor
+    churn: ChurnState = ChurnState(0, False, False)
     delta: Decimal = Decimal(0)
     transfers: list[dict[str, str]] = field(default_factory=list)
 
@@ -92,7 +96,8 @@ def _elasticity(snapshot: Snapshot, holder: BudgetHolder, settings: Reallocation
     return min(max(shrunk, ELASTICITY_BOUNDS[0]), ELASTICITY_BOUNDS[1])
 
 
-def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve) -> list[_Candidate]:
+def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve,
+                churn: BudgetChurnSettings) -> list[_Candidate]:
     start, end = window_bounds(snapshot.today, settings.window_days)
     account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
     value_cv = estimate_value_cv(snapshot, start, end)
@@ -103,13 +108,16 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
             continue
         if changes_in_last_week(snapshot, entity_id) >= settings.max_changes_per_week:
             continue
+        state = churn_state(snapshot, entity_id, churn)
+        if state.saturated(churn):
+            continue
         if changed_since(snapshot, entity_id, 3):  # recent delivery reflects the old budget
             continue
         window = collect_window(snapshot, holder.ad_set_ids, start, end, curve)
         if window.spend < settings.min_spend or window.spend <= 0:
             continue
         posterior = roas_posterior(window, account, 1.0, value_cv)
-        cap = holder.daily_budget * Decimal(str(settings.max_change_pct))
+        cap = holder.daily_budget * change_limit(settings.max_change_pct, settings.learning_margin_pct)
         if settings.max_change_amount is not None:
             cap = min(cap, settings.max_change_amount)
         result.append(
@@ -119,6 +127,7 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
                 elasticity=_elasticity(snapshot, holder, settings, curve),
                 utilisation=recent_utilisation(snapshot, holder),
                 change_cap=floor_money(cap, snapshot.currency),
+                churn=state,
             )
         )
     return result
@@ -126,7 +135,7 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
 
 def _donor_room(candidate: _Candidate, settings: ReallocationSettings, currency: str) -> Decimal:
     budget = candidate.holder.daily_budget
-    room = min(candidate.change_cap + candidate.delta, budget + candidate.delta - settings.min_daily_budget)
+    room = min(candidate.change_cap + candidate.delta, budget + candidate.delta - candidate.floor)
     return floor_money(max(room, Decimal(0)), currency)
 
 
@@ -145,7 +154,8 @@ def _unused_budget(candidate: _Candidate, settings: ReallocationSettings) -> Dec
     return max(candidate.holder.daily_budget - used, Decimal(0))
 
 
-def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot) -> Decimal:
+def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot,
+          churn: BudgetChurnSettings) -> Decimal:
     """Greedy transfers between candidates (mutates their deltas); returns the money moved."""
     currency = snapshot.currency
     total_budget = sum((h.daily_budget for h in budget_holders(snapshot)), Decimal(0))
@@ -187,6 +197,9 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
             if receiver.marginal_roas < donor_roas * (1 + settings.min_improvement) or receiver.marginal_roas <= 0:
                 scanned = position + 1
                 break
+            reversal = receiver.churn.recently_cut or donor.churn.recently_raised
+            if reversal and receiver.marginal_roas < donor_roas * (1 + churn.decisive_improvement):
+                continue  # undoing last week's move needs the evidence to have flipped decisively
             if _receiver_room(receiver, settings, currency) < smallest:
                 scanned = position + 1
                 break
@@ -194,7 +207,10 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
                          day_cap - moved)
             if tranche_limit is not None:
                 amount = min(amount, floor_money(tranche_limit + donor.delta, currency))
-            if amount <= 0 or amount < settings.min_change_amount:
+            material = max(settings.min_change_amount,
+                           smallest_move(donor.holder.daily_budget, churn) if donor.delta == 0 else Decimal(0),
+                           smallest_move(receiver.holder.daily_budget, churn) if receiver.delta == 0 else Decimal(0))
+            if amount <= 0 or amount < material:
                 continue
             donor.delta -= amount
             receiver.delta += amount
@@ -208,7 +224,8 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
     return moved
 
 
-def _fund_increases(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot) -> None:
+def _fund_increases(candidates: list[_Candidate], settings: ReallocationSettings, snapshot: Snapshot,
+                    churn: BudgetChurnSettings) -> None:
     """With `allow_total_increase`, raise strong budget-limited holders without a donor, within a pool."""
     currency = snapshot.currency
     total_budget = sum((h.daily_budget for h in budget_holders(snapshot)), Decimal(0))
@@ -219,7 +236,9 @@ def _fund_increases(candidates: list[_Candidate], settings: ReallocationSettings
         if receiver.marginal_roas < settings.min_receiver_marginal_roas:
             break
         amount = min(_receiver_room(receiver, settings, currency), pool)
-        if amount < settings.min_change_amount or amount <= 0:
+        material = max(settings.min_change_amount,
+                       smallest_move(receiver.holder.daily_budget, churn) if receiver.delta == 0 else Decimal(0))
+        if amount < material or amount <= 0 or receiver.churn.recently_cut:
             continue
         receiver.delta += amount
         pool -= amount
@@ -247,23 +266,27 @@ def _leg(candidate: _Candidate, settings: ReallocationSettings) -> Leg:
     highest = before + candidate.change_cap if candidate.delta > 0 else before
     if candidate.delta > 0 and settings.max_daily_budget is not None:
         highest = min(highest, settings.max_daily_budget)
-    lowest = before if candidate.delta > 0 else max(before - candidate.change_cap, settings.min_daily_budget)
+    lowest = before if candidate.delta > 0 else max(before - candidate.change_cap, candidate.floor)
     return Leg(candidate.holder.entity_id, before, before + candidate.delta, lowest, highest)
 
 
 def propose_reallocations(
-    snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None
+    snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve | None = None,
+    evidence_floor: Decimal = Decimal(0), churn: BudgetChurnSettings | None = None,
 ) -> list[Proposal]:
     """set_budget proposals moving money towards the highest marginal return; the total is conserved.
     The proposals are the legs of one plan (`evidence["plan"]`, policies/budget_plan.py): they run
-    together or not at all."""
+    together or not at all. No budget is cut below `min_daily_budget` nor `evidence_floor`."""
     if not settings.enabled:
         return []
     curve = curve or lag_curve(snapshot)
-    candidates = _candidates(snapshot, settings, curve)
-    _plan(candidates, settings, snapshot)
+    churn = churn or BudgetChurnSettings()
+    candidates = _candidates(snapshot, settings, curve, churn)
+    for candidate in candidates:
+        candidate.floor = max(settings.min_daily_budget, evidence_floor)
+    _plan(candidates, settings, snapshot, churn)
     if settings.allow_total_increase and settings.max_total_increase_pct > 0:
-        _fund_increases(candidates, settings, snapshot)
+        _fund_increases(candidates, settings, snapshot, churn)
     currency = snapshot.currency
     start, end = window_bounds(snapshot.today, settings.window_days)
     moving = [c for c in candidates if c.delta != 0]
@@ -292,7 +315,7 @@ def propose_reallocations(
                     "budget_utilisation": None if candidate.utilisation is None else round(candidate.utilisation, 4),
                     "transfers": candidate.transfers,
                     "max_change": money_str(candidate.change_cap, currency),
-                    "floor": money_str(settings.min_daily_budget, currency),
+                    "floor": money_str(candidate.floor, currency),
                     "test": "greedy marginal-ROAS matching, elasticity by shrunk log-log regression",
                     PLAN_KEY: plan,
                 },

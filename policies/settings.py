@@ -63,6 +63,11 @@ class UnderperformersSettings(StrictModel):
         default=None, gt=0,
         description="Coefficient of variation of one conversion's value; None estimates it from the account.",
     )
+    evidence_floor_conversions: float = Field(
+        default=20.0, ge=0,
+        description="Budget policies never cut a budget below what gives a loser at half the target this many "
+        "conversions in `window_days` (policies/evidence_floor.py); 0 turns the floor off.",
+    )
 
 
 class ReallocationSettings(StrictModel):
@@ -84,6 +89,10 @@ class ReallocationSettings(StrictModel):
         description="A receiver must have spent at least this share of its budget on recent days (budget-limited).",
     )
     max_change_pct: float = Field(default=0.2, gt=0, le=1, description="Largest change of one budget, as a fraction of it.")
+    learning_margin_pct: float = Field(
+        default=0.005, ge=0, lt=1,
+        description="Moves stay this fraction below max_change_pct (platforms restart learning above it).",
+    )
     max_change_amount: Decimal | None = Field(default=None, gt=0, description="Largest change of one budget, absolute.")
     max_daily_shift_pct: float = Field(
         default=0.1, gt=0, le=1, description="Most money moved in one day, as a fraction of the account's total budget.",
@@ -117,7 +126,31 @@ class PacingSettings(StrictModel):
         default=0.2, gt=0, le=1,
         description="Largest change of one budget per day (platforms restart learning above about 20%).",
     )
+    learning_margin_pct: float = Field(
+        default=0.005, ge=0, lt=1,
+        description="Moves stay this fraction below max_change_pct (exact decimal, rounded toward the current budget).",
+    )
     min_daily_budget: Decimal = Field(default=Decimal("1"), ge=0, description="Floor for any corrected budget.")
+
+
+class BudgetChurnSettings(StrictModel):
+    """Hysteresis for budget policies (reallocation, pacing): no noise-chasing near a boundary."""
+
+    min_change_pct: float = Field(default=0.05, ge=0, lt=1, description="Smaller budget moves are not proposed.")
+    min_change_amount: Decimal = Field(
+        default=Decimal("1"), ge=0, description="Nor moves smaller than this, in the account currency.",
+    )
+    reversal_days: int = Field(
+        default=7, ge=0, description="No raise within this many days of a cut (nor a cut after a raise)...",
+    )
+    decisive_improvement: float = Field(
+        default=1.0, ge=0,
+        description="...unless the receiver's marginal ROAS beats the donor's by this fraction (reallocation)...",
+    )
+    decisive_variance_pct: float = Field(
+        default=0.15, ge=0, description="...or the month is projected this far off its budget (pacing).",
+    )
+    max_changes_per_week: int = Field(default=1, ge=1, description="Budget changes per entity in 7 days, at most.")
 
 
 class AnomalySettings(StrictModel):
@@ -217,7 +250,19 @@ class PolicySettings(StrictModel):
     underperformers: UnderperformersSettings = UnderperformersSettings()
     reallocation: ReallocationSettings = ReallocationSettings()
     pacing: PacingSettings = PacingSettings()
+    budget_churn: BudgetChurnSettings = BudgetChurnSettings()
     anomalies: AnomalySettings = AnomalySettings()
     creative_fatigue: CreativeFatigueSettings = CreativeFatigueSettings()
     negative_keywords: NegativeKeywordsSettings = NegativeKeywordsSettings()
     audience_overlap: AudienceOverlapSettings = AudienceOverlapSettings()
+
+    def within_change_limit(self, max_change_pct: float) -> PolicySettings:
+        """These settings with no budget policy aiming above `max_change_pct` (a fraction: the
+        guardrail's `max_budget_change_pct` / 100), so the policies' limit and the guardrail agree."""
+        if self.reallocation.max_change_pct <= max_change_pct and self.pacing.max_change_pct <= max_change_pct:
+            return self
+        return self.model_copy(update={
+            "reallocation": self.reallocation.model_copy(
+                update={"max_change_pct": min(self.reallocation.max_change_pct, max_change_pct)}),
+            "pacing": self.pacing.model_copy(update={"max_change_pct": min(self.pacing.max_change_pct, max_change_pct)}),
+        })

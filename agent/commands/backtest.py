@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.table import Table
 
-from agent.backtest import run_backtest
-from agent.commands.common import EXIT_BAD_INPUT, console_for
+from agent.backtest_cycle import WORLDS, run_cycle_backtest
+from agent.commands.common import EXIT_BAD_INPUT, console_for, load_or_exit
 from policies import POLICY_NAMES
 
 
@@ -26,11 +27,19 @@ def _ratio(value: float | None) -> str:
 @click.option("--policy", "policies", type=click.Choice(POLICY_NAMES), multiple=True,
               help="Run only these policies (repeatable). Default: all.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed of the simulated world.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Policies, guardrails and permissions (its defaults and same-id accounts); every kind on auto "
+                   "unless it says otherwise.")
+@click.option("--world", type=click.Choice(sorted(WORLDS)), default="demo", show_default=True,
+              help="The simulated world (its accounts and ad sets).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def backtest_command(days: int, policies: tuple[str, ...], seed: int, as_json: bool) -> None:
-    """Replay the policies day by day on the simulator against no agent, the naive rule and an oracle."""
+def backtest_command(days: int, policies: tuple[str, ...], seed: int, config_path: Path | None, world: str,
+                     as_json: bool) -> None:
+    """Replay the agent day by day on the simulator, through the daemon's own cycle (gate, guardrails,
+    cooldowns, executor), against no agent, the naive rule and an oracle."""
+    config = load_or_exit(config_path) if config_path is not None else None
     try:
-        report = run_backtest(seed, days=days, policies=policies or None)
+        report = run_cycle_backtest(seed, days, policies or None, config=config, world=world)
     except ValueError as error:
         console_for(stderr=True).print(f"error: {error}", markup=False)
         raise SystemExit(EXIT_BAD_INPUT) from None

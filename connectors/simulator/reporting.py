@@ -34,7 +34,7 @@ def _negatives(negatives: list[NegativeKeyword]) -> list[dict[str, str]]:
     return [{"text": n.text, "match_type": n.match_type, "list_name": n.list_name} for n in negatives]
 
 
-def _account_entities(account: SimAccount, state: SimState, as_of: date) -> Iterable[Entity]:
+def _account_entities(account: SimAccount, state: SimState, as_of: date, launched: date) -> Iterable[Entity]:
     platform, account_id, currency = account.platform, account.account_id, account.currency
     google = platform == "google_ads"
     for campaign in account.campaigns:
@@ -50,7 +50,11 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date) -> Iter
         )
         for runtime in runtimes:
             ad_set = runtime.ad_set
-            attributes: dict[str, Any] = {"theme": ad_set.theme, "platform_level": _AD_SET_NAME[platform]}
+            # Platforms report when an ad set was created (Meta created_time, Google's start date); the
+            # pause test needs it to leave the launch learning phase out. Every simulated one launches
+            # on the world's first day.
+            attributes: dict[str, Any] = {"theme": ad_set.theme, "platform_level": _AD_SET_NAME[platform],
+                                          "created": launched.isoformat()}
             if google:
                 attributes["negative_keywords"] = _negatives(runtime.negatives)
             else:
@@ -81,7 +85,7 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date) -> Iter
 
 def build_entities(world: World, state: SimState, as_of: date) -> list[Entity]:
     """Every campaign, ad set, ad and keyword with its settings as of `as_of`."""
-    return [entity for account in world.accounts for entity in _account_entities(account, state, as_of)]
+    return [entity for account in world.accounts for entity in _account_entities(account, state, as_of, world.start)]
 
 
 def build_audiences(world: World) -> list[Audience]:

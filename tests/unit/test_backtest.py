@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from agent.backtest import run_backtest
+from agent.backtest_cycle import run_cycle_backtest
 from agent.commands.backtest import backtest_command
+from agent.config import AgentConfig
 from connectors.simulator.world import SimAccountSpec
 
 SPECS = (SimAccountSpec("bt-meta", "meta", "Backtest Meta", "EUR", "Europe/Berlin", campaigns=2, ad_sets_per_campaign=3),
@@ -42,3 +45,39 @@ def test_backtest_command_prints_json_and_rejects_bad_input() -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["policies"] == ["pacing"]
     assert runner.invoke(backtest_command, ["--days", "3"]).exit_code != 0
+
+
+def _config(**defaults: object) -> AgentConfig:
+    return AgentConfig.model_validate({"accounts": [{"id": "bt-meta", "platform": "simulator", "simulate": "meta"}],
+                                       "defaults": defaults})
+
+
+def test_the_cycle_backtest_goes_through_the_gate_and_the_permissions() -> None:
+    report = run_cycle_backtest(3, 12, specs=SPECS)
+    agent = report.arms["agent"]
+    assert agent.actions_by_kind.get("set_budget", 0) > 0  # every kind on auto by default
+    assert all(p.day_index >= 7 for p in report.pause_log if p.arm == "agent")
+    # Budgets on observe: the gate records them, the executor never applies one.
+    observed = run_cycle_backtest(3, 12, specs=SPECS, config=_config(permissions={"set_budget": "observe"}))
+    assert "set_budget" not in observed.arms["agent"].actions_by_kind
+    assert observed.arms["none"] == report.arms["none"]  # the same world
+
+
+def test_the_cycle_backtest_keeps_the_guardrails() -> None:
+    # A 4% per-change guardrail: the policies aim under it, and nothing above it is ever applied.
+    report = run_cycle_backtest(3, 12, specs=SPECS, config=_config(guardrails={"max_budget_change_pct": 4}))
+    assert report.arms["agent"].actions_by_kind.get("set_budget", 0) == 0  # below the 5% materiality: no move
+
+
+def test_backtest_command_takes_a_config_and_a_world(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("accounts:\n  - {id: x, platform: simulator, simulate: meta}\n"
+                      "defaults:\n  permissions: {pause: observe}\n")
+    runner = CliRunner()
+    result = runner.invoke(backtest_command, ["--days", "8", "--seed", "5", "--config", str(config),
+                                              "--world", "demo", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "pause" not in json.loads(result.output)["arms"]["agent"]["actions_by_kind"]
+    assert runner.invoke(backtest_command, ["--days", "10", "--world", "moon"]).exit_code == 2
+    config.write_text("accounts: 3\n")
+    assert runner.invoke(backtest_command, ["--days", "10", "--config", str(config)]).exit_code == 2

@@ -106,6 +106,16 @@ def test_cooldown_blocks_a_new_change_but_not_an_undo() -> None:
     assert rules("enable", "s1", enable, settings, ctx([paused])) == []
 
 
+def test_a_pause_is_not_held_back_by_an_earlier_budget_cut_but_a_budget_change_is() -> None:
+    cut = ExecutedChange("s1", "set_budget", budget_change("120.00", "100.00"), NOW - timedelta(hours=20))
+    pause = {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}
+    assert rules("pause", "s1", pause, context=ctx([cut])) == []
+    assert rules("set_budget", "s1", budget_change("100.00", "90.00"), context=ctx([cut])) == [("cooldown", "block")]
+    enabled = ExecutedChange("s1", "enable", {"from": {"status": "PAUSED"}, "to": {"status": "ACTIVE"}},
+                             NOW - timedelta(hours=20))
+    assert rules("pause", "s1", pause, context=ctx([enabled])) == [("cooldown", "block")]  # no flip-flop
+
+
 def test_review_and_hold_rules() -> None:
     pause = {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}
     settings = GuardrailSettings(

@@ -9,8 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.pacing import pacing_report, projected_with_budgets, propose_pacing, weekday_factors
-from policies.settings import PacingSettings
+from policies.pacing import (
+    pacing_report,
+    projected_with_budgets,
+    propose_pacing,
+    propose_pacing_with_report,
+    weekday_factors,
+)
+from policies.settings import BudgetChurnSettings, PacingSettings
 from tests.unit.policies.builders import TODAY, entity, rows, snapshot
 
 # TODAY is Thursday 20 June 2024: 19 days of June are complete, 11 remain (today included).
@@ -46,7 +52,7 @@ def test_overspend_lowers_budgets_so_the_month_lands_on_budget() -> None:
 
 def test_the_daily_cap_limits_a_large_correction() -> None:
     (proposal,) = propose_pacing(_flat("2200"), PacingSettings(max_change_pct=0.3))
-    assert proposal.change["to"] == {"daily_budget": "70.00"}
+    assert proposal.change["to"] == {"daily_budget": "70.50"}  # 30% less the 0.5-point learning margin
 
 
 def test_underspend_by_a_demand_limited_holder_is_not_fixed_by_raising_its_budget() -> None:
@@ -97,7 +103,9 @@ def test_recommendations_land_the_projection_on_the_monthly_budget(budgets, rati
     config = PacingSettings(max_change_pct=0.5, tolerance_pct=0.0)
     report = pacing_report(account, config)
     assert report is not None
-    recommended = {p.entity_id: Decimal(p.change["to"]["daily_budget"]) for p in propose_pacing(account, config)}
+    every_move = BudgetChurnSettings(min_change_pct=0, min_change_amount=Decimal(0))  # no materiality threshold
+    recommended = {p.entity_id: Decimal(p.change["to"]["daily_budget"])
+                   for p in propose_pacing_with_report(account, config, churn=every_move)[0]}
     after = projected_with_budgets(account, config, recommended)
     before = report.projected_month_end_spend
     if 0.5 < report.budget_factor < 1.5:

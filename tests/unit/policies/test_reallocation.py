@@ -19,15 +19,15 @@ def _budgets(proposals) -> dict[str, tuple[Decimal, Decimal]]:
 
 
 def test_money_moves_from_the_low_to_the_high_marginal_return_within_the_per_change_cap() -> None:
-    # A returns 4x and spends all of its 100 budget; B returns 1x. Caps: 20% of 100 = 20 each,
-    # 10% of the 200 total per day = 20: so 20 moves from B to A.
+    # A returns 4x and spends all of its 100 budget; B returns 1x. Caps: 20% of 100, less the
+    # 0.5-point learning margin = 19.50 each, 10% of the 200 total per day = 20: so 19.50 moves.
     entities = [entity("A", budget="100"), entity("B", budget="100")]
     data = rows("A", 14, spend=100, conversions=4, value=400) + rows("B", 14, spend=100, conversions=1, value=100)
     proposals = propose_reallocations(snapshot(entities, data), ReallocationSettings(), curve=NO_LAG)
-    assert _budgets(proposals) == {"A": (Decimal(100), Decimal(120)), "B": (Decimal(100), Decimal(80))}
+    assert _budgets(proposals) == {"A": (Decimal(100), Decimal("119.50")), "B": (Decimal(100), Decimal("80.50"))}
     raise_a = next(p for p in proposals if p.entity_id == "A")
     assert raise_a.kind == "set_budget"
-    assert raise_a.change == {"from": {"daily_budget": "100.00"}, "to": {"daily_budget": "120.00"}}
+    assert raise_a.change == {"from": {"daily_budget": "100.00"}, "to": {"daily_budget": "119.50"}}
     assert raise_a.evidence["elasticity"] == 0.7  # constant spend: the prior elasticity stands
     assert "marginal ROAS" in raise_a.rationale
 
@@ -46,7 +46,7 @@ def test_unused_budget_is_given_away_first_even_by_a_good_performer() -> None:
     entities = [entity("A", budget="100"), entity("C", budget="200")]
     data = rows("A", 14, spend=100, conversions=4, value=400) + rows("C", 14, spend=100, conversions=3, value=300)
     budgets = _budgets(propose_reallocations(snapshot(entities, data), ReallocationSettings(), curve=NO_LAG))
-    assert budgets == {"A": (Decimal(100), Decimal(120)), "C": (Decimal(200), Decimal(180))}
+    assert budgets == {"A": (Decimal(100), Decimal("119.50")), "C": (Decimal(200), Decimal("180.50"))}
 
 
 def test_google_campaign_budgets_are_reallocated_on_their_ad_groups_aggregated_metrics() -> None:
@@ -58,7 +58,7 @@ def test_google_campaign_budgets_are_reallocated_on_their_ad_groups_aggregated_m
     data = (rows("a1", 14, spend=100, conversions=4, value=400) + rows("a2", 14, spend=100, conversions=4, value=400)
             + rows("b1", 14, spend=200, conversions=2, value=200))
     budgets = _budgets(propose_reallocations(snapshot(entities, data), ReallocationSettings(), curve=NO_LAG))
-    assert budgets == {"g1": (Decimal(200), Decimal(240)), "g2": (Decimal(200), Decimal(160))}
+    assert budgets == {"g1": (Decimal(200), Decimal(239)), "g2": (Decimal(200), Decimal(161))}  # 19.5% of 200
 
 
 def test_recently_changed_entities_are_left_alone() -> None:
