@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, inser
 
 from agent.guardrails import ExecutedChange
 from agent.models import Action
-from agent.store import record_event
+from agent.store import APPLIED_STATES, record_event
 from policies.base import Proposal
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -45,7 +45,7 @@ ACTIONS: Table = Action.__table__  # type: ignore[assignment]
 HISTORY_WINDOW = timedelta(days=8)  # longer than any cooldown or daily cap looks back
 OPEN_STATES: frozenset[str] = frozenset({"proposed", "pending_approval", "approved", "executing", "unknown"})
 # counted as applied by cooldowns, daily caps and the flip-flop guard: an unknown outcome may have applied
-APPLIED_OR_MAYBE: tuple[str, ...] = ("executed", "unknown")
+APPLIED_OR_MAYBE: tuple[str, ...] = APPLIED_STATES  # an unknown outcome counts as applied until settled
 
 
 class IllegalTransition(Exception):

@@ -45,6 +45,10 @@ COPY_CHUNK_ROWS = 20_000
 RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
+# what counts as applied when the agent looks back (also agent.actions.APPLIED_OR_MAYBE):
+# a write whose outcome is unknown counts as applied until it is settled
+APPLIED_STATES = ("executed", "unknown")
+
 
 def make_engine(database_url: str) -> Engine:
     """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server."""
@@ -415,7 +419,7 @@ def load_recent_changes(connection: Connection, account_id: str, since: datetime
     """Days on which the agent executed a change on each entity (for cooldowns and change caps);
     a change whose outcome is still unknown counts as executed until it is settled."""
     query = select(Action.entity_id, Action.updated_at).where(
-        Action.account_id == account_id, Action.state.in_(("executed", "unknown")), Action.updated_at >= since
+        Action.account_id == account_id, Action.state.in_(APPLIED_STATES), Action.updated_at >= since
     )
     changes: dict[str, list[date]] = defaultdict(list)
     for entity_id, updated_at in connection.execute(query):
@@ -425,9 +429,10 @@ def load_recent_changes(connection: Connection, account_id: str, since: datetime
 
 def load_recent_budget_moves(connection: Connection, account_id: str, since: datetime,
                             timezone: str) -> dict[str, list[BudgetMove]]:
-    """Budget changes the agent executed on each entity since `since`, oldest first (for hysteresis)."""
+    """Budget changes the agent executed (or whose outcome is still unknown, which counts as applied)
+    on each entity since `since`, oldest first (for hysteresis)."""
     query = select(Action.entity_id, Action.change, Action.updated_at).where(
-        Action.account_id == account_id, Action.state == "executed", Action.kind == "set_budget",
+        Action.account_id == account_id, Action.state.in_(APPLIED_STATES), Action.kind == "set_budget",
         Action.updated_at >= since,
     ).order_by(Action.updated_at, Action.id)
     moves: dict[str, list[BudgetMove]] = defaultdict(list)
