@@ -36,7 +36,7 @@ from agent.claims import active_claim, lease_heartbeat
 from agent.clock import Clock
 from agent.concurrency import for_each_by_platform, platform_request_limits
 from agent.config import AgentConfig
-from agent.db_retry import attempts, transition_retrying
+from agent.db_retry import attempts, retry_unit, transition_retrying
 from agent.effects import applied_outside
 from agent.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.permission_recheck import still_permitted
@@ -299,8 +299,13 @@ def _state_after(result: MutationResult) -> str:
 
 
 def _kill_switch_on(engine: Engine, config: AgentConfig | None = None) -> bool:
-    with engine.connect() as connection:
-        return bool(config is not None and config.kill_switch) or store.flag_enabled(connection, store.KILL_SWITCH)
+    if config is not None and config.kill_switch:
+        return True
+
+    def read_flag() -> bool:
+        with engine.connect() as connection:
+            return store.flag_enabled(connection, store.KILL_SWITCH)
+    return retry_unit(read_flag)  # read right before a write: a database blip must not end the batch
 
 
 def _stop_if_killed(engine: Engine, config: AgentConfig | None = None) -> None:
