@@ -8,7 +8,6 @@ value, signed with the real secret (so the payload checks are reached) or not. B
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -25,10 +24,11 @@ from agent.approvals.slack import SlackApprovals
 from agent.approvals.slack_endpoint import PATH, create_app
 from agent.approvals.slack_signature import sign
 from tests.fakes.slack_server import FakeSlack
+from tests.fuzz.settings import FUZZ_EXAMPLES
 from tests.integration.conftest import SimWorld, make_world, pause_proposal
 from tests.integration.test_slack_approvals import ALICE, META_CHANNEL, SECRET, TOKEN, button_body
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "200"))
+MAX_EXAMPLES = FUZZ_EXAMPLES
 FIELDS = ["type", "user", "channel", "container", "team", "actions", "trigger_id", "api_app_id"]
 ELEMENT_FIELDS = ["action_id", "value", "action_ts", "type", "block_id"]
 
