@@ -24,7 +24,7 @@ from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.db_retry import retry_unit
 from agent.executor import ExecutionReport
-from agent.settlement import Settling, applied_on_platform, settle, settling_for
+from agent.settlement import Settling, applied_on_platform, platform_view, settle, settling_for
 from connectors.base import Connector
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,7 @@ def reconcile(
 
 def _reconcile_account(engine: Engine, connector: Connector, account_id: str, actions: list[RowMapping],
                        clock: Clock, report: ExecutionReport) -> None:
-    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
-    finder = getattr(connector, "applied_keys", None)
-    new_ads = [a["idempotency_key"] for a in actions if a["kind"] == "new_ad"]
-    tagged = set(finder(account_id, new_ads)) if new_ads and finder is not None else None
+    live, tagged = platform_view(connector, account_id, actions)
     for action in actions:
         applied = applied_on_platform(action, live.get(action["entity_id"]), tagged)
         try:

@@ -33,6 +33,7 @@ from sqlalchemy import Engine, RowMapping
 from agent.actions import StaleTransition, as_utc, get_action, transition
 from agent.clock import Clock
 from agent.config import ExecutionSettings
+from agent.effects import effects_of, live_effects
 from connectors.base import Connector, Entity
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,6 @@ def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
     return all(_same(values[f], state[f] if f == "status" else Decimal(str(state[f]))) for f in fields)
 
 
-def _keywords(change: Mapping[str, Any]) -> set[tuple[str, str]]:
-    return {(str(k.get("text", "")).strip().lower(), str(k.get("match_type", "")).upper())
-            for k in change.get("keywords") or () if isinstance(k, Mapping)}
-
-
 def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[str] | None) -> bool | None:
     """Whether the platform shows this action's effect: True, False, or None (cannot tell).
 
@@ -95,20 +91,25 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
         if live_matches(entity, target):
             return True
         return False if live_matches(entity, change.get("from", {})) else None
-    if kind == "exclude_audience":
-        audience = str(target.get("excluded_audience_id", ""))
-        excluded = {str(a) for a in entity.attributes.get("excluded_audience_ids") or ()}
-        return audience in excluded if audience else None
-    if kind == "add_negative_keywords":
-        wanted = _keywords(target)
-        present = {(str(k.get("text", "")).strip().lower(), str(k.get("match_type", "")).upper())
-                   for k in entity.attributes.get("negative_keywords") or () if isinstance(k, Mapping)}
-        if not wanted:
-            return None
+    if kind in ("exclude_audience", "add_negative_keywords"):
+        wanted, present = effects_of(kind, change), live_effects(kind, entity)
+        if not wanted or present is None:
+            return None  # nothing to look for, or the connector does not list it
         if wanted <= present:
             return True
         return None if wanted & present else False  # partly there: a person must look, nothing re-sent
     return None
+
+
+def platform_view(connector: Connector, account_id: str,
+                  actions: Sequence[RowMapping]) -> tuple[dict[str, Entity], set[str] | None]:
+    """One reading of what the platform shows for `actions`: their live entities, and the keys of
+    their new ads found by tag (None where the connector cannot look tags up)."""
+    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
+    new_ads = [a["idempotency_key"] for a in actions if a["kind"] == "new_ad"]
+    finder = getattr(connector, "applied_keys", None)
+    tagged = set(finder(account_id, new_ads)) if new_ads and finder is not None else None
+    return live, tagged
 
 
 def settle(engine: Engine, connector: Connector, account_id: str, actions: Sequence[RowMapping], clock: Clock,
@@ -117,12 +118,7 @@ def settle(engine: Engine, connector: Connector, account_id: str, actions: Seque
     settle and returns {action id: new state}."""
     if not actions:
         return {}
-    live = {e.entity_id: e for e in connector.entities(account_id, sorted({a["entity_id"] for a in actions}))}
-    tagged: set[str] | None = None
-    new_ads = [a["idempotency_key"] for a in actions if a["kind"] == "new_ad"]
-    finder = getattr(connector, "applied_keys", None)
-    if new_ads and finder is not None:
-        tagged = set(finder(account_id, new_ads))
+    live, tagged = platform_view(connector, account_id, actions)
     moved: dict[int, str] = {}
     for action in actions:
         entity = live.get(action["entity_id"])
