@@ -16,9 +16,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from agent import db, logs
+from agent import logs
 from agent.auth.checks import auth_warnings
+from agent.bootstrap import build_connectors, run_configured_cycle
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
+from agent.commands.annotate import annotate
 from agent.commands.audit import audit_group
 from agent.commands.backtest import backtest_command
 from agent.commands.common import (
@@ -29,18 +31,25 @@ from agent.commands.common import (
     console_for,
     engine_for,
     ensure_schema,
+    line_per_event,
     load_or_exit,
     refuse_going_back,
     replay_option,
     today_option,
 )
 from agent.commands.connectors_check import connectors_group
+from agent.commands.outcomes import outcomes_group, report_outcomes
 from agent.commands.report import report_group
+from agent.commands.rules import rules_group
+from agent.commands.sim_crm import crm_export
 from agent.commands.users import users_group
 from agent.config import AgentConfig
-from agent.cycle import CycleSummary, build_connectors, run_cycle
-from agent.gate import permission_matrix
-from connectors.base import ConnectorError
+from agent.cycle.summary import CycleSummary
+from agent.decisions.gate import permission_matrix
+from agent.objectives import objective_warnings
+from agent.runtime.service import AgentService
+from agent.storage import db
+from connectors.errors import ConnectorError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,11 +83,11 @@ def run(once: bool, dry_run: bool | None, config_path: Path, today: Any, replay:
             raise SystemExit(EXIT_BAD_INPUT) from None
         if console.is_terminal:
             with console.status("running cycle...") as status:
-                summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None, config_path=config_path,
-                                    progress=lambda message: status.update(message))
+                summary = run_configured_cycle(engine, config, clock, connectors, config_path=config_path,
+                                               dry_run=dry_run or None, progress=lambda message: status.update(message))
         else:
-            summary = run_cycle(engine, config, connectors, clock, dry_run=dry_run or None, config_path=config_path,
-                                progress=lambda message: print(message, flush=True))
+            summary = run_configured_cycle(engine, config, clock, connectors, config_path=config_path,
+                                           dry_run=dry_run or None, progress=line_per_event())
     _print_summary(console, summary, config)
     if summary.accounts_failed == summary.accounts:
         raise SystemExit(1)
@@ -114,8 +123,10 @@ def config_check(config_path: Path) -> None:
     """Validate the configuration and show the effective permission matrix."""
     config = load_or_exit(config_path)
     console = console_for()
-    console.print(f"{config_path}: OK ({len(config.accounts)} accounts)", markup=False)
-    for warning in [*config.approvals.warnings(), *auth_warnings(config.service)]:
+    rules = f", {len(config.rules)} rules" if config.rules else ""
+    console.print(f"{config_path}: OK ({len(config.accounts)} accounts{rules})", markup=False)
+    for warning in [*config.approvals.warnings(), *auth_warnings(config.service),
+                    *objective_warnings(config.accounts, config.defaults.objective)]:
         console_for(stderr=True).print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
@@ -193,8 +204,6 @@ def serve(config_path: Path) -> None:
     logs.configure(config, fmt=config.service.log_format, level=logging.INFO)
     with engine_for(config) as engine:
         ensure_schema(engine)
-    from agent.service import AgentService
-
     raise SystemExit(AgentService(config, config_path).run())
 
 
@@ -206,6 +215,11 @@ main.add_command(report_group)
 main.add_command(connectors_group)
 main.add_command(backtest_command)
 main.add_command(users_group)
+main.add_command(outcomes_group)
+main.add_command(annotate)
+report_group.add_command(report_outcomes)
+sim_group.add_command(crm_export)
+main.add_command(rules_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

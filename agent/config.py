@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -20,179 +19,34 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
+from agent.alerts.settings import AlertSettings
 from agent.approvals.settings import ApprovalSettings
-from agent.auth.tokens import secret_problem
+from agent.config_problems import connector_field_problems, describe_error, format_location
 from agent.copywriter.settings import CopywriterSettings
-from connectors.meta.conversions import check_event, parse_attribution
-from policies.settings import PolicySettings, StrictModel
+from agent.errors import ConfigError
+from agent.experiments.settings import ExperimentSettings
+from agent.objectives import objective_problems
+from agent.outcomes.settings import OutcomeSettings, upload_problems
+from agent.rules_config import RULES_FOLDER, RuleFileError, parse_rules, read_rule_folder
+from agent.settings import (
+    ExecutionSettings,
+    GuardrailSettings,
+    NewAdSettings,
+    PermissionSettings,
+    PolicyDefaults,
+    ReportingSettings,
+    ServiceSettings,
+    SimulatorSettings,
+)
+from policies.rules.schema import Rule
+from policies.settings import ObjectiveSettings, PolicySettings, StrictModel
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///paid_media_agent.db"
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SIMULATED_PLATFORMS = ("google_ads", "meta", "linkedin")
-PermissionLevel = Literal["observe", "propose", "auto"]
 
 
-class ConfigError(Exception):
-    """The configuration is invalid. `problems` holds one `key.path: message` line per problem."""
-
-    def __init__(self, problems: list[str], source: str = "config") -> None:
-        self.problems = problems
-        self.source = source
-        super().__init__(f"{source} is invalid:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-class PermissionSettings(StrictModel):
-    """The permission level of each kind of change; a kind not set here falls back to the defaults,
-    then to `propose`. Typed, so a misspelt kind is an error instead of a silently ignored key."""
-
-    pause: PermissionLevel | None = None
-    enable: PermissionLevel | None = None
-    set_budget: PermissionLevel | None = None
-    add_negative_keywords: PermissionLevel | None = None
-    exclude_audience: PermissionLevel | None = None
-    new_ad: PermissionLevel | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_kinds(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = [str(k) for k in data if k not in cls.model_fields]
-            if unknown:
-                raise ValueError(f"unknown action kind {', '.join(map(repr, unknown))}; the kinds are "
-                                 f"{', '.join(cls.model_fields)}")
-        return data
-
-    def get(self, kind: str) -> str | None:
-        """The level set for `kind`, or None."""
-        value = getattr(self, kind, None) if kind in type(self).model_fields else None
-        return str(value) if value is not None else None
-
-
-class FreezeWindow(StrictModel):
-    """A period (account-local date-times) in which nothing is executed automatically."""
-
-    start: datetime
-    end: datetime
-    reason: str = ""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FreezeWindow:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} must be after start {self.start}")
-        return self
-
-
-class GuardrailSettings(StrictModel):
-    """Limits that hold whatever a policy proposes or a human approves.
-
-    Checked when an action is decided and again right before it executes.
-    """
-
-    max_budget_change_pct: float = Field(default=20.0, gt=0, description="one change, % of the current budget")
-    max_budget_change_abs: Decimal | None = Field(default=None, gt=0, description="one change, account currency")
-    max_daily_budget_change_pct: float = Field(default=30.0, gt=0, description="all changes to one budget in a day")
-    max_daily_budget_change_abs: Decimal | None = Field(default=None, gt=0)
-    account_daily_budget_cap: Decimal | None = Field(default=None, gt=0, description="sum of active daily budgets")
-    campaign_daily_budget_caps: dict[str, Decimal] = Field(default_factory=dict)
-    min_confidence: float = Field(default=0.0, ge=0, le=1, description="auto only above this policy confidence")
-    freeze_windows: tuple[FreezeWindow, ...] = ()
-    max_actions_per_cycle: int = Field(default=25, ge=0)
-    cooldown_hours: dict[str, float] = Field(default_factory=lambda: {"default": 72.0})
-    budget_changes_per_hour: int = Field(default=4, ge=1, description="platform limit (Meta: 4 per ad set)")
-    approval_ttl_hours: float = Field(default=24.0, gt=0)
-
-    def cooldown_for(self, kind: str) -> float:
-        return self.cooldown_hours.get(kind, self.cooldown_hours.get("default", 72.0))
-
-
-class ServiceSettings(StrictModel):
-    """The long-running service (`paid-media-agent serve`): schedules, HTTP server, shutdown."""
-
-    host: str = Field(default="127.0.0.1", description="bind address (authentication is required on any)")
-    port: int = Field(default=8787, ge=0, le=65535)
-    dashboard_token: SecretStr | None = Field(default=None, description="deprecated: one of api_tokens, named dashboard")
-    api_tokens: dict[str, SecretStr] = Field(default_factory=dict, description="name: bearer token (32+ random bytes)")
-    session_secret: SecretStr | None = Field(default=None, description="signs sign-in sessions; needed once users exist")
-    session_hours: float = Field(default=12, gt=0, le=24 * 30, description="a sign-in lasts this long")
-    insecure_no_auth: bool = Field(default=False, description="DANGER: serve every page without authentication")
-    cycle_interval_minutes: float = Field(default=60, gt=0)
-    expiry_sweep_minutes: float = Field(default=15, gt=0)
-    mail_poll_seconds: float = Field(default=60, gt=0)
-    daily_dashboard_at: str = Field(default="07:00", pattern=r"^\d{2}:\d{2}$", description="account-local time")
-    weekly_pacing_report_at: str = Field(default="mon 08:00", pattern=r"^(mon|tue|wed|thu|fri|sat|sun) \d{2}:\d{2}$")
-    misfire_grace_minutes: float = Field(default=24 * 60, gt=0, description="a missed run still runs, once")
-    ready_max_age_minutes: float | None = Field(default=None, gt=0, description="default: 3 cycle intervals")
-    shutdown_timeout_seconds: float = Field(default=60, gt=0)
-    leader_poll_seconds: float = Field(default=5, gt=0)
-    log_format: Literal["auto", "json", "console"] = "auto"
-
-    @model_validator(mode="after")
-    def _long_random_secrets(self) -> ServiceSettings:
-        named = {f"api_tokens.{name}": token for name, token in self.api_tokens.items()}
-        named.update({key: getattr(self, key) for key in ("dashboard_token", "session_secret")
-                      if getattr(self, key) is not None})
-        problems = [f"{key} {problem}" for key, value in named.items()
-                    if (problem := secret_problem(value.get_secret_value()))]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-
-class ReportingSettings(StrictModel):
-    """Dashboard and reports: where they are written, and how currencies are blended."""
-
-    output_dir: str = Field(default="reports", description="daily dashboards and weekly pacing reports")
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="currency of cross-account totals")
-    fx_rates: dict[str, Decimal] = Field(default_factory=dict, description="units of `currency` per unit")
-
-
-class ExecutionSettings(StrictModel):
-    """Where per-account cycle work runs, and how many accounts of one platform at once."""
-
-    mode: Literal["inprocess", "celery"] = "inprocess"
-    max_concurrency_per_platform: dict[str, int] = Field(default_factory=lambda: {"default": 4})
-    celery_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
-    celery_queue: str = Field(default="paid_media_agent", min_length=1)
-    account_timeout_seconds: float = Field(default=900, gt=0)
-    # writes whose answer was lost: read the platform this often right after, this far apart
-    settle_attempts: int = Field(default=3, ge=0, le=10)
-    settle_delay_seconds: float = Field(default=2.0, ge=0, le=60)
-    # how old an unknown write must be before its absence on the platform proves it was not applied
-    settle_absent_after_seconds: float = Field(default=120, ge=0, le=86400)
-
-    def concurrency_for(self, platform: str) -> int:
-        limits = self.max_concurrency_per_platform
-        return max(1, limits.get(platform, limits.get("default", 4)))
-
-
-class SimulatorSettings(StrictModel):
-    """The built-in simulated ad platform: the zero-setup default and the test world."""
-
-    seed: int = 42
-    history_days: int = Field(default=60, ge=7, le=730)
-    campaigns_per_account: int = Field(default=3, ge=1, le=200)
-    ad_sets_per_campaign: int = Field(default=3, ge=1, le=200)
-    ads_per_ad_set: int = Field(default=3, ge=1, le=20)
-
-
-class NewAdSettings(StrictModel):
-    """What creating an ad needs on Meta and LinkedIn that a `new_ad` proposal does not carry.
-
-    Each is optional; a `new_ad` on a platform that needs a missing one fails with a message
-    naming the setting, and the rest of the batch goes on.
-    """
-
-    landing_url: str | None = Field(
-        default=None, pattern=r"^https?://\S+$", description="link of new ads when the proposal names none"
-    )
-    meta_page_id: str | None = Field(
-        default=None, pattern=r"^\d+$", description="Meta: the Facebook Page new ads are published as"
-    )
-    linkedin_organization: str | None = Field(
-        default=None, pattern=r"^(urn:li:organization:)?\d+$",
-        description="LinkedIn: the company page (id or urn:li:organization:N) that authors new ads",
-    )
 
 
 class AccountConfig(StrictModel):
@@ -210,29 +64,20 @@ class AccountConfig(StrictModel):
     monthly_budget: Decimal | None = None
     protected_entities: tuple[str, ...] = ()
     policies: dict[str, Any] = Field(default_factory=dict)
+    objective: ObjectiveSettings | None = None  # overrides `defaults.objective` and the policies' ROAS targets
     permissions: PermissionSettings = PermissionSettings()
     guardrails: dict[str, Any] = Field(default_factory=dict)
     copywriter: dict[str, Any] = Field(default_factory=dict)
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
     new_ads: NewAdSettings = NewAdSettings()
     conversion_event: str | None = Field(
-        default=None, description="Meta: what counts as a conversion: purchase (default), lead, or a custom "
-                                  "event's action type (offsite_conversion.custom.<id>)")
+        default=None, description="What counts as a conversion. Meta: purchase, lead, or a custom event's "
+                                  "action type (offsite_conversion.custom.<id>); unset: purchase, and leads in "
+                                  "lead ad campaigns. LinkedIn: website or lead (lead gen form leads); unset: "
+                                  "by each campaign's objective")
     platform_attribution: str | None = Field(
         default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
                                   "account's own setting); 7d_view and 28d_view are no longer returned")
-
-    @field_validator("conversion_event")
-    @classmethod
-    def _known_conversion_event(cls, value: str | None) -> str | None:
-        return None if value is None else check_event(value)
-
-    @field_validator("platform_attribution")
-    @classmethod
-    def _returned_attribution(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_attribution(value)
-        return value
 
     @field_validator("timezone")
     @classmethod
@@ -263,15 +108,23 @@ class AgentConfig(StrictModel):
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     dry_run: bool = False
     kill_switch: bool = Field(default=False, description="stop all execution; keep reporting")
-    lookback_days: int = Field(default=7, ge=1, le=90)
+    lookback_days: int = Field(
+        default=28, ge=1, le=90,
+        description="Days every pull re-reads: late conversions arrive up to the attribution window (28 days) "
+        "after the click, and a day not re-read stays short of them for good.",
+    )
     initial_history_days: int = Field(default=30, ge=1, le=365)
     simulator: SimulatorSettings = SimulatorSettings()
     service: ServiceSettings = ServiceSettings()
     reporting: ReportingSettings = ReportingSettings()
+    outcomes: OutcomeSettings = OutcomeSettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    alerts: AlertSettings = AlertSettings()
     execution: ExecutionSettings = ExecutionSettings()
+    experiments: ExperimentSettings = Field(default_factory=lambda: ExperimentSettings())
     defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
+    rules: tuple[Rule, ...] = Field(default=(), description="user rules (docs/rules.md)")
 
     @model_validator(mode="after")
     def _unique_account_ids(self) -> AgentConfig:
@@ -283,6 +136,20 @@ class AgentConfig(StrictModel):
         unknown = self.approvals.unknown_accounts(seen)
         if unknown:
             raise ValueError(f"approvals.accounts names accounts that are not configured: {', '.join(unknown)}")
+        if self.alerts.slack_channel and self.approvals.slack is None:
+            raise ValueError("alerts.slack_channel is set but approvals.slack (the bot token) is missing")
+        if self.alerts.email_to and self.approvals.email is None:
+            raise ValueError("alerts.email_to is set but approvals.email (the SMTP server) is missing")
+        unknown = sorted(set(self.outcomes.utm_templates) - seen)
+        if unknown:
+            raise ValueError(f"outcomes.utm_templates names accounts that are not configured: {', '.join(unknown)}")
+        problems = upload_problems(self.outcomes.uploads, {a.id: a.simulate if a.platform == "simulator" and a.simulate
+                                                           else a.platform for a in self.accounts})
+        if problems:
+            raise ValueError("; ".join(problems))
+        problems = objective_problems(self.accounts, self.defaults.objective)
+        if problems:
+            raise ValueError(problems[0])
         return self
 
     def account(self, account_id: str) -> AccountConfig:
@@ -295,6 +162,9 @@ class AgentConfig(StrictModel):
         """The account's policy settings: defaults overridden key by key by the account's own; no
         budget policy aims above the account's guardrail `max_budget_change_pct`."""
         merged = _deep_merge(self.defaults.policies.model_dump(), account.policies)
+        objective = account.objective or self.defaults.objective
+        if objective is not None:
+            merged["objective"] = {**objective.model_dump(), "qualified_stage": self.outcomes.qualified_stage}
         limit = self.guardrail_settings(account).max_budget_change_pct / 100
         return PolicySettings.model_validate(merged).within_change_limit(limit)
 
@@ -307,15 +177,6 @@ class AgentConfig(StrictModel):
         """The account's guardrails: defaults overridden key by key by the account's own."""
         merged = _deep_merge(self.defaults.guardrails.model_dump(), account.guardrails)
         return GuardrailSettings.model_validate(merged)
-
-
-class PolicyDefaults(StrictModel):
-    """Settings that apply to every account unless the account overrides them."""
-
-    policies: PolicySettings = PolicySettings()
-    permissions: PermissionSettings = PermissionSettings()
-    guardrails: GuardrailSettings = GuardrailSettings()
-    copywriter: CopywriterSettings = CopywriterSettings()
 
 
 AgentConfig.model_rebuild()
@@ -340,29 +201,6 @@ def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
         else:
             merged[key] = value
     return merged
-
-
-def _format_location(location: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in location:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    message = str(error["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if error["type"] == "extra_forbidden":
-        message = "unknown key (check the spelling against config.example.yaml)"
-    elif error["type"] == "missing":
-        message = "required key is missing"
-    elif "input" in error and error["type"] not in ("model_type", "dict_type", "value_error"):
-        message = f"{message} (got {error['input']!r})"
-    return message
 
 
 def read_secrets_file(path: Path) -> dict[str, str]:
@@ -427,13 +265,15 @@ def _account_section_problems(raw: Mapping[str, Any]) -> list[str]:
             try:
                 model.model_validate(_deep_merge(base, override))
             except ValidationError as error:
-                problems += [f"accounts[{index}].{section}.{_format_location(e['loc'])}: {_describe(e)}"
+                problems += [f"accounts[{index}].{section}.{format_location(e['loc'])}: {describe_error(e)}"
                              for e in error.errors()]
     return problems
 
 
-def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str = "config") -> AgentConfig:
-    """Validate an already-parsed YAML document; raises ConfigError naming every bad key."""
+def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str = "config",
+                 rule_files: Sequence[tuple[str, Any]] = ()) -> AgentConfig:
+    """Validate an already-parsed YAML document (and the rules of a `rules/` folder); raises ConfigError
+    naming every bad key."""
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): expected a mapping of settings"], source=source)
     lookup: dict[str, str] = {}
@@ -452,12 +292,19 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     # every problem at once: a missing variable does not hide the rest of the file (only what its
     # empty stand-in makes of the same key)
     unresolved = {p.split(":", 1)[0] for p in problems}
+    accounts = resolved.get("accounts") if isinstance(resolved.get("accounts"), list) else []
+    rules, rule_problems = parse_rules(resolved.pop("rules", None), rule_files,
+                                       [str(a.get("id")) for a in accounts if isinstance(a, Mapping)],
+                                       [str(a.get(k)) for a in accounts if isinstance(a, Mapping)
+                                        for k in ("platform", "simulate") if a.get(k)])
+    problems += rule_problems
     try:
         config = AgentConfig.model_validate(resolved)
     except ValidationError as error:
-        problems += [line for line in (f"{_format_location(e['loc'])}: {_describe(e)}" for e in error.errors())
+        problems += [line for line in (f"{format_location(e['loc'])}: {describe_error(e)}" for e in error.errors())
                      if line.split(":", 1)[0] not in unresolved]
         problems += _account_section_problems(resolved)
+        problems += _new_locations(connector_field_problems(resolved.get("accounts")), problems)
         raise ConfigError(problems, source=source) from None
     for index, account in enumerate(config.accounts):
         for section, merge in (("policies", config.policy_settings), ("guardrails", config.guardrail_settings),
@@ -466,12 +313,19 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
                 merge(account)
             except ValidationError as error:
                 problems += [
-                    f"accounts[{index}].{section}.{_format_location(e['loc'])}: {_describe(e)}"
+                    f"accounts[{index}].{section}.{format_location(e['loc'])}: {describe_error(e)}"
                     for e in error.errors()
                 ]
+    problems += _new_locations(connector_field_problems(resolved.get("accounts")), problems)
     if problems:
         raise ConfigError(problems, source=source)
-    return config
+    return config.model_copy(update={"rules": rules})
+
+
+def _new_locations(found: list[str], reported: list[str]) -> list[str]:
+    """`found`, less the problems at a key already reported (a missing variable, a wrong type)."""
+    known = {line.split(":", 1)[0] for line in reported}
+    return [line for line in found if line.split(":", 1)[0] not in known]
 
 
 def _read_text(path: Path) -> str:
@@ -493,4 +347,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentCo
         raw = yaml.safe_load(_read_text(path))
     except yaml.YAMLError as error:
         raise ConfigError([f"not valid YAML: {error}"], source=str(path)) from None
-    return parse_config(raw if raw is not None else {}, environ=environ, source=str(path))
+    try:
+        rule_files = read_rule_folder(path.parent / RULES_FOLDER)
+    except RuleFileError as error:
+        raise ConfigError(error.problems, source=str(path)) from None
+    return parse_config(raw if raw is not None else {}, environ=environ, source=str(path), rule_files=rule_files)

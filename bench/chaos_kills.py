@@ -34,8 +34,8 @@ if __package__ in (None, ""):  # `make bench` runs every bench/*.py as a script:
 import sqlalchemy as sa
 import yaml
 
-from agent import db, store
 from agent.approvals.decisions import decide_action
+from agent.storage import db, store
 from bench.chaos_records import Counts, count_simulated, say_done
 from bench.common import BENCH_DAY, DEFAULT_PG_URL, sqlite_database
 from tests.fakes.postgres import throwaway_schema

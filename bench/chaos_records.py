@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-SETTLED = frozenset({"executed", "failed", "rejected", "expired", "superseded", "reported"})
+SETTLED = frozenset({"executed", "failed", "rejected", "expired", "superseded", "reported", "held_out"})
 WAITING = frozenset({"proposed", "pending_approval", "approved"})  # for a person, or for the queue
 
 

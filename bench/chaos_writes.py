@@ -32,18 +32,21 @@ if __package__ in (None, ""):  # `make bench` runs every bench/*.py as a script:
 
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import create_action, transition
+from agent.bootstrap import account_as_mapping
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
-from agent.cycle import account_as_mapping, run_cycle
+from agent.cycle.run import run_cycle
+from agent.storage import store
+from agent.storage.action_states import create_action, transition
 from bench.chaos_kills import HarnessError, World
 from bench.chaos_records import Counts, agent_rows, count_records
 from bench.common import BENCH_DAY, migrated_engine, sqlite_database
 from bench.fault_proxy import FaultProxy
-from connectors.base import Connector, Entity
-from connectors.linkedin import LinkedInConnector
-from connectors.meta import MetaConnector
+from connectors.base import Connector
+from connectors.connector_options import ConnectorOptions
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import Entity
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.world import SimAccountSpec
@@ -82,11 +85,9 @@ def agent_config(database_url: str, history_days: int) -> AgentConfig:
 
 def build_connectors(config: AgentConfig, clock: FixedClock, meta_url: str, linkedin_url: str,
                      seed: int) -> dict[str, Connector]:
-    options: dict[str, Any] = {
-        "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(seed)),  # back-off waits skipped
-        "meta_graph_url": meta_url, "meta_timeout": CLIENT_TIMEOUT,
-        "linkedin_base_url": linkedin_url, "linkedin_timeout": CLIENT_TIMEOUT,
-    }
+    options = ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(seed)),  # no waits
+                               tuning=(MetaOptions(graph_url=meta_url, timeout=CLIENT_TIMEOUT),
+                                       LinkedInOptions(base_url=linkedin_url, timeout=CLIENT_TIMEOUT)))
     connectors: dict[str, Connector] = {}
     for platform, factory in (("meta", MetaConnector), ("linkedin", LinkedInConnector)):
         accounts = [account_as_mapping(a) for a in config.accounts if a.platform == platform]

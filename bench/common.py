@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ on the path, no
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
-from agent import db, store  # noqa: E402
-from connectors.base import MetricRow  # noqa: E402
+from agent.storage import db, store  # noqa: E402
+from connectors.records import MetricRow  # noqa: E402
 from tests.fakes.postgres import throwaway_schema  # noqa: E402
 
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

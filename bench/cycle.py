@@ -41,23 +41,26 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
 import grpc
 from sqlalchemy import Engine
 
+from agent.bootstrap import account_as_mapping
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
-from agent.cycle import CycleSummary, account_as_mapping, run_cycle
+from agent.cycle.run import run_cycle
+from agent.cycle.summary import CycleSummary
 from bench.common import Figure, Report, migrated_engine, sqlite_database, timed
-from connectors.base import (
+from connectors.base import Connector
+from connectors.connector_options import ConnectorOptions
+from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import (
     AccountInfo,
     Audience,
-    Connector,
     Entity,
     MetricRow,
     Mutation,
     MutationResult,
     SearchTermRow,
 )
-from connectors.google_ads import GoogleAdsConnector
-from connectors.linkedin import LinkedInConnector
-from connectors.meta import MetaConnector
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
@@ -143,7 +146,7 @@ def config_for(database_url: str, specs: list[SimAccountSpec], size: WorldSize, 
     }, environ=TOKENS)
 
 
-def _connectors(config: AgentConfig, clock: FixedClock, options: dict[str, Any]) -> dict[str, Connector]:
+def _connectors(config: AgentConfig, clock: FixedClock, options: ConnectorOptions) -> dict[str, Connector]:
     classes: dict[str, Any] = {"google_ads": GoogleAdsConnector, "meta": MetaConnector, "linkedin": LinkedInConnector}
     connectors: dict[str, Connector] = {}
     for platform, factory in classes.items():
@@ -190,12 +193,9 @@ def harness(size: WorldSize, *, latency: float, concurrency: int, database_url: 
             traffic = {platform: fake.traffic for platform, fake in fakes.servers.items()}
             simulator, servers, addresses = fakes.simulator, dict(fakes.servers), fakes.addresses
         google_address = addresses["google_ads"]
-        options: dict[str, Any] = {
-            "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
-            "google_ads_channel_factory": lambda: grpc.insecure_channel(google_address),
-            "meta_graph_url": addresses["meta"],
-            "linkedin_base_url": addresses["linkedin"],
-        }
+        options = ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)), tuning=(
+            GoogleAdsOptions(channel_factory=lambda: grpc.insecure_channel(google_address)),
+            MetaOptions(graph_url=addresses["meta"]), LinkedInOptions(base_url=addresses["linkedin"])))
         connectors = _connectors(config, clock, options)
         yield Harness(engine, config, clock, connectors, simulator, traffic, specs, servers)
 

@@ -1,10 +1,15 @@
 """Decision quality of the policies on many simulated worlds: prints the figures, asserts nothing.
 
-    python bench/decision_quality.py [--seeds 12] [--days 90] [--workers 2] [--policy NAME ...]
+    python bench/decision_quality.py [--seeds 12] [--days 90] [--jobs 2] [--policy NAME ...]
                                      [--set POLICY.KEY=VALUE ...] [--cycle [--no-monthly-budgets]]
 
+`--jobs N` runs N seeds at a time (processes; `--workers` is the same). The figures of issue 19
+(surplus gain's median, 90% interval and minimum, false pauses per 50 ad sets over all seeds,
+clear losers' median days to pause, the ideal test, budget churn) are computed in
+bench/decision_figures.py and printed last.
+
 `--cycle` runs the agent arm through the daemon's own cycle (gate, guardrails, cooldowns,
-executor: agent/backtest_cycle.py), every kind on auto; `--no-monthly-budgets` then leaves the
+executor: agent/backtesting/cycle_arm.py), every kind on auto; `--no-monthly-budgets` then leaves the
 accounts without a monthly budget (pacing silent), to compare both.
 
 For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platforms/currencies,
@@ -26,6 +31,7 @@ For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platfo
 from __future__ import annotations
 
 import argparse
+import pickle
 import statistics
 import sys
 import time
@@ -42,8 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml  # noqa: E402
 
-from agent.backtest import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
-from agent.backtest_cycle import backtest_config, run_cycle_backtest  # noqa: E402
+from agent.backtesting.arms import ORACLE_DAY, BacktestReport, run_backtest  # noqa: E402
+from agent.backtesting.cycle_arm import backtest_config, run_cycle_backtest  # noqa: E402
+from bench.decision_figures import compute_figures, render  # noqa: E402
 from connectors.simulator.dynamics import simulate  # noqa: E402
 from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
 from policies.settings import PolicySettings  # noqa: E402
@@ -116,12 +123,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=12)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--jobs", "--workers", dest="workers", type=int, default=2,
+                        help="seeds run at a time, one process each")
     parser.add_argument("--policy", action="append", default=[], help="only these policies (default: all)")
     parser.add_argument("--set", action="append", default=[], metavar="POLICY.KEY=VALUE",
                         help="override a policy setting, e.g. underperformers.confidence=0.95")
     parser.add_argument("--cycle", action="store_true", help="run the agent through the daemon's cycle")
     parser.add_argument("--no-monthly-budgets", action="store_true", help="with --cycle: no monthly budgets")
+    parser.add_argument("--save", type=Path, help="also write the reports here (pickle), to recompute figures")
     options = parser.parse_args()
     began = time.perf_counter()
     with ProcessPoolExecutor(options.workers) as pool:
@@ -129,6 +138,8 @@ def main() -> None:
                  not options.no_monthly_budgets)
                 for seed in range(1, options.seeds + 1)]
         reports = list(pool.map(_run, jobs))
+    if options.save:
+        options.save.write_bytes(pickle.dumps(reports))
 
     ad_sets = above = false_pauses = naive_false = losers = losers_fast = 0
     loser_delays: list[int] = []
@@ -191,6 +202,11 @@ def main() -> None:
     if captured:
         print(f"surplus captured vs oracle: median {statistics.median(captured):.0%}, "
               f"min {min(captured):.0%} (target >= 90%); beats the naive rule in {beats_naive}/{len(reports)} seeds")
+    print()
+    path = "through the cycle" if options.cycle else "direct"
+    budgets = "without" if options.cycle and options.no_monthly_budgets else "with"
+    print(f"== issue 19 figures ({path}, {budgets} monthly budgets, {len(reports)} seeds x {options.days} days)")
+    print(*render(compute_figures(reports)), sep="\n")
 
 
 if __name__ == "__main__":

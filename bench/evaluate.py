@@ -34,10 +34,10 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from agent import store
 from agent.clock import FixedClock
 from agent.config import AccountConfig, AgentConfig, parse_config
-from agent.snapshots import SNAPSHOT_HISTORY_DAYS, load_snapshot
+from agent.decisions.snapshots import SNAPSHOT_HISTORY_DAYS, load_snapshot
+from agent.storage import store
 from bench.common import (
     BENCH_DAY,
     DEFAULT_PG_URL,
@@ -52,7 +52,7 @@ from bench.common import (
     timed,
 )
 from bench.ingest import NOW, raw_postgres, raw_sqlite
-from connectors.base import Entity
+from connectors.records import Entity
 from policies import evaluate
 
 AD_SETS_PER_CAMPAIGN = 10

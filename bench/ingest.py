@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from agent import store
+from agent.storage import store
 from bench.common import (
     BENCH_DAY,
     DEFAULT_PG_URL,
@@ -49,7 +49,7 @@ from bench.common import (
     synthetic_metrics,
     timed,
 )
-from connectors.base import MetricRow
+from connectors.records import MetricRow
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
 LINEARITY_TOLERANCE = 1.25

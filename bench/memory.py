@@ -25,9 +25,9 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent import store
 from agent.clock import FixedClock
-from agent.snapshots import load_snapshot
+from agent.decisions.snapshots import load_snapshot
+from agent.storage import store
 from bench.common import (
     BENCH_DAY,
     Figure,

@@ -7,14 +7,18 @@ that ships, say, a Microsoft Ads connector only has to declare an entry point.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from connectors.base import Connector, ConnectorError
+from connectors.account_spec import AccountSpec
+from connectors.base import Connector
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import UnknownPlatform
 
 ENTRY_POINT_GROUP = "paid_media_agent.connectors"
+SPEC_ENTRY_POINT_GROUP = "paid_media_agent.connector_specs"  # platform -> its AccountSpec, no SDK imported
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,9 @@ class ConnectorContext:
     """What a connector factory gets: its accounts from the config, and the shared facilities.
 
     `accounts` are plain mappings (id, name, currency, timezone, credentials resolved to
-    strings, ...) so a plugin depends on nothing of the agent's internals.
+    strings, ...) so a plugin depends on nothing of the agent's internals. `options` are typed and
+    frozen (`connectors/connector_options.py`): the retry policy, the simulator's engine, and each
+    connector's own tuning object.
     """
 
     platform: str
@@ -30,15 +36,11 @@ class ConnectorContext:
     settings: Mapping[str, Any]
     database_url: str
     now: Callable[[], datetime]
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: ConnectorOptions = ConnectorOptions()
 
 
 class ConnectorFactory(Protocol):
     def from_context(self, context: ConnectorContext) -> Connector: ...
-
-
-class UnknownPlatform(ConnectorError):
-    """The config names a platform no installed connector provides."""
 
 
 def available_platforms() -> list[str]:
@@ -57,3 +59,13 @@ def load_factory(platform: str) -> ConnectorFactory:
 
 def create_connector(context: ConnectorContext) -> Connector:
     return load_factory(context.platform).from_context(context)
+
+
+def load_spec(platform: str) -> type[AccountSpec] | None:
+    """The account spec `platform`'s connector declares, None if it declares none (or is not installed).
+    Loading it imports no platform SDK."""
+    for entry_point in entry_points(group=SPEC_ENTRY_POINT_GROUP):
+        if entry_point.name == platform:
+            spec: type[AccountSpec] = entry_point.load()
+            return spec
+    return None

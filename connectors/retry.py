@@ -16,19 +16,16 @@ where the kill switch stops writes that were already on their way.
 
 Sleeping is injected (`RetryPolicy.sleep`) so tests assert the waits requested and never wait.
 
-Every attempt also takes a slot of the caller's `RequestLimiter`, if one is installed
-(`limiting_requests`): that is how the agent keeps at most `max_concurrency_per_platform` requests
-in flight per platform however many accounts it works on at once. Back-off waits hold no slot.
+Every attempt also takes a slot of the caller's `RequestLimiter` (`connectors/request_limits.py`),
+if one is installed: back-off waits hold no slot.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -38,51 +35,20 @@ from typing import Literal, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from connectors.base import ConnectorError
+from connectors.errors import (
+    PlatformAuthError,
+    PlatformError,
+    PlatformRateLimited,
+    PlatformRequestError,
+    PlatformUnavailable,
+    WriteOutcomeUnknown,
+)
+from connectors.request_limits import current_limiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sleep = Callable[[float], None]
 ErrorKind = Literal["transient", "auth", "invalid"]
-
-
-class PlatformError(ConnectorError):
-    """A platform call failed; `platform` and `account_id` say where."""
-
-    def __init__(self, message: str, *, platform: str, account_id: str) -> None:
-        super().__init__(message)
-        self.platform = platform
-        self.account_id = account_id
-        self.original: BaseException | None = None  # the SDK's error, for callers that need its details
-
-
-class PlatformAuthError(PlatformError):
-    """Credentials were refused (expired or revoked token, missing permission): fix the config."""
-
-
-class PlatformRequestError(PlatformError):
-    """The platform rejected the request as invalid; retrying the same request cannot help."""
-
-
-class PlatformRateLimited(PlatformError):
-    """Still rate limited after the retry budget; `retry_after` is the platform's last hint."""
-
-    def __init__(self, message: str, *, platform: str, account_id: str, retry_after: float | None) -> None:
-        super().__init__(message, platform=platform, account_id=account_id)
-        self.retry_after = retry_after
-
-
-class PlatformUnavailable(PlatformError):
-    """Server errors or timeouts outlasted the retry budget."""
-
-
-class WriteOutcomeUnknown(PlatformUnavailable):
-    """A write was sent but its answer never came (timeout, reset, lost answer) or was a server error:
-    it may or may not have been applied. Never re-send it before reading the platform."""
-
-
-class WritesStopped(ConnectorError):
-    """The write guard refused a write before it was sent (the kill switch is on): nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +161,7 @@ def call_with_retry(
 
     retrying = Retrying(sleep=policy.sleep, wait=wait, stop=stop, retry=retry_if_exception(transient),
                         before_sleep=before_sleep, reraise=True)
-    limiter = _LIMITER.get()
+    limiter = current_limiter()
     guard = _WRITE_GUARD.get() if write else None
 
     def attempt() -> T:
@@ -223,71 +189,6 @@ def call_with_retry(
         raise failure from None
 
 
-class RequestLimiter:
-    """At most `limit_for(platform)` requests in flight per platform, across every thread that calls
-    platforms through `call_with_retry` under it (`limiting_requests`).
-
-    A slot is held for one attempt of one request (its whole answer read), never across the
-    retry's back-off. A thread that already holds a slot of a platform does not take a second one
-    (a call nested in another is still one request at a time from that thread), so nesting cannot
-    deadlock. `when_first_used` tells the agent that a platform's requests are limited one by
-    one, so it may work on more of its accounts at once than the limit.
-    """
-
-    def __init__(self, limit_for: Callable[[str], int]) -> None:
-        self._limit_for = limit_for
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._callbacks: dict[str, list[Callable[[], None]]] = {}
-        self._in_flight: dict[str, int] = {}
-        self._most_in_flight: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._held = threading.local()
-
-    def limit(self, platform: str) -> int:
-        return max(1, self._limit_for(platform))
-
-    def when_first_used(self, platform: str, callback: Callable[[], None]) -> None:
-        """Call `callback` once the first request of `platform` takes a slot (now, if one has)."""
-        with self._lock:
-            if platform not in self._slots:
-                self._callbacks.setdefault(platform, []).append(callback)
-                return
-        callback()
-
-    def most_in_flight(self, platform: str) -> int:
-        """The most requests of `platform` that held a slot at the same time."""
-        with self._lock:
-            return self._most_in_flight.get(platform, 0)
-
-    @contextmanager
-    def slot(self, platform: str) -> Iterator[None]:
-        held: set[str] = self._held.__dict__.setdefault("platforms", set())
-        if platform in held:
-            yield
-            return
-        with self._lock:
-            semaphore = self._slots.get(platform)
-            if semaphore is None:
-                semaphore = self._slots[platform] = threading.BoundedSemaphore(self.limit(platform))
-            callbacks = self._callbacks.pop(platform, [])
-        for callback in callbacks:
-            callback()
-        with semaphore:
-            held.add(platform)
-            with self._lock:
-                self._in_flight[platform] = in_flight = self._in_flight.get(platform, 0) + 1
-                self._most_in_flight[platform] = max(in_flight, self._most_in_flight.get(platform, 0))
-            try:
-                yield
-            finally:
-                with self._lock:
-                    self._in_flight[platform] -= 1
-                held.discard(platform)
-
-
-_LIMITER: ContextVar[RequestLimiter | None] = ContextVar("request_limiter", default=None)
-
-
 _WRITE_GUARD: ContextVar[Callable[[], None] | None] = ContextVar("write_guard", default=None)
 
 
@@ -300,21 +201,6 @@ def guarding_writes(guard: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         _WRITE_GUARD.reset(token)
-
-
-def current_limiter() -> RequestLimiter | None:
-    """The limiter `call_with_retry` uses in this context, if any."""
-    return _LIMITER.get()
-
-
-@contextmanager
-def limiting_requests(limiter: RequestLimiter) -> Iterator[RequestLimiter]:
-    """Platform calls made in this context (and in threads started with a copy of it) take slots of `limiter`."""
-    token = _LIMITER.set(limiter)
-    try:
-        yield limiter
-    finally:
-        _LIMITER.reset(token)
 
 
 def _platform_error(found: Classified, retrying: Retrying, where: str, platform: str, account_id: str,
@@ -367,88 +253,3 @@ def http_status_kind(status: int) -> ErrorKind | None:
     if 400 <= status < 500:
         return "invalid"
     return None
-
-
-# -- usage headers (Meta) ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Usage:
-    """How close to its limit a platform says we are: the highest percentage in its usage
-    headers, and how long until access returns if it was already cut off."""
-
-    percent: float = 0.0
-    regain_seconds: float = 0.0
-
-
-def _json_header(headers: Mapping[str, str], name: str) -> object:
-    for key, value in headers.items():
-        if key.lower() == name:
-            try:
-                return json.loads(value)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def meta_usage(headers: Mapping[str, str]) -> Usage:
-    """Parse Meta's `x-business-use-case-usage`, `x-ad-account-usage`, `x-app-usage` and
-    `x-fb-ads-insights-throttle` headers."""
-    percents: list[float] = []
-    regain: list[float] = []
-    business = _json_header(headers, "x-business-use-case-usage")
-    if isinstance(business, dict):
-        for entries in business.values():
-            for entry in entries if isinstance(entries, list) else []:
-                if isinstance(entry, dict):
-                    percents += [float(entry.get(k) or 0) for k in ("call_count", "total_cputime", "total_time")]
-                    regain.append(float(entry.get("estimated_time_to_regain_access") or 0) * 60)
-    account = _json_header(headers, "x-ad-account-usage")
-    if isinstance(account, dict):
-        percents.append(float(account.get("acc_id_util_pct") or 0))
-        if float(account.get("acc_id_util_pct") or 0) >= 100:
-            regain.append(float(account.get("reset_time_duration") or 0))
-    app = _json_header(headers, "x-app-usage")
-    if isinstance(app, dict):
-        percents += [float(app.get(k) or 0) for k in ("call_count", "total_cputime", "total_time")]
-    # Insights calls also report their own quota, per app and per ad account, in percent
-    # (https://developers.facebook.com/docs/marketing-api/insights/best-practices).
-    insights = _json_header(headers, "x-fb-ads-insights-throttle")
-    if isinstance(insights, dict):
-        percents += [float(insights.get(k) or 0) for k in ("app_id_util_pct", "acc_id_util_pct")]
-    return Usage(max(percents, default=0.0), max(regain, default=0.0))
-
-
-class UsageThrottle:
-    """Paces calls per key (an ad account) from the usage the platform last reported.
-
-    Below `slow_down_at` percent nothing waits; between it and 100% the pause grows linearly up
-    to `max_pause`; once access is cut off, the platform's time to regain access is waited
-    (bounded by `max_pause`). Slowing down early is cheaper than a throttling penalty.
-    """
-
-    def __init__(self, sleep: Sleep, slow_down_at: float = 75.0, max_pause: float = 60.0) -> None:
-        self._sleep = sleep
-        self.slow_down_at = slow_down_at
-        self.max_pause = max_pause
-        self._usage: dict[str, Usage] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, key: str, usage: Usage) -> None:
-        with self._lock:
-            self._usage[key] = usage
-
-    def pause_for(self, key: str) -> float:
-        with self._lock:
-            usage = self._usage.get(key, Usage())
-        if usage.regain_seconds > 0:
-            return min(usage.regain_seconds, self.max_pause)
-        if usage.percent < self.slow_down_at:
-            return 0.0
-        share = min(1.0, (usage.percent - self.slow_down_at) / max(1e-9, 100.0 - self.slow_down_at))
-        return round(self.max_pause * share, 3)
-
-    def before_call(self, key: str) -> None:
-        pause = self.pause_for(key)
-        if pause > 0:
-            log.info("usage for %s is high; pausing %.1f s before the next call", key, pause)
-            self._sleep(pause)

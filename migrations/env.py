@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the connection or URL handed over by `agent.db`."""
+"""Alembic environment: runs against the connection or URL handed over by `agent.storage.db`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from agent.models import Money
+from agent.storage.models import Money
 from migrations.env_metadata import TARGET_METADATA
 
 target_metadata = TARGET_METADATA

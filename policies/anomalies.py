@@ -14,10 +14,10 @@ conversion metrics are not flagged separately on a day with a tracking outage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from connectors.base import Entity
+from connectors.records import Entity
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
 from policies.conversion_lag import LagCurve, lag_curve
 from policies.pacing import weekday_factors
@@ -61,6 +61,7 @@ class AnomalyFlag:
     severity: str  # "warning" or "critical"
     direction: str  # "up" or "down"
     message: str
+    explained_by: str = ""  # a known change (our own action, an annotation) that accounts for it
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,33 @@ def _deduplicate(flags: list[AnomalyFlag], snapshot: Snapshot) -> list[AnomalyFl
     return kept
 
 
+def _related(snapshot: Snapshot, flag: AnomalyFlag, entity_id: str | None) -> bool:
+    """True if a change on `entity_id` (None: the account) moves the flagged scope's figures."""
+    if entity_id is None or flag.scope == "account" or entity_id == flag.entity_id:
+        return True
+    changed = snapshot.entities.get(entity_id)
+    flagged = snapshot.entities.get(flag.entity_id)
+    return (changed is not None and changed.parent_id == flag.entity_id) or (
+        flagged is not None and flagged.parent_id == entity_id)
+
+
+def _explained(flag: AnomalyFlag, snapshot: Snapshot, settings: AnomalySettings) -> AnomalyFlag:
+    """A metric shift that a known change accounts for (our own pause before a spend drop, a
+    promotion a person annotated) is kept, as a warning naming the change: expected, not an alarm.
+    Runaway spend and tracking outages are never explained away."""
+    if flag.kind != "metric_shift":
+        return flag
+    for change in snapshot.known_changes:
+        end = change.end or change.start + timedelta(days=settings.known_change_days)
+        if not change.start <= flag.day <= end or not _related(snapshot, flag, change.entity_id):
+            continue
+        if flag.metric == "spend" and change.direction not in (None, flag.direction):
+            continue
+        return replace(flag, severity="warning", explained_by=change.description,
+                       message=f"{flag.message}; expected: {change.description}")
+    return flag
+
+
 def tracking_outage_days(snapshot: Snapshot, settings: AnomalySettings, curve: LagCurve | None = None,
                          lookback_days: int = 28) -> set[date]:
     """Days of the last `lookback_days` on which the account's conversion tracking looks broken.
@@ -284,7 +312,7 @@ def detect_anomalies(snapshot: Snapshot, settings: AnomalySettings, curve: LagCu
                          days[0] - timedelta(days=settings.baseline_days))
     skip = outage_days or set()
     flags = [flag for scope in _scopes(snapshot) for day in days for flag in detector.check(scope, day, skip)]
-    flags = _deduplicate(flags, snapshot)
+    flags = [_explained(flag, snapshot, settings) for flag in _deduplicate(flags, snapshot)]
     order = {"critical": 0, "warning": 1}
     return sorted(flags, key=lambda f: (order[f.severity], f.day, f.scope, f.entity_id, f.metric))
 

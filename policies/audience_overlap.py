@@ -13,13 +13,14 @@ audience the weaker ad set already excludes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from connectors.base import Entity
+from connectors.records import Entity, quantize_money
 from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
-from policies.money import money_str, quantize_money
+from policies.money import money_str
 from policies.protection import is_protected
 from policies.roas_evidence import (
     WindowEvidence,
@@ -41,6 +42,58 @@ class _AdSet:
     excluded: frozenset[str]
     window: WindowEvidence
     roas: float
+
+
+def _audiences(entity: Entity, key: str) -> frozenset[str]:
+    return frozenset(str(a) for a in entity.attributes.get(key, ()))
+
+
+def _disjoint(first: Entity, second: Entity, key: str) -> bool:
+    """Both ad sets name their countries (or other values under `key`) and share none."""
+    ours, theirs = first.attributes.get(key) or (), second.attributes.get(key) or ()
+    return bool(ours) and bool(theirs) and not {str(v) for v in ours} & {str(v) for v in theirs}
+
+
+def targeting_can_overlap(first: Entity, second: Entity) -> bool:
+    """False when no person can be reached by both ad sets: disjoint countries or age ranges.
+    Targeting the platform did not report (no `countries`, no ages) can overlap."""
+    if _disjoint(first, second, "countries"):
+        return False
+    ages = [entity.attributes.get(key) for entity in (first, second) for key in ("age_min", "age_max")]
+    if all(age is not None for age in ages):
+        low_a, high_a, low_b, high_b = (int(str(age)) for age in ages)
+        return low_a <= high_b and low_b <= high_a
+    return True
+
+
+def pair_can_matter(first: Entity, second: Entity, own: str, other: str) -> bool:
+    """Whether the overlap of `own` (targeted by `first`) and `other` (by `second`) can lead to an
+    exclusion. Not when either ad set already excludes the other's audience (their people are apart),
+    nor when each ad set targets both audiences (neither would ever exclude one)."""
+    if own == other or other in _audiences(first, "excluded_audience_ids") \
+            or own in _audiences(second, "excluded_audience_ids"):
+        return False
+    return own not in _audiences(second, "audience_ids") or other not in _audiences(first, "audience_ids")
+
+
+def overlap_pairs(entities: Iterable[Entity]) -> set[frozenset[str]]:
+    """The audience pairs whose reach estimate the policy can use: audiences of two different active
+    ad sets (in active campaigns) whose targeting can overlap. Linear in ad sets when targeting is
+    split by market or age; at worst every pair, as before."""
+    by_id = {e.entity_id: e for e in entities}
+    ad_sets = sorted((e for e in by_id.values() if e.level == "ad_set" and e.status == "ACTIVE"
+                      and e.attributes.get("audience_ids")
+                      and (e.parent_id not in by_id or by_id[str(e.parent_id)].status == "ACTIVE")),
+                     key=lambda e: e.entity_id)
+    pairs: set[frozenset[str]] = set()
+    for i, first in enumerate(ad_sets):
+        for second in ad_sets[i + 1:]:
+            if not targeting_can_overlap(first, second):
+                continue
+            pairs.update(frozenset((own, other))
+                         for own in _audiences(first, "audience_ids") for other in _audiences(second, "audience_ids")
+                         if pair_can_matter(first, second, own, other))
+    return pairs
 
 
 def _reach(snapshot: Snapshot, ids: frozenset[str]) -> int | None:
@@ -97,6 +150,8 @@ def propose_audience_exclusions(snapshot: Snapshot, settings: AudienceOverlapSet
     proposals: dict[tuple[str, str], Proposal] = {}
     for i, first in enumerate(ad_sets):
         for second in ad_sets[i + 1:]:
+            if not targeting_can_overlap(first.entity, second.entity):
+                continue  # no person can be in both: nothing to compete for
             if abs(first.roas - second.roas) < settings.min_roas_gap * max(first.roas, second.roas):
                 continue  # too close to call: excluding either would be a coin toss
             strong, weak = (first, second) if first.roas > second.roas else (second, first)

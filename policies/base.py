@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Audience, Entity, MetricRow, SearchTermRow
+from connectors.records import Audience, Entity, MetricRow, SearchTermRow
 from policies.daily_index import DailyIndex
 
 
@@ -28,6 +28,20 @@ class ConversionRevision:
 
 
 @dataclass(frozen=True)
+class OutcomeFact:
+    """One CRM stage attributed to an ad set: the record, the stage, the click day it is credited to
+    and the day the CRM reached it (UTC), with its amount in the account's currency (pipeline and won
+    stages; None otherwise or in another currency)."""
+
+    record_id: str
+    ad_set_id: str
+    stage: str
+    click_day: date
+    stage_day: date
+    amount: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class BudgetMove:
     """A budget change executed on an entity: the day (account time zone) and the budgets."""
 
@@ -41,13 +55,33 @@ class BudgetMove:
 
 
 @dataclass(frozen=True)
+class KnownChange:
+    """A change whose effect on delivery is expected: one the agent executed, or a person's
+    annotation (a promotion, a site outage). Anomaly flags it covers are explained, not alarms.
+
+    `entity_id` None: the whole account. `direction`: the spend shift it explains ("down" for a
+    pause or a cut, "up" for an enable or a raise; None: either way). `end` None: as long as the
+    anomaly settings' `known_change_days` after `start`.
+    """
+
+    start: date
+    description: str
+    source: str  # "agent" or "annotation"
+    entity_id: str | None = None
+    direction: str | None = None
+    end: date | None = None
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One account's entities and daily metrics, as stored, for the days a policy may look at.
 
     `daily` holds ad-set and ad rows per entity id, oldest first. `reach_estimates` maps a set of
     audience ids to the platform's estimate of their union's reach (singles and pairs).
     `recent_changes` lists, per entity, the days the agent (or a human) changed it;
-    `recent_budget_moves` the budget changes among them, oldest first (for hysteresis).
+    `recent_budget_moves` the budget changes among them, oldest first (for hysteresis and the
+    remedy ladder: at least the pause test's window);
+    `known_changes` the agent's executed changes and people's annotations (anomalies explain by them).
     """
 
     account_id: str
@@ -65,6 +99,8 @@ class Snapshot:
     recent_changes: Mapping[str, Sequence[date]] = field(default_factory=dict)
     conversion_revisions: Sequence[ConversionRevision] = ()
     recent_budget_moves: Mapping[str, Sequence[BudgetMove]] = field(default_factory=dict)
+    known_changes: Sequence[KnownChange] = ()
+    outcomes: Sequence[OutcomeFact] = ()  # attributed CRM stages known by `today` (value sources)
 
     def rows(self, entity_id: str, start: date, end: date) -> list[MetricRow]:
         """The entity's rows with `start <= day <= end`."""

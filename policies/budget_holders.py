@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Entity
+from connectors.records import Entity
 from policies.base import Snapshot
 from policies.money import money_str
 

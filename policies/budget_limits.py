@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from policies.money import minor_unit
+from connectors.records import minor_unit
 
 
 def change_limit(max_change_pct: float, learning_margin_pct: float) -> Decimal:

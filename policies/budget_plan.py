@@ -3,7 +3,7 @@
 A reallocation takes money from some holders and gives it to others; the account's total daily
 budget is the plan's total, and it holds only if every leg runs. Each leg's proposal carries the
 plan in its evidence (`evidence["plan"]`: id, legs, total) so that the gate and the executor can
-keep the legs together (agent/budget_plans.py).
+keep the legs together (agent/decisions/budget_plans.py).
 
 Amounts: the legs are computed in Decimal; each new budget is rounded to the currency's minor unit
 toward the holder's current budget (a leg never moves more than it was meant to), and what the
@@ -13,6 +13,7 @@ caps, so the legs add up to the plan's total exactly. JPY and the like have no m
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,9 @@ from datetime import date
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from policies.money import minor_unit, money_str, quantize_money
+from connectors.records import minor_unit, quantize_money
+from policies.base import Proposal
+from policies.money import money_str
 
 PLAN_KEY = "plan"
 
@@ -110,3 +113,19 @@ def plan_evidence(account_id: str, today: date, currency: str, legs: Sequence[Le
         "total": money_str(sum(afters.values(), Decimal(0)), currency),
         "currency": currency,
     }
+
+
+def joint_plan(proposals: Sequence[Proposal], account_id: str, today: date, currency: str) -> list[Proposal]:
+    """The day's budget moves (reallocation legs, paced budgets, both merged) as the legs of one plan:
+    pacing and reallocation are one decision about the account's budgets, run together or not at
+    all, never two that undo each other. A single move stays a plain proposal."""
+    moves = [p for p in proposals if p.kind == "set_budget"]
+    if len(moves) < 2:
+        return [dataclasses.replace(p, evidence={k: v for k, v in p.evidence.items() if k != PLAN_KEY})
+                for p in proposals]
+    afters = {p.entity_id: Decimal(str(p.change["to"]["daily_budget"])) for p in moves}
+    legs = [Leg(p.entity_id, Decimal(str(p.change["from"]["daily_budget"])), afters[p.entity_id],
+                afters[p.entity_id], afters[p.entity_id]) for p in moves]
+    plan = plan_evidence(account_id, today, currency, legs, afters)
+    return [dataclasses.replace(p, evidence={**p.evidence, PLAN_KEY: plan}) if p.kind == "set_budget" else p
+            for p in proposals]

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connectors.base import Entity, MetricRow
+from connectors.records import Entity, MetricRow
 from policies.base import Proposal, Snapshot
 from policies.protection import may_change
 from policies.settings import CreativeFatigueSettings

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from connectors.base import MetricRow
+from connectors.records import MetricRow
 
 T = TypeVar("T")
 AD_SET_FIELDS: tuple[str, ...] = ("spend", "impressions", "clicks", "conversions", "value")

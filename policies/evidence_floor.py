@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from connectors.records import floor_money
 from policies.base import Snapshot
-from policies.money import floor_money
 from policies.roas_evidence import window_bounds
 
 

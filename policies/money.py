@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.money import floor_money, minor_unit, quantize_money
+from connectors.records import floor_money, minor_unit, quantize_money
 
 __all__ = ["floor_money", "minor_unit", "money_str", "quantize_money"]
 

@@ -6,6 +6,11 @@ campaign's lag-completed conversion rate r, P(0 | clicks) = exp(-r * sum_d click
 must be <= `max_p_zero` (young clicks count less: their conversions may still come). Terms matching
 a configured irrelevant pattern are wasteful whatever their numbers.
 
+Intent: a term with commercial intent (a buying word such as "buy", "price" or "subscription", or a
+product or brand word: the words of the account's active keywords and `brand_terms`) must pass the
+stricter `commercial_max_p_zero`; a negative covering any such term is held to it. Blocking a buyer
+on thin evidence costs sales; blocking a browser costs little.
+
 EXACT vs PHRASE: a word or two-word phrase shared by `phrase_min_terms` wasteful terms, whose
 terms together pass the same test and include no converting one, becomes one PHRASE negative (it
 also blocks the variants not yet seen); a pattern match becomes a PHRASE on the matched words; any
@@ -79,6 +84,16 @@ def _p_zero(terms: tuple[_Term, ...] | list[_Term], rate: float) -> float:
     return math.exp(-rate * sum(t.lag_weighted_clicks for t in terms))
 
 
+def commercial_vocabulary(snapshot: Snapshot, settings: NegativeKeywordsSettings) -> frozenset[str]:
+    """Words that mark commercial intent: the buying words, `brand_terms` and the words of the
+    account's active positive keywords (its products and brands), stopwords left out."""
+    words = {w for w in settings.commercial_words for w in words_of(w)}
+    words |= {w for phrase in settings.brand_terms for w in words_of(phrase)}
+    words |= {w for e in snapshot.entities.values() if e.level == "keyword" and e.status == "ACTIVE"
+              for w in words_of(str(e.attributes.get("text", "")))}
+    return frozenset(words - STOPWORDS)
+
+
 class _CampaignTerms:
     def __init__(self, snapshot: Snapshot, campaign_id: str, terms: dict[str, _Term]) -> None:
         self.snapshot, self.campaign_id, self.terms = snapshot, campaign_id, terms
@@ -119,6 +134,11 @@ def _existing_negatives(snapshot: Snapshot, campaign_id: str) -> list[dict[str, 
     return list(campaign.attributes.get("negative_keywords", ())) if campaign else []
 
 
+def is_commercial(term: str, commercial: frozenset[str]) -> bool:
+    """Does the term carry commercial intent (any of its words in `commercial`)?"""
+    return any(word in commercial for word in words_of(term))
+
+
 def _pattern_negatives(terms: list[_Term], patterns: list[re.Pattern[str]]) -> list[_Negative]:
     negatives = []
     for term in terms:
@@ -135,7 +155,7 @@ def _pattern_negatives(terms: list[_Term], patterns: list[re.Pattern[str]]) -> l
 
 
 def _plan_campaign(campaign: _CampaignTerms, settings: NegativeKeywordsSettings, rate: float,
-                   converting: list[str]) -> list[_Negative]:
+                   converting: list[str], commercial: frozenset[str]) -> list[_Negative]:
     terms = sorted(campaign.terms.values(), key=lambda t: (-t.spend, t.text))
     patterns = [re.compile(p, re.IGNORECASE) for p in settings.irrelevant_patterns]
     chosen: list[_Negative] = []
@@ -152,8 +172,10 @@ def _plan_campaign(campaign: _CampaignTerms, settings: NegativeKeywordsSettings,
     def passes(group: list[_Term]) -> bool:
         clicks = sum(t.clicks for t in group)
         spend = sum((t.spend for t in group), Decimal(0))
+        bar = settings.commercial_max_p_zero if any(is_commercial(t.text, commercial) for t in group) \
+            else settings.max_p_zero
         return (clicks >= settings.min_clicks and spend >= settings.min_spend
-                and all(t.conversions <= 0 for t in group) and rate > 0 and _p_zero(group, rate) <= settings.max_p_zero)
+                and all(t.conversions <= 0 for t in group) and rate > 0 and _p_zero(group, rate) <= bar)
 
     wasteful = [t for t in terms if t.text not in covered and t.conversions <= 0 and t.clicks > 0]
     grams: dict[tuple[str, ...], list[_Term]] = defaultdict(list)
@@ -193,6 +215,7 @@ def propose_negative_keywords(snapshot: Snapshot, settings: NegativeKeywordsSett
     account_clicks = sum(t.lag_weighted_clicks for terms in by_campaign.values() for t in terms.values())
     account_conversions = sum(t.conversions for terms in by_campaign.values() for t in terms.values())
     currency = snapshot.currency
+    commercial = commercial_vocabulary(snapshot, settings)
     proposals = []
     for campaign_id in sorted(by_campaign):
         entity = snapshot.entities.get(campaign_id)
@@ -207,7 +230,7 @@ def propose_negative_keywords(snapshot: Snapshot, settings: NegativeKeywordsSett
         campaign = _CampaignTerms(snapshot, campaign_id, terms)
         existing = {(str(n.get("text", "")).lower(), str(n.get("match_type", "")).upper())
                     for n in _existing_negatives(snapshot, campaign_id)}
-        negatives = [n for n in _plan_campaign(campaign, settings, rate, converting)
+        negatives = [n for n in _plan_campaign(campaign, settings, rate, converting, commercial)
                      if (n.text, n.match_type) not in existing][: settings.max_keywords_per_proposal]
         if not negatives:
             continue
@@ -217,11 +240,14 @@ def propose_negative_keywords(snapshot: Snapshot, settings: NegativeKeywordsSett
             {"text": n.text, "match_type": n.match_type, "reason": n.reason,
              "terms": [t.text for t in n.covered], "clicks": sum(t.clicks for t in n.covered),
              "spend": money_str(sum((t.spend for t in n.covered), Decimal(0)), currency),
-             "p_zero_conversions": round(_p_zero(n.covered, rate), 6)}
+             "p_zero_conversions": round(_p_zero(n.covered, rate), 6),
+             "intent": "commercial" if any(is_commercial(t.text, commercial) for t in n.covered) else "informational"}
             for n in negatives
         ]
         summary = "; ".join(f"{n.match_type} \"{n.text}\" ({i['clicks']} clicks, {i['spend']} {currency}, "
-                            f"P(0 conv) = {i['p_zero_conversions']:.3f})" for n, i in zip(negatives, items, strict=True))
+                            f"P(0 conv) = {i['p_zero_conversions']:.3f}, {i['intent']} intent: bar "
+                            f"{settings.commercial_max_p_zero if i['intent'] == 'commercial' else settings.max_p_zero:g})"
+                            for n, i in zip(negatives, items, strict=True))
         proposals.append(Proposal.about(
             snapshot.account_id, entity,
             kind="add_negative_keywords",
@@ -240,7 +266,9 @@ def propose_negative_keywords(snapshot: Snapshot, settings: NegativeKeywordsSett
                 "campaign_conversion_rate": round(rate, 6),
                 "wasted_spend": money_str(wasted, currency),
                 "negatives": items,
-                "test": "zero conversions with P(0 | clicks, lag-completed rate) <= max_p_zero, or pattern",
+                "max_p_zero": {"informational": settings.max_p_zero, "commercial": settings.commercial_max_p_zero},
+                "test": "zero conversions with P(0 | clicks, lag-completed rate) <= max_p_zero (stricter for "
+                "commercial intent), or pattern",
             },
         ))
     return proposals

@@ -13,26 +13,35 @@ ones when raising (more budget would not be spent by the others), is found by bi
 projection lands on the monthly budget, within +/- (`max_change_pct` - `learning_margin_pct`) per day
 (exact Decimal, rounded toward the current budget: policies/budget_limits.py); tomorrow's run
 repeats the exercise with fresh data, so the month converges even when one day's cap binds.
+
+Diminishing returns: a raise goes only as far as the holder's marginal ROAS still clears the
+target (policies/marginal_returns.py: value = a x spend^b, fitted on the holder's own days). Money
+left unspent that way is under-spending by choice: the report says "marginal return below target"
+and how much is held back, and tomorrow's run does not chase it.
 """
 
 from __future__ import annotations
 
 import calendar
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from connectors.records import quantize_money
 from policies.base import Proposal, Snapshot
 from policies.budget_churn import churn_state, smallest_move
 from policies.budget_holders import BudgetHolder, budget_change, budget_holders, daily_spend
 from policies.budget_limits import bounded_budget, change_limit
-from policies.money import money_str, quantize_money
+from policies.marginal_returns import MAX_WORTHWHILE_FACTOR, ResponseCurve
+from policies.money import money_str
 from policies.protection import is_protected
 from policies.settings import BudgetChurnSettings, PacingSettings
 
 POLICY_NAME = "pacing"
 LIMITED_UTILISATION = 0.9
+BELOW_TARGET = "marginal return below target"
 WEEKDAY_SHRINK_WEEKS = 2.0
 
 
@@ -48,6 +57,7 @@ class HolderPace:
     may_raise: bool = True  # hysteresis (policies/budget_churn.py): not within days of a cut
     may_lower: bool = True  # ... nor a cut within days of a raise
     smallest_move: Decimal = Decimal(0)  # smaller moves are not made
+    worthwhile_factor: float = MAX_WORTHWHILE_FACTOR  # no raise beyond: marginal ROAS below target
 
     def rate_at(self, budget: Decimal) -> Decimal:
         """Expected de-seasonalised spend per day with `budget` as the daily budget."""
@@ -79,6 +89,8 @@ class PacingReport:
     status: str  # "on_track", "over" or "under"
     weekday_factors: tuple[float, ...]
     budget_factor: float  # k applied to adjustable budgets (1.0 when on track)
+    held_back: Decimal = Decimal(0)  # projected under-spend chosen because more would not pay
+    underspend_reason: str | None = None  # BELOW_TARGET when `held_back` > 0
 
 
 def _account_daily_spend(snapshot: Snapshot, start: date, end: date) -> dict[date, Decimal]:
@@ -111,7 +123,8 @@ def _weekday_factors(snapshot: Snapshot, weeks: int) -> tuple[float, ...]:
 
 
 def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[float, ...],
-                  evidence_floor: Decimal, churn: BudgetChurnSettings) -> list[HolderPace]:
+                  evidence_floor: Decimal, churn: BudgetChurnSettings,
+                  returns: Returns | None) -> list[HolderPace]:
     end = snapshot.today - timedelta(days=1)
     start = end - timedelta(days=settings.run_rate_days - 1)
     paces = []
@@ -129,8 +142,12 @@ def _holder_paces(snapshot: Snapshot, settings: PacingSettings, factors: tuple[f
         limited = holder.daily_budget > 0 and run_rate >= holder.daily_budget * Decimal(str(LIMITED_UTILISATION))
         state = churn_state(snapshot, holder.entity_id, churn)
         adjustable = not is_protected(snapshot, holder.entity_id) and not state.saturated(churn)
+        worthwhile = MAX_WORTHWHILE_FACTOR
+        if returns is not None:
+            response = returns.curves.get(holder.entity_id)
+            worthwhile = response.worthwhile_factor(returns.target_roas) if response else 1.0
         paces.append(HolderPace(holder, run_rate, limited, adjustable, evidence_floor, not state.recently_cut,
-                                not state.recently_raised, smallest_move(holder.daily_budget, churn)))
+                                not state.recently_raised, smallest_move(holder.daily_budget, churn), worthwhile))
     return paces
 
 
@@ -141,13 +158,13 @@ def _new_budget(pace: HolderPace, factor: float, settings: PacingSettings, curre
         return pace.holder.daily_budget
     before = pace.holder.daily_budget
     limit = change_limit(settings.max_change_pct, settings.learning_margin_pct)
+    if factor > 1:
+        factor = min(factor, pace.worthwhile_factor)  # no spend where the next unit returns too little
     budget = bounded_budget(before, before * Decimal(str(round(factor, 9))), limit, currency)  # 1 - 0.295 in float is 0.70500000000000007
     floor = max(quantize_money(settings.min_daily_budget, currency), pace.floor)
-    if abs(budget - before) < pace.smallest_move:
-        return before  # not a material move
-    if budget >= before or budget >= floor:
-        return budget
-    return max(min(before, floor), Decimal(0))  # a cut stops at the floor, which never raises a budget
+    if budget < before and budget < floor:
+        budget = max(min(before, floor), Decimal(0))  # a cut stops at the floor, which never raises a budget
+    return before if abs(budget - before) < pace.smallest_move else budget  # else not a material move
 
 
 def _projected_remaining(paces: list[HolderPace], budgets: list[Decimal], remaining_weight: float) -> Decimal:
@@ -177,8 +194,16 @@ def _solve_factor(paces: list[HolderPace], settings: PacingSettings, currency: s
     return low if abs(projected(low) - needed) <= abs(projected(high) - needed) else high
 
 
+@dataclass(frozen=True)
+class Returns:
+    """The holders' response curves and the target their marginal ROAS must clear."""
+
+    curves: Mapping[str, ResponseCurve]
+    target_roas: float
+
+
 def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
-             churn: BudgetChurnSettings | None = None,
+             churn: BudgetChurnSettings | None = None, returns: Returns | None = None,
              ) -> tuple[PacingReport, list[HolderPace], list[Decimal]] | None:
     if snapshot.monthly_budget is None:
         return None
@@ -191,7 +216,7 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decim
     remaining_days = [today + timedelta(days=i) for i in range((month_end - today).days + 1)]
     remaining_weight = sum(factors[d.weekday()] for d in remaining_days)
     churn = churn or BudgetChurnSettings()
-    paces = _holder_paces(snapshot, settings, factors, evidence_floor, churn)
+    paces = _holder_paces(snapshot, settings, factors, evidence_floor, churn, returns)
     current = [p.holder.daily_budget for p in paces]
     projected = spent + _projected_remaining(paces, current, remaining_weight)
     budget = snapshot.monthly_budget
@@ -206,6 +231,14 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decim
         needed = max(budget - spent, Decimal(0))
         factor = _solve_factor(paces, settings, currency, needed, remaining_weight)
         recommended = [_new_budget(p, factor, settings, currency) for p in paces]
+    held_back = Decimal(0)
+    if variance < -tolerance and returns is not None:
+        # what the same plan would spend if returns did not limit it, minus what it will spend
+        unlimited = [dataclasses.replace(p, worthwhile_factor=MAX_WORTHWHILE_FACTOR) for p in paces]
+        chosen = _projected_remaining(paces, recommended, remaining_weight)
+        possible = min(_projected_remaining(unlimited, [_new_budget(p, factor, settings, currency) for p in unlimited],
+                                            remaining_weight), max(budget - spent, Decimal(0)))
+        held_back = max(possible - chosen, Decimal(0))
     status = "on_track" if abs(variance) <= tolerance else ("over" if variance > 0 else "under")
     report = PacingReport(
         account_id=snapshot.account_id,
@@ -226,13 +259,17 @@ def _analyse(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decim
         status=status,
         weekday_factors=tuple(round(f, 4) for f in factors),
         budget_factor=factor,
+        held_back=quantize_money(held_back, currency),
+        underspend_reason=BELOW_TARGET if held_back > 0 else None,
     )
     return report, paces, recommended
 
 
-def pacing_report(snapshot: Snapshot, settings: PacingSettings) -> PacingReport | None:
-    """The pacing numbers for the account's current month (None without a monthly budget)."""
-    analysis = _analyse(snapshot, settings)
+def pacing_report(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
+                  churn: BudgetChurnSettings | None = None, returns: Returns | None = None) -> PacingReport | None:
+    """The pacing numbers for the account's current month (None without a monthly budget): the
+    projection the pacing policy proposes from, given the same arguments."""
+    analysis = _analyse(snapshot, settings, evidence_floor, churn, returns)
     return analysis[0] if analysis else None
 
 
@@ -254,13 +291,14 @@ def propose_pacing(snapshot: Snapshot, settings: PacingSettings) -> list[Proposa
 
 
 def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings, evidence_floor: Decimal = Decimal(0),
-                               churn: BudgetChurnSettings | None = None,
+                               churn: BudgetChurnSettings | None = None, returns: Returns | None = None,
                                ) -> tuple[list[Proposal], PacingReport | None]:
     """`propose_pacing` and, when it proposes anything, the `pacing_report` behind it (one analysis).
-    No budget is cut below `evidence_floor` (policies/evidence_floor.py)."""
+    No budget is cut below `evidence_floor` (policies/evidence_floor.py), nor raised past the point
+    where its marginal ROAS falls below `returns.target_roas` (policies/marginal_returns.py)."""
     if not settings.enabled:
         return [], None
-    analysis = _analyse(snapshot, settings, evidence_floor, churn)
+    analysis = _analyse(snapshot, settings, evidence_floor, churn, returns)
     if analysis is None:
         return [], None
     report, paces, recommended = analysis
@@ -286,6 +324,8 @@ def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings, evi
                     f"{money_str(report.spent_to_date, currency)} spent so far with {report.days_remaining} days "
                     f"left. Scaling budgets by {report.budget_factor:.3f}: this one "
                     f"{money_str(before, currency)} -> {money_str(after, currency)} {currency}."
+                    + (f" {money_str(report.held_back, currency)} {currency} of the month is left unspent by "
+                       f"choice: {BELOW_TARGET} on the other holders." if report.held_back > 0 else "")
                 ),
                 evidence={
                     "month": report.month_start.strftime("%Y-%m"),
@@ -298,6 +338,8 @@ def propose_pacing_with_report(snapshot: Snapshot, settings: PacingSettings, evi
                     "run_rate": money_str(pace.run_rate, currency),
                     "budget_limited": pace.budget_limited,
                     "weekday_factors": list(report.weekday_factors),
+                    "held_back": money_str(report.held_back, currency),
+                    "underspend_reason": report.underspend_reason,
                     "test": "day-of-week seasonal run-rate projection vs monthly budget, tolerance band",
                 },
             )

@@ -15,10 +15,10 @@ exactly: every cent taken from a donor is given to a receiver.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from connectors.records import floor_money, minor_unit
 from policies.base import Proposal, Snapshot
 from policies.budget_churn import ChurnState, churn_state, smallest_move
 from policies.budget_holders import (
@@ -27,13 +27,13 @@ from policies.budget_holders import (
     budget_holders,
     changed_since,
     changes_in_last_week,
-    daily_spend,
     recent_utilisation,
 )
 from policies.budget_limits import change_limit
 from policies.budget_plan import PLAN_KEY, Leg, plan_evidence, round_legs
 from policies.conversion_lag import LagCurve, lag_curve
-from policies.money import floor_money, minor_unit, money_str
+from policies.marginal_returns import spend_elasticity
+from policies.money import money_str
 from policies.protection import is_protected
 from policies.roas_evidence import (
     ad_set_ids,
@@ -45,8 +45,6 @@ from policies.roas_evidence import (
 from policies.settings import BudgetChurnSettings, ReallocationSettings
 
 POLICY_NAME = "reallocation"
-ELASTICITY_PRIOR_SD = 0.2
-ELASTICITY_BOUNDS = (0.05, 1.0)
 UNUSED_BUDGET_SLACK = 1.2  # keep 20% above recent spend when giving away unused budget
 
 
@@ -65,35 +63,6 @@ class _Candidate:
     @property
     def marginal_roas(self) -> float:
         return self.elasticity * self.average_roas
-
-
-def _elasticity(snapshot: Snapshot, holder: BudgetHolder, settings: ReallocationSettings, curve: LagCurve) -> float:
-    start, end = window_bounds(snapshot.today, settings.window_days)
-    xs: list[float] = []
-    ys: list[float] = []
-    value_by_day: dict = {}
-    for entity_id in holder.ad_set_ids:
-        for row in snapshot.rows(entity_id, start, end):
-            if row.level == "ad_set":
-                value_by_day[row.day] = value_by_day.get(row.day, 0.0) + float(row.conversion_value)
-    for day, spend in daily_spend(snapshot, holder.ad_set_ids, start, end).items():
-        value = value_by_day.get(day, 0.0) / max(curve.for_day(day, snapshot.today), 1e-6)
-        if spend > 0 and value > 0:
-            xs.append(math.log(float(spend)))
-            ys.append(math.log(value))
-    prior = settings.prior_elasticity
-    if len(xs) < 5:
-        return prior
-    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    if sxx <= 1e-9:
-        return prior
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
-    residual = sum((y - mean_y - slope * (x - mean_x)) ** 2 for x, y in zip(xs, ys, strict=True)) / (len(xs) - 2)
-    slope_var = max(residual / sxx, 1e-9)
-    prior_precision, data_precision = 1 / ELASTICITY_PRIOR_SD**2, 1 / slope_var
-    shrunk = (prior * prior_precision + slope * data_precision) / (prior_precision + data_precision)
-    return min(max(shrunk, ELASTICITY_BOUNDS[0]), ELASTICITY_BOUNDS[1])
 
 
 def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCurve,
@@ -124,7 +93,7 @@ def _candidates(snapshot: Snapshot, settings: ReallocationSettings, curve: LagCu
             _Candidate(
                 holder=holder,
                 average_roas=posterior.mean,
-                elasticity=_elasticity(snapshot, holder, settings, curve),
+                elasticity=spend_elasticity(snapshot, holder, settings.window_days, settings.prior_elasticity, curve),
                 utilisation=recent_utilisation(snapshot, holder),
                 change_cap=floor_money(cap, snapshot.currency),
                 churn=state,

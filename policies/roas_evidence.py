@@ -24,9 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
-from scipy.special import gammainc
 
 from policies.base import Snapshot
 from policies.conversion_lag import LagCurve
@@ -39,6 +39,14 @@ CV_BOUNDS = (0.3, 3.0)
 DEFAULT_VALUE_CV = 1.0
 DEFAULT_DISPERSION = 1.5  # when there are too few days to measure it
 DISPERSION_BOUNDS = (1.0, 10.0)
+
+
+def _gammainc(shape: Any, x: Any) -> Any:
+    """scipy.special.gammainc, imported on first use: scipy.special takes about a second to import,
+    and every command line call (even `--help`) imports the policies through the configuration."""
+    from scipy.special import gammainc  # noqa: PLC0415 - a heavy third-party module, see above
+
+    return gammainc(shape, x)
 
 
 @dataclass(frozen=True)
@@ -202,14 +210,14 @@ class RoasPosterior:
             return 0.0
         scale = self.log_value_scale
         values = np.exp(self.log_value_centre - 0.5 * scale * scale + scale * _NODES)
-        probability = float(gammainc(self.shape, self.rate_denominator * target / values) @ _WEIGHTS)
+        probability = float(_gammainc(self.shape, self.rate_denominator * target / values) @ _WEIGHTS)
         return min(max(probability, 0.0), 1.0)
 
     def _distribution(self, roas: np.ndarray) -> np.ndarray:
         """P(true ROAS < x) for each x of `roas` (requires an observed value)."""
         scale, centre = self.log_value_scale, self.log_value_centre or 0.0
         values = np.exp(centre - 0.5 * scale * scale + scale * _NODES)
-        return np.asarray(gammainc(self.shape, self.rate_denominator * roas[:, None] / values[None, :]) @ _WEIGHTS)
+        return np.asarray(_gammainc(self.shape, self.rate_denominator * roas[:, None] / values[None, :]) @ _WEIGHTS)
 
     def quantiles(self, *shares: float) -> tuple[float, ...]:
         """The ROAS below which the posterior puts each of `shares` of its mass.

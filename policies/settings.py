@@ -8,6 +8,7 @@ Money thresholds are in the account's currency.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -133,6 +134,24 @@ class PacingSettings(StrictModel):
     min_daily_budget: Decimal = Field(default=Decimal("1"), ge=0, description="Floor for any corrected budget.")
 
 
+class RemedyLadderSettings(StrictModel):
+    """Before pausing an ad set that was scaled up, cut it back toward its last profitable budget
+    (policies/remedy_ladder.py); a pause is for an ad set that loses at any budget."""
+
+    enabled: bool = True
+    min_scale_up_pct: float = Field(
+        default=0.3, gt=0, le=10,
+        description="An earlier budget counts as a scale-up's start if today's is at least this much higher.",
+    )
+    earlier_loser_probability: float = Field(
+        default=0.5, gt=0, lt=1,
+        description="At the earlier budget the ad set counts as a loser too when P(ROAS < target) there is this or more.",
+    )
+    min_level_days: int = Field(
+        default=5, ge=1, description="Delivery days (after learning) an earlier budget needs before it can vouch.",
+    )
+
+
 class BudgetChurnSettings(StrictModel):
     """Hysteresis for budget policies (reallocation, pacing): no noise-chasing near a boundary."""
 
@@ -177,6 +196,10 @@ class AnomalySettings(StrictModel):
         default=2.5, gt=1, description="Spend above this multiple of the weekday-adjusted usual (and critical z).",
     )
     pause_on_runaway: bool = Field(default=True, description="Propose pausing the ad set on critical runaway spend.")
+    known_change_days: int = Field(
+        default=14, ge=0, le=60,
+        description="Days after one of the agent's own changes during which shifts it would cause are explained.",
+    )
 
     @model_validator(mode="after")
     def _critical_above_warning(self) -> AnomalySettings:
@@ -209,6 +232,20 @@ class NegativeKeywordsSettings(StrictModel):
     max_p_zero: float = Field(
         default=0.05, gt=0, le=1,
         description="Block only if zero conversions is this unlikely at the campaign's conversion rate.",
+    )
+    commercial_max_p_zero: float = Field(
+        default=0.01, gt=0, le=1,
+        description="The stricter bar for terms with commercial intent (a buying word, or a product or brand word "
+        "of the account's keywords and `brand_terms`): blocking a buyer costs more than blocking a browser.",
+    )
+    commercial_words: list[str] = Field(
+        default_factory=lambda: ["buy", "buying", "price", "prices", "pricing", "cost", "costs", "subscription",
+                                 "subscribe", "order", "purchase", "shop", "deal", "deals", "discount", "coupon",
+                                 "cheap", "sale", "quote"],
+        description="Words that mark a search term as commercial intent.",
+    )
+    brand_terms: list[str] = Field(
+        default_factory=list, description="Product or brand names beyond the words of the account's keywords.",
     )
     irrelevant_patterns: list[str] = Field(
         default_factory=list, description="Regular expressions (case-insensitive) for terms never worth buying.",
@@ -244,6 +281,37 @@ class AudienceOverlapSettings(StrictModel):
     )
 
 
+ObjectiveKind = Literal["platform_roas", "platform_cpa", "pipeline_roas", "cpql"]
+TARGET_MEANING: dict[str, str] = {
+    "platform_roas": "the conversion value / spend an ad set must reach, as the platform reports it",
+    "platform_cpa": "the most a platform-reported conversion (a lead) may cost, in the account's currency",
+    "pipeline_roas": "the attributed CRM pipeline / spend an ad set must reach",
+    "cpql": "the most a qualified lead (CRM) may cost, in the account's currency",
+}
+FUNNEL_STAGES = ("lead", "mql", "sql", "opportunity", "won")
+
+
+class ObjectiveSettings(StrictModel):
+    """What ad sets are judged on (docs/policies.md, "Optimizing on outcomes"); overrides the
+    per-policy ROAS targets. `qualified_stage` comes from the config's `outcomes:` section."""
+
+    kind: ObjectiveKind
+    target: float | None = Field(default=None, gt=0, description="see TARGET_MEANING")
+    qualified_stage: str = Field(default="sql", description="the CRM stage that makes a lead qualified (cpql)")
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> ObjectiveSettings:
+        if self.target is None:
+            raise ValueError(f"objective {self.kind} needs a target: {TARGET_MEANING[self.kind]}")
+        if self.qualified_stage not in FUNNEL_STAGES:
+            raise ValueError(f"unknown stage {self.qualified_stage!r}: one of {', '.join(FUNNEL_STAGES)}")
+        return self
+
+    @property
+    def uses_crm(self) -> bool:
+        return self.kind in ("pipeline_roas", "cpql")
+
+
 class PolicySettings(StrictModel):
     """Per-policy settings; an account's `policies:` overrides the defaults key by key."""
 
@@ -251,10 +319,12 @@ class PolicySettings(StrictModel):
     reallocation: ReallocationSettings = ReallocationSettings()
     pacing: PacingSettings = PacingSettings()
     budget_churn: BudgetChurnSettings = BudgetChurnSettings()
+    remedy_ladder: RemedyLadderSettings = RemedyLadderSettings()
     anomalies: AnomalySettings = AnomalySettings()
     creative_fatigue: CreativeFatigueSettings = CreativeFatigueSettings()
     negative_keywords: NegativeKeywordsSettings = NegativeKeywordsSettings()
     audience_overlap: AudienceOverlapSettings = AudienceOverlapSettings()
+    objective: ObjectiveSettings | None = None  # from the account's (or defaults') `objective:`
 
     def within_change_limit(self, max_change_pct: float) -> PolicySettings:
         """These settings with no budget policy aiming above `max_change_pct` (a fraction: the

@@ -10,6 +10,7 @@ are never judged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
@@ -156,3 +157,27 @@ def propose_pauses(
             )
         )
     return proposals
+
+
+def level_test(snapshot: Snapshot, settings: UnderperformersSettings,
+               curve: LagCurve | None = None) -> Callable[[str, date, date], tuple[float, int]]:
+    """The pause test over any stretch of days: (posterior P(ROAS < target), delivery days after
+    learning) for one ad set over `first..last` (the remedy ladder asks it about each budget level)."""
+    curve = curve or lag_curve(snapshot)
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
+    dispersion = estimate_dispersion(snapshot, start, end, curve)
+    history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
+
+    def test(entity_id: str, first: date, last: date) -> tuple[float, int]:
+        learning_end = _learning_end(snapshot, entity_id, settings.learning_days, history_start)
+        days = sum(1 for row in snapshot.rows(entity_id, max(first, learning_end), last)
+                   if row.level == "ad_set" and row.spend > 0)
+        window = collect_window(snapshot, [entity_id], first, last, curve, learning_end, settings.learning_efficiency)
+        if window.spend <= 0:
+            return 0.0, 0
+        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
+        return posterior.probability_below(settings.target_roas), days
+
+    return test

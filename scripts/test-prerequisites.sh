@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make test` needs outside Python, checked (and installed where we can) before the suite:
 # PostgreSQL (a server, or binaries for a throw-away one), Dovecot (a real IMAP server for the
-# email-approval tests) and Chromium (the dashboard's browser test).
+# email-approval tests) and Chromium (the dashboard's and the console's browser tests; Playwright
+# launches Debian's /usr/bin/chromium, it downloads no browser of its own).
 set -euo pipefail
 
 missing=()
@@ -15,7 +16,7 @@ else
 fi
 [ -x /usr/sbin/dovecot ] || missing+=(dovecot-imapd)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

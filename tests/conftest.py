@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from agent import db, store
+from agent.storage import db, store
 from tests.fakes.postgres import PostgresUnavailable, ThrowawayPostgres, server_answers, throwaway_schema
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

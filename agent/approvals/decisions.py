@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine
 
-from agent.actions import IllegalTransition, StaleTransition, as_utc, get_action, transition
+from agent.errors import IllegalTransition, StaleTransition
+from agent.storage.action_states import as_utc, get_action, transition
 
 Verdict = Literal["approve", "reject"]
 

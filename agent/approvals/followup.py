@@ -8,19 +8,19 @@ built here are shared by Slack messages and email answers so both tell the same 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, RowMapping
 
-from agent.actions import as_utc, get_action
 from agent.clock import Clock
 from agent.config import AgentConfig
-from agent.executor import execute_approved
-from agent.models import AuditEvent
-from agent.reconcile import reconcile
+from agent.execution.executor import execute_approved
+from agent.execution.reconcile import reconcile
+from agent.storage.action_states import as_utc, get_action
+from agent.storage.audit_trail import verdict_events
 from connectors.base import Connector
 
 ConnectorsFactory = Callable[[], Mapping[str, Connector]]
@@ -37,6 +37,7 @@ STATE_WORDS = {
     "expired": "expired without a decision; nothing was changed",
     "superseded": "superseded; nothing was changed",
     "reported": "reported only",
+    "held_out": "held out by an experiment; never executed",
     "proposed": "proposed",
 }
 
@@ -51,17 +52,14 @@ class Decision:
     at: datetime
 
 
-def execute_after_approval(engine: Engine, config: AgentConfig, clock: Clock, action_id: int,
-                           connectors_factory: ConnectorsFactory | None = None, worker: str = "approval") -> None:
-    """Settle interrupted actions, then execute this one (at most once, drift-checked, guarded)."""
-    if connectors_factory is None:
-        from agent.cycle import build_connectors  # the cycle imports notify: avoid the import cycle
-
-        connectors: Mapping[str, Connector] = build_connectors(config, clock, engine)
-    else:
-        connectors = connectors_factory()
+def execute_after_approval(engine: Engine, config: AgentConfig, clock: Clock, action_id: int | Sequence[int],
+                           connectors_factory: ConnectorsFactory, worker: str = "approval") -> None:
+    """Settle interrupted actions, then execute this one, or these (at most once, drift-checked, guarded).
+    `connectors_factory` builds the connectors (agent/bootstrap.py's, or a test's)."""
+    connectors = connectors_factory()
     reconcile(engine, connectors, config, clock)
-    execute_approved(engine, connectors, config, clock, action_ids=[action_id], worker=f"{worker}:{os.getpid()}")
+    action_ids = [action_id] if isinstance(action_id, int) else list(action_id)
+    execute_approved(engine, connectors, config, clock, action_ids=action_ids, worker=f"{worker}:{os.getpid()}")
 
 
 def current_action(engine: Engine, action_id: int) -> RowMapping | None:
@@ -71,15 +69,12 @@ def current_action(engine: Engine, action_id: int) -> RowMapping | None:
 
 def decision_of(engine: Engine, action_id: int) -> Decision | None:
     """The human decision recorded for an action, if any."""
-    query = (select(AuditEvent.event, AuditEvent.data, AuditEvent.at)
-             .where(AuditEvent.action_id == action_id,
-                    AuditEvent.event.in_(["state:approved", "state:rejected"]))
-             .order_by(AuditEvent.id.desc()))
     with engine.connect() as connection:
-        for event, data, at in connection.execute(query):
-            if isinstance(data, dict) and data.get("approver"):
-                return Decision(verdict=event.split(":", 1)[1], approver=str(data["approver"]),
-                                channel=str(data.get("channel", "")), at=as_utc(at))
+        events = verdict_events(connection, action_id)
+    for event, data, at in events:
+        if isinstance(data, dict) and data.get("approver"):
+            return Decision(verdict=event.split(":", 1)[1], approver=str(data["approver"]),
+                            channel=str(data.get("channel", "")), at=as_utc(at))
     return None
 
 

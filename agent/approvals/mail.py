@@ -22,10 +22,10 @@ from email.utils import format_datetime, make_msgid
 
 from sqlalchemy import Engine
 
-from agent.actions import as_utc
 from agent.approvals import records
 from agent.approvals.followup import ActionRow, describe_change, headline
 from agent.approvals.settings import EmailSettings
+from agent.storage.action_states import as_utc
 
 TOKEN_BYTES = 24
 DEFAULT_TTL = timedelta(hours=24)

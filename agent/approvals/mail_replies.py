@@ -24,8 +24,6 @@ from typing import Any
 from imapclient import IMAPClient
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import as_utc
 from agent.approvals import records
 from agent.approvals.decisions import decide_action
 from agent.approvals.followup import (
@@ -52,6 +50,8 @@ from agent.approvals.mail_parsing import (
 from agent.approvals.settings import ApprovalSettings, ImapSettings
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.storage import audit_trail
+from agent.storage.action_states import as_utc
 
 log = logging.getLogger(__name__)
 PROCESSED_KEYWORD = "PmaProcessed"  # an IMAP keyword, so humans reading the mailbox do not hide replies
@@ -71,7 +71,7 @@ class ReplyPoller:
     """Reads new replies, decides through `decide_action`, executes approvals, answers the approver."""
 
     def __init__(self, engine: Engine, config: AgentConfig, clock: Clock, settings: ApprovalSettings,
-                 mailer: ApprovalMailer, connectors_factory: ConnectorsFactory | None = None,
+                 mailer: ApprovalMailer, connectors_factory: ConnectorsFactory,
                  imap_factory: Callable[[], IMAPClient] | None = None) -> None:
         if settings.email is None:
             raise ValueError("approvals.email is not configured")
@@ -217,6 +217,6 @@ class ReplyPoller:
 
     def _refused(self, sender: str, action_id: int | None, account_id: str | None, why: str, now: datetime) -> None:
         with self.engine.begin() as connection:
-            store.record_event(connection, at=now, event="approval_refused", actor=f"email:{sender}"[:128],
-                               message=f"email reply from {sender} refused: {why}", action_id=action_id,
-                               account_id=account_id, data={"channel": "email", "sender": sender})
+            audit_trail.record_event(connection, at=now, event="approval_refused", actor=f"email:{sender}"[:128],
+                                     message=f"email reply from {sender} refused: {why}", action_id=action_id,
+                                     account_id=account_id, data={"channel": "email", "sender": sender})

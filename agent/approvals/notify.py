@@ -15,14 +15,14 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, RowMapping
 
-from agent import store
-from agent.actions import list_actions
 from agent.approvals import records
 from agent.approvals.mail import ApprovalMailer
 from agent.approvals.settings import AccountApprovals, ApprovalSettings, approval_settings_of
 from agent.approvals.slack import SlackApprovals
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.storage import audit_trail
+from agent.storage.action_states import list_actions
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def _pending_by_account(engine: Engine) -> dict[str, list[RowMapping]]:
 def _record_failure(engine: Engine, clock: Clock, account_id: str | None, channel: str, error: Exception) -> None:
     log.warning("approval notification via %s failed for %s: %s", channel, account_id or "all accounts", error)
     with engine.begin() as connection:
-        store.record_event(connection, at=clock.now(), event="notify_failed", actor=f"notify:{channel}",
-                           message=f"{type(error).__name__}: {error}", account_id=account_id)
+        audit_trail.record_event(connection, at=clock.now(), event="notify_failed", actor=f"notify:{channel}",
+                                 message=f"{type(error).__name__}: {error}", account_id=account_id)
 
 
 def _post_slack(slack: SlackApprovals, engine: Engine, route: AccountApprovals, account_id: str,

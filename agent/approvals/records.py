@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from agent.models import NAMING_CONVENTION, Action
+from agent.storage.models import NAMING_CONVENTION, Action
 
 APPROVALS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -16,10 +16,10 @@ from typing import Any
 from slack_sdk import WebClient
 from sqlalchemy import Engine, RowMapping
 
-from agent.actions import as_utc, get_action
 from agent.approvals import records
 from agent.approvals.followup import ActionRow, Decision, decision_of, describe_change, headline, outcome_text
 from agent.approvals.settings import SlackSettings
+from agent.storage.action_states import as_utc, get_action
 
 log = logging.getLogger(__name__)
 APPROVE_ACTION_ID = "pma_approve"
@@ -27,7 +27,7 @@ REJECT_ACTION_ID = "pma_reject"
 MAX_ACTIONS_PER_MESSAGE = 12  # Slack allows 50 blocks a message; an action takes up to 4
 STATE_EMOJI = {"executed": ":white_check_mark:", "failed": ":x:", "rejected": ":no_entry_sign:",
                "expired": ":hourglass:", "superseded": ":twisted_rightwards_arrows:", "approved": ":thumbsup:",
-               "executing": ":gear:"}
+               "executing": ":gear:", "held_out": ":test_tube:"}
 
 
 def slack_client(settings: SlackSettings) -> WebClient:

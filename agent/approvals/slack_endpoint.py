@@ -26,15 +26,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from agent import store
 from agent.approvals.decisions import DecisionOutcome, Verdict, decide_action
 from agent.approvals.followup import ConnectorsFactory, current_action, execute_after_approval
 from agent.approvals.settings import ApprovalSettings
 from agent.approvals.slack import APPROVE_ACTION_ID, REJECT_ACTION_ID, SlackApprovals
-from agent.approvals.slack_signature import SlackSignatureError, verify
-from agent.auth.limits import BodyTooLarge, read_body
+from agent.approvals.slack_signature import verify
+from agent.auth.limits import read_body
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.errors import BodyTooLarge, MalformedSlackPayload, SlackSignatureError
+from agent.storage import audit_trail
 
 log = logging.getLogger(__name__)
 PATH = "/slack/interactions"
@@ -58,10 +59,6 @@ def parse_payload(body: bytes) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-class MalformedPayload(Exception):
-    """A signed payload that is not shaped like Slack's; the message is the one-line reason."""
-
-
 @dataclass(frozen=True)
 class Click:
     """A click on one of our buttons, read from a payload whose shape has been checked."""
@@ -82,7 +79,7 @@ def _object(payload: Mapping[str, Any], key: str, required: bool = False) -> Map
     if value is None and not required:
         return {}
     if not isinstance(value, dict):
-        raise MalformedPayload(f"`{key}` must be an object" + ("" if value is not None else " (it is missing)"))
+        raise MalformedSlackPayload(f"`{key}` must be an object" + ("" if value is not None else " (it is missing)"))
     return value
 
 
@@ -91,18 +88,18 @@ def _text(mapping: Mapping[str, Any], key: str, where: str, required: bool = Fal
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
-        raise MalformedPayload(f"`{where}.{key}` must be a non-empty string")
+        raise MalformedSlackPayload(f"`{where}.{key}` must be a non-empty string")
     return value[:255]
 
 
 def read_click(payload: Mapping[str, Any]) -> Click | None:
-    """Our button click in `payload`, None for another kind of interaction; MalformedPayload if it is
+    """Our button click in `payload`, None for another kind of interaction; MalformedSlackPayload if it is
     one of ours but not shaped as Slack sends it."""
     if payload.get("type") != "block_actions":
         return None
     actions = payload.get("actions")
     if not isinstance(actions, list):
-        raise MalformedPayload("`actions` must be a list")
+        raise MalformedSlackPayload("`actions` must be a list")
     element = next((e for e in actions if isinstance(e, dict) and isinstance(e.get("action_id"), str)
                     and e["action_id"] in VERDICTS), None)
     if element is None:
@@ -110,7 +107,7 @@ def read_click(payload: Mapping[str, Any]) -> Click | None:
     value = element.get("value")
     if not (isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 10
             and int(value) <= MAX_ACTION_ID):
-        raise MalformedPayload(f"the button's value is not an action number (1 to {MAX_ACTION_ID})")
+        raise MalformedSlackPayload(f"the button's value is not an action number (1 to {MAX_ACTION_ID})")
     user = _object(payload, "user", required=True)
     channel, container = _object(payload, "channel"), _object(payload, "container")
     channel_id = _text(channel, "id", "channel") or _text(container, "channel_id", "container") or ""
@@ -126,7 +123,7 @@ class SlackInteractions:
     """The endpoint with what it needs: database, config, clock, settings and the Slack client."""
 
     def __init__(self, engine: Any, config: AgentConfig, clock: Clock, settings: ApprovalSettings,
-                 slack: SlackApprovals, connectors_factory: ConnectorsFactory | None = None) -> None:
+                 slack: SlackApprovals, connectors_factory: ConnectorsFactory) -> None:
         if settings.slack is None:
             raise ValueError("approvals.slack is not configured: the interactivity endpoint needs its signing_secret")
         self.engine, self.config, self.clock, self.settings = engine, config, clock, settings
@@ -150,7 +147,7 @@ class SlackInteractions:
             return PlainTextResponse("expected a form field `payload` holding a JSON object", status_code=400)
         try:
             click = read_click(payload)
-        except MalformedPayload as error:
+        except MalformedSlackPayload as error:
             return PlainTextResponse(f"malformed interaction payload: {error}", status_code=400)
         if click is None:
             return Response(status_code=200)  # another interaction of the app: nothing for us
@@ -194,9 +191,9 @@ class SlackInteractions:
     def _refused(self, user_id: str, action_id: int | None, account_id: str | None, why: str) -> None:
         """Keep a trace of refused clicks: someone saw the message who should not decide."""
         with self.engine.begin() as connection:
-            store.record_event(connection, at=self.clock.now(), event="approval_refused", actor=f"slack:{user_id}",
-                               message=f"Slack user {user_id} refused: {why}", action_id=action_id,
-                               account_id=account_id, data={"channel": "slack", "user_id": user_id})
+            audit_trail.record_event(connection, at=self.clock.now(), event="approval_refused", actor=f"slack:{user_id}",
+                                     message=f"Slack user {user_id} refused: {why}", action_id=action_id,
+                                     account_id=account_id, data={"channel": "slack", "user_id": user_id})
 
     def _after(self, action_id: int, outcome: DecisionOutcome, channel_id: str, user_id: str) -> None:
         """After the answer: execute an approval, then show the outcome in the message."""
@@ -215,9 +212,8 @@ class SlackInteractions:
 
 
 def slack_routes(engine: Any, config: AgentConfig, clock: Clock, settings: ApprovalSettings,
-                 slack: SlackApprovals | None = None,
-                 connectors_factory: ConnectorsFactory | None = None) -> list[Route]:
-    """The route to mount in the agent's HTTP server (agent/server.py)."""
+                 slack: SlackApprovals | None = None, *, connectors_factory: ConnectorsFactory) -> list[Route]:
+    """The route to mount in the agent's HTTP server (agent/runtime/server.py)."""
     if settings.slack is None:
         return []
     endpoint = SlackInteractions(engine, config, clock, settings, slack or SlackApprovals(engine, settings.slack),
@@ -226,6 +222,7 @@ def slack_routes(engine: Any, config: AgentConfig, clock: Clock, settings: Appro
 
 
 def create_app(engine: Any, config: AgentConfig, clock: Clock, settings: ApprovalSettings,
-               slack: SlackApprovals | None = None, connectors_factory: ConnectorsFactory | None = None) -> Starlette:
+               slack: SlackApprovals | None = None, *, connectors_factory: ConnectorsFactory) -> Starlette:
     """A stand-alone app serving only the Slack endpoint (tests, or a small separate process)."""
-    return Starlette(routes=slack_routes(engine, config, clock, settings, slack, connectors_factory))
+    return Starlette(routes=slack_routes(engine, config, clock, settings, slack,
+                                         connectors_factory=connectors_factory))

@@ -20,18 +20,12 @@ from datetime import datetime
 from slack_sdk.signature import Clock as SlackClock
 from slack_sdk.signature import SignatureVerifier
 
+from agent.errors import SlackSignatureError
+
 MAX_AGE_SECONDS = 5 * 60  # SignatureVerifier's window too
 VERSION = "v0"
 UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")
 SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
-
-
-class SlackSignatureError(Exception):
-    """The request is not (recently) signed by Slack; `reason` says which check failed."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 class _At(SlackClock):

@@ -13,21 +13,13 @@ from typing import Any
 
 from starlette.requests import Request
 
+from agent.errors import BodyTimeout, BodyTooLarge
+
 DEFAULT_BODY_LIMIT = 64 * 1024
 BODY_TIMEOUT_SECONDS = 15.0
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-
-
-class BodyTooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(f"request body larger than {limit} bytes")
-
-
-class BodyTimeout(Exception):
-    pass
 
 
 def declared_length(headers: Any) -> int | None:

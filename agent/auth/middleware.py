@@ -21,18 +21,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.auth.limits import (
-    BODY_TIMEOUT_SECONDS,
-    DEFAULT_BODY_LIMIT,
-    BodyTimeout,
-    BodyTooLarge,
-    LimitedReceive,
-    declared_length,
-)
+from agent.auth.limits import BODY_TIMEOUT_SECONDS, DEFAULT_BODY_LIMIT, LimitedReceive, declared_length
 from agent.auth.roles import Principal
 from agent.auth.sessions import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, Session, SessionSigner
 from agent.auth.tokens import bearer_of, matching_token
 from agent.auth.users import UserRecord
+from agent.errors import BodyTimeout, BodyTooLarge
 
 Access = Literal["public", "signed", "user"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -12,15 +12,12 @@ from typing import cast
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from agent.actions import as_utc
 from agent.approvals.settings import EMAIL_ADDRESS
 from agent.auth.passwords import hash_password, verify_password
 from agent.auth.roles import ROLES, Principal, Role
-from agent.models import User
-
-
-class UserError(Exception):
-    """A user cannot be added or removed; the message says why."""
+from agent.errors import UserError
+from agent.storage.action_states import as_utc
+from agent.storage.models import User
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from agent.errors import WebhookSignatureError
+
 MAX_AGE_SECONDS = 5 * 60
 UNIX_SECONDS = re.compile(r"^[0-9]{1,12}$")  # a bound on digits: no huge integers, no float overflow
 SIGNATURE = re.compile(r"^v1=[0-9a-f]{64}$")
-
-
-class WebhookSignatureError(Exception):
-    """The request is not (recently) signed; `reason` says which check failed (no secret in it)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 @dataclass(frozen=True)

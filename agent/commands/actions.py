@@ -10,10 +10,24 @@ from typing import Any
 
 import click
 from rich.table import Table
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import (
+from agent.approvals.decisions import Verdict, decide_action
+from agent.bootstrap import build_connectors
+from agent.commands.annotate import os_user
+from agent.commands.common import (
+    EXIT_BAD_INPUT,
+    Session,
+    config_option,
+    console_for,
+    session_for,
+    today_option,
+)
+from agent.decisions.gate import context_for, decide
+from agent.execution.executor import ExecutionReport, execute_approved
+from agent.execution.recovery import recover
+from agent.storage import audit_trail, flags, store
+from agent.storage.action_states import (
     STATES,
     action_as_dict,
     create_action,
@@ -21,24 +35,7 @@ from agent.actions import (
     list_actions,
     transition,
 )
-from agent.approvals.decisions import decide_action
-from agent.clock import Clock
-from agent.commands.common import (
-    EXIT_BAD_INPUT,
-    clock_for,
-    config_option,
-    console_for,
-    engine_for,
-    ensure_schema,
-    load_or_exit,
-    today_option,
-)
-from agent.config import AgentConfig
-from agent.cycle import build_connectors
-from agent.executor import ExecutionReport, execute_approved
-from agent.gate import context_for, decide
-from agent.models import AuditEvent
-from agent.recovery import recover
+from connectors.records import MUTATION_KINDS
 from policies.base import Proposal
 
 INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"}
@@ -57,8 +54,9 @@ def _action_or_fail(engine: Engine, action_id: int) -> Any:
     return action
 
 
-def _execute_now(engine: Engine, config: AgentConfig, clock: Clock, action_ids: list[int] | None) -> ExecutionReport:
+def _execute_now(session: Session, action_ids: list[int] | None) -> ExecutionReport:
     """Settle anything a crash left half-done, then execute (at most once each)."""
+    engine, config, clock = session.engine, session.config, session.clock
     connectors = build_connectors(config, clock, engine)
     settled = recover(engine, connectors, config, clock)
     report = execute_approved(engine, connectors, config, clock, action_ids=action_ids, worker=f"cli:{os.getpid()}")
@@ -89,20 +87,22 @@ def actions_group() -> None:
 @config_option
 def actions_list(status: str | None, as_json: bool, config_path: Path) -> None:
     """Proposed, queued and finished actions."""
-    config = load_or_exit(config_path)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        with engine.connect() as connection:
-            actions = list_actions(connection, status)
+    with session_for(config_path, create=False) as session, session.engine.connect() as connection:
+        actions = list_actions(connection, status)
     if as_json:
         click.echo(json.dumps([action_as_dict(a) for a in actions], indent=2, default=str))
         return
     table = Table(title=f"actions ({status or 'all'})")
-    for column in ("id", "account", "entity", "kind", "state", "dry-run", "rationale"):
+    held = status == "held_out"  # with the draw: arm, seed and the end of the horizon
+    for column in ("id", "account", "entity", "kind", "state", "dry-run", "rationale",
+                   *(("arm", "draw seed", "horizon ends") if held else ())):
         table.add_column(column)
     for a in actions:
+        draw = action_as_dict(a)["experiment"] or {}
         table.add_row(str(a["id"]), a["account_id"], _short(a["entity_name"], 40), a["kind"], a["state"],
-                      "yes" if a["dry_run"] else "", _short(a["rationale"], 90))
+                      "yes" if a["dry_run"] else "", _short(a["rationale"], 90 if not held else 50),
+                      *((str(draw.get("arm", "")), str(draw.get("draw_seed", "")),
+                         str(draw.get("horizon_end", ""))[:16]) if held else ()))
     console_for().print(table)
 
 
@@ -112,14 +112,10 @@ def actions_list(status: str | None, as_json: bool, config_path: Path) -> None:
 @config_option
 def actions_show(action_id: int, as_json: bool, config_path: Path) -> None:
     """One action: proposal, rationale, evidence and every state change (who, when, how)."""
-    config = load_or_exit(config_path)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        action = _action_or_fail(engine, action_id)
-        with engine.connect() as connection:
-            events = connection.execute(
-                select(AuditEvent.__table__).where(AuditEvent.action_id == action_id).order_by(AuditEvent.id)
-            ).mappings().all()
+    with session_for(config_path, create=False) as session:
+        action = _action_or_fail(session.engine, action_id)
+        with session.engine.connect() as connection:
+            events = audit_trail.action_events(connection, action_id)
     history = [{"at": e["at"].isoformat(), "event": e["event"], "actor": e["actor"], "message": e["message"],
                 "data": e["data"]} for e in events]
     if as_json:
@@ -137,56 +133,106 @@ def actions_show(action_id: int, as_json: bool, config_path: Path) -> None:
                       markup=False)
 
 
+def _decide_each(engine: Engine, action_ids: tuple[int, ...], verdict: Verdict, approver: str, now: datetime,
+                 reason: str = "") -> tuple[list[int], list[str]]:
+    """Each id through `decide_action` (the one path of every channel): the decided ids, the refusals."""
+    decided, refused = [], []
+    for action_id in dict.fromkeys(action_ids):
+        outcome = decide_action(engine, action_id, verdict, approver=approver, channel="cli", now=now, reason=reason)
+        if outcome.ok:
+            decided.append(action_id)
+        else:
+            refused.append(outcome.message)
+    return decided, refused
+
+
+by_option = click.option("--by", "approver", default=None,
+                         help="Who decides (kept in the audit trail). Default: the operating-system user.")
+filter_options = (
+    click.option("--kind", type=click.Choice(MUTATION_KINDS), default=None, help="Every pending action of this kind..."),
+    click.option("--account", "account_id", default=None, help="...and/or of this account."),
+)
+
+
+def _with_filters(command: Any) -> Any:
+    for option in reversed(filter_options):
+        command = option(command)
+    return command
+
+
+def _chosen_ids(engine: Engine, action_ids: tuple[int, ...], kind: str | None, account_id: str | None,
+                states: tuple[str, ...]) -> tuple[int, ...]:
+    """The ids named, or those the filters select among actions in `states`; exit 2 if neither or both."""
+    if action_ids and (kind or account_id):
+        _fail("name action ids or filter with --kind/--account, not both")
+    if action_ids:
+        return action_ids
+    if not (kind or account_id):
+        _fail("name the action ids (`approve 7 8 9`) or filter (`--kind set_budget --account X`)")
+    with engine.connect() as connection:
+        chosen = [a["id"] for state in states for a in list_actions(connection, state)
+                  if (kind is None or a["kind"] == kind) and (account_id is None or a["account_id"] == account_id)
+                  and not a["dry_run"]]
+    if not chosen:
+        _fail(f"no {' or '.join(states)} action matches"
+              + (f" kind {kind}" if kind else "") + (f" account {account_id}" if account_id else ""))
+    return tuple(sorted(chosen))
+
+
 @actions_group.command("approve")
-@click.argument("action_id", type=int)
-@click.option("--by", "approver", default="cli", show_default=True, help="Who approves (kept in the audit trail).")
-@click.option("--no-execute", is_flag=True, help="Only approve; the next cycle executes it.")
+@click.argument("action_ids", metavar="[ID...]", type=int, nargs=-1)
+@_with_filters
+@by_option
+@click.option("--no-execute", is_flag=True, help="Only approve; the next cycle executes them.")
 @config_option
 @today_option
-def actions_approve(action_id: int, approver: str, no_execute: bool, config_path: Path, today: Any) -> None:
-    """Approve a pending action, then execute it (drift check and guardrails first)."""
-    config = load_or_exit(config_path)
-    clock = clock_for(today)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        outcome = decide_action(engine, action_id, "approve", approver=approver, channel="cli", now=clock.now())
-        if not outcome.ok:
-            _fail(outcome.message)
-        console_for().print(f"action {action_id} approved by {approver}", markup=False)
-        if not no_execute:
-            _print_report(_execute_now(engine, config, clock, [action_id]))
+def actions_approve(action_ids: tuple[int, ...], kind: str | None, account_id: str | None, approver: str | None,
+                    no_execute: bool, config_path: Path, today: Any) -> None:
+    """Approve pending actions (`approve 7 8 9`, or `approve --kind set_budget --account X` for every
+    pending one that matches), then execute them (drift check and guardrails first)."""
+    approver = approver or os_user()
+    with session_for(config_path, today) as session:
+        chosen = _chosen_ids(session.engine, action_ids, kind, account_id, ("pending_approval",))
+        approved, refused = _decide_each(session.engine, chosen, "approve", approver, session.clock.now())
+        for action_id in approved:
+            console_for().print(f"action {action_id} approved by {approver}", markup=False)
+        if approved and not no_execute:
+            _print_report(_execute_now(session, approved))
+        if refused:
+            _fail("; ".join(refused))
 
 
 @actions_group.command("reject")
-@click.argument("action_id", type=int)
+@click.argument("action_ids", metavar="[ID...]", type=int, nargs=-1)
+@_with_filters
 @click.option("--reason", default="rejected by a person", show_default=True)
-@click.option("--by", "approver", default="cli", show_default=True)
+@by_option
 @config_option
 @today_option
-def actions_reject(action_id: int, reason: str, approver: str, config_path: Path, today: Any) -> None:
-    """Reject a pending or approved action; it will never execute."""
-    config = load_or_exit(config_path)
-    clock = clock_for(today)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        outcome = decide_action(engine, action_id, "reject", approver=approver, channel="cli", now=clock.now(),
-                                reason=reason)
-        if not outcome.ok:
-            _fail(outcome.message)
-    console_for().print(f"action {action_id} rejected: {reason}", markup=False)
+def actions_reject(action_ids: tuple[int, ...], kind: str | None, account_id: str | None, reason: str,
+                   approver: str | None, config_path: Path, today: Any) -> None:
+    """Reject pending or approved actions (`reject 7 8 9`, or `reject --kind pause --account X`); they
+    will never execute."""
+    approver = approver or os_user()
+    with session_for(config_path, today) as session:
+        chosen = _chosen_ids(session.engine, action_ids, kind, account_id, ("pending_approval", "approved"))
+        rejected, refused = _decide_each(session.engine, chosen, "reject", approver, session.clock.now(), reason)
+    for action_id in rejected:
+        console_for().print(f"action {action_id} rejected: {reason}", markup=False)
+    if refused:
+        _fail("; ".join(refused))
 
 
 @actions_group.command("undo")
 @click.argument("action_id", type=int)
-@click.option("--by", "requester", default="cli", show_default=True)
+@click.option("--by", "requester", default=None, help="Who asks (audit trail). Default: the operating-system user.")
 @config_option
 @today_option
-def actions_undo(action_id: int, requester: str, config_path: Path, today: Any) -> None:
+def actions_undo(action_id: int, requester: str | None, config_path: Path, today: Any) -> None:
     """Propose the inverse of an executed action, through the same gate (and execute it if allowed)."""
-    config = load_or_exit(config_path)
-    clock = clock_for(today)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
+    requester = requester or os_user()
+    with session_for(config_path, today) as session:
+        config, engine = session.config, session.engine
         action = _action_or_fail(engine, action_id)
         if action["state"] != "executed":
             _fail(f"action {action_id} is {action['state']}; only executed actions can be undone")
@@ -200,7 +246,7 @@ def actions_undo(action_id: int, requester: str, config_path: Path, today: Any) 
             rationale=f"undo of action {action_id} requested by {requester}",
             evidence={"undo_of": action_id},
         )
-        now = clock.now()
+        now = session.clock.now()
         with engine.begin() as connection:
             ctx = context_for(connection, account, config, now, store.load_entities(connection, account.id))
             decision = decide(proposal, account, config, dry_run=False,
@@ -210,7 +256,7 @@ def actions_undo(action_id: int, requester: str, config_path: Path, today: Any) 
             transition(connection, new_id, decision.state, actor=f"cli:{requester}", now=now, reason=decision.reason)
         console_for().print(f"undo proposed as action {new_id}: {decision.state} ({decision.reason})", markup=False)
         if decision.state == "approved":
-            _print_report(_execute_now(engine, config, clock, [new_id]))
+            _print_report(_execute_now(session, [new_id]))
 
 
 @actions_group.command("execute")
@@ -218,48 +264,41 @@ def actions_undo(action_id: int, requester: str, config_path: Path, today: Any) 
 @today_option
 def actions_execute(config_path: Path, today: Any) -> None:
     """Execute every approved action now (the cycle does this too)."""
-    config = load_or_exit(config_path)
-    clock = clock_for(today)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        _print_report(_execute_now(engine, config, clock, None))
+    with session_for(config_path, today) as session:
+        _print_report(_execute_now(session, None))
 
 
 def _set_kill_switch(engine: Engine, on: bool, operator: str, now: datetime) -> None:
     """Flip the kill switch for every process, and say who did it in the audit trail."""
     with engine.begin() as connection:
-        store.set_flag(connection, store.KILL_SWITCH, on, operator, now)
-        store.record_event(connection, at=now, event="kill_switch", actor=f"cli:{operator}",
-                           message="all automation paused" if on else "automation resumed")
+        flags.set_flag(connection, flags.KILL_SWITCH, on, operator, now)
+        audit_trail.record_event(connection, at=now, event="kill_switch", actor=f"cli:{operator}",
+                                 message="all automation paused" if on else "automation resumed")
 
 
 @click.command("pause-all-automation")
-@click.option("--by", "operator", default="cli", show_default=True)
+@click.option("--by", "operator", default=None, help="Who (audit trail). Default: the operating-system user.")
 @config_option
-def pause_all_automation(operator: str, config_path: Path) -> None:
+def pause_all_automation(operator: str | None, config_path: Path) -> None:
     """Kill switch: stop all execution at once, in every process. Reporting goes on."""
-    config = load_or_exit(config_path)
-    clock = clock_for(None)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        _set_kill_switch(engine, True, operator, clock.now())
+    operator = operator or os_user()
+    with session_for(config_path) as session:
+        _set_kill_switch(session.engine, True, operator, session.clock.now())
     console_for().print("all automation paused: nothing will execute until `resume-automation`", markup=False)
 
 
 @click.command("resume-automation")
-@click.option("--by", "operator", default="cli", show_default=True)
+@click.option("--by", "operator", default=None, help="Who (audit trail). Default: the operating-system user.")
 @click.option("--no-execute", is_flag=True, help="Do not execute the approved queue right away.")
 @config_option
 @today_option
-def resume_automation(operator: str, no_execute: bool, config_path: Path, today: Any) -> None:
+def resume_automation(operator: str | None, no_execute: bool, config_path: Path, today: Any) -> None:
     """Lift the kill switch; approved actions execute after a fresh drift check."""
-    config = load_or_exit(config_path)
-    clock = clock_for(today)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        _set_kill_switch(engine, False, operator, clock.now())
+    operator = operator or os_user()
+    with session_for(config_path, today) as session:
+        _set_kill_switch(session.engine, False, operator, session.clock.now())
         console_for().print("automation resumed", markup=False)
-        if config.kill_switch:
+        if session.config.kill_switch:
             console_for().print("note: kill_switch is still true in the config file", markup=False)
         elif not no_execute:
-            _print_report(_execute_now(engine, config, clock, None))
+            _print_report(_execute_now(session, None))

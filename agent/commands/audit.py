@@ -11,33 +11,12 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
-from sqlalchemy import Connection, select
 
-from agent.commands.common import config_option, console_for, engine_for, ensure_schema, load_or_exit
-from agent.models import Action, AuditEvent
+from agent.commands.common import config_option, console_for, session_for
+from agent.storage.audit_trail import audit_records
 
 CSV_COLUMNS = ("id", "at", "simulated_day", "event", "actor", "account_id", "cycle_id", "action_id", "action_kind", "entity_id",
                "entity_name", "action_state", "dry_run", "message", "change", "rationale", "evidence", "data")
-
-
-def audit_records(connection: Connection, since: datetime | None) -> Iterator[dict[str, Any]]:
-    """Audit events oldest first, each with the action it concerns (proposal, rationale, evidence).
-    `at` is the real time each was written, `simulated_day` the day the agent's clock said."""
-    actions = Action.__table__
-    events = AuditEvent.__table__
-    query = (
-        select(events, actions.c.kind.label("action_kind"), actions.c.entity_id, actions.c.entity_name,
-               actions.c.state.label("action_state"), actions.c.dry_run, actions.c.change, actions.c.rationale,
-               actions.c.evidence)
-        .select_from(events.outerjoin(actions, events.c.action_id == actions.c.id))
-        .order_by(events.c.id)
-    )
-    if since is not None:
-        query = query.where(events.c.at >= since)
-    for row in connection.execute(query).mappings():
-        record = dict(row)
-        record["at"] = record["at"].isoformat()
-        yield record
 
 
 def write_jsonl(records: Iterator[Mapping[str, Any]], out: IO[str]) -> int:
@@ -71,17 +50,14 @@ def audit_group() -> None:
 @config_option
 def audit_export(since: datetime | None, fmt: str, out: Path | None, config_path: Path) -> None:
     """Every proposal, decision, approval and execution with time, actor, rationale and evidence."""
-    config = load_or_exit(config_path)
     writer = write_jsonl if fmt == "jsonl" else write_csv
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        with engine.connect() as connection:
-            records = audit_records(connection, since)
-            if out is None:
-                buffer = io.StringIO()
-                writer(records, buffer)
-                click.echo(buffer.getvalue(), nl=False)
-                return
-            with out.open("w", newline="") as handle:
-                count = writer(records, handle)
+    with session_for(config_path, create=False) as session, session.engine.connect() as connection:
+        records = audit_records(connection, since)
+        if out is None:
+            buffer = io.StringIO()
+            writer(records, buffer)
+            click.echo(buffer.getvalue(), nl=False)
+            return
+        with out.open("w", newline="") as handle:
+            count = writer(records, handle)
     console_for(stderr=True).print(f"wrote {count} audit records to {out}", markup=False)

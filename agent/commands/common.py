@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
-from agent import db, logs, store
-from agent.actions import as_utc
+from agent import logs
 from agent.clock import Clock, FixedClock, SystemClock
-from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, ConfigError, load_config
-from agent.models import Cycle
+from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, load_config
+from agent.errors import ConfigError
+from agent.storage import db, store
+from agent.storage.action_states import as_utc
+from agent.storage.cycle_records import last_cycle_started
 
 EXIT_BAD_INPUT = 2
 LOG_LEVEL = [logging.WARNING]  # set by `--verbose` before any command runs
@@ -53,13 +58,26 @@ def refuse_going_back(engine: Engine, clock: Clock, replay: bool) -> None:
     """Exit 2 if the clock is on a day before the last cycle's, unless this is a deliberate replay:
     a cycle pulls its lookback window again and would overwrite newer, more complete metrics."""
     with engine.connect() as connection:
-        last = connection.execute(select(func.max(Cycle.started_at))).scalar_one_or_none()
+        last = last_cycle_started(connection)
     if last is None or replay:
         return
     last_day, today = as_utc(last).date(), clock.now().date()
     if today < last_day:
         fail(f"--today {today} is before the last cycle's day {last_day}: its older figures would overwrite "
              "newer metrics; add --replay if you mean to re-run the past")
+
+
+def line_per_event() -> Callable[[str], None]:
+    """Progress from the cycle's threads, one whole line per event: one write under a lock, so the
+    lines of accounts running in parallel never run into each other (each names its account)."""
+    lock = threading.Lock()
+
+    def say(message: str) -> None:
+        with lock:
+            sys.stdout.write(message.rstrip("\n") + "\n")
+            sys.stdout.flush()
+
+    return say
 
 
 def console_for(stderr: bool = False) -> Console:
@@ -102,6 +120,40 @@ def engine_for(config: AgentConfig) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a database command works with: the checked config, its clock and a ready engine."""
+
+    config: AgentConfig
+    clock: Clock
+    engine: Engine
+
+
+@contextmanager
+def session_for(config_path: Path, today: Any = None, *, create: bool = True) -> Iterator[Session]:
+    """Load the config, pick the clock (`--today`), reach the database and make sure its schema is
+    current; exits 2 with one line if any of that fails. The engine is disposed of on the way out.
+    `create=False` (commands that only read): no database yet is an error, and nothing is created."""
+    config = load_or_exit(config_path)
+    clock = clock_for(today)
+    if not create:
+        _refuse_missing_file(config)
+    with engine_for(config) as engine:
+        if not create and db.current_revision(engine) is None:
+            fail(f"no database yet at {engine.url.render_as_string(hide_password=True)}: nothing has run here "
+                 "(`paid-media-agent run --once` creates it)")
+        ensure_schema(engine)
+        yield Session(config, clock, engine)
+
+
+def _refuse_missing_file(config: AgentConfig) -> None:
+    """A SQLite file that does not exist would be created by merely connecting: refuse first."""
+    url = make_url(config.database_url.get_secret_value())
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        fail(f"no database yet at {url.database}: nothing has run here (`paid-media-agent run --once` creates it)")
 
 
 def ensure_schema(engine: Engine) -> None:

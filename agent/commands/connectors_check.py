@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from agent.bootstrap import build_connectors
 from agent.clock import local_today
 from agent.commands.common import (
     clock_for,
@@ -19,7 +20,6 @@ from agent.commands.common import (
     load_or_exit,
     today_option,
 )
-from agent.cycle import build_connectors
 from connectors.registry import available_platforms
 
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from agent.auth.passwords import password_problem
 from agent.auth.roles import ROLES
-from agent.auth.users import UserError, add_user, list_users, normalise_email, remove_user
+from agent.auth.users import add_user, list_users, normalise_email, remove_user
 from agent.commands.common import (
     EXIT_BAD_INPUT,
     config_option,
@@ -24,7 +24,9 @@ from agent.commands.common import (
     engine_for,
     ensure_schema,
     load_or_exit,
+    session_for,
 )
+from agent.errors import UserError
 
 
 def _fail(message: str) -> NoReturn:
@@ -90,10 +92,8 @@ def users_add(email: str, role: str, accounts: tuple[str, ...], config_path: Pat
 @config_option
 def users_list(config_path: Path) -> None:
     """The users, their roles and accounts (never their password hashes)."""
-    config = load_or_exit(config_path)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
-        users = list_users(engine)
+    with session_for(config_path) as session:
+        users = list_users(session.engine)
     table = Table(title=f"{len(users)} users")
     for column in ("email", "role", "accounts", "added"):
         table.add_column(column)
@@ -108,11 +108,9 @@ def users_list(config_path: Path) -> None:
 @config_option
 def users_remove(email: str, config_path: Path) -> None:
     """Remove a user; their sessions stop working at once."""
-    config = load_or_exit(config_path)
-    with engine_for(config) as engine:
-        ensure_schema(engine)
+    with session_for(config_path) as session:
         try:
-            remove_user(engine, email)
+            remove_user(session.engine, email)
         except UserError as error:
             _fail(str(error))
     console_for().print(f"removed {email.strip().lower()}", markup=False)

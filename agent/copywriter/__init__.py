@@ -3,7 +3,8 @@
 Entry point: `draft_new_ads(snapshot, refresh_proposals, settings, drafter)` -> `DraftReport`.
 """
 
-from agent.copywriter.drafting import Drafter, DraftRequest, DraftResult, Variant, make_drafter
+from agent.copywriter.drafter_choice import make_drafter
+from agent.copywriter.drafting import Drafter, DraftRequest, DraftResult, Variant
 from agent.copywriter.proposals import DraftReport, draft_new_ads
 from agent.copywriter.settings import CopywriterSettings
 

@@ -1,7 +1,7 @@
 """What a drafter receives and returns, and the drafter interface the cycle depends on.
 
-Two implementations: `OpenAIDrafter` (openai_drafter.py) and `OfflineDrafter` (offline.py).
-`make_drafter` picks one from the settings: OpenAI only when a key is configured.
+Two implementations: `OpenAIDrafter` (openai_drafter.py) and `OfflineDrafter` (offline.py), both
+importing these types; `make_drafter` (drafter_choice.py) picks one from the settings.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Protocol
 from agent.copywriter.history import AdRecord, AdSetContext, AdText
 from agent.copywriter.limits import PlatformLimits
 from agent.copywriter.patterns import Pattern
-from agent.copywriter.settings import BrandSettings, CopywriterSettings
+from agent.copywriter.settings import BrandSettings
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,3 @@ class Drafter(Protocol):
     def draft(self, request: DraftRequest) -> DraftResult:
         """Up to `request.count` variants; must not raise for platform or model failures."""
         ...
-
-
-def make_drafter(settings: CopywriterSettings) -> Drafter:
-    """The OpenAI drafter when chosen and a key is set, else the offline one (the default)."""
-    from agent.copywriter.offline import OfflineDrafter
-
-    key = settings.openai.api_key
-    wants_openai = settings.drafter == "openai" or (settings.drafter == "auto" and key is not None)
-    if wants_openai and key is not None and key.get_secret_value():
-        from agent.copywriter.openai_drafter import OpenAIDrafter
-
-        return OpenAIDrafter(settings.openai)
-    return OfflineDrafter()

@@ -7,6 +7,7 @@ vocabulary, not tuned to any account.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from agent.copywriter.history import AdText
@@ -101,5 +102,13 @@ def text_features(text: AdText, limits: PlatformLimits, theme: str, brand: str =
 
 
 def feature_vector(text: AdText, limits: PlatformLimits, theme: str, brand: str = "") -> list[float]:
+    """The features in FEATURE_NAMES order. Computed once per (text, limits, theme, brand) per
+    process: an account's ads are the same from one hourly cycle to the next, and a draft is scored
+    again when it is validated."""
+    return list(_feature_tuple(text, limits, theme, brand))
+
+
+@functools.lru_cache(maxsize=65536)
+def _feature_tuple(text: AdText, limits: PlatformLimits, theme: str, brand: str) -> tuple[float, ...]:
     values = text_features(text, limits, theme, brand)
-    return [values[name] for name in FEATURE_NAMES]
+    return tuple(values[name] for name in FEATURE_NAMES)

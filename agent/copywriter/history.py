@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import Entity
+from connectors.records import Entity
 from policies.base import Snapshot
 
 _BODY_ATTRIBUTES = ("primary_text", "introductory_text", "description")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from agent.errors import NoTextLimits
+
 LimitKind = Literal["hard", "recommended"]
 
 
@@ -75,16 +77,12 @@ PLATFORM_LIMITS: dict[str, PlatformLimits] = {
 }
 
 
-class UnknownPlatform(ValueError):
-    """No text limits are known for this platform: drafting for it is skipped."""
-
-
 def limits_for(platform: str, enforce_recommended: bool = True) -> PlatformLimits:
     """The limits of `platform`; with `enforce_recommended=False` only the hard limits apply."""
     try:
         limits = PLATFORM_LIMITS[platform]
     except KeyError:
-        raise UnknownPlatform(
+        raise NoTextLimits(
             f"no ad text limits for platform {platform!r}: known are {', '.join(sorted(PLATFORM_LIMITS))} "
             "(add them to agent/copywriter/limits.py)"
         ) from None

@@ -19,13 +19,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from agent.copywriter.drafting import DraftRequest, DraftResult, Variant
 from agent.copywriter.prompt import build_messages, response_format
 from agent.copywriter.settings import OpenAISettings
-from connectors.retry import Classified, PlatformError, RetryPolicy, Sleep, call_with_retry
+from agent.errors import MalformedOutput
+from connectors.errors import PlatformError
+from connectors.retry import Classified, RetryPolicy, Sleep, call_with_retry
 
 log = logging.getLogger(__name__)
-
-
-class MalformedOutput(ValueError):
-    """The model answered, but not with the variants the schema asks for."""
 
 
 class _VariantPayload(BaseModel):

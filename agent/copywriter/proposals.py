@@ -16,14 +16,16 @@ from statistics import NormalDist
 from typing import Any
 
 from agent.copywriter.ctr_model import CtrPrediction, FittedModel, TrainingSet, fit
-from agent.copywriter.drafting import Drafter, DraftRequest, Variant, make_drafter
+from agent.copywriter.drafter_choice import make_drafter
+from agent.copywriter.drafting import Drafter, DraftRequest, Variant
 from agent.copywriter.features import FEATURE_NAMES, feature_vector
 from agent.copywriter.history import AdRecord, AdText, ad_history, ad_set_context
-from agent.copywriter.limits import PlatformLimits, UnknownPlatform, limits_for
+from agent.copywriter.limits import PlatformLimits, limits_for
 from agent.copywriter.patterns import Pattern, find_patterns
 from agent.copywriter.settings import CopywriterSettings
 from agent.copywriter.triggers import Trigger, find_triggers
 from agent.copywriter.validation import Rejection, clean_variant, validate
+from agent.errors import NoTextLimits
 from policies.base import Proposal, Snapshot
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ class AccountModel:
 
 
 def learn_account(snapshot: Snapshot, settings: CopywriterSettings) -> AccountModel:
-    """Patterns and the CTR model from the account's ads (raises UnknownPlatform)."""
+    """Patterns and the CTR model from the account's ads (raises NoTextLimits)."""
     limits = limits_for(snapshot.platform, settings.enforce_recommended_limits)
     themes = {e.entity_id: ad_set_context(snapshot, e).theme for e in snapshot.entities.values()
               if e.level == "ad_set"}
@@ -156,7 +158,7 @@ def draft_new_ads(snapshot: Snapshot, refresh_proposals: Sequence[Proposal], set
         return report
     try:
         learnt = learn_account(snapshot, settings)
-    except UnknownPlatform as error:
+    except NoTextLimits as error:
         report.errors.append(str(error))
         return report
     report.model, report.patterns = learnt.model.name, learnt.patterns

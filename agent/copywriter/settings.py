@@ -86,6 +86,10 @@ class CopywriterSettings(StrictModel):
         default=0.7, gt=0, lt=1, description="An ad set whose CTR is below this share of its peers' gets new copy.",
     )
     low_ctr_window_days: int = Field(default=14, ge=3, le=90)
+    draft_period_hours: float = Field(
+        default=24, ge=0, le=24 * 90,
+        description="An ad set gets new copy at most once in this period, whatever came of it (0: every cycle).",
+    )
     low_ctr_min_impressions: int = Field(default=5000, ge=0, description="Window impressions before judging CTR.")
     # History behind patterns and the CTR model.
     fresh_days: int = Field(

@@ -12,8 +12,10 @@ from sqlalchemy import Engine
 
 from agent.clock import Clock
 from agent.config import AgentConfig
+from agent.outcomes.dashboard import outcomes_section
 from agent.reports import svg
 from agent.reports.data import Dashboard, build_dashboard
+from agent.reports.segments import segments_section
 from policies import PacingReport
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -60,9 +62,11 @@ def environment() -> Environment:
     return env
 
 
-def render(dashboard: Dashboard) -> str:
-    return environment().get_template("dashboard.html.j2").render(d=dashboard)
+def render(dashboard: Dashboard, outcomes: Mapping[str, Any] | None = None,
+           segments: Mapping[str, Any] | None = None) -> str:
+    return environment().get_template("dashboard.html.j2").render(d=dashboard, outcomes=outcomes, segments=segments)
 
 
 def render_dashboard(engine: Engine, config: AgentConfig, clock: Clock) -> str:
-    return render(build_dashboard(engine, config, clock))
+    return render(build_dashboard(engine, config, clock), outcomes_section(engine, config),
+                  segments_section(engine, config, clock))

@@ -15,14 +15,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from agent.actions import list_actions
-from agent.claims import stuck_actions
 from agent.clock import Clock, local_today
 from agent.config import AccountConfig, AgentConfig
-from agent.optional_reads import latest_notes
-from agent.snapshots import load_snapshot
-from connectors.base import MetricRow
-from policies import AnomalyFlag, PacingReport, detect_anomalies, pacing_report
+from agent.cycle.optional_reads import latest_notes
+from agent.decisions.gate import kinds_on_auto
+from agent.decisions.snapshots import load_snapshot
+from agent.storage.action_states import list_actions
+from agent.storage.claims import stuck_actions
+from connectors.records import MetricRow
+from policies import AnomalyFlag, PacingReport, detect_anomalies, pacing_outlook
 from policies.base import Proposal, Snapshot, Totals
 from policies.creative_fatigue import propose_creative_refresh
 
@@ -134,7 +135,7 @@ def account_view(snapshot: Snapshot, account: AccountConfig, config: AgentConfig
         campaigns=sorted(campaign_lines, key=lambda line: -line.day.spend),
         ad_sets=sorted(ad_set_lines, key=lambda line: -line.day.spend),
         flags=sorted(detect_anomalies(snapshot, settings.anomalies), key=lambda f: (f.day, f.severity), reverse=True),
-        pacing=pacing_report(snapshot, settings.pacing) if snapshot.monthly_budget else None,
+        pacing=pacing_outlook(snapshot, settings, kinds_on_auto(account, config)) if snapshot.monthly_budget else None,
         fatigue=propose_creative_refresh(snapshot, settings.creative_fatigue),
         chart_days=[d.isoformat() for d in chart_days],
         spend_series=[float(t.spend) if t.days else None for t in totals],

@@ -9,21 +9,23 @@ from sqlalchemy import Engine
 
 from agent.clock import Clock, local_today
 from agent.config import AgentConfig
-from agent.snapshots import load_snapshot
-from policies import PacingReport, pacing_report
+from agent.decisions.gate import kinds_on_auto
+from agent.decisions.snapshots import load_snapshot
+from policies import PacingReport, pacing_outlook
 
 COLUMNS = ("account", "currency", "budget", "spent to date", "projected month end", "variance",
            "recommended daily budget", "status")
 
 
 def pacing_reports(engine: Engine, config: AgentConfig, clock: Clock) -> list[PacingReport]:
-    """One report per account that has a monthly budget and data."""
+    """One report per account that has a monthly budget and data: the pacing policy's own
+    projection (`policies.pacing_outlook`), counting only the sibling pauses that run on auto."""
     reports = []
     for account in config.accounts:
         if account.monthly_budget is None:
             continue
         snapshot = load_snapshot(engine, account, local_today(clock, account.timezone), clock)
-        report = pacing_report(snapshot, config.policy_settings(account).pacing)
+        report = pacing_outlook(snapshot, config.policy_settings(account), kinds_on_auto(account, config))
         if report is not None:
             reports.append(report)
     return reports
@@ -32,7 +34,15 @@ def pacing_reports(engine: Engine, config: AgentConfig, clock: Clock) -> list[Pa
 def _cells(report: PacingReport) -> tuple[str, ...]:
     return (report.account_id, report.currency, f"{report.monthly_budget:,.2f}", f"{report.spent_to_date:,.2f}",
             f"{report.projected_month_end_spend:,.2f}", f"{report.variance:+,.2f} ({report.variance_pct:+.1%})",
-            f"{report.recommended_daily_budget:,.2f}", report.status.replace("_", " "))
+            f"{report.recommended_daily_budget:,.2f}", _status(report))
+
+
+def _status(report: PacingReport) -> str:
+    """The status; an under-spend chosen because more would not pay says so, and how much."""
+    status = report.status.replace("_", " ")
+    if report.underspend_reason:
+        status += f" by choice: {report.underspend_reason} ({report.held_back:,.2f} held back)"
+    return status
 
 
 def render_text(reports: list[PacingReport]) -> str:

@@ -1,5 +1,2 @@
-"""Google Ads connector (google-ads SDK, API v26). Entry point: `connectors.google_ads:GoogleAdsConnector`."""
-
-from connectors.google_ads.connector import GoogleAdsConnector
-
-__all__ = ["GoogleAdsConnector"]
+"""Google Ads connector (google-ads SDK, API v26). Entry point: `connectors.google_ads.connector:GoogleAdsConnector`;
+its account spec, which loads no SDK: `connectors.google_ads.spec`."""

@@ -10,29 +10,33 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from connectors.base import (
+from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
+from connectors.google_ads import breakdowns, pmax, reports, writes
+from connectors.google_ads.offline_conversions import GoogleConversionUploader
+from connectors.google_ads.reports import AccountState, Target, parse_rows
+from connectors.google_ads.spec import customer_id_of
+from connectors.google_ads.transport import ChannelFactory, GoogleAdsTransport, classify
+from connectors.new_ad_copy import tag_id
+from connectors.platform_connector import PlatformConnector
+from connectors.records import (
     AccountInfo,
     Audience,
-    ConnectorError,
     Entity,
     MetricRow,
     Mutation,
     MutationResult,
     SearchTermRow,
+    SegmentRow,
 )
-from connectors.google_ads import reports, writes
-from connectors.google_ads.reports import AccountState, Target, parse_rows
-from connectors.google_ads.transport import ChannelFactory, GoogleAdsTransport, classify
-from connectors.new_ad_copy import tag_id
 from connectors.registry import ConnectorContext
-from connectors.retry import RetryPolicy, WriteOutcomeUnknown, WritesStopped, call_with_retry
+from connectors.retry import RetryPolicy
+from connectors.segments import BREAKDOWN_REPORTS, merged
 
 log = logging.getLogger(__name__)
 PLATFORM = "google_ads"
@@ -48,19 +52,16 @@ class GoogleAccount:
     credentials: Mapping[str, str] = field(repr=False)
 
 
-def customer_id_of(account: Mapping[str, Any]) -> str:
-    """Google's customer id for a config account: `customer_id` (credentials or account), else the id."""
-    credentials = account.get("credentials") or {}
-    raw = str(account.get("platform_account_id") or account.get("customer_id") or credentials.get("customer_id")
-              or account["id"])
-    digits = raw.replace("-", "")
-    if not digits.isdigit():
-        raise ConnectorError(f"google_ads account {account['id']}: customer id {raw!r} must be 10 digits "
-                             "(set platform_account_id)")
-    return digits
+@dataclass(frozen=True)
+class GoogleAdsOptions:
+    """Tuning knobs (production defaults; tests point `channel_factory` at a fake server)."""
+
+    channel_factory: ChannelFactory | None = None
+    write_timeout: float | None = None  # seconds a mutate may take; past it, its outcome is unknown
+    validate_only: bool = False  # send every write with validate_only: Google checks, changes nothing
 
 
-class GoogleAdsConnector:
+class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
     """The `Connector` for Google Ads. Safe to call for different accounts from several threads."""
 
     platform = PLATFORM
@@ -68,33 +69,27 @@ class GoogleAdsConnector:
     def __init__(self, accounts: Sequence[GoogleAccount], *, retry: RetryPolicy | None = None,
                  channel_factory: ChannelFactory | None = None, validate_only: bool = False,
                  write_timeout: float | None = None) -> None:
-        self._accounts = {a.account_id: a for a in accounts}
+        super().__init__(accounts, retry=retry, classify=classify)
         self._write_timeout = write_timeout  # seconds a mutate may take; past it, its outcome is unknown
-        self._retry = retry or RetryPolicy()
         self._channel_factory = channel_factory
         self.validate_only = validate_only
         self._transports: dict[tuple[tuple[str, str], ...], GoogleAdsTransport] = {}
-        self._info: dict[str, AccountInfo] = {}
         self._state: dict[str, AccountState] = defaultdict(AccountState)
-        self._lock = threading.Lock()
+        self._geo_name_cache: dict[str, str] = {}  # geoTargetConstants/{id} -> its name
 
     @classmethod
     def from_context(cls, context: ConnectorContext) -> GoogleAdsConnector:
-        options = context.options
         accounts = [GoogleAccount(str(a["id"]), customer_id_of(a), str(a.get("name") or a["id"]),
                                   dict(a.get("credentials") or {})) for a in context.accounts]
-        retry = options.get("retry_policy") or RetryPolicy(sleep=options.get("sleep") or RetryPolicy().sleep)
-        return cls(accounts, retry=retry, channel_factory=options.get("google_ads_channel_factory"),
-                   validate_only=bool(options.get("validate_only", False)),
-                   write_timeout=float(options["google_ads_timeout"]) if options.get("google_ads_timeout") else None)
+        tuning = context.options.tuning_for(GoogleAdsOptions)
+        return cls(accounts, retry=context.options.retry(), channel_factory=tuning.channel_factory,
+                   validate_only=tuning.validate_only, write_timeout=tuning.write_timeout)
+
+    def conversion_uploader(self) -> GoogleConversionUploader:
+        """Offline conversions (connectors/google_ads/offline_conversions.py) on the same channel."""
+        return GoogleConversionUploader(self._channel_factory)
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _account(self, account_id: str) -> GoogleAccount:
-        try:
-            return self._accounts[account_id]
-        except KeyError:
-            raise ConnectorError(f"google_ads: account {account_id!r} is not configured") from None
 
     def _transport(self, account: GoogleAccount) -> GoogleAdsTransport:
         key = tuple(sorted(account.credentials.items()))
@@ -102,11 +97,6 @@ class GoogleAdsConnector:
             if key not in self._transports:
                 self._transports[key] = GoogleAdsTransport(account.credentials, self._channel_factory)
             return self._transports[key]
-
-    def _call(self, account: GoogleAccount, operation: str, fn: Callable[[], Any], write: bool = False) -> Any:
-        return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
-                               account_id=account.account_id, operation=operation,
-                               secrets=account.credentials.values(), write=write)
 
     def _search(self, account: GoogleAccount, query: str, report: str) -> list[Any]:
         """All rows of one GAQL query (one SearchStream request; re-read whole on a retry)."""
@@ -120,28 +110,14 @@ class GoogleAdsConnector:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def accounts(self) -> Sequence[AccountInfo]:
-        return [self._account_info(a) for a in self._accounts.values()]
-
-    def account_info(self, account_id: str) -> AccountInfo:
-        """One account's info (`AccountInfoReader`): read in the account's own pull, not up front."""
-        return self._account_info(self._account(account_id))
-
-    def _account_info(self, account: GoogleAccount) -> AccountInfo:
-        with self._lock:
-            cached = self._info.get(account.account_id)
-        if cached is not None:
-            return cached
+    def _read_account_info(self, account: GoogleAccount) -> AccountInfo:
         rows = self._search(account, reports.CUSTOMER, "customer")
         if not rows:
             raise ConnectorError(f"google_ads account {account.account_id}: customer {account.customer_id} "
                                  "returned no customer row")
         customer = rows[0].customer
-        info = AccountInfo(PLATFORM, account.account_id, customer.descriptive_name or account.name,
+        return AccountInfo(PLATFORM, account.account_id, customer.descriptive_name or account.name,
                            customer.currency_code, customer.time_zone)
-        with self._lock:
-            self._info[account.account_id] = info
-        return info
 
     def entities(self, account_id: str, entity_ids: Sequence[str] | None = None) -> Sequence[Entity]:
         account = self._account(account_id)
@@ -200,6 +176,9 @@ class GoogleAdsConnector:
                 lambda r: f"{r.ad_group.id}~{r.ad_group_ad.ad.id}")
         collect(self._search(account, reports.KEYWORDS, "ad_group_criterion"), keyword, "ad_group_criterion",
                 lambda r: f"{r.ad_group.id}~{r.ad_group_criterion.criterion_id}")
+        for entity, target in pmax.ad_sets(list(found), customer):
+            found.append(entity)
+            state.targets[entity.entity_id] = target
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}
         for entity in found:
@@ -222,6 +201,9 @@ class GoogleAdsConnector:
         rows += parse_rows(self._search(account, reports.ad_metrics(start, end), "ad_group_ad"),
                            lambda r: reports.metric_row(r, account_id, currency, "ad"), account_id,
                            "ad_group_ad metrics", lambda r: f"{r.ad_group.id}~{r.ad_group_ad.ad.id}@{r.segments.date}")
+        rows += parse_rows(self._search(account, pmax.metrics_query(start, end), "performance_max"),
+                           lambda r: pmax.metric_row(r, account_id, currency), account_id,
+                           "performance_max metrics", lambda r: f"{r.campaign.id}@{r.segments.date}")
         return rows
 
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
@@ -230,6 +212,34 @@ class GoogleAdsConnector:
         return list(parse_rows(self._search(account, reports.search_term_report(start, end), "search_term_view"),
                                lambda r: reports.search_term_row(r, account_id, currency), account_id,
                                "search_term_view", lambda r: f"{r.ad_group.id}@{r.segments.date}"))
+
+    def breakdown_reports(self, account_id: str) -> Sequence[str]:
+        self._account(account_id)
+        return tuple(BREAKDOWN_REPORTS[PLATFORM])
+
+    def segment_metrics(self, account_id: str, report: str, start: date, end: date) -> Iterable[SegmentRow]:
+        """One breakdown report (connectors/google_ads/breakdowns.py), in our segment names."""
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        resource = breakdowns.resource_of(report)
+        rows = self._search(account, breakdowns.breakdown_query(report, start, end), resource)
+        geo_names: dict[str, str] = {}
+        if report == "region":
+            geo_names = self._geo_names(account, {breakdowns.raw_region(r) for r in rows} - {""})
+        return merged(parse_rows(rows, lambda r: breakdowns.segment_row(report, r, account_id, currency, geo_names),
+                                 account_id, f"{resource} breakdown", breakdowns.row_id))
+
+    def _geo_names(self, account: GoogleAccount, resource_names: set[str]) -> dict[str, str]:
+        """Names of geo target constants, looked up once per connector (they do not change)."""
+        with self._lock:
+            missing = resource_names - set(self._geo_name_cache)
+        if missing:
+            found = {str(r.geo_target_constant.resource_name): str(r.geo_target_constant.name)
+                     for r in self._search(account, breakdowns.geo_names_query(missing), "geo_target_constant")}
+            with self._lock:
+                self._geo_name_cache.update(found)
+        with self._lock:
+            return {name: self._geo_name_cache[name] for name in resource_names if name in self._geo_name_cache}
 
     def audiences(self, account_id: str) -> Sequence[Audience]:
         """Search campaigns target keywords, not audiences: nothing to report."""

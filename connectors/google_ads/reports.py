@@ -14,8 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.base import Entity, MetricRow, SearchTermRow, Status
-from connectors.money import quantize_money
+from connectors.records import Entity, MetricRow, SearchTermRow, Status, quantize_money
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")

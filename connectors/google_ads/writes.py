@@ -22,10 +22,11 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.base import Mutation
+from connectors.google_ads import pmax
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
+from connectors.records import Mutation
 
 # service -> (SDK method, operation type)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -109,6 +110,9 @@ def plan(client: Any, customer_id: str, currency: str, mutations: Sequence[Mutat
         target = state.targets.get(mutation.entity_id)
         if target is None:
             result.errors[index].append(f"entity {mutation.entity_id} not found in customer {customer_id}")
+            continue
+        if target.level == pmax.TARGET_LEVEL:
+            result.errors[index].append(pmax.refusal(mutation.kind, mutation.entity_id))
             continue
         try:
             _plan_one(client, customer_id, currency, index, mutation, target, state, result)

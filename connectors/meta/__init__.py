@@ -1,5 +1,2 @@
-"""Meta connector (facebook-business SDK, Graph API v26.0). Entry point: `connectors.meta:MetaConnector`."""
-
-from connectors.meta.connector import MetaConnector
-
-__all__ = ["MetaConnector"]
+"""Meta connector (facebook-business SDK, Graph API v26.0). Entry point: `connectors.meta.connector:MetaConnector`;
+its account spec, which loads no SDK: `connectors.meta.spec`."""

@@ -16,7 +16,9 @@ from facebook_business.api import FacebookAdsApi, FacebookResponse
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
-from connectors.retry import Classified, UsageThrottle, http_status_kind, meta_usage
+from connectors.errors import TruncatedResponse
+from connectors.meta.usage import UsageThrottle, meta_usage
+from connectors.retry import Classified, http_status_kind
 
 API_VERSION = "v26.0"
 # Codes Meta documents as rate limiting (app, user, page, ads management, business use case).
@@ -24,10 +26,6 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 613} | set(range(80000, 80015)))
 AUTH_CODES = frozenset({102, 190, 200, 10, 273, 275, 294})
 TRANSIENT_CODES = frozenset({1, 2})
 TOO_MUCH_DATA = (100, 1504018)  # "reduce the amount of data": use an async report run instead
-
-
-class TruncatedResponse(Exception):
-    """A 200 answer whose body is not JSON: the connection broke mid-body. Safe to re-read."""
 
 
 class PacedApi(FacebookAdsApi):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -23,24 +22,30 @@ from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
 
-from connectors.base import (
+from connectors.errors import ConnectorError, PlatformUnavailable
+from connectors.meta import breakdowns, records
+from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
+from connectors.meta.conversions import Conversions
+from connectors.meta.new_ads import NewAdSettings
+from connectors.meta.offline_conversions import MetaConversionUploader
+from connectors.meta.spec import ad_account_of
+from connectors.meta.usage import UsageThrottle
+from connectors.meta.writes import BudgetChangeLimiter, apply_batches
+from connectors.new_ad_copy import tagged_keys
+from connectors.platform_connector import PlatformConnector
+from connectors.records import (
     AccountInfo,
     Audience,
-    ConnectorError,
     Entity,
     MetricRow,
     Mutation,
     MutationResult,
     SearchTermRow,
+    SegmentRow,
 )
-from connectors.meta import records
-from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
-from connectors.meta.conversions import Conversions
-from connectors.meta.new_ads import NewAdSettings
-from connectors.meta.writes import BudgetChangeLimiter, apply_batches
-from connectors.new_ad_copy import tagged_keys
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle, call_with_retry
+from connectors.retry import RetryPolicy
+from connectors.segments import merged
 
 log = logging.getLogger(__name__)
 PLATFORM = "meta"
@@ -76,58 +81,37 @@ class MetaOptions:
     budget_changes_per_hour: int = 4
 
 
-def ad_account_of(account: Mapping[str, Any]) -> str:
-    """Meta's ad account id for a config account: `ad_account_id` (account or credentials), else the id."""
-    credentials = account.get("credentials") or {}
-    raw = str(account.get("platform_account_id") or account.get("ad_account_id") or credentials.get("ad_account_id")
-              or account["id"])
-    digits = raw.removeprefix("act_")
-    if not digits.isdigit():
-        raise ConnectorError(f"meta account {account['id']}: ad account id {raw!r} must be act_<digits> "
-                             "(set platform_account_id)")
-    return f"act_{digits}"
-
-
-class MetaConnector:
+class MetaConnector(PlatformConnector[MetaAccount]):
     """The `Connector` for Meta. One SDK API object per account, so accounts run in parallel safely."""
 
     platform = PLATFORM
 
     def __init__(self, accounts: Sequence[MetaAccount], *, now: Callable[[], datetime],
                  retry: RetryPolicy | None = None, options: MetaOptions | None = None) -> None:
-        self._accounts = {a.account_id: a for a in accounts}
-        self._retry = retry or RetryPolicy()
+        super().__init__(accounts, retry=retry, classify=classify)
         self._options = options or MetaOptions()
         self._now = now
         self._throttle = UsageThrottle(self._retry.sleep, slow_down_at=self._options.slow_down_at)
         self._apis: dict[str, PacedApi] = {}
-        self._info: dict[str, AccountInfo] = {}
         self._targets: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         self._ad_names: dict[str, dict[str, str]] = {}
         self._campaign_budgets: dict[str, dict[str, str]] = {}  # account -> ad set -> campaign holding its budget
         self._countries: dict[str, str] = {}  # account -> the ad account's business country
         self.budget_limiter = BudgetChangeLimiter(self._options.budget_changes_per_hour, timedelta(hours=1))
-        self._lock = threading.Lock()
 
     @classmethod
     def from_context(cls, context: ConnectorContext) -> MetaConnector:
-        opts = context.options
         accounts = [MetaAccount(str(a["id"]), ad_account_of(a), str(a.get("name") or a["id"]),
                                 dict(a.get("credentials") or {}), NewAdSettings.of(a), Conversions.of(a))
                     for a in context.accounts]
-        retry = opts.get("retry_policy") or RetryPolicy(sleep=opts.get("sleep") or RetryPolicy().sleep)
-        known = MetaOptions.__dataclass_fields__
-        overrides = {key.removeprefix("meta_"): value for key, value in opts.items()
-                     if key.startswith("meta_") and key.removeprefix("meta_") in known}
-        return cls(accounts, now=context.now, retry=retry, options=MetaOptions(**overrides))
+        return cls(accounts, now=context.now, retry=context.options.retry(),
+                   options=context.options.tuning_for(MetaOptions))
+
+    def conversion_uploader(self) -> MetaConversionUploader:
+        """The Conversions API (connectors/meta/offline_conversions.py), paced with the other calls."""
+        return MetaConversionUploader(self._throttle, self._options.graph_url, self._options.timeout)
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _account(self, account_id: str) -> MetaAccount:
-        try:
-            return self._accounts[account_id]
-        except KeyError:
-            raise ConnectorError(f"meta: account {account_id!r} is not configured") from None
 
     def api(self, account: MetaAccount) -> PacedApi:
         with self._lock:
@@ -135,11 +119,6 @@ class MetaConnector:
                 self._apis[account.account_id] = build_api(account.credentials, self._throttle, account.ad_account,
                                                            self._options.graph_url, self._options.timeout)
             return self._apis[account.account_id]
-
-    def _call(self, account: MetaAccount, operation: str, fn: Callable[[], Any], write: bool = False) -> Any:
-        return call_with_retry(fn, policy=self._retry, classify=classify, platform=PLATFORM,
-                               account_id=account.account_id, operation=operation,
-                               secrets=account.credentials.values(), write=write)
 
     def _ad_account(self, account: MetaAccount) -> AdAccount:
         return AdAccount(account.ad_account, api=self.api(account))
@@ -154,24 +133,13 @@ class MetaConnector:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def accounts(self) -> Sequence[AccountInfo]:
-        return [self._account_info(a) for a in self._accounts.values()]
-
-    def account_info(self, account_id: str) -> AccountInfo:
-        """One account's info (`AccountInfoReader`): read in the account's own pull, not up front."""
-        return self._account_info(self._account(account_id))
-
-    def _account_info(self, account: MetaAccount) -> AccountInfo:
-        with self._lock:
-            if account.account_id in self._info:
-                return self._info[account.account_id]
+    def _read_account_info(self, account: MetaAccount) -> AccountInfo:
         node = self._call(account, "account", lambda: self._ad_account(account).api_get(
             fields=["name", "currency", "timezone_name", "business_country_code"]))
         info = AccountInfo(PLATFORM, account.account_id, node.get("name") or account.name, node["currency"],
                            node["timezone_name"])
-        with self._lock:
-            self._info[account.account_id] = info
-            if node.get("business_country_code"):
+        if node.get("business_country_code"):
+            with self._lock:
                 self._countries[account.account_id] = str(node["business_country_code"])
         return info
 
@@ -220,15 +188,34 @@ class MetaConnector:
         wanted = "ad_set" if level == "adset" else "ad"
         return days * sum(1 for lv, _ in known.values() if lv == wanted) if known else 0
 
-    def _insights(self, account: MetaAccount, level: str, start: date, end: date) -> list[dict[str, Any]]:
-        """Daily insights at `level`; async when big (or when Meta says the sync request is too big)."""
-        params = {"level": level, "time_increment": 1, "limit": self._options.page_size,
-                  "time_range": {"since": start.isoformat(), "until": end.isoformat()}}
+    def breakdown_reports(self, account_id: str) -> Sequence[str]:
+        self._account(account_id)
+        return tuple(breakdowns.BREAKDOWNS)
+
+    def segment_metrics(self, account_id: str, report: str, start: date, end: date) -> Iterable[SegmentRow]:
+        """One breakdown report (connectors/meta/breakdowns.py), in our segment names."""
+        account = self._account(account_id)
+        currency = self._account_info(account).currency
+        raw = self._insights(account, "adset", start, end, breakdowns=breakdowns.BREAKDOWNS[report])
+        parsed = records.parse_each(raw, lambda r: breakdowns.segment_rows(report, r, account_id, currency,
+                                                                          account.conversions),
+                                    account_id, f"{report} breakdown")
+        return merged(row for rows in parsed for row in rows)
+
+    def _insights(self, account: MetaAccount, level: str, start: date, end: date,
+                  breakdowns: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Daily insights at `level` (by `breakdowns`); async when big (or when Meta says the sync
+        request is too big)."""
+        params: dict[str, Any] = {"level": level, "time_increment": 1, "limit": self._options.page_size,
+                                  "time_range": {"since": start.isoformat(), "until": end.isoformat()}}
+        if breakdowns:
+            params["breakdowns"] = list(breakdowns)
         if account.conversions.windows:
             params["action_attribution_windows"] = list(account.conversions.windows)
         ad_account = self._ad_account(account)
         days = (end - start).days + 1
-        if self._expected_rows(account.account_id, level, days) <= self._options.async_rows:
+        rows_per_day = 12 if breakdowns else 1  # a breakdown multiplies the rows by its segments
+        if self._expected_rows(account.account_id, level, days) * rows_per_day <= self._options.async_rows:
             try:
                 return self._read_all(account, f"{level} insights", lambda: ad_account.get_insights(
                     fields=records.INSIGHT_FIELDS, params=dict(params)))
@@ -340,12 +327,7 @@ class MetaConnector:
         """Apply in Graph batches of <= 50 calls; one result per mutation, in order."""
         account = self._account(account_id)
         currency = self._account_info(account).currency
-        with self._lock:
-            targets = self._targets.get(account_id)
-        if targets is None or any(m.entity_id not in targets for m in mutations):
-            self.entities(account_id)
-            with self._lock:
-                targets = self._targets[account_id]
+        targets = self._entity_map(account_id, self._targets, [m.entity_id for m in mutations])
         with self._lock:
             known_ads = dict(self._ad_names.get(account_id, {}))
             campaign_budgets = dict(self._campaign_budgets.get(account_id, {}))

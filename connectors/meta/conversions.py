@@ -69,12 +69,14 @@ class Conversions:
 
     event: str = "purchase"
     windows: tuple[str, ...] = ()
+    configured: bool = False  # the account names its event (else lead campaigns count leads: leads.py)
 
     @classmethod
     def of(cls, account: Mapping[str, Any]) -> Conversions:
         attribution = account.get("platform_attribution")
         return cls(check_event(str(account.get("conversion_event") or "purchase")),
-                   parse_attribution(str(attribution)) if attribution else ())
+                   parse_attribution(str(attribution)) if attribution else (),
+                   bool(account.get("conversion_event")))
 
     def count(self, actions: Iterable[Mapping[str, Any]] | None) -> Decimal:
         """The event's total in one row, each conversion counted once."""

@@ -16,9 +16,9 @@ from typing import Any
 from facebook_business.adobjects.adaccount import AdAccount
 from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
-from connectors.base import Mutation, MutationResult
+from connectors.errors import PlatformError, WriteOutcomeUnknown, WritesStopped
 from connectors.new_ad_copy import ad_tag, find_tags, read_copy, require_paused
-from connectors.retry import PlatformError, WriteOutcomeUnknown, WritesStopped
+from connectors.records import Mutation, MutationResult
 
 NAME_LIMIT = 200  # keep names readable in Ads Manager; the tag always survives the cut
 

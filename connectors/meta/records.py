@@ -13,15 +13,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.base import Audience, Entity, MetricRow, Status
+from connectors.meta import leads
 from connectors.meta.conversions import Conversions
-from connectors.money import minor_unit_exponent
+from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 PLATFORM = "meta"
 INSIGHT_FIELDS = ["campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "spend", "impressions", "clicks",
-                  "reach", "actions", "action_values"]
+                  "reach", "actions", "action_values", "objective"]
 CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget"]
 AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info"]
 AD_FIELDS = ["id", "name", "adset_id", "status", "creative{id,title,body,call_to_action_type}"]
@@ -54,6 +54,7 @@ def metric_row(raw: Mapping[str, Any], account_id: str, currency: str, level: st
     if not entity_id:
         raise ValueError("row without an id")
     reach = raw.get("reach")
+    conversions = leads.counted_in(raw, conversions)
     return MetricRow(
         platform=PLATFORM, account_id=account_id, level="ad_set" if level == "ad_set" else "ad",
         entity_id=str(entity_id), day=date.fromisoformat(raw["date_start"]), currency=currency,
@@ -97,6 +98,15 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
     )
 
 
+def _reach_targeting(targeting: Mapping[str, Any]) -> dict[str, Any]:
+    """Who an ad set can reach, as far as two ad sets' overlap goes: its countries and age range."""
+    countries = sorted({str(c) for c in (targeting.get("geo_locations") or {}).get("countries") or ()})
+    found: dict[str, Any] = {"countries": countries} if countries else {}
+    if targeting.get("age_min") is not None and targeting.get("age_max") is not None:
+        found["age_min"], found["age_max"] = int(targeting["age_min"]), int(targeting["age_max"])
+    return found
+
+
 def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
                   budget_campaigns: Collection[str] = ()) -> Entity:
     budget = raw.get("daily_budget")
@@ -109,7 +119,7 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
         learning=learning,
         attributes={"platform_level": "ad_set", "audience_ids": _audience_ids(targeting, "custom_audiences"),
                     "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences"),
-                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns},
+                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, **_reach_targeting(targeting)},
     )
 
 

@@ -35,7 +35,7 @@ from facebook_business.adobjects.adset import AdSet
 from facebook_business.adobjects.campaign import Campaign
 from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
-from connectors.base import Mutation, MutationResult
+from connectors.errors import PlatformError, WritesStopped
 from connectors.meta.api import PacedApi
 from connectors.meta.new_ads import (
     NewAd,
@@ -48,7 +48,7 @@ from connectors.meta.new_ads import (
 )
 from connectors.meta.records import money_to_minor
 from connectors.new_ad_copy import find_tags
-from connectors.retry import PlatformError, WritesStopped
+from connectors.records import Mutation, MutationResult
 
 BATCH_LIMIT = 50
 BUDGET_LIMIT_CODE = 17  # "User request limit reached"; on a budget change: that ad set is blocked for an hour

@@ -20,26 +20,22 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, select
 
-from connectors.base import (
+from connectors.errors import ConnectorError, InvalidMutation
+from connectors.records import (
     AccountInfo,
     Audience,
-    ConnectorError,
     Entity,
     MetricRow,
     Mutation,
     MutationResult,
     SearchTermRow,
+    SegmentRow,
 )
 from connectors.registry import ConnectorContext
-from connectors.simulator.dynamics import (
-    AppliedMutation,
-    InvalidMutation,
-    Observation,
-    check_mutations,
-    simulate,
-    union_reach,
-)
+from connectors.segments import BREAKDOWN_REPORTS
+from connectors.simulator.dynamics import AppliedMutation, Observation, check_mutations, simulate, union_reach
 from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
+from connectors.simulator.segments import segment_rows
 from connectors.simulator.world import SimAccountSpec, World, build_world
 
 FaultHook = Callable[[str, Mutation], None]
@@ -114,7 +110,7 @@ class SimulatorConnector:
             )
             for a in context.accounts
         ]
-        engine = context.options.get("engine") or create_engine(context.database_url)
+        engine = context.options.engine or create_engine(context.database_url)
         return cls(
             engine,
             specs,
@@ -229,6 +225,22 @@ class SimulatorConnector:
 
     def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
         return union_reach(self.world(), account_id, audience_ids)
+
+    def breakdown_reports(self, account_id: str) -> Sequence[str]:
+        """The breakdown reports of the platform the account imitates."""
+        return tuple(BREAKDOWN_REPORTS.get(self._spec(account_id).platform, {}))
+
+    def segment_metrics(self, account_id: str, report: str, start: date, end: date) -> Iterable[SegmentRow]:
+        """One breakdown report: the ad sets' days split by their true segments (connectors/simulator/segments.py)."""
+        dimensions = BREAKDOWN_REPORTS.get(self._spec(account_id).platform, {}).get(report)
+        if dimensions is None:
+            raise ConnectorError(f"simulator: account {account_id} has no {report!r} breakdown")
+        rows = [m for m in self.daily_metrics(account_id, start, end) if m.level == "ad_set"]
+        return segment_rows(self._seed, rows, "", dimensions)
+
+    @property
+    def seed(self) -> int:
+        return self._seed
 
     # -- writes ------------------------------------------------------------------------------
 

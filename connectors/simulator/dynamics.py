@@ -7,32 +7,28 @@ of replaying from the world's start, which keeps a daily agent loop linear rathe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
-from connectors.base import Audience, Entity, MetricRow, SearchTermRow
+from connectors.errors import InvalidMutation
+from connectors.records import Audience, Entity, MetricRow, SearchTermRow
 from connectors.simulator.anomalies import InjectedAnomaly
 from connectors.simulator.delivery import DayOutcome, simulate_day
 from connectors.simulator.layout import DeliveryLayout, build_layout
 from connectors.simulator.reporting import build_audiences, build_entities, build_metric_rows
-from connectors.simulator.state import (
-    AppliedMutation,
-    InvalidMutation,
-    SimState,
-    apply_mutation,
-    initial_state,
-)
+from connectors.simulator.state import AppliedMutation, SimState, apply_mutation, initial_state
 from connectors.simulator.truth import Truth, compute_truth
 from connectors.simulator.world import World, union_reach
 
 __all__ = [
     "AppliedMutation",
     "InjectedAnomaly",
-    "InvalidMutation",
     "Observation",
     "Truth",
     "check_mutations",
@@ -169,6 +165,10 @@ def simulate(world: World, mutations: Sequence[AppliedMutation], as_of: date) ->
             if run.last_day < effective <= as_of:
                 _apply_logged(world, view, mutation, effective, ignored)
         metrics, search_terms = build_metric_rows(world, run.days, as_of)
+        silent = {a.account_id for a in world.accounts if not a.spec.reports_value}
+        if silent:  # lead gen: the platform counts leads and reports no value for them
+            metrics = [dataclasses.replace(m, conversion_value=Decimal(0)) if m.account_id in silent else m
+                       for m in metrics]
         return Observation(
             as_of=as_of,
             entities=build_entities(world, view, as_of),

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from connectors.money import minor_unit_exponent
+from connectors.records import minor_unit_exponent
 from connectors.simulator.delivery_model import PACING, can_deliver, fatigue_pool, overlap_fractions
 from connectors.simulator.latent import profile_for
 from connectors.simulator.random_streams import entity_key, entity_keys

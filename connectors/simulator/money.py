@@ -1,5 +1,5 @@
 """Currency handling for the simulator: rough exchange rates and round budgets (minor units:
-`connectors/money.py`).
+`connectors/records.py`).
 
 Internally the simulator counts money in integer minor units (cents, or whole yen) so that splitting
 an ad set's spend among its ads or search terms adds up exactly; `Decimal` is made only at the edge.
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from connectors.money import quantize_money
+from connectors.records import quantize_money
 
 # Units of the currency per US dollar, only to give budgets and prices a plausible size.
 UNITS_PER_USD: dict[str, float] = {

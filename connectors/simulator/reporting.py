@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from connectors.base import Audience, Entity, MetricRow, SearchTermRow
-from connectors.money import minor_unit
+from connectors.records import Audience, Entity, MetricRow, SearchTermRow, minor_unit
 from connectors.simulator.creative import creative_attributes
 from connectors.simulator.delivery import DayOutcome
 from connectors.simulator.keywords import NegativeKeyword

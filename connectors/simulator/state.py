@@ -13,8 +13,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from connectors.base import Status
-from connectors.money import quantize_money
+from connectors.errors import InvalidMutation
+from connectors.records import Status, quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
@@ -23,10 +23,6 @@ from connectors.simulator.world import SimAccount, SimAd, SimAdSet, SimCampaign,
 LEARNING_DAYS = 7  # a learning phase ends after this many days ...
 LEARNING_CONVERSIONS = 50  # ... or once this many conversions were recorded since it began
 LEARNING_BUDGET_CHANGE = 0.2  # relative budget change that restarts learning
-
-
-class InvalidMutation(ValueError):
-    """A mutation the simulated platform would reject; the message says which and why."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from connectors.money import quantize_money
+from connectors.records import quantize_money
 from connectors.simulator.anomalies import InjectedAnomaly
 from connectors.simulator.delivery_model import (
     ad_strengths,

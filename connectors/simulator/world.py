@@ -15,8 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from connectors.base import AccountInfo
-from connectors.money import quantize_money
+from connectors.records import AccountInfo, quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier, generate_creative
 from connectors.simulator.keywords import SearchTerm, SimKeyword, build_keywords_and_terms
@@ -45,6 +44,8 @@ class SimAccountSpec:
     campaigns: int = 3
     ad_sets_per_campaign: int = 3
     ads_per_ad_set: int = 3
+    b2b: bool = False  # a business vertical whatever the platform (a B2B advertiser on Google or Meta)
+    reports_value: bool = True  # False: conversions carry no value (LinkedIn lead gen, lead forms)
 
 
 DEMO_SPECS: tuple[SimAccountSpec, ...] = (
@@ -196,8 +197,9 @@ def _title(text: str) -> str:
     return " ".join(word[:1].upper() + word[1:] for word in text.split())
 
 
-def _choose_vertical(rng: np.random.Generator, platform: str) -> Vertical:
-    options = {"meta": CONSUMER_VERTICALS, "linkedin": BUSINESS_VERTICALS}.get(platform, VERTICALS)
+def _choose_vertical(rng: np.random.Generator, platform: str, b2b: bool = False) -> Vertical:
+    options = BUSINESS_VERTICALS if b2b else {"meta": CONSUMER_VERTICALS, "linkedin": BUSINESS_VERTICALS}.get(
+        platform, VERTICALS)
     return options[int(rng.integers(len(options)))]
 
 
@@ -307,7 +309,7 @@ def _objective(platform: str, vertical: Vertical) -> str:
 def _build_account(seed: int, spec: SimAccountSpec) -> SimAccount:
     profile = profile_for(spec.platform)
     rng = stream(seed, spec.account_id, None, "build")
-    vertical = _choose_vertical(rng, spec.platform)
+    vertical = _choose_vertical(rng, spec.platform, spec.b2b)
     archetypes = assign_archetypes(rng, spec.campaigns * spec.ad_sets_per_campaign)
     line_offset = int(rng.integers(len(vertical.product_lines)))
     lines = [vertical.product_lines[(line_offset + c) % len(vertical.product_lines)] for c in range(spec.campaigns)]

@@ -94,3 +94,53 @@ def test_unknown_action_is_a_clear_error(tmp_path: Path, database_url: str) -> N
     run_once(config, TODAY)
     result = cli(config, "actions", "approve", "99999")
     assert result.exit_code == 2 and "no action with id 99999" in result.output
+
+
+def test_approve_takes_several_ids_and_reports_the_ones_it_cannot(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url)
+    run_once(config, TODAY)
+    pending = [a for a in actions(config, "pending_approval") if a["kind"] in ("pause", "set_budget")][:2]
+    assert len(pending) == 2, "the seeded world proposes pauses and budget changes"
+    ids = [str(a["id"]) for a in pending]
+    approved = cli(config, "actions", "approve", *ids, "999999", "--by", "alice", "--no-execute",
+                   "--today", TODAY.isoformat())
+    assert approved.exit_code == 2
+    assert all(f"action {i} approved by alice" in approved.output for i in ids)
+    assert "no action with id 999999" in approved.output
+    states = {str(a["id"]): a["state"] for a in actions(config)}
+    assert [states[i] for i in ids] == ["approved", "approved"]
+
+
+def test_approve_and_reject_by_kind_and_account(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url)
+    run_once(config, TODAY)
+    pending = actions(config, "pending_approval")
+    pauses = [a for a in pending if a["kind"] == "pause"]
+    account = pauses[0]["account_id"]
+    chosen = sorted(a["id"] for a in pauses if a["account_id"] == account)
+
+    approved = cli(config, "actions", "approve", "--kind", "pause", "--account", account, "--no-execute",
+                   "--today", TODAY.isoformat())
+
+    assert approved.exit_code == 0, approved.output
+    states = {a["id"]: a for a in actions(config)}
+    assert [states[i]["state"] for i in chosen] == ["approved"] * len(chosen)
+    untouched = [a for a in pending if a["id"] not in chosen]
+    assert all(states[a["id"]]["state"] == "pending_approval" for a in untouched)
+    # with no --by, the audit names the person at the keyboard, not a placeholder
+    shown = json.loads(cli(config, "actions", "show", str(chosen[0]), "--json").output)
+    approval = next(e for e in shown["history"] if e["event"] == "state:approved")
+    assert approval["actor"].startswith("cli:") and approval["actor"] != "cli:cli"
+
+    rejected = cli(config, "actions", "reject", "--account", account, "--reason", "not now", "--today",
+                   TODAY.isoformat())
+    assert rejected.exit_code == 0, rejected.output
+    assert all(a["state"] == "rejected" for a in actions(config) if a["id"] in chosen)
+
+
+def test_approve_needs_ids_or_a_filter_not_both(tmp_path: Path, database_url: str) -> None:
+    config = write_config(tmp_path, database_url)
+    neither = cli(config, "actions", "approve")
+    both = cli(config, "actions", "approve", "7", "--kind", "pause")
+    assert neither.exit_code == 2 and "name the action ids" in neither.output
+    assert both.exit_code == 2 and "not both" in both.output

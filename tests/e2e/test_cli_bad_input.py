@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from agent.cli import main
+from tests.e2e.test_cli import write_config
 
 TODAY = date(2026, 11, 23)
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
@@ -53,6 +54,7 @@ def test_a_config_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None
 def test_an_id_no_action_can_have_is_a_clear_error(tmp_path: Path, database_url: str, command: str,
                                                     action_id: str) -> None:
     config = config_file(tmp_path, database_url)
+    assert cli("db", "upgrade", "--config", str(config)).exit_code == 0  # a database without that action
     lines = assert_clear_error(cli("actions", command, action_id, "--config", str(config)),
                                f"no action with id {action_id}")
     assert len(lines) == 1
@@ -60,6 +62,7 @@ def test_an_id_no_action_can_have_is_a_clear_error(tmp_path: Path, database_url:
 
 def test_a_negative_id_is_refused_too(tmp_path: Path, database_url: str) -> None:
     config = config_file(tmp_path, database_url)
+    assert cli("db", "upgrade", "--config", str(config)).exit_code == 0  # a database without that action
     assert_clear_error(cli("actions", "show", "--config", str(config), "--", "-5"), "no action with id -5")
 
 
@@ -133,3 +136,14 @@ def test_config_check_warns_about_unauthenticated_email_replies(tmp_path: Path, 
     result = cli("config", "check", "--config", str(config_file(tmp_path, database_url, approvals=approvals)))
     assert result.exit_code == 0, result.output
     assert "warning: approvals.email.insecure_accept_unauthenticated_replies is true" in result.output
+
+
+@pytest.mark.parametrize("command", [["actions", "list"], ["actions", "show", "1"], ["annotate", "--list"]])
+def test_reading_commands_in_a_fresh_folder_create_nothing(tmp_path: Path, command: list[str]) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path}/agent.db")
+
+    result = cli(*command, "--config", str(config))
+
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "no database yet" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml"]  # no database, no lock file

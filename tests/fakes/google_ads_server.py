@@ -16,6 +16,8 @@ As strict as the API where we rely on it: every GAQL query is checked against th
 (`tests/fakes/gaql.py`: unknown fields, resources, date segments without a date range); customers
 reached through a manager (`managers`) need that manager in `login-customer-id`; responsive search
 ads are checked against their limits; campaigns in `shared_budgets` share one explicit budget.
+Performance Max campaigns (`pmax`, tests/fakes/google_pmax.py) are served in `FROM campaign`, and
+campaign-level metric reports honour a channel filter.
 
 A new ad's URL custom parameters are kept and read back (`ad_group_ad.ad.url_custom_parameters`),
 as Google keeps an Ad's `url_custom_parameters`
@@ -58,8 +60,10 @@ from google.ads.googleads.v26.services.types import (
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import status_pb2
 
-from connectors.base import Entity, MetricRow
+from connectors.records import Entity, MetricRow
+from tests.fakes import google_ads_breakdowns as breakdowns
 from tests.fakes.gaql import check_query
+from tests.fakes.google_pmax import PerformanceMax
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 PREFIX = "google.ads.googleads.v26"
@@ -161,6 +165,7 @@ class FakeGoogleAds:
         # shared set id -> {"name", "customer", "criteria": [(text, match)], "campaigns": [sim campaign id]}
         self.shared_sets: dict[int, dict[str, Any]] = {}
         self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
+        self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
@@ -287,12 +292,23 @@ class FakeGoogleAds:
                 row.customer.currency_code = info.currency
                 row.customer.time_zone = info.timezone
                 return [row]
+            dimension = breakdowns.dimension_of(resource, query)
+            if dimension is not None and start is not None and end is not None:
+                return breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
+                                                 entities, simulator.seed, self.ids, Row)
+            if resource == "geo_target_constant":
+                return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
                 level = "ad_set" if resource == "ad_group" else "ad"
                 return [self._metric_row(m, entities) for m in simulator.daily_metrics(sim_account, start, end)
                         if m.level == level]
             if resource == "search_term_view" and start is not None and end is not None:
                 return [self._term_row(t) for t in simulator.search_terms(sim_account, start, end)]
+            if resource == "campaign" and start is not None and end is not None:
+                search = [(self.ids.numeric(str(entities[m.entity_id].parent_id)), m)
+                          for m in simulator.daily_metrics(sim_account, start, end) if m.level == "ad_set"]
+                return self.pmax.metric_rows(customer, start, end, query, Row, search)
+            pmax_campaigns = self.pmax.campaign_rows(customer, Row) if resource == "campaign" else []
         builders: dict[str, Callable[[Entity], list[Any]]] = {
             "campaign": lambda e: [self._campaign_row(customer, e)] if e.level == "campaign" else [],
             "ad_group": lambda e: [self._ad_group_row(e)] if e.level == "ad_set" else [],
@@ -300,7 +316,8 @@ class FakeGoogleAds:
             "ad_group_criterion": lambda e: [self._keyword_row(e)] if e.level == "keyword" else [],
         }
         if resource in builders:
-            return [row for e in entities.values() for row in builders[resource](e)]
+            rows = [row for e in entities.values() for row in builders[resource](e)]
+            return rows + pmax_campaigns
         return self._shared_rows(resource, customer)
 
     def _campaign_row(self, customer: str, entity: Entity) -> Any:
@@ -490,8 +507,10 @@ class FakeGoogleAds:
         """(resource name, simulator mutation or None) for one operation; ValueError if invalid."""
         if service == "CampaignBudgetService":
             update = operation.update
-            campaign = self._sim_id(update.resource_name).removesuffix("#budget")
             amount = Decimal(update.amount_micros) / Decimal(1_000_000)
+            if self.pmax.set_budget(update.resource_name, amount, validate_only):
+                return update.resource_name, None
+            campaign = self._sim_id(update.resource_name).removesuffix("#budget")
             if campaign == "shared":  # a shared budget moves every campaign that uses it
                 campaign = sorted(self.shared_budgets)[0]
             return update.resource_name, ("set_budget", campaign, {"daily_budget": str(amount)})

@@ -19,6 +19,8 @@ a permission or role for this call), and the write faults of `platform_fixtures.
 drop_answer, hold). Note that `timeout` waits before applying: the write lands after the client
 has given up (a slow create).
 
+`lead_gen_campaigns` names simulator ad set ids whose campaign is a lead gen one
+(`objectiveType: LEAD_GENERATION`, conversions as `oneClickLeads`: `tests/fakes/linkedin_leads.py`).
 `campaign_formats` maps simulator ad set ids to a LinkedIn campaign `format` (e.g. SINGLE_IMAGE):
 such a campaign shows it and accepts only creatives of that format.
 """
@@ -40,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tests.fakes import linkedin_breakdowns, linkedin_leads
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
@@ -85,6 +88,7 @@ class FakeLinkedIn:
         self.dmp_permission = dmp_permission
         self.versions = frozenset(versions)
         self.campaign_formats: dict[str, str] = {}  # simulator ad set id -> campaign `format`
+        self.lead_gen_campaigns: set[str] = set()  # simulator ad set ids whose objective is LEAD_GENERATION
         self.organizations = {f"urn:li:organization:{o}" for o in organizations}  # pages the token may post as
         self.access_token = access_token
         self.traffic = traffic or Traffic()
@@ -168,7 +172,7 @@ class FakeLinkedIn:
     @staticmethod
     def _kind(method: str, parts: list[str], params: dict[str, str]) -> str:
         if parts and parts[0] == "adAnalytics":
-            return f"get:adAnalytics:{params.get('pivot', '?')}"
+            return f"get:adAnalytics:{params.get('pivot') or unquote(params.get('pivots', '?'))}"
         if parts and parts[0] == "adAccounts" and len(parts) >= 3:
             action = f":{params['action']}" if method == "POST" and params.get("action") else ""
             return f"{method.lower()}:{parts[2]}{action}"
@@ -318,7 +322,8 @@ class FakeLinkedIn:
                 element: dict[str, Any] = {
                     "id": number, "name": entity.name, "status": status, "type": "SPONSORED_UPDATES",
                     "campaignGroup": f"urn:li:sponsoredCampaignGroup:{self.ids.numeric(str(entity.parent_id))}",
-                    "account": f"urn:li:sponsoredAccount:{numeric}", "targetingCriteria": criteria}
+                    "account": f"urn:li:sponsoredAccount:{numeric}", "targetingCriteria": criteria,
+                    "objectiveType": linkedin_leads.objective(entity.entity_id in self.lead_gen_campaigns)}
                 if entity.entity_id in self.campaign_formats:
                     element["format"] = self.campaign_formats[entity.entity_id]
                 if entity.daily_budget is not None:
@@ -334,6 +339,8 @@ class FakeLinkedIn:
         fields = unquote(params.get("fields", "")).split(",")
         if len(fields) > 20:
             raise RestError(400, "Requested more than 20 fields", "ILLEGAL_ARGUMENT")
+        if params.get("q") == "statistics" and params.get("timeGranularity") == "DAILY":
+            return self._statistics(params, fields)
         if params.get("q") != "analytics" or params.get("timeGranularity") != "DAILY":
             raise RestError(400, "q=analytics with timeGranularity=DAILY expected", "ILLEGAL_ARGUMENT")
         date_range = unquote(params.get("dateRange", ""))
@@ -346,21 +353,37 @@ class FakeLinkedIn:
         if not level:
             raise RestError(400, f"unsupported pivot {pivot}", "ILLEGAL_ARGUMENT")
         elements = []
+        parents = {e.entity_id: str(e.parent_id) for e in self.backend.entities(account) if e.level == "ad"}
         for metric in self.backend.simulator.daily_metrics(account, start, end):
             if metric.level != level:
                 continue
             day = {"year": metric.day.year, "month": metric.day.month, "day": metric.day.day}
+            campaign = metric.entity_id if level == "ad_set" else parents.get(metric.entity_id, "")
             element: dict[str, Any] = {
                 "dateRange": {"start": day, "end": day}, "pivotValues": [f"{urn}:{self.ids.numeric(metric.entity_id)}"],
-                "impressions": metric.impressions, "clicks": metric.clicks,
-                "costInLocalCurrency": str(metric.spend), "externalWebsiteConversions": int(metric.conversions),
-                "conversionValueInLocalCurrency": str(metric.conversion_value)}
+                "impressions": metric.impressions, "clicks": metric.clicks, "costInLocalCurrency": str(metric.spend),
+                **linkedin_leads.conversion_fields(metric, campaign in self.lead_gen_campaigns)}
             if metric.reach is not None:
                 element["approximateMemberReach"] = metric.reach
             elements.append({k: v for k, v in element.items() if k in fields})
         if fault and fault.kind == "malformed_row" and elements:
             elements[0]["costInLocalCurrency"] = "n/a"
         return {"elements": elements, "paging": {"start": 0, "count": 10, "links": []}}
+
+    def _statistics(self, params: dict[str, str], fields: list[str]) -> dict[str, Any]:
+        """The statistics finder: campaign by one professional-demographic pivot (tests/fakes/linkedin_breakdowns.py)."""
+        try:
+            pivots = linkedin_breakdowns.pivots_of(params)
+        except linkedin_breakdowns.BadRequest as error:
+            raise RestError(400, str(error), "ILLEGAL_ARGUMENT") from None
+        date_range = unquote(params.get("dateRange", ""))
+        start, end = _day(date_range, "start"), _day(date_range, "end")
+        account_urn = re.search(r"List\(([^)]*)\)", unquote(params.get("accounts", "")))
+        account = self._sim_account((account_urn.group(1) if account_urn else "").rsplit(":", 1)[-1])
+        rows = linkedin_breakdowns.elements(
+            list(self.backend.simulator.daily_metrics(account, start, end)), pivots[1], self.backend.simulator.seed,
+            lambda entity_id: f"urn:li:sponsoredCampaign:{self.ids.numeric(entity_id)}", fields)
+        return {"elements": rows, "paging": {"start": 0, "count": 10, "links": []}}
 
     def _audience_count(self, params: dict[str, str]) -> dict[str, Any]:
         criteria = unquote(params.get("targetingCriteria", ""))

@@ -41,8 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from connectors.base import Entity, MetricRow
-from connectors.money import minor_unit_exponent
+from connectors.records import Entity, MetricRow, minor_unit_exponent
+from tests.fakes import meta_breakdowns, meta_leads
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -94,7 +94,10 @@ class FakeMeta:
         self.advantage_campaigns: dict[str, Decimal] = {}
         # act_ id -> the event its conversions are ("purchase" or "lead"), for the action types rows carry
         self.conversion_events: dict[str, str] = {}
+        self.lead_campaigns: set[str] = set()  # simulator campaign ids of lead ad campaigns (meta_leads.py)
         self.unavailable_reach: set[str] = set()  # simulator audience ids whose reach Meta will not tell (-1)
+        # countries ad sets target: campaign n of an account targets markets[(n - 1) % len(markets)]
+        self.markets: tuple[str, ...] = ("DE",)
         self.insights_throttle_percent = 0.0
         self.log: list[tuple[str, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
@@ -316,7 +319,7 @@ class FakeMeta:
             if entity.daily_budget is not None and self._campaign_budget_of(entity) is None:
                 raw["daily_budget"] = str(int(entity.daily_budget.scaleb(currency_exp)))
             if level == "campaign":
-                raw["objective"] = "OUTCOME_SALES"
+                raw["objective"] = meta_leads.objective(entity.entity_id in self.lead_campaigns)
                 if entity.entity_id in self.advantage_campaigns:
                     raw["daily_budget"] = str(int(self.advantage_campaigns[entity.entity_id].scaleb(currency_exp)))
             elif level == "ad_set":
@@ -325,7 +328,7 @@ class FakeMeta:
                                           for a in entity.attributes.get(attr, [])]
                                     for key, attr in (("custom_audiences", "audience_ids"),
                                                       ("excluded_custom_audiences", "excluded_audience_ids"))}
-                raw["targeting"]["geo_locations"] = {"countries": ["DE"]}
+                raw["targeting"]["geo_locations"] = {"countries": [self._market(str(entity.parent_id))]}
                 raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
             else:
                 raw["adset_id"] = str(self.ids.numeric(str(entity.parent_id)))
@@ -384,6 +387,18 @@ class FakeMeta:
         entities = {e.entity_id: e for e in self._entities(sim_account)}
         metrics: list[MetricRow] = [m for m in self.backend.simulator.daily_metrics(sim_account, since, until)
                                     if m.level == level]
+        if params.get("breakdowns"):
+            breakdowns = meta_breakdowns.requested(params)
+            try:
+                meta_breakdowns.check(breakdowns)
+            except meta_breakdowns.InvalidBreakdown as error:
+                raise GraphError(400, _error(100, str(error), kind="OAuthException")) from None
+            return meta_breakdowns.rows(
+                metrics, breakdowns, self.backend.simulator.seed,
+                lambda m: {"campaign_id": str(self.ids.numeric(str(entities[m.entity_id].parent_id))),
+                           "adset_id": str(self.ids.numeric(m.entity_id)), "date_start": m.day.isoformat(),
+                           "date_stop": m.day.isoformat()},
+                lambda conversions, value, clicks: self._actions(act, conversions, value, clicks, windows))
         rows = []
         for metric in sorted(metrics, key=lambda m: (m.day, m.entity_id)):
             ad_set = metric.entity_id if level == "ad_set" else str(entities[metric.entity_id].parent_id)
@@ -397,11 +412,20 @@ class FakeMeta:
                 row["ad_id"] = str(self.ids.numeric(metric.entity_id))
             if metric.reach is not None:
                 row["reach"] = str(metric.reach)
-            if metric.conversions:
+            lead_ads = str(entities[ad_set].parent_id) in self.lead_campaigns
+            if meta_leads.requested(params, "objective"):
+                row["objective"] = meta_leads.objective(lead_ads)
+            if metric.conversions and lead_ads:
+                row["actions"] = meta_leads.lead_actions(metric.conversions, metric.clicks)
+            elif metric.conversions:
                 row["actions"], row["action_values"] = self._actions(act, metric.conversions, metric.conversion_value,
                                                                      metric.clicks, windows)
             rows.append(row)
         return rows
+
+    def _market(self, campaign_id: str) -> str:
+        number = campaign_id.rpartition("-c")[2]
+        return self.markets[(int(number) - 1) % len(self.markets)] if number.isdigit() else self.markets[0]
 
     def _reach(self, sim_account: str, params: dict[str, str]) -> dict[str, Any]:
         spec = json.loads(params.get("targeting_spec") or "{}")

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
-from connectors.base import Entity, Mutation, MutationResult
+from connectors.records import Entity, Mutation, MutationResult
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 

@@ -11,7 +11,8 @@ import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from agent.config import ConfigError, load_config, parse_config
+from agent.config import load_config, parse_config
+from agent.errors import ConfigError
 from tests.fuzz.settings import bounded
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"

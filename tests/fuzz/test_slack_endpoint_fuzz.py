@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from agent import db, store
 from agent.approvals import records
 from agent.approvals.settings import AccountApprovals, ApprovalSettings, SlackSettings
 from agent.approvals.slack import SlackApprovals
 from agent.approvals.slack_endpoint import PATH, create_app
 from agent.approvals.slack_signature import sign
+from agent.storage import db, store
 from tests.fakes.slack_server import FakeSlack
 from tests.fuzz.settings import FUZZ_EXAMPLES
 from tests.integration.conftest import SimWorld, make_world, pause_proposal

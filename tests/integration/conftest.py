@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import create_action, transition
+from agent.bootstrap import build_connectors
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
-from agent.cycle import build_connectors
-from connectors.base import Entity
+from agent.storage import store
+from agent.storage.action_states import create_action, transition
+from connectors.records import Entity
 from connectors.simulator.connector import SimulatorConnector
 from policies.base import Proposal
 
@@ -35,6 +35,8 @@ def small_config(database_url: str, **overrides: Any) -> dict[str, Any]:
             {"id": "shop-search", "platform": "simulator", "simulate": "google_ads", "currency": "USD",
              "timezone": "America/New_York"},
         ],
+        # no randomized holdouts unless a test asks for them (tests/integration/test_experiments_holdout.py)
+        "experiments": {"holdout_share": {}},
     }
     raw.update(overrides)
     return raw

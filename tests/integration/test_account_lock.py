@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Engine
 
-from agent.account_lock import account_lock
-from connectors.base import MUTATION_KINDS
+from agent.storage.account_lock import account_lock
+from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import TODAY, make_world, small_config
 
 AUTO = {"defaults": {"permissions": {kind: "auto" for kind in MUTATION_KINDS}}}

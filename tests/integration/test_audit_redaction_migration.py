@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from agent import db
+from agent.storage import db
 
 TOKEN = "k3j_x-9qzt0m4lp2wr8vyn5bcd7hgf6a"
 

@@ -15,15 +15,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from agent import store
-from agent.actions import list_actions, transition
-from agent.budget_plans import gate_plan, yield_to_plans
 from agent.config import parse_config
-from agent.cycle import run_cycle
-from agent.executor import execute_approved, mutation_for
-from agent.gate import context_for, decide
-from agent.models import AuditEvent
-from connectors.base import Mutation
+from agent.cycle.run import run_cycle
+from agent.decisions.budget_plans import gate_plan, yield_to_plans
+from agent.decisions.gate import context_for, decide
+from agent.execution.executor import execute_approved, mutation_for
+from agent.storage import cycle_records
+from agent.storage.action_states import list_actions, transition
+from agent.storage.models import AuditEvent
+from connectors.records import Mutation
 from tests.integration.conftest import SimWorld, budget_proposal, make_world, small_config
 
 META_ONLY: dict[str, Any] = {
@@ -70,7 +70,7 @@ def test_a_crash_in_a_reallocation_still_ends_at_the_plans_total(engine: Engine,
 
     # the re-run of the day: the month is now far over its budget, so pacing proposes a lower budget
     # for every holder, the plan's entities included (the permission stays `auto`: lowering it would
-    # withdraw the plan's automatic approval before execution, see agent/permission_recheck.py)
+    # withdraw the plan's automatic approval before execution, see agent/decisions/permission_recheck.py)
     world.clock.advance(timedelta(hours=1))
     rerun = parse_config(small_config(database_url, accounts=[{**META_ONLY["accounts"][0], "monthly_budget": "100"}],
                                       defaults={"permissions": {"set_budget": "auto"}}), environ={})
@@ -173,7 +173,7 @@ def gate_new_plan(world: SimWorld, holders: list[Any]) -> Counter[str]:
     now = world.clock.now()
     with world.engine.begin() as connection:
         ctx = context_for(connection, account, world.config, now, world.live("shop-meta"))
-        cycle_id = store.start_cycle(connection, now, dry_run=False)
+        cycle_id = cycle_records.start_cycle(connection, now, dry_run=False)
         gate_plan(connection, "plan-newer", legs, lambda leg, leg_ctx: decide(
             leg, account, world.config, dry_run=False, settings=settings, ctx=leg_ctx), ctx,
             cycle_id=cycle_id, dry_run=False, now=now, recent_since=now - timedelta(hours=1),

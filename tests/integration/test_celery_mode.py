@@ -18,10 +18,12 @@ import redis
 import yaml
 from sqlalchemy import Engine
 
-from agent import db, store
-from agent.actions import list_actions
+from agent.bootstrap import account_runner, build_connectors
 from agent.config import parse_config
-from agent.cycle import build_connectors, run_cycle
+from agent.cycle.run import run_cycle
+from agent.runtime.celery_app import worker_setup
+from agent.storage import db, store
+from agent.storage.action_states import list_actions
 from tests.integration.conftest import TODAY, small_config
 from tests.integration.test_guardrail_properties import fresh_database
 
@@ -50,7 +52,7 @@ def queue() -> str:
 def worker(broker_url: str, queue: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = (tmp_path / "worker.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "agent.celery_app", "worker", "--pool=solo", "--concurrency=1",
+        [sys.executable, "-m", "celery", "-A", "agent.runtime.celery_app", "worker", "--pool=solo", "--concurrency=1",
          "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env={**os.environ, "PMA_CELERY_BROKER_URL": broker_url, "PMA_CELERY_QUEUE": queue}, stdout=log,
         stderr=subprocess.STDOUT,
@@ -94,10 +96,24 @@ def test_celery_workers_produce_the_same_actions_as_in_process(
         config_path.write_text(yaml.safe_dump(raw))
         celery_config = parse_config(raw, environ={})
         summary = run_cycle(other, celery_config, build_connectors(celery_config, clock, other), clock,
-                            config_path=config_path)
+                            run_accounts=account_runner(celery_config, config_path))
         assert summary.accounts == 2 and summary.accounts_failed == 0, summary.errors
         assert actions_of(other) == expected
+        # each worker executed its own account: none was left to the coordinator's end-of-cycle sweep
+        assert summary.executed_accounts == {a.id for a in celery_config.accounts}
     finally:
         other.dispose()
         if cleanup:
             cleanup()
+
+
+def test_a_worker_parses_the_config_once_per_content_of_the_file(tmp_path: Path, database_url: str) -> None:
+    config_path = tmp_path / "agent.yaml"
+    config_path.write_text(yaml.safe_dump(small_config(database_url)))
+    first = worker_setup(config_path)
+    assert worker_setup(config_path) is first  # the next task reuses config, engine and shared limits
+    edited = small_config(database_url, execution={"max_concurrency_per_platform": {"default": 2}})
+    config_path.write_text(yaml.safe_dump(edited))
+    second = worker_setup(config_path)
+    assert second is not first and second.config.execution.concurrency_for("meta") == 2
+    second.close()

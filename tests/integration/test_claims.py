@@ -10,12 +10,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent import metrics
-from agent.actions import get_action, transition
-from agent.claims import HOST, boot_id, claim_is_orphaned, parse_claim, process_start_ticks, stuck_actions
-from agent.reconcile import reconcile
+from agent import prometheus as metrics
+from agent.execution.reconcile import reconcile
 from agent.reports.dashboard import render_dashboard
-from agent.server import ServiceStatus, readiness
+from agent.runtime.server import ServiceStatus, readiness
+from agent.storage.action_states import get_action, transition
+from agent.storage.claims import (
+    HOST,
+    boot_id,
+    claim_is_orphaned,
+    parse_claim,
+    process_start_ticks,
+    stuck_actions,
+)
 from tests.integration.conftest import SimWorld, pause_proposal
 
 

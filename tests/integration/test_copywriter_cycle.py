@@ -3,14 +3,18 @@ approve one new ad and apply it to the simulator, which then shows a new (paused
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from sqlalchemy import Engine
 
 from agent.copywriter import CopywriterSettings, draft_new_ads
 from agent.copywriter.offline import OfflineDrafter
-from agent.cycle import run_cycle
-from agent.executor import execute_approved
-from agent.snapshots import load_snapshot
+from agent.cycle.run import run_cycle
+from agent.decisions.snapshots import load_snapshot
+from agent.execution.executor import execute_approved
+from agent.storage.action_states import list_actions
 from policies.base import Proposal
 from tests.integration.conftest import TODAY, make_world
 
@@ -55,3 +59,28 @@ def test_drafted_new_ad_is_applied_to_the_simulator(engine: Engine, database_url
     again = draft_new_ads(load_snapshot(world.engine, account, TODAY, world.clock),
                           [_fatigue(ad.entity_id, ad.name, account_id)], CopywriterSettings(), OfflineDrafter())
     assert ad.parent_id not in again.ad_sets
+
+
+def _new_ads(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return [a for a in list_actions(connection) if a["kind"] == "new_ad"]
+
+
+@pytest.mark.parametrize("period_hours", [24, 0])
+def test_an_ad_set_gets_new_copy_at_most_once_per_period(engine: Engine, database_url: str,
+                                                          period_hours: int) -> None:
+    # every ad set under the account's median CTR gets copy; a decision stops blocking after 1 hour
+    world = make_world(engine, database_url, defaults={
+        "copywriter": {"low_ctr_ratio": 0.99, "low_ctr_min_impressions": 0, "draft_period_hours": period_hours},
+        "guardrails": {"approval_ttl_hours": 1}})
+    run_cycle(world.engine, world.config, world.connectors, world.clock, dry_run=True)
+    first = _new_ads(world.engine)
+    assert first, "the first cycle drafts copy for the lagging ad sets"
+    assert {a["state"] for a in first} == {"reported"}  # a dry run's drafts are reported, which blocks for 1 hour
+    world.clock.advance(timedelta(hours=2))
+    run_cycle(world.engine, world.config, world.connectors, world.clock, dry_run=True)
+    again = {a["entity_id"] for a in _new_ads(world.engine)[len(first):]}
+    if period_hours:
+        assert again == set()  # drafted two hours ago: not again until the period is over
+    else:
+        assert again & {a["entity_id"] for a in first}  # without a period the same ad sets are drafted each cycle

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine
 
-from agent.actions import list_actions
+from agent.storage.action_states import list_actions
 from tests.integration.conftest import (
     TODAY,
     SimWorld,

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import get_action
-from agent.cycle import run_cycle
+from agent.cycle.run import run_cycle
+from agent.storage import flags
+from agent.storage.action_states import get_action
 from connectors.retry import RetryPolicy, call_with_retry
 from connectors.simulator.connector import SimulatorConnector
 from tests.integration.conftest import SimWorld, make_world, pause_proposal
@@ -193,7 +193,7 @@ def test_held_actions_are_checked_once_per_cycle(sim_world: SimWorld) -> None:
     for account in ("shop-meta", "shop-search"):
         sim_world.queue(pause_proposal(sim_world.active_ad_sets(account)[0]))
     with sim_world.engine.begin() as connection:
-        store.set_flag(connection, store.KILL_SWITCH, True, "ops", sim_world.clock.now())
+        flags.set_flag(connection, flags.KILL_SWITCH, True, "ops", sim_world.clock.now())
 
     summary = run_cycle(sim_world.engine, sim_world.config, sim_world.connectors, sim_world.clock)
 

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from agent import db, store
-from agent.actions import list_actions
-from agent.cycle import run_cycle
-from agent.db_retry import is_transient
-from connectors.base import MUTATION_KINDS
+from agent.cycle.run import run_cycle
+from agent.storage import db, store
+from agent.storage.action_states import list_actions
+from agent.storage.db_retry import is_transient
+from connectors.records import MUTATION_KINDS
 from tests.fakes.postgres import throwaway_schema
 from tests.fakes.tcp_proxy import CuttableProxy
 from tests.integration.conftest import budget_proposal, make_world, pause_proposal, small_config

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from agent.cli import main
-from agent.cycle import run_cycle
-from connectors.base import MUTATION_KINDS
+from agent.cycle.run import run_cycle
+from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import make_world, small_config
 
 EVERYTHING_AUTO = {"permissions": {kind: "auto" for kind in MUTATION_KINDS}}

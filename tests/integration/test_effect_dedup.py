@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from agent.actions import get_action, list_actions
-from agent.cycle import run_cycle
-from agent.executor import execute_approved
-from connectors.base import Mutation
+from agent.cycle.run import run_cycle
+from agent.execution.executor import execute_approved
+from agent.storage.action_states import get_action, list_actions
+from connectors.records import Mutation
 from policies.base import Proposal
 from tests.integration.conftest import SimWorld, make_world
 

@@ -20,8 +20,6 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
-from agent import store
-from agent.actions import expire_stale, get_action
 from agent.approvals import records
 from agent.approvals.mail import ApprovalMailer
 from agent.approvals.mail_replies import PROCESSED_KEYWORD, ReplyPoller
@@ -34,7 +32,9 @@ from agent.approvals.settings import (
     SmtpSettings,
 )
 from agent.cli import main
-from agent.models import AuditEvent
+from agent.storage import flags
+from agent.storage.action_states import expire_stale, get_action
+from agent.storage.models import AuditEvent
 from tests.fakes.mail_servers import MailServerUnavailable, SmtpSink, ThrowawayDovecot
 from tests.integration.conftest import SimWorld, make_world, pause_proposal, small_config
 
@@ -299,7 +299,7 @@ def test_duplicate_replies_decide_once(rig: MailRig) -> None:
 def test_a_spent_token_cannot_reject_an_approved_action_waiting_to_execute(rig: MailRig) -> None:
     action_id, request = rig.request()
     with rig.world.engine.begin() as connection:  # execution waits (kill switch): approved, not executed
-        store.set_flag(connection, store.KILL_SWITCH, True, "test", rig.world.clock.now())
+        flags.set_flag(connection, flags.KILL_SWITCH, True, "test", rig.world.clock.now())
     rig.imap.deliver(reply_to(request, "APPROVE"))
     assert rig.poll() == {"approved": 1}
     assert rig.state(action_id) == "approved"

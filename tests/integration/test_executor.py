@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from agent import store
-from agent.actions import IllegalTransition, expire_stale, get_action, transition
-from agent.executor import execute_approved, mutation_for
-from agent.models import AuditEvent
-from agent.reconcile import reconcile
-from connectors.base import Mutation
+from agent.errors import IllegalTransition
+from agent.execution.executor import execute_approved, mutation_for
+from agent.execution.reconcile import reconcile
+from agent.storage import flags
+from agent.storage.action_states import expire_stale, get_action, transition
+from agent.storage.models import AuditEvent
+from connectors.records import Mutation
 from policies.base import Proposal
 from tests.integration.conftest import SimWorld, budget_proposal, pause_proposal
 
@@ -70,7 +71,7 @@ def test_kill_switch_holds_approved_actions_until_resume(sim_world: SimWorld) ->
     ad_sets = sim_world.active_ad_sets("shop-meta")[:2]
     ids = [sim_world.queue(pause_proposal(a)) for a in ad_sets]
     with sim_world.engine.begin() as connection:
-        store.set_flag(connection, store.KILL_SWITCH, True, "ops", sim_world.clock.now())
+        flags.set_flag(connection, flags.KILL_SWITCH, True, "ops", sim_world.clock.now())
     assert execute(sim_world) == Counter({"held": 2})
     assert [state_of(sim_world, i) for i in ids] == ["approved", "approved"]
     assert sim_world.simulator.mutation_log() == []
@@ -78,7 +79,7 @@ def test_kill_switch_holds_approved_actions_until_resume(sim_world: SimWorld) ->
     sim_world.simulator.apply_as_human("shop-meta", Mutation(
         kind="pause", account_id="shop-meta", entity_id=ad_sets[1].entity_id, params={}, idempotency_key="h"))
     with sim_world.engine.begin() as connection:
-        store.set_flag(connection, store.KILL_SWITCH, False, "ops", sim_world.clock.now())
+        flags.set_flag(connection, flags.KILL_SWITCH, False, "ops", sim_world.clock.now())
     assert execute(sim_world) == Counter({"executed": 1, "superseded": 1})
     assert [state_of(sim_world, i) for i in ids] == ["executed", "superseded"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from agent.cycle import run_cycle
-from connectors.base import MUTATION_KINDS
+from agent.cycle.run import run_cycle
+from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import TODAY, make_world
 
 COOLDOWN = timedelta(hours=72)

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import db, store
-from agent.executor import execute_approved
+from agent.execution.executor import execute_approved
+from agent.storage import db, store
 from tests.fakes.postgres import throwaway_schema
 from tests.integration.conftest import budget_proposal, make_world
 

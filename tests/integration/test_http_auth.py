@@ -1,6 +1,6 @@
 """Every page of `serve` behind authentication: tokens in the header only, sign-in with CSRF, body limits.
 
-The app is the real one (agent/server.py) on a real database; requests go through Starlette's test
+The app is the real one (agent/runtime/server.py) on a real database; requests go through Starlette's test
 client, or straight to the ASGI app where the test must see how much of a body was read.
 """
 
@@ -21,14 +21,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route, Router
 from starlette.testclient import TestClient
 
-from agent import db, store
 from agent.auth.limits import read_body
 from agent.auth.middleware import AccessRules, AuthMiddleware, authenticator_for
 from agent.auth.sessions import SessionSigner
 from agent.auth.tokens import new_secret
 from agent.auth.users import add_user, remove_user
 from agent.config import parse_config
-from agent.server import ServiceStatus, build_app
+from agent.runtime.server import ServiceStatus, build_app
+from agent.storage import db, store
 from tests.integration.conftest import TODAY, small_config
 
 PROM_TOKEN = new_secret()

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import create_action, get_action, transition
 from agent.clock import FixedClock
 from agent.config import parse_config
-from agent.cycle import run_cycle
-from agent.executor import execute_approved
+from agent.cycle.run import run_cycle
+from agent.execution.executor import execute_approved
+from agent.storage import store
+from agent.storage.action_states import create_action, get_action, transition
 from policies.base import Proposal
 from tests.integration.test_real_connectors_e2e import TODAY, Platforms, connectors_for
 from tests.integration.test_real_connectors_e2e import platforms as platforms  # noqa: F401  (fixture)

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from agent import db
+from agent.storage import db
 from migrations.env_metadata import TARGET_METADATA
 
 

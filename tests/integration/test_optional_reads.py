@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from agent.clock import FixedClock
-from agent.cycle import run_cycle
-from agent.metrics import REGISTRY
+from agent.cycle.run import run_cycle
+from agent.prometheus import REGISTRY
 from agent.reports.dashboard import render
 from agent.reports.data import build_dashboard
 from tests.integration.test_real_connectors_e2e import TODAY, Platforms, agent_config, connectors_for

@@ -6,9 +6,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from agent.actions import create_action, get_action, transition
 from agent.config import AgentConfig, parse_config
-from agent.executor import execute_approved
+from agent.execution.executor import execute_approved
+from agent.storage.action_states import create_action, get_action, transition
 from tests.integration.conftest import SimWorld, make_world, pause_proposal, small_config
 
 

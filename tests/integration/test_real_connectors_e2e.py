@@ -18,18 +18,20 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from agent import store
-from agent.actions import create_action, get_action, list_actions, transition
 from agent.approvals.decisions import decide_action
+from agent.bootstrap import account_as_mapping
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
-from agent.cycle import account_as_mapping, run_cycle
-from agent.executor import execute_approved
-from connectors.base import MUTATION_KINDS, Connector, Entity, Mutation
-from connectors.google_ads import GoogleAdsConnector
-from connectors.linkedin import LinkedInConnector
-from connectors.meta import MetaConnector
-from connectors.money import quantize_money
+from agent.cycle.run import run_cycle
+from agent.execution.executor import execute_approved
+from agent.storage import store
+from agent.storage.action_states import create_action, get_action, list_actions, transition
+from connectors.base import Connector
+from connectors.connector_options import ConnectorOptions
+from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import MUTATION_KINDS, Entity, Mutation, quantize_money
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
@@ -94,12 +96,9 @@ def platforms(engine: Engine) -> Iterator[Platforms]:
 
 
 def connectors_for(config: AgentConfig, clock: FixedClock, platforms: Platforms) -> dict[str, Connector]:
-    options: dict[str, Any] = {
-        "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
-        "google_ads_channel_factory": platforms.google.channel_factory(),
-        "meta_graph_url": platforms.meta.url,
-        "linkedin_base_url": platforms.linkedin.url,
-    }
+    options = ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)), tuning=(
+        GoogleAdsOptions(channel_factory=platforms.google.channel_factory()),
+        MetaOptions(graph_url=platforms.meta.url), LinkedInOptions(base_url=platforms.linkedin.url)))
     classes: dict[str, Any] = {"google_ads": GoogleAdsConnector, "meta": MetaConnector, "linkedin": LinkedInConnector}
     connectors: dict[str, Connector] = {}
     for platform, factory in classes.items():
@@ -139,8 +138,13 @@ def test_a_cycle_through_the_real_connectors_changes_the_world(engine: Engine, d
     google, meta, linkedin = platforms.google.traffic, platforms.meta.traffic, platforms.linkedin.traffic
     assert google.counts["search:search_term_view"] == 1
     assert google.counts["search:customer"] == 1
-    assert meta.counts["get:insights"] == 2
+    insights = [params for kind, _, params in platforms.meta.log if kind == "get:insights" and not params.get("after")]
+    assert sum(1 for params in insights if not params.get("breakdowns")) == 2
     assert linkedin.counts["get:adAnalytics:CAMPAIGN"] == 1 and linkedin.counts["get:adAnalytics:CREATIVE"] == 1
+    # Breakdowns (docs/segments.md): one report per account and breakdown; long ones page
+    assert sum(1 for params in insights if params.get("breakdowns")) == 4
+    assert google.counts["search:age_range_view"] == google.counts["search:geographic_view"] == 1
+    assert sum(n for kind, n in linkedin.counts.items() if "MEMBER_" in kind) == 4
     # Writes: at most one mutate request per account and service; Meta in one batch.
     google_mutates = {kind: n for kind, n in google.counts.items() if kind.startswith("mutate:")}
     assert google_mutates and set(google_mutates.values()) == {1}

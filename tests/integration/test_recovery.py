@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import Engine, select
 
-from agent.models import Cycle
-from connectors.base import MUTATION_KINDS
+from agent.storage.models import Cycle
+from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import TODAY, small_config
 from tests.integration.test_service import Service, free_port, query, wait_for, write_config
 

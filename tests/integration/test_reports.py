@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from agent.cli import main
-from agent.cycle import run_cycle
+from agent.cycle.run import run_cycle
 from agent.reports.dashboard import render
 from agent.reports.data import build_dashboard
 from agent.reports.pacing import pacing_reports, render_text

@@ -20,9 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from agent.actions import as_utc
-from agent.models import Cycle
-from connectors.base import MUTATION_KINDS
+from agent.storage.action_states import as_utc
+from agent.storage.models import Cycle
+from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import small_config
 
 CYCLE_SECONDS = 3

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agent import db, store
 from agent.auth.tokens import new_secret
 from agent.auth.users import add_user
 from agent.config import load_config
-from agent.service import AgentService
+from agent.runtime.service import AgentService
+from agent.storage import db, store
 from tests.integration.test_service import Service, free_port, wait_for, write_config
 
 

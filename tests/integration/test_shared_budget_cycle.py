@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from agent.actions import list_actions
 from agent.clock import FixedClock
-from agent.cycle import run_cycle
+from agent.cycle.run import run_cycle
+from agent.storage.action_states import list_actions
 from tests.integration.test_real_connectors_e2e import (  # noqa: F401 (platforms is a fixture)
     TODAY,
     Platforms,

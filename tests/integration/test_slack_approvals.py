@@ -21,7 +21,6 @@ import uvicorn
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
-from agent.actions import expire_stale, get_action
 from agent.approvals import records
 from agent.approvals.decisions import decide_action
 from agent.approvals.notify import notify_pending
@@ -29,8 +28,9 @@ from agent.approvals.settings import AccountApprovals, ApprovalSettings, SlackSe
 from agent.approvals.slack import APPROVE_ACTION_ID, REJECT_ACTION_ID, SlackApprovals
 from agent.approvals.slack_endpoint import PATH, create_app
 from agent.approvals.slack_signature import sign
-from agent.models import AuditEvent
-from connectors.base import Mutation
+from agent.storage.action_states import expire_stale, get_action
+from agent.storage.models import AuditEvent
+from connectors.records import Mutation
 from tests.fakes.mail_servers import free_port
 from tests.fakes.slack_server import FakeSlack
 from tests.integration.conftest import SimWorld, budget_proposal, make_world, pause_proposal

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from agent.cycle import run_cycle
-from agent.executor import execute_approved
-from agent.snapshots import load_snapshot
+from agent.cycle.run import run_cycle
+from agent.decisions.snapshots import load_snapshot
+from agent.execution.executor import execute_approved
 from policies.base import BudgetMove, Proposal
 from policies.budget_holders import budget_change
 from tests.integration.conftest import TODAY, make_world

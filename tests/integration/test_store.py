@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import Engine
 
-from agent import store
-from connectors.base import MetricRow
+from agent.storage import store
+from connectors.records import MetricRow
 
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 

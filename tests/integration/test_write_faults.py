@@ -23,19 +23,22 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, select
 
-from agent.actions import create_action, executed_history, list_actions, transition
+from agent.bootstrap import account_as_mapping
 from agent.cli import main
 from agent.clock import FixedClock
 from agent.config import AgentConfig
-from agent.cycle import account_as_mapping, run_cycle
-from agent.executor import ExecutionReport, execute_approved
-from agent.models import Cycle
-from agent.reconcile import reconcile
-from agent.settlement import Settling
-from connectors.base import Connector, Entity
-from connectors.google_ads import GoogleAdsConnector
-from connectors.linkedin import LinkedInConnector
-from connectors.meta import MetaConnector
+from agent.cycle.run import run_cycle
+from agent.execution.executor import ExecutionReport, execute_approved
+from agent.execution.reconcile import reconcile
+from agent.execution.settlement import Settling
+from agent.storage.action_states import create_action, executed_history, list_actions, transition
+from agent.storage.models import Cycle
+from connectors.base import Connector
+from connectors.connector_options import ConnectorOptions
+from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import Entity
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from policies.base import Proposal
@@ -53,12 +56,10 @@ KINDS = ("pause", "enable", "set_budget", "exclude_audience", "add_negative_keyw
 def connectors_for(config: AgentConfig, clock: FixedClock, platforms: Platforms,  # noqa: F811
                    timeout: float = PATIENT) -> dict[str, Connector]:
     """The real connectors with a client timeout of `timeout` seconds, pointed at the fakes."""
-    options: dict[str, Any] = {
-        "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
-        "google_ads_channel_factory": platforms.google.channel_factory(), "google_ads_timeout": timeout,
-        "meta_graph_url": platforms.meta.url, "meta_timeout": timeout,
-        "linkedin_base_url": platforms.linkedin.url, "linkedin_timeout": timeout,
-    }
+    options = ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)), tuning=(
+        GoogleAdsOptions(channel_factory=platforms.google.channel_factory(), write_timeout=timeout),
+        MetaOptions(graph_url=platforms.meta.url, timeout=timeout),
+        LinkedInOptions(base_url=platforms.linkedin.url, timeout=timeout)))
     classes: dict[str, Any] = {"google_ads": GoogleAdsConnector, "meta": MetaConnector, "linkedin": LinkedInConnector}
     built: dict[str, Connector] = {}
     for platform, factory in classes.items():

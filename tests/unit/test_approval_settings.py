@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import ConfigError, parse_config
+from agent.config import parse_config
+from agent.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 EMAIL = {"from_address": "agent@agency.example", "reply_address": "approvals@agency.example",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from agent.backtest import run_backtest
-from agent.backtest_cycle import run_cycle_backtest
+from agent.backtesting.arms import run_backtest
+from agent.backtesting.cycle_arm import run_cycle_backtest
 from agent.commands.backtest import backtest_command
 from agent.config import AgentConfig
 from connectors.simulator.world import SimAccountSpec
@@ -81,3 +81,9 @@ def test_backtest_command_takes_a_config_and_a_world(tmp_path: Path) -> None:
     assert runner.invoke(backtest_command, ["--days", "10", "--world", "moon"]).exit_code == 2
     config.write_text("accounts: 3\n")
     assert runner.invoke(backtest_command, ["--days", "10", "--config", str(config)]).exit_code == 2
+
+
+def test_the_backtest_tells_its_progress_day_by_day() -> None:
+    told: list[tuple[int, int]] = []
+    run_backtest(3, days=10, specs=SPECS, policies=["pacing"], on_day=lambda done, total: told.append((done, total)))
+    assert told == [(day, 9) for day in range(1, 10)]

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.config import ConfigError, load_config, parse_config
-from agent.gate import permission_matrix
+from agent.config import load_config, parse_config
+from agent.decisions.gate import permission_matrix
+from agent.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 

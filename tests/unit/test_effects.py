@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.effects import applied_outside, effects_of, live_effects, without_effects
-from connectors.base import Entity
+from agent.decisions.effects import applied_outside, effects_of, live_effects, without_effects
+from connectors.records import Entity
 from policies.base import Proposal
 
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from agent.config import FreezeWindow, GuardrailSettings
-from agent.guardrails import ExecutedChange, GuardrailContext, check
-from connectors.base import Entity
+from agent.decisions.guardrails import GuardrailContext, check
+from agent.settings import FreezeWindow, GuardrailSettings
+from agent.storage.action_states import ExecutedChange
+from connectors.records import Entity
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 16:00 in Berlin
 

@@ -43,7 +43,7 @@ def test_redaction_covers_our_logs_library_logs_and_exceptions() -> None:
     try:
         raise RuntimeError(f"auth failed for {SECRET}")
     except RuntimeError:
-        logging.getLogger("agent.cycle").exception("cycle.account_failed", extra={"account": "a"})
+        logging.getLogger("agent.cycle.run").exception("cycle.account_failed", extra={"account": "a"})
     output = stream.getvalue()
     assert SECRET not in output and DB_PASSWORD not in output
     lines = [json.loads(line) for line in output.splitlines()]

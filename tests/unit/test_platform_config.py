@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from agent.bootstrap import account_as_mapping
 from agent.config import parse_config
-from agent.cycle import account_as_mapping
-from connectors.google_ads.connector import customer_id_of
+from connectors.google_ads.spec import customer_id_of
 from connectors.registry import available_platforms
 
 

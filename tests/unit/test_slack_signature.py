@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from agent.approvals.slack_signature import SlackSignatureError, sign, verify
+from agent.approvals.slack_signature import sign, verify
+from agent.errors import SlackSignatureError
 
 # The worked example from Slack's "Verifying requests from Slack" guide.
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

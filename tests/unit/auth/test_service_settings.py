@@ -11,7 +11,8 @@ import yaml
 
 from agent.auth.checks import auth_warnings
 from agent.auth.tokens import new_secret
-from agent.config import ConfigError, parse_config
+from agent.config import parse_config
+from agent.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.yaml"
 

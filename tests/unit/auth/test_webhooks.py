@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from agent.auth.webhooks import WebhookSignature, WebhookSignatureError
+from agent.auth.webhooks import WebhookSignature
+from agent.errors import WebhookSignatureError
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 HOOK = WebhookSignature(secret="s" * 10 + "3cr3t-of-the-outcomes-sender")

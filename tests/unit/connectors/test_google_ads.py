@@ -6,19 +6,22 @@ import logging
 import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from google.ads.googleads.v26.services.types.google_ads_service import GoogleAdsRow
 
 from agent.clock import FixedClock
-from connectors.base import Mutation
-from connectors.google_ads import GoogleAdsConnector
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformAuthError, PlatformRateLimited, PlatformRequestError
+from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
 from connectors.google_ads.reports import metric_row, micros_to_money, money_to_micros, value_to_money
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformAuthError, PlatformRateLimited, PlatformRequestError, RetryPolicy
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.google_ads_server import FakeGoogleAds
@@ -36,7 +39,7 @@ class Rig:
     simulator: SimulatorConnector
     sleeps: list[float]
 
-    def connector(self, **options: object) -> GoogleAdsConnector:
+    def connector(self, **options: Any) -> GoogleAdsConnector:
         accounts = [
             {"id": "acme-us", "name": "Acme US", "credentials": {
                 "developer_token": DEVELOPER_TOKEN, "customer_id": "123-456-7890", "login_customer_id": "111-222-3333"}},
@@ -46,8 +49,8 @@ class Rig:
         context = ConnectorContext(
             platform="google_ads", accounts=accounts, settings={}, database_url="sqlite://",
             now=FixedClock.at_day(TODAY, hour=12).now,
-            options={"google_ads_channel_factory": self.fake.channel_factory(),
-                     "retry_policy": RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), **options})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), tuning=(replace(
+                GoogleAdsOptions(channel_factory=self.fake.channel_factory()), **options),)))
         return GoogleAdsConnector.from_context(context)
 
 
@@ -114,7 +117,8 @@ def test_one_report_request_per_report_however_many_stream_messages(rig: Rig) ->
     rig.fake.traffic.reset()
     rows = list(connector.daily_metrics("acme-us", START, END))
     assert len(rows) > 10  # more than one stream message each
-    assert rig.fake.traffic.counts == {"search:ad_group": 1, "search:ad_group_ad": 1}
+    # ad groups, ads, and Performance Max campaigns (campaign level)
+    assert rig.fake.traffic.counts == {"search:ad_group": 1, "search:ad_group_ad": 1, "search:campaign": 1}
     list(connector.search_terms("acme-us", START, END))
     assert rig.fake.traffic.counts["search:search_term_view"] == 1
 

@@ -13,14 +13,17 @@ from typing import Any
 import pytest
 from google.ads.googleads.errors import GoogleAdsException
 
+from agent.bootstrap import account_as_mapping
 from agent.clock import FixedClock
 from agent.config import parse_config
-from agent.cycle import account_as_mapping
-from connectors.base import Mutation
-from connectors.google_ads import GoogleAdsConnector, reports
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformAuthError
+from connectors.google_ads import reports
+from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
 from connectors.google_ads.transport import GoogleAdsTransport, error_code_name
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformAuthError, RetryPolicy
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.gaql import check_query
@@ -46,8 +49,8 @@ class Rig:
             platform="google_ads", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=12).now,
             accounts=[{"id": "acme-us", "platform_account_id": CUSTOMER,
                        "credentials": {"developer_token": TOKEN}, **account}],
-            options={"google_ads_channel_factory": self.fake.channel_factory(),
-                     "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(1))})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(1)),
+                                     tuning=(GoogleAdsOptions(channel_factory=self.fake.channel_factory()),)))
         return GoogleAdsConnector.from_context(context)
 
 
@@ -153,7 +156,7 @@ def test_the_manager_named_in_the_config_is_sent_as_login_customer_id(rig: Rig) 
     context = ConnectorContext(
         platform="google_ads", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=12).now,
         accounts=[account_as_mapping(a) for a in config.accounts],
-        options={"google_ads_channel_factory": rig.fake.channel_factory()})
+        options=ConnectorOptions(tuning=(GoogleAdsOptions(channel_factory=rig.fake.channel_factory()),)))
     connector = GoogleAdsConnector.from_context(context)
     assert connector.accounts()[0].currency == "USD" and connector.entities("acme-us")
 

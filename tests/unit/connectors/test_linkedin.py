@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from agent.clock import FixedClock
-from connectors.base import Mutation
-from connectors.linkedin import ANALYTICS_FIELDS, LinkedInConnector, _metric
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformAuthError, PlatformRequestError
+from connectors.linkedin.connector import ANALYTICS_FIELDS, LinkedInConnector, LinkedInOptions
+from connectors.linkedin.reports import metric_row
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformAuthError, PlatformRequestError, RetryPolicy
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.linkedin_server import FakeLinkedIn
@@ -33,13 +36,13 @@ class Rig:
     simulator: SimulatorConnector
     sleeps: list[float]
 
-    def connector(self, **options: object) -> LinkedInConnector:
+    def connector(self, **options: Any) -> LinkedInConnector:
         context = ConnectorContext(
             platform="linkedin", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=12).now,
             accounts=[{"id": "acme-b2b", "timezone": "Europe/London",
                        "credentials": {"access_token": ACCESS_TOKEN, "ad_account_id": "urn:li:sponsoredAccount:5001"}}],
-            options={"linkedin_base_url": self.fake.url, "linkedin_timeout": 5.0,
-                     "retry_policy": RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), **options})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), tuning=(replace(
+                LinkedInOptions(base_url=self.fake.url, timeout=5.0), **options),)))
         return LinkedInConnector.from_context(context)
 
 
@@ -57,7 +60,7 @@ def _ids(connector: LinkedInConnector, level: str) -> list[str]:
 
 
 def test_analytics_element_is_parsed_by_hand() -> None:
-    row = _metric({"dateRange": {"start": {"year": 2026, "month": 11, "day": 20}, "end": {"year": 2026, "month": 11,
+    row = metric_row({"dateRange": {"start": {"year": 2026, "month": 11, "day": 20}, "end": {"year": 2026, "month": 11,
                                                                                           "day": 20}},
                    "pivotValues": ["urn:li:sponsoredCampaign:77"], "impressions": 900, "clicks": 12,
                    "costInLocalCurrency": "45.678", "externalWebsiteConversions": 2,
@@ -71,6 +74,7 @@ def test_analytics_element_is_parsed_by_hand() -> None:
 def test_reads_match_the_world_with_one_analytics_request_per_pivot(rig: Rig) -> None:
     connector = rig.connector()
     assert connector.accounts()[0].currency == "GBP"
+    connector.entities("acme-b2b")  # campaign objectives known: no structure read with the analytics
     rig.fake.traffic.reset()
     rows = list(connector.daily_metrics("acme-b2b", START, END))
     truth = list(rig.simulator.daily_metrics("l-uk", START, END))
@@ -81,7 +85,7 @@ def test_reads_match_the_world_with_one_analytics_request_per_pivot(rig: Rig) ->
 
 
 def test_finders_page_with_page_tokens(rig: Rig) -> None:
-    connector = rig.connector(linkedin_page_size=3)
+    connector = rig.connector(page_size=3)
     connector.accounts()
     rig.fake.traffic.reset()
     entities = connector.entities("acme-b2b")
@@ -141,7 +145,7 @@ def test_429_honours_retry_after(rig: Rig) -> None:
                                                ("timeout", {"seconds": 2.0})])
 def test_transient_errors_are_retried(rig: Rig, fault: str, params: dict[str, Any]) -> None:
     # A timeout long enough that a loaded machine never trips it by accident (the fault waits 2 s).
-    connector = rig.connector(linkedin_timeout=1.0)
+    connector = rig.connector(timeout=1.0)
     clean = sorted(connector.daily_metrics("acme-b2b", START, END), key=repr)
     rig.fake.faults.inject(fault, "get:adAnalytics:CAMPAIGN", **params)
     assert sorted(connector.daily_metrics("acme-b2b", START, END), key=repr) == clean

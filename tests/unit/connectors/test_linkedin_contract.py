@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -13,10 +13,14 @@ import httpx
 import pytest
 
 from agent.clock import FixedClock
-from connectors.base import Mutation
-from connectors.linkedin import DEFAULT_VERSION, LinkedInConnector, OptionalReadUnavailable, _campaign
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformAuthError, PlatformRateLimited, PlatformRequestError
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions, OptionalReadUnavailable
+from connectors.linkedin.reports import campaign_entity
+from connectors.linkedin.transport import DEFAULT_VERSION
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformAuthError, PlatformRateLimited, PlatformRequestError, RetryPolicy
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.linkedin_server import ACTIVE_VERSIONS, FakeLinkedIn
@@ -35,14 +39,14 @@ class Rig:
     simulator: SimulatorConnector
     sleeps: list[float]
 
-    def connector(self, **options: object) -> LinkedInConnector:
+    def connector(self, **options: Any) -> LinkedInConnector:
         context = ConnectorContext(
             platform="linkedin", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=18).now,
             accounts=[{"id": "acme-b2b", "platform_account_id": "5001", "timezone": "UTC",
                        "credentials": {"access_token": TOKEN},
                        "new_ads": {"linkedin_organization": "2414183", "landing_url": "https://acme.example/b2b"}}],
-            options={"linkedin_base_url": self.fake.url, "linkedin_timeout": 5.0,
-                     "retry_policy": RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), **options})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), tuning=(replace(
+                LinkedInOptions(base_url=self.fake.url, timeout=5.0), **options),)))
         return LinkedInConnector.from_context(context)
 
 
@@ -91,7 +95,7 @@ def test_the_pinned_version_is_one_the_fake_knows_to_be_active() -> None:
 
 
 def test_a_refused_version_fails_at_once_naming_the_header_and_the_version(rig: Rig) -> None:
-    connector = rig.connector(linkedin_version="202611")  # never released: LinkedIn skipped it
+    connector = rig.connector(version="202611")  # never released: LinkedIn skipped it
     with pytest.raises(PlatformRequestError) as raised:
         connector.accounts()
     message = str(raised.value)
@@ -121,7 +125,7 @@ def test_a_short_429_with_retry_after_is_still_retried(rig: Rig) -> None:
 def test_pending_deletion_reads_as_removed() -> None:
     raw: dict[str, Any] = {"id": 7, "campaignGroup": "urn:li:sponsoredCampaignGroup:3", "name": "deleted draft",
                            "status": "PENDING_DELETION"}
-    assert _campaign(raw, "acme-b2b", "GBP").status == "REMOVED"
+    assert campaign_entity(raw, "acme-b2b", "GBP").status == "REMOVED"
 
 
 def test_a_new_article_ad_in_an_image_campaign_is_refused_in_words(rig: Rig) -> None:

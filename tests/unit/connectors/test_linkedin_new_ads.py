@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from agent.clock import FixedClock
-from connectors.base import Entity, Mutation
-from connectors.linkedin import LinkedInConnector
+from connectors.connector_options import ConnectorOptions
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
+from connectors.records import Entity, Mutation
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
@@ -41,8 +42,8 @@ class Rig:
             account["new_ads"] = new_ads
         context = ConnectorContext(
             platform="linkedin", settings={}, database_url="sqlite://", now=FixedClock.at_day(TODAY, hour=12).now,
-            accounts=[account], options={"linkedin_base_url": self.fake.url, "linkedin_timeout": 5.0,
-                                         "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(1))})
+            accounts=[account], options=ConnectorOptions(
+                retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(1)), tuning=(LinkedInOptions(base_url=self.fake.url, timeout=5.0),)))
         return LinkedInConnector.from_context(context)
 
     def creates(self) -> list[Any]:

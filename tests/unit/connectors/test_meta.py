@@ -7,7 +7,7 @@ import math
 import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,12 +15,14 @@ from typing import Any
 import pytest
 
 from agent.clock import FixedClock
-from connectors.base import Mutation
-from connectors.meta import MetaConnector
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformAuthError
+from connectors.meta.connector import MetaConnector, MetaOptions
 from connectors.meta.conversions import Conversions
 from connectors.meta.records import metric_row, minor_to_money, money_to_minor
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformAuthError, RetryPolicy
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.meta_server import FakeMeta
@@ -38,15 +40,15 @@ class Rig:
     simulator: SimulatorConnector
     sleeps: list[float]
 
-    def connector(self, **options: object) -> MetaConnector:
+    def connector(self, **options: Any) -> MetaConnector:
         credentials = {"access_token": ACCESS_TOKEN, "app_id": "1234", "app_secret": APP_SECRET}
         accounts = [{"id": "shop-de", "credentials": {**credentials, "ad_account_id": "act_555"}},
                     {"id": "shop-jp", "credentials": {**credentials, "ad_account_id": "556"}}]
         context = ConnectorContext(
             platform="meta", accounts=accounts, settings={}, database_url="sqlite://",
             now=FixedClock.at_day(TODAY, hour=12).now,
-            options={"meta_graph_url": self.fake.url, "meta_poll_interval": 2.0, "meta_timeout": 5.0,
-                     "retry_policy": RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), **options})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), tuning=(replace(
+                MetaOptions(graph_url=self.fake.url, poll_interval=2.0, timeout=5.0), **options),)))
         return MetaConnector.from_context(context)
 
 
@@ -100,7 +102,7 @@ def test_reads_match_the_simulated_world_with_one_request_per_report(rig: Rig) -
 
 
 def test_paging_follows_the_after_cursor(rig: Rig) -> None:
-    connector = rig.connector(meta_page_size=7)
+    connector = rig.connector(page_size=7)
     connector.accounts()
     rig.fake.traffic.reset()
     rows = list(connector.daily_metrics("shop-de", START, END))
@@ -113,7 +115,7 @@ def test_paging_follows_the_after_cursor(rig: Rig) -> None:
 def test_large_accounts_use_an_async_report_run(rig: Rig) -> None:
     sync = sorted(rig.connector().daily_metrics("shop-de", START, END), key=repr)
     rig.fake.polls_until_done = 3
-    connector = rig.connector(meta_async_rows=0)
+    connector = rig.connector(async_rows=0)
     connector.entities("shop-de")
     rig.fake.traffic.reset()
     assert sorted(connector.daily_metrics("shop-de", START, END), key=repr) == sync
@@ -222,7 +224,7 @@ def test_every_rate_limit_code_is_retried(rig: Rig, code: int) -> None:
                                                ("truncated_page", {}), ("timeout", {"seconds": 2.0})])
 def test_transient_errors_are_retried(rig: Rig, fault: str, params: dict[str, Any]) -> None:
     # A timeout long enough that a loaded machine never trips it by accident (the fault waits 2 s).
-    connector = rig.connector(meta_timeout=1.0, meta_page_size=7)
+    connector = rig.connector(timeout=1.0, page_size=7)
     clean = sorted(connector.daily_metrics("shop-de", START, END), key=repr)
     rig.fake.faults.inject(fault, "get:insights", **params)
     assert sorted(connector.daily_metrics("shop-de", START, END), key=repr) == clean

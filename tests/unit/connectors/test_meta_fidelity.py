@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,12 +19,16 @@ from facebook_business.adobjects.adset import AdSet
 from facebook_business.exceptions import FacebookRequestError
 
 from agent.clock import FixedClock
-from agent.config import ConfigError, parse_config
-from connectors.base import Mutation
-from connectors.meta import MetaConnector
+from agent.config import parse_config
+from agent.errors import ConfigError
+from connectors.connector_options import ConnectorOptions
+from connectors.errors import PlatformUnavailable
 from connectors.meta.api import build_api
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.meta.usage import UsageThrottle
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
-from connectors.retry import PlatformUnavailable, RetryPolicy, UsageThrottle
+from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.meta_server import FakeMeta
@@ -42,13 +46,13 @@ class World:
     simulator: SimulatorConnector
     sleeps: list[float]
 
-    def connector(self, account: dict[str, Any] | None = None, **options: object) -> MetaConnector:
+    def connector(self, account: dict[str, Any] | None = None, **options: Any) -> MetaConnector:
         accounts = [{"id": "shop", "credentials": {"access_token": TOKEN, "ad_account_id": "act_777"},
                      **(account or {})}]
         context = ConnectorContext(
             platform="meta", accounts=accounts, settings={}, database_url="sqlite://", now=CLOCK.now,
-            options={"meta_graph_url": self.fake.url, "meta_poll_interval": 1.0, "meta_timeout": 5.0,
-                     "retry_policy": RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), **options})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=self.sleeps.append, rng=random.Random(1)), tuning=(replace(
+                MetaOptions(graph_url=self.fake.url, poll_interval=1.0, timeout=5.0), **options),)))
         return MetaConnector.from_context(context)
 
 
@@ -186,7 +190,7 @@ def test_the_fake_answers_code_17_after_four_budget_changes_in_an_hour(world: Wo
 def test_a_report_run_goes_through_every_state_to_completion(world: World) -> None:
     sync = sorted(world.connector().daily_metrics("shop", START, END), key=repr)
     world.fake.polls_until_done = 5
-    connector = world.connector(meta_async_rows=0)
+    connector = world.connector(async_rows=0)
     connector.entities("shop")  # known ad sets and ads: big enough for a report run
     assert sorted(connector.daily_metrics("shop", START, END), key=repr) == sync
     assert world.fake.traffic.counts["get:report"] == 10  # Not Started, Started, Running, Running, Completed
@@ -197,7 +201,7 @@ def test_a_failed_or_skipped_report_run_is_started_again(world: World, state: st
     sync = sorted(world.connector().daily_metrics("shop", START, END), key=repr)
     world.fake.polls_until_done = 1
     world.fake.faults.inject("job_failed", "post:insights", status=state)
-    connector = world.connector(meta_async_rows=0)
+    connector = world.connector(async_rows=0)
     connector.entities("shop")
     world.fake.traffic.reset()
     assert sorted(connector.daily_metrics("shop", START, END), key=repr) == sync
@@ -207,7 +211,7 @@ def test_a_failed_or_skipped_report_run_is_started_again(world: World, state: st
 def test_a_report_run_failing_every_time_fails_the_read_in_words(world: World) -> None:
     world.fake.polls_until_done = 1
     world.fake.faults.inject("job_failed", "post:insights", times=3)
-    connector = world.connector(meta_async_rows=0)
+    connector = world.connector(async_rows=0)
     connector.entities("shop")
     with pytest.raises(PlatformUnavailable, match="ended with 'Job Failed' 3 times"):
         list(connector.daily_metrics("shop", START, END))

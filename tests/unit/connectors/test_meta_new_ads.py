@@ -15,8 +15,9 @@ from urllib.parse import parse_qs
 import pytest
 
 from agent.clock import FixedClock
-from connectors.base import Mutation
-from connectors.meta import MetaConnector
+from connectors.connector_options import ConnectorOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import Mutation
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
@@ -45,8 +46,8 @@ class Rig:
         context = ConnectorContext(
             platform="meta", accounts=[account], settings={}, database_url="sqlite://",
             now=FixedClock.at_day(TODAY, hour=12).now,
-            options={"meta_graph_url": self.fake.url, "meta_timeout": 5.0,
-                     "retry_policy": RetryPolicy(sleep=lambda _s: None, rng=random.Random(1))})
+            options=ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(1)),
+                                     tuning=(MetaOptions(graph_url=self.fake.url, timeout=5.0),)))
         return MetaConnector.from_context(context)
 
     def batches(self) -> list[list[dict[str, Any]]]:

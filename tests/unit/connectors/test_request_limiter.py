@@ -1,5 +1,5 @@
 """The per-platform request limit that `call_with_retry` applies (connectors/retry.py), and the
-per-platform account pools built on it (agent/concurrency.py: for_each_by_platform).
+per-platform account pools built on it (agent/cycle/concurrency.py: for_each_by_platform).
 
 No timing is asserted: threads meet at barriers and events, and the waits carry generous timeouts
 only so that a broken limiter fails the test instead of hanging it.
@@ -14,15 +14,9 @@ from typing import Any
 
 import pytest
 
-from agent.concurrency import ACCOUNT_WORKERS_PER_SLOT, for_each_by_platform
-from connectors.retry import (
-    Classified,
-    RequestLimiter,
-    RetryPolicy,
-    call_with_retry,
-    current_limiter,
-    limiting_requests,
-)
+from agent.cycle.concurrency import ACCOUNT_WORKERS_PER_SLOT, for_each_by_platform
+from connectors.request_limits import RequestLimiter, current_limiter, limiting_requests
+from connectors.retry import Classified, RetryPolicy, call_with_retry
 
 PATIENCE = 10.0  # seconds; only ever reached when the behaviour under test is broken
 

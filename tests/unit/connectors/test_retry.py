@@ -8,17 +8,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.retry import (
-    Classified,
+from connectors.errors import (
     PlatformAuthError,
     PlatformRateLimited,
     PlatformRequestError,
     PlatformUnavailable,
+)
+from connectors.meta.usage import Usage, UsageThrottle, meta_usage
+from connectors.retry import (
+    Classified,
     RetryPolicy,
-    Usage,
-    UsageThrottle,
     call_with_retry,
-    meta_usage,
     redact,
     retry_after_seconds,
 )
@@ -138,7 +138,7 @@ def test_redact() -> None:
 def test_retries_and_failures_reach_the_agents_metrics() -> None:
     from prometheus_client import generate_latest
 
-    from agent import metrics
+    from agent import prometheus as metrics
     from connectors.retry import Classified, RetryPolicy, call_with_retry
 
     calls: list[int] = []

@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import MetricRow
+from connectors.errors import InvalidMutation
+from connectors.records import MetricRow
 from connectors.simulator import dynamics
 from connectors.simulator.creative import ctr_multiplier
-from connectors.simulator.dynamics import (
-    AppliedMutation,
-    InvalidMutation,
-    Observation,
-    check_mutations,
-    simulate,
-)
+from connectors.simulator.dynamics import AppliedMutation, Observation, check_mutations, simulate
 from connectors.simulator.world import DEMO_SPECS, World, build_world
 
 START = date(2025, 3, 3)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from connectors.base import Entity, MetricRow
+from connectors.records import Entity, MetricRow
 from policies.base import Proposal, Snapshot
 from tests.unit.policies.builders import entity, rows, snapshot
 

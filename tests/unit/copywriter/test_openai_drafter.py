@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from agent.copywriter.drafting import DraftRequest, make_drafter
+from agent.copywriter.drafter_choice import make_drafter
+from agent.copywriter.drafting import DraftRequest
 from agent.copywriter.history import ad_set_context
 from agent.copywriter.limits import limits_for
 from agent.copywriter.offline import OfflineDrafter

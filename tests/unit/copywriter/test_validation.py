@@ -2,9 +2,10 @@ import pytest
 
 from agent.copywriter.drafting import Variant
 from agent.copywriter.history import AdText
-from agent.copywriter.limits import UnknownPlatform, limits_for
+from agent.copywriter.limits import limits_for
 from agent.copywriter.settings import BrandSettings
 from agent.copywriter.validation import clean_variant, validate
+from agent.errors import NoTextLimits
 
 BRAND = BrandSettings(name="Planwise", banned_words=["cheap", "best ever"], required_spellings=["LinkedIn"])
 GOOGLE_HEADS = ("Gantt Chart Software", "Free 14-day Trial", "Plan Every Project")
@@ -108,7 +109,7 @@ def test_near_duplicates_of_existing_ads_and_siblings() -> None:
 
 
 def test_unknown_platform_names_the_known_ones() -> None:
-    with pytest.raises(UnknownPlatform, match="google_ads, linkedin, meta"):
+    with pytest.raises(NoTextLimits, match="google_ads, linkedin, meta"):
         limits_for("tiktok")
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from connectors.base import Entity, MetricRow
+from connectors.records import Entity, MetricRow
 from policies.base import ConversionRevision, Snapshot
 from policies.conversion_lag import MATURITY_DAYS, LagCurve
 

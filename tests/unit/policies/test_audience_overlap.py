@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from connectors.base import Audience
+from connectors.records import Audience
 from policies.audience_overlap import overlap, propose_audience_exclusions
 from policies.settings import AudienceOverlapSettings
 from tests.unit.policies.builders import entity, rows, snapshot

@@ -9,8 +9,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.config import AccountConfig, AgentConfig, GuardrailSettings
-from agent.guardrails import GuardrailContext, check
+from agent.config import AccountConfig, AgentConfig
+from agent.decisions.guardrails import GuardrailContext, check
+from agent.settings import GuardrailSettings
 from policies import evaluate
 from policies.base import Proposal
 from policies.budget_limits import bounded_budget, change_limit

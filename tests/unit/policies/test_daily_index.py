@@ -7,7 +7,7 @@ import random
 from datetime import date, timedelta
 from decimal import Decimal
 
-from connectors.base import MetricRow
+from connectors.records import MetricRow
 from policies import evaluate
 from policies.base import Snapshot
 from policies.budget_holders import budget_holders

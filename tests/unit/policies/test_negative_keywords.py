@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import SearchTermRow
+from connectors.records import SearchTermRow
 from policies.base import ConversionRevision
 from policies.negative_keywords import blocks, propose_negative_keywords
 from policies.settings import NegativeKeywordsSettings
@@ -108,3 +108,32 @@ def test_negatives_never_block_a_converting_term(raw_terms, with_pattern) -> Non
     for proposal in propose_negative_keywords(_account(terms, keywords=()), config):
         for negative in proposal.change["to"]["keywords"]:
             assert not any(blocks(text, negative["text"], negative["match_type"]) for text in converting)
+
+
+def test_commercial_intent_needs_stronger_evidence_than_an_informational_term() -> None:
+    # Campaign rate 5% a click; 60 clicks without a conversion: P(0) = e^-3 = 0.0498, under the 0.05 bar.
+    base = [term("espresso machine", 140, conversions=10)]
+    informational = _account([*base, term("history of coffee houses", 60)], keywords=("espresso machine",))
+    (proposal,) = propose_negative_keywords(informational, NegativeKeywordsSettings())
+    assert _negatives([proposal]) == [("history of coffee houses", "EXACT")]
+    assert proposal.evidence["negatives"][0]["intent"] == "informational"
+    # A buyer's query at the same evidence is kept: commercial intent is held to P(0) <= 0.01.
+    buyer = _account([*base, term("buy coffee gift subscription", 60)], keywords=("espresso machine",))
+    assert propose_negative_keywords(buyer, NegativeKeywordsSettings()) == []
+    # ... until the evidence is strong: 100 clicks, P(0) = e^-5 = 0.0067.
+    base = [term("espresso machine", 100, conversions=10)]
+    strong = _account([*base, term("buy coffee gift subscription", 100)], keywords=("espresso machine",))
+    (proposal,) = propose_negative_keywords(strong, NegativeKeywordsSettings())
+    assert _negatives([proposal]) == [("buy coffee gift subscription", "EXACT")]
+    assert "commercial intent: bar 0.01" in proposal.rationale
+
+
+def test_a_product_word_from_the_account_keywords_or_brand_terms_marks_commercial_intent() -> None:
+    base = [term("espresso machine", 140, conversions=10)]
+    product = _account([*base, term("espresso descaling guide", 60)], keywords=("espresso machine",))
+    assert propose_negative_keywords(product, NegativeKeywordsSettings()) == []
+    brand = _account([*base, term("acme warranty", 60)], keywords=("espresso machine",))
+    assert propose_negative_keywords(brand, NegativeKeywordsSettings(brand_terms=["Acme"])) == []
+    assert _negatives(propose_negative_keywords(brand, NegativeKeywordsSettings())) == [("acme warranty", "EXACT")]
+    # the stricter bar is a setting
+    assert propose_negative_keywords(product, NegativeKeywordsSettings(commercial_max_p_zero=0.05)) != []

@@ -1,0 +1,107 @@
+"""Proposals and changes in words for people: names instead of ids, and only what changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agent.console.formatting import money
+
+LEVELS = {"ad_set": "ad set", "campaign": "campaign", "ad": "ad", "account": "account"}
+FIELD_NAMES = {"status": "status", "daily_budget": "daily budget", "lifetime_budget": "lifetime budget",
+               "bid": "bid", "list_name": "list"}
+
+
+def _value(field: str, value: Any, currency: str) -> str:
+    if field.endswith("budget") or field == "bid":
+        return money(value, currency)
+    if isinstance(value, str):
+        return value.lower() if field == "status" else value
+    return str(value)
+
+
+def _keywords(items: Any) -> str:
+    words = []
+    for item in items or ():
+        if isinstance(item, Mapping):
+            match = str(item.get("match_type", "")).lower()
+            words.append(f"“{item.get('text', '')}”" + (f" ({match} match)" if match else ""))
+        else:
+            words.append(f"“{item}”")
+    return ", ".join(words) or "none"
+
+
+def _audiences(ids: Any, names: Mapping[str, str]) -> str:
+    if isinstance(ids, str):
+        ids = [ids]
+    return ", ".join(names.get(str(i), f"audience {i}") for i in ids or ()) or "none"
+
+
+def change_lines(kind: str, change: Mapping[str, Any], currency: str,
+                 audience_names: Mapping[str, str] | None = None) -> list[str]:
+    """One line per field that differs between `change["from"]` and `change["to"]`."""
+    before: Mapping[str, Any] = change.get("from") or {}
+    after: Mapping[str, Any] = change.get("to") or {}
+    names = audience_names or {}
+    if kind == "add_negative_keywords":
+        added = [k for k in after.get("keywords", []) if k not in (before.get("keywords") or [])]
+        where = f" to the list “{after['list_name']}”" if after.get("list_name") else ""
+        return [f"add negative keywords {_keywords(added)}{where}"]
+    if kind == "exclude_audience":
+        target = after.get("excluded_audience_id") or after.get("excluded_audience_ids")
+        already = before.get("excluded_audience_ids") or []
+        line = f"exclude the audience {_audiences(target, names)}"
+        return [line + (f" (already excluded: {_audiences(already, names)})" if already else "")]
+    if kind == "upload_conversions":  # CRM ids are not for the page: counts (the audit has the list)
+        retractions = len(after.get("retractions") or [])
+        return [f"send {len(after.get('uploads') or [])} CRM stage(s) as offline conversions"
+                + (f", retract {retractions} of deals since lost" if retractions else "")]
+    if kind == "new_ad":
+        lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
+                                                                      if after.get("status") == "PAUSED" else "")]
+        if after.get("description"):
+            lines.append(f"description: “{after['description']}”")
+        return lines
+    lines = []
+    for field in sorted(set(before) | set(after)):
+        old, new = before.get(field), after.get(field)
+        if old == new:
+            continue
+        label = FIELD_NAMES.get(field, field.replace("_", " "))
+        if old is None:
+            lines.append(f"set {label} to {_value(field, new, currency)}")
+        elif new is None:
+            lines.append(f"clear {label} (was {_value(field, old, currency)})")
+        else:
+            lines.append(f"{label}: {_value(field, old, currency)} → {_value(field, new, currency)}")
+    return lines or ["no visible change"]
+
+
+def headline(action: Mapping[str, Any], currency: str) -> str:
+    """`Pause the ad set “Shoes – retargeting”`, `Change the daily budget of the campaign “X”`."""
+    level = LEVELS.get(str(action["entity_level"]), str(action["entity_level"]))
+    name = f"the {level} “{action['entity_name']}”"
+    kind = str(action["kind"])
+    if kind == "set_budget":
+        change = action["change"] or {}
+        old = (change.get("from") or {}).get("daily_budget")
+        new = (change.get("to") or {}).get("daily_budget")
+        if old is not None and new is not None:
+            verb = "Raise" if float(new) > float(old) else "Lower"
+            return f"{verb} the daily budget of {name} from {money(old, currency)} to {money(new, currency)}"
+        return f"Change the budget of {name}"
+    verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
+             "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
+             "upload_conversions": "Send CRM outcomes back to"}
+    return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
+
+
+def evidence_lines(evidence: Mapping[str, Any], limit: int = 12) -> list[tuple[str, str]]:
+    """The evidence's scalar facts as (label, value), for people; nested detail stays in the audit."""
+    facts = []
+    for key, value in evidence.items():
+        if isinstance(value, Mapping | list | tuple):
+            continue
+        text = f"{value:.3g}" if isinstance(value, float) else str(value)
+        facts.append((key.replace("_", " "), text))
+    return facts[:limit]

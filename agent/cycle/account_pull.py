@@ -1,0 +1,99 @@
+"""One account's pull: read everything the platform has for it, then store it in one transaction.
+
+Called by the per-account turn (agent/cycle/account_turn.py) before evaluating and gating.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from concurrent.futures import Future, wait
+from datetime import date, timedelta
+from typing import Any
+
+from agent.config import AccountConfig
+from agent.cycle import reach_plan
+from agent.cycle.concurrency import OneAfterAnother, ReadPool
+from agent.cycle.optional_reads import OptionalReads
+from agent.cycle.run_context import RunContext
+from agent.cycle.segment_pull import futures, start_breakdowns, store_breakdowns
+from agent.cycle.summary import CycleSummary
+from agent.storage import store
+from connectors.base import AccountInfoReader, Connector
+from connectors.errors import ConnectorError
+from connectors.records import AccountInfo
+
+
+def pull_window(latest_stored: date | None, today: date, lookback_days: int, initial_days: int) -> tuple[date, date]:
+    """Days to (re-)pull: everything missing, and at least the look-back window that platforms restate."""
+    end = today - timedelta(days=1)
+    if latest_stored is None:
+        return today - timedelta(days=initial_days), end
+    return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
+
+
+def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: CycleSummary,
+                 info: AccountInfo | None, reads: ReadPool | None = None) -> None:
+    """Read everything from the platform first, then write it in one short transaction (SQLite
+    allows one writer at a time, and a platform call must never hold a database lock). Reads that
+    do not depend on each other go to `reads` together."""
+    engine, config, clock, connector = ctx.engine, ctx.config, ctx.clock, ctx.connectors[account.platform]
+    pool = reads or OneAfterAnother()
+    with engine.connect() as connection:
+        latest = store.latest_metric_day(connection, account.id)
+        known_reach = store.load_reach_estimate_records(connection, account.id)
+        stored_audiences = store.load_audiences(connection, account.id)
+    start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
+    if info is None and isinstance(connector, AccountInfoReader):
+        info = connector.account_info(account.id)
+    if info is None:
+        info = next((a for a in connector.accounts() if a.account_id == account.id), None)
+    if info is None:
+        raise ConnectorError(f"account {account.id}: not visible to the {account.platform} connector")
+    # listed in the read's own thread: a connector returning a lazy iterable reads while iterated
+    entities_read = pool.submit(lambda: list(connector.entities(account.id)))
+    metrics_read = pool.submit(lambda: list(connector.daily_metrics(account.id, start, end)))
+    search_terms_read = pool.submit(lambda: list(connector.search_terms(account.id, start, end)))
+    audiences_read = pool.submit(lambda: list(connector.audiences(account.id)))
+    breakdowns = start_breakdowns(connector, account.id, account.platform, start, end, pool)
+    rest: list[Future[Any]] = [metrics_read, search_terms_read, audiences_read, *futures(breakdowns)]
+    optional = OptionalReads(account.id, account.platform)  # enrichments: a failure is noted, the pull goes on
+    try:
+        entities = entities_read.result()
+        audiences = optional.result("audiences", audiences_read)
+        wanted = reach_plan.wanted_keys(entities)
+        definitions = reach_plan.definitions(wanted, entities, stored_audiences if audiences is None else audiences)
+        ask = reach_plan.keys_to_ask(account.id, today, definitions, known_reach)
+        reach = _reach_estimates(connector, account.id, ask, pool, optional)
+    finally:  # nothing of this account's is left running once it has failed or finished
+        wait(rest)
+    metrics = metrics_read.result()
+    search_terms = optional.result("search terms", search_terms_read) or []
+    now = clock.now()
+    with engine.begin() as connection:
+        store.upsert_account(connection, info, now)
+        store.upsert_entities(connection, entities, now)
+        summary.ad_sets += sum(1 for e in entities if e.level == "ad_set")
+        summary.metric_rows_upserted += store.upsert_metrics(connection, metrics, now)
+        summary.search_term_rows_upserted += store.upsert_search_terms(connection, search_terms, now)
+        store.record_conversion_revisions(connection, account.id, pulled_on=today, first_day=start)
+        if audiences is not None:  # unread: the audiences stored before are kept
+            store.upsert_audiences(connection, audiences, now)
+        store.upsert_reach_estimates(connection, account.id, reach, today, definitions)
+        store_breakdowns(connection, breakdowns, metrics, start, end, now, optional)
+        optional.record(connection, now, summary.cycle_id)
+
+
+def _reach_estimates(connector: Connector, account_id: str, keys: Sequence[frozenset[str]], reads: ReadPool,
+                     optional: OptionalReads) -> dict[frozenset[str], int]:
+    """The platform's reach for each of `keys` (chosen by `agent.cycle.reach_plan`).
+
+    No platform API returns overlap; reach(A) + reach(B) - reach(A or B) estimates it. Each estimate
+    is a request against the platform's rate limits. An estimate the platform cannot give (None) or
+    that fails is left out, noted in `optional`.
+    """
+    estimates = {key: reads.submit(functools.partial(connector.estimate_reach, account_id, sorted(key)))
+                 for key in keys}
+    wait(estimates.values())
+    found = {key: optional.result("reach estimates", estimate) for key, estimate in estimates.items()}
+    return {key: size for key, size in found.items() if size is not None}

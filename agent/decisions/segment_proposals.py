@@ -1,0 +1,73 @@
+"""Segment exclusion proposals for one account, from the stored breakdowns (the imperative shell of
+policies/segment_exclusions.py): the same window, lag curve and protections as the ad-set policies."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from agent.clock import Clock
+from agent.config import AccountConfig, AgentConfig
+from agent.decisions.snapshots import load_snapshot
+from agent.storage.segment_store import load_segment_rows
+from connectors.records import SegmentRow
+from policies.base import Proposal
+from policies.conversion_lag import lag_curve
+from policies.protection import may_change
+from policies.roas_evidence import WindowEvidence, estimate_dispersion, window_bounds
+from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, SegmentWindow, propose
+
+
+def settings_for(config: AgentConfig, account: AccountConfig) -> SegmentExclusionSettings:
+    """The underperformers' bar (target, confidence, window spend floor) applied to segments."""
+    policy = config.policy_settings(account).underperformers
+    return SegmentExclusionSettings(target_roas=policy.target_roas, confidence=policy.confidence,
+                                    min_spend=policy.min_spend, min_days=policy.min_days_live)
+
+
+def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfig, today: date,
+                      clock: Clock) -> list[Proposal]:
+    snapshot = load_snapshot(engine, account, today, clock)
+    lever = LEVERS.get(snapshot.platform)
+    if lever is None:
+        return []
+    window_days = config.policy_settings(account).underperformers.window_days
+    start, end = window_bounds(today, window_days)
+    curve = lag_curve(snapshot)
+    settings = settings_for(config, account)
+    settings = SegmentExclusionSettings(**{**settings.__dict__,
+                                           "dispersion": estimate_dispersion(snapshot, start, end, curve)})
+    with engine.connect() as connection:
+        rows = load_segment_rows(connection, account.id, start, end, [lever[0]])
+    by_ad_set: dict[str, list[SegmentRow]] = defaultdict(list)
+    for row in rows:
+        by_ad_set[row.entity_id].append(row)
+    proposals: list[Proposal] = []
+    for ad_set_id, ad_set_rows in sorted(by_ad_set.items()):
+        entity = snapshot.entities.get(ad_set_id)
+        if entity is None or entity.learning or not may_change(snapshot, ad_set_id):
+            continue
+        windows = _windows(ad_set_rows, start, end, lambda day: curve.for_day(day, today))
+        proposals += propose(snapshot.platform, account.id, entity, windows, settings, today)
+    return proposals
+
+
+def _windows(rows: list[SegmentRow], start: date, end: date,
+             completeness: Callable[[date], float]) -> list[SegmentWindow]:
+    grouped: dict[tuple[str, str], list[SegmentRow]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.dimension, row.segment)].append(row)
+    found = []
+    for (dimension, segment), parts in sorted(grouped.items()):
+        spend = sum((r.spend for r in parts), Decimal(0))
+        exposure = sum(float(r.spend) * completeness(r.day) for r in parts)
+        found.append(SegmentWindow(dimension, segment, WindowEvidence(
+            start, end, spend, exposure, sum(r.conversions for r in parts),
+            sum((r.conversion_value for r in parts), Decimal(0)), sum(r.clicks for r in parts),
+            sum(r.impressions for r in parts), len({r.day for r in parts if r.spend > 0}), exposure,
+            min(r.day for r in parts))))
+    return found

@@ -1,0 +1,36 @@
+"""User rules in the account's turn: their history from storage, their pure evaluation
+(policies/rules/evaluate.py), their traces recorded (agent/storage/rule_records.py)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from agent.clock import Clock
+from agent.config import AccountConfig, AgentConfig
+from agent.storage.rule_records import load_rule_history, record_traces
+from policies.base import Proposal, Snapshot
+from policies.rules.evaluate import RuleEvaluation, evaluate_rules
+
+
+def evaluate_account_rules(engine: Engine, account: AccountConfig, config: AgentConfig, snapshot: Snapshot,
+                           clock: Clock, cycle_id: int | None, *, record: bool = True) -> RuleEvaluation:
+    """The configured rules over one account's snapshot, their traces recorded (unless `record` is off)."""
+    now = clock.now()
+    with engine.connect() as connection:
+        history = load_rule_history(connection, account.id, account.timezone, now)
+    prior = config.policy_settings(account).underperformers.prior_conversions
+    evaluation = evaluate_rules(snapshot, config.rules, now.astimezone(ZoneInfo(account.timezone)), history, prior)
+    if record and evaluation.traces:
+        with engine.begin() as connection:
+            record_traces(connection, account.id, snapshot.today, evaluation, now, cycle_id)
+    return evaluation
+
+
+def rule_proposals(engine: Engine, account: AccountConfig, config: AgentConfig, snapshot: Snapshot, clock: Clock,
+                   cycle_id: int | None) -> list[Proposal]:
+    """The cycle's hook: the rules' proposals for the account (none without rules)."""
+    if not config.rules:
+        return []
+    return evaluate_account_rules(engine, account, config, snapshot, clock, cycle_id).proposals

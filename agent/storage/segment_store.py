@@ -1,0 +1,148 @@
+"""The `segment_metrics` table: ad-set delivery by breakdown segment, one row per (ad set, day,
+dimension, segment), and the reads the segment report needs.
+
+A pull replaces the days it read for each dimension it read (segments that a restatement drops,
+such as a LinkedIn value that fell under the privacy threshold, must not linger), in the same
+transaction as the ad sets' own metrics; dimensions whose report failed keep what was stored.
+Money is integer micros (`agent.models.Money`) with the currency beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    MetaData,
+    String,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+)
+
+from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord
+from connectors.records import SegmentRow
+
+SEGMENTS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
+
+segment_metrics = Table(
+    "segment_metrics", SEGMENTS_METADATA,
+    Column("platform", String(64), primary_key=True),
+    Column("account_id", String(128), primary_key=True),
+    Column("entity_id", String(255), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("dimension", String(32), primary_key=True),
+    Column("segment", String(128), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("spend", MONEY, nullable=False),
+    Column("impressions", BigInteger, nullable=False),
+    Column("clicks", BigInteger, nullable=False),
+    Column("conversions", Float, nullable=False),
+    Column("conversion_value", MONEY, nullable=False),
+    Column("pulled_at", DateTime(timezone=True), nullable=False),
+    Index("ix_segment_metrics_account_dimension_day", "account_id", "dimension", "day"),
+)
+
+
+def replace_segments(connection: Connection, account_id: str, dimensions: Collection[str], start: date, end: date,
+                     rows: Iterable[SegmentRow], now: datetime) -> int:
+    """Store `rows` as the account's segments of `dimensions` over `start..end` (what was there is replaced)."""
+    if not dimensions:
+        return 0
+    connection.execute(delete(segment_metrics).where(
+        segment_metrics.c.account_id == account_id, segment_metrics.c.dimension.in_(sorted(dimensions)),
+        segment_metrics.c.day >= start, segment_metrics.c.day <= end))
+    values = [{"platform": r.platform, "account_id": r.account_id, "entity_id": r.entity_id, "day": r.day,
+               "dimension": r.dimension, "segment": r.segment, "currency": r.currency, "spend": r.spend,
+               "impressions": r.impressions, "clicks": r.clicks, "conversions": r.conversions,
+               "conversion_value": r.conversion_value, "pulled_at": now}
+              for r in rows if r.dimension in dimensions and start <= r.day <= end]
+    if values:
+        connection.execute(insert(segment_metrics), values)
+    return len(values)
+
+
+@dataclass(frozen=True)
+class SegmentTotal:
+    """One campaign's delivery in one segment over a window."""
+
+    account_id: str
+    campaign_id: str
+    campaign_name: str
+    dimension: str
+    segment: str
+    currency: str
+    spend: Decimal
+    conversions: float
+    conversion_value: Decimal
+    days: int
+    exposure: float  # spend weighted by each day's conversion completeness
+
+
+def segment_totals(connection: Connection, start: date, end: date, account_ids: Sequence[str] | None = None,
+                   dimension: str | None = None,
+                   completeness: Callable[[str, date], float] = lambda _account, _day: 1.0) -> list[SegmentTotal]:
+    """Per account, campaign, dimension and segment: delivery summed over `start..end`, with the spend
+    weighted by `completeness(account, day)` (the share of the day's conversions already reported)."""
+    s, e = segment_metrics.c, EntityRecord.__table__.c
+    campaigns = EntityRecord.__table__.alias("campaign")
+    query = (
+        select(s.account_id, e.parent_id, func.max(campaigns.c.name), s.dimension, s.segment, func.max(s.currency),
+               s.day, func.sum(s.spend), func.sum(s.conversions), func.sum(s.conversion_value))
+        .select_from(segment_metrics.join(EntityRecord.__table__, and_(
+            e.account_id == s.account_id, e.entity_id == s.entity_id))
+            .outerjoin(campaigns, and_(campaigns.c.account_id == s.account_id, campaigns.c.entity_id == e.parent_id)))
+        .where(s.day >= start, s.day <= end)
+        .group_by(s.account_id, e.parent_id, s.dimension, s.segment, s.day)
+        .order_by(s.account_id, e.parent_id, s.dimension, s.segment)
+    )
+    if account_ids:
+        query = query.where(s.account_id.in_(list(account_ids)))
+    if dimension:
+        query = query.where(s.dimension == dimension)
+    found: dict[tuple[str, str, str, str], SegmentTotal] = {}
+    for account, campaign, name, dim, segment, currency, day, spend, conversions, value in connection.execute(query):
+        key = (account, str(campaign), dim, segment)
+        seen = found.get(key) or SegmentTotal(account, str(campaign), name or str(campaign), dim, segment, currency,
+                                              Decimal(0), 0.0, Decimal(0), 0, 0.0)
+        day_spend = _money(spend)
+        found[key] = replace(seen, spend=seen.spend + day_spend, conversions=seen.conversions + float(conversions or 0),
+                             conversion_value=seen.conversion_value + _money(value),
+                             days=seen.days + (1 if day_spend > 0 else 0),
+                             exposure=seen.exposure + float(day_spend) * completeness(account, day))
+    return list(found.values())
+
+
+def _money(value: object) -> Decimal:
+    """A summed Money column: Decimal already, or integer micros where the driver lost the type."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(int(value or 0)) / MICROS  # type: ignore[call-overload]
+
+
+def stored_dimensions(connection: Connection) -> list[str]:
+    return [row[0] for row in connection.execute(select(segment_metrics.c.dimension).distinct()
+                                                 .order_by(segment_metrics.c.dimension))]
+
+
+def load_segment_rows(connection: Connection, account_id: str, start: date, end: date,
+                      dimensions: Collection[str]) -> list[SegmentRow]:
+    """The account's stored segment rows of `dimensions` over `start..end`."""
+    s = segment_metrics.c
+    query = select(segment_metrics).where(s.account_id == account_id, s.day >= start, s.day <= end,
+                                          s.dimension.in_(sorted(dimensions)))
+    return [SegmentRow(r.platform, r.account_id, r.entity_id, r.day, r.dimension, r.segment, r.currency, r.spend,
+                       int(r.impressions), int(r.clicks), float(r.conversions), r.conversion_value)
+            for r in connection.execute(query)]

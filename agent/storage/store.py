@@ -1,0 +1,394 @@
+"""What the agent pulled: accounts, entities, daily metrics, search terms, audiences, reach estimates
+and conversion revisions, written in bulk and read back per account (plus the engine itself).
+
+The other tables have their own storage modules: agent/storage/audit_trail.py, agent/storage/cycle_records.py,
+agent/storage/flags.py, agent/storage/action_queries.py and agent/storage/action_states.py (the actions' state machine).
+
+Ingestion is bulk (`INSERT ... ON CONFLICT DO UPDATE` in chunks through SQLAlchemy Core), keyed by
+(platform, account, entity, day) so that re-pulling a look-back window overwrites restated days
+and never duplicates a row. The same statements run on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from agent.storage.models import (
+    Account,
+    AudienceRecord,
+    ConversionRevisionRecord,
+    DailyMetric,
+    EntityRecord,
+    ReachEstimate,
+    SearchTerm,
+    to_micros,
+)
+from connectors.records import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
+from policies.base import ConversionRevision
+
+CHUNK_ROWS = 2000
+# PostgreSQL pays a fixed cost per chunk (COPY round trip, INSERT ... SELECT, TRUNCATE of the
+# staging table): at 2,000 rows a 1M-row pull spent a third of its time on it. 20,000 rows of
+# tuples are a few MB, so the pull still streams.
+COPY_CHUNK_ROWS = 20_000
+RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
+REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    # pre-ping: a pooled connection the server dropped (restart, failover, idle cut) is replaced on
+    # checkout instead of failing the next statement
+    engine = create_engine(url, pool_pre_ping=True)
+    _reconnect_through_blips(engine)
+    return engine
+
+
+def _reconnect_through_blips(engine: Engine) -> None:
+    """Once the engine has reached the server, a new connection refused or dropped during a short
+    outage is tried again for a few seconds (agent/storage/db_retry.py); the very first connection is not,
+    so an unreachable database at start is reported at once."""
+    reached = [False]
+
+    @event.listens_for(engine, "connect")
+    def _reached(_dbapi_connection: Any, _record: Any) -> None:
+        reached[0] = True
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        if not reached[0]:
+            return None  # the default connect
+        for attempt in Retrying(retry=retry_if_exception_type(dialect.loaded_dbapi.OperationalError),
+                                stop=stop_after_delay(RECONNECT_SECONDS),
+                                wait=wait_exponential(multiplier=0.1, max=1.0), reraise=True):
+            with attempt:
+                return dialect.connect(*cargs, **cparams)
+        return None  # pragma: no cover (tenacity re-raises)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def upsert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT the rows, or UPDATE every non-key column where the key already exists."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    update_columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+    statement = insert.on_conflict_do_update(index_elements=list(keys), set_=update_columns)
+    connection.execute(statement, list(rows))
+
+
+def upsert_account(connection: Connection, account: AccountInfo, now: datetime) -> None:
+    row = {
+        "account_id": account.account_id,
+        "platform": account.platform,
+        "name": account.name,
+        "currency": account.currency,
+        "timezone": account.timezone,
+        "updated_at": now,
+    }
+    upsert_rows(connection, Account.__table__, [row], ["account_id"])  # type: ignore[arg-type]
+
+
+def upsert_entities(connection: Connection, entities: Iterable[Entity], now: datetime) -> int:
+    count = 0
+    for chunk in _chunks(entities, CHUNK_ROWS):
+        rows = [
+            {
+                "account_id": e.account_id,
+                "entity_id": e.entity_id,
+                "platform": e.platform,
+                "level": e.level,
+                "parent_id": e.parent_id,
+                "name": e.name,
+                "status": e.status,
+                "currency": e.currency,
+                "daily_budget": e.daily_budget,
+                "learning": e.learning,
+                "last_changed": e.last_changed,
+                "attributes": dict(e.attributes),
+                "updated_at": now,
+            }
+            for e in chunk
+        ]
+        upsert_rows(connection, EntityRecord.__table__, rows, ["account_id", "entity_id"])  # type: ignore[arg-type]
+        count += len(rows)
+    return count
+
+
+METRIC_COLUMNS = ("platform", "account_id", "entity_id", "day", "level", "currency", "spend", "impressions",
+                  "clicks", "conversions", "conversion_value", "reach", "pulled_at")
+METRIC_KEYS = ("platform", "account_id", "entity_id", "day")
+
+
+def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: datetime) -> int:
+    """Bulk upsert of daily metric rows; returns how many rows were written.
+
+    The hot path of every pull, so it skips SQLAlchemy's per-row parameter processing (70% of the
+    time when measured): rows become plain tuples (money as integer micros, as the `Money` column
+    stores it) and go to the driver in one executemany per chunk on SQLite, or through COPY into a
+    staging table on PostgreSQL. bench/ingest.py compares it with a raw-SQL bound.
+    """
+    count = 0
+    sqlite_style = connection.dialect.name != "postgresql"
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
+    for chunk in _chunks(metrics, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+        rows = [
+            (m.platform, m.account_id, m.entity_id, m.day.isoformat() if sqlite_style else m.day, m.level,
+             m.currency, to_micros(m.spend), m.impressions, m.clicks, m.conversions,
+             to_micros(m.conversion_value), m.reach, pulled_at)
+            for m in chunk
+        ]
+        _raw_upsert(connection, "daily_metrics", METRIC_COLUMNS, METRIC_KEYS, rows)
+        count += len(rows)
+    return count
+
+
+def _sqlite_datetime(moment: datetime) -> str:
+    """How SQLAlchemy's SQLite DateTime stores a value (UTC, no offset), so both paths agree."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
+                rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE of plain tuples, at the driver's speed."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    if connection.dialect.name != "postgresql":
+        marks = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+        return
+    stage = f"_stage_{table}"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
+                       "ON COMMIT DROP")
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
+        cursor.execute(f"TRUNCATE {stage}")
+    finally:
+        cursor.close()
+
+
+SEARCH_TERM_COLUMNS = ("account_id", "ad_group_id", "day", "search_term", "campaign_id", "impressions", "clicks",
+                       "spend", "conversions", "conversion_value", "pulled_at")
+SEARCH_TERM_KEYS = ("account_id", "ad_group_id", "day", "search_term")
+
+
+def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], now: datetime) -> int:
+    """Bulk upsert of search-term rows, by the same driver-speed path as `upsert_metrics` (a Google
+    account has more search-term rows than metric rows)."""
+    count = 0
+    sqlite_style = connection.dialect.name != "postgresql"
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
+    for chunk in _chunks(terms, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+        rows = [
+            (t.account_id, t.ad_group_id, t.day.isoformat() if sqlite_style else t.day, t.search_term, t.campaign_id,
+             t.impressions, t.clicks, to_micros(t.spend), t.conversions, to_micros(t.conversion_value), pulled_at)
+            for t in chunk
+        ]
+        _raw_upsert(connection, "search_terms", SEARCH_TERM_COLUMNS, SEARCH_TERM_KEYS, rows)
+        count += len(rows)
+    return count
+
+
+def latest_metric_day(connection: Connection, account_id: str) -> date | None:
+    """The newest day stored for an account: decides between a first full pull and a look-back."""
+    return connection.execute(
+        select(func.max(DailyMetric.day)).where(DailyMetric.account_id == account_id)
+    ).scalar_one_or_none()
+
+
+def count_metric_rows(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(DailyMetric)).scalar_one())
+
+
+def load_entities(connection: Connection, account_id: str) -> dict[str, Entity]:
+    records = connection.execute(select(EntityRecord.__table__).where(EntityRecord.account_id == account_id)).all()
+    entities: dict[str, Entity] = {}
+    for r in records:
+        entities[r.entity_id] = Entity(
+            platform=r.platform,
+            account_id=r.account_id,
+            level=r.level,
+            entity_id=r.entity_id,
+            parent_id=r.parent_id,
+            name=r.name,
+            status=r.status,
+            currency=r.currency,
+            daily_budget=r.daily_budget,
+            learning=r.learning,
+            last_changed=r.last_changed,
+            attributes=r.attributes or {},
+        )
+    return entities
+
+
+def load_daily_metrics(connection: Connection, account_id: str, start: date, end: date) -> dict[str, list[MetricRow]]:
+    """Stored rows per entity for `start..end`, oldest first."""
+    query = (
+        select(DailyMetric.__table__)
+        .where(DailyMetric.account_id == account_id, DailyMetric.day >= start, DailyMetric.day <= end)
+        .order_by(DailyMetric.entity_id, DailyMetric.day)
+    )
+    daily: dict[str, list[MetricRow]] = defaultdict(list)
+    for r in connection.execute(query):
+        daily[r.entity_id].append(
+            MetricRow(
+                platform=r.platform,
+                account_id=r.account_id,
+                level=r.level,
+                entity_id=r.entity_id,
+                day=r.day,
+                currency=r.currency,
+                spend=r.spend,
+                impressions=r.impressions,
+                clicks=r.clicks,
+                conversions=r.conversions,
+                conversion_value=r.conversion_value,
+                reach=r.reach,
+            )
+        )
+    return dict(daily)
+
+
+def record_conversion_revisions(connection: Connection, account_id: str, pulled_on: date,
+                                first_day: date | None = None) -> int:
+    """Snapshot the account's per-day conversion totals as stored right after a pull, for the days
+    the pull re-read (from `first_day`): a day not re-read was not seen again, and recording its
+    stale total at a later age would tell the lag curve its conversions had stopped coming."""
+    since = pulled_on - timedelta(days=REVISION_HORIZON_DAYS)
+    totals = connection.execute(
+        select(DailyMetric.day, func.sum(DailyMetric.conversions), func.sum(DailyMetric.__table__.c.conversion_value))
+        .where(DailyMetric.account_id == account_id, DailyMetric.level == "ad_set",
+               DailyMetric.day >= max(since, first_day or since))
+        .group_by(DailyMetric.day)
+    ).all()
+    rows = [
+        {"account_id": account_id, "day": day, "pulled_on": pulled_on, "conversions": float(conversions or 0),
+         "conversion_value": value if value is not None else Decimal(0)}
+        for day, conversions, value in totals
+    ]
+    upsert_rows(connection, ConversionRevisionRecord.__table__, rows, ["account_id", "day", "pulled_on"])  # type: ignore[arg-type]
+    return len(rows)
+
+
+def load_conversion_revisions(connection: Connection, account_id: str, since: date) -> list[ConversionRevision]:
+    query = select(ConversionRevisionRecord.__table__).where(
+        ConversionRevisionRecord.account_id == account_id, ConversionRevisionRecord.day >= since
+    )
+    return [
+        ConversionRevision(day=r.day, age_days=(r.pulled_on - r.day).days, conversions=r.conversions,
+                           conversion_value=r.conversion_value)
+        for r in connection.execute(query)
+    ]
+
+
+def upsert_audiences(connection: Connection, audiences: Sequence[Audience], now: datetime) -> None:
+    rows = [
+        {"account_id": a.account_id, "audience_id": a.audience_id, "name": a.name,
+         "estimated_size": a.estimated_size, "updated_at": now}
+        for a in audiences
+    ]
+    upsert_rows(connection, AudienceRecord.__table__, rows, ["account_id", "audience_id"])  # type: ignore[arg-type]
+
+
+def load_audiences(connection: Connection, account_id: str) -> list[Audience]:
+    query = select(AudienceRecord.__table__).where(AudienceRecord.account_id == account_id)
+    return [Audience(account_id=r.account_id, audience_id=r.audience_id, name=r.name,
+                     estimated_size=r.estimated_size) for r in connection.execute(query)]
+
+
+def audience_key(audience_ids: Iterable[str]) -> str:
+    return "|".join(sorted(audience_ids))
+
+
+class StoredReach(NamedTuple):
+    reach: int
+    definition: str | None
+    estimated_on: date
+
+
+def upsert_reach_estimates(connection: Connection, account_id: str, estimates: Mapping[frozenset[str], int],
+                           on: date, definitions: Mapping[frozenset[str], str] | None = None) -> None:
+    rows = [{"account_id": account_id, "audience_key": audience_key(ids), "reach": reach, "estimated_on": on,
+             "definition": (definitions or {}).get(ids)}
+            for ids, reach in estimates.items()]
+    upsert_rows(connection, ReachEstimate.__table__, rows, ["account_id", "audience_key"])  # type: ignore[arg-type]
+
+
+def load_reach_estimate_records(connection: Connection, account_id: str) -> dict[frozenset[str], StoredReach]:
+    """Every stored estimate of an account with the definition it was asked for and its day."""
+    query = select(ReachEstimate.__table__).where(ReachEstimate.account_id == account_id)
+    return {frozenset(r.audience_key.split("|")): StoredReach(r.reach, r.definition, r.estimated_on)
+            for r in connection.execute(query)}
+
+
+def load_reach_estimates(connection: Connection, account_id: str,
+                         fresh_since: date | None = None) -> dict[frozenset[str], int]:
+    query = select(ReachEstimate.__table__).where(ReachEstimate.account_id == account_id)
+    if fresh_since is not None:
+        query = query.where(ReachEstimate.estimated_on >= fresh_since)
+    return {frozenset(r.audience_key.split("|")): r.reach for r in connection.execute(query)}
+
+
+def load_search_terms(connection: Connection, account_id: str, start: date, end: date) -> list[SearchTermRow]:
+    query = select(SearchTerm.__table__).where(
+        SearchTerm.account_id == account_id, SearchTerm.day >= start, SearchTerm.day <= end
+    )
+    return [
+        SearchTermRow(account_id=r.account_id, campaign_id=r.campaign_id, ad_group_id=r.ad_group_id, day=r.day,
+                      search_term=r.search_term, impressions=r.impressions, clicks=r.clicks, spend=r.spend,
+                      conversions=r.conversions, conversion_value=r.conversion_value)
+        for r in connection.execute(query)
+    ]
+
+
+def ad_set_parents(connection: Connection) -> dict[tuple[str, str], str | None]:
+    """Each stored ad set's campaign: (account id, ad set id) -> campaign id."""
+    return {(row.account_id, row.entity_id): row.parent_id for row in connection.execute(
+        select(EntityRecord.account_id, EntityRecord.entity_id, EntityRecord.parent_id)
+        .where(EntityRecord.level == "ad_set"))}
+
+
+def ad_set_spend_rows(connection: Connection, since: date | None = None) -> Sequence[Any]:
+    """Every stored ad-set day's spend (platform, account, ad set, currency, spend), from `since`."""
+    query = select(DailyMetric.platform, DailyMetric.account_id, DailyMetric.entity_id, DailyMetric.currency,
+                   DailyMetric.spend).where(DailyMetric.level == "ad_set")
+    if since is not None:
+        query = query.where(DailyMetric.day >= since)
+    return connection.execute(query).all()

@@ -1,0 +1,76 @@
+"""Google Ads breakdown reports: one GAQL query per account and breakdown, ad-group level, daily.
+
+- device: `segments.device` on `ad_group`;
+- age: `age_range_view`, the age range criterion's `ad_group_criterion.age_range.type`;
+- gender: `gender_view`, `ad_group_criterion.gender.type`;
+- region: `geographic_view` segmented by `segments.geo_target_region` (a `geoTargetConstants/{id}`
+  resource name), named through one `geo_target_constant` lookup of the ids not seen before.
+(https://developers.google.com/google-ads/api/fields/v26/age_range_view, .../gender_view,
+.../geographic_view: `ad_group` and `campaign` are segmenting resources of these views.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from connectors.google_ads.reports import PLATFORM, micros_to_money, parse_date, value_to_money
+from connectors.records import SegmentRow
+from connectors.segments import UNKNOWN, google_age, google_device, google_gender, region
+
+_METRICS = ("metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, "
+            "metrics.conversions_value")
+# report -> (segment field, FROM resource)
+_REPORTS: dict[str, tuple[str, str]] = {
+    "device": ("segments.device", "ad_group"),
+    "age": ("ad_group_criterion.age_range.type", "age_range_view"),
+    "gender": ("ad_group_criterion.gender.type", "gender_view"),
+    "region": ("segments.geo_target_region", "geographic_view"),
+}
+
+
+def breakdown_query(report: str, start: date, end: date) -> str:
+    segment_field, resource = _REPORTS[report]
+    return (f"SELECT campaign.id, ad_group.id, segments.date, {segment_field}, {_METRICS} FROM {resource} "
+            f"WHERE segments.date BETWEEN '{start.isoformat()}' AND '{end.isoformat()}'")
+
+
+def resource_of(report: str) -> str:
+    return _REPORTS[report][1]
+
+
+def geo_names_query(resource_names: Iterable[str]) -> str:
+    quoted = ", ".join(f"'{name}'" for name in sorted(resource_names))
+    return (f"SELECT geo_target_constant.resource_name, geo_target_constant.name FROM geo_target_constant "
+            f"WHERE geo_target_constant.resource_name IN ({quoted})")
+
+
+def raw_region(row: Any) -> str:
+    return str(row.segments.geo_target_region or "")
+
+
+def segment_of(report: str, row: Any, geo_names: dict[str, str]) -> str:
+    if report == "device":
+        return google_device(row.segments.device)
+    if report == "age":
+        return google_age(row.ad_group_criterion.age_range.type_)
+    if report == "gender":
+        return google_gender(row.ad_group_criterion.gender.type_)
+    return region(geo_names.get(raw_region(row))) if raw_region(row) else UNKNOWN
+
+
+def segment_row(report: str, row: Any, account_id: str, currency: str,
+                geo_names: dict[str, str]) -> SegmentRow:
+    metrics = row.metrics
+    return SegmentRow(
+        platform=PLATFORM, account_id=account_id, entity_id=str(row.ad_group.id), day=parse_date(row.segments.date),
+        dimension=report, segment=segment_of(report, row, geo_names), currency=currency,
+        spend=micros_to_money(metrics.cost_micros, currency), impressions=int(metrics.impressions),
+        clicks=int(metrics.clicks), conversions=float(metrics.conversions),
+        conversion_value=value_to_money(metrics.conversions_value, currency))
+
+
+def row_id(row: Any) -> str:
+    return f"{row.ad_group.id}@{row.segments.date}"
+

@@ -1,0 +1,156 @@
+"""Stop delivery to a segment that, with high probability, returns less than the target.
+
+An ad set profitable overall can spend a third of its money on a segment that never converts. The
+evidence bar is the one that pauses ad sets (policies/underperformers.py): conversions Poisson on
+lag-discounted spend, value per conversion log-normal, the segment shrunk towards its own ad set,
+counts widened by the account's dispersion, and a proposal only when P(true ROAS < target) reaches
+the confidence. Only levers the platform offers are proposed:
+
+- Google Ads: a device bid modifier of -100% on the ad group. Smart Bidding ignores device, age,
+  gender and location modifiers except -100%, so a milder cut is never proposed
+  (https://support.google.com/google-ads/answer/2732132).
+- Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting).
+- LinkedIn: a company-size exclusion on the campaign; LinkedIn needs an audience of at least 300
+  members, so a known audience left smaller than that is not cut.
+
+A segment is cut only if it also returns less than the rest of its ad set: when the whole ad set
+loses, shrinking towards it makes every segment look bad, and that is the underperformers' call.
+
+Guardrail: one change may cut at most `max_delivery_share` of the ad set's spend in the window, and
+an ad set gets one segment proposal per cycle (its worst segment by money below target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from connectors.records import Entity
+from policies.base import Proposal
+from policies.money import money_str
+from policies.roas_evidence import DEFAULT_DISPERSION, DEFAULT_VALUE_CV, WindowEvidence, roas_posterior
+
+POLICY_NAME = "segment_exclusions"
+UNKNOWN = "unknown"
+MIN_LINKEDIN_AUDIENCE = 300
+# platform -> (dimension it can act on, action kind, what the lever is called)
+LEVERS: Mapping[str, tuple[str, str, str]] = {
+    "google_ads": ("device", "set_device_bid_modifier", "device bid modifier -100%"),
+    "meta": ("placement", "exclude_placement", "placement exclusion"),
+    "linkedin": ("company_size", "exclude_company_size", "company-size exclusion"),
+}
+
+
+@dataclass(frozen=True)
+class SegmentExclusionSettings:
+    target_roas: float = 2.0
+    confidence: float = 0.975
+    min_spend: Decimal = Decimal("100")  # in the segment, in the window
+    min_days: int = 7  # days with delivery in the segment
+    max_delivery_share: float = 0.35  # of the ad set's spend one change may cut
+    prior_conversions: float = 5.0  # weight of the ad set's own ROAS in a segment's posterior
+    value_cv: float = DEFAULT_VALUE_CV
+    dispersion: float = DEFAULT_DISPERSION
+
+
+@dataclass(frozen=True)
+class SegmentWindow:
+    """One segment of one ad set over the window (exposure: spend weighted by lag completeness)."""
+
+    dimension: str
+    segment: str
+    evidence: WindowEvidence
+
+
+def lever_for(platform: str, dimension: str) -> tuple[str, str] | None:
+    """(action kind, lever name) for acting on `dimension` on `platform`, or None where there is no lever."""
+    lever = LEVERS.get(platform)
+    if lever is None or lever[0] != dimension:
+        return None
+    return lever[1], lever[2]
+
+
+def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float) -> str | None:
+    """Why the platform would not take this cut, or None."""
+    excluded = {str(s) for s in ad_set.attributes.get("excluded_segments", {}).get(segment.dimension, [])}
+    if segment.segment in excluded:
+        return "already excluded"
+    if platform == "linkedin":
+        size = ad_set.attributes.get("audience_size")
+        if size is not None and int(size) * (1 - share) < MIN_LINKEDIN_AUDIENCE:
+            return f"LinkedIn needs at least {MIN_LINKEDIN_AUDIENCE} members"
+    return None
+
+
+def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[SegmentWindow],
+            settings: SegmentExclusionSettings, today: date) -> list[Proposal]:
+    """At most one proposal for `ad_set`: its worst segment below target by money, where a lever exists."""
+    lever_dimension = LEVERS.get(platform, ("", "", ""))[0]
+    mine = [s for s in segments if s.dimension == lever_dimension]
+    if not mine or ad_set.level != "ad_set" or ad_set.status != "ACTIVE":
+        return []
+    total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
+    if total_spend <= 0:
+        return []
+    prior = _total(mine)
+    candidates = []
+    for segment in mine:
+        ev = segment.evidence
+        share = float(ev.spend / total_spend)
+        if segment.segment == UNKNOWN or ev.spend < settings.min_spend or ev.days_with_spend < settings.min_days:
+            continue
+        if share > settings.max_delivery_share or _blocked(platform, ad_set, segment, share):
+            continue
+        if not _worse_than_the_rest(ev, prior):
+            continue  # a losing ad set makes every segment look bad: cutting its best part helps nothing
+        posterior = roas_posterior(ev, prior, settings.prior_conversions, settings.value_cv, settings.dispersion)
+        probability = posterior.probability_below(settings.target_roas)
+        if probability >= settings.confidence:
+            candidates.append((ev.spend, segment, posterior, probability, share))
+    if not candidates:
+        return []
+    spend, segment, posterior, probability, share = max(candidates, key=lambda c: (c[0], c[1].segment))
+    kind, lever = LEVERS[platform][1], LEVERS[platform][2]
+    low, high = posterior.quantiles(0.05, 0.95)
+    ev = segment.evidence
+    to: dict[str, object] = {"dimension": segment.dimension, "segment": segment.segment, "excluded": True}
+    if kind == "set_device_bid_modifier":
+        to["bid_modifier"] = -1.0
+    return [Proposal.about(
+        account_id, ad_set, kind=kind, policy=POLICY_NAME,
+        change={"from": {"dimension": segment.dimension, "segment": segment.segment, "excluded": False},
+                "to": to},
+        rationale=(f"{segment.dimension} {segment.segment} took {share:.0%} of the ad set's spend "
+                   f"({money_str(spend, ad_set.currency)}) at ROAS {ev.lag_corrected_roas or 0:.2f} "
+                   f"(90% {low:.2f}-{high:.2f}, lag-corrected) against a target of {settings.target_roas:.2f}: "
+                   f"P(below target) = {probability:.3f}. Proposed lever: {lever}."),
+        evidence={"window": {"start": ev.start.isoformat(), "end": ev.end.isoformat(), "as_of": today.isoformat()},
+                  "segment_spend": str(spend), "ad_set_spend": str(total_spend), "spend_share": round(share, 4),
+                  "conversions": ev.conversions, "conversion_value": str(ev.conversion_value),
+                  "completeness": round(ev.completeness, 3), "roas_lag_corrected": ev.lag_corrected_roas,
+                  "roas_low": round(low, 3), "roas_high": round(high, 3), "probability_below_target":
+                  round(probability, 4), "target_roas": settings.target_roas, "confidence": settings.confidence,
+                  "ad_set_roas": prior.lag_corrected_roas, "lever": lever,
+                  "max_delivery_share": settings.max_delivery_share},
+    )]
+
+
+def _worse_than_the_rest(segment: WindowEvidence, total: WindowEvidence) -> bool:
+    """Whether the segment returns less per lag-weighted unit of spend than the rest of its ad set."""
+    rest_exposure = total.lag_exposure - segment.lag_exposure
+    if rest_exposure <= 0:
+        return False
+    rest_roas = float(total.conversion_value - segment.conversion_value) / rest_exposure
+    return (segment.lag_corrected_roas or 0.0) < rest_roas
+
+
+def _total(segments: Sequence[SegmentWindow]) -> WindowEvidence:
+    first = segments[0].evidence
+    return WindowEvidence(
+        first.start, first.end, sum((s.evidence.spend for s in segments), Decimal(0)),
+        sum(s.evidence.exposure for s in segments), sum(s.evidence.conversions for s in segments),
+        sum((s.evidence.conversion_value for s in segments), Decimal(0)), sum(s.evidence.clicks for s in segments),
+        sum(s.evidence.impressions for s in segments), max(s.evidence.days_with_spend for s in segments),
+        sum(s.evidence.lag_exposure for s in segments))

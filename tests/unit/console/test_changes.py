@@ -1,0 +1,37 @@
+"""Changes in words: names instead of ids, only what changes, money in the currency's minor units."""
+
+from __future__ import annotations
+
+from agent.console.changes import change_lines, headline
+
+
+def test_negative_keywords_read_as_words_not_program_text() -> None:
+    change = {"from": {"list_name": "agent-negatives", "keywords": []},
+              "to": {"list_name": "agent-negatives", "keywords": [{"text": "free", "match_type": "PHRASE"},
+                                                                   {"text": "jobs", "match_type": "EXACT"}]}}
+    lines = change_lines("add_negative_keywords", change, "USD")
+    assert lines == ["add negative keywords “free” (phrase match), “jobs” (exact match) to the list "
+                     "“agent-negatives”"]
+    assert "[" not in lines[0] and "{" not in lines[0]
+
+
+def test_audiences_are_named() -> None:
+    change = {"from": {"excluded_audience_ids": ["111"]}, "to": {"excluded_audience_id": "222"}}
+    lines = change_lines("exclude_audience", change, "EUR", {"111": "Past buyers", "222": "Newsletter"})
+    assert lines == ["exclude the audience Newsletter (already excluded: Past buyers)"]
+
+
+def test_only_fields_that_change_are_shown_with_minor_units() -> None:
+    change = {"from": {"daily_budget": "650.00", "status": "ACTIVE"},
+              "to": {"daily_budget": "640.98", "status": "ACTIVE"}}
+    assert change_lines("set_budget", change, "EUR") == ["daily budget: 650.00 EUR → 640.98 EUR"]
+    yen = {"from": {"daily_budget": "65000"}, "to": {"daily_budget": "70000.4"}}
+    assert change_lines("set_budget", yen, "JPY") == ["daily budget: 65,000 JPY → 70,000 JPY"]
+
+
+def test_headline_says_what_happens_to_which_entity() -> None:
+    action = {"kind": "set_budget", "entity_level": "ad_set", "entity_name": "Serum | Lookalike",
+              "change": {"from": {"daily_budget": "39.00"}, "to": {"daily_budget": "46.60"}}}
+    assert headline(action, "EUR") == "Raise the daily budget of the ad set “Serum | Lookalike” from 39.00 EUR to 46.60 EUR"
+    pause = {"kind": "pause", "entity_level": "campaign", "entity_name": "Brand", "change": {}}
+    assert headline(pause, "EUR") == "Pause the campaign “Brand”"

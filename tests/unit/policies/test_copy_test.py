@@ -1,0 +1,45 @@
+"""The copy test's stopping rule and the predictor's calibration."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.copy_test import (
+    CHALLENGER_WINS,
+    CONTROL_WINS,
+    RUNNING,
+    ArmCounts,
+    CopyTestSettings,
+    LaunchedPrediction,
+    calibration,
+    decide_copy_test,
+)
+
+SETTINGS = CopyTestSettings()
+
+
+def test_a_clearly_better_challenger_wins_and_a_tie_runs_until_the_maximum() -> None:
+    control, better = ArmCounts(20000, 200), ArmCounts(20000, 300)
+    assert decide_copy_test(control, better, 5, SETTINGS).status == CHALLENGER_WINS
+    assert decide_copy_test(better, control, 5, SETTINGS).status == CONTROL_WINS
+    tie = ArmCounts(20000, 205)
+    assert decide_copy_test(control, tie, 5, SETTINGS).status == RUNNING
+    ended = decide_copy_test(control, tie, SETTINGS.max_days, SETTINGS)
+    assert ended.status == CHALLENGER_WINS and "maximum duration" in ended.reason
+
+
+def test_no_verdict_before_enough_impressions() -> None:
+    assert decide_copy_test(ArmCounts(500, 2), ArmCounts(500, 30), 3, SETTINGS).status == RUNNING
+
+
+def test_more_clicks_that_convert_clearly_worse_are_not_a_win() -> None:
+    control = ArmCounts(50000, 500, conversions=100)
+    challenger = ArmCounts(50000, 800, conversions=40)
+    assert decide_copy_test(control, challenger, 5, SETTINGS).status == RUNNING
+
+
+def test_calibration_counts_coverage_and_bias() -> None:
+    launches = [LaunchedPrediction(0.01, 0.008, 0.012, 0.011), LaunchedPrediction(0.02, 0.015, 0.025, 0.03)]
+    result = calibration(launches)
+    assert result.launches == 2 and result.coverage == 0.5
+    assert result.log_bias == pytest.approx((0.0953 + 0.4055) / 2, abs=1e-3)

@@ -1,0 +1,84 @@
+"""The segment exclusion policy: the underperformers' evidence bar, only levers the platform has, and
+the guardrail on how much of an ad set's delivery one change may cut."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from connectors.records import Entity
+from policies.roas_evidence import WindowEvidence
+from policies.segment_exclusions import SegmentExclusionSettings, SegmentWindow, lever_for, propose
+
+TODAY = date(2026, 11, 23)
+START, END = date(2026, 10, 26), date(2026, 11, 22)
+SETTINGS = SegmentExclusionSettings(target_roas=2.0, confidence=0.975, min_spend=Decimal("100"), min_days=7)
+
+
+def _ad_set(platform: str, **attributes: object) -> Entity:
+    return Entity(platform, "acct", "ad_set", "s1", "c1", "Ad set", "ACTIVE", "EUR", attributes=attributes)
+
+
+def _segment(dimension: str, segment: str, spend: int, conversions: float, value_per_conversion: int = 50
+             ) -> SegmentWindow:
+    money = Decimal(spend)
+    return SegmentWindow(dimension, segment, WindowEvidence(
+        START, END, money, float(money), conversions, Decimal(str(conversions * value_per_conversion)),
+        int(conversions * 20), int(conversions * 2000), 28, float(money)))
+
+
+def _placements(worst_spend: int = 1000, worst_conversions: float = 2) -> list[SegmentWindow]:
+    return [_segment("placement", "facebook_feed", 3000, 180), _segment("placement", "instagram_feed", 2000, 110),
+            _segment("placement", "audience_network_classic", worst_spend, worst_conversions)]
+
+
+def test_a_segment_clearly_below_target_is_excluded_with_its_evidence() -> None:
+    [proposal] = propose("meta", "acct", _ad_set("meta"), _placements(), SETTINGS, TODAY)
+    assert proposal.kind == "exclude_placement"
+    assert proposal.change["to"] == {"dimension": "placement", "segment": "audience_network_classic", "excluded": True}
+    evidence = proposal.evidence
+    assert evidence["probability_below_target"] >= 0.975 and evidence["roas_high"] < 2.0
+    assert evidence["spend_share"] == round(1000 / 6000, 4) and evidence["lever"] == "placement exclusion"
+
+
+def test_too_little_evidence_proposes_nothing() -> None:
+    thin = [_segment("placement", "facebook_feed", 300, 18), _segment("placement", "audience_network_classic", 60, 0)]
+    assert propose("meta", "acct", _ad_set("meta"), thin, SETTINGS, TODAY) == []
+    close_call = _placements(worst_conversions=30)  # ROAS 1.5 on 1000: not sure enough
+    assert propose("meta", "acct", _ad_set("meta"), close_call, SETTINGS, TODAY) == []
+
+
+def test_one_change_never_cuts_more_than_the_guardrail_share() -> None:
+    big = _placements(worst_spend=4000, worst_conversions=8)  # 44% of the ad set
+    assert propose("meta", "acct", _ad_set("meta"), big, SETTINGS, TODAY) == []
+
+
+def test_only_levers_the_platform_has() -> None:
+    assert lever_for("google_ads", "device") == ("set_device_bid_modifier", "device bid modifier -100%")
+    assert lever_for("google_ads", "age") is None and lever_for("meta", "age") is None
+    assert lever_for("linkedin", "company_size") == ("exclude_company_size", "company-size exclusion")
+    devices = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 1000, 1)]
+    [google] = propose("google_ads", "acct", _ad_set("google_ads"), devices, SETTINGS, TODAY)
+    assert google.change["to"]["bid_modifier"] == -1.0  # Smart Bidding honours only -100%
+    assert propose("meta", "acct", _ad_set("meta"), devices, SETTINGS, TODAY) == []
+
+
+def test_linkedin_keeps_an_audience_of_at_least_300_members() -> None:
+    sizes = [_segment("company_size", "51-200", 3000, 180), _segment("company_size", "1", 1000, 1)]
+    assert propose("linkedin", "acct", _ad_set("linkedin", audience_size=380), sizes, SETTINGS, TODAY) == []
+    [proposal] = propose("linkedin", "acct", _ad_set("linkedin", audience_size=50_000), sizes, SETTINGS, TODAY)
+    assert proposal.change["to"]["segment"] == "1"
+
+
+def test_unknown_and_already_excluded_segments_are_never_proposed() -> None:
+    unknown = [_segment("placement", "facebook_feed", 3000, 180), _segment("placement", "unknown", 1000, 0)]
+    assert propose("meta", "acct", _ad_set("meta"), unknown, SETTINGS, TODAY) == []
+    excluded = _ad_set("meta", excluded_segments={"placement": ["audience_network_classic"]})
+    assert propose("meta", "acct", excluded, _placements(), SETTINGS, TODAY) == []
+
+
+def test_the_best_segment_of_a_losing_ad_set_is_not_cut() -> None:
+    # feeds are too big to cut in one change; stories (ROAS 0.6 against 0.17 elsewhere) is the best part
+    losing = [_segment("placement", "facebook_feed", 3000, 10), _segment("placement", "instagram_feed", 2500, 8),
+              _segment("placement", "instagram_stories", 1000, 12)]
+    assert propose("meta", "acct", _ad_set("meta"), losing, SETTINGS, TODAY) == []

@@ -1,0 +1,40 @@
+"""The issue-19 figures of the decision-quality bench, on a short backtest and by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from agent.backtesting.arms import run_backtest
+from bench.decision_figures import compute_figures, ideal_test_rejects, render
+from connectors.simulator.dynamics import AppliedMutation
+from policies.robust_baseline import poisson_cdf
+
+
+def test_the_ideal_test_is_a_one_sided_poisson_test_at_the_given_false_alarm_rate() -> None:
+    # 1000 spent, 100 a conversion: at ROAS 2 it would have 20 conversions; 10 has P(N <= 10) = 1.1%
+    assert poisson_cdf(10, 20) == pytest.approx(0.0108, abs=0.0005)
+    assert ideal_test_rejects(1000, 10, 1000, 2.0, alpha=0.025, fallback_value_per_conversion=100)
+    assert not ideal_test_rejects(1000, 10, 1000, 2.0, alpha=0.01, fallback_value_per_conversion=100)
+    # no conversion at all: the account's value per conversion prices the expectation
+    assert ideal_test_rejects(1000, 0, 0, 2.0, alpha=0.01, fallback_value_per_conversion=100)
+
+
+def test_figures_of_a_short_backtest_count_churn_and_reversals() -> None:
+    report = run_backtest(1, days=16, policies=["underperformers"])
+    figures = compute_figures([report])
+    assert figures.surplus_median == report.surplus_captured
+    assert figures.budget_changes == 0 and figures.reversals == 0  # pauses only
+    assert figures.clear_losers == sum(1 for r in report.true_roas_at_oracle_day.values() if r <= 1.0)
+    assert 0 <= figures.ideal_matched <= figures.ideal_rejections <= figures.clear_losers
+    # a raise undone by a cut three days later is one reversal among two changes
+    holder = "sim-meta-de-c1-s1"
+    day = report.start + timedelta(days=8)
+    moves = (AppliedMutation("set_budget", "sim-meta-de", holder, {"daily_budget": "100000"}, day),
+             AppliedMutation("set_budget", "sim-meta-de", holder, {"daily_budget": "1"}, day + timedelta(days=3)))
+    churned = compute_figures([replace(report, agent_mutations=moves)])
+    assert (churned.budget_changes, churned.reversals, churned.reversal_share) == (2, 1, 0.5)
+    printed = "\n".join(render(churned))
+    assert "reversals within 7 days: 1/2 = 50.0%" in printed and "false pauses per 50 ad sets" in printed
