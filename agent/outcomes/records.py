@@ -135,6 +135,16 @@ def build_record(fields: Mapping[str, str | None]) -> OutcomeRecord:
     )
 
 
+def consent_value(raw: str) -> str | None:
+    """`granted` or `denied` from the CRM's spellings (granted/denied, yes/no, true/false, 1/0); None if unknown."""
+    return _CONSENT_VALUES.get(raw.strip().lower())
+
+
+def parse_amount(fields: Mapping[str, str | None]) -> tuple[Decimal | None, str | None]:
+    """(amount, currency) from the `amount` and `currency` fields, or RejectedRow naming the problem."""
+    return _amount(fields)
+
+
 def _consent(fields: Mapping[str, str | None], name: str) -> str | None:
     raw = (_text(fields, name) or "").lower()
     if not raw:
