@@ -94,7 +94,7 @@ def outcome_records(rows: Iterable[RowMapping], config: AgentConfig) -> list[Sou
     return list(records.values())
 
 
-def _reads(segment: SegmentDefinition, record: SourceRecord) -> bool:
+def reads(segment: SegmentDefinition, record: SourceRecord) -> bool:
     if record.source == "outcomes":
         return segment.uses("outcomes")
     return segment.reads_list(record.list_name or "")
@@ -125,7 +125,7 @@ def _field_matches(segment: SegmentDefinition, record: SourceRecord) -> bool:
 
 def segment_identifiers(segment: SegmentDefinition, records: Sequence[SourceRecord], now: datetime) -> set[Identifier]:
     """The identifiers in the segment (before consent)."""
-    read = [r for r in records if _reads(segment, r)]
+    read = [r for r in records if reads(segment, r)]
     if segment.kind == "existing_customers":
         return {i for r in read if r.customer for i in r.identifiers}
     if segment.kind == "field":

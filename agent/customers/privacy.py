@@ -7,6 +7,7 @@ hash, so the trail itself cannot say who asked to be forgotten.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,8 @@ from agent.outcomes.records import normalize_email, normalize_phone, sha256_hex
 from agent.storage.audit_trail import record_event
 from agent.storage.crm_segments import Erased, IdentifierKind, Pruned, erase_person, prune_before
 
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
+
 
 class NotAnIdentifier(ValueError):
     """The value given is neither an email address nor a phone number (the message never repeats it)."""
@@ -29,7 +32,7 @@ def identifier_of(raw: str) -> tuple[IdentifierKind, str]:
     text = raw.strip()
     if "@" in text:
         email = normalize_email(text)
-        if email is not None and " " not in email:
+        if email is not None and EMAIL_SHAPE.match(email):
             return "email", sha256_hex(email)
         raise NotAnIdentifier("not an email address")
     phone = normalize_phone(text) if text and set(text) <= set("+0123456789 ()-./") else None

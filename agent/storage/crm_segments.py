@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 
-from agent.outcomes.models import ConversionUpload, Outcome
+from agent.outcomes.models import Attribution, ConversionUpload, Outcome
 from agent.outcomes.store import UpsertCounts
 from agent.storage.action_states import as_utc
 from agent.storage.models import MONEY, NAMING_CONVENTION
@@ -348,3 +348,16 @@ def prune_before(connection: Connection, cutoff: datetime) -> Pruned:
     pruned.customers = connection.execute(
         delete(crm_customers).where(crm_customers.c.last_seen_at < cutoff)).rowcount
     return pruned
+
+
+def attributed_identities(connection: Connection, account_ids: Collection[str] | None = None) -> list[RowMapping]:
+    """Every outcome attributed to an account (click id or UTM), with its CRM id, stage time, click day
+    and hashed identifiers: what the new-vs-existing-customer share reads."""
+    attributions = Attribution.__table__
+    query = (select(OUTCOMES.c.crm_id, OUTCOMES.c.stage, OUTCOMES.c.stage_at, OUTCOMES.c.email_sha256,
+                    OUTCOMES.c.phone_sha256, attributions.c.account_id, attributions.c.click_day)
+             .join(attributions, attributions.c.outcome_id == OUTCOMES.c.id)
+             .where(attributions.c.account_id.is_not(None)))
+    if account_ids is not None:
+        query = query.where(attributions.c.account_id.in_(sorted(account_ids)))
+    return list(connection.execute(query).mappings())
