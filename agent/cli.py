@@ -46,6 +46,7 @@ from agent.commands.segments import segments_group
 from agent.commands.sim_crm import crm_export
 from agent.commands.users import users_group
 from agent.config import AgentConfig
+from agent.customers.settings import segment_warnings
 from agent.cycle.summary import CycleSummary
 from agent.decisions.gate import permission_matrix
 from agent.objectives import objective_warnings
@@ -128,7 +129,8 @@ def config_check(config_path: Path) -> None:
     rules = f", {len(config.rules)} rules" if config.rules else ""
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts{rules})", markup=False)
     for warning in [*config.approvals.warnings(), *auth_warnings(config.service),
-                    *objective_warnings(config.accounts, config.defaults.objective)]:
+                    *objective_warnings(config.accounts, config.defaults.objective),
+                    *segment_warnings(config.segments, config.privacy)]:
         console_for(stderr=True).print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)

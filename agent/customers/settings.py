@@ -132,3 +132,13 @@ def crm_fields_used(segments: tuple[SegmentDefinition, ...]) -> set[str]:
 def existing_customer_segment(segments: tuple[SegmentDefinition, ...]) -> SegmentDefinition | None:
     """The segment that tells existing customers from new ones: the first of kind existing_customers."""
     return next((s for s in segments if s.kind == "existing_customers"), None)
+
+
+def segment_warnings(segments: tuple[SegmentDefinition, ...], privacy: PrivacySettings) -> list[str]:
+    """Settings that are valid but cannot do what they seem to: `config check` prints them."""
+    days = privacy.retention_days
+    return [f"segments: segment {s.name!r}: days_without_purchase {s.days_without_purchase} is beyond "
+            f"privacy.retention_days {days}: CRM records are deleted before they could lapse (customer lists "
+            "still count, from their last_purchase)"
+            for s in segments if s.kind == "lapsed" and days is not None and "outcomes" in s.sources
+            and (s.days_without_purchase or 0) >= days]

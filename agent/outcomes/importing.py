@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from agent.config import AgentConfig
+from agent.customers.membership import refresh_segments
 from agent.outcomes.attribution import Attributor, attribute
 from agent.outcomes.mappings import OutcomeMapping
 from agent.outcomes.reader import FileFormat, Row, read_rows
@@ -106,6 +107,8 @@ def import_rows(engine: Engine, config: AgentConfig, rows: Sequence[Row], mappin
         raise NothingImported(f"{source}: all {len(rows)} rows rejected, nothing imported{first}", rejected)
     with engine.begin() as connection:
         counts, attribution = store_records(connection, config, records, source, now)
+        if config.segments:  # won stages make customers: CRM segments follow in the same transaction
+            refresh_segments(connection, config, now)
     return ImportResult(source, len(rows), len(records), counts, rejected, attribution)
 
 

@@ -209,6 +209,14 @@ def test_config_check_names_the_segment_and_field(engine: Engine, tmp_path: Path
         assert "Traceback" not in result.output
 
 
+def test_config_check_warns_when_retention_is_shorter_than_a_lapse(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(small_config("sqlite:///x.db", segments=SEGMENTS, privacy={"retention_days": 90})))
+    result = cli("config", "check", "--config", str(path))
+    assert result.exit_code == 0
+    assert "segment 'lapsed': days_without_purchase 180 is beyond privacy.retention_days 90" in result.output
+
+
 # -- outcomes and the new-vs-existing share ---------------------------------------------------------------------
 
 OUTCOME_HEADER = "crm_id,stage,stage_at,amount,currency,gclid,email,phone,ad_personalization\n"
@@ -265,8 +273,7 @@ def test_existing_customer_share_counts_people_who_were_customers_before_they_co
 def test_outcomes_feed_segments_with_their_consent(engine: Engine, tmp_path: Path) -> None:
     seed_entities(engine)
     config = config_for(engine)
-    import_outcomes(engine, config, tmp_path)
-    refresh_at_cycle_start(engine, config, NOW)
+    import_outcomes(engine, config, tmp_path)  # the import itself recomputes the segments
     dan = hashed("dan@example.com")
     assert member_set(engine, "existing-customers") == {("email", dan, False)}  # won; no consent recorded
     assert member_set(engine, "high-value") == set()  # 900 is not above 1000
