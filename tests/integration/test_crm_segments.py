@@ -148,6 +148,23 @@ def test_bad_rows_are_reported_by_line_without_their_values(engine: Engine, tmp_
     assert result.counts.inserted == 1
 
 
+def test_json_lines_lists_read_the_same_columns(engine: Engine, tmp_path: Path) -> None:
+    config = config_for(engine)
+    path = tmp_path / "crm.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"customer_id": "C1", "Email": ANN, "ltv": 2500, "currency": "USD", "consent": "true",
+                    "plan": "enterprise", "notes": "likes cats"}),
+        "[1, 2]",
+        json.dumps({"customer_id": "C2", "mobile": ANN_PHONE, "accepts_marketing": False}),
+    ]) + "\n")
+    result = import_customer_list(engine, config, path, "jsonl", "customers", NOW)
+    assert result.counts.inserted == 2 and [(r.line, r.reason) for r in result.rejected] == [(2, "not a JSON object")]
+    assert "notes" in result.ignored_columns and "cats" not in database_text(engine)
+    assert member_set(engine, "enterprise") == {("email", hashed(ANN), True)}
+    # the same phone on another entry that denies consent: no consent for it
+    assert ("phone", hashed(ANN_PHONE), False) in member_set(engine, "existing-customers")
+
+
 def cli(*args: str, stdin: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), input=stdin)
 
@@ -295,7 +312,9 @@ def test_report_segments_json_carries_the_share(engine: Engine, tmp_path: Path) 
 
 # -- privacy ------------------------------------------------------------------------------------------------------
 
-def test_forget_erases_a_person_everywhere_and_audits_no_personal_data(engine: Engine, tmp_path: Path) -> None:
+def test_forget_erases_a_person_everywhere_and_audits_no_personal_data(
+        engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     seed_entities(engine)
     config = config_for(engine)
     import_list(engine, config, write(tmp_path, "crm.csv", CUSTOMERS))
@@ -325,7 +344,7 @@ def test_forget_erases_a_person_everywhere_and_audits_no_personal_data(engine: E
     assert len(forget_events) == 1
     audit_text = repr([tuple(row) for row in audit])
     for needle in (ann_email, ann_phone, "ann.lee", "1701234567", "L1"):
-        assert needle not in audit_text
+        assert needle not in audit_text and needle not in caplog.text and needle not in result.output
     request_id = json.loads(forget_events[0].data)["request_id"] if isinstance(forget_events[0].data, str) \
         else forget_events[0].data["request_id"]
     assert request_id in result.output
@@ -373,6 +392,13 @@ def test_retention_prunes_old_records_and_entries_at_cycle_start_and_on_command(
     refresh_at_cycle_start(engine, config, NOW)
     with engine.connect() as connection:
         assert len(connection.execute(text("SELECT id FROM audit_events WHERE event = 'privacy_prune'")).all()) == 2
+
+
+def test_segments_list_without_segments_says_how_to_add_them(engine: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(small_config(engine.url.render_as_string(hide_password=False))))
+    result = cli("segments", "list", "--config", str(path))
+    assert result.exit_code == 0 and "no CRM segments configured" in result.output
 
 
 def test_prune_command_without_retention_exits_2(engine: Engine, tmp_path: Path) -> None:
