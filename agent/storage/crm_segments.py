@@ -205,23 +205,55 @@ def crm_outcome_rows(connection: Connection) -> list[RowMapping]:
 
 def replace_members(connection: Connection, computed: dict[tuple[str, str], dict[tuple[str, str], bool]],
                     now: datetime) -> None:
-    """Store each segment's members ((name, kind) -> {(identifier kind, sha256): consent}); segments no
-    longer configured are dropped with their members."""
+    """Store each segment's members ((name, kind) -> {(identifier kind, sha256): consent}) by difference:
+    only members that joined, left or changed consent are written (a cycle usually changes none).
+    Segments no longer configured are dropped with their members."""
     names = sorted(name for name, _kind in computed)
     connection.execute(delete(crm_segment_members).where(crm_segment_members.c.segment.not_in(names))
                        if names else delete(crm_segment_members))
     connection.execute(delete(crm_segments).where(crm_segments.c.name.not_in(names))
                        if names else delete(crm_segments))
+    known = set(connection.execute(select(crm_segments.c.name)).scalars())
     for (name, kind), found in sorted(computed.items()):
-        connection.execute(delete(crm_segment_members).where(crm_segment_members.c.segment == name))
-        connection.execute(delete(crm_segments).where(crm_segments.c.name == name))
-        connection.execute(insert(crm_segments).values(
-            name=name, kind=kind, size=len(found), consented=sum(1 for consent in found.values() if consent),
-            refreshed_at=now))
-        rows = [{"segment": name, "kind": member_kind, "sha256": sha, "consent": consent}
-                for (member_kind, sha), consent in sorted(found.items())]
+        summary = {"kind": kind, "size": len(found), "consented": sum(1 for c in found.values() if c),
+                   "refreshed_at": now}
+        if name in known:
+            connection.execute(update(crm_segments).where(crm_segments.c.name == name).values(**summary))
+        else:
+            connection.execute(insert(crm_segments).values(name=name, **summary))
+        stored = {(k, sha): bool(consent) for k, sha, consent in connection.execute(
+            select(crm_segment_members.c.kind, crm_segment_members.c.sha256, crm_segment_members.c.consent)
+            .where(crm_segment_members.c.segment == name))}
+        _delete_members(connection, name, [key for key in stored if key not in found])
+        for consent in (True, False):
+            changed = [key for key, now_consent in found.items()
+                       if now_consent is consent and stored.get(key, consent) is not consent]
+            for member_kind, chunk in _by_kind(changed):
+                connection.execute(update(crm_segment_members).where(
+                    crm_segment_members.c.segment == name, crm_segment_members.c.kind == member_kind,
+                    crm_segment_members.c.sha256.in_(chunk)).values(consent=consent))
+        rows = [{"segment": name, "kind": k, "sha256": sha, "consent": consent}
+                for (k, sha), consent in sorted(found.items()) if (k, sha) not in stored]
         for start in range(0, len(rows), CHUNK * 4):
             connection.execute(insert(crm_segment_members), rows[start:start + CHUNK * 4])
+
+
+def _by_kind(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, list[str]]]:
+    """(identifier kind, a chunk of its hashes), for IN lists of bounded length."""
+    hashes: dict[str, list[str]] = {}
+    for kind, sha in keys:
+        hashes.setdefault(kind, []).append(sha)
+    for kind, values in sorted(hashes.items()):
+        values.sort()
+        for start in range(0, len(values), CHUNK):
+            yield kind, values[start:start + CHUNK]
+
+
+def _delete_members(connection: Connection, segment: str, keys: Iterable[tuple[str, str]]) -> None:
+    for member_kind, chunk in _by_kind(keys):
+        connection.execute(delete(crm_segment_members).where(
+            crm_segment_members.c.segment == segment, crm_segment_members.c.kind == member_kind,
+            crm_segment_members.c.sha256.in_(chunk)))
 
 
 def members(connection: Connection, segment_name: str) -> list[Member]:
