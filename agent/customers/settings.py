@@ -10,7 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 from agent.config_problems import describe_error, format_location
 from policies.settings import StrictModel
@@ -45,6 +52,9 @@ class SegmentDefinition(StrictModel):
       more than `days_without_purchase` days ago;
     - field: customer-list entries whose CRM field `field` equals / is in / is greater or less than a value.
     """
+
+    # `in` is a Python keyword: the field is `in_`, read as `in`; a dumped config validates back by name
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="lower-case slug, e.g. high-value")
     kind: SegmentKind

@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from agent.config import AgentConfig, parse_config
 from agent.customers.customer_list import ALIASES, BadHeader, build_customer, plan_columns
 from agent.customers.membership import SourceRecord, compute_members
 from agent.customers.settings import LIST_COLUMNS, SegmentDefinition
 from agent.outcomes.records import RejectedRow
 from agent.reports.customer_share import wilson_interval
+from tests.integration.conftest import small_config
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 A, B, C = ("email", "a" * 64), ("email", "b" * 64), ("phone", "c" * 64)
@@ -87,3 +89,10 @@ def test_wilson_interval_brackets_the_share() -> None:
     assert low is not None and high is not None and low < 0.5 < high
     assert wilson_interval(0, 0) == (None, None)
     assert wilson_interval(0, 20)[0] == 0.0
+
+
+def test_a_dumped_config_with_segments_validates_back() -> None:
+    config = parse_config(small_config("sqlite://", segments=[
+        {"name": "plan", "kind": "field", "field": "plan", "in": ["a", "b"]}]), environ={})
+    again = AgentConfig.model_validate(config.model_dump(mode="python"))
+    assert again.segments == config.segments and again.segments[0].in_ == ("a", "b")
