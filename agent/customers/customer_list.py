@@ -8,6 +8,7 @@ row's reason never repeats a personal value. Only the CRM fields some segment ru
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -75,9 +76,34 @@ def _cell(cells: Mapping[str, str | None], headers: Sequence[str]) -> str | None
     return None
 
 
+QUOTED = re.compile(r"'[^']*'")
+DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _looks_personal(quoted: str) -> bool:
+    value = quoted.strip("'")
+    if "@" in value:
+        return True
+    return not DATE_LIKE.match(value) and len(re.sub(r"\D", "", value)) >= 6
+
+
+def _redacted(reason: str) -> str:
+    """A reason with any quoted value that looks like an email or a phone replaced: a shifted column can
+    put one where a date or an amount belongs, and the reason quotes the value it could not read."""
+    return QUOTED.sub(lambda m: "'<looks like an email or phone>'" if _looks_personal(m.group()) else m.group(),
+                      reason)
+
+
 def build_customer(cells: Mapping[str, str | None], plan: ColumnPlan) -> CustomerRecord:
     """A CustomerRecord from one row, or RejectedRow naming the first problem (never the value of an
-    email or phone)."""
+    email or phone, wherever it sits)."""
+    try:
+        return _build_customer(cells, plan)
+    except RejectedRow as error:
+        raise RejectedRow(_redacted(str(error))) from None
+
+
+def _build_customer(cells: Mapping[str, str | None], plan: ColumnPlan) -> CustomerRecord:
     def cell(name: str) -> str | None:
         return _cell(cells, plan.columns[name])
 

@@ -8,7 +8,7 @@ from there). The segments' members are recomputed in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from agent.config import AgentConfig
-from agent.customers.customer_list import BadHeader, build_customer, plan_columns
+from agent.customers.customer_list import BadHeader, ColumnPlan, build_customer, plan_columns
 from agent.customers.membership import refresh_segments
 from agent.customers.settings import crm_fields_used
 from agent.outcomes.importing import NothingImported, Rejection
-from agent.outcomes.reader import FileFormat, UnreadableFile, read_rows
+from agent.outcomes.reader import FileFormat, Row, UnreadableFile, read_rows
 from agent.outcomes.records import RejectedRow
 from agent.outcomes.store import UpsertCounts
 from agent.storage.crm_segments import CustomerRecord, upsert_customers
@@ -47,11 +47,8 @@ class CustomerImport:
                 "rejected": [{"line": r.line, "reason": r.reason} for r in self.rejected]}
 
 
-def import_customer_list(engine: Engine, config: AgentConfig, path: Path, fmt: FileFormat, list_name: str,
-                         now: datetime) -> CustomerImport:
-    """Import one customer list; UnreadableFile, BadHeader or NothingImported when nothing can be."""
-    header, rows = read_rows(path, fmt)
-    plan = plan_columns(header, crm_fields_used(config.segments))
+def parse_customers(rows: Sequence[Row], plan: ColumnPlan) -> tuple[list[CustomerRecord], list[Rejection]]:
+    """Each row checked on its own: a record, or a rejection with its line and reason."""
     records: list[CustomerRecord] = []
     rejected: list[Rejection] = []
     for row in rows:
@@ -64,6 +61,15 @@ def import_customer_list(engine: Engine, config: AgentConfig, path: Path, fmt: F
                 records.append(build_customer(row.cells, plan))
             except RejectedRow as error:
                 rejected.append(Rejection(row.line, str(error)))
+    return records, rejected
+
+
+def import_customer_list(engine: Engine, config: AgentConfig, path: Path, fmt: FileFormat, list_name: str,
+                         now: datetime) -> CustomerImport:
+    """Import one customer list; UnreadableFile, BadHeader or NothingImported when nothing can be."""
+    header, rows = read_rows(path, fmt)
+    plan = plan_columns(header, crm_fields_used(config.segments))
+    records, rejected = parse_customers(rows, plan)
     source = f"file:{path.name}"
     if not records:
         first = f" (first: line {rejected[0].line}: {rejected[0].reason})" if rejected else ""

@@ -96,3 +96,15 @@ def test_a_dumped_config_with_segments_validates_back() -> None:
         {"name": "plan", "kind": "field", "field": "plan", "in": ["a", "b"]}]), environ={})
     again = AgentConfig.model_validate(config.model_dump(mode="python"))
     assert again.segments == config.segments and again.segments[0].in_ == ("a", "b")
+
+
+def test_a_shifted_column_never_puts_an_email_or_phone_in_a_reason() -> None:
+    plan = plan_columns(["id", "email", "last_purchase", "amount", "currency"], set())
+    cases = [({"last_purchase": "Ann@Example.com"}, "last_purchase '<looks like an email or phone>' is not a date"),
+             ({"last_purchase": "+49 170 1234567"}, "last_purchase '<looks like an email or phone>' is not"),
+             ({"amount": "ann@example.com", "currency": "USD"}, "amount '<looks like an email or phone>' is not"),
+             ({"last_purchase": "2026-13-45"}, "last_purchase '2026-13-45' is not a date")]
+    for cells, reason in cases:
+        with pytest.raises(RejectedRow) as error:
+            build_customer({"id": "1", "email": "b@example.com", **cells}, plan)
+        assert str(error.value).startswith(reason)
