@@ -8,7 +8,6 @@ row's reason never repeats a personal value. Only the CRM fields some segment ru
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from agent.outcomes.records import (
     normalize_phone,
     parse_amount,
     parse_timestamp,
+    redact_reason,
     sha256_hex,
 )
 from agent.storage.crm_segments import CustomerRecord
@@ -76,31 +76,13 @@ def _cell(cells: Mapping[str, str | None], headers: Sequence[str]) -> str | None
     return None
 
 
-QUOTED = re.compile(r"'[^']*'")
-DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
-
-
-def _looks_personal(quoted: str) -> bool:
-    value = quoted.strip("'")
-    if "@" in value:
-        return True
-    return not DATE_LIKE.match(value) and len(re.sub(r"\D", "", value)) >= 6
-
-
-def _redacted(reason: str) -> str:
-    """A reason with any quoted value that looks like an email or a phone replaced: a shifted column can
-    put one where a date or an amount belongs, and the reason quotes the value it could not read."""
-    return QUOTED.sub(lambda m: "'<looks like an email or phone>'" if _looks_personal(m.group()) else m.group(),
-                      reason)
-
-
 def build_customer(cells: Mapping[str, str | None], plan: ColumnPlan) -> CustomerRecord:
     """A CustomerRecord from one row, or RejectedRow naming the first problem (never the value of an
     email or phone, wherever it sits)."""
     try:
         return _build_customer(cells, plan)
     except RejectedRow as error:
-        raise RejectedRow(_redacted(str(error))) from None
+        raise RejectedRow(redact_reason(str(error))) from None
 
 
 def _build_customer(cells: Mapping[str, str | None], plan: ColumnPlan) -> CustomerRecord:

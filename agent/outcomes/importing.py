@@ -19,7 +19,7 @@ from agent.customers.membership import refresh_segments
 from agent.outcomes.attribution import Attributor, attribute
 from agent.outcomes.mappings import OutcomeMapping
 from agent.outcomes.reader import FileFormat, Row, read_rows
-from agent.outcomes.records import CLICK_ID_FIELDS, OutcomeRecord, RejectedRow
+from agent.outcomes.records import CLICK_ID_FIELDS, OutcomeRecord, RejectedRow, redact_reason
 from agent.outcomes.store import (
     UpsertCounts,
     ad_set_parents,
@@ -76,7 +76,7 @@ def parse_rows(rows: Iterable[Row], mapping: OutcomeMapping) -> tuple[list[Outco
         try:
             records.extend(mapping.records_of(row.cells))
         except RejectedRow as error:
-            rejected.append(Rejection(row.line, str(error)))
+            rejected.append(Rejection(row.line, redact_reason(str(error))))
     return records, rejected
 
 

@@ -30,6 +30,24 @@ class RejectedRow(ValueError):
     """A row we cannot use; the message is the one-line reason (never a personal value)."""
 
 
+QUOTED = re.compile(r"'[^']*'")
+DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _looks_personal(quoted: str) -> bool:
+    value = quoted.strip("'")
+    if "@" in value:
+        return True
+    return not DATE_LIKE.match(value) and len(re.sub(r"\D", "", value)) >= 6
+
+
+def redact_reason(reason: str) -> str:
+    """A rejection reason with any quoted value that looks like an email or a phone replaced: a shifted
+    column can put one where a date or an amount belongs, and the reason quotes the value it could not read."""
+    return QUOTED.sub(lambda m: "'<looks like an email or phone>'" if _looks_personal(m.group()) else m.group(),
+                      reason)
+
+
 @dataclass(frozen=True)
 class OutcomeRecord:
     """A CRM record at one stage, personal data already hashed."""

@@ -11,6 +11,9 @@ from agent.config import AgentConfig, parse_config
 from agent.customers.customer_list import ALIASES, BadHeader, build_customer, plan_columns
 from agent.customers.membership import SourceRecord, compute_members
 from agent.customers.settings import LIST_COLUMNS, SegmentDefinition
+from agent.outcomes.importing import parse_rows
+from agent.outcomes.mappings import load_mapping
+from agent.outcomes.reader import Row
 from agent.outcomes.records import RejectedRow
 from agent.reports.customer_share import wilson_interval
 from tests.integration.conftest import small_config
@@ -108,3 +111,10 @@ def test_a_shifted_column_never_puts_an_email_or_phone_in_a_reason() -> None:
         with pytest.raises(RejectedRow) as error:
             build_customer({"id": "1", "email": "b@example.com", **cells}, plan)
         assert str(error.value).startswith(reason)
+
+
+def test_outcome_rows_redact_a_shifted_email_too() -> None:
+    _records, rejected = parse_rows([Row(2, {"crm_id": "1", "stage": "lead", "stage_at": "ann@example.com"})],
+                                    load_mapping("plain"))
+    assert [r.reason for r in rejected] == ["stage_at '<looks like an email or phone>' is not a date or ISO 8601 "
+                                            "timestamp"]
