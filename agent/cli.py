@@ -39,11 +39,14 @@ from agent.commands.common import (
 )
 from agent.commands.connectors_check import connectors_group
 from agent.commands.outcomes import outcomes_group, report_outcomes
+from agent.commands.privacy import privacy_group
 from agent.commands.report import report_group
 from agent.commands.rules import rules_group
+from agent.commands.segments import segments_group
 from agent.commands.sim_crm import crm_export
 from agent.commands.users import users_group
 from agent.config import AgentConfig
+from agent.customers.settings import segment_warnings
 from agent.cycle.summary import CycleSummary
 from agent.decisions.gate import permission_matrix
 from agent.objectives import objective_warnings
@@ -126,7 +129,8 @@ def config_check(config_path: Path) -> None:
     rules = f", {len(config.rules)} rules" if config.rules else ""
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts{rules})", markup=False)
     for warning in [*config.approvals.warnings(), *auth_warnings(config.service),
-                    *objective_warnings(config.accounts, config.defaults.objective)]:
+                    *objective_warnings(config.accounts, config.defaults.objective),
+                    *segment_warnings(config.segments, config.privacy)]:
         console_for(stderr=True).print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
@@ -220,6 +224,8 @@ main.add_command(annotate)
 report_group.add_command(report_outcomes)
 sim_group.add_command(crm_export)
 main.add_command(rules_group)
+main.add_command(segments_group)
+main.add_command(privacy_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ from agent.alerts.settings import AlertSettings
 from agent.approvals.settings import ApprovalSettings
 from agent.config_problems import connector_field_problems, describe_error, format_location
 from agent.copywriter.settings import CopywriterSettings
+from agent.customers.settings import PrivacySettings, SegmentDefinitions
 from agent.errors import ConfigError
 from agent.experiments.settings import ExperimentSettings
 from agent.objectives import objective_problems
@@ -125,6 +126,8 @@ class AgentConfig(StrictModel):
     defaults: PolicyDefaults = Field(default_factory=lambda: PolicyDefaults())
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
     rules: tuple[Rule, ...] = Field(default=(), description="user rules (docs/rules.md)")
+    segments: SegmentDefinitions = Field(default=(), description="CRM segments (docs/segments.md, CRM segments)")
+    privacy: PrivacySettings = PrivacySettings()
 
     @model_validator(mode="after")
     def _unique_account_ids(self) -> AgentConfig:

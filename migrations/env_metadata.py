@@ -7,9 +7,10 @@ from sqlalchemy import MetaData
 from agent.approvals.records import APPROVALS_METADATA
 from agent.experiments.models import EXPERIMENTS_METADATA
 from agent.outcomes.models import OUTCOMES_METADATA
+from agent.storage.crm_segments import CRM_METADATA
 from agent.storage.models import Base
 from agent.storage.segment_store import SEGMENTS_METADATA
 from connectors.simulator.persistence import SIM_METADATA
 
 TARGET_METADATA: list[MetaData] = [Base.metadata, SIM_METADATA, APPROVALS_METADATA, OUTCOMES_METADATA,
-                                  SEGMENTS_METADATA, EXPERIMENTS_METADATA]
+                                  SEGMENTS_METADATA, EXPERIMENTS_METADATA, CRM_METADATA]

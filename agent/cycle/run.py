@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from agent.clock import Clock
 from agent.config import AccountConfig, AgentConfig
+from agent.customers.privacy import refresh_at_cycle_start
 from agent.cycle.account_turn import run_account
 from agent.cycle.concurrency import (
     ACCOUNT_WORKERS_PER_SLOT,
@@ -78,6 +79,9 @@ def _run_cycle(engine: Engine, config: AgentConfig, connectors: Mapping[str, Con
     for attempt in attempts():  # a database blip must not kill the cycle (agent/storage/db_retry.py)
         with attempt, engine.begin() as connection:
             cycle_id = cycle_records.start_cycle(connection, clock.now(), dry_run, runner=runner)
+    for attempt in attempts():  # retention, then CRM segments' members (docs/segments.md, "Privacy")
+        with attempt:
+            refresh_at_cycle_start(engine, config, clock.now())
     run = RunContext(engine=engine, config=config, connectors=connectors, clock=clock, dry_run=dry_run,
                      cycle_id=cycle_id, say=progress or (lambda _message: None),
                      stopping=should_stop or (lambda: False))

@@ -15,10 +15,11 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from agent.config import AgentConfig
+from agent.customers.membership import refresh_segments
 from agent.outcomes.attribution import Attributor, attribute
 from agent.outcomes.mappings import OutcomeMapping
 from agent.outcomes.reader import FileFormat, Row, read_rows
-from agent.outcomes.records import CLICK_ID_FIELDS, OutcomeRecord, RejectedRow
+from agent.outcomes.records import CLICK_ID_FIELDS, OutcomeRecord, RejectedRow, redact_reason
 from agent.outcomes.store import (
     UpsertCounts,
     ad_set_parents,
@@ -75,7 +76,7 @@ def parse_rows(rows: Iterable[Row], mapping: OutcomeMapping) -> tuple[list[Outco
         try:
             records.extend(mapping.records_of(row.cells))
         except RejectedRow as error:
-            rejected.append(Rejection(row.line, str(error)))
+            rejected.append(Rejection(row.line, redact_reason(str(error))))
     return records, rejected
 
 
@@ -106,6 +107,8 @@ def import_rows(engine: Engine, config: AgentConfig, rows: Sequence[Row], mappin
         raise NothingImported(f"{source}: all {len(rows)} rows rejected, nothing imported{first}", rejected)
     with engine.begin() as connection:
         counts, attribution = store_records(connection, config, records, source, now)
+        if config.segments:  # won stages make customers: CRM segments follow in the same transaction
+            refresh_segments(connection, config, now)
     return ImportResult(source, len(rows), len(records), counts, rejected, attribution)
 
 

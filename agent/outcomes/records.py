@@ -30,6 +30,24 @@ class RejectedRow(ValueError):
     """A row we cannot use; the message is the one-line reason (never a personal value)."""
 
 
+QUOTED = re.compile(r"'[^']*'")
+DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _looks_personal(quoted: str) -> bool:
+    value = quoted.strip("'")
+    if "@" in value:
+        return True
+    return not DATE_LIKE.match(value) and len(re.sub(r"\D", "", value)) >= 6
+
+
+def redact_reason(reason: str) -> str:
+    """A rejection reason with any quoted value that looks like an email or a phone replaced: a shifted
+    column can put one where a date or an amount belongs, and the reason quotes the value it could not read."""
+    return QUOTED.sub(lambda m: "'<looks like an email or phone>'" if _looks_personal(m.group()) else m.group(),
+                      reason)
+
+
 @dataclass(frozen=True)
 class OutcomeRecord:
     """A CRM record at one stage, personal data already hashed."""
@@ -133,6 +151,16 @@ def build_record(fields: Mapping[str, str | None]) -> OutcomeRecord:
         phone_sha256=sha256_hex(phone_normal) if phone_normal else None,
         **{name: _consent(fields, name) for name in CONSENT_FIELDS},
     )
+
+
+def consent_value(raw: str) -> str | None:
+    """`granted` or `denied` from the CRM's spellings (granted/denied, yes/no, true/false, 1/0); None if unknown."""
+    return _CONSENT_VALUES.get(raw.strip().lower())
+
+
+def parse_amount(fields: Mapping[str, str | None]) -> tuple[Decimal | None, str | None]:
+    """(amount, currency) from the `amount` and `currency` fields, or RejectedRow naming the problem."""
+    return _amount(fields)
 
 
 def _consent(fields: Mapping[str, str | None], name: str) -> str | None:

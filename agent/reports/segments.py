@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.decisions.snapshots import load_snapshot
+from agent.reports import customer_share
 from agent.storage.segment_store import SegmentTotal, segment_totals
 from connectors.records import quantize_money
 from policies.base import Proposal
@@ -70,6 +71,7 @@ class SegmentReport:
     lines: list[SegmentLine]
     targets: dict[str, float]  # account -> target ROAS
     below_target_spend: dict[tuple[str, str, str], Decimal]  # (account, campaign, dimension) -> money
+    customers: dict[str, Any] | None = None  # new vs existing customers (agent/reports/customer_share.py)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class SegmentReport:
             "rows": [line.as_json() for line in self.lines],
             "below_target": [{"account": a, "campaign": c, "dimension": d, "spend": str(money)}
                              for (a, c, d), money in sorted(self.below_target_spend.items())],
+            "customers": self.customers,
         }
 
 
@@ -131,7 +134,8 @@ def build_segment_report(connection: Connection, config: AgentConfig, today: dat
                 quantize_money(s.spend / Decimal(repr(s.conversions)), s.currency) if s.conversions > 0 else None,
                 own.lag_corrected_roas, low, high, probability, is_below))
     return SegmentReport(start, end, lines, targets,
-                         {k: quantize_money(v, currencies[k]) for k, v in below.items()})
+                         {k: quantize_money(v, currencies[k]) for k, v in below.items()},
+                         customer_share.customer_share(connection, config, start, end, account_ids))
 
 
 def account_curves(engine: Engine, config: AgentConfig, today: date, clock: Clock) -> dict[str, LagCurve]:
@@ -153,8 +157,9 @@ def segments_section(engine: Engine, config: AgentConfig, clock: Clock, limit: i
 
 
 def render_text(report: SegmentReport) -> str:
+    customers = customer_share.render_text(report.customers) if report.customers else ""
     if not report.lines:
-        return "no segment data stored yet: breakdowns arrive with the next pull\n"
+        return "no segment data stored yet: breakdowns arrive with the next pull\n" + customers
     out = [f"Segments {report.start.isoformat()}..{report.end.isoformat()} (account days; ROAS lag-corrected, "
            "90% interval)"]
     current = None
@@ -172,7 +177,7 @@ def render_text(report: SegmentReport) -> str:
         flag = "  below target" if line.below_target else ""
         out.append(f"  {line.segment:<30} {line.spend:>12} {line.spend_share:>6.1%} {line.conversions:>8.1f} "
                    f"{cpa:>10} {roas:>6}  {line.roas_low:.2f}-{line.roas_high:.2f}{flag}")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + customers
 
 
 CSV_FIELDS = ("account", "campaign", "campaign_name", "dimension", "segment", "currency", "spend", "spend_share",

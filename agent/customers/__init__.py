@@ -1,0 +1,1 @@
+"""CRM segments: customer lists, segment membership, privacy (retention and erasure)."""
