@@ -14,7 +14,14 @@ from difflib import SequenceMatcher
 _ZWJ = "\u200d"
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u2060\ufeff\u00ad"))  # zero-width space/joiners, BOM, soft hyphen
 _WHITESPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# A word: letters and digits of any script, joined by an inner apostrophe, or by a point or comma
+# between two digits ("4.7", "1,000"), with a percent sign after a number ("20%"). Splitting at every
+# point made "Rated 4.7" the words "4" and "7" and the pattern "4 7".
+_WORD = re.compile(r"[^\W_]+(?:(?:['’]|(?<=\d)[.,](?=\d))[^\W_]+)*(?:(?<=\d)%)?", re.UNICODE)
+# Where a phrase ends: sentence and clause punctuation, dashes, brackets, separators. A point or comma
+# between digits is part of a number, not a break.
+_PHRASE_BREAK = re.compile(r"(?<!\d)[.,]|[.,](?!\d)"
+                           r"|[!?;:…()\[\]{}|/\\\"“”«»‹›—–·•。、！？；：（）「」『』【】]|\s-\s")
 
 
 def _extends_cluster(char: str) -> bool:
@@ -93,11 +100,18 @@ def words(text: str) -> list[str]:
     return [w.replace("’", "'") for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold())]
 
 
+def phrase_runs(text: str) -> list[list[str]]:
+    """The text's words in runs that no punctuation interrupts: a two-word phrase is taken inside
+    one run only, so "terrain. Rated" or "runners — 20%" is never a phrase."""
+    normalised = unicodedata.normalize("NFKC", text)
+    return [run for run in (words(part) for part in _PHRASE_BREAK.split(normalised)) if run]
+
+
 def comparable(text: str) -> str:
     """The text reduced to its words, for duplicate detection: case, punctuation, emoji, accents
     and spacing do not make two ads different."""
     stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(words(stripped))
+    return " ".join(word.rstrip("%") for word in words(stripped))
 
 
 def similarity(first: str, second: str) -> float:
