@@ -104,6 +104,7 @@ class CopyTarget:
     seen: SegmentDelivery | None = None  # the ad set's delivery in the segment, where broken down
     history: list[AdRecord] | None = None  # the ads' history within the segment; None: the account's
     patterns: list[Pattern] | None = None  # patterns within the segment; None: the account's
+    model: FittedModel | None = None  # CTR model fitted within the segment; None: the account's x the ratio
 
     def evidence(self) -> dict[str, Any]:
         if self.segment is None:
@@ -120,17 +121,18 @@ def targets_for(snapshot: Snapshot, ad_set_id: str, learnt: AccountModel, settin
     """The ad set's general copy, then one drafting per configured segment it delivers to."""
     targets = [CopyTarget(draft_language(settings, None, learnt.history))]
     for segment, seen in segments_for(settings, snapshot, segment_rows, ad_set_id):
-        history = patterns = None
+        history = patterns = model = None
         if segment.dimension and segment.segment:
             inside = segment_history(snapshot, segment_rows, segment.dimension, segment.segment,
                                      settings.min_ad_impressions)
             if len(inside) >= 2 * settings.pattern_min_ads:
-                named = {r.ad_id: dict(zip(FEATURE_NAMES, learnt.features(r.text, r.ad_set_id), strict=True))
-                         for r in inside}
+                vectors = {r.ad_id: learnt.features(r.text, r.ad_set_id) for r in inside}
+                named = {ad_id: dict(zip(FEATURE_NAMES, vector, strict=True)) for ad_id, vector in vectors.items()}
                 history = inside
                 patterns = find_patterns(inside, named, settings.pattern_min_ads, settings.pattern_min_z)
+                model = fit(TrainingSet.build(inside, vectors), settings.ctr_model)
         targets.append(CopyTarget(draft_language(settings, segment, learnt.history), segment, seen, history,
-                                  patterns))
+                                  patterns, model))
     return targets
 
 
@@ -161,6 +163,7 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
               learnt: AccountModel, report_rejections: Counter[str], target: CopyTarget) -> Proposal:
     ad_set = snapshot.entities[trigger.ad_set_id]
     patterns = learnt.patterns if target.patterns is None else target.patterns
+    fitted = target.model or learnt.model
     winning = [p.name for p in patterns if p.winning][:4]
     segment = target.segment
     whose = "the segment's" if target.patterns is not None else "the account's"
@@ -190,9 +193,10 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
             "patterns": [p.as_evidence() for p in patterns],
             **({"segment": target.evidence()} if segment else {}),
             **({"language": target.language} if target.language else {}),
-            "model": {"name": learnt.model.name, "training_ads": learnt.model.training_ads,
-                      "unexplained_sd_log_ctr": round(math.sqrt(learnt.model.scatter), 4),
-                      **{k: v for k, v in learnt.model.details.items() if isinstance(v, int | float | str)}},
+            "model": {"name": fitted.name, "training_ads": fitted.training_ads,
+                      "unexplained_sd_log_ctr": round(math.sqrt(fitted.scatter), 4),
+                      **({"fitted_on": "ads' delivery within the segment"} if target.model else {}),
+                      **{k: v for k, v in fitted.details.items() if isinstance(v, int | float | str)}},
             "validation": {"passed": True, "rejected_siblings": dict(report_rejections)},
             "test": "within-ad-set CTR model on the account's own ads; platform limits and brand rules checked",
         },
@@ -233,13 +237,14 @@ def draft_new_ads(snapshot: Snapshot, refresh_proposals: Sequence[Proposal], set
 def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, settings: CopywriterSettings,
                   drafter: Drafter, report: DraftReport, target: CopyTarget) -> None:
     context = ad_set_context(snapshot, snapshot.entities[trigger.ad_set_id])
+    model = target.model or learnt.model
     request = DraftRequest(
         platform=snapshot.platform, limits=learnt.limits, context=context, brand=settings.brand,
         patterns=learnt.patterns if target.patterns is None else target.patterns,
         history=learnt.history if target.history is None else target.history,
         count=settings.variants_per_ad_set, reason=trigger.reason,
         themes=learnt.themes, max_similarity=settings.max_similarity,
-        score=lambda text: learnt.model.predict_log(learnt.features(text, trigger.ad_set_id), trigger.ad_set_id)[0],
+        score=lambda text: model.predict_log(learnt.features(text, trigger.ad_set_id), trigger.ad_set_id)[0],
         language=target.language, segment=brief(target.segment) if target.segment else None,
     )
     try:
@@ -258,8 +263,9 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
         variant = clean_variant(raw)
         problems = validate(variant, learnt.limits, settings.brand, context.existing, [v for v, _ in accepted],
                             settings.max_similarity)
-        prediction = learnt.predict(variant.text, trigger.ad_set_id, settings.interval)
-        if target.seen is not None:
+        prediction = model.predict(learnt.features(variant.text, trigger.ad_set_id), trigger.ad_set_id,
+                                   settings.interval)
+        if target.model is None and target.seen is not None:
             prediction = in_segment(prediction, target.seen)
         if not problems and prediction.lift < settings.min_predicted_lift:
             problems = [Rejection("predicted_below_baseline",
