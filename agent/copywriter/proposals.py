@@ -110,7 +110,7 @@ class CopyTarget:
         if self.segment is None:
             return {}
         return {"name": self.segment.name, "description": self.segment.description,
-                "dimension": self.segment.dimension, "segment": self.segment.segment,
+                "dimension": self.segment.dimension, "segment": self.segment.segment_label,
                 "delivery": self.seen.as_evidence() if self.seen else None,
                 "patterns_from": ("ads' performance within the segment" if self.patterns is not None
                                   else "the whole account (no per-ad breakdown for this segment)")}
@@ -122,8 +122,8 @@ def targets_for(snapshot: Snapshot, ad_set_id: str, learnt: AccountModel, settin
     targets = [CopyTarget(draft_language(settings, None, learnt.history))]
     for segment, seen in segments_for(settings, snapshot, segment_rows, ad_set_id):
         history = patterns = model = None
-        if segment.dimension and segment.segment:
-            inside = segment_history(snapshot, segment_rows, segment.dimension, segment.segment,
+        if segment.dimension:
+            inside = segment_history(snapshot, segment_rows, segment.dimension, segment.segment_values,
                                      settings.min_ad_impressions)
             if len(inside) >= 2 * settings.pattern_min_ads:
                 vectors = {r.ad_id: learnt.features(r.text, r.ad_set_id) for r in inside}
@@ -169,7 +169,7 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
     whose = "the segment's" if target.patterns is not None else "the account's"
     rationale = (
         (f"New copy for segment {segment.name!r}"
-         + (f" ({segment.dimension} {segment.segment})" if segment.dimension else "")
+         + (f" ({segment.dimension} {segment.segment_label})" if segment.dimension else "")
          + f" of ad set {ad_set.name!r} ({segment.description})" if segment else f"New copy for ad set {ad_set.name!r}")
         + f": {trigger.reason}. Drafted by {variant.drafter}"
         + (f" in {target.language}" if target.language else "")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from statistics import NormalDist
@@ -63,7 +63,7 @@ class SegmentDelivery:
 
 
 def brief(segment: CopySegment) -> SegmentBrief:
-    return SegmentBrief(segment.name, segment.description, segment.dimension, segment.segment)
+    return SegmentBrief(segment.name, segment.description, segment.dimension, segment.segment_label)
 
 
 def draft_language(settings: CopywriterSettings, segment: CopySegment | None,
@@ -74,23 +74,24 @@ def draft_language(settings: CopywriterSettings, segment: CopySegment | None,
     return settings.language or dominant_language(r.text.all_text for r in history)
 
 
-def delivery(rows: Sequence[SegmentRow], entity_ids: set[str], dimension: str, segment: str) -> SegmentDelivery:
-    """Delivery of `entity_ids` (an ad set, or its ads) in `segment` and over the whole `dimension`."""
+def delivery(rows: Sequence[SegmentRow], entity_ids: set[str], dimension: str,
+             segments: Collection[str]) -> SegmentDelivery:
+    """Delivery of `entity_ids` (an ad set, or its ads) in `segments` and over the whole `dimension`."""
     mine = [r for r in rows if r.entity_id in entity_ids and r.dimension == dimension]
-    inside = [r for r in mine if r.segment == segment]
+    inside = [r for r in mine if r.segment in segments]
     return SegmentDelivery(sum((r.spend for r in inside), Decimal(0)), sum((r.spend for r in mine), Decimal(0)),
                            sum(r.impressions for r in inside), sum(r.clicks for r in inside),
                            sum(r.impressions for r in mine), sum(r.clicks for r in mine))
 
 
 def ad_set_delivery(snapshot: Snapshot, rows: Sequence[SegmentRow], ad_set_id: str,
-                    dimension: str, segment: str) -> SegmentDelivery:
+                    dimension: str, segments: Collection[str]) -> SegmentDelivery:
     """The ad set's own rows when there are any, else the sum of its ads' rows."""
-    own = delivery(rows, {ad_set_id}, dimension, segment)
+    own = delivery(rows, {ad_set_id}, dimension, segments)
     if own.dimension_impressions or own.dimension_spend:
         return own
     ads = {e.entity_id for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == ad_set_id}
-    return delivery(rows, ads, dimension, segment)
+    return delivery(rows, ads, dimension, segments)
 
 
 def segments_for(settings: CopywriterSettings, snapshot: Snapshot, rows: Sequence[SegmentRow],
@@ -99,22 +100,22 @@ def segments_for(settings: CopywriterSettings, snapshot: Snapshot, rows: Sequenc
     spends at least `min_spend_share` of the dimension in (with that delivery)."""
     found: list[tuple[CopySegment, SegmentDelivery | None]] = []
     for segment in settings.segments:
-        if segment.dimension is None or segment.segment is None:
+        if segment.dimension is None:
             found.append((segment, None))
             continue
-        seen = ad_set_delivery(snapshot, rows, ad_set_id, segment.dimension, segment.segment)
+        seen = ad_set_delivery(snapshot, rows, ad_set_id, segment.dimension, segment.segment_values)
         if seen.impressions > 0 and seen.spend_share >= segment.min_spend_share:
             found.append((segment, seen))
     return found
 
 
-def segment_history(snapshot: Snapshot, rows: Sequence[SegmentRow], dimension: str, segment: str,
+def segment_history(snapshot: Snapshot, rows: Sequence[SegmentRow], dimension: str, segments: Collection[str],
                     min_impressions: int) -> list[AdRecord]:
     """Each ad's text with its clicks and impressions within the segment (ad-level rows only)."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for row in rows:
         entity = snapshot.entities.get(row.entity_id)
-        if entity is None or entity.level != "ad" or row.dimension != dimension or row.segment != segment:
+        if entity is None or entity.level != "ad" or row.dimension != dimension or row.segment not in segments:
             continue
         total = totals[row.entity_id]
         total[0] += row.impressions

@@ -89,7 +89,9 @@ class CopySegment(StrictModel):
     description: str = Field(min_length=3, max_length=500,
                              description="Who the segment is and what they care about; given to the model.")
     dimension: str | None = Field(default=None, description="Breakdown dimension (device, age, placement, ...).")
-    segment: str | None = Field(default=None, description="Breakdown segment in our names (mobile, 18-24, ...).")
+    segment: str | list[str] | None = Field(
+        default=None, description="Breakdown segment in our names (mobile, 18-24, ...), or a list of them.",
+    )
     language: str | None = Field(default=None, description="Language of this segment's drafts; default: the account's.")
     min_spend_share: float = Field(
         default=0.05, ge=0, lt=1, description="An ad set gets this segment's copy when it spends this share in it.",
@@ -102,9 +104,21 @@ class CopySegment(StrictModel):
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> CopySegment:
-        if (self.dimension is None) != (self.segment is None):
+        if (self.dimension is None) != (self.segment is None) or self.segment == []:
             raise ValueError("give both dimension and segment (e.g. age and 18-24), or neither")
         return self
+
+    @property
+    def segment_values(self) -> frozenset[str]:
+        """The breakdown segments this copy segment covers (empty without a breakdown)."""
+        if self.segment is None:
+            return frozenset()
+        return frozenset([self.segment] if isinstance(self.segment, str) else self.segment)
+
+    @property
+    def segment_label(self) -> str | None:
+        """`mobile`, or `18-24+25-34` for several."""
+        return "+".join(sorted(self.segment_values)) or None
 
 
 class CopywriterSettings(StrictModel):

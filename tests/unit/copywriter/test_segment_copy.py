@@ -142,3 +142,15 @@ def test_a_segment_needs_both_dimension_and_segment() -> None:
         CopySegment(name="x", description="someone", dimension="age")
     with pytest.raises(ValidationError, match="used twice"):
         CopywriterSettings(segments=[MOBILE, MOBILE])
+
+
+def test_a_segment_may_cover_several_breakdown_segments() -> None:
+    snapshot, _ = account()
+    rows = _device_rows(snapshot, mobile_ctr=0.006, desktop_ctr=0.018)
+    both = CopySegment(name="all devices", description="Anyone, on any screen", dimension="device",
+                       segment=["mobile", "desktop"])
+    report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[both]),
+                           OfflineDrafter(), segment_rows=rows)
+    proposal = _for(report.proposals, "all devices")[0]
+    assert proposal.evidence["segment"]["segment"] == "desktop+mobile"
+    assert proposal.evidence["segment"]["delivery"]["spend_share"] == pytest.approx(1.0)
