@@ -254,7 +254,8 @@ def cluster_segments(customers: Sequence[Customer], today: date, min_share: floa
     groups = [[c for c, label in zip(customers, labels, strict=True) if label == j] for j in range(best[1])]
     groups = [g for g in groups if g]
     means = [sum(c.value for c in g) / len(g) for g in groups]
-    found, left_out = [], 0
+    median_recency = sorted(c.recency(today) for c in customers)[len(customers) // 2]
+    found, left_out, names = [], 0, Counter[str]()
     for members, mean in sorted(zip(groups, means, strict=True), key=lambda pair: -pair[1]):
         if len(members) < max(min_share * len(customers), 1):
             left_out += len(members)
@@ -263,9 +264,14 @@ def cluster_segments(customers: Sequence[Customer], today: date, min_share: floa
         level = "high" if mean > 1.25 * overall else ("low" if mean < 0.8 * overall else "middle")
         repeat = sum(c.wins for c in members) / len(members)
         cycle = sorted(c.days_to_win for c in members)[len(members) // 2]
-        name = f"{channel}, {level} value, {'repeat' if repeat >= 1.5 else 'single'} buyers"
+        recency = sorted(c.recency(today) for c in members)[len(members) // 2]
+        name = (f"{channel}, {level} value, {'repeat' if repeat >= 1.5 else 'single'} buyers, "
+                f"{'recent' if recency < median_recency else 'lapsed'}")
+        names[name] += 1
+        name += f" ({names[name]})" if names[name] > 1 else ""
         description = (f"Customers mostly from {channel}: mean value {mean:.0f} against {overall:.0f} overall, "
-                       f"{repeat:.1f} wins each, {cycle} days from first contact to first win (median)")
+                       f"{repeat:.1f} wins each, last win {recency} days ago and {cycle} days from first contact "
+                       "to first win (medians)")
         if mean == max(means):
             treatment: Treatment = "own budget"
             why = "the highest value per customer: reach more people like them"

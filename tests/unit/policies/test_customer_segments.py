@@ -71,7 +71,8 @@ def test_clusters_separate_the_kinds_of_customers_and_say_what_they_are() -> Non
     found, left_out = cluster_segments(customers_from(crm()), TODAY)
     assert 3 <= len(found) <= 5 and left_out == 0
     top = found[0]  # highest value first
-    assert top.name.startswith("google_ads, high value, repeat") and top.treatment == "own budget"
+    assert top.name == "google_ads, high value, repeat buyers, recent" and top.treatment == "own budget"
+    assert len({s.name for s in found}) == len(found)  # each cluster named apart
     assert top.customers == 20 and "mostly from google_ads" in top.description
     assert found[-1].treatment == "bid down"
     assert sum(s.customers for s in found) == 120
