@@ -41,6 +41,7 @@ from agent.commands.connectors_check import connectors_group
 from agent.commands.outcomes import outcomes_group, report_outcomes
 from agent.commands.report import report_group
 from agent.commands.rules import rules_group
+from agent.commands.segments_suggest import segments_group
 from agent.commands.sim_crm import crm_export
 from agent.commands.users import users_group
 from agent.config import AgentConfig
@@ -220,6 +221,7 @@ main.add_command(annotate)
 report_group.add_command(report_outcomes)
 sim_group.add_command(crm_export)
 main.add_command(rules_group)
+main.add_command(segments_group)
 
 
 if __name__ == "__main__":  # pragma: no cover
