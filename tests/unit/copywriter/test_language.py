@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from pydantic import SecretStr, ValidationError
 
+from agent.cli import main
 from agent.copywriter import CopywriterSettings, draft_new_ads
 from agent.copywriter.language import detect_language, dominant_language, fits, script_of
 from agent.copywriter.offline import OfflineDrafter, rethemed
@@ -14,6 +18,8 @@ from agent.copywriter.settings import BrandSettings, CopySegment, OpenAISettings
 from agent.copywriter.text import char_count
 from tests.fakes.openai_server import FakeOpenAI, variants
 from tests.unit.copywriter.account import account, refresh
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _texts(proposal: object) -> list[str]:
@@ -119,3 +125,20 @@ def test_the_prompt_asks_the_model_for_the_accounts_language() -> None:
     assert "be written in Japanese (language code ja)" in system
     assert json.loads(user)["language"] == "ja"
     assert report.proposals and report.proposals[0].change["to"]["headline"] == "ランニングジャケットが20%オフ"
+
+
+def test_config_check_names_a_bad_language_or_segment_in_one_line(tmp_path: Path) -> None:
+    raw = yaml.safe_load((ROOT / "config.example.yaml").read_text())
+    raw["database_url"] = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    raw["accounts"][0]["copywriter"] = {"language": "Japanese",
+                                        "segments": [{"name": "young", "description": "18 to 24", "dimension": "age"}]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "accounts[0].copywriter.language" in result.output and "'Japanese' is not a language code" in result.output
+    assert "give both dimension and segment" in result.output and "Traceback" not in result.output
+    raw["accounts"][0]["copywriter"] = {"language": "ja", "segments": [
+        {"name": "young", "description": "18 to 24", "dimension": "age", "segment": "18-24"}]}
+    path.write_text(yaml.safe_dump(raw))
+    assert CliRunner().invoke(main, ["config", "check", "--config", str(path)]).exit_code == 0
