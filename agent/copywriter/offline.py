@@ -19,15 +19,15 @@ from dataclasses import dataclass
 
 from agent.copywriter.drafting import DraftRequest, DraftResult, Variant
 from agent.copywriter.history import AdText
-from agent.copywriter.language import dominant_language, fits, joiner, script_of
+from agent.copywriter.language import base_code, detect_language, dominant_language, fits, joiner, script_of
 from agent.copywriter.patterns import sibling_residuals
 from agent.copywriter.templates import Facts, fill, templates_for
-from agent.copywriter.text import char_count, clean
+from agent.copywriter.text import char_count, clean, words
 from agent.copywriter.validation import validate
 
 LABEL = "offline"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
-MIN_PIECES = 3  # fewer headlines or sentences than this in the draft's language: templates fill in
+MIN_PIECES = 3  # fewer headlines or sentences than this in another language than the ads': templates fill in
 
 
 @dataclass(frozen=True)
@@ -92,12 +92,27 @@ def _rendered(components: Sequence[Component], target: str, limit: int, wide: bo
 def _in_language(headlines: list[tuple[str, str, float, float]], bodies: list[tuple[str, str, float, float]],
                  request: DraftRequest, theme: str) -> tuple[list[tuple[str, str, float, float]],
                                                              list[tuple[str, str, float, float]]]:
-    """Only the pieces written in the request's language; when fewer than MIN_PIECES headlines or
-    sentences remain, the language's neutral templates fill in (scored below every real piece)."""
+    """Only the pieces written in the request's language. The language's neutral templates fill in
+    (scored below every real piece) when the ads are mostly in another language and fewer than
+    MIN_PIECES headlines or sentences remain, or when fewer remain than the platform's ad needs
+    (three headlines on Google): an account drafted in its own ads' language keeps its own words."""
     language = request.language or ""
     material = dominant_language(p[0] for p in headlines + bodies)
-    kept_headlines = [p for p in headlines if fits(p[0], language, material)]
-    kept_bodies = [p for p in bodies if fits(p[0], language, material)]
+    foreign = material is None or base_code(material) != base_code(language)
+    names = set(words(request.brand.name))
+
+    def keeps(piece: tuple[str, str, float, float]) -> bool:
+        if not foreign:
+            return fits(piece[0], language, material)
+        if script_of(piece[0]) is None or detect_language(piece[0]) == base_code(language):
+            return fits(piece[0], language)
+        # Ads in another language: an unrecognised piece is kept only if it is names and numbers
+        # ("Running Jacket — 20%"), never a short sentence of that other language ("Clean ingredients.").
+        known = names | set(words(piece[1])) | set(words(theme))
+        return fits(piece[0], language) and all(w in known or any(c.isdigit() for c in w) for w in words(piece[0]))
+
+    kept_headlines = [p for p in headlines if keeps(p)]
+    kept_bodies = [p for p in bodies if keeps(p)]
     templates = templates_for(language)
     if templates is None:
         return kept_headlines, kept_bodies
@@ -108,9 +123,11 @@ def _in_language(headlines: list[tuple[str, str, float, float]], bodies: list[tu
         return [text for text in (fill(t, theme, request.brand.name, facts) for t in items) if text]
 
     limits, wide = request.limits, request.limits.wide_counts_double
-    if len(_rendered(_components(kept_headlines), theme, limits.headline.max_chars, wide, MIN_PIECES)) < MIN_PIECES:
+    needed_headlines = MIN_PIECES if foreign else limits.headline.min_items
+    needed_sentences = MIN_PIECES if foreign else limits.description.min_items
+    if len(_rendered(_components(kept_headlines), theme, limits.headline.max_chars, wide, MIN_PIECES)) < needed_headlines:
         kept_headlines += [(text, theme, floor, float(i)) for i, text in enumerate(filled(templates.headlines))]
-    if len(_rendered(_components(kept_bodies), theme, limits.description.max_chars, wide, MIN_PIECES)) < MIN_PIECES:
+    if len(_rendered(_components(kept_bodies), theme, limits.description.max_chars, wide, MIN_PIECES)) < needed_sentences:
         sentences = filled(templates.sentences)
         kept_bodies += [(text, theme, floor, i / max(1, len(sentences) - 1)) for i, text in enumerate(sentences)]
     return kept_headlines, kept_bodies
@@ -189,6 +206,8 @@ class OfflineDrafter:
                 if char_count(text, wide) <= body_limit:
                     texts.append(text)
         for head, body_text in itertools.product(headlines[:6], texts):
+            if head.text.rstrip(".!。！").casefold() in body_text.casefold():
+                continue  # the body would only repeat the headline
             yield (head.text,), (body_text,)
 
     @staticmethod

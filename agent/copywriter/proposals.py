@@ -21,6 +21,7 @@ from agent.copywriter.drafting import Drafter, DraftRequest, Variant
 from agent.copywriter.features import FEATURE_NAMES, feature_vector
 from agent.copywriter.history import AdRecord, AdText, ad_history, ad_set_context
 from agent.copywriter.limits import PlatformLimits, limits_for
+from agent.copywriter.offline import LABEL as OFFLINE_LABEL
 from agent.copywriter.patterns import Pattern, find_patterns
 from agent.copywriter.segment_copy import (
     SegmentDelivery,
@@ -55,12 +56,13 @@ class DraftReport:
     patterns: list[Pattern] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     malformed_responses: int = 0
+    notes: list[str] = field(default_factory=list)  # segments not drafted for, and why
 
     def as_dict(self) -> dict[str, Any]:
         return {"proposals": len(self.proposals), "drafted": self.drafted, "rejected": self.rejected,
                 "rejected_counts": dict(self.rejected_counts), "ad_sets": list(self.ad_sets),
                 "drafter": self.drafter, "model": self.model, "errors": list(self.errors),
-                "malformed_responses": self.malformed_responses}
+                "malformed_responses": self.malformed_responses, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)
@@ -229,13 +231,25 @@ def draft_new_ads(snapshot: Snapshot, refresh_proposals: Sequence[Proposal], set
         return report
     report.model, report.patterns = learnt.model.name, learnt.patterns
     for trigger in triggers:
-        for target in targets_for(snapshot, trigger.ad_set_id, learnt, settings, segment_rows):
-            _draft_ad_set(snapshot, trigger, learnt, settings, drafter, report, target)
+        proposed: list[Variant] = []  # this ad set's variants so far: a segment's must differ from them
+        targets = targets_for(snapshot, trigger.ad_set_id, learnt, settings, segment_rows)
+        for target in targets:
+            if (target.segment is not None and drafter.label == OFFLINE_LABEL and target.history is None
+                    and target.language == targets[0].language):
+                report.notes.append(
+                    f"{trigger.ad_set_id}: no copy for segment {target.segment.name!r}: the offline drafter has "
+                    "nothing specific to it (breakdowns per ad set only, the same language), so its drafts "
+                    "would repeat the ad set's")
+                log.info("copywriter: %s", report.notes[-1])
+                continue
+            proposed += _draft_ad_set(snapshot, trigger, learnt, settings, drafter, report, target, proposed)
     return report
 
 
 def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, settings: CopywriterSettings,
-                  drafter: Drafter, report: DraftReport, target: CopyTarget) -> None:
+                  drafter: Drafter, report: DraftReport, target: CopyTarget,
+                  proposed: Sequence[Variant] = ()) -> list[Variant]:
+    """Draft for one target of an ad set; the variants proposed (validated against `proposed` too)."""
     context = ad_set_context(snapshot, snapshot.entities[trigger.ad_set_id])
     model = target.model or learnt.model
     request = DraftRequest(
@@ -252,8 +266,9 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
     except Exception as error:  # a drafter bug must not stop the account's other proposals
         log.exception("copywriter: drafter %s failed on %s", drafter.label, trigger.ad_set_id)
         report.errors.append(f"{trigger.ad_set_id}: {type(error).__name__}: {error}")
-        return
-    report.ad_sets.append(trigger.ad_set_id)
+        return []
+    if trigger.ad_set_id not in report.ad_sets:
+        report.ad_sets.append(trigger.ad_set_id)
     report.errors += result.errors
     report.malformed_responses += result.malformed_responses
     accepted: list[tuple[Variant, CtrPrediction]] = []
@@ -261,8 +276,8 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
     for raw in result.variants:
         report.drafted += 1
         variant = clean_variant(raw)
-        problems = validate(variant, learnt.limits, settings.brand, context.existing, [v for v, _ in accepted],
-                            settings.max_similarity)
+        problems = validate(variant, learnt.limits, settings.brand, context.existing,
+                            [*proposed, *(v for v, _ in accepted)], settings.max_similarity)
         prediction = model.predict(learnt.features(variant.text, trigger.ad_set_id), trigger.ad_set_id,
                                    settings.interval)
         if target.model is None and target.seen is not None:
@@ -280,5 +295,7 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
         accepted.append((variant, prediction))
     report.rejected_counts.update(rejections)
     accepted.sort(key=lambda pair: (-pair[1].ctr, pair[0].headlines))
-    for variant, prediction in accepted[: settings.max_proposals_per_ad_set]:
+    chosen = accepted[: settings.max_proposals_per_ad_set]
+    for variant, prediction in chosen:
         report.proposals.append(_proposal(snapshot, trigger, variant, prediction, learnt, rejections, target))
+    return [variant for variant, _ in chosen]

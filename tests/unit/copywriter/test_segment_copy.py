@@ -11,7 +11,9 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from agent.copywriter import CopywriterSettings, draft_new_ads
+from agent.copywriter.drafting import DraftRequest, DraftResult, Variant
 from agent.copywriter.offline import OfflineDrafter
+from agent.copywriter.proposals import learn_account
 from agent.copywriter.settings import CopySegment, OpenAISettings
 from connectors.records import SegmentRow
 from policies.base import Proposal, Snapshot
@@ -43,17 +45,37 @@ def _for(report_proposals: list[Proposal], name: str | None) -> list[Proposal]:
     return [p for p in report_proposals if (p.evidence.get("segment") or {}).get("name") == name]
 
 
+GENERAL = Variant(("Running Jacket, 20% off this week",), ("Rated 4.8 by 12k runners. Light and packable.",),
+                  "SHOP_NOW", "scripted")
+FOR_MOBILE = Variant(("Running Jacket: 20% off",), ("Rated 4.8. Order in two taps.",), "SHOP_NOW", "scripted")
+
+
+class ScriptedDrafter:
+    """One variant for the ad set, another for any segment (as a language model given its description)."""
+
+    label = "scripted"
+
+    def __init__(self) -> None:
+        self.requests: list[DraftRequest] = []
+
+    def draft(self, request: DraftRequest) -> DraftResult:
+        self.requests.append(request)
+        return DraftResult([FOR_MOBILE if request.segment else GENERAL])
+
+
 def test_a_segment_gets_its_own_proposals_that_say_so() -> None:
     snapshot, _ = account()
     rows = _device_rows(snapshot, mobile_ctr=0.006, desktop_ctr=0.018)
+    drafter = ScriptedDrafter()
     report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[MOBILE]),
-                           OfflineDrafter(), segment_rows=rows)
+                           drafter, segment_rows=rows)
+    assert [r.segment.name if r.segment else None for r in drafter.requests] == [None, "mobile shoppers"]
     general, mobile = _for(report.proposals, None), _for(report.proposals, "mobile shoppers")
     assert general and mobile
     proposal = mobile[0]
     assert proposal.rationale.startswith("New copy for segment 'mobile shoppers' (device mobile) of ad set 'name-s2'")
     assert "People on their phones" in proposal.rationale and "Predicted CTR in the segment" in proposal.rationale
-    assert proposal.change["to"]["name"].startswith("offline copy for mobile shoppers: ")
+    assert proposal.change["to"]["name"] == "scripted copy for mobile shoppers: Running Jacket: 20% off"
     segment = proposal.evidence["segment"]
     assert (segment["dimension"], segment["segment"]) == ("device", "mobile")
     assert segment["delivery"]["spend_share"] == pytest.approx(0.6)
@@ -64,20 +86,15 @@ def test_the_segments_predicted_ctr_follows_its_delivery_with_a_wider_interval()
     snapshot, _ = account()
     rows = _device_rows(snapshot, mobile_ctr=0.006, desktop_ctr=0.018)  # mobile clicks half the ad set's rate
     report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[MOBILE]),
-                           OfflineDrafter(), segment_rows=rows)
-    general = {p.change["to"]["description"]: p.evidence["predicted_ctr"] for p in _for(report.proposals, None)}
-    mobile = {p.change["to"]["description"]: p.evidence["predicted_ctr"]
-              for p in _for(report.proposals, "mobile shoppers")}
-    same = set(general) & set(mobile)
-    assert same, (general, mobile)
-    for text in same:
-        ratio = mobile[text]["ctr"] / general[text]["ctr"]
-        assert ratio == pytest.approx(0.006 / 0.0108, rel=0.03)  # mobile CTR over the ad set's
-        low, high = mobile[text]["interval"]
-        assert low < mobile[text]["ctr"] < high
-        width = math.log(high / low)
-        assert width > math.log(general[text]["interval"][1] / general[text]["interval"][0])
-        assert "segment CTR ratio" in mobile[text]["model"]
+                           ScriptedDrafter(), segment_rows=rows)
+    (mobile,) = _for(report.proposals, "mobile shoppers")
+    predicted = mobile.evidence["predicted_ctr"]
+    whole_ad_set = learn_account(snapshot, CopywriterSettings()).predict(FOR_MOBILE.text, "s2", 0.8)
+    assert predicted["ctr"] / whole_ad_set.ctr == pytest.approx(0.006 / 0.0108, rel=0.03)  # mobile CTR / the ad set's
+    low, high = predicted["interval"]
+    assert low < predicted["ctr"] < high
+    assert math.log(high / low) > math.log(whole_ad_set.high / whole_ad_set.low)
+    assert "segment CTR ratio" in predicted["model"]
 
 
 def test_an_ad_set_that_barely_reaches_the_segment_gets_no_copy_for_it() -> None:
@@ -87,8 +104,32 @@ def test_an_ad_set_that_barely_reaches_the_segment_gets_no_copy_for_it() -> None
         rows += _row(snapshot, ad_set, "device", "mobile", 100, 1, spend="1")
         rows += _row(snapshot, ad_set, "device", "desktop", 9900, 120, spend="99")
     report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[MOBILE]),
+                           ScriptedDrafter(), segment_rows=rows)
+    assert _for(report.proposals, None) and not _for(report.proposals, "mobile shoppers")
+
+
+def test_the_offline_drafter_skips_a_segment_it_has_nothing_specific_for_and_says_so() -> None:
+    snapshot, _ = account()
+    rows = _device_rows(snapshot, mobile_ctr=0.006, desktop_ctr=0.018)  # per ad set only
+    report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[MOBILE]),
                            OfflineDrafter(), segment_rows=rows)
     assert _for(report.proposals, None) and not _for(report.proposals, "mobile shoppers")
+    assert report.notes == ["s2: no copy for segment 'mobile shoppers': the offline drafter has nothing specific to "
+                            "it (breakdowns per ad set only, the same language), so its drafts would repeat the "
+                            "ad set's"]
+
+
+def test_a_segments_draft_that_repeats_the_ad_sets_is_rejected_as_a_duplicate() -> None:
+    snapshot, _ = account()
+
+    class Repeating(ScriptedDrafter):
+        def draft(self, request: DraftRequest) -> DraftResult:
+            return DraftResult([GENERAL])
+
+    report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[MOBILE]),
+                           Repeating(), segment_rows=_device_rows(snapshot, 0.01, 0.012))
+    assert len(report.proposals) == 1 and not _for(report.proposals, "mobile shoppers")
+    assert report.rejected_counts["duplicate"] == 1
 
 
 def test_the_offline_drafter_learns_what_wins_within_the_segment_from_per_ad_breakdowns() -> None:
@@ -119,7 +160,9 @@ def test_the_segment_description_goes_into_the_prompt() -> None:
     try:
         reply = {"headlines": ["Running Jacket, 20% off"], "descriptions": ["Rated 4.8 by 12k runners. Light and packable."],
                  "call_to_action": "SHOP_NOW"}
-        server.script = [variants(reply), variants(reply)]
+        mobile = {"headlines": ["Running Jacket: 20% off"], "descriptions": ["Rated 4.8. Order in two taps."],
+                  "call_to_action": "SHOP_NOW"}
+        server.script = [variants(reply), variants(mobile)]
         snapshot, _ = account()
         settings = CopywriterSettings(drafter="openai", segments=[MOBILE], openai=OpenAISettings(
             api_key=SecretStr("sk-test"), base_url=server.base_url, model="test-model", retry_initial_seconds=0))
@@ -150,7 +193,7 @@ def test_a_segment_may_cover_several_breakdown_segments() -> None:
     both = CopySegment(name="all devices", description="Anyone, on any screen", dimension="device",
                        segment=["mobile", "desktop"])
     report = draft_new_ads(snapshot, [refresh(snapshot, "s2-a1")], CopywriterSettings(segments=[both]),
-                           OfflineDrafter(), segment_rows=rows)
+                           ScriptedDrafter(), segment_rows=rows)
     proposal = _for(report.proposals, "all devices")[0]
     assert proposal.evidence["segment"]["segment"] == "desktop+mobile"
     assert proposal.evidence["segment"]["delivery"]["spend_share"] == pytest.approx(1.0)
