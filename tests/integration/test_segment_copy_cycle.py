@@ -12,7 +12,7 @@ from agent.storage.action_states import list_actions
 from tests.integration.conftest import make_world
 
 
-def _new_ads(engine: Engine) -> list[dict[str, Any]]:
+def _new_ads(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         return [a for a in list_actions(connection) if a["kind"] == "new_ad"]
 
