@@ -218,7 +218,8 @@ def _kmeans(data: np.ndarray, k: int, rounds: int = 50) -> np.ndarray:
 
 
 def _silhouette(data: np.ndarray, labels: np.ndarray) -> float:
-    distances = np.sqrt(((data[:, None, :] - data[None, :, :]) ** 2).sum(axis=2))
+    squares = (data * data).sum(axis=1)  # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b: one n x n matrix, no n x n x f
+    distances = np.sqrt(np.maximum(squares[:, None] + squares[None, :] - 2 * data @ data.T, 0.0))
     scores = []
     for i in range(len(data)):
         own = labels == labels[i]
@@ -238,7 +239,7 @@ def cluster_segments(customers: Sequence[Customer], today: date, min_share: floa
     if len(customers) < min_customers:
         return [], len(customers)
     data, _channels = _features(customers, today)
-    step = max(1, len(customers) // sample)
+    step = max(1, math.ceil(len(customers) / sample))
     best: tuple[float, int, np.ndarray] | None = None
     for k in (3, 4, 5):
         if k >= len(customers):
