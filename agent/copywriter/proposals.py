@@ -140,7 +140,7 @@ def targets_for(snapshot: Snapshot, ad_set_id: str, learnt: AccountModel, settin
 
 def new_ad_params(variant: Variant, limits: PlatformLimits, segment: str | None = None) -> dict[str, Any]:
     """The `new_ad` mutation params (the proposal's `change["to"]`): always created PAUSED."""
-    label = f"{variant.drafter} copy" + (f" for {segment}" if segment else "")
+    label = f"{variant.drafter} copy" + (f" for {segment[:30]}" if segment else "")  # names stay short
     params: dict[str, Any] = {"headline": variant.headlines[0], "description": variant.descriptions[0],
                               "status": "PAUSED", "name": f"{label}: {variant.headlines[0][:40]}"}
     if limits.headline.max_items > 1 or len(variant.headlines) > 1:
