@@ -1,7 +1,7 @@
-"""Segment discovery against the simulator's hidden truth (bench/segment_discovery.py at 3 seeds):
+"""Segment discovery against the simulator's hidden truth (bench/discovery_quality.py at 3 seeds):
 three to five suggestions per account, nearly all on the right side of the rest."""
 
-from bench.segment_discovery import measure
+from bench.discovery_quality import measure
 
 
 def test_suggestions_are_few_and_point_the_right_way() -> None:

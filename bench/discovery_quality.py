@@ -1,6 +1,6 @@
 """Segment discovery against the simulator's hidden truth: prints figures.
 
-    python bench/segment_discovery.py [--seeds 10] [--window-days 28] [--target 2.0]
+    python bench/discovery_quality.py [--seeds 10] [--window-days 28] [--target 2.0]
 
 Worlds: per seed one Google, one Meta and one LinkedIn account (3 campaigns x 3 ad sets x 2 ads,
 45 days of history). Each account's stored-style breakdown rows over the window are pooled per
