@@ -121,7 +121,7 @@ class CopyTarget:
 def targets_for(snapshot: Snapshot, ad_set_id: str, learnt: AccountModel, settings: CopywriterSettings,
                 segment_rows: Sequence[SegmentRow]) -> list[CopyTarget]:
     """The ad set's general copy, then one drafting per configured segment it delivers to."""
-    targets = [CopyTarget(draft_language(settings, None, learnt.history))]
+    targets = [CopyTarget(draft_language(settings, None, learnt.history, ad_set_id))]
     for segment, seen in segments_for(settings, snapshot, segment_rows, ad_set_id):
         history = patterns = model = None
         if segment.dimension:
@@ -133,7 +133,7 @@ def targets_for(snapshot: Snapshot, ad_set_id: str, learnt: AccountModel, settin
                 history = inside
                 patterns = find_patterns(inside, named, settings.pattern_min_ads, settings.pattern_min_z)
                 model = fit(TrainingSet.build(inside, vectors), settings.ctr_model)
-        targets.append(CopyTarget(draft_language(settings, segment, learnt.history), segment, seen, history,
+        targets.append(CopyTarget(draft_language(settings, segment, learnt.history, ad_set_id), segment, seen, history,
                                   patterns, model))
     return targets
 

@@ -66,12 +66,16 @@ def brief(segment: CopySegment) -> SegmentBrief:
     return SegmentBrief(segment.name, segment.description, segment.dimension, segment.segment_label)
 
 
-def draft_language(settings: CopywriterSettings, segment: CopySegment | None,
-                   history: Sequence[AdRecord]) -> str | None:
-    """The segment's language, else the copywriter's, else the language of most of the account's ads."""
+def draft_language(settings: CopywriterSettings, segment: CopySegment | None, history: Sequence[AdRecord],
+                   ad_set_id: str | None = None) -> str | None:
+    """The segment's language, else the copywriter's, else that of most of the ad set's own ads (an
+    account may run French and German ad sets side by side), else of most of the account's ads."""
     if segment is not None and segment.language:
         return segment.language
-    return settings.language or dominant_language(r.text.all_text for r in history)
+    if settings.language:
+        return settings.language
+    own = dominant_language(r.text.all_text for r in history if r.ad_set_id == ad_set_id)
+    return own or dominant_language(r.text.all_text for r in history)
 
 
 def delivery(rows: Sequence[SegmentRow], entity_ids: set[str], dimension: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,21 @@ def test_config_check_names_a_bad_language_or_segment_in_one_line(tmp_path: Path
         {"name": "young", "description": "18 to 24", "dimension": "age", "segment": "18-24"}]}
     path.write_text(yaml.safe_dump(raw))
     assert CliRunner().invoke(main, ["config", "check", "--config", str(path)]).exit_code == 0
+
+
+def test_an_ad_set_written_in_another_language_than_the_account_keeps_its_own() -> None:
+    english, _ = account(ad_sets=4)
+    japanese, _ = account(ad_sets=6, japanese=True)
+    # ad sets s5 and s6 of the English account become Japanese: the account is mostly English
+    entities = dict(english.entities)
+    daily = dict(english.daily)
+    for entity_id, entity in japanese.entities.items():
+        if entity_id.startswith(("s5", "s6")):
+            entities[entity_id] = entity
+            daily[entity_id] = japanese.daily[entity_id]
+    mixed = replace(english, entities=entities, daily=daily)
+    report = draft_new_ads(mixed, [refresh(mixed, "s6-a1"), refresh(mixed, "s2-a1")], CopywriterSettings(),
+                           OfflineDrafter())
+    by_ad_set = {p.entity_id: p for p in report.proposals}
+    assert by_ad_set["s6"].evidence["language"] == "ja" and script_of(by_ad_set["s6"].change["to"]["description"]) == "kana"
+    assert by_ad_set["s2"].evidence["language"] == "en"
