@@ -43,3 +43,20 @@ def test_every_candidate_ngram_is_a_phrase_of_an_ad() -> None:
     texts = [r.text.all_text.casefold() for r in learnt.history]
     assert grams
     assert all(any(gram in text for text in texts) for gram in grams), grams
+
+
+def test_japanese_is_cut_where_the_script_changes_and_phrases_are_written_without_spaces() -> None:
+    assert words("ランニングジャケットが今週20%オフ") == ["ランニングジャケット", "が", "今週", "20%", "オフ"]
+    phrases = candidate_phrases("1.2万人のランナーが4.8と評価。今週20%オフ。")
+    assert {"20%オフ", "1.2万人", "4.8", "評価", "ランナー"} <= phrases
+    assert not any(" " in phrase for phrase in phrases)  # no "20% オフ"
+    assert "ランナーが" not in phrases and "のランナー" not in phrases  # particles make no phrase
+    assert "評価今週" not in phrases  # nor across the sentence end
+
+
+def test_a_japanese_account_finds_its_winning_phrases() -> None:
+    snapshot, _ = account(ad_sets=6, japanese=True)
+    learnt = learn_account(snapshot, CopywriterSettings())
+    named = {n.strip('"') for p in learnt.patterns for n in (p.name, *p.same_ads_as) if n.startswith('"')}
+    texts = [r.text.all_text for r in learnt.history]
+    assert named and all(any(gram in text for text in texts) for gram in named), named
