@@ -43,6 +43,7 @@ from agent.commands.privacy import privacy_group
 from agent.commands.report import report_group
 from agent.commands.rules import rules_group
 from agent.commands.segments import segments_group
+from agent.commands.segments_suggest import segments_suggest
 from agent.commands.sim_crm import crm_export
 from agent.commands.users import users_group
 from agent.config import AgentConfig
@@ -224,6 +225,7 @@ main.add_command(annotate)
 report_group.add_command(report_outcomes)
 sim_group.add_command(crm_export)
 main.add_command(rules_group)
+segments_group.add_command(segments_suggest)
 main.add_command(segments_group)
 main.add_command(privacy_group)
 

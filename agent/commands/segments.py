@@ -23,7 +23,7 @@ from agent.storage.crm_segments import segment_sizes
 
 @click.group("segments")
 def segments_group() -> None:
-    """CRM segments: customer lists in, members as hashed identifiers (docs/segments.md)."""
+    """Customer segments: CRM lists in (members as hashed identifiers), sizes, and discovery (docs/segments.md)."""
 
 
 @segments_group.command("import")

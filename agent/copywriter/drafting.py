@@ -32,6 +32,21 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class SegmentBrief:
+    """The segment a draft is for: its name, description (for the model) and where it comes from."""
+
+    name: str
+    description: str
+    dimension: str | None = None
+    segment: str | None = None
+
+    @property
+    def label(self) -> str:
+        where = f" ({self.dimension} {self.segment})" if self.dimension else ""
+        return f"{self.name}{where}"
+
+
+@dataclass(frozen=True)
 class DraftRequest:
     """Everything a drafter may use to write `count` variants for one ad set."""
 
@@ -46,6 +61,8 @@ class DraftRequest:
     themes: dict[str, str] = field(default_factory=dict)  # ad set id -> theme, to re-theme components
     score: Callable[[AdText], float] | None = None  # predicted log CTR of a text in this ad set, if known
     max_similarity: float = 0.85
+    language: str | None = None  # ISO code the drafts must be written in; None: as the material
+    segment: SegmentBrief | None = None  # the segment the copy is for; None: the whole ad set
 
 
 @dataclass

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 
 from agent.copywriter.drafting import DraftRequest, DraftResult, Variant
 from agent.copywriter.history import AdText
+from agent.copywriter.language import base_code, detect_language, dominant_language, fits, joiner, script_of
 from agent.copywriter.patterns import sibling_residuals
-from agent.copywriter.text import char_count, clean
+from agent.copywriter.templates import Facts, fill, templates_for
+from agent.copywriter.text import char_count, clean, words
 from agent.copywriter.validation import validate
 
 LABEL = "offline"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
+MIN_PIECES = 3  # fewer headlines or sentences than this in another language than the ads': templates fill in
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ def rethemed(text: str, source_theme: str, target_theme: str) -> str:
     """`text` with its ad set's theme replaced by the target ad set's, keeping the case style."""
     if not source_theme.strip() or source_theme.casefold() == target_theme.casefold():
         return text
-    pattern = re.compile(r"(?<!\w)" + re.escape(source_theme) + r"(?!\w)", re.IGNORECASE)
+    if script_of(source_theme) in ("kana", "han"):  # no spaces between Japanese or Chinese words
+        pattern = re.compile(re.escape(source_theme))
+    else:
+        pattern = re.compile(r"(?<!\w)" + re.escape(source_theme) + r"(?!\w)", re.IGNORECASE)
     return pattern.sub(lambda match: _styled(target_theme, match.group(0)), text)
 
 
@@ -83,6 +89,50 @@ def _rendered(components: Sequence[Component], target: str, limit: int, wide: bo
     return result
 
 
+def _in_language(headlines: list[tuple[str, str, float, float]], bodies: list[tuple[str, str, float, float]],
+                 request: DraftRequest, theme: str) -> tuple[list[tuple[str, str, float, float]],
+                                                             list[tuple[str, str, float, float]]]:
+    """Only the pieces written in the request's language. The language's neutral templates fill in
+    (scored below every real piece) when the ads are mostly in another language and fewer than
+    MIN_PIECES headlines or sentences remain, or when fewer remain than the platform's ad needs
+    (three headlines on Google): an account drafted in its own ads' language keeps its own words."""
+    language = request.language or ""
+    material = dominant_language(p[0] for p in headlines + bodies)
+    foreign = material is None or base_code(material) != base_code(language)
+    names = set(words(request.brand.name))
+
+    def keeps(piece: tuple[str, str, float, float]) -> bool:
+        if not foreign:
+            return fits(piece[0], language, material)
+        if script_of(piece[0]) is None or detect_language(piece[0]) == base_code(language):
+            return fits(piece[0], language)
+        # Ads in another language: an unrecognised piece is kept only if it is names and numbers
+        # ("Running Jacket — 20%"), never a short sentence of that other language ("Clean ingredients.").
+        known = names | set(words(piece[1])) | set(words(theme))
+        return fits(piece[0], language) and all(w in known or any(c.isdigit() for c in w) for w in words(piece[0]))
+
+    kept_headlines = [p for p in headlines if keeps(p)]
+    kept_bodies = [p for p in bodies if keeps(p)]
+    templates = templates_for(language)
+    if templates is None:
+        return kept_headlines, kept_bodies
+    facts = Facts.found_in(request.history)
+    floor = min((p[2] for p in headlines + bodies), default=0.0) - 1.0  # below every real piece
+
+    def filled(items: Sequence[str]) -> list[str]:
+        return [text for text in (fill(t, theme, request.brand.name, facts) for t in items) if text]
+
+    limits, wide = request.limits, request.limits.wide_counts_double
+    needed_headlines = MIN_PIECES if foreign else limits.headline.min_items
+    needed_sentences = MIN_PIECES if foreign else limits.description.min_items
+    if len(_rendered(_components(kept_headlines), theme, limits.headline.max_chars, wide, MIN_PIECES)) < needed_headlines:
+        kept_headlines += [(text, theme, floor, float(i)) for i, text in enumerate(filled(templates.headlines))]
+    if len(_rendered(_components(kept_bodies), theme, limits.description.max_chars, wide, MIN_PIECES)) < needed_sentences:
+        sentences = filled(templates.sentences)
+        kept_bodies += [(text, theme, floor, i / max(1, len(sentences) - 1)) for i, text in enumerate(sentences)]
+    return kept_headlines, kept_bodies
+
+
 class OfflineDrafter:
     """Deterministic drafts from the account's winning components."""
 
@@ -105,6 +155,8 @@ class OfflineDrafter:
                 body_pieces += [(s, theme, residual, i / max(1, len(parts) - 1)) for i, s in enumerate(parts)]
             if record.text.call_to_action:
                 ctas[record.text.call_to_action].append(residual)
+        if request.language:
+            headline_pieces, body_pieces = _in_language(headline_pieces, body_pieces, request, target)
         wide = limits.wide_counts_double
         headlines = _rendered(_components(headline_pieces), target, limits.headline.max_chars, wide, 7)
         sentences = _rendered(_components(body_pieces), target, limits.description.max_chars, wide, 7)
@@ -113,9 +165,13 @@ class OfflineDrafter:
         ranked = sorted(candidates, key=lambda text: (-self._score(request, text, headlines + sentences),
                                                       text.all_text))
         chosen: list[Variant] = []
+        note = "recombined from the account's best-performing headlines and sentences"
+        if request.language:
+            note += f", written in {request.language}"
+        if request.segment:
+            note += f", for segment {request.segment.label}"
         for text in ranked:
-            variant = Variant(text.headlines, text.descriptions, text.call_to_action, LABEL,
-                              "recombined from the account's best-performing headlines and sentences")
+            variant = Variant(text.headlines, text.descriptions, text.call_to_action, LABEL, note)
             if not validate(variant, limits, request.brand, request.context.existing, chosen,
                             request.max_similarity):
                 chosen.append(variant)
@@ -146,10 +202,12 @@ class OfflineDrafter:
         for size in (3, 2, 1):
             for combo in itertools.combinations(sentences[:6], size):
                 ordered = sorted(combo, key=lambda c: (c.position, c.text))
-                text = " ".join(c.text for c in ordered)
+                text = joiner(request.language or "").join(c.text for c in ordered)
                 if char_count(text, wide) <= body_limit:
                     texts.append(text)
         for head, body_text in itertools.product(headlines[:6], texts):
+            if head.text.rstrip(".!。！").casefold() in body_text.casefold():
+                continue  # the body would only repeat the headline
             yield (head.text,), (body_text,)
 
     @staticmethod

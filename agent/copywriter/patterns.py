@@ -19,7 +19,7 @@ from typing import Any
 
 from agent.copywriter.features import FEATURE_MEANINGS, FEATURE_NAMES
 from agent.copywriter.history import AdRecord
-from agent.copywriter.text import words
+from agent.copywriter.text import is_cjk, phrase_runs
 
 STOPWORDS = frozenset({
     "a", "an", "and", "the", "of", "to", "in", "on", "for", "with", "by", "at", "is", "it", "our", "we", "or",
@@ -117,11 +117,20 @@ def contrast(records: Sequence[AdRecord], residuals: Mapping[str, float], has: C
     return Contrast(weighted / total_weight, spread / total_weight, ads_with, ads_without)
 
 
-def _ngrams(text: str) -> set[str]:
-    tokens = words(text)
-    grams = {t for t in tokens if t not in STOPWORDS and len(t) > 1}
-    grams |= {f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)
-              if not (a in STOPWORDS and b in STOPWORDS)}
+def _particle(token: str) -> bool:
+    """A Japanese particle or ending (が, の, と, から): one or two hiragana, no phrase of its own."""
+    return len(token) <= 2 and all("\u3040" <= c <= "\u309f" for c in token)
+
+
+def candidate_phrases(*texts: str) -> set[str]:
+    """Words and two-word phrases of `texts` that a pattern may name: phrases stay inside one
+    headline or description and inside one run of words without punctuation (text.phrase_runs)."""
+    grams: set[str] = set()
+    for text in texts:
+        for tokens in phrase_runs(text):
+            grams |= {t for t in tokens if t not in STOPWORDS and len(t) > 1 and not _particle(t)}
+            grams |= {a + ("" if is_cjk(a) or is_cjk(b) else " ") + b for a, b in zip(tokens, tokens[1:], strict=False)
+                      if not (a in STOPWORDS and b in STOPWORDS) and not _particle(a) and not _particle(b)}
     return grams
 
 
@@ -154,7 +163,7 @@ def find_patterns(records: Sequence[AdRecord], features: Mapping[str, Mapping[st
     for name in FEATURE_NAMES:
         candidates.append((name, _KINDS[name], FEATURE_MEANINGS[name], _has_feature(features, name)))
     gram_counts: dict[str, int] = defaultdict(int)
-    grams_of = {r.ad_id: _ngrams(r.text.all_text) for r in records}
+    grams_of = {r.ad_id: candidate_phrases(*r.text.headlines, *r.text.descriptions) for r in records}
     for grams in grams_of.values():
         for gram in grams:
             gram_counts[gram] += 1

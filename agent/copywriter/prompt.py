@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from agent.copywriter.drafting import DraftRequest
+from agent.copywriter.language import language_name
 
 SYSTEM = """You are a senior performance copywriter for {brand}.
 Brand voice: {voice}
@@ -16,7 +17,7 @@ Write {count} distinct ad variants for one {platform} ad set. Every variant must
 - use only facts, offers and numbers that appear in the material below (never invent prices, discounts or ratings);
 - contain no placeholders, brackets or notes to the editor;
 - differ clearly from the existing ads and from each other.
-{emoji_rule}{extra_rules}Answer only with JSON matching the schema."""
+{emoji_rule}{language_rule}{segment_rule}{extra_rules}Answer only with JSON matching the schema."""
 
 
 def _items(minimum: int, maximum: int) -> str:
@@ -38,12 +39,23 @@ def build_messages(request: DraftRequest) -> list[dict[str, str]]:
         headline_items=_items(limits.headline.min_items, min(limits.headline.max_items, 5)),
         body_items=_items(limits.description.min_items, min(limits.description.max_items, 3)),
         emoji_rule="" if limits.emoji_allowed else "- use no emoji;\n",
+        language_rule=(f"- be written in {language_name(request.language)} (language code {request.language}), "
+                       "whatever language the material below is in; keep brand and product names as they are;\n"
+                       if request.language else ""),
+        segment_rule=(f"- speak to this audience segment ({request.segment.name}): {request.segment.description};\n"
+                      if request.segment else ""),
         extra_rules="".join(f"- {rule}\n" for rule in rules),
     )
     ranked = sorted(request.history, key=lambda r: -r.ctr)
     siblings = [r for r in ranked if r.ad_set_id == context.ad_set.entity_id]
     material = {
         "why_new_copy": request.reason,
+        **({"language": request.language} if request.language else {}),
+        **({"audience_segment": {"name": request.segment.name, "description": request.segment.description,
+                                 **({"breakdown": {"dimension": request.segment.dimension,
+                                                   "segment": request.segment.segment}}
+                                    if request.segment.dimension else {})}}
+           if request.segment else {}),
         "ad_set": {"name": context.ad_set.name, "theme": context.theme, "campaign": context.campaign,
                    "audiences": list(context.audiences), "landing_page": context.landing},
         "winning_patterns": [p.as_evidence() for p in request.patterns if p.winning],

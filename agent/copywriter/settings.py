@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from policies.settings import StrictModel
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
 class BrandSettings(StrictModel):
@@ -63,6 +65,62 @@ class OpenAISettings(StrictModel):
     max_completion_tokens: int = Field(default=2000, ge=100)
 
 
+def _language_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip()
+    if not LANGUAGE_CODE.match(code):
+        raise ValueError(f"{value!r} is not a language code such as en, de, fr, es, ja or pt-BR")
+    return code
+
+
+class CopySegment(StrictModel):
+    """A segment the copywriter drafts its own variants for (docs/copy.md, "Copy per segment").
+
+    With `dimension` and `segment` (a breakdown such as `age` / `18-24`, docs/segments.md) the
+    drafts are for ad sets that deliver to it, its CTR is predicted from the ad set's delivery in
+    that segment, and the offline drafter learns from ads' performance within it where the stored
+    breakdowns are per ad. Without them (a CRM segment, "existing customers"), only the description
+    and language steer the drafts.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.+-]*$",
+                      description="Short name, shown in proposals.")
+    description: str = Field(min_length=3, max_length=500,
+                             description="Who the segment is and what they care about; given to the model.")
+    dimension: str | None = Field(default=None, description="Breakdown dimension (device, age, placement, ...).")
+    segment: str | list[str] | None = Field(
+        default=None, description="Breakdown segment in our names (mobile, 18-24, ...), or a list of them.",
+    )
+    language: str | None = Field(default=None, description="Language of this segment's drafts; default: the account's.")
+    min_spend_share: float = Field(
+        default=0.05, ge=0, lt=1, description="An ad set gets this segment's copy when it spends this share in it.",
+    )
+
+    @field_validator("language")
+    @classmethod
+    def _known_language_form(cls, value: str | None) -> str | None:
+        return _language_code(value)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> CopySegment:
+        if (self.dimension is None) != (self.segment is None) or self.segment == []:
+            raise ValueError("give both dimension and segment (e.g. age and 18-24), or neither")
+        return self
+
+    @property
+    def segment_values(self) -> frozenset[str]:
+        """The breakdown segments this copy segment covers (empty without a breakdown)."""
+        if self.segment is None:
+            return frozenset()
+        return frozenset([self.segment] if isinstance(self.segment, str) else self.segment)
+
+    @property
+    def segment_label(self) -> str | None:
+        """`mobile`, or `18-24+25-34` for several."""
+        return "+".join(sorted(self.segment_values)) or None
+
+
 class CopywriterSettings(StrictModel):
     """New ad copy for ad sets whose creative has tired or whose CTR lags the account."""
 
@@ -106,3 +164,23 @@ class CopywriterSettings(StrictModel):
     min_predicted_lift: float = Field(
         default=0.0, ge=-1, description="Propose only variants whose predicted CTR beats the ad set's by this share.",
     )
+    language: str | None = Field(
+        default=None, description="Language of the drafts (en, de, fr, es, ja ...); default: that of the account's ads.",
+    )
+    segments: list[CopySegment] = Field(
+        default_factory=list, description="Segments that get their own copy, besides the ad set's general copy.",
+    )
+    segment_window_days: int = Field(default=28, ge=7, le=90, description="Breakdown days read for segment copy.")
+
+    @field_validator("language")
+    @classmethod
+    def _known_language_form(cls, value: str | None) -> str | None:
+        return _language_code(value)
+
+    @model_validator(mode="after")
+    def _unique_segments(self) -> CopywriterSettings:
+        names = [segment.name for segment in self.segments]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"segments: the name {duplicated[0]!r} is used twice")
+        return self

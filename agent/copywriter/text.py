@@ -14,7 +14,14 @@ from difflib import SequenceMatcher
 _ZWJ = "\u200d"
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u2060\ufeff\u00ad"))  # zero-width space/joiners, BOM, soft hyphen
 _WHITESPACE = re.compile(r"\s+")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# A word: letters and digits of any script, joined by an inner apostrophe, or by a point or comma
+# between two digits ("4.7", "1,000"), with a percent sign after a number ("20%"). Splitting at every
+# point made "Rated 4.7" the words "4" and "7" and the pattern "4 7".
+_WORD = re.compile(r"[^\W_]+(?:(?:['’]|(?<=\d)[.,](?=\d))[^\W_]+)*(?:(?<=\d)%)?", re.UNICODE)
+# Where a phrase ends: sentence and clause punctuation, dashes, brackets, separators. A point or comma
+# between digits is part of a number, not a break.
+_PHRASE_BREAK = re.compile(r"(?<!\d)[.,]|[.,](?!\d)"
+                           r"|[!?;:…()\[\]{}|/\\\"“”«»‹›—–·•。、！？；：（）「」『』【】]|\s-\s")
 
 
 def _extends_cluster(char: str) -> bool:
@@ -88,16 +95,57 @@ def clean(text: str) -> str:
     return _WHITESPACE.sub(" ", normalised).strip()
 
 
+def _script_class(char: str) -> str:
+    code = ord(char)
+    if 0x3040 <= code <= 0x309F:
+        return "hiragana"
+    if 0x30A0 <= code <= 0x30FF or 0x31F0 <= code <= 0x31FF:
+        return "katakana"  # with the prolonged sound mark ー
+    if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or code == 0x3005:
+        return "han"
+    if 0xAC00 <= code <= 0xD7AF:
+        return "hangul"
+    return "other"
+
+
+def _split_scripts(token: str) -> list[str]:
+    """Japanese and Chinese write words without spaces: a run is cut where the script changes
+    (kanji, hiragana, katakana, Latin and digits), so "今週20%オフ" is "今週", "20%", "オフ"."""
+    if all(_script_class(c) == "other" for c in token):
+        return [token]
+    parts: list[str] = []
+    for char in token:
+        if parts and _script_class(char) == _script_class(parts[-1][-1]):
+            parts[-1] += char
+        else:
+            parts.append(char)
+    return parts
+
+
+def is_cjk(word: str) -> bool:
+    """True for a word of Japanese or Chinese script (phrases of them are written without a space)."""
+    return bool(word) and _script_class(word[0]) in ("hiragana", "katakana", "han")
+
+
 def words(text: str) -> list[str]:
-    """Lower-case words (letters and digits of any script, inner apostrophes kept)."""
-    return [w.replace("’", "'") for w in _WORD.findall(unicodedata.normalize("NFKC", text).casefold())]
+    """Lower-case words (letters and digits of any script, inner apostrophes kept; Japanese and
+    Chinese cut where the script changes)."""
+    found = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return [part.replace("’", "'") for word in found for part in _split_scripts(word)]
+
+
+def phrase_runs(text: str) -> list[list[str]]:
+    """The text's words in runs that no punctuation interrupts: a two-word phrase is taken inside
+    one run only, so "terrain. Rated" or "runners — 20%" is never a phrase."""
+    normalised = unicodedata.normalize("NFKC", text)
+    return [run for run in (words(part) for part in _PHRASE_BREAK.split(normalised)) if run]
 
 
 def comparable(text: str) -> str:
     """The text reduced to its words, for duplicate detection: case, punctuation, emoji, accents
     and spacing do not make two ads different."""
     stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return " ".join(words(stripped))
+    return " ".join(word.rstrip("%") for word in words(stripped))
 
 
 def similarity(first: str, second: str) -> float:

@@ -38,6 +38,7 @@ from agent.outcomes.uploads import UPLOAD_KIND, upload_proposals
 from agent.storage import audit_trail, copy_drafts
 from agent.storage.action_states import create_action, json_ready, open_actions_for, transition
 from agent.storage.db_retry import retry_unit
+from agent.storage.segment_store import load_segment_rows
 from connectors.records import AccountInfo
 from policies import evaluate
 from policies.base import Proposal, Snapshot
@@ -204,8 +205,12 @@ def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal
         if settings.draft_period_hours:
             busy |= copy_drafts.drafted_since(connection, account.id,
                                               now - timedelta(hours=settings.draft_period_hours))
+        dimensions = {s.dimension for s in settings.segments if s.dimension}  # copy per segment (docs/copy.md)
+        segment_rows = load_segment_rows(connection, account.id,
+                                         snapshot.today - timedelta(days=settings.segment_window_days),
+                                         snapshot.today - timedelta(days=1), dimensions) if dimensions else []
     report = draft_new_ads(snapshot, [p for p in proposals if p.kind == "refresh_creative"], settings,
-                           make_drafter(settings), skip_ad_sets=busy)
+                           make_drafter(settings), skip_ad_sets=busy, segment_rows=segment_rows)
     summary.errors += [f"{account.id}: copywriter: {error}" for error in report.errors]
     if report.rejected:
         summary.proposals_by_kind["new_ad_rejected_drafts"] += report.rejected

@@ -18,6 +18,12 @@ THEMES = ("trail running shoes", "running jacket", "compression socks", "road ru
 GOOD = ("{title} — 20% off this week", "Grip on any terrain. Rated 4.8 by 12k runners. 20% off this week ✨")
 PLAIN = ("{title} for every run", "Lightweight comfort on every trail. Shop the new range.")
 LOUD = ("STRIDE {upper}", "Check out our amazing {theme}!!! Best prices on the market!!!")
+# The same account written in Japanese (sentences end with 。, no spaces between words).
+THEMES_JA = ("トレイルランニングシューズ", "ランニングジャケット", "コンプレッションソックス", "ロードランニングシューズ",
+             "ランニングショーツ", "マラソンシューズ")
+GOOD_JA = ("{title}が今週20%オフ", "どんな道でもしっかりグリップ。1.2万人のランナーが4.8と評価。今週20%オフ。")
+PLAIN_JA = ("毎日のランに{title}", "軽くて快適、どんなトレイルでも。新作をチェック。")
+LOUD_JA = ("ストライド{upper}", "最高の{theme}をチェック!!! 最安値!!!")
 
 
 def _title(theme: str) -> str:
@@ -30,21 +36,22 @@ def ad_attributes(template: tuple[str, str], theme: str, cta: str = "SHOP_NOW") 
 
 
 def multiplier(template: tuple[str, str]) -> float:
-    return {GOOD: 1.3, PLAIN: 1.0, LOUD: 0.7}[template]
+    return {GOOD: 1.3, PLAIN: 1.0, LOUD: 0.7, GOOD_JA: 1.3, PLAIN_JA: 1.0, LOUD_JA: 0.7}[template]
 
 
 def account(ad_sets: int = 6, days: int = 20, base_ctr: float = 0.012, noise: float = 0.0,
-            platform: str = "meta") -> tuple[Snapshot, dict[str, float]]:
+            platform: str = "meta", japanese: bool = False) -> tuple[Snapshot, dict[str, float]]:
     """The snapshot and each ad's true CTR."""
     entities: list[Entity] = [entity("c1", level="campaign", parent=None, platform=platform)]
     metric_rows: list[MetricRow] = []
     true_ctr: dict[str, float] = {}
     for index in range(ad_sets):
-        theme = THEMES[index % len(THEMES)]
+        theme = (THEMES_JA if japanese else THEMES)[index % len(THEMES)]
         ad_set_id = f"s{index + 1}"
         ctr_base = base_ctr * (1 + 0.15 * index)
         entities.append(entity(ad_set_id, parent="c1", budget="100", platform=platform, theme=theme))
-        templates = (GOOD, PLAIN, LOUD) if index % 2 == 0 else (PLAIN, LOUD, GOOD)
+        good, plain, loud = (GOOD_JA, PLAIN_JA, LOUD_JA) if japanese else (GOOD, PLAIN, LOUD)
+        templates = (good, plain, loud) if index % 2 == 0 else (plain, loud, good)
         for number, template in enumerate(templates, start=1):
             ad_id = f"{ad_set_id}-a{number}"
             ctr = ctr_base * multiplier(template) * math.exp(noise * math.sin(7 * index + number))
