@@ -75,6 +75,10 @@ class AccountConfig(StrictModel):
                                   "action type (offsite_conversion.custom.<id>); unset: purchase, and leads in "
                                   "lead ad campaigns. LinkedIn: website or lead (lead gen form leads); unset: "
                                   "by each campaign's objective")
+    audiences: dict[str, str] = Field(
+        default_factory=dict, description="CRM segment name -> the platform audience kept in step with it "
+                                          "(Google Customer Match user list id, Meta custom audience id, "
+                                          "LinkedIn DMP segment id); docs/audiences.md")
     platform_attribution: str | None = Field(
         default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
                                   "account's own setting); 7d_view and 28d_view are no longer returned")
@@ -86,6 +90,20 @@ class AccountConfig(StrictModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("audiences", mode="before")
+    @classmethod
+    def _audience_ids(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        value = {str(k): str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        for segment, audience_id in value.items():
+            if not segment.strip():
+                raise ValueError("a segment name must not be empty")
+            if not str(audience_id).isdigit():
+                raise ValueError(f"segment {segment!r}: audience id {audience_id!r} must be the platform's "
+                                 "numeric audience id")
         return value
 
     @field_validator("monthly_budget")
