@@ -18,7 +18,7 @@ from agent.audiences.plan import SyncPlan, plan_sync
 from agent.config import AccountConfig, AgentConfig
 from agent.decisions.gate import context_for, decide
 from agent.storage.action_states import create_action, json_ready, open_actions_for, transition
-from agent.storage.audience_ledger import audience_summary, member_states
+from agent.storage.audience_ledger import audience_summary, member_states, pending_batches
 from connectors.audience_members import MATCHABLE_KINDS
 from policies.base import Proposal
 
@@ -46,17 +46,21 @@ def audience_proposals(engine: Engine, account: AccountConfig, desired_of: Desir
             if desired is None or audience_id in refused:
                 continue  # an unknown segment; or the platform refused the app (re-run by `audiences sync`)
             plan = current_plan(connection, account, audience_id, desired)
-            if not plan:
+            unanswered = len(pending_batches(connection, account.id, audience_id))
+            if not plan and not unanswered:
                 continue
             rationale = (f"keep {platform_of(account)} audience {audience_id} in step with CRM segment "
-                         f"{segment!r}: add {len(plan.adds)}, remove {len(plan.removes)}")
+                         f"{segment!r}: add {len(plan.adds)}, remove {len(plan.removes)}"
+                         + (f"; re-send {unanswered} batch(es) whose answer was lost" if unanswered else ""))
             proposals.append(Proposal(
                 kind=SYNC_KIND, policy="audience_sync", account_id=account.id, entity_id=audience_id,
                 entity_level="account", entity_name=f"{segment} audience",
                 change={"from": {}, "to": {"segment": segment, "audience_id": audience_id, "add": len(plan.adds),
-                                           "remove": len(plan.removes), "plan": plan.digest}},
+                                           "remove": len(plan.removes), "resend": unanswered,
+                                           "plan": plan.digest}},
                 rationale=rationale,
-                evidence={"segment_members": len(desired), "add": len(plan.adds), "remove": len(plan.removes)}))
+                evidence={"segment_members": len(desired), "add": len(plan.adds), "remove": len(plan.removes),
+                          "unanswered_batches": unanswered}))
     return proposals
 
 
@@ -84,8 +88,9 @@ def gate_audience_syncs(engine: Engine, config: AgentConfig, now: datetime, desi
                                    reason="superseded by a newer audience sync plan")
                 decision = decide(proposal, account, config, dry_run=dry_run, settings=guardrails,
                                   ctx=context_for(connection, account, config, now, {}))
+                salt = f"audience-{'dry-' if dry_run else ''}{now.isoformat()}"
                 action_id = create_action(connection, proposal, cycle_id=None, permission=decision.permission,
-                                          dry_run=dry_run, now=now, key_salt=f"audience-{now.isoformat()}")
+                                          dry_run=dry_run, now=now, key_salt=salt)
                 transition(connection, action_id, decision.state, actor="gate", reason=decision.reason, now=now,
                            data={"permission": decision.permission, "dry_run": dry_run},
                            expires_at=now + timedelta(hours=guardrails.approval_ttl_hours)

@@ -143,8 +143,8 @@ def sync_audience(engine: Engine, action: Mapping[str, Any], account: AccountCon
 
 
 def run_audience_actions(engine: Engine, account: AccountConfig, syncer: AudienceSyncer | None,
-                         desired_of: DesiredSource, actions: Sequence[RowMapping], clock: Clock, worker: str,
-                         count: Callable[[str], None], guard: Callable[[], None] = lambda: None) -> None:
+                         desired_of: DesiredSource, actions: Sequence[RowMapping | Mapping[str, Any]],
+                         clock: Clock, worker: str, count: Callable[[str], None], guard: Callable[[], None] = lambda: None) -> None:
     """Execute claimed `sync_audience` actions and record each one's outcome. `guard` is the kill
     switch's write guard: when it stops a batch, the action goes back to `approved`."""
     for action in actions:

@@ -156,9 +156,10 @@ def settle_batch(connection: Connection, batch_id: str, outcome: str, now: datet
 
 def audience_summary(connection: Connection, account_id: str) -> list[dict[str, object]]:
     """Per audience: members held, batches awaiting an answer, and the last refusal, if any."""
-    held: dict[str, int] = dict(connection.execute(select(audience_members.c.audience_id, func.count()).where(
-        audience_members.c.account_id == account_id, audience_members.c.state != "adding")
-        .group_by(audience_members.c.audience_id)).tuples().all())
+    held: dict[str, int] = {str(row[0]): int(row[1]) for row in connection.execute(
+        select(audience_members.c.audience_id, func.count()).where(
+            audience_members.c.account_id == account_id, audience_members.c.state != "adding")
+        .group_by(audience_members.c.audience_id))}
     batches = connection.execute(select(audience_batches).where(audience_batches.c.account_id == account_id)
                                  .order_by(audience_batches.c.updated_at)).mappings().all()
     summary: dict[str, dict[str, object]] = {}
