@@ -1,0 +1,58 @@
+"""`config check` and `audiences status` about audiences: bad ids refused in one line, LinkedIn's
+partner permission named before anything is sent, and a skipped LinkedIn sync reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from agent.cli import main
+from agent.storage.audience_ledger import open_batch, settle_batch
+from tests.integration.conftest import small_config
+from tests.integration.test_audience_sync import NOW
+
+
+def write_config(engine: Engine, tmp_path: Path, audiences: dict[str, Any]) -> Path:
+    raw = small_config(engine.url.render_as_string(hide_password=False))
+    raw["accounts"].append({"id": "b2b", "platform": "simulator", "simulate": "linkedin", "currency": "USD"})
+    for account in raw["accounts"]:
+        if account["id"] in audiences:
+            account["audiences"] = audiences[account["id"]]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_config_check_refuses_a_bad_audience_id_in_one_line(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-meta": {"customers": "not-an-id"}})
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "audience id 'not-an-id' must be the platform's numeric audience id" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_config_check_names_linkedins_partner_permission(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"b2b": {"customers": 9001}, "shop-search": {"customers": 555}})
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "account b2b: LinkedIn audience sync" in result.output and "rw_dmp_segments" in result.output
+    assert "sync_audience" in result.output  # a column of the permission matrix
+    assert "account shop-search" not in result.output
+
+
+def test_audiences_status_reports_a_skipped_linkedin_sync(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"b2b": {"customers": "9001"}})
+    with engine.begin() as connection:
+        open_batch(connection, batch_id="ab" * 16, account_id="b2b", platform="linkedin", audience_id="9001",
+                   segment="customers", operation="add", members=[("email", "0" * 64)], action_id=None, now=NOW)
+        settle_batch(connection, "ab" * 16, "not_permitted", NOW, "the app lacks rw_dmp_segments")
+    result = CliRunner().invoke(main, ["audiences", "status", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "b2b customers -> 9001: 0 members" in result.output
+    assert "SKIPPED: the app lacks rw_dmp_segments" in result.output
+    as_json = CliRunner().invoke(main, ["audiences", "status", "--json", "--config", str(path)])
+    assert '"last_batch": "not_permitted"' in as_json.output
