@@ -16,6 +16,7 @@ from agent.audiences.proposals import audience_proposals, gate_audience_syncs
 from agent.audiences.sync import run_audience_actions, sync_audience
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
+from agent.cycle.run import run_cycle
 from agent.execution.executor import execute_approved
 from agent.execution.reconcile import reconcile
 from agent.storage.action_states import get_action, list_actions, transition
@@ -30,7 +31,7 @@ from connectors.meta.custom_audience_users import MetaAudienceSyncer, session_id
 from connectors.meta.usage import UsageThrottle
 from tests.fakes.audience_http_servers import FakeLinkedInDmpSegments, FakeMetaAudiences
 from tests.fakes.google_audiences_server import FakeGoogleAudiences
-from tests.integration.conftest import small_config
+from tests.integration.conftest import make_world, small_config
 
 NOW = datetime(2026, 12, 5, 2, tzinfo=UTC)
 CUSTOMER, USER_LIST, META_AUDIENCE, DMP_SEGMENT = "1234567890", "555", "2384", "9001"
@@ -251,3 +252,22 @@ def test_linkedin_with_the_permission_syncs_by_difference(engine: Engine) -> Non
         segments.segments["customers"] = frozenset({email("bob")})
         assert run(engine, config, "b2b", syncer, segments)["decision_reason"] == "1 removed"
         assert linkedin.members[DMP_SEGMENT] == {email("bob")[1]}
+
+
+@pytest.mark.parametrize(("permission", "dry_run", "state"), [
+    ("observe", False, "reported"), ("propose", False, "pending_approval"), ("auto", True, "reported")])
+def test_each_cycle_proposes_the_sync_through_the_gate(engine: Engine, database_url: str, permission: str,
+                                                      dry_run: bool, state: str, monkeypatch: pytest.MonkeyPatch
+                                                      ) -> None:
+    segments = Segments(customers=frozenset({email("ann"), email("bob")}))
+    monkeypatch.setattr("agent.cycle.account_turn.crm_segment_source", segments)
+    world = make_world(engine, database_url, defaults={"permissions": {"sync_audience": permission}})
+    account = world.config.account("shop-meta").model_copy(update={"audiences": {"customers": META_AUDIENCE}})
+    config = world.config.model_copy(update={"accounts": (account, world.config.account("shop-search"))})
+    run_cycle(engine, config, world.connectors, world.clock, dry_run=dry_run)
+    with engine.connect() as connection:
+        [action] = [a for s in ("reported", "pending_approval") for a in list_actions(connection, s)
+                    if a["kind"] == "sync_audience"]
+    assert action["state"] == state and action["entity_id"] == META_AUDIENCE
+    assert (action["change"]["to"]["add"], action["change"]["to"]["remove"]) == (2, 0)
+    assert ledger(engine) == {}
