@@ -6,7 +6,9 @@ recorded before the request (agent/storage/audience_ledger.py); a syncer answers
 `applied`, `rejected` (surely not applied), `unknown` (no answer: the batch may have landed) or
 `not_permitted` (the app lacks the platform's permission for audiences: skip, fail nothing).
 Adding a member already in an audience, or removing one that is not, changes nothing on every
-platform, so re-sending a batch whose answer was lost leaves the audience as if it went once.
+platform, so re-sending a batch whose answer was lost leaves the audience as if it went once; where
+the platform can say whether it received a batch (Meta's upload sessions), it is asked first and a
+received batch is not sent again.
 """
 
 from __future__ import annotations
@@ -53,3 +55,9 @@ class AudienceSyncer(Protocol):
 
     def send(self, target: AudienceTarget, operation: Operation, batch_id: str,
              members: Sequence[MemberKey]) -> BatchAnswer: ...
+
+    def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
+                 members: Sequence[MemberKey]) -> bool | None:
+        """Whether the platform shows this batch as received (then it is not sent again); None when
+        the platform offers no way to tell, and the batch is re-sent."""
+        ...

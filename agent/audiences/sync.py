@@ -4,8 +4,10 @@ Before a request, its batch is recorded `sending` with its members (agent/storag
 and committed; the answer settles it. A write with no answer, or a process that dies between the
 request and the record, leaves the batch `sending`: the next sync re-sends exactly its members under
 the same batch id before planning anything new, and nothing else touches that audience until it is
-settled. Membership is a set on every platform, so the re-sent batch changes the audience as if it
-had gone once; a batch is never dropped. Members of an unanswered add who are no longer wanted
+settled. Where the platform can say whether it received that batch (Meta's upload sessions), it is
+asked first, and a received batch is settled without sending it again; elsewhere it is re-sent, and
+since membership is a set on every platform the audience ends as if it had gone once. A batch is
+never dropped. Members of an unanswered add who are no longer wanted
 (consent withdrawn, forgotten) are not re-sent but removed, since they may have landed.
 
 Removals go before additions. The plan is re-computed right before sending; if it is not the one
@@ -96,10 +98,13 @@ def _resend_pending(engine: Engine, action_id: int | None, account: AccountConfi
                 release(connection, batch["batch_id"], unwanted, now)
                 members = [m for m in members if m in wanted]
             resending(connection, batch["batch_id"], action_id, now)
-        answer = _send(syncer, target, batch["operation"], batch["batch_id"], members) if members \
-            else BatchAnswer("applied")
+        confirmed = not members or bool(syncer.received(target, batch["operation"], batch["batch_id"], members))
+        # received by the platform: settled without sending it again; else re-sent under the same id
+        answer = BatchAnswer("applied") if confirmed else _send(syncer, target, batch["operation"],
+                                                                batch["batch_id"], members)
         settled = _settle(engine, batch["batch_id"], batch["operation"], len(members), answer, now)
-        counts.update({f"resent_{k}" if k in ("added", "removed") else k: n for k, n in settled.items()})
+        prefix = "confirmed_" if confirmed else "resent_"
+        counts.update({prefix + k if k in ("added", "removed") else k: n for k, n in settled.items()})
         if answer.status in ("unknown", "not_permitted"):
             return counts, answer
     return counts, None

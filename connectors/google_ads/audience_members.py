@@ -88,3 +88,7 @@ class GoogleAudienceSyncer:
         except (core_exceptions.GoogleAPIError, grpc.RpcError) as error:
             return BatchAnswer("unknown", f"no answer: {type(error).__name__}")
         return BatchAnswer("applied")
+
+    def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
+                 members: Sequence[MemberKey]) -> bool | None:
+        return None  # no read-back of a batch whose answer was lost: it is re-sent (membership is a set)

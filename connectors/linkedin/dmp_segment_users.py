@@ -56,3 +56,7 @@ class LinkedInAudienceSyncer:
         if any(400 <= s < 500 for s in statuses):
             return BatchAnswer("rejected", "DMP segment users: LinkedIn refused some members")
         return BatchAnswer("unknown", "DMP segment users: no status for every member")
+
+    def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
+                 members: Sequence[MemberKey]) -> bool | None:
+        return None  # no read-back of a batch whose answer was lost: it is re-sent (membership is a set)

@@ -5,7 +5,9 @@ The payload is `{"schema": "EMAIL_SHA256", "data": [<sha256 hex>, ...]}`, at mos
 request, as the Custom Audience Users reference documents
 (https://developers.facebook.com/docs/marketing-api/reference/custom-audience/users). Each request
 carries a `session` whose `session_id` is derived from our batch id (one batch, `batch_seq` 1, the
-last): the upload sessions Meta keeps then name our batches. Only emails are sent: Meta hashes phone
+last): the upload sessions Meta keeps then name our batches, and before a batch whose answer was
+lost is sent again, `GET /{custom_audience_id}/sessions?session_id=` (the Custom Audience Session
+reference: `session_id`, `num_received`, `stage`) says whether Meta already received it. Only emails are sent: Meta hashes phone
 digits without the `+` our stored hash includes. Meta answers `num_received` and
 `num_invalid_entries`; a re-sent batch changes nothing (membership is a set).
 """
@@ -65,3 +67,17 @@ class MetaAudienceSyncer:
         if received != len(hashes):
             return BatchAnswer("unknown", f"Meta received {received} of {len(hashes)} records")
         return BatchAnswer("applied")
+
+    def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
+                 members: Sequence[MemberKey]) -> bool | None:
+        expected = sum(1 for kind, _sha256 in members if kind == "email")
+        api = build_api(target.credentials, self._throttle, target.account_id, self._graph_url, self._timeout)
+        try:
+            sessions = CustomAudience(target.audience_id, api=api).get_sessions(
+                fields=["session_id", "num_received", "stage"], params={"session_id": session_id_of(batch_id)})
+        except (FacebookRequestError, requests.RequestException):
+            return None
+        for session in sessions:
+            if str(session.get("session_id")) == str(session_id_of(batch_id)):
+                return int(str(session.get("num_received") or 0)) >= expected
+        return False

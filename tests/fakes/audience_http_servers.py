@@ -5,8 +5,9 @@ Meta (`POST` / `DELETE /v<N>/{custom_audience_id}/users`, following the Custom A
 reference): the access token, a known audience, `payload` JSON `{"schema": "EMAIL_SHA256", "data":
 [...]}` of SHA-256 hex, at most 10,000 records, an optional `session` (`session_id`, `batch_seq`,
 `last_batch_flag`). POST parameters come form-encoded, DELETE's in the query string, as the SDK
-sends them. Answers `{"audience_id", "session_id", "num_received", "num_invalid_entries",
-"invalid_entry_samples"}`. Sessions seen are kept in `sessions` (session id -> times received).
+sends them. `GET /{custom_audience_id}/sessions[?session_id=]` lists the upload sessions received
+(`session_id`, `num_received`, `stage`), as the Custom Audience Session reference describes.
+Answers `{"audience_id", "session_id", "num_received", "num_invalid_entries", "invalid_entry_samples"}`. Sessions seen are kept in `sessions` (session id -> times received).
 
 LinkedIn (`POST /rest/dmpSegments/{id}/users`, `X-RestLi-Method: BATCH_CREATE`, following the DMP
 Segment Users page): bearer token, an active `LinkedIn-Version`, Rest.li 2.0.0; each element
@@ -56,6 +57,9 @@ class _AudienceHttpFake:
 
             def do_DELETE(self) -> None:
                 fake._serve(self, "DELETE")
+
+            def do_GET(self) -> None:
+                fake._serve(self, "GET")
 
             def log_message(self, *_args: Any) -> None:
                 pass
@@ -108,9 +112,22 @@ class FakeMetaAudiences(_AudienceHttpFake):
         super().__init__()
         self.audiences, self.access_token = set(audiences), access_token
         self.sessions: dict[int, int] = {}
+        self.received: dict[tuple[str, int], int] = {}
+
+    def _sessions(self, http: BaseHTTPRequestHandler, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """`GET /{custom_audience_id}/sessions`: the upload sessions received, or the one asked for."""
+        match = re.fullmatch(r"/v\d+\.\d+/(\d+)/sessions", urlsplit(http.path).path)
+        if match is None or match.group(1) not in self.audiences:
+            raise _Answer(400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException",
+                                          "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
+        wanted = form.get("session_id")
+        data = [{"session_id": str(session_id), "num_received": str(count), "stage": "finished"}
+                for (audience, session_id), count in sorted(self.received.items())
+                if audience == match.group(1) and (wanted is None or str(session_id) == wanted)]
+        return 200, {"data": data}
 
     def fault_kind(self, method: str, path: str) -> str:
-        return "meta_add" if method == "POST" else "meta_remove"
+        return {"POST": "meta_add", "DELETE": "meta_remove"}.get(method, "meta_read")
 
     @staticmethod
     def _invalid(message: str) -> _Answer:
@@ -118,12 +135,14 @@ class FakeMetaAudiences(_AudienceHttpFake):
                                        "code": 100, "fbtrace_id": "fake"}})
 
     def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
-        match = re.fullmatch(r"/v\d+\.\d+/(\d+)/users", urlsplit(http.path).path)
         form = {k: v[-1] for k, v in parse_qs(urlsplit(http.path).query).items()}
         form.update({k: v[-1] for k, v in parse_qs(body).items()})
         if form.get("access_token") != self.access_token:
             raise _Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
                                           "code": 190, "fbtrace_id": "fake"}})
+        if method == "GET":
+            return self._sessions(http, form)
+        match = re.fullmatch(r"/v\d+\.\d+/(\d+)/users", urlsplit(http.path).path)
         if match is None or match.group(1) not in self.audiences:
             raise _Answer(400, {"error": {"message": "Unsupported request.", "type": "GraphMethodException",
                                           "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
@@ -145,6 +164,7 @@ class FakeMetaAudiences(_AudienceHttpFake):
             held.difference_update(data)
         session_id = int(session.get("session_id") or 0)
         self.sessions[session_id] = self.sessions.get(session_id, 0) + 1
+        self.received[(audience, session_id)] = self.received.get((audience, session_id), 0) + len(data)
         return 200, {"audience_id": audience, "session_id": str(session_id), "num_received": len(data),
                      "num_invalid_entries": 0, "invalid_entry_samples": {}}
 

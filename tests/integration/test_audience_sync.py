@@ -121,6 +121,10 @@ class DiesAfterSending:
         self.inner.send(target, operation, batch_id, members)
         raise SystemExit("killed")
 
+    def received(self, target: AudienceTarget, operation: Operation, batch_id: str, members: Sequence[MemberKey]
+                 ) -> bool | None:
+        return self.inner.received(target, operation, batch_id, members)
+
 
 def test_meta_exactly_once_across_a_crash_between_the_call_and_the_ledger(engine: Engine) -> None:
     config = config_for(engine)
@@ -140,11 +144,13 @@ def test_meta_exactly_once_across_a_crash_between_the_call_and_the_ledger(engine
                                   now=lambda: NOW, options=MetaOptions(graph_url=meta.url))
         report = reconcile(engine, {"simulator": connector}, config, FixedClock(NOW))
         assert report.outcomes["failed"] == 1
-        # the next sync re-sends that batch under the same id before planning anything new
+        # the next sync first asks Meta whether it received that batch (its upload session): it did, so
+        # the batch is settled without sending it again, and nothing new is planned
         final = run(engine, config, "shop-meta", syncer, segments)
-        assert meta.sessions == {session_id_of(batch["batch_id"]): 2}  # the one batch, sent again, no new one
+        assert meta.sessions == {session_id_of(batch["batch_id"]): 1}
+        assert [method for method, _ in meta.requests] == ["POST", "GET"]
         assert meta.members[META_AUDIENCE] == {email("ann")[1], email("bob")[1]}
-        assert final["decision_reason"] == "2 resent_added"
+        assert final["decision_reason"] == "2 confirmed_added"
         assert ledger(engine) == {email("ann"): "present", email("bob"): "present"}
         assert audience_proposals(engine, account, segments) == []
 
@@ -271,3 +277,18 @@ def test_each_cycle_proposes_the_sync_through_the_gate(engine: Engine, database_
     assert action["state"] == state and action["entity_id"] == META_AUDIENCE
     assert (action["change"]["to"]["add"], action["change"]["to"]["remove"]) == (2, 0)
     assert ledger(engine) == {}
+
+
+def test_meta_batch_that_never_arrived_is_sent_again_not_lost(engine: Engine) -> None:
+    config = config_for(engine)
+    segments = Segments(customers=frozenset({email("ann")}))
+    with FakeMetaAudiences({META_AUDIENCE}) as meta:
+        syncer = MetaAudienceSyncer(UsageThrottle(lambda _s: None), graph_url=meta.url)
+        meta.faults.inject("server_error", "meta_add")  # a 500: Meta applied nothing
+        first = run(engine, config, "shop-meta", syncer, segments)
+        assert "no answer for a batch" in first["decision_reason"] and META_AUDIENCE not in meta.members
+        second = run(engine, config, "shop-meta", syncer, segments)
+        assert second["decision_reason"] == "1 resent_added"
+        assert [method for method, _ in meta.requests] == ["POST", "GET", "POST"]
+        assert meta.members[META_AUDIENCE] == {email("ann")[1]}
+        assert ledger(engine) == {email("ann"): "present"}
