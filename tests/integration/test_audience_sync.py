@@ -23,6 +23,7 @@ from agent.storage.action_states import get_action, list_actions, transition
 from agent.storage.audience_ledger import audience_batches, audience_members, audience_summary
 from agent.storage.models import AuditEvent
 from connectors.audience_members import AudienceSyncer, AudienceTarget, BatchAnswer, MemberKey, Operation
+from connectors.errors import WritesStopped
 from connectors.google_ads.audience_members import GoogleAudienceSyncer
 from connectors.linkedin.dmp_segment_users import LinkedInAudienceSyncer
 from connectors.linkedin.transport import RestClient
@@ -32,6 +33,7 @@ from connectors.meta.usage import UsageThrottle
 from tests.fakes.audience_http_servers import FakeLinkedInDmpSegments, FakeMetaAudiences
 from tests.fakes.google_audiences_server import FakeGoogleAudiences
 from tests.integration.conftest import make_world, small_config
+from tests.unit.audiences.test_sync_plan import Member
 
 NOW = datetime(2026, 12, 5, 2, tzinfo=UTC)
 CUSTOMER, USER_LIST, META_AUDIENCE, DMP_SEGMENT = "1234567890", "555", "2384", "9001"
@@ -174,8 +176,6 @@ def test_a_lost_answer_is_resent_as_the_same_batch_and_a_forgotten_member_is_not
 
 
 def test_consent_is_respected_and_a_forgotten_person_leaves_at_the_next_sync(engine: Engine) -> None:
-    from tests.unit.audiences.test_sync_plan import Member
-
     config = config_for(engine)
     crm = [Member(*email("ann"), consent=True), Member(*email("bob"), consent=False),
            Member(*email("cy"), consent=True)]
@@ -292,3 +292,35 @@ def test_meta_batch_that_never_arrived_is_sent_again_not_lost(engine: Engine) ->
         assert [method for method, _ in meta.requests] == ["POST", "GET", "POST"]
         assert meta.members[META_AUDIENCE] == {email("ann")[1]}
         assert ledger(engine) == {email("ann"): "present"}
+
+
+def test_the_kill_switch_is_read_before_every_batch(engine: Engine) -> None:
+    config = config_for(engine)
+    segments = Segments(customers=frozenset({email("ann"), email("bob"), email("cy")}))
+    checks: list[int] = []
+
+    def kill_after_the_first_batch() -> None:
+        checks.append(1)
+        if len(checks) > 1:
+            raise WritesStopped("held: the kill switch is on")
+
+    with FakeGoogleAudiences({CUSTOMER: {USER_LIST}}) as google:
+        syncer = GoogleAudienceSyncer(google.channel_factory())
+        syncer.max_batch = 1
+        action = claimed(engine, config, "shop-search", segments)
+        outcomes: list[str] = []
+        run_audience_actions(engine, config.account("shop-search"), syncer, segments, [action], FixedClock(NOW),
+                             "test", outcomes.append, guard=kill_after_the_first_batch)
+        assert outcomes == ["held"] and google.sent("ingest_members") == 1
+        with engine.connect() as connection:
+            assert (get_action(connection, action["id"]) or {})["state"] == "approved"
+        assert sorted(ledger(engine).values()) == ["present"]  # the one batch sent is recorded; no intent left
+
+
+def test_google_refusing_the_customer_skips_the_sync_and_says_why(engine: Engine) -> None:
+    config = config_for(engine)
+    segments = Segments(customers=frozenset({email("ann")}))
+    with FakeGoogleAudiences({CUSTOMER: {USER_LIST}}, denied={CUSTOMER}) as google:
+        action = run(engine, config, "shop-search", GoogleAudienceSyncer(google.channel_factory()), segments)
+        assert action["state"] == "executed" and action["decision_reason"].startswith("skipped: Data Manager API")
+        assert ledger(engine) == {} and google.members == {}
