@@ -313,7 +313,7 @@ def test_the_kill_switch_is_read_before_every_batch(engine: Engine) -> None:
                              "test", outcomes.append, guard=kill_after_the_first_batch)
         assert outcomes == ["held"] and google.sent("ingest_members") == 1
         with engine.connect() as connection:
-            assert (get_action(connection, action["id"]) or {})["state"] == "approved"
+            assert dict(get_action(connection, action["id"]) or {})["state"] == "approved"
         assert sorted(ledger(engine).values()) == ["present"]  # the one batch sent is recorded; no intent left
 
 
