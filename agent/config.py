@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from agent.alerts.settings import AlertSettings
 from agent.approvals.settings import ApprovalSettings
+from agent.audiences.settings import LookalikeSettings
 from agent.config_problems import connector_field_problems, describe_error, format_location
 from agent.copywriter.settings import CopywriterSettings
 from agent.errors import ConfigError
@@ -79,6 +80,8 @@ class AccountConfig(StrictModel):
         default_factory=dict, description="CRM segment name -> the platform audience kept in step with it "
                                           "(Google Customer Match user list id, Meta custom audience id, "
                                           "LinkedIn DMP segment id); docs/audiences.md")
+    lookalikes: dict[str, LookalikeSettings] = Field(
+        default_factory=dict, description="synced segment -> a lookalike it seeds (Meta); docs/audiences.md")
     platform_attribution: str | None = Field(
         default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
                                   "account's own setting); 7d_view and 28d_view are no longer returned")
@@ -112,6 +115,16 @@ class AccountConfig(StrictModel):
         if value is not None and value <= 0:
             raise ValueError(f"must be a positive amount, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _lookalike_seeds(self) -> AccountConfig:
+        for segment in self.lookalikes:
+            if segment not in self.audiences:
+                raise ValueError(f"lookalikes.{segment}: the seed must be a synced segment (one of audiences: "
+                                 f"{', '.join(self.audiences) or 'none'})")
+        if self.lookalikes and (self.simulate or self.platform) != "meta":
+            raise ValueError("lookalikes: lookalike seeds are created on Meta only")
+        return self
 
     @model_validator(mode="after")
     def _simulated_platform(self) -> AccountConfig:

@@ -33,6 +33,7 @@ class PermissionSettings(StrictModel):
     new_ad: PermissionLevel | None = None
     upload_conversions: PermissionLevel | None = None
     sync_audience: PermissionLevel | None = None
+    create_lookalike: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -61,3 +61,34 @@ class AudienceSyncer(Protocol):
         """Whether the platform shows this batch as received (then it is not sent again); None when
         the platform offers no way to tell, and the batch is re-sent."""
         ...
+
+
+LookalikeStatus = Literal["created", "rejected", "unknown"]
+
+
+@dataclass(frozen=True)
+class LookalikeRequest:
+    """A lookalike of a seed audience: in one country, the top `ratio` (0.01-0.20) most similar
+    people. `name` is deterministic, so a lookalike whose creation went unanswered can be found."""
+
+    name: str
+    seed_audience_id: str
+    country: str
+    ratio: str
+
+
+@dataclass(frozen=True)
+class LookalikeAnswer:
+    status: LookalikeStatus
+    lookalike_id: str | None = None
+    error: str | None = None
+
+
+class LookalikeCreator(Protocol):
+    """A platform's lookalike audiences: create one, or find one created before (by name)."""
+
+    platform: str
+
+    def find(self, target: AudienceTarget, request: LookalikeRequest) -> str | None: ...
+
+    def create(self, target: AudienceTarget, request: LookalikeRequest) -> LookalikeAnswer: ...

@@ -31,6 +31,7 @@ MutationKind = Literal[
     "new_ad",
     "upload_conversions",
     "sync_audience",
+    "create_lookalike",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

@@ -184,13 +184,14 @@ def run_audience_actions(engine: Engine, account: AccountConfig, syncer: Audienc
         count("executed")
 
 
-INTERRUPTED = ("interrupted before its answers were recorded; its batches still `sending` are re-sent with the "
-               "same batch ids, before anything else, by the next sync of the audience")
+INTERRUPTED = ("interrupted before its answers were recorded; the audience ledger settles it: batches still "
+               "`sending` are settled (asked, or re-sent under the same batch id) before anything else by the next "
+               "sync, and a lookalike still `creating` is looked up by name before any new attempt")
 
 
 def settle_interrupted(engine: Engine, action: Mapping[str, Any], clock: Clock, count: Callable[[str], None]
                        ) -> None:
-    """A crash left this sync `executing`: the ledger, not the action, says what was sent."""
+    """A crash left this audience action `executing`: the ledger, not the action, says what was sent."""
     transition_retrying(engine, action["id"], "failed", actor="reconcile", now=clock.now(), expected="executing",
                         reason=INTERRUPTED)
     count("failed")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from agent.audiences.desired import crm_segment_source
-from agent.audiences.proposals import gate_audience_syncs
+from agent.audiences.gate import gate_audience_syncs
 from agent.bootstrap import build_connectors
 from agent.commands.common import config_option, console_for, fail, session_for, today_option
 from agent.execution.executor import execute_approved

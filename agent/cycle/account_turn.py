@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection, Engine
 
 from agent.audiences.desired import crm_segment_source
+from agent.audiences.lookalikes import lookalike_proposals
 from agent.audiences.proposals import SYNC_KIND, audience_proposals
 from agent.clock import local_today
 from agent.config import AccountConfig, AgentConfig
@@ -102,6 +103,7 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
         hours=guardrails.approval_ttl_hours), summary)
     proposals += upload_proposals(engine, account, config, now)
     proposals += audience_proposals(engine, account, crm_segment_source)  # docs/audiences.md
+    proposals += lookalike_proposals(engine, account)
     proposals += drafts
     winners, losers = resolve_conflicts(proposals)
     ttl = timedelta(hours=guardrails.approval_ttl_hours)

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from sqlalchemy import Engine, RowMapping
 
 from agent import prometheus as metrics
-from agent.audiences.proposals import SYNC_KIND
-from agent.audiences.sync import settle_interrupted as settle_interrupted_sync
+from agent.audiences.execute import AUDIENCE_KINDS
+from agent.audiences.sync import settle_interrupted as settle_interrupted_audience
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.errors import StaleTransition
@@ -62,10 +62,10 @@ def _reconcile_account(engine: Engine, connector: Connector, account_id: str, ac
     for upload in [a for a in actions if a["kind"] == UPLOAD_KIND]:  # settled by its ledger
         with contextlib.suppress(StaleTransition):
             settle_interrupted(engine, dict(upload), clock, report.add)
-    for sync in [a for a in actions if a["kind"] == SYNC_KIND]:  # settled by the audience ledger
+    for audience in [a for a in actions if a["kind"] in AUDIENCE_KINDS]:  # settled by the audience ledger
         with contextlib.suppress(StaleTransition):
-            settle_interrupted_sync(engine, dict(sync), clock, report.add)
-    actions = [a for a in actions if a["kind"] not in (UPLOAD_KIND, SYNC_KIND)]
+            settle_interrupted_audience(engine, dict(audience), clock, report.add)
+    actions = [a for a in actions if a["kind"] not in (UPLOAD_KIND, *AUDIENCE_KINDS)]
     if not actions:
         return
     live, tagged = platform_view(connector, account_id, actions)

@@ -3,7 +3,8 @@
 `audience_members`: one row per (account, audience, kind, sha256) we have added, or are adding or
 removing: state `present`, `adding` or `removing`, with the batch in flight. `audience_batches`:
 one row per batch, written `sending` and committed before the request, settled by the platform's
-answer (`applied`, `rejected`, `not_permitted`). A batch still `sending` had no answer (or the
+answer (`applied`, `rejected`, `not_permitted`). `audience_lookalikes`: the lookalikes seeded by a
+synced audience, written `creating` before the request. A batch still `sending` had no answer (or the
 process died before recording it); its members still name it, so the next sync re-sends exactly
 those members under the same batch id before planning anything new. Members are SHA-256 hashes,
 never clear text; a removed member's row is deleted.
@@ -68,6 +69,22 @@ audience_batches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_audience_batches_account_state", "account_id", "audience_id", "state"),
+)
+
+audience_lookalikes = Table(
+    "audience_lookalikes", AUDIENCES_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(128), nullable=False),
+    Column("seed_audience_id", String(64), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("ratio", String(8), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("state", String(16), nullable=False),  # creating | created | rejected
+    Column("lookalike_id", String(64), nullable=True),
+    Column("action_id", Integer, nullable=True),
+    Column("error", String(512), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("account_id", "seed_audience_id", "country", "ratio"),
 )
 
 SETTLED = ("applied", "rejected", "not_permitted")
@@ -173,3 +190,38 @@ def audience_summary(connection: Connection, account_id: str) -> list[dict[str, 
         summary.setdefault(audience_id, {"audience_id": audience_id, "segment": None, "pending": 0,
                                          "last_state": None, "last_error": None})["members"] = count
     return [{"members": 0, **entry} for entry in summary.values()]
+
+
+def lookalike_of(connection: Connection, account_id: str, seed_audience_id: str, country: str, ratio: str
+                 ) -> RowMapping | None:
+    return connection.execute(select(audience_lookalikes).where(
+        audience_lookalikes.c.account_id == account_id, audience_lookalikes.c.seed_audience_id == seed_audience_id,
+        audience_lookalikes.c.country == country, audience_lookalikes.c.ratio == ratio)).mappings().first()
+
+
+def start_lookalike(connection: Connection, *, account_id: str, seed_audience_id: str, country: str, ratio: str,
+                    name: str, action_id: int | None, now: datetime) -> None:
+    """Record the intent (`creating`) before the request; a refused earlier attempt is tried again."""
+    if lookalike_of(connection, account_id, seed_audience_id, country, ratio) is None:
+        connection.execute(insert(audience_lookalikes).values(
+            account_id=account_id, seed_audience_id=seed_audience_id, country=country, ratio=ratio, name=name,
+            state="creating", action_id=action_id, updated_at=now))
+        return
+    connection.execute(update(audience_lookalikes).where(
+        audience_lookalikes.c.account_id == account_id, audience_lookalikes.c.seed_audience_id == seed_audience_id,
+        audience_lookalikes.c.country == country, audience_lookalikes.c.ratio == ratio,
+        audience_lookalikes.c.state != "created").values(state="creating", action_id=action_id, error=None,
+                                                          updated_at=now))
+
+
+def settle_lookalike(connection: Connection, row_id: int, state: str, lookalike_id: str | None, error: str | None,
+                     now: datetime) -> None:
+    connection.execute(update(audience_lookalikes).where(audience_lookalikes.c.id == row_id).values(
+        state=state, lookalike_id=lookalike_id, error=(error or "")[:512] or None, updated_at=now))
+
+
+def held_count(connection: Connection, account_id: str, audience_id: str) -> int:
+    """Members the audience surely holds (not those still being added)."""
+    return int(connection.execute(select(func.count()).select_from(audience_members).where(
+        audience_members.c.account_id == account_id, audience_members.c.audience_id == audience_id,
+        audience_members.c.state != "adding")).scalar_one())

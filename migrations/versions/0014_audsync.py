@@ -1,4 +1,4 @@
-"""The audience ledger: members each platform audience holds, and the batches sent to it
+"""The audience ledger: members each platform audience holds, the batches sent to it, lookalikes seeded
 
 Revision ID: 0014_audsync
 Revises: 0013_scale
@@ -53,9 +53,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_audience_batches_account_state", "audience_batches", ["account_id", "audience_id", "state"],
                     unique=False)
+    op.create_table(
+        "audience_lookalikes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("account_id", sa.String(length=128), nullable=False),
+        sa.Column("seed_audience_id", sa.String(length=64), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("ratio", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("lookalike_id", sa.String(length=64), nullable=True),
+        sa.Column("action_id", sa.Integer(), nullable=True),
+        sa.Column("error", sa.String(length=512), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audience_lookalikes")),
+        sa.UniqueConstraint("account_id", "seed_audience_id", "country", "ratio",
+                            name=op.f("uq_audience_lookalikes_account_id")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("audience_lookalikes")
     op.drop_index("ix_audience_batches_account_state", table_name="audience_batches")
     op.drop_table("audience_batches")
     op.drop_index("ix_audience_members_batch_id", table_name="audience_members")

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, select
 
+from agent.audiences.gate import gate_audience_syncs
 from agent.audiences.plan import desired_members
-from agent.audiences.proposals import audience_proposals, gate_audience_syncs
+from agent.audiences.proposals import audience_proposals
 from agent.audiences.sync import run_audience_actions, sync_audience
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
