@@ -7,6 +7,7 @@ reference): the access token, a known audience, `payload` JSON `{"schema": "EMAI
 `last_batch_flag`). POST parameters come form-encoded, DELETE's in the query string, as the SDK
 sends them. `GET /{custom_audience_id}/sessions[?session_id=]` lists the upload sessions received
 (`session_id`, `num_received`, `stage`), as the Custom Audience Session reference describes.
+`POST` / `GET /act_{id}/customaudiences` create and list lookalikes (see `_custom_audiences`).
 Answers `{"audience_id", "session_id", "num_received", "num_invalid_entries", "invalid_entry_samples"}`. Sessions seen are kept in `sessions` (session id -> times received).
 
 LinkedIn (`POST /rest/dmpSegments/{id}/users`, `X-RestLi-Method: BATCH_CREATE`, following the DMP
@@ -15,7 +16,7 @@ Segment Users page): bearer token, an active `LinkedIn-Version`, Rest.li 2.0.0; 
 element (201). An app without the partner permission (`permitted=False`) is answered 403 with
 LinkedIn's ACCESS_DENIED body.
 
-Faults (`faults.inject(kind)` on `meta_add`, `meta_remove`, `linkedin`): drop_answer (applied, then
+Faults (`faults.inject(kind)` on `meta_add`, `meta_remove`, `meta_lookalike`, `meta_read`, `linkedin`): drop_answer (applied, then
 the connection closes unanswered), server_error (500, not applied).
 """
 
@@ -113,6 +114,32 @@ class FakeMetaAudiences(_AudienceHttpFake):
         self.audiences, self.access_token = set(audiences), access_token
         self.sessions: dict[int, int] = {}
         self.received: dict[tuple[str, int], int] = {}
+        self.lookalikes: dict[str, dict[str, Any]] = {}  # id -> name, origin, country, ratio
+
+    def _custom_audiences(self, method: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """`GET` lists the account's lookalikes; `POST` creates one (`subtype: LOOKALIKE`): a seed of at
+        least 100 people, `lookalike_spec` ratio 0.01-0.20 and a country; the same seed, country and ratio
+        twice is refused with error 2654, as Meta does."""
+        if method == "GET":
+            return 200, {"data": [{"id": key, "name": made["name"], "subtype": "LOOKALIKE"}
+                                  for key, made in self.lookalikes.items()], "paging": {}}
+        spec = json.loads(form.get("lookalike_spec") or "{}")
+        origin = form.get("origin_audience_id") or ""
+        if form.get("subtype") != "LOOKALIKE" or not form.get("name"):
+            raise self._invalid("name and subtype LOOKALIKE are required")
+        if origin not in self.audiences or len(self.members.get(origin, ())) < 100:
+            raise self._invalid("origin_audience_id must be a custom audience of at least 100 people")
+        if not (0.01 <= float(spec.get("ratio") or 0) <= 0.20) or not re.fullmatch(r"[A-Z]{2}",
+                                                                                   str(spec.get("country"))):
+            raise self._invalid("lookalike_spec needs a ratio of 0.01 to 0.20 and a country")
+        wanted = (origin, spec["country"], float(spec["ratio"]))
+        if any((m["origin"], m["country"], m["ratio"]) == wanted for m in self.lookalikes.values()):
+            raise _Answer(400, {"error": {"message": "Can't create a duplicate lookalike", "type": "OAuthException",
+                                          "code": 2654, "fbtrace_id": "fake"}})
+        key = str(238_000 + len(self.lookalikes))
+        self.lookalikes[key] = {"name": form["name"], "origin": origin, "country": spec["country"],
+                                "ratio": float(spec["ratio"])}
+        return 200, {"id": key}
 
     def _sessions(self, http: BaseHTTPRequestHandler, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """`GET /{custom_audience_id}/sessions`: the upload sessions received, or the one asked for."""
@@ -127,6 +154,8 @@ class FakeMetaAudiences(_AudienceHttpFake):
         return 200, {"data": data}
 
     def fault_kind(self, method: str, path: str) -> str:
+        if path.endswith("/customaudiences"):
+            return "meta_lookalike" if method == "POST" else "meta_read"
         return {"POST": "meta_add", "DELETE": "meta_remove"}.get(method, "meta_read")
 
     @staticmethod
@@ -140,6 +169,8 @@ class FakeMetaAudiences(_AudienceHttpFake):
         if form.get("access_token") != self.access_token:
             raise _Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
                                           "code": 190, "fbtrace_id": "fake"}})
+        if re.fullmatch(r"/v\d+\.\d+/act_\d+/customaudiences", urlsplit(http.path).path):
+            return self._custom_audiences(method, form)
         if method == "GET":
             return self._sessions(http, form)
         match = re.fullmatch(r"/v\d+\.\d+/(\d+)/users", urlsplit(http.path).path)
