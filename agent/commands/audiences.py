@@ -14,7 +14,7 @@ from agent.audiences.gate import gate_audience_syncs
 from agent.bootstrap import build_connectors
 from agent.commands.common import config_option, console_for, fail, session_for, today_option
 from agent.execution.executor import execute_approved
-from agent.storage.audience_ledger import audience_summary
+from agent.storage.audience_ledger import audience_summary, lookalikes_of
 
 
 @click.group("audiences")
@@ -56,7 +56,8 @@ def audiences_sync(account_ids: tuple[str, ...], dry_run: bool, config_path: Pat
 def audiences_status(as_json: bool, config_path: Path) -> None:
     """Per account audience: members held, batches awaiting an answer, the last refusal."""
     with session_for(config_path, create=False) as session:
-        rows = []
+        rows: list[dict[str, Any]] = []
+        lookalikes: list[dict[str, Any]] = []
         with session.engine.connect() as connection:
             for account in session.config.accounts:
                 held = {row["audience_id"]: row for row in audience_summary(connection, account.id)}
@@ -66,8 +67,12 @@ def audiences_status(as_json: bool, config_path: Path) -> None:
                                  "members": row.get("members", 0), "pending_batches": row.get("pending", 0),
                                  "last_batch": row.get("last_state"), "problem": row.get("last_error")
                                  if row.get("last_state") in ("rejected", "not_permitted") else None})
+                lookalikes += [{"account": account.id, "seed_audience_id": made["seed_audience_id"],
+                                "country": made["country"], "ratio": made["ratio"], "state": made["state"],
+                                "lookalike_id": made["lookalike_id"], "problem": made["error"]}
+                               for made in lookalikes_of(connection, account.id)]
     if as_json:
-        click.echo(json.dumps({"audiences": rows}, indent=2))
+        click.echo(json.dumps({"audiences": rows, "lookalikes": lookalikes}, indent=2))
         return
     console = console_for()
     if not rows:
@@ -81,3 +86,7 @@ def audiences_status(as_json: bool, config_path: Path) -> None:
         elif row["problem"]:
             line += f"; last batch refused: {row['problem']}"
         console.print(line, markup=False)
+    for made in lookalikes:
+        what = made["lookalike_id"] or made["problem"] or "creation unanswered, looked up before any retry"
+        console.print(f"{made['account']} lookalike of {made['seed_audience_id']} ({made['country']}, "
+                      f"{made['ratio']}): {made['state']}: {what}", markup=False)

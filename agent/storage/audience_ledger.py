@@ -225,3 +225,8 @@ def held_count(connection: Connection, account_id: str, audience_id: str) -> int
     return int(connection.execute(select(func.count()).select_from(audience_members).where(
         audience_members.c.account_id == account_id, audience_members.c.audience_id == audience_id,
         audience_members.c.state != "adding")).scalar_one())
+
+
+def lookalikes_of(connection: Connection, account_id: str) -> list[RowMapping]:
+    return list(connection.execute(select(audience_lookalikes).where(audience_lookalikes.c.account_id == account_id)
+                                   .order_by(audience_lookalikes.c.id)).mappings())

@@ -11,7 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from agent.cli import main
-from agent.storage.audience_ledger import open_batch, settle_batch
+from agent.storage.audience_ledger import (
+    lookalike_of,
+    open_batch,
+    settle_batch,
+    settle_lookalike,
+    start_lookalike,
+)
 from tests.integration.conftest import small_config
 from tests.integration.test_audience_sync import NOW
 
@@ -56,3 +62,15 @@ def test_audiences_status_reports_a_skipped_linkedin_sync(engine: Engine, tmp_pa
     assert "SKIPPED: the app lacks rw_dmp_segments" in result.output
     as_json = CliRunner().invoke(main, ["audiences", "status", "--json", "--config", str(path)])
     assert '"last_batch": "not_permitted"' in as_json.output
+
+
+def test_audiences_status_lists_lookalikes(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-meta": {"vip": "2384"}})
+    with engine.begin() as connection:
+        start_lookalike(connection, account_id="shop-meta", seed_audience_id="2384", country="DE", ratio="0.02",
+                        name="paid-media-agent lookalike of vip (DE, 0.02)", action_id=None, now=NOW)
+        row = lookalike_of(connection, "shop-meta", "2384", "DE", "0.02")
+        assert row is not None
+        settle_lookalike(connection, row["id"], "created", "238000", None, NOW)
+    result = CliRunner().invoke(main, ["audiences", "status", "--config", str(path)])
+    assert "shop-meta lookalike of 2384 (DE, 0.02): created: 238000" in result.output, result.output
