@@ -35,7 +35,7 @@ def lookalike_name(segment: str, country: str, ratio: str) -> str:
 def lookalike_proposals(engine: Engine, account: AccountConfig) -> list[Proposal]:
     """A `create_lookalike` proposal per configured seed that is ready and has none yet."""
     proposals: list[Proposal] = []
-    if platform_of(account) != "meta":
+    if not account.lookalikes or platform_of(account) != "meta":
         return proposals
     with engine.connect() as connection:
         for segment, spec in sorted(account.lookalikes.items()):

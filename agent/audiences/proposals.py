@@ -33,6 +33,8 @@ def current_plan(connection: Connection, account: AccountConfig, audience_id: st
 def audience_proposals(engine: Engine, account: AccountConfig, desired_of: DesiredSource) -> list[Proposal]:
     """A `sync_audience` proposal per configured audience whose segment differs from what it holds."""
     proposals: list[Proposal] = []
+    if not account.audiences:
+        return proposals
     with engine.connect() as connection:
         refused = {row["audience_id"] for row in audience_summary(connection, account.id)
                    if row["last_state"] == "not_permitted"}

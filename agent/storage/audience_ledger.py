@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -127,11 +128,12 @@ def open_batch(connection: Connection, *, batch_id: str, account_id: str, platfo
             {"account_id": account_id, "audience_id": audience_id, "kind": kind, "sha256": sha256,
              "state": "adding", "batch_id": batch_id, "updated_at": now} for kind, sha256 in members])
         return
-    for kind, sha256 in members:
+    if members:  # one executemany, not a statement per member
         connection.execute(update(audience_members).where(
             audience_members.c.account_id == account_id, audience_members.c.audience_id == audience_id,
-            audience_members.c.kind == kind, audience_members.c.sha256 == sha256,
-            audience_members.c.state == "present").values(state="removing", batch_id=batch_id, updated_at=now))
+            audience_members.c.kind == bindparam("member_kind"), audience_members.c.sha256 == bindparam("member_hash"),
+            audience_members.c.state == "present").values(state="removing", batch_id=batch_id, updated_at=now),
+            [{"member_kind": kind, "member_hash": sha256} for kind, sha256 in members])
 
 
 def resending(connection: Connection, batch_id: str, action_id: int | None, now: datetime) -> None:
@@ -142,10 +144,12 @@ def resending(connection: Connection, batch_id: str, action_id: int | None, now:
 def release(connection: Connection, batch_id: str, keys: Iterable[MemberKey], now: datetime) -> None:
     """Members of an unanswered add batch that are no longer wanted (consent withdrawn, forgotten):
     they may have landed, so they count as present and the next removal takes them out."""
-    for kind, sha256 in keys:
+    rows = [{"member_kind": kind, "member_hash": sha256} for kind, sha256 in keys]
+    if rows:
         connection.execute(update(audience_members).where(
-            audience_members.c.batch_id == batch_id, audience_members.c.kind == kind,
-            audience_members.c.sha256 == sha256).values(state="present", batch_id=None, updated_at=now))
+            audience_members.c.batch_id == batch_id, audience_members.c.kind == bindparam("member_kind"),
+            audience_members.c.sha256 == bindparam("member_hash")).values(state="present", batch_id=None,
+                                                                           updated_at=now), rows)
 
 
 def settle_batch(connection: Connection, batch_id: str, outcome: str, now: datetime, error: str | None = None
