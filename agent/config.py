@@ -101,6 +101,10 @@ class AccountConfig(StrictModel):
         if not isinstance(value, dict):
             return value
         value = {str(k): str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        duplicated = sorted({str(v) for v in value.values() if list(value.values()).count(v) > 1})
+        if duplicated:
+            raise ValueError(f"audience {duplicated[0]} is named for more than one segment; one audience "
+                             "follows one segment")
         for segment, audience_id in value.items():
             if not segment.strip():
                 raise ValueError("a segment name must not be empty")

@@ -121,7 +121,7 @@ def sync_audience(engine: Engine, action: Mapping[str, Any], account: AccountCon
     with engine.connect() as connection:
         desired = desired_of(connection, segment)
     if desired is None:
-        return Counter(), f"no CRM segment {segment!r} to sync from"
+        return Counter(), "no_segment"
     wanted = frozenset(m for m in desired if m[0] in kinds)
     counts, stopped = _resend_pending(engine, action.get("id"), account, audience_id, syncer, wanted, now, guard)
     if stopped is not None:
@@ -167,17 +167,20 @@ def run_audience_actions(engine: Engine, account: AccountConfig, syncer: Audienc
             continue
         counts = +counts
         summary = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to change"
-        if stopped == "changed":
+        if stopped in ("changed", "no_segment") and not counts:
+            why = ("the segment changed since this sync was planned" if stopped == "changed"
+                   else f"the CRM segment {action['change']['to'].get('segment')!r} is gone")
             transition_retrying(engine, action["id"], "superseded", actor=worker, now=clock.now(),
-                                expected="executing", reason="the segment changed since this sync was planned; "
-                                                             "nothing sent, the next sync plans it anew")
+                                expected="executing", reason=f"{why}; nothing sent, the next sync plans anew")
             count("superseded")
             continue
-        if counts["not_permitted"]:
+        if stopped == "changed":  # unanswered batches were settled; the new plan waits for its own approval
+            summary += "; the segment changed since approval: the rest is proposed anew"
+        elif counts["not_permitted"]:
             summary = f"skipped: {stopped}"
         elif counts["unknown"]:
             summary += "; no answer for a batch: re-sent with the same batch id at the next sync"
-        elif stopped:
+        elif stopped and stopped != "changed":
             summary = f"{summary}; {stopped}"
         transition_retrying(engine, action["id"], "executed", actor=worker, now=clock.now(), expected="executing",
                             reason=summary, result={"ok": not counts["rejected"], "counts": dict(counts)})

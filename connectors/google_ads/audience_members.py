@@ -5,7 +5,8 @@ the Google Ads API's OfflineUserDataJobService refuses new adopters since April 
 The destination is the Google Ads customer (`operating_account`) and the Customer Match user list
 (`product_destination_id`); at most 10,000 members per request, as documented. Identifiers are
 SHA-256 hex (`Encoding.HEX`). The request states that the advertiser accepted the Customer Match
-terms. The API has no request id of ours to de-duplicate on, but membership is a set: a batch re-sent
+terms, and request-level consent (`ad_user_data`, `ad_personalization` granted): only members with
+marketing consent are ever sent. The API has no request id of ours to de-duplicate on, but membership is a set: a batch re-sent
 after a lost answer adds (or removes) nothing twice.
 """
 
@@ -18,6 +19,8 @@ from google.ads.datamanager_v1 import IngestionServiceClient
 from google.ads.datamanager_v1.services.ingestion_service.transports.grpc import IngestionServiceGrpcTransport
 from google.ads.datamanager_v1.types import (
     AudienceMember,
+    Consent,
+    ConsentStatus,
     Destination,
     Encoding,
     IngestAudienceMembersRequest,
@@ -35,6 +38,8 @@ from connectors.google_ads.transport import oauth_credentials
 
 PLATFORM = "google_ads"
 MAX_MEMBERS_PER_REQUEST = 10_000
+# only members who gave marketing consent are ever sent (agent/audiences/plan.py): said for the EEA
+GRANTED = Consent(ad_user_data=ConsentStatus.CONSENT_GRANTED, ad_personalization=ConsentStatus.CONSENT_GRANTED)
 _REFUSED = (core_exceptions.InvalidArgument, core_exceptions.FailedPrecondition, core_exceptions.NotFound,
             core_exceptions.Unauthenticated)
 
@@ -74,7 +79,7 @@ class GoogleAudienceSyncer:
             if operation == "add":
                 client.ingest_audience_members(request=IngestAudienceMembersRequest(
                     destinations=[self._destination(target)], audience_members=audience_members,
-                    encoding=Encoding.HEX, terms_of_service=TermsOfService(
+                    encoding=Encoding.HEX, consent=GRANTED, terms_of_service=TermsOfService(
                         customer_match_terms_of_service_status=TermsOfServiceStatus.ACCEPTED)),
                     timeout=self._timeout, retry=None)
             else:

@@ -48,6 +48,7 @@ class FakeGoogleAudiences:
         self.faults = Faults()
         self.requests: list[tuple[str, Any]] = []
         self.members: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self.consent: dict[tuple[str, str], tuple[str, str]] = {}  # the last ingest's request-level consent
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self._server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
@@ -135,6 +136,7 @@ class FakeGoogleAudiences:
         identifiers = self._identifiers(request)
         for key in lists:
             self.members.setdefault(key, set()).update(identifiers)
+            self.consent[key] = (request.consent.ad_user_data.name, request.consent.ad_personalization.name)
         return IngestAudienceMembersResponse(request_id=f"req-{len(self.requests)}")
 
     def _remove(self, request: Any) -> RemoveAudienceMembersResponse:

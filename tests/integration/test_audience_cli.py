@@ -74,3 +74,9 @@ def test_audiences_status_lists_lookalikes(engine: Engine, tmp_path: Path) -> No
         settle_lookalike(connection, row["id"], "created", "238000", None, NOW)
     result = CliRunner().invoke(main, ["audiences", "status", "--config", str(path)])
     assert "shop-meta lookalike of 2384 (DE, 0.02): created: 238000" in result.output, result.output
+
+
+def test_one_audience_follows_one_segment(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-meta": {"customers": "2384", "vip": "2384"}})
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2 and "audience 2384 is named for more than one segment" in result.output

@@ -100,6 +100,7 @@ def test_google_sync_adds_and_removes_exactly_what_differs(engine: Engine) -> No
         segments = Segments(customers=frozenset({email("ann"), email("bob"), email("cy")}))
         assert run(engine, config, "shop-search", syncer, segments)["decision_reason"] == "3 added"
         assert google.members[(CUSTOMER, USER_LIST)] == {email("ann"), email("bob"), email("cy")}
+        assert google.consent[(CUSTOMER, USER_LIST)] == ("CONSENT_GRANTED", "CONSENT_GRANTED")
         segments.segments["customers"] = frozenset({email("bob"), email("cy"), email("dee")})
         [proposal] = audience_proposals(engine, config.account("shop-search"), segments)
         assert (proposal.change["to"]["add"], proposal.change["to"]["remove"]) == (1, 1)
@@ -325,3 +326,17 @@ def test_google_refusing_the_customer_skips_the_sync_and_says_why(engine: Engine
         action = run(engine, config, "shop-search", GoogleAudienceSyncer(google.channel_factory()), segments)
         assert action["state"] == "executed" and action["decision_reason"].startswith("skipped: Data Manager API")
         assert ledger(engine) == {} and google.members == {}
+
+
+def test_a_segment_that_changed_after_approval_is_not_sent_but_planned_anew(engine: Engine) -> None:
+    config = config_for(engine, "auto")
+    segments = Segments(customers=frozenset({email("ann")}))
+    with FakeGoogleAudiences({CUSTOMER: {USER_LIST}}) as google:
+        action = claimed(engine, config, "shop-search", segments)
+        segments.segments["customers"] = frozenset({email("ann"), email("bob")})  # after the approval
+        outcomes: list[str] = []
+        run_audience_actions(engine, config.account("shop-search"), GoogleAudienceSyncer(google.channel_factory()),
+                             segments, [action], FixedClock(NOW), "test", outcomes.append)
+        assert outcomes == ["superseded"] and google.requests == [] and ledger(engine) == {}
+        [proposal] = audience_proposals(engine, config.account("shop-search"), segments)
+        assert proposal.change["to"]["add"] == 2
