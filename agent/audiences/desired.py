@@ -18,5 +18,6 @@ DesiredSource = Callable[[Connection, str], frozenset[MemberKey] | None]
 
 
 def crm_segment_source(connection: Connection, segment: str) -> frozenset[MemberKey] | None:
-    """The CRM segment's consenting, not forgotten members (wired to the CRM segments store)."""
+    """The CRM segment's consenting, not forgotten members: `desired_members(members(connection,
+    segment), forgotten(connection))` over the CRM segments store, once it is part of this build."""
     return None

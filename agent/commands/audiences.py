@@ -35,13 +35,19 @@ def audiences_sync(account_ids: tuple[str, ...], dry_run: bool, config_path: Pat
         if unknown:
             fail(f"unknown account {', '.join(map(repr, unknown))}")
         dry_run = dry_run or config.dry_run
+        console = console_for()
+        with engine.connect() as connection:
+            for account in config.accounts:
+                for segment in sorted(account.audiences) if not account_ids or account.id in account_ids else ():
+                    if crm_segment_source(connection, segment) is None:
+                        console.print(f"{account.id}: no CRM segment {segment!r} to sync from (import it with "
+                                      "`segments import`); its audience is left as it is", markup=False)
         states = gate_audience_syncs(engine, config, clock.now(), crm_segment_source, dry_run=dry_run,
                                      account_ids=account_ids)
-        console = console_for()
         for name, state in sorted(states.items()):
             console.print(f"sync_audience {name}: {state}", markup=False)
         if not states:
-            console.print("every configured audience is in step with its segment", markup=False)
+            console.print("nothing to change in any audience", markup=False)
         if dry_run or not any(state.startswith("approved") for state in states.values()):
             return
         accounts = sorted({name.split("/")[0] for name in states})

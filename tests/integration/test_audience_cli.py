@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from agent.cli import main
 from agent.storage.audience_ledger import (
+    audience_batches,
     lookalike_of,
     open_batch,
     settle_batch,
@@ -19,7 +21,7 @@ from agent.storage.audience_ledger import (
     start_lookalike,
 )
 from tests.integration.conftest import small_config
-from tests.integration.test_audience_sync import NOW
+from tests.integration.test_audience_sync import NOW, Segments, email
 
 
 def write_config(engine: Engine, tmp_path: Path, audiences: dict[str, Any]) -> Path:
@@ -80,3 +82,17 @@ def test_one_audience_follows_one_segment(engine: Engine, tmp_path: Path) -> Non
     path = write_config(engine, tmp_path, {"shop-meta": {"customers": "2384", "vip": "2384"}})
     result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
     assert result.exit_code == 2 and "audience 2384 is named for more than one segment" in result.output
+
+
+def test_audiences_sync_dry_run_says_what_it_would_do_and_sends_nothing(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(engine, tmp_path, {"shop-meta": {"customers": "2384", "lapsed": "2385"}})
+    # the CRM segments store is the seam the command reads members from
+    monkeypatch.setattr("agent.commands.audiences.crm_segment_source",
+                        Segments(customers=frozenset({email("ann")})))
+    result = CliRunner().invoke(main, ["audiences", "sync", "--dry-run", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "sync_audience shop-meta/2384: reported" in result.output
+    assert "shop-meta: no CRM segment 'lapsed' to sync from" in result.output
+    with engine.connect() as connection:
+        assert connection.execute(select(audience_batches)).first() is None
