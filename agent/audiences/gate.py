@@ -17,7 +17,8 @@ from agent.storage.action_states import create_action, json_ready, open_actions_
 
 
 def gate_audience_syncs(engine: Engine, config: AgentConfig, now: datetime, desired_of: DesiredSource, *,
-                        dry_run: bool = False, account_ids: tuple[str, ...] = ()) -> dict[str, str]:
+                        dry_run: bool = False, account_ids: tuple[str, ...] = (), retry_refused: bool = False
+                        ) -> dict[str, str]:
     """Propose and gate each account audience's sync and lookalike; "account/audience[ kind]" -> the new
     action's state."""
     states: dict[str, str] = {}
@@ -25,7 +26,8 @@ def gate_audience_syncs(engine: Engine, config: AgentConfig, now: datetime, desi
         if not account.audiences or (account_ids and account.id not in account_ids):
             continue
         guardrails = config.guardrail_settings(account)
-        for proposal in audience_proposals(engine, account, desired_of) + lookalike_proposals(engine, account):
+        proposals = audience_proposals(engine, account, desired_of, retry_refused=retry_refused)
+        for proposal in proposals + lookalike_proposals(engine, account):
             name = f"{account.id}/{proposal.entity_id}" + ("" if proposal.kind == SYNC_KIND else f" {proposal.kind}")
             with engine.begin() as connection:
                 open_ones = open_actions_for(connection, account.id, proposal.entity_id, proposal.kind,

@@ -30,8 +30,11 @@ def current_plan(connection: Connection, account: AccountConfig, audience_id: st
     return plan_sync(desired, member_states(connection, account.id, audience_id), kinds)
 
 
-def audience_proposals(engine: Engine, account: AccountConfig, desired_of: DesiredSource) -> list[Proposal]:
-    """A `sync_audience` proposal per configured audience whose segment differs from what it holds."""
+def audience_proposals(engine: Engine, account: AccountConfig, desired_of: DesiredSource, *,
+                       retry_refused: bool = False) -> list[Proposal]:
+    """A `sync_audience` proposal per configured audience whose segment differs from what it holds.
+    An audience whose platform refused the app (`not_permitted`) is left out unless `retry_refused`
+    (a person asking again with `audiences sync`)."""
     proposals: list[Proposal] = []
     if not account.audiences:
         return proposals
@@ -40,8 +43,8 @@ def audience_proposals(engine: Engine, account: AccountConfig, desired_of: Desir
                    if row["last_state"] == "not_permitted"}
         for segment, audience_id in sorted(account.audiences.items()):
             desired = desired_of(connection, segment)
-            if desired is None or audience_id in refused:
-                continue  # an unknown segment; or the platform refused the app (re-run by `audiences sync`)
+            if desired is None or (audience_id in refused and not retry_refused):
+                continue  # an unknown segment; or the platform refused the app
             plan = current_plan(connection, account, audience_id, desired)
             unanswered = len(pending_batches(connection, account.id, audience_id))
             if not plan and not unanswered:

@@ -28,7 +28,8 @@ def audiences_group() -> None:
 @config_option
 @today_option
 def audiences_sync(account_ids: tuple[str, ...], dry_run: bool, config_path: Path, today: Any) -> None:
-    """Propose each audience's sync through the permission gate, then run what may run."""
+    """Propose each audience's sync through the permission gate, then run what may run (an audience
+    the platform refused before, such as LinkedIn without its partner permission, is tried again)."""
     with session_for(config_path, today) as session:
         config, clock, engine = session.config, session.clock, session.engine
         unknown = [a for a in account_ids if a not in {account.id for account in config.accounts}]
@@ -42,8 +43,9 @@ def audiences_sync(account_ids: tuple[str, ...], dry_run: bool, config_path: Pat
                     if crm_segment_source(connection, segment) is None:
                         console.print(f"{account.id}: no CRM segment {segment!r} to sync from (import it with "
                                       "`segments import`); its audience is left as it is", markup=False)
+        # asked by a person: an audience the platform refused before is tried again
         states = gate_audience_syncs(engine, config, clock.now(), crm_segment_source, dry_run=dry_run,
-                                     account_ids=account_ids)
+                                     account_ids=account_ids, retry_refused=True)
         for name, state in sorted(states.items()):
             console.print(f"sync_audience {name}: {state}", markup=False)
         if not states:

@@ -248,6 +248,10 @@ def test_linkedin_without_the_partner_permission_is_skipped_with_a_message(engin
             [summary] = audience_summary(connection, "b2b")
         assert summary["last_state"] == "not_permitted" and "partner permission" in str(summary["last_error"])
         assert audience_proposals(engine, config.account("b2b"), segments) == []  # not proposed again
+        # until a person asks again (`audiences sync`), e.g. once LinkedIn has granted the permission
+        linkedin.permitted = True
+        [again] = audience_proposals(engine, config.account("b2b"), segments, retry_refused=True)
+        assert again.change["to"]["add"] == 1
 
 
 def test_linkedin_with_the_permission_syncs_by_difference(engine: Engine) -> None:
