@@ -22,13 +22,15 @@ AUDIENCE_KINDS = (SYNC_KIND, LOOKALIKE_KIND)
 
 def run_audience_work(engine: Engine, account: AccountConfig, connector: object, desired_of: DesiredSource,
                       actions: Sequence[RowMapping | Mapping[str, Any]], clock: Clock, worker: str,
-                      count: Callable[[str], None], guard: Callable[[], None] = lambda: None) -> None:
-    """Execute claimed audience actions and record each one's outcome."""
+                      count: Callable[[str], None], guard: Callable[[], None] = lambda: None,
+                      problem: Callable[[str], None] = lambda _line: None) -> None:
+    """Execute claimed audience actions and record each one's outcome; `problem` gets a line for each
+    one skipped, refused or unanswered (the cycle's report)."""
     syncs = [a for a in actions if a["kind"] == SYNC_KIND]
     if syncs:
         make_syncer = getattr(connector, "audience_syncer", None)
         run_audience_actions(engine, account, make_syncer() if make_syncer else None, desired_of, syncs, clock,
-                             worker, count, guard)
+                             worker, count, guard, problem)
     make_creator = getattr(connector, "lookalike_creator", None)
     for action in [a for a in actions if a["kind"] == LOOKALIKE_KIND]:
         if make_creator is None:
@@ -40,4 +42,6 @@ def run_audience_work(engine: Engine, account: AccountConfig, connector: object,
                 state, reason = "approved", str(stop)
         transition_retrying(engine, action["id"], state, actor=worker, now=clock.now(), expected="executing",
                             reason=reason)
+        if state == "failed" or "no answer" in reason:
+            problem(f"{account.id}: create_lookalike {action['change']['to'].get('seed_audience_id')}: {reason}")
         count("held" if state == "approved" else state)

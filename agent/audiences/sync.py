@@ -149,9 +149,12 @@ def sync_audience(engine: Engine, action: Mapping[str, Any], account: AccountCon
 
 def run_audience_actions(engine: Engine, account: AccountConfig, syncer: AudienceSyncer | None,
                          desired_of: DesiredSource, actions: Sequence[RowMapping | Mapping[str, Any]],
-                         clock: Clock, worker: str, count: Callable[[str], None], guard: Callable[[], None] = lambda: None) -> None:
+                         clock: Clock, worker: str, count: Callable[[str], None],
+                         guard: Callable[[], None] = lambda: None,
+                         problem: Callable[[str], None] = lambda _line: None) -> None:
     """Execute claimed `sync_audience` actions and record each one's outcome. `guard` is the kill
-    switch's write guard: when it stops a batch, the action goes back to `approved`."""
+    switch's write guard: when it stops a batch, the action goes back to `approved`. `problem` gets
+    one line per sync skipped or left unanswered, for the cycle's report."""
     for action in actions:
         if syncer is None:
             transition_retrying(engine, action["id"], "failed", actor=worker, now=clock.now(), expected="executing",
@@ -178,8 +181,10 @@ def run_audience_actions(engine: Engine, account: AccountConfig, syncer: Audienc
             summary += "; the segment changed since approval: the rest is proposed anew"
         elif counts["not_permitted"]:
             summary = f"skipped: {stopped}"
+            problem(f"{account.id}: sync_audience {action['change']['to'].get('audience_id')} {summary}")
         elif counts["unknown"]:
-            summary += "; no answer for a batch: re-sent with the same batch id at the next sync"
+            summary += "; no answer for a batch: settled at the next sync under the same batch id"
+            problem(f"{account.id}: sync_audience {action['change']['to'].get('audience_id')}: {summary}")
         elif stopped and stopped != "changed":
             summary = f"{summary}; {stopped}"
         transition_retrying(engine, action["id"], "executed", actor=worker, now=clock.now(), expected="executing",

@@ -204,7 +204,7 @@ def _execute_account(
         claimed = [a for a in claimed if a["kind"] not in AUDIENCE_KINDS]
         if audience_work:
             run_audience_work(engine, account, connector, crm_segment_source, audience_work, clock, worker,
-                              report.add, guard=lambda: _stop_if_killed(engine, config))
+                              report.add, guard=lambda: _stop_if_killed(engine, config), problem=report.problem)
         if claimed:
             with guarding_writes(lambda: _stop_if_killed(engine, config)):
                 unknown = _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)

@@ -26,7 +26,9 @@ from agent.storage.models import AuditEvent
 from connectors.audience_members import AudienceSyncer, AudienceTarget, BatchAnswer, MemberKey, Operation
 from connectors.errors import WritesStopped
 from connectors.google_ads.audience_members import GoogleAudienceSyncer
+from connectors.linkedin.connector import LinkedInConnector, LinkedInOptions
 from connectors.linkedin.dmp_segment_users import LinkedInAudienceSyncer
+from connectors.linkedin.reports import LinkedInAccount
 from connectors.linkedin.transport import RestClient
 from connectors.meta.connector import MetaAccount, MetaConnector, MetaOptions
 from connectors.meta.custom_audience_users import MetaAudienceSyncer, session_id_of
@@ -232,6 +234,21 @@ def test_an_approved_sync_runs_through_the_executor_once_and_is_audited(engine: 
         assert action["decision_reason"] == "2 added"
         assert messages and not any(email("ann")[1] in (m or "") for m in messages)  # no hash in the audit
         assert email("ann")[1] not in str(action["change"])
+
+
+def test_a_skipped_linkedin_sync_is_in_the_cycles_report(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = config_for(engine)
+    segments = Segments(customers=frozenset({email("ann")}))
+    monkeypatch.setattr("agent.execution.executor.crm_segment_source", segments)
+    with FakeLinkedInDmpSegments({DMP_SEGMENT}, permitted=False) as linkedin:
+        connector = LinkedInConnector([LinkedInAccount("b2b", "urn:li:sponsoredAccount:1", "b2b", "UTC",
+                                                       {"access_token": "TOKEN"})], now=lambda: NOW,
+                                      options=LinkedInOptions(base_url=linkedin.url))
+        gate_audience_syncs(engine, config, NOW, segments, account_ids=("b2b",))
+        report = execute_approved(engine, {"simulator": connector}, config, FixedClock(NOW))
+    assert report.outcomes["executed"] == 1 and report.outcomes["failed"] == 0
+    [line] = report.write_problems
+    assert line.startswith("b2b: sync_audience 9001 skipped: ") and "rw_dmp_segments" in line
 
 
 def test_linkedin_without_the_partner_permission_is_skipped_with_a_message(engine: Engine) -> None:
