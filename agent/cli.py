@@ -17,10 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from agent import logs
+from agent.audiences.config_warnings import audience_warnings
 from agent.auth.checks import auth_warnings
 from agent.bootstrap import build_connectors, run_configured_cycle
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
 from agent.commands.annotate import annotate
+from agent.commands.audiences import audiences_group
 from agent.commands.audit import audit_group
 from agent.commands.backtest import backtest_command
 from agent.commands.common import (
@@ -131,7 +133,8 @@ def config_check(config_path: Path) -> None:
     console.print(f"{config_path}: OK ({len(config.accounts)} accounts{rules})", markup=False)
     for warning in [*config.approvals.warnings(), *auth_warnings(config.service),
                     *objective_warnings(config.accounts, config.defaults.objective),
-                    *segment_warnings(config.segments, config.privacy)]:
+                    *segment_warnings(config.segments, config.privacy),
+                    *audience_warnings(config.accounts)]:
         console_for(stderr=True).print(f"warning: {warning}", markup=False)
     table = Table(title="effective permissions (account x action kind)")
     matrix = permission_matrix(config)
@@ -228,6 +231,7 @@ main.add_command(rules_group)
 segments_group.add_command(segments_suggest)
 main.add_command(segments_group)
 main.add_command(privacy_group)
+main.add_command(audiences_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from agent.alerts.settings import AlertSettings
 from agent.approvals.settings import ApprovalSettings
+from agent.audiences.settings import LookalikeSettings
 from agent.config_problems import connector_field_problems, describe_error, format_location
 from agent.copywriter.settings import CopywriterSettings
 from agent.customers.settings import PrivacySettings, SegmentDefinitions
@@ -76,6 +77,12 @@ class AccountConfig(StrictModel):
                                   "action type (offsite_conversion.custom.<id>); unset: purchase, and leads in "
                                   "lead ad campaigns. LinkedIn: website or lead (lead gen form leads); unset: "
                                   "by each campaign's objective")
+    audiences: dict[str, str] = Field(
+        default_factory=dict, description="CRM segment name -> the platform audience kept in step with it "
+                                          "(Google Customer Match user list id, Meta custom audience id, "
+                                          "LinkedIn DMP segment id); docs/audiences.md")
+    lookalikes: dict[str, LookalikeSettings] = Field(
+        default_factory=dict, description="synced segment -> a lookalike it seeds (Meta); docs/audiences.md")
     platform_attribution: str | None = Field(
         default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
                                   "account's own setting); 7d_view and 28d_view are no longer returned")
@@ -89,12 +96,40 @@ class AccountConfig(StrictModel):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    @field_validator("audiences", mode="before")
+    @classmethod
+    def _audience_ids(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        value = {str(k): str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        duplicated = sorted({str(v) for v in value.values() if list(value.values()).count(v) > 1})
+        if duplicated:
+            raise ValueError(f"audience {duplicated[0]} is named for more than one segment; one audience "
+                             "follows one segment")
+        for segment, audience_id in value.items():
+            if not segment.strip():
+                raise ValueError("a segment name must not be empty")
+            if not str(audience_id).isdigit():
+                raise ValueError(f"segment {segment!r}: audience id {audience_id!r} must be the platform's "
+                                 "numeric audience id")
+        return value
+
     @field_validator("monthly_budget")
     @classmethod
     def _positive_budget(cls, value: Decimal | None) -> Decimal | None:
         if value is not None and value <= 0:
             raise ValueError(f"must be a positive amount, got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _lookalike_seeds(self) -> AccountConfig:
+        for segment in self.lookalikes:
+            if segment not in self.audiences:
+                raise ValueError(f"lookalikes.{segment}: the seed must be a synced segment (one of audiences: "
+                                 f"{', '.join(self.audiences) or 'none'})")
+        if self.lookalikes and (self.simulate or self.platform) != "meta":
+            raise ValueError("lookalikes: lookalike seeds are created on Meta only")
+        return self
 
     @model_validator(mode="after")
     def _simulated_platform(self) -> AccountConfig:

@@ -56,6 +56,13 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         retractions = len(after.get("retractions") or [])
         return [f"send {len(after.get('uploads') or [])} CRM stage(s) as offline conversions"
                 + (f", retract {retractions} of deals since lost" if retractions else "")]
+    if kind == "sync_audience":  # counts only: members are never shown
+        resend = f", re-send {after['resend']} unanswered batch(es)" if after.get("resend") else ""
+        return [f"add {after.get('add', 0)} and remove {after.get('remove', 0)} member(s) of the CRM segment "
+                f"“{after.get('segment', '')}” in audience {after.get('audience_id', '')}{resend}"]
+    if kind == "create_lookalike":
+        return [f"create a lookalike of audience {after.get('seed_audience_id', '')} (segment "
+                f"“{after.get('segment', '')}”) in {after.get('country', '')}, ratio {after.get('ratio', '')}"]
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -92,7 +99,7 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
         return f"Change the budget of {name}"
     verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
              "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
-             "upload_conversions": "Send CRM outcomes back to"}
+             "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync", "create_lookalike": "Seed a lookalike with"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

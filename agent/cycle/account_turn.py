@@ -16,6 +16,9 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
+from agent.audiences.desired import crm_segment_source
+from agent.audiences.lookalikes import lookalike_proposals
+from agent.audiences.proposals import SYNC_KIND, audience_proposals
 from agent.clock import local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads
@@ -100,6 +103,8 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     drafts, drafted = _draft_copy(engine, snapshot, proposals, account, config, now, now - timedelta(
         hours=guardrails.approval_ttl_hours), summary)
     proposals += upload_proposals(engine, account, config, now)
+    proposals += audience_proposals(engine, account, crm_segment_source)  # docs/audiences.md
+    proposals += lookalike_proposals(engine, account)
     proposals += drafts
     winners, losers = resolve_conflicts(proposals)
     ttl = timedelta(hours=guardrails.approval_ttl_hours)
@@ -239,9 +244,10 @@ def _already_open(connection: Connection, proposal: Proposal, cycle_id: int, now
             return True
         # a state-setting change (status, budget) replaces an older one; additive changes (an
         # exclusion, a negative list, a new ad) with different content stand side by side
-        # (a newer upload batch holds every stage of an older one that is still unsent)
+        # (a newer upload batch holds every stage of an older one that is still unsent; a newer audience
+        # sync plan replaces an older one)
         if existing["state"] not in ("reported", "rejected") and (proposal.kind in STATE_SETTING_KINDS
-                                                                   or proposal.kind == UPLOAD_KIND):
+                                                                   or proposal.kind in (UPLOAD_KIND, SYNC_KIND)):
             transition(connection, existing["id"], "superseded", actor="gate", now=now,
                        reason=f"superseded by a newer proposal in cycle {cycle_id}")
     return False

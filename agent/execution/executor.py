@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy import Engine, RowMapping
 
+from agent.audiences.desired import crm_segment_source
+from agent.audiences.execute import AUDIENCE_KINDS, run_audience_work
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.cycle.concurrency import for_each_by_platform, platform_request_limits
@@ -198,6 +200,11 @@ def _execute_account(
             uploader = getattr(connector, "conversion_uploader", None)
             run_upload_actions(engine, account, settings_for(config, account_id), uploader() if uploader else None,
                                uploads, clock, worker, report.add)
+        audience_work = [a for a in claimed if a["kind"] in AUDIENCE_KINDS]  # agent/audiences/: no entity to read
+        claimed = [a for a in claimed if a["kind"] not in AUDIENCE_KINDS]
+        if audience_work:
+            run_audience_work(engine, account, connector, crm_segment_source, audience_work, clock, worker,
+                              report.add, guard=lambda: _stop_if_killed(engine, config), problem=report.problem)
         if claimed:
             with guarding_writes(lambda: _stop_if_killed(engine, config)):
                 unknown = _execute_claimed(engine, connector, settings, account, clock, claimed, worker, report)

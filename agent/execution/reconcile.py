@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from sqlalchemy import Engine, RowMapping
 
 from agent import prometheus as metrics
+from agent.audiences.execute import AUDIENCE_KINDS
+from agent.audiences.sync import settle_interrupted as settle_interrupted_audience
 from agent.clock import Clock
 from agent.config import AgentConfig
 from agent.errors import StaleTransition
@@ -60,7 +62,10 @@ def _reconcile_account(engine: Engine, connector: Connector, account_id: str, ac
     for upload in [a for a in actions if a["kind"] == UPLOAD_KIND]:  # settled by its ledger
         with contextlib.suppress(StaleTransition):
             settle_interrupted(engine, dict(upload), clock, report.add)
-    actions = [a for a in actions if a["kind"] != UPLOAD_KIND]
+    for audience in [a for a in actions if a["kind"] in AUDIENCE_KINDS]:  # settled by the audience ledger
+        with contextlib.suppress(StaleTransition):
+            settle_interrupted_audience(engine, dict(audience), clock, report.add)
+    actions = [a for a in actions if a["kind"] not in (UPLOAD_KIND, *AUDIENCE_KINDS)]
     if not actions:
         return
     live, tagged = platform_view(connector, account_id, actions)

@@ -18,6 +18,7 @@ from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
 from connectors.google_ads import breakdowns, pmax, reports, writes
+from connectors.google_ads.audience_members import GoogleAudienceSyncer
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
 from connectors.google_ads.spec import customer_id_of
@@ -88,6 +89,10 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
     def conversion_uploader(self) -> GoogleConversionUploader:
         """Offline conversions (connectors/google_ads/offline_conversions.py) on the same channel."""
         return GoogleConversionUploader(self._channel_factory)
+
+    def audience_syncer(self) -> GoogleAudienceSyncer:
+        """Customer Match members through the Data Manager API (connectors/google_ads/audience_members.py)."""
+        return GoogleAudienceSyncer(self._channel_factory)
 
     # -- plumbing ---------------------------------------------------------------------------
 

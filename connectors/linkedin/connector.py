@@ -31,6 +31,7 @@ from connectors.errors import (
     WritesStopped,
 )
 from connectors.linkedin import breakdowns, reports, writes
+from connectors.linkedin.dmp_segment_users import LinkedInAudienceSyncer
 from connectors.linkedin.leads import LeadCampaigns
 from connectors.linkedin.offline_conversions import LinkedInConversionUploader
 from connectors.linkedin.reports import (
@@ -118,6 +119,10 @@ class LinkedInConnector(PlatformConnector[LinkedInAccount]):
     def conversion_uploader(self) -> LinkedInConversionUploader:
         """The Conversions API (connectors/linkedin/offline_conversions.py) on the same client."""
         return LinkedInConversionUploader(self._http)
+
+    def audience_syncer(self) -> LinkedInAudienceSyncer:
+        """DMP segment users (connectors/linkedin/dmp_segment_users.py) on the same client."""
+        return LinkedInAudienceSyncer(self._http)
 
     # -- HTTP -------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from connectors.errors import ConnectorError, PlatformUnavailable
 from connectors.meta import breakdowns, records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
 from connectors.meta.conversions import Conversions
+from connectors.meta.custom_audience_users import MetaAudienceSyncer
+from connectors.meta.lookalikes import MetaLookalikeCreator
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.offline_conversions import MetaConversionUploader
 from connectors.meta.spec import ad_account_of
@@ -110,6 +112,14 @@ class MetaConnector(PlatformConnector[MetaAccount]):
     def conversion_uploader(self) -> MetaConversionUploader:
         """The Conversions API (connectors/meta/offline_conversions.py), paced with the other calls."""
         return MetaConversionUploader(self._throttle, self._options.graph_url, self._options.timeout)
+
+    def audience_syncer(self) -> MetaAudienceSyncer:
+        """Custom Audience users (connectors/meta/custom_audience_users.py), paced with the other calls."""
+        return MetaAudienceSyncer(self._throttle, self._options.graph_url, self._options.timeout)
+
+    def lookalike_creator(self) -> MetaLookalikeCreator:
+        """Lookalike audiences seeded by synced ones (connectors/meta/lookalikes.py)."""
+        return MetaLookalikeCreator(self._throttle, self._options.graph_url, self._options.timeout)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import chaos, crm_segments, cycle, evaluate, ingest, memory, requests, worker_costs
+from bench import audience_sync, chaos, crm_segments, cycle, evaluate, ingest, memory, requests, worker_costs
 from bench.common import Report
 
 TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
+    "audience_sync": (audience_sync.main, ["--members", "300", "--backends", "sqlite"]),
     "ingest": (ingest.main, ["--sizes", "200", "400", "--days", "10", "--backends", "sqlite"]),
     "evaluate": (evaluate.main, ["--ad-sets", "10", "20", "--days", "30"]),
     "cycle": (cycle.main, ["--accounts", "3", "--latency-ms", "1", "--campaigns", "1",

@@ -1,0 +1,1 @@
+"""First-party audiences kept in step with CRM segments: the `sync_audience` action (docs/audiences.md)."""

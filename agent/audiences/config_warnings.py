@@ -1,0 +1,27 @@
+"""What `config check` says about the accounts' audiences before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agent.audiences.proposals import platform_of
+from agent.config import AccountConfig
+
+LINKEDIN_PERMISSION = ("account {account}: LinkedIn audience sync writes DMP segment users, which needs LinkedIn's "
+                       "partner permission rw_dmp_segments (not part of the Marketing API program); an app "
+                       "without it is refused (HTTP 403) and LinkedIn sync is skipped without failing anything "
+                       "(`paid-media-agent audiences status` shows it)")
+
+
+def audience_warnings(accounts: Iterable[AccountConfig]) -> list[str]:
+    """One line per account whose audiences need something the config cannot prove."""
+    warnings = []
+    for account in accounts:
+        if not account.audiences:
+            continue
+        if platform_of(account) == "linkedin":
+            warnings.append(LINKEDIN_PERMISSION.format(account=account.id))
+        if platform_of(account) == "meta":
+            kinds = "emails only: Meta hashes phone digits without the leading +"
+            warnings.append(f"account {account.id}: Meta custom audiences are matched on {kinds}")
+    return warnings
