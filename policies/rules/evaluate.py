@@ -3,7 +3,7 @@ rule and entity (every comparison's values, whether it held, and what came of it
 
 Proposals carry `policy = "rule:<name>"` and go through the same gate, guardrails, cooldowns, executor,
 undo and audit trail as the built-in policies' proposals; the built-in policies' churn limits are theirs
-alone, a rule's limit is its own `max_per_period`. `notify` proposals are reported, never executed.
+alone, a rule's limit is its own `max_per_period`. `notify` proposals are reported, never executed (agent/alerts/rule_notices.py sends them).
 """
 
 from __future__ import annotations
