@@ -7,7 +7,7 @@ configuration: a rule set is never half-loaded.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,18 +94,34 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"expected lower-case letters, digits, - and _ (at most 59){got}"
     if error["type"] == "union_tag_invalid":
         tag = (error.get("ctx") or {}).get("tag")
-        return f"unknown action kind {tag!r}; the kinds are pause, enable, set_budget, change_budget_pct, notify"
+        return (f"unknown action kind {tag!r}; the kinds are pause, enable, set_budget, change_budget_pct, notify, "
+                "add_label")
     if error["type"] in ("literal_error", "greater_than", "less_than", "greater_than_equal", "less_than_equal"):
         return f"{message}{got}"
     return message
 
 
+def _labels_on_linkedin(rule: Rule, linkedin_accounts: Collection[str]) -> str | None:
+    """Why a rule's `add_label` cannot run: its scope names LinkedIn (by platform or account), which has
+    no labels. An unscoped rule is not refused; it skips LinkedIn's entities (they report no labels)."""
+    index = next((i for i, action in enumerate(rule.then) if action.kind == "add_label"), None)
+    if index is None:
+        return None
+    named = sorted(set(rule.scope.accounts) & set(linkedin_accounts))
+    if "linkedin" in rule.scope.platforms or named:
+        where = f"account(s) {', '.join(named)}" if named else "scope.platforms linkedin"
+        return f"then[{index}]: add_label: LinkedIn has no labels, and the rule is scoped to {where}"
+    return None
+
+
 def parse_rules(config_rules: Any, files: Sequence[tuple[str, Any]] = (),
                 account_ids: Sequence[str] | None = None,
-                platforms: Sequence[str] | None = None) -> tuple[tuple[Rule, ...], list[str]]:
+                platforms: Sequence[str] | None = None,
+                linkedin_accounts: Collection[str] = ()) -> tuple[tuple[Rule, ...], list[str]]:
     """Validate the config's `rules:` and the folder's rules: (rules, problems). Problems name the rule
     (its name, else its place) and the field; names must be unique, scoped accounts configured and
-    scoped platforms those of a configured account (when `account_ids` / `platforms` are given)."""
+    scoped platforms those of a configured account (when `account_ids` / `platforms` are given), and no
+    `add_label` scoped to LinkedIn (`linkedin_accounts`: the accounts on LinkedIn, simulated or not)."""
     sources: list[tuple[str, Any]] = []
     if config_rules is not None and not isinstance(config_rules, list):
         return (), ["rules: expected a list of rules"]
@@ -134,6 +150,10 @@ def parse_rules(config_rules: Any, files: Sequence[tuple[str, Any]] = (),
         if strange:
             problems.append(f"{label}: scope.platforms: no configured account is on {', '.join(strange)} "
                             f"(the platforms: {', '.join(sorted(set(platforms or ())))})")
+            continue
+        refused = _labels_on_linkedin(rule, linkedin_accounts)
+        if refused:
+            problems.append(f"{label}: {refused}")
             continue
         rules.append(rule)
     return (tuple(rules) if not problems else ()), problems

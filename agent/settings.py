@@ -32,6 +32,8 @@ class PermissionSettings(StrictModel):
     exclude_audience: PermissionLevel | None = None
     new_ad: PermissionLevel | None = None
     upload_conversions: PermissionLevel | None = None
+    add_label: PermissionLevel | None = None
+    remove_label: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -30,6 +30,8 @@ MutationKind = Literal[
     "exclude_audience",
     "new_ad",
     "upload_conversions",
+    "add_label",
+    "remove_label",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

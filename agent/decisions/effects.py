@@ -27,7 +27,8 @@ from agent.storage.action_states import HISTORY_WINDOW
 from connectors.records import Entity
 from policies.base import Proposal
 
-ADDITIVE_KINDS: frozenset[str] = frozenset({"exclude_audience", "add_negative_keywords", "new_ad"})
+ADDITIVE_KINDS: frozenset[str] = frozenset({"exclude_audience", "add_negative_keywords", "new_ad", "add_label"})
+LABEL_KINDS: frozenset[str] = frozenset({"add_label", "remove_label"})
 # States whose effect is on the platform, may be (a write with no answer yet is `unknown` until it
 # is settled, and counts as applied until then), or is on its way there.
 QUEUED_OR_IN_FLIGHT_STATES: frozenset[str] = frozenset(
@@ -61,7 +62,14 @@ def effects_of(kind: str, change: Mapping[str, Any]) -> frozenset[Effect]:
         return frozenset(keyword_effect(k) for k in target.get("keywords") or () if isinstance(k, Mapping))
     if kind == "new_ad":
         return frozenset({copy_effect(target)})
+    if kind == "add_label" and target.get("label"):
+        return frozenset({label_effect(target["label"])})
     return frozenset()
+
+
+def label_effect(label: Any) -> Effect:
+    """A label's identity: its name as the platform shows it (labels are matched exactly)."""
+    return ("label", str(label))
 
 
 def live_effects(kind: str, entity: Entity | None, children: Iterable[Entity] = ()) -> frozenset[Effect] | None:
@@ -76,6 +84,9 @@ def live_effects(kind: str, entity: Entity | None, children: Iterable[Entity] = 
         negatives = entity.attributes.get("negative_keywords")
         return None if negatives is None else frozenset(
             keyword_effect(k) for k in negatives if isinstance(k, Mapping))
+    if kind in LABEL_KINDS:
+        labels = entity.attributes.get("labels")
+        return None if labels is None else frozenset(label_effect(label) for label in labels)
     if kind == "new_ad":
         return frozenset(copy_effect(child.attributes) for child in children
                          if child.level == "ad" and child.parent_id == entity.entity_id
@@ -128,6 +139,12 @@ def still_to_add(connection: Connection, proposal: Proposal, entities: Mapping[s
 def applied_outside(action: RowMapping | Mapping[str, Any], entity: Entity | None) -> str | None:
     """Why an additive action must not be sent: the live entity already shows all it adds (a
     person or another tool added it). None if something is left to add, or the connector cannot tell."""
+    if action["kind"] == "remove_label":
+        label = (action["change"].get("to") or {}).get("label")
+        present = live_effects("remove_label", entity)
+        if present is not None and label_effect(label) not in present:
+            return f"already applied outside: {action['entity_id']} no longer has the label {label!r}"
+        return None
     effects = effects_of(action["kind"], action["change"])
     if not effects:
         return None

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine, RowMapping
 
 from agent.clock import Clock
-from agent.decisions.effects import effects_of, live_effects
+from agent.decisions.effects import effects_of, label_effect, live_effects
 from agent.errors import StaleTransition
 from agent.settings import ExecutionSettings
 from agent.storage.action_states import as_utc, get_action, transition
@@ -93,7 +93,10 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
         if live_matches(entity, target):
             return True
         return False if live_matches(entity, change.get("from", {})) else None
-    if kind in ("exclude_audience", "add_negative_keywords"):
+    if kind == "remove_label":
+        present = live_effects(kind, entity)
+        return None if present is None else label_effect(target.get("label")) not in present
+    if kind in ("exclude_audience", "add_negative_keywords", "add_label"):
         wanted, present = effects_of(kind, change), live_effects(kind, entity)
         if not wanted or present is None:
             return None  # nothing to look for, or the connector does not list it

@@ -29,7 +29,7 @@ LEARNING_BUDGET_CHANGE = 0.2  # relative budget change that restarts learning
 class AppliedMutation:
     """A change accepted by the simulated platform, acting on delivery from `effective_day` on."""
 
-    kind: str  # "pause" | "enable" | "set_budget" | "add_negative_keywords" | "exclude_audience" | "new_ad"
+    kind: str  # "pause" | "enable" | "set_budget" | "add_negative_keywords" | "exclude_audience" | "new_ad" | labels
     account_id: str
     entity_id: str
     params: Mapping[str, Any]
@@ -60,6 +60,7 @@ class AdSetRuntime:
     keyword_last_changed: dict[str, date] = field(default_factory=dict)
     negatives: list[NegativeKeyword] = field(default_factory=list)
     excluded_audience_ids: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
     learning_since: date | None = None
     learning_conversions: int = 0
     cached_term_mask: np.ndarray | None = None
@@ -93,6 +94,7 @@ class CampaignRuntime:
     daily_budget: Decimal | None = None
     last_changed: date | None = None
     negatives: list[NegativeKeyword] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,11 +117,12 @@ class SimState:
                 keyword_last_changed=dict(runtime.keyword_last_changed),
                 negatives=list(runtime.negatives),
                 excluded_audience_ids=list(runtime.excluded_audience_ids),
+                labels=list(runtime.labels),
             )
             for ad_set_id, runtime in self.ad_sets.items()
         }
         campaigns = {
-            campaign_id: dataclasses.replace(runtime, negatives=list(runtime.negatives))
+            campaign_id: dataclasses.replace(runtime, negatives=list(runtime.negatives), labels=list(runtime.labels))
             for campaign_id, runtime in self.campaigns.items()
         }
         # The overlap cache is keyed by everything it depends on, so branches can share it.
@@ -270,6 +273,24 @@ def _exclude_audience(state: SimState, account: SimAccount, mutation: AppliedMut
     runtime.cached_people = None
 
 
+def _set_label(state: SimState, account: SimAccount, mutation: AppliedMutation) -> None:
+    """Labels (Google Ads labels, Meta ad labels) on campaigns and ad sets; LinkedIn has none. A label
+    changes nothing in delivery, so it starts no learning phase and is not a `last_changed`."""
+    if account.platform == "linkedin":
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: LinkedIn has no labels")
+    label = str(mutation.params.get("label", "")).strip()
+    if not label or len(label) > 80:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: params.label must be 1..80 characters")
+    target: CampaignRuntime | AdSetRuntime | None = (state.campaigns.get(mutation.entity_id)
+                                                     or state.ad_sets.get(mutation.entity_id))
+    if target is None:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: labels are set on campaigns and ad sets")
+    if mutation.kind == "add_label" and label not in target.labels:
+        target.labels.append(label)
+    elif mutation.kind == "remove_label" and label in target.labels:
+        target.labels.remove(label)
+
+
 def _new_ad(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
     params = mutation.params
     ad_set_id = str(params.get("ad_set_id") or mutation.entity_id)
@@ -325,5 +346,7 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _exclude_audience(state, account, mutation, day)
     elif mutation.kind == "new_ad":
         _new_ad(state, account, mutation, day)
+    elif mutation.kind in ("add_label", "remove_label"):
+        _set_label(state, account, mutation)
     else:
         raise InvalidMutation(f"unknown mutation kind {mutation.kind!r}")

@@ -23,6 +23,7 @@ from policies.rules.evidence import probability_holds
 from policies.rules.measures import budget_holder, metric_value, window_rows
 from policies.rules.schema import (
     WEEKDAYS,
+    AddLabel,
     AllOf,
     AnyOf,
     ChangeBudgetPct,
@@ -195,6 +196,8 @@ def in_scope(rule: Rule, snapshot: Snapshot, entity: Entity) -> bool:
         return False
     if scope.names and not any(fnmatch.fnmatchcase(entity.name, p) for p in scope.names):
         return False
+    if scope.labels and not set(scope.labels) & set(entity.attributes.get("labels") or ()):
+        return False
     if scope.campaigns:
         campaign = entity if entity.level == "campaign" else snapshot.entities.get(entity.parent_id or "")
         if campaign is None or not any(fnmatch.fnmatchcase(campaign.name, p) for p in scope.campaigns):
@@ -251,6 +254,18 @@ def _proposals(rule: Rule, snapshot: Snapshot, entity: Entity, because: str, evi
             budgets_changed.add(holder.entity_id)
             made.append(Proposal.about(snapshot.account_id, holder, kind="set_budget", policy=policy,
                                        change={"from": {"daily_budget": before}, "to": {"daily_budget": after}},
+                                       rationale=rationale, evidence=evidence))
+        elif isinstance(action, AddLabel):
+            labels = entity.attributes.get("labels")
+            if labels is None:
+                skipped.append("add_label: the platform reports no labels here (LinkedIn has none)")
+                continue
+            if action.label in labels:
+                skipped.append(f"add_label: already labelled {action.label!r}")
+                continue
+            made.append(Proposal.about(snapshot.account_id, entity, kind="add_label", policy=policy,
+                                       change={"from": {"label": action.label, "labeled": False},
+                                               "to": {"label": action.label, "labeled": True}},
                                        rationale=rationale, evidence=evidence))
         elif isinstance(action, Notify):
             message = action.message or rationale

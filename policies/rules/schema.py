@@ -124,14 +124,8 @@ class Scope(RuleModel):
     level: Literal["ad_set", "campaign"] = "ad_set"
     names: list[str] = Field(default_factory=list, description="glob patterns on the entity's name")
     campaigns: list[str] = Field(default_factory=list, description="glob patterns on the parent campaign's name")
-    labels: list[str] = Field(default_factory=list, description="not supported yet: no connector reports labels")
-
-    @field_validator("labels")
-    @classmethod
-    def _no_labels(cls, value: list[str]) -> list[str]:
-        if value:
-            raise ValueError("no connector reports labels yet: scope by names or campaigns instead")
-        return value
+    labels: list[str] = Field(default_factory=list, description=(
+        "entities carrying at least one of these labels (Google Ads labels, Meta ad labels; LinkedIn has none)"))
 
 
 class Pause(RuleModel):
@@ -165,12 +159,12 @@ class Notify(RuleModel):
 
 
 class AddLabel(RuleModel):
-    kind: Literal["add_label"]
-    label: str = ""
+    """Attach a label to the entity (Google Ads label, Meta ad label; created if the account has none of
+    that name). LinkedIn has no labels."""
 
-    @model_validator(mode="after")
-    def _unsupported(self) -> AddLabel:
-        raise ValueError("add_label: no connector can set labels yet (use notify)")
+    kind: Literal["add_label"]
+    label: str = Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$",
+                       description="the label's name, without leading or trailing spaces")
 
 
 Action = Annotated[Pause | Enable | SetBudget | ChangeBudgetPct | Notify | AddLabel, Field(discriminator="kind")]

@@ -167,3 +167,19 @@ def test_the_evidence_clause_on_ctr_cpc_and_roas_needs_volume(metric: str, op: s
     assert fired(rule, account(28, 1.0))["b"] is True
     assert fired(rule, account(1, 0.04))["b"] is False
     assert fired(without_evidence(rule), account(1, 0.04))["b"] is True
+
+
+def test_add_label_and_scope_by_label() -> None:
+    labelled = snapshot([entity("a", labels=["core"]), entity("b", labels=[]),
+                         entity("li")],  # no `labels` attribute: the platform has none (LinkedIn)
+                        [*rows("a", 3, spend=100, conversions=1, value=100), *rows("b", 3, spend=100, conversions=1,
+                                                                                     value=100),
+                         *rows("li", 3, spend=100, conversions=1, value=100)])
+    rule = make(cmp("spend", "yesterday", ">", value=0), then=[{"kind": "add_label", "label": "core"}])
+    proposals, traces = evaluate_rule(rule, labelled, RuleHistory())
+    assert [(p.entity_id, p.kind, p.change["to"]) for p in proposals] == \
+        [("b", "add_label", {"label": "core", "labeled": True})]
+    outcomes = {t.entity_id: t.outcome for t in traces}
+    assert "already labelled 'core'" in outcomes["a"] and "LinkedIn has none" in outcomes["li"]
+    scoped = make(cmp("spend", "yesterday", ">", value=0), scope={"labels": ["core"]})
+    assert fired(scoped, labelled) == {"a": True}
