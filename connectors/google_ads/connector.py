@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
-from connectors.google_ads import breakdowns, pmax, reports, writes
+from connectors.google_ads import breakdowns, labels, pmax, reports, writes
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
 from connectors.google_ads.spec import customer_id_of
@@ -179,6 +179,10 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         for entity, target in pmax.ad_sets(list(found), customer):
             found.append(entity)
             state.targets[entity.entity_id] = target
+        found = labels.with_labels(found, labels.read_labels(
+            customer, self._search(account, labels.LABELS, "label"),
+            self._search(account, labels.CAMPAIGN_LABELS, "campaign_label"),
+            self._search(account, labels.AD_GROUP_LABELS, "ad_group_label"), state))
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}
         for entity in found:
@@ -273,8 +277,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         created = self._send(account, plan, plan.requests, validate_only)
         created_sets = {index: ref for index, ref in created.get("SharedSetService", {}).items()}
         new_ads = created.get("AdGroupAdService", {})
-        self._send(account, plan, writes.second_step(client, account.customer_id, plan, created_sets),
-                   validate_only)
+        self._send(account, plan, writes.second_step(client, account.customer_id, plan, created_sets,
+                                                     created.get("LabelService", {})), validate_only)
         results = []
         for index, mutation in enumerate(mutations):
             if index in plan.unknown or index in plan.not_sent:

@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import pmax
+from connectors.google_ads import labels, pmax
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -38,6 +38,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "SharedSetService": ("mutate_shared_sets", "SharedSetOperation"),
     "SharedCriterionService": ("mutate_shared_criteria", "SharedCriterionOperation"),
     "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
+    **labels.SERVICES,
 }
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
@@ -94,6 +95,7 @@ class Plan:
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     refs: dict[int, str] = field(default_factory=dict)
     negatives: list[NegativeList] = field(default_factory=list)
+    labels: list[labels.LabelLink] = field(default_factory=list)
     unknown: dict[int, str] = field(default_factory=dict)  # sent, no answer: may have been applied
     not_sent: dict[int, str] = field(default_factory=dict)  # stopped by the write guard before sending
 
@@ -154,6 +156,9 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         _plan_negatives(client, customer_id, index, mutation, target, state, result)
     elif kind == "new_ad":
         _plan_new_ad(client, customer_id, index, mutation, target, result)
+    elif kind in ("add_label", "remove_label"):
+        labels.plan_label(client, customer_id, index, mutation, target, state, result.requests, result.labels,
+                          result.refs, Operation)
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
 
@@ -214,10 +219,13 @@ def _plan_new_ad(client: Any, customer_id: str, index: int, mutation: Mutation, 
     result.requests["AdGroupAdService"].append(Operation(index, operation))
 
 
-def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mapping[int, str]
-                ) -> dict[str, list[Operation]]:
-    """Keyword and link operations for the negative lists whose shared set now exists."""
+def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mapping[int, str],
+                created_labels: Mapping[int, str] | None = None) -> dict[str, list[Operation]]:
+    """Keyword and link operations for the negative lists whose shared set now exists, and the label
+    links whose label now exists."""
     requests: dict[str, list[Operation]] = defaultdict(list)
+    requests.update(labels.link_operations(client, result.labels, created_labels or {}, result.open, result.refs,
+                                           Operation))
     for negative in result.negatives:
         shared_set = negative.shared_set or created_sets.get(negative.mutation_index)
         if shared_set is None or not result.open(negative.mutation_index):

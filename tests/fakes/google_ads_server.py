@@ -63,6 +63,8 @@ from google.rpc import status_pb2
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
 from tests.fakes.gaql import check_query
+from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
+from tests.fakes.google_labels import LabelRefused, Labels
 from tests.fakes.google_pmax import PerformanceMax
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
@@ -94,6 +96,7 @@ MUTATE_SERVICES: dict[str, tuple[str, Any, Any, Any]] = {
                                  campaign_shared_set_service.MutateCampaignSharedSetsRequest,
                                  campaign_shared_set_service.MutateCampaignSharedSetsResponse,
                                  campaign_shared_set_service.MutateCampaignSharedSetResult),
+    **LABEL_SERVICES,  # tests/fakes/google_labels.py
 }
 
 
@@ -165,6 +168,7 @@ class FakeGoogleAds:
         # shared set id -> {"name", "customer", "criteria": [(text, match)], "campaigns": [sim campaign id]}
         self.shared_sets: dict[int, dict[str, Any]] = {}
         self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
+        self.labels = Labels(self.ids)  # the accounts' labels (tests/fakes/google_labels.py)
         self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
@@ -296,6 +300,8 @@ class FakeGoogleAds:
             if dimension is not None and start is not None and end is not None:
                 return breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
                                                  entities, simulator.seed, self.ids, Row)
+            if resource in ("label", "campaign_label", "ad_group_label"):
+                return self.labels.rows(resource, customer, entities, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
@@ -461,7 +467,7 @@ class FakeGoogleAds:
                                                  request.validate_only)
             except ValueError as error:
                 errors[index] = str(error)
-                if isinstance(error, _Refused):
+                if isinstance(error, _Refused | LabelRefused):
                     codes[index] = (error.kind, error.value)
                 continue
             names[index] = name
@@ -505,6 +511,10 @@ class FakeGoogleAds:
     def _translate(self, service: str, operation: Any, customer: str, sim_account: str, validate_only: bool
                    ) -> tuple[str, tuple[str, str, dict[str, Any]] | None]:
         """(resource name, simulator mutation or None) for one operation; ValueError if invalid."""
+        if service in LABEL_SERVICES:
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return self.labels.translate(service, operation, customer, entities, self._sim_id, validate_only)
         if service == "CampaignBudgetService":
             update = operation.update
             amount = Decimal(update.amount_micros) / Decimal(1_000_000)
