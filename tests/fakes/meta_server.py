@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.records import Entity, MetricRow, minor_unit_exponent
-from tests.fakes import meta_breakdowns, meta_leads
+from tests.fakes import meta_breakdowns, meta_labels, meta_leads
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -316,6 +316,8 @@ class FakeMeta:
             currency_exp = currency_exp if currency_exp is not None else minor_unit_exponent(entity.currency)
             raw: dict[str, Any] = {"id": str(self.ids.numeric(entity.entity_id)), "name": entity.name,
                                    "status": entity.status if entity.status != "REMOVED" else "DELETED"}
+            if level in ("campaign", "ad_set"):  # the `adlabels` field: [{id, name}] (tests/fakes/meta_labels.py)
+                raw["adlabels"] = meta_labels.field(entity, self.ids)
             if entity.daily_budget is not None and self._campaign_budget_of(entity) is None:
                 raw["daily_budget"] = str(int(entity.daily_budget.scaleb(currency_exp)))
             if level == "campaign":
@@ -577,7 +579,8 @@ class FakeMeta:
             node = [p for p in relative.split("/") if p and p != VERSION]
             body = {k: v[-1] for k, v in parse_qs(call.get("body", ""), keep_blank_values=True).items()}
             creating = len(node) == 2 and node[0].startswith("act_") and node[1] in ("adcreatives", "ads")
-            kind = f"batch:{node[1]}" if creating else "batch:node"
+            labelling = len(node) == 2 and node[1] == "adlabels"
+            kind = f"batch:{node[1]}" if creating or labelling else "batch:node"
             self.traffic.count_inner(kind)
             try:
                 if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
@@ -585,7 +588,10 @@ class FakeMeta:
                 inner_fault = self.faults.take(kind)
                 lost = lost or bool(inner_fault and inner_fault.kind == "lost_answer")
                 self._check({"access_token": self.access_token}, inner_fault, node)
-                answer = self._create(node[0], node[1], body) if creating else self._update(node[0], body)
+                if labelling:
+                    answer = meta_labels.edge(self, node[0], str(call.get("method", "GET")), body)
+                else:
+                    answer = self._create(node[0], node[1], body) if creating else self._update(node[0], body)
                 status, text = 200, json.dumps(answer)
             except GraphError as error:
                 status = error.status
@@ -595,6 +601,10 @@ class FakeMeta:
         if lost:
             raise self.lost_answer()
         return answers
+
+    @staticmethod
+    def graph_error(code: int, message: str, subcode: int | None = None) -> GraphError:
+        return GraphError(400, _error(code, message, subcode, kind="GraphMethodException"))
 
     @staticmethod
     def lost_answer() -> GraphError:
