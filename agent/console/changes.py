@@ -56,6 +56,8 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         retractions = len(after.get("retractions") or [])
         return [f"send {len(after.get('uploads') or [])} CRM stage(s) as offline conversions"
                 + (f", retract {retractions} of deals since lost" if retractions else "")]
+    if kind in ("add_label", "remove_label"):
+        return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -92,7 +94,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
         return f"Change the budget of {name}"
     verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
              "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
-             "upload_conversions": "Send CRM outcomes back to"}
+             "upload_conversions": "Send CRM outcomes back to", "add_label": "Label",
+             "remove_label": "Remove a label from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 
