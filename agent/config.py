@@ -297,8 +297,8 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
                                        [str(a.get("id")) for a in accounts if isinstance(a, Mapping)],
                                        [str(a.get(k)) for a in accounts if isinstance(a, Mapping)
                                         for k in ("platform", "simulate") if a.get(k)],
-                                       [str(a.get("id")) for a in accounts if isinstance(a, Mapping)
-                                        and "linkedin" in (a.get("platform"), a.get("simulate"))])
+                                       {str(a.get("id")): str(a.get("simulate") or a.get("platform"))
+                                        for a in accounts if isinstance(a, Mapping)})
     problems += rule_problems
     try:
         config = AgentConfig.model_validate(resolved)

@@ -32,6 +32,7 @@ MutationKind = Literal[
     "upload_conversions",
     "add_label",
     "remove_label",
+    "set_ad_schedule",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

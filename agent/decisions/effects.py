@@ -136,9 +136,39 @@ def still_to_add(connection: Connection, proposal: Proposal, entities: Mapping[s
     return remaining, left_out
 
 
+def schedule_of(entity: Entity | None) -> list[dict[str, Any]] | None:
+    """The entity's ad schedule as its connector reports it, in one order; None if it reports none."""
+    blocks = None if entity is None else entity.attributes.get("ad_schedule")
+    if blocks is None:
+        return None
+    return sorted(({"day": str(b["day"]), "start_hour": int(b["start_hour"]), "end_hour": int(b["end_hour"]),
+                    "bid_modifier": round(float(b.get("bid_modifier", 1.0)), 4)} for b in blocks),
+                  key=lambda b: (str(b["day"]), int(b["start_hour"])))
+
+
+def schedule_drift(action: RowMapping | Mapping[str, Any], entity: Entity | None) -> str | None:
+    """Why a `set_ad_schedule` must not be sent: the live schedule is already the target, or is neither
+    the proposal's `from` nor its `to` (a person changed it since: not overwritten)."""
+    live = schedule_of(entity)
+    if live is None:
+        return None
+    change = action["change"]
+    wanted = schedule_of(replace(entity, attributes={"ad_schedule": (change.get("to") or {}).get("ad_schedule")
+                                                     or []})) if entity is not None else None
+    before = schedule_of(replace(entity, attributes={"ad_schedule": (change.get("from") or {}).get("ad_schedule")
+                                                     or []})) if entity is not None else None
+    if live == wanted:
+        return "already applied outside: the platform already has this schedule"
+    if live != before:
+        return "drift: the live ad schedule differs from the proposal's; not overwritten"
+    return None
+
+
 def applied_outside(action: RowMapping | Mapping[str, Any], entity: Entity | None) -> str | None:
     """Why an additive action must not be sent: the live entity already shows all it adds (a
     person or another tool added it). None if something is left to add, or the connector cannot tell."""
+    if action["kind"] == "set_ad_schedule":
+        return schedule_drift(action, entity)
     if action["kind"] == "remove_label":
         label = (action["change"].get("to") or {}).get("label")
         present = live_effects("remove_label", entity)

@@ -44,6 +44,8 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date, launche
             campaign_attributes["negative_keywords"] = _negatives(campaign_state.negatives)
         if platform != "linkedin":  # Google labels, Meta ad labels; LinkedIn has none
             campaign_attributes["labels"] = list(campaign_state.labels)
+        if google:  # ad schedules are Google campaign criteria
+            campaign_attributes["ad_schedule"] = [dict(b) for b in campaign_state.ad_schedule]
         yield Entity(
             platform, account_id, "campaign", campaign.campaign_id, None, campaign.name, campaign_state.status,
             currency, campaign_state.daily_budget, any(r.is_learning(as_of) for r in runtimes),

@@ -19,11 +19,13 @@ from typing import Any
 from connectors.records import Entity
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
 from policies.money import money_str
+from policies.rules.dayparting import schedule_holder, sorted_blocks, weekly_blocks, why_not
 from policies.rules.evidence import probability_holds
 from policies.rules.measures import budget_holder, metric_value, window_rows
 from policies.rules.schema import (
     WEEKDAYS,
     AddLabel,
+    AdSchedule,
     AllOf,
     AnyOf,
     ChangeBudgetPct,
@@ -177,6 +179,10 @@ def _because(rule: Rule, comparisons: Sequence[ComparisonTrace]) -> str:
 def is_due(rule: Rule, now_local: datetime, last_evaluated: date | None) -> bool:
     """Whether the rule's schedule has it evaluated in a cycle at `now_local` (account time)."""
     schedule = rule.schedule
+    if any(action.kind == "ad_schedule" for action in rule.then):
+        # its weekdays and hours are the window written into the platform, not when to evaluate it
+        return schedule.daily_at is None or (now_local.time() >= schedule.daily_at
+                                             and last_evaluated != now_local.date())
     if schedule.weekdays and WEEKDAYS[now_local.weekday()] not in schedule.weekdays:
         return False
     if schedule.hours and now_local.hour not in schedule.hours:
@@ -267,11 +273,39 @@ def _proposals(rule: Rule, snapshot: Snapshot, entity: Entity, because: str, evi
                                        change={"from": {"label": action.label, "labeled": False},
                                                "to": {"label": action.label, "labeled": True}},
                                        rationale=rationale, evidence=evidence))
+        elif isinstance(action, AdSchedule):
+            made += _schedule_proposal(rule, action, snapshot, entity, rationale, evidence, budgets_changed, skipped)
         elif isinstance(action, Notify):
             message = action.message or rationale
             made.append(Proposal.about(snapshot.account_id, entity, kind="notify", policy=policy,
                                        change={"message": message}, rationale=rationale, evidence=evidence))
     return made, skipped
+
+
+def _schedule_proposal(rule: Rule, action: AdSchedule, snapshot: Snapshot, entity: Entity, rationale: str,
+                       evidence: Mapping[str, Any], taken: set[str], skipped: list[str]) -> list[Proposal]:
+    """`set_ad_schedule` on the entity's schedule holder (its campaign on Google), once per holder and
+    evaluation; nothing when the platform already has that schedule or cannot take it."""
+    holder = schedule_holder(snapshot, entity)
+    if holder is None:
+        skipped.append("ad_schedule: no campaign to hold the schedule")
+        return []
+    refusal = why_not(holder, action)
+    if refusal is not None:
+        skipped.append(f"ad_schedule: {refusal}")
+        return []
+    wanted = weekly_blocks(rule.schedule, action.bid_modifier)
+    current = sorted_blocks(holder.attributes.get("ad_schedule") or [])
+    if current == wanted:
+        skipped.append("ad_schedule: already scheduled")
+        return []
+    if f"schedule:{holder.entity_id}" in taken:
+        skipped.append(f"ad_schedule: the schedule of {holder.entity_id} is already being set")
+        return []
+    taken.add(f"schedule:{holder.entity_id}")
+    return [Proposal.about(snapshot.account_id, holder, kind="set_ad_schedule", policy=f"rule:{rule.name}",
+                           change={"from": {"ad_schedule": current}, "to": {"ad_schedule": wanted}},
+                           rationale=rationale, evidence=evidence)]
 
 
 def evaluate_rule(rule: Rule, snapshot: Snapshot, history: RuleHistory,

@@ -167,7 +167,24 @@ class AddLabel(RuleModel):
                        description="the label's name, without leading or trailing spaces")
 
 
-Action = Annotated[Pause | Enable | SetBudget | ChangeBudgetPct | Notify | AddLabel, Field(discriminator="kind")]
+class AdSchedule(RuleModel):
+    """Dim the rule's `schedule` window (its weekdays and hours) through the platform's own schedule:
+    Google ad schedules with this bid modifier, Meta ad set schedules (off only: `bid_modifier: 0`)."""
+
+    kind: Literal["ad_schedule"]
+    bid_modifier: float = Field(ge=0, le=10, description=(
+        "bids in the window times this (Google: 0.1..10; 0 = no delivery in the window, the only value Meta takes)"))
+
+    @field_validator("bid_modifier")
+    @classmethod
+    def _google_range(cls, value: float) -> float:
+        if 0 < value < 0.1:
+            raise ValueError("Google ad schedules take 0.1..10 (or 0: off in the window)")
+        return value
+
+
+Action = Annotated[Pause | Enable | SetBudget | ChangeBudgetPct | Notify | AddLabel | AdSchedule,
+                   Field(discriminator="kind")]
 BUDGET_ACTIONS = frozenset({"set_budget", "change_budget_pct"})
 
 
@@ -217,6 +234,11 @@ class Rule(RuleModel):
             raise ValueError("then: pause and enable together undo each other")
         if len(BUDGET_ACTIONS & set(kinds)) > 1:
             raise ValueError("then: one budget action (set_budget or change_budget_pct)")
+        if "ad_schedule" in kinds:
+            if not (self.schedule.weekdays or self.schedule.hours):
+                raise ValueError("ad_schedule: set schedule.weekdays and/or schedule.hours: they are the window to dim")
+            if set(kinds) - {"ad_schedule", "notify"}:
+                raise ValueError("then: ad_schedule writes a standing schedule; it goes alone (or with notify)")
         return self
 
 

@@ -151,14 +151,14 @@ def test_invalid_fields_are_named(overrides: dict[str, Any], fragment: str) -> N
 def test_a_label_action_scoped_to_linkedin_is_refused_naming_the_rule() -> None:
     labelled = rule(then=[{"kind": "notify"}, {"kind": "add_label", "label": "review"}])
     _, by_platform = parse_rules([{**labelled, "scope": {"platforms": ["linkedin"]}}], account_ids=["acct", "li"],
-                                 platforms=["meta", "linkedin"], linkedin_accounts=["li"])
+                                 platforms=["meta", "linkedin"], account_platforms={"acct": "meta", "li": "linkedin"})
     _, by_account = parse_rules([{**labelled, "scope": {"accounts": ["li", "acct"]}}], account_ids=["acct", "li"],
-                                linkedin_accounts=["li"])
+                                account_platforms={"acct": "meta", "li": "linkedin"})
     assert by_platform == ["rule 'r1' (rules[0]): then[1]: add_label: LinkedIn has no labels, and the rule is "
                            "scoped to scope.platforms linkedin"]
     assert by_account == ["rule 'r1' (rules[0]): then[1]: add_label: LinkedIn has no labels, and the rule is "
                           "scoped to account(s) li"]
-    unscoped, problems = parse_rules([labelled], account_ids=["acct", "li"], linkedin_accounts=["li"])
+    unscoped, problems = parse_rules([labelled], account_ids=["acct", "li"], account_platforms={"acct": "meta", "li": "linkedin"})
     assert problems == [] and unscoped[0].then[1].kind == "add_label"  # LinkedIn's entities are skipped instead
 
 
