@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
-from connectors.google_ads import breakdowns, labels, pmax, reports, writes
+from connectors.google_ads import breakdowns, labels, pmax, reports, schedules, writes
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
 from connectors.google_ads.spec import customer_id_of
@@ -183,6 +183,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             customer, self._search(account, labels.LABELS, "label"),
             self._search(account, labels.CAMPAIGN_LABELS, "campaign_label"),
             self._search(account, labels.AD_GROUP_LABELS, "ad_group_label"), state))
+        found = schedules.with_schedules(found, schedules.read_schedules(
+            customer, self._search(account, schedules.QUERY, "campaign_criterion"), state))
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}
         for entity in found:

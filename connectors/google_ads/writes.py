@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import labels, pmax
+from connectors.google_ads import labels, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -39,6 +39,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "SharedCriterionService": ("mutate_shared_criteria", "SharedCriterionOperation"),
     "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
     **labels.SERVICES,
+    **schedules.SERVICE,
 }
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
@@ -156,6 +157,8 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         _plan_negatives(client, customer_id, index, mutation, target, state, result)
     elif kind == "new_ad":
         _plan_new_ad(client, customer_id, index, mutation, target, result)
+    elif kind == "set_ad_schedule":
+        schedules.plan_schedule(client, index, mutation, target, state, result.requests, result.refs, Operation)
     elif kind in ("add_label", "remove_label"):
         labels.plan_label(client, customer_id, index, mutation, target, state, result.requests, result.labels,
                           result.refs, Operation)

@@ -66,6 +66,8 @@ from tests.fakes.gaql import check_query
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
 from tests.fakes.google_labels import LabelRefused, Labels
 from tests.fakes.google_pmax import PerformanceMax
+from tests.fakes.google_schedules import MUTATE_SERVICES as SCHEDULE_SERVICES
+from tests.fakes.google_schedules import ScheduleRefused, Schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 PREFIX = "google.ads.googleads.v26"
@@ -97,6 +99,7 @@ MUTATE_SERVICES: dict[str, tuple[str, Any, Any, Any]] = {
                                  campaign_shared_set_service.MutateCampaignSharedSetsResponse,
                                  campaign_shared_set_service.MutateCampaignSharedSetResult),
     **LABEL_SERVICES,  # tests/fakes/google_labels.py
+    **SCHEDULE_SERVICES,  # tests/fakes/google_schedules.py
 }
 
 
@@ -169,6 +172,7 @@ class FakeGoogleAds:
         self.shared_sets: dict[int, dict[str, Any]] = {}
         self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
         self.labels = Labels(self.ids)  # the accounts' labels (tests/fakes/google_labels.py)
+        self.schedules = Schedules(self.ids)  # campaigns' ad schedule criteria (tests/fakes/google_schedules.py)
         self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
@@ -302,6 +306,8 @@ class FakeGoogleAds:
                                                  entities, simulator.seed, self.ids, Row)
             if resource in ("label", "campaign_label", "ad_group_label"):
                 return self.labels.rows(resource, customer, entities, Row)
+            if resource == "campaign_criterion":
+                return self.schedules.rows(entities, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
@@ -461,13 +467,14 @@ class FakeGoogleAds:
         codes: dict[int, tuple[str, str]] = {}  # index -> error code, when not RESOURCE_NOT_FOUND
         names: dict[int, str] = {}
         pending: list[tuple[int, tuple[str, str, dict[str, Any]]]] = []
+        self.schedules.begin()
         for index, operation in enumerate(request.operations):
             try:
                 name, mutation = self._translate(service, operation, request.customer_id, sim_account,
                                                  request.validate_only)
             except ValueError as error:
                 errors[index] = str(error)
-                if isinstance(error, _Refused | LabelRefused):
+                if isinstance(error, _Refused | LabelRefused | ScheduleRefused):
                     codes[index] = (error.kind, error.value)
                 continue
             names[index] = name
@@ -515,6 +522,10 @@ class FakeGoogleAds:
             with self.backend.lock:
                 entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
             return self.labels.translate(service, operation, customer, entities, self._sim_id, validate_only)
+        if service in SCHEDULE_SERVICES:
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return self.schedules.translate(operation, customer, entities, self._sim_id)
         if service == "CampaignBudgetService":
             update = operation.update
             amount = Decimal(update.amount_micros) / Decimal(1_000_000)
