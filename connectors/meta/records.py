@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from connectors.meta import leads
 from connectors.meta.conversions import Conversions
 from connectors.meta.labels import labels_of
+from connectors.meta.schedules import blocks_of
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ PLATFORM = "meta"
 INSIGHT_FIELDS = ["campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "spend", "impressions", "clicks",
                   "reach", "actions", "action_values", "objective"]
 CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget", "adlabels"]
-AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info", "adlabels"]
+AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info", "adlabels",
+                 "lifetime_budget", "adset_schedule"]
 AD_FIELDS = ["id", "name", "adset_id", "status", "creative{id,title,body,call_to_action_type}"]
 AUDIENCE_FIELDS = ["id", "name", "approximate_count_lower_bound", "approximate_count_upper_bound"]
 _STATUS: dict[str, Status] = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "DELETED": "REMOVED", "ARCHIVED": "REMOVED"}
@@ -121,6 +123,8 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
         attributes={"platform_level": "ad_set", "audience_ids": _audience_ids(targeting, "custom_audiences"),
                     "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences"),
                     "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, "labels": sorted(labels_of(raw)),
+                    "ad_schedule": blocks_of(raw),
+                    "lifetime_budget": str(raw["lifetime_budget"]) if raw.get("lifetime_budget") else None,
                     **_reach_targeting(targeting)},
     )
 

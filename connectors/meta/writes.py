@@ -48,6 +48,7 @@ from connectors.meta.new_ads import (
     record_unanswered,
 )
 from connectors.meta.records import money_to_minor
+from connectors.meta.schedules import schedule_params
 from connectors.new_ad_copy import find_tags
 from connectors.records import Mutation, MutationResult
 
@@ -100,6 +101,10 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
         if amount <= 0:
             raise ValueError(f"daily_budget must be positive, got {amount}")
         return {"daily_budget": money_to_minor(amount, currency)}
+    if kind == "set_ad_schedule":
+        if level != "ad_set":
+            raise ValueError("Meta schedules are set on ad sets")
+        return schedule_params(list(mutation.params.get("ad_schedule") or []))
     if kind == "exclude_audience":
         if level != "ad_set":
             raise ValueError("audiences are excluded on ad sets")

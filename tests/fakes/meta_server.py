@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.records import Entity, MetricRow, minor_unit_exponent
-from tests.fakes import meta_breakdowns, meta_labels, meta_leads
+from tests.fakes import meta_breakdowns, meta_labels, meta_leads, meta_schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -95,6 +95,9 @@ class FakeMeta:
         # act_ id -> the event its conversions are ("purchase" or "lead"), for the action types rows carry
         self.conversion_events: dict[str, str] = {}
         self.lead_campaigns: set[str] = set()  # simulator campaign ids of lead ad campaigns (meta_leads.py)
+        # simulator ad set id -> its lifetime budget; their schedules (tests/fakes/meta_schedules.py)
+        self.lifetime_ad_sets: dict[str, Decimal] = {}
+        self.adset_schedules: dict[str, list[dict[str, Any]]] = {}
         self.unavailable_reach: set[str] = set()  # simulator audience ids whose reach Meta will not tell (-1)
         # countries ad sets target: campaign n of an account targets markets[(n - 1) % len(markets)]
         self.markets: tuple[str, ...] = ("DE",)
@@ -332,6 +335,7 @@ class FakeMeta:
                                                       ("excluded_custom_audiences", "excluded_audience_ids"))}
                 raw["targeting"]["geo_locations"] = {"countries": [self._market(str(entity.parent_id))]}
                 raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
+                meta_schedules.report(self, entity, raw)
             else:
                 raw["adset_id"] = str(self.ids.numeric(str(entity.parent_id)))
                 raw["creative"] = {"id": str(self.ids.numeric(entity.entity_id + "#creative")),
@@ -502,6 +506,8 @@ class FakeMeta:
             self.budget_changes[sim_id] = [*recent, now]
             amount = Decimal(int(params["daily_budget"])).scaleb(-minor_unit_exponent(entity.currency))
             mutations.append(("set_budget", sim_id, {"daily_budget": str(amount)}))
+        if "adset_schedule" in params:
+            meta_schedules.update(self, entity, params)
         if "targeting" in params:
             targeting = json.loads(params["targeting"])
             excluded = {self.ids.sim(a["id"]) for a in targeting.get("excluded_custom_audiences", [])}

@@ -9,7 +9,7 @@ from typing import Any
 from connectors.records import Mutation
 from tests.unit.connectors.test_google_ads import Rig, rig  # noqa: F401  (the fixture)
 
-WEEKEND = [*({"day": d, "start_hour": 0, "end_hour": 24, "bid_modifier": 1.0} for d in ("mon", "tue", "wed", "thu",
+WEEKEND: list[dict[str, Any]] = [*({"day": d, "start_hour": 0, "end_hour": 24, "bid_modifier": 1.0} for d in ("mon", "tue", "wed", "thu",
                                                                                       "fri")),
            {"day": "sat", "start_hour": 0, "end_hour": 24, "bid_modifier": 0.8},
            {"day": "sun", "start_hour": 0, "end_hour": 24, "bid_modifier": 0.8}]
