@@ -212,6 +212,11 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                            "performance_max metrics", lambda r: f"{r.campaign.id}@{r.segments.date}")
         return rows
 
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        """The account's current day so far: the same reports with `segments.date` on today. Google
+        reports the day as it goes (most metrics within hours; conversions later), and restates it."""
+        return self.daily_metrics(account_id, day, day)
+
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         account = self._account(account_id)
         currency = self._account_info(account).currency

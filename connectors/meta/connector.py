@@ -264,6 +264,11 @@ class MetaConnector(PlatformConnector[MetaAccount]):
             self._retry.sleep(self._options.poll_interval)
             waited += self._options.poll_interval
 
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        """The account's current day so far: insights with `time_range` on today (Meta reports the day
+        as it goes, in the ad account's time zone, and restates it later)."""
+        return self.daily_metrics(account_id, day, day)
+
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         """Meta has no search terms."""
         self._account(account_id)

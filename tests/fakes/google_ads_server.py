@@ -62,6 +62,7 @@ from google.rpc import status_pb2
 
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
+from tests.fakes import intraday
 from tests.fakes.gaql import check_query
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
 from tests.fakes.google_labels import LabelRefused, Labels
@@ -312,7 +313,7 @@ class FakeGoogleAds:
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
                 level = "ad_set" if resource == "ad_group" else "ad"
-                return [self._metric_row(m, entities) for m in simulator.daily_metrics(sim_account, start, end)
+                return [self._metric_row(m, entities) for m in intraday.with_today(simulator, sim_account, start, end)
                         if m.level == level]
             if resource == "search_term_view" and start is not None and end is not None:
                 return [self._term_row(t) for t in simulator.search_terms(sim_account, start, end)]

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.records import Entity, MetricRow, minor_unit_exponent
-from tests.fakes import meta_breakdowns, meta_labels, meta_leads, meta_schedules
+from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -391,7 +391,7 @@ class FakeMeta:
         since, until = date.fromisoformat(time_range["since"]), date.fromisoformat(time_range["until"])
         windows = [str(w) for w in json.loads(params.get("action_attribution_windows") or "[]")]
         entities = {e.entity_id: e for e in self._entities(sim_account)}
-        metrics: list[MetricRow] = [m for m in self.backend.simulator.daily_metrics(sim_account, since, until)
+        metrics: list[MetricRow] = [m for m in intraday.with_today(self.backend.simulator, sim_account, since, until)
                                     if m.level == level]
         if params.get("breakdowns"):
             breakdowns = meta_breakdowns.requested(params)

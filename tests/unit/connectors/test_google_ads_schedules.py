@@ -62,3 +62,14 @@ def test_a_schedule_google_would_refuse_is_refused_before_sending(rig: Rig) -> N
     assert "6 ad schedules a day" in str(results[0].error)
     assert "campaign criteria" in str(results[1].error)
     assert _requests(rig) == []
+
+
+def test_today_so_far_is_read_with_the_days_reports(rig: Rig) -> None:  # noqa: F811
+    connector = rig.connector()
+    today = rig.simulator.local_today("g-us")
+    rows = list(connector.intraday_metrics("acme-us", today))
+    assert rows and {r.day for r in rows} == {today} and sum(r.spend for r in rows) > 0
+    query = next(q for kind, q in rig.fake.requests if kind == "search:ad_group" and "segments.date" in str(q))
+    assert f"BETWEEN '{today.isoformat()}' AND '{today.isoformat()}'" in str(query)
+    complete = list(rig.simulator.daily_metrics("g-us", today, today))
+    assert complete == []  # the day is not complete yet: only its partial rows exist
