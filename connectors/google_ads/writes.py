@@ -229,6 +229,13 @@ def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mappi
     requests: dict[str, list[Operation]] = defaultdict(list)
     requests.update(labels.link_operations(client, result.labels, created_labels or {}, result.open, result.refs,
                                            Operation))
+    for link in result.labels:  # a label another mutation was to create, and did not: nothing was sent
+        if link.label is None and link.creator is not None and link.creator != link.mutation_index \
+                and (created_labels or {}).get(link.creator) is None and result.open(link.mutation_index):
+            if result.open(link.creator):  # validate_only: nothing created, nothing to attach
+                continue
+            result.not_sent[link.mutation_index] = (f"not sent: the label {link.name!r} was to be created with "
+                                                    "another change, which did not complete; retried next time")
     for negative in result.negatives:
         shared_set = negative.shared_set or created_sets.get(negative.mutation_index)
         if shared_set is None or not result.open(negative.mutation_index):
