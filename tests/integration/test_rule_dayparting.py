@@ -75,3 +75,13 @@ def test_config_check_refuses_dimming_scoped_to_meta(tmp_path: Path, database_ur
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert ("rule 'weekend-dimming' (rules[0]): then[0]: ad_schedule: Meta ad set schedules only switch delivery "
             "off (bid_modifier 0), and the rule is scoped to account(s) shop-meta") in result.output
+
+
+def test_a_dry_run_reports_the_schedule_and_writes_nothing(database_url: str, engine: Engine) -> None:
+    world = make_world(engine, database_url, **settings(WEEKEND))
+    run_cycle(engine, world.config, world.connectors, world.clock, dry_run=True)
+    actions = schedule_actions(engine)
+    assert actions and {a.state for a in actions} == {"reported"}
+    assert all("would have executed it" in a.decision_reason for a in actions)
+    assert world.simulator.mutation_log() == []
+    assert all(e.attributes["ad_schedule"] == [] for e in world.live("shop-search").values() if e.level == "campaign")
