@@ -239,7 +239,17 @@ class Rule(RuleModel):
                 raise ValueError("ad_schedule: set schedule.weekdays and/or schedule.hours: they are the window to dim")
             if set(kinds) - {"ad_schedule", "notify"}:
                 raise ValueError("then: ad_schedule writes a standing schedule; it goes alone (or with notify)")
+            runs = _hour_runs(self.schedule.hours or list(range(24)))
+            if 2 * runs + 1 > 6:  # the window's runs and the hours between them, on one day
+                raise ValueError(f"ad_schedule: schedule.hours form {runs} separate ranges a day; Google allows six "
+                                 "ad schedules a day, so at most two ranges (with the hours around them)")
         return self
+
+
+def _hour_runs(hours: list[int]) -> int:
+    """How many separate ranges of consecutive hours `hours` make."""
+    ordered = sorted(set(hours))
+    return sum(1 for i, hour in enumerate(ordered) if i == 0 or ordered[i - 1] != hour - 1)
 
 
 class RulesFile(RuleModel):

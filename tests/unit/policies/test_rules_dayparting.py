@@ -56,6 +56,7 @@ def test_google_schedules_go_on_the_campaign_once_and_meta_needs_a_lifetime_budg
     ([{"kind": "ad_schedule", "bid_modifier": 0.05}], {"hours": [1]}, "0.1..10"),
     ([{"kind": "ad_schedule", "bid_modifier": 11}], {"hours": [1]}, "less than or equal to 10"),
     ([{"kind": "ad_schedule", "bid_modifier": 0.8}, {"kind": "pause"}], {"hours": [1]}, "goes alone"),
+    ([{"kind": "ad_schedule", "bid_modifier": 0.8}], {"hours": [1, 5, 9]}, "3 separate ranges a day"),
 ])
 def test_invalid_dimming_is_named(then: list[dict[str, Any]], schedule: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ValidationError, match=fragment.replace(".", r"\.")):
