@@ -217,9 +217,11 @@ class SimulatorConnector:
         ]
 
     def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
-        """Today's rows so far (connectors/simulator/intraday.py); none for any other day."""
-        local_now = self._now().astimezone(ZoneInfo(self._spec(account_id).timezone))
-        if day != local_now.date():
+        """Today's rows so far (connectors/simulator/intraday.py); none for any other day, and none for an
+        account imitating LinkedIn, whose connector reads complete days only."""
+        spec = self._spec(account_id)
+        local_now = self._now().astimezone(ZoneInfo(spec.timezone))
+        if day != local_now.date() or spec.platform == "linkedin":
             return []
         return partial_rows(self.world(), self._applied(), account_id, local_now)
 

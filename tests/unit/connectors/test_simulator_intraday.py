@@ -26,3 +26,9 @@ def test_partial_rows_grow_through_the_day_and_stay_below_the_whole_day() -> Non
     clock.current += timedelta(days=1)
     whole = {r.entity_id: r for r in simulator.daily_metrics("m", DAY, DAY)}
     assert all(whole[k].spend >= evening[k].spend for k in evening)
+
+
+def test_an_account_imitating_linkedin_has_no_partial_rows() -> None:
+    clock = FixedClock.at_day(DAY, hour=18)
+    simulator = make_simulator([SimAccountSpec("li", "linkedin", "B2B", "USD", "UTC", 1, 2, 1)], clock.now)
+    assert list(simulator.intraday_metrics("li", DAY)) == []
