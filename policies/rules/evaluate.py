@@ -123,7 +123,10 @@ def _observed(snapshot: Snapshot, entity: Entity, metric: str, window: str) -> f
     if metric == "budget":
         holder = budget_holder(snapshot, entity)
         return None if holder is None or holder.daily_budget is None else float(holder.daily_budget)
-    return metric_value(metric, window_rows(snapshot, entity, window))
+    rows = window_rows(snapshot, entity, window)
+    if window == "today" and not rows:
+        return None  # no partial rows pulled (a LinkedIn account, or none yet): no data, not zero spend
+    return metric_value(metric, rows)
 
 
 def _compare(snapshot: Snapshot, entity: Entity, c: Comparison, prior_conversions: float) -> ComparisonTrace:

@@ -40,7 +40,10 @@ WORLD = snapshot([entity("a", budget="120"), entity("b", budget="80"), entity("c
 def test_windows_read_the_account_days(window: str, spend: float | None) -> None:
     # TODAY is the 20th: month_to_date is the 1st..19th (no row for today yet: `today` has no data)
     _, traces = evaluate_rule(make(cmp("spend", window, ">", value=0)), WORLD, RuleHistory())
-    assert traces[0].comparisons[0].value == (spend if spend is not None else 0.0)
+    assert traces[0].comparisons[0].value == spend
+    if spend is None:  # no data is not zero: `spend today < 10` does not hold without today's rows
+        _, below = evaluate_rule(make(cmp("spend", window, "<", value=10)), WORLD, RuleHistory())
+        assert not below[0].fired and below[0].comparisons[0].note == "no data"
 
 
 def test_constant_other_window_and_budget_comparisons() -> None:

@@ -42,7 +42,7 @@ def test_partial_rows_feed_today_and_month_to_date_only() -> None:
     _, traces = evaluate_rule(make(spend("today")), joined, RuleHistory())
     assert traces[0].fired and traces[0].comparisons[0].value == 25
     _, before = evaluate_rule(make(spend("today")), base, RuleHistory())
-    assert not before[0].fired and before[0].comparisons[0].value == 0  # no partial rows: nothing today
+    assert not before[0].fired and before[0].comparisons[0].note == "no data"  # no partial rows: no data
     _, yesterday = evaluate_rule(make(spend("yesterday")), joined, RuleHistory())
     assert yesterday[0].comparisons[0].value == 100
     assert with_today(base, []) is base
