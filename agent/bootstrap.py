@@ -30,6 +30,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from agent.alerts.push import AlertPusher
+from agent.alerts.rule_notices import send_rule_notices
 from agent.approvals.followup import ConnectorsFactory
 from agent.approvals.mail import ApprovalMailer
 from agent.approvals.notify import notify_pending
@@ -90,10 +91,20 @@ def build_notifier(engine: Engine, config: AgentConfig, clock: Clock) -> Notify:
     slack = SlackApprovals(engine, settings.slack) if settings.slack is not None else None
     mailer = ApprovalMailer(engine, settings.email) if settings.email is not None else None
     approvals = functools.partial(notify_pending, engine, config, clock, settings=settings, slack=slack, mailer=mailer)
+    if config.rules:
+        approvals = functools.partial(_then_rule_notices, approvals, engine, config, clock,
+                                      slack.client if slack else None, mailer)
     if not config.alerts.enabled:
         return approvals
     pusher = alert_pusher(engine, config, clock, slack=slack.client if slack else None, mailer=mailer)
     return functools.partial(_notify_then_alert, approvals, pusher, clock)
+
+
+def _then_rule_notices(approvals: Notify, engine: Engine, config: AgentConfig, clock: Clock,
+                       slack: WebClient | None, mailer: ApprovalMailer | None) -> Counter[str]:
+    counts = approvals()
+    counts.update(send_rule_notices(engine, config, clock.now(), slack=slack, mailer=mailer))
+    return counts
 
 
 def alert_pusher(engine: Engine, config: AgentConfig, clock: Clock, *, slack: WebClient | None,

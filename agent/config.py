@@ -334,7 +334,9 @@ def parse_config(raw: Any, environ: Mapping[str, str] | None = None, source: str
     rules, rule_problems = parse_rules(resolved.pop("rules", None), rule_files,
                                        [str(a.get("id")) for a in accounts if isinstance(a, Mapping)],
                                        [str(a.get(k)) for a in accounts if isinstance(a, Mapping)
-                                        for k in ("platform", "simulate") if a.get(k)])
+                                        for k in ("platform", "simulate") if a.get(k)],
+                                       {str(a.get("id")): str(a.get("simulate") or a.get("platform"))
+                                        for a in accounts if isinstance(a, Mapping)})
     problems += rule_problems
     try:
         config = AgentConfig.model_validate(resolved)

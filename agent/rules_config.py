@@ -14,12 +14,13 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from policies.rules.schema import Rule
+from policies.rules.schema import AdSchedule, Rule
 
 RULES_FOLDER = "rules"
 _RULE = TypeAdapter(Rule)
 _TAGS = frozenset({"compare", "all", "any", "not"})
-_ACTION_KINDS = frozenset({"pause", "enable", "set_budget", "change_budget_pct", "notify", "add_label"})
+_ACTION_KINDS = frozenset({"pause", "enable", "set_budget", "change_budget_pct", "notify", "add_label",
+                           "ad_schedule"})
 
 
 class RuleFileError(Exception):
@@ -94,18 +95,48 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"expected lower-case letters, digits, - and _ (at most 59){got}"
     if error["type"] == "union_tag_invalid":
         tag = (error.get("ctx") or {}).get("tag")
-        return f"unknown action kind {tag!r}; the kinds are pause, enable, set_budget, change_budget_pct, notify"
+        return (f"unknown action kind {tag!r}; the kinds are pause, enable, set_budget, change_budget_pct, notify, "
+                "add_label, ad_schedule")
     if error["type"] in ("literal_error", "greater_than", "less_than", "greater_than_equal", "less_than_equal"):
         return f"{message}{got}"
     return message
 
 
+def _scoped_to(rule: Rule, platform: str, account_platforms: Mapping[str, str]) -> str | None:
+    """How the rule's scope names `platform` (by platform or by account), or None."""
+    named = sorted(a for a in rule.scope.accounts if account_platforms.get(a) == platform)
+    if named:
+        return f"account(s) {', '.join(named)}"
+    return f"scope.platforms {platform}" if platform in rule.scope.platforms else None
+
+
+def _platform_refusal(rule: Rule, account_platforms: Mapping[str, str]) -> str | None:
+    """Why an action cannot run where the rule's scope names: `add_label` or `ad_schedule` on LinkedIn
+    (no labels, no schedules), `ad_schedule` dimming on Meta (its ad set schedules only switch delivery
+    off). An unscoped rule is not refused: those entities are skipped, and the trace says why."""
+    for index, action in enumerate(rule.then):
+        if action.kind in ("add_label", "ad_schedule"):
+            where = _scoped_to(rule, "linkedin", account_platforms)
+            what = "labels" if action.kind == "add_label" else "ad schedules"
+            if where:
+                return f"then[{index}]: {action.kind}: LinkedIn has no {what}, and the rule is scoped to {where}"
+        if isinstance(action, AdSchedule) and action.bid_modifier != 0:
+            where = _scoped_to(rule, "meta", account_platforms)
+            if where:
+                return (f"then[{index}]: ad_schedule: Meta ad set schedules only switch delivery off (bid_modifier "
+                        f"0), and the rule is scoped to {where}")
+    return None
+
+
 def parse_rules(config_rules: Any, files: Sequence[tuple[str, Any]] = (),
                 account_ids: Sequence[str] | None = None,
-                platforms: Sequence[str] | None = None) -> tuple[tuple[Rule, ...], list[str]]:
+                platforms: Sequence[str] | None = None,
+                account_platforms: Mapping[str, str] | None = None) -> tuple[tuple[Rule, ...], list[str]]:
     """Validate the config's `rules:` and the folder's rules: (rules, problems). Problems name the rule
     (its name, else its place) and the field; names must be unique, scoped accounts configured and
-    scoped platforms those of a configured account (when `account_ids` / `platforms` are given)."""
+    scoped platforms those of a configured account (when `account_ids` / `platforms` are given), and no
+    action scoped to a platform that cannot take it (`account_platforms`: account id -> its platform, the
+    simulated one for simulator accounts)."""
     sources: list[tuple[str, Any]] = []
     if config_rules is not None and not isinstance(config_rules, list):
         return (), ["rules: expected a list of rules"]
@@ -134,6 +165,10 @@ def parse_rules(config_rules: Any, files: Sequence[tuple[str, Any]] = (),
         if strange:
             problems.append(f"{label}: scope.platforms: no configured account is on {', '.join(strange)} "
                             f"(the platforms: {', '.join(sorted(set(platforms or ())))})")
+            continue
+        refused = _platform_refusal(rule, account_platforms or {})
+        if refused:
+            problems.append(f"{label}: {refused}")
             continue
         rules.append(rule)
     return (tuple(rules) if not problems else ()), problems

@@ -34,6 +34,9 @@ class PermissionSettings(StrictModel):
     upload_conversions: PermissionLevel | None = None
     sync_audience: PermissionLevel | None = None
     create_lookalike: PermissionLevel | None = None
+    add_label: PermissionLevel | None = None
+    remove_label: PermissionLevel | None = None
+    set_ad_schedule: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -32,6 +32,9 @@ MutationKind = Literal[
     "upload_conversions",
     "sync_audience",
     "create_lookalike",
+    "add_label",
+    "remove_label",
+    "set_ad_schedule",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

@@ -38,7 +38,8 @@ from agent.storage.action_states import (
 from connectors.records import MUTATION_KINDS
 from policies.base import Proposal
 
-INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"}
+INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget", "add_label": "remove_label",
+                "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule"}
 
 
 def _fail(message: str) -> None:

@@ -25,7 +25,9 @@ from agent.commands.common import (
 from agent.config import AgentConfig
 from agent.decisions.gate import effective_permission
 from agent.decisions.snapshots import load_snapshot
+from agent.decisions.user_rules import with_today
 from agent.rules_config import RuleFileError, parse_rules, read_rule_file
+from agent.storage.intraday_store import load_intraday
 from agent.storage.rule_records import load_rule_history, load_traces
 from policies.rules.evaluate import evaluate_rule, is_due
 from policies.rules.schema import Rule, rules_json_schema
@@ -131,6 +133,8 @@ def rules_test(name_or_file: str, entity_id: str | None, config_path: Path, toda
             snapshot = load_snapshot(engine, account, day, clock)
             with engine.connect() as connection:
                 history = load_rule_history(connection, account.id, account.timezone, clock.now())
+                partial, pulled_at = load_intraday(connection, account.id, day)
+            snapshot = with_today(snapshot, partial)
             now_local = clock.now().astimezone(ZoneInfo(account.timezone))
             prior = config.policy_settings(account).underperformers.prior_conversions
             for rule in rules:
@@ -140,7 +144,9 @@ def rules_test(name_or_file: str, entity_id: str | None, config_path: Path, toda
                 proposals, traces = evaluate_rule(rule, snapshot, history, prior)
                 latest = max((r.day for rows in snapshot.daily.values() for r in rows), default=None)
                 click.echo(f"rule {rule.name} on {account.id}, {day} ({account.timezone}; stored data up to "
-                           f"{latest or 'none'}): {'due now' if due else 'not due now by its schedule'}"
+                           f"{latest or 'none'}"
+                           + (f", today so far as pulled at {pulled_at:%H:%M} UTC" if pulled_at is not None else "")
+                           + f"): {'due now' if due else 'not due now by its schedule'}"
                            f"{'; dry-run: reports only' if rule.dry_run else ''}")
                 for trace in traces:
                     if entity_id is None or trace.entity_id == entity_id:

@@ -63,6 +63,10 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
     if kind == "create_lookalike":
         return [f"create a lookalike of audience {after.get('seed_audience_id', '')} (segment "
                 f"“{after.get('segment', '')}”) in {after.get('country', '')}, ratio {after.get('ratio', '')}"]
+    if kind == "set_ad_schedule":
+        return [f"ad schedule: {_schedule(before.get('ad_schedule'))} → {_schedule(after.get('ad_schedule'))}"]
+    if kind in ("add_label", "remove_label"):
+        return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -84,6 +88,17 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
     return lines or ["no visible change"]
 
 
+def _schedule(blocks: Any) -> str:
+    """`sat, sun x0.8; other hours x1` (hour ranges shown where a block is not the whole day)."""
+    if not blocks:
+        return "none (all hours)"
+    by_modifier: dict[float, list[str]] = {}
+    for block in blocks:
+        hours = "" if (block["start_hour"], block["end_hour"]) == (0, 24) else f" {block['start_hour']}-{block['end_hour']}h"
+        by_modifier.setdefault(float(block.get("bid_modifier", 1.0)), []).append(f"{block['day']}{hours}")
+    return "; ".join(f"{', '.join(days)} x{modifier:g}" for modifier, days in sorted(by_modifier.items()))
+
+
 def headline(action: Mapping[str, Any], currency: str) -> str:
     """`Pause the ad set “Shoes – retargeting”`, `Change the daily budget of the campaign “X”`."""
     level = LEVELS.get(str(action["entity_level"]), str(action["entity_level"]))
@@ -99,7 +114,9 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
         return f"Change the budget of {name}"
     verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
              "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
-             "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync", "create_lookalike": "Seed a lookalike with"}
+             "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync",
+             "create_lookalike": "Seed a lookalike with", "add_label": "Label",
+             "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

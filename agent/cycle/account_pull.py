@@ -19,9 +19,11 @@ from agent.cycle.run_context import RunContext
 from agent.cycle.segment_pull import futures, start_breakdowns, store_breakdowns
 from agent.cycle.summary import CycleSummary
 from agent.storage import store
+from agent.storage.intraday_store import replace_intraday
 from connectors.base import AccountInfoReader, Connector
 from connectors.errors import ConnectorError
-from connectors.records import AccountInfo
+from connectors.records import AccountInfo, MetricRow
+from policies.rules.intraday import wants_intraday
 
 
 def pull_window(latest_stored: date | None, today: date, lookback_days: int, initial_days: int) -> tuple[date, date]:
@@ -30,6 +32,17 @@ def pull_window(latest_stored: date | None, today: date, lookback_days: int, ini
     if latest_stored is None:
         return today - timedelta(days=initial_days), end
     return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
+
+
+def start_intraday(ctx: RunContext, account: AccountConfig, connector: Connector, today: date,
+                   pool: ReadPool) -> Future[list[MetricRow]] | None:
+    """Today's partial rows, read only for accounts a rule reads the current day of, and only from a
+    connector that reports the day as it goes (`intraday_metrics`: Google, Meta, the simulator;
+    LinkedIn reports whole days). They go to their own table: the built-in policies see complete days."""
+    read = getattr(connector, "intraday_metrics", None)
+    if read is None or not wants_intraday(ctx.config.rules, account.id, account.platform):
+        return None
+    return pool.submit(lambda: list(read(account.id, today)))
 
 
 def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: CycleSummary,
@@ -56,7 +69,9 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
     search_terms_read = pool.submit(lambda: list(connector.search_terms(account.id, start, end)))
     audiences_read = pool.submit(lambda: list(connector.audiences(account.id)))
     breakdowns = start_breakdowns(connector, account.id, account.platform, start, end, pool)
-    rest: list[Future[Any]] = [metrics_read, search_terms_read, audiences_read, *futures(breakdowns)]
+    intraday_read = start_intraday(ctx, account, connector, today, pool)
+    rest: list[Future[Any]] = [metrics_read, search_terms_read, audiences_read, *futures(breakdowns),
+                               *([intraday_read] if intraday_read is not None else [])]
     optional = OptionalReads(account.id, account.platform)  # enrichments: a failure is noted, the pull goes on
     try:
         entities = entities_read.result()
@@ -81,6 +96,10 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
             store.upsert_audiences(connection, audiences, now)
         store.upsert_reach_estimates(connection, account.id, reach, today, definitions)
         store_breakdowns(connection, breakdowns, metrics, start, end, now, optional)
+        if intraday_read is not None:
+            partial = optional.result("today's partial rows", intraday_read)
+            if partial is not None:
+                replace_intraday(connection, account.id, today, partial, now)
         optional.record(connection, now, summary.cycle_id)
 
 

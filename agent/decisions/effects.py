@@ -27,7 +27,8 @@ from agent.storage.action_states import HISTORY_WINDOW
 from connectors.records import Entity
 from policies.base import Proposal
 
-ADDITIVE_KINDS: frozenset[str] = frozenset({"exclude_audience", "add_negative_keywords", "new_ad"})
+ADDITIVE_KINDS: frozenset[str] = frozenset({"exclude_audience", "add_negative_keywords", "new_ad", "add_label"})
+LABEL_KINDS: frozenset[str] = frozenset({"add_label", "remove_label"})
 # States whose effect is on the platform, may be (a write with no answer yet is `unknown` until it
 # is settled, and counts as applied until then), or is on its way there.
 QUEUED_OR_IN_FLIGHT_STATES: frozenset[str] = frozenset(
@@ -61,7 +62,14 @@ def effects_of(kind: str, change: Mapping[str, Any]) -> frozenset[Effect]:
         return frozenset(keyword_effect(k) for k in target.get("keywords") or () if isinstance(k, Mapping))
     if kind == "new_ad":
         return frozenset({copy_effect(target)})
+    if kind == "add_label" and target.get("label"):
+        return frozenset({label_effect(target["label"])})
     return frozenset()
+
+
+def label_effect(label: Any) -> Effect:
+    """A label's identity: its name as the platform shows it (labels are matched exactly)."""
+    return ("label", str(label))
 
 
 def live_effects(kind: str, entity: Entity | None, children: Iterable[Entity] = ()) -> frozenset[Effect] | None:
@@ -76,6 +84,9 @@ def live_effects(kind: str, entity: Entity | None, children: Iterable[Entity] = 
         negatives = entity.attributes.get("negative_keywords")
         return None if negatives is None else frozenset(
             keyword_effect(k) for k in negatives if isinstance(k, Mapping))
+    if kind in LABEL_KINDS:
+        labels = entity.attributes.get("labels")
+        return None if labels is None else frozenset(label_effect(label) for label in labels)
     if kind == "new_ad":
         return frozenset(copy_effect(child.attributes) for child in children
                          if child.level == "ad" and child.parent_id == entity.entity_id
@@ -125,9 +136,45 @@ def still_to_add(connection: Connection, proposal: Proposal, entities: Mapping[s
     return remaining, left_out
 
 
+def schedule_of(entity: Entity | None) -> list[dict[str, Any]] | None:
+    """The entity's ad schedule as its connector reports it, in one order; None if it reports none."""
+    blocks = None if entity is None else entity.attributes.get("ad_schedule")
+    if blocks is None:
+        return None
+    return sorted(({"day": str(b["day"]), "start_hour": int(b["start_hour"]), "end_hour": int(b["end_hour"]),
+                    "bid_modifier": round(float(b.get("bid_modifier", 1.0)), 4)} for b in blocks),
+                  key=lambda b: (str(b["day"]), int(b["start_hour"])))
+
+
+def schedule_drift(action: RowMapping | Mapping[str, Any], entity: Entity | None) -> str | None:
+    """Why a `set_ad_schedule` must not be sent: the live schedule is already the target, or is neither
+    the proposal's `from` nor its `to` (a person changed it since: not overwritten)."""
+    live = schedule_of(entity)
+    if live is None:
+        return None
+    change = action["change"]
+    wanted = schedule_of(replace(entity, attributes={"ad_schedule": (change.get("to") or {}).get("ad_schedule")
+                                                     or []})) if entity is not None else None
+    before = schedule_of(replace(entity, attributes={"ad_schedule": (change.get("from") or {}).get("ad_schedule")
+                                                     or []})) if entity is not None else None
+    if live == wanted:
+        return "already applied outside: the platform already has this schedule"
+    if live != before:
+        return "drift: the live ad schedule differs from the proposal's; not overwritten"
+    return None
+
+
 def applied_outside(action: RowMapping | Mapping[str, Any], entity: Entity | None) -> str | None:
     """Why an additive action must not be sent: the live entity already shows all it adds (a
     person or another tool added it). None if something is left to add, or the connector cannot tell."""
+    if action["kind"] == "set_ad_schedule":
+        return schedule_drift(action, entity)
+    if action["kind"] == "remove_label":
+        label = (action["change"].get("to") or {}).get("label")
+        present = live_effects("remove_label", entity)
+        if present is not None and label_effect(label) not in present:
+            return f"already applied outside: {action['entity_id']} no longer has the label {label!r}"
+        return None
     effects = effects_of(action["kind"], action["change"])
     if not effects:
         return None

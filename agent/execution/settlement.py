@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine, RowMapping
 
 from agent.clock import Clock
-from agent.decisions.effects import effects_of, live_effects
+from agent.decisions.effects import effects_of, label_effect, live_effects, schedule_of
 from agent.errors import StaleTransition
 from agent.settings import ExecutionSettings
 from agent.storage.action_states import as_utc, get_action, transition
@@ -93,7 +93,18 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
         if live_matches(entity, target):
             return True
         return False if live_matches(entity, change.get("from", {})) else None
-    if kind in ("exclude_audience", "add_negative_keywords"):
+    if kind == "set_ad_schedule":
+        live_schedule = schedule_of(entity)
+        if live_schedule is None:
+            return None
+        if live_schedule == schedule_of(replace(entity, attributes={"ad_schedule": target.get("ad_schedule") or []})):
+            return True
+        before = schedule_of(replace(entity, attributes={"ad_schedule": change.get("from", {}).get("ad_schedule") or []}))
+        return False if live_schedule == before else None
+    if kind == "remove_label":
+        present = live_effects(kind, entity)
+        return None if present is None else label_effect(target.get("label")) not in present
+    if kind in ("exclude_audience", "add_negative_keywords", "add_label"):
         wanted, present = effects_of(kind, change), live_effects(kind, entity)
         if not wanted or present is None:
             return None  # nothing to look for, or the connector does not list it

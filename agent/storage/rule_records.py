@@ -72,3 +72,28 @@ def load_traces(connection: Connection, rule: str, entity_id: str | None = None,
         if len(found) >= limit:
             break
     return found
+
+
+NOTICE_SENT_EVENT = "rule_notice_sent"
+NOTICE_DAYS = 7  # a notice not delivered within a week is stale: the rule's next firing says it again
+
+
+def unsent_rule_notices(connection: Connection, now: datetime) -> list[Any]:
+    """Rules' `notify` actions of the last week that were reported live (not a dry run, not a rule on
+    `dry_run`) and have no `rule_notice_sent` event yet, oldest first."""
+    sent = select(AuditEvent.action_id).where(AuditEvent.event == NOTICE_SENT_EVENT,
+                                              AuditEvent.action_id.is_not(None))
+    query = (select(Action.id, Action.account_id, Action.entity_id, Action.entity_name, Action.policy,
+                    Action.change, Action.evidence, Action.cycle_id)
+             .where(Action.kind == "notify", Action.policy.like("rule:%"), Action.state == "reported",
+                    Action.dry_run.is_(False), Action.created_at >= now - timedelta(days=NOTICE_DAYS),
+                    Action.id.not_in(sent))
+             .order_by(Action.id))
+    return [row for row in connection.execute(query) if not (row.evidence or {}).get("rule_dry_run")]
+
+
+def record_notice_sent(connection: Connection, action_id: int, account_id: str, rule: str, channels: Sequence[str],
+                       now: datetime, cycle_id: int | None) -> None:
+    record_event(connection, at=now, event=NOTICE_SENT_EVENT, actor=f"rule:{rule}",
+                 message=f"rule {rule}: notice sent via {', '.join(channels)}", data={"channels": list(channels)},
+                 cycle_id=cycle_id, action_id=action_id, account_id=account_id)

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
-from connectors.google_ads import breakdowns, pmax, reports, writes
+from connectors.google_ads import breakdowns, labels, pmax, reports, schedules, writes
 from connectors.google_ads.audience_members import GoogleAudienceSyncer
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
@@ -184,6 +184,12 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         for entity, target in pmax.ad_sets(list(found), customer):
             found.append(entity)
             state.targets[entity.entity_id] = target
+        found = labels.with_labels(found, labels.read_labels(
+            customer, self._search(account, labels.LABELS, "label"),
+            self._search(account, labels.CAMPAIGN_LABELS, "campaign_label"),
+            self._search(account, labels.AD_GROUP_LABELS, "ad_group_label"), state))
+        found = schedules.with_schedules(found, schedules.read_schedules(
+            customer, self._search(account, schedules.QUERY, "campaign_criterion"), state))
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}
         for entity in found:
@@ -210,6 +216,11 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                            lambda r: pmax.metric_row(r, account_id, currency), account_id,
                            "performance_max metrics", lambda r: f"{r.campaign.id}@{r.segments.date}")
         return rows
+
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        """The account's current day so far: the same reports with `segments.date` on today. Google
+        reports the day as it goes (most metrics within hours; conversions later), and restates it."""
+        return self.daily_metrics(account_id, day, day)
 
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         account = self._account(account_id)
@@ -278,8 +289,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         created = self._send(account, plan, plan.requests, validate_only)
         created_sets = {index: ref for index, ref in created.get("SharedSetService", {}).items()}
         new_ads = created.get("AdGroupAdService", {})
-        self._send(account, plan, writes.second_step(client, account.customer_id, plan, created_sets),
-                   validate_only)
+        self._send(account, plan, writes.second_step(client, account.customer_id, plan, created_sets,
+                                                     created.get("LabelService", {})), validate_only)
         results = []
         for index, mutation in enumerate(mutations):
             if index in plan.unknown or index in plan.not_sent:

@@ -126,6 +126,9 @@ class AccountState:
     targets: dict[str, Target] = field(default_factory=dict)
     shared_sets: dict[str, str] = field(default_factory=dict)  # name -> resource name
     linked: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, shared set resource name)
+    labels: dict[str, str] = field(default_factory=dict)  # label name -> resource name
+    labelled: set[tuple[str, str]] = field(default_factory=set)  # (campaign or ad group id, label resource name)
+    schedule_criteria: dict[str, list[str]] = field(default_factory=dict)  # campaign id -> its AD_SCHEDULE criteria
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

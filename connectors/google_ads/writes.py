@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import pmax
+from connectors.google_ads import labels, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -38,6 +38,8 @@ SERVICES: dict[str, tuple[str, str]] = {
     "SharedSetService": ("mutate_shared_sets", "SharedSetOperation"),
     "SharedCriterionService": ("mutate_shared_criteria", "SharedCriterionOperation"),
     "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
+    **labels.SERVICES,
+    **schedules.SERVICE,
 }
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
@@ -94,6 +96,7 @@ class Plan:
     errors: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     refs: dict[int, str] = field(default_factory=dict)
     negatives: list[NegativeList] = field(default_factory=list)
+    labels: list[labels.LabelLink] = field(default_factory=list)
     unknown: dict[int, str] = field(default_factory=dict)  # sent, no answer: may have been applied
     not_sent: dict[int, str] = field(default_factory=dict)  # stopped by the write guard before sending
 
@@ -154,6 +157,11 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         _plan_negatives(client, customer_id, index, mutation, target, state, result)
     elif kind == "new_ad":
         _plan_new_ad(client, customer_id, index, mutation, target, result)
+    elif kind == "set_ad_schedule":
+        schedules.plan_schedule(client, index, mutation, target, state, result.requests, result.refs, Operation)
+    elif kind in ("add_label", "remove_label"):
+        labels.plan_label(client, customer_id, index, mutation, target, state, result.requests, result.labels,
+                          result.refs, Operation)
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
 
@@ -214,10 +222,20 @@ def _plan_new_ad(client: Any, customer_id: str, index: int, mutation: Mutation, 
     result.requests["AdGroupAdService"].append(Operation(index, operation))
 
 
-def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mapping[int, str]
-                ) -> dict[str, list[Operation]]:
-    """Keyword and link operations for the negative lists whose shared set now exists."""
+def second_step(client: Any, customer_id: str, result: Plan, created_sets: Mapping[int, str],
+                created_labels: Mapping[int, str] | None = None) -> dict[str, list[Operation]]:
+    """Keyword and link operations for the negative lists whose shared set now exists, and the label
+    links whose label now exists."""
     requests: dict[str, list[Operation]] = defaultdict(list)
+    requests.update(labels.link_operations(client, result.labels, created_labels or {}, result.open, result.refs,
+                                           Operation))
+    for link in result.labels:  # a label another mutation was to create, and did not: nothing was sent
+        if link.label is None and link.creator is not None and link.creator != link.mutation_index \
+                and (created_labels or {}).get(link.creator) is None and result.open(link.mutation_index):
+            if result.open(link.creator):  # validate_only: nothing created, nothing to attach
+                continue
+            result.not_sent[link.mutation_index] = (f"not sent: the label {link.name!r} was to be created with "
+                                                    "another change, which did not complete; retried next time")
     for negative in result.negatives:
         shared_set = negative.shared_set or created_sets.get(negative.mutation_index)
         if shared_set is None or not result.open(negative.mutation_index):

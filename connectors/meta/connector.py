@@ -27,6 +27,7 @@ from connectors.meta import breakdowns, records
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
 from connectors.meta.conversions import Conversions
 from connectors.meta.custom_audience_users import MetaAudienceSyncer
+from connectors.meta.labels import labels_of
 from connectors.meta.lookalikes import MetaLookalikeCreator
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.offline_conversions import MetaConversionUploader
@@ -98,6 +99,7 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         self._targets: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
         self._ad_names: dict[str, dict[str, str]] = {}
         self._campaign_budgets: dict[str, dict[str, str]] = {}  # account -> ad set -> campaign holding its budget
+        self._label_ids: dict[str, dict[str, dict[str, str]]] = {}  # account -> entity -> label name -> id
         self._countries: dict[str, str] = {}  # account -> the ad account's business country
         self.budget_limiter = BudgetChangeLimiter(self._options.budget_changes_per_hour, timedelta(hours=1))
 
@@ -179,6 +181,7 @@ class MetaConnector(PlatformConnector[MetaAccount]):
             self._ad_names[account_id] = {e.entity_id: e.name for e in found if e.level == "ad"}
             self._campaign_budgets[account_id] = {str(e.entity_id): str(e.parent_id) for e in found
                                                   if e.level == "ad_set" and e.attributes.get("campaign_budget")}
+            self._label_ids[account_id] = {str(r.get("id")): labels_of(r) for r in [*campaigns, *ad_sets]}
         wanted = set(entity_ids) if entity_ids is not None else None
         return [e for e in found if wanted is None or e.entity_id in wanted]
 
@@ -271,6 +274,11 @@ class MetaConnector(PlatformConnector[MetaAccount]):
             self._retry.sleep(self._options.poll_interval)
             waited += self._options.poll_interval
 
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        """The account's current day so far: insights with `time_range` on today (Meta reports the day
+        as it goes, in the ad account's time zone, and restates it later)."""
+        return self.daily_metrics(account_id, day, day)
+
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         """Meta has no search terms."""
         self._account(account_id)
@@ -341,16 +349,17 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         with self._lock:
             known_ads = dict(self._ad_names.get(account_id, {}))
             campaign_budgets = dict(self._campaign_budgets.get(account_id, {}))
+            label_ids = dict(self._label_ids.get(account_id, {}))
 
         def write(operation: str, fn: Callable[[], Any]) -> Any:
             return self._call(account, operation, fn, write=True)
 
         results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
                                 self.budget_limiter, self._now, write, account.new_ads, known_ads, lambda: self._read_ad_names(account),
-                                campaign_budgets)
-        if any(m.kind == "new_ad" for m in mutations):
+                                campaign_budgets, label_ids)
+        if any(m.kind in ("new_ad", "add_label", "remove_label") for m in mutations):
             with self._lock:
-                self._targets.pop(account_id, None)  # new ads exist now: re-read next time
+                self._targets.pop(account_id, None)  # new ads or labels exist now: re-read next time
         return results
 
     def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from connectors.meta import leads
 from connectors.meta.conversions import Conversions
+from connectors.meta.labels import labels_of
+from connectors.meta.schedules import blocks_of
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,9 @@ R = TypeVar("R")
 PLATFORM = "meta"
 INSIGHT_FIELDS = ["campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "spend", "impressions", "clicks",
                   "reach", "actions", "action_values", "objective"]
-CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget"]
-AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info"]
+CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget", "adlabels"]
+AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info", "adlabels",
+                 "lifetime_budget", "adset_schedule"]
 AD_FIELDS = ["id", "name", "adset_id", "status", "creative{id,title,body,call_to_action_type}"]
 AUDIENCE_FIELDS = ["id", "name", "approximate_count_lower_bound", "approximate_count_upper_bound"]
 _STATUS: dict[str, Status] = {"ACTIVE": "ACTIVE", "PAUSED": "PAUSED", "DELETED": "REMOVED", "ARCHIVED": "REMOVED"}
@@ -94,7 +97,7 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
         name=str(raw.get("name", "")), status=_status(raw.get("status")), currency=currency,
         daily_budget=minor_to_money(budget, currency) if budget not in (None, "", "0") else None,
         attributes={"platform_level": "campaign", "objective": raw.get("objective", ""),
-                    "advantage_campaign_budget": has_campaign_budget(raw)},
+                    "advantage_campaign_budget": has_campaign_budget(raw), "labels": sorted(labels_of(raw))},
     )
 
 
@@ -119,7 +122,10 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
         learning=learning,
         attributes={"platform_level": "ad_set", "audience_ids": _audience_ids(targeting, "custom_audiences"),
                     "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences"),
-                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, **_reach_targeting(targeting)},
+                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, "labels": sorted(labels_of(raw)),
+                    "ad_schedule": blocks_of(raw),
+                    "lifetime_budget": str(raw["lifetime_budget"]) if raw.get("lifetime_budget") else None,
+                    **_reach_targeting(targeting)},
     )
 
 

@@ -37,6 +37,7 @@ from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.errors import PlatformError, WritesStopped
 from connectors.meta.api import PacedApi
+from connectors.meta.labels import enqueue_label
 from connectors.meta.new_ads import (
     NewAd,
     NewAdSettings,
@@ -47,6 +48,7 @@ from connectors.meta.new_ads import (
     record_unanswered,
 )
 from connectors.meta.records import money_to_minor
+from connectors.meta.schedules import schedule_params
 from connectors.new_ad_copy import find_tags
 from connectors.records import Mutation, MutationResult
 
@@ -99,6 +101,10 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
         if amount <= 0:
             raise ValueError(f"daily_budget must be positive, got {amount}")
         return {"daily_budget": money_to_minor(amount, currency)}
+    if kind == "set_ad_schedule":
+        if level != "ad_set":
+            raise ValueError("Meta schedules are set on ad sets")
+        return schedule_params(list(mutation.params.get("ad_schedule") or []))
     if kind == "exclude_audience":
         if level != "ad_set":
             raise ValueError("audiences are excluded on ad sets")
@@ -118,14 +124,15 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
                   targets: Mapping[str, tuple[str, dict[str, Any]]], currency: str, limiter: BudgetChangeLimiter,
                   now: Callable[[], datetime], call: Call, new_ad_settings: NewAdSettings,
                   known_ads: Mapping[str, str], read_ads: Callable[[], Mapping[str, str]],
-                  campaign_budgets: Mapping[str, str] | None = None) -> list[MutationResult]:
+                  campaign_budgets: Mapping[str, str] | None = None,
+                  label_ids: Mapping[str, Mapping[str, str]] | None = None) -> list[MutationResult]:
     """Send every expressible mutation in batches of <= 50 calls; one result per mutation.
 
     Updates and the creatives of new ads go first; the new ads themselves follow in a second round
     (an ad needs its creative's id). A new ad whose tag is already in `known_ads` (id -> name, as
     last read) is reported as applied, not created again; `read_ads()` reads them afresh before a
     retried create. `campaign_budgets`: ad set id -> its campaign's id, for ad sets under an
-    Advantage campaign budget."""
+    Advantage campaign budget. `label_ids`: entity id -> its labels' {name: id} (connectors/meta/labels.py)."""
     under_campaign_budget = campaign_budgets or {}
     results: list[MutationResult | None] = [None] * len(mutations)
     ready: list[tuple[int, Callable[[FacebookAdsApiBatch], None]]] = []
@@ -139,6 +146,12 @@ def apply_batches(api: PacedApi, ad_account: str, mutations: Sequence[Mutation],
         try:
             if mutation.kind == "new_ad":
                 new_ads.append(plan_new_ad(index, mutation, level, new_ad_settings))
+                continue
+            if mutation.kind in ("add_label", "remove_label"):
+                enqueue = enqueue_label(api, index, mutation, level, (label_ids or {}).get(mutation.entity_id, {}),
+                                        results, _answered(index, mutation, results))
+                if enqueue is not None:
+                    ready.append((index, enqueue))
                 continue
             params = _params(mutation, level, targeting, currency)
         except ValueError as error:
@@ -209,6 +222,16 @@ def _enqueue_update(api: PacedApi, index: int, mutation: Mutation, level: str, p
                                                                 failure=failed)
 
     return enqueue
+
+
+def _answered(index: int, mutation: Mutation,
+              results: list[MutationResult | None]) -> Callable[[FacebookResponse], None]:
+    def failed(response: FacebookResponse) -> None:
+        error = response.error()
+        said = f"({error.api_error_code()}/{error.api_error_subcode()}) {error.api_error_message() or error.get_message()}"
+        results[index] = answered_error(mutation, response, said)
+
+    return failed
 
 
 def _failed(mutation: Mutation, message: str) -> MutationResult:

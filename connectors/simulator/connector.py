@@ -34,6 +34,7 @@ from connectors.records import (
 from connectors.registry import ConnectorContext
 from connectors.segments import BREAKDOWN_REPORTS
 from connectors.simulator.dynamics import AppliedMutation, Observation, check_mutations, simulate, union_reach
+from connectors.simulator.intraday import partial_rows
 from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
 from connectors.simulator.segments import segment_rows
 from connectors.simulator.world import SimAccountSpec, World, build_world
@@ -214,6 +215,15 @@ class SimulatorConnector:
         return [
             m for m in self.observe(account_id).metrics if m.account_id == account_id and start <= m.day <= end
         ]
+
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        """Today's rows so far (connectors/simulator/intraday.py); none for any other day, and none for an
+        account imitating LinkedIn, whose connector reads complete days only."""
+        spec = self._spec(account_id)
+        local_now = self._now().astimezone(ZoneInfo(spec.timezone))
+        if day != local_now.date() or spec.platform == "linkedin":
+            return []
+        return partial_rows(self.world(), self._applied(), account_id, local_now)
 
     def search_terms(self, account_id: str, start: date, end: date) -> Iterable[SearchTermRow]:
         return [

@@ -42,6 +42,10 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date, launche
         campaign_attributes: dict[str, Any] = {"objective": campaign.objective, "platform_level": _CAMPAIGN_NAME[platform]}
         if google:
             campaign_attributes["negative_keywords"] = _negatives(campaign_state.negatives)
+        if platform != "linkedin":  # Google labels, Meta ad labels; LinkedIn has none
+            campaign_attributes["labels"] = list(campaign_state.labels)
+        if google:  # ad schedules are Google campaign criteria
+            campaign_attributes["ad_schedule"] = [dict(b) for b in campaign_state.ad_schedule]
         yield Entity(
             platform, account_id, "campaign", campaign.campaign_id, None, campaign.name, campaign_state.status,
             currency, campaign_state.daily_budget, any(r.is_learning(as_of) for r in runtimes),
@@ -60,6 +64,8 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date, launche
                 attributes["audience_ids"] = list(ad_set.audience_ids)
                 attributes["excluded_audience_ids"] = list(runtime.excluded_audience_ids)
                 attributes["audience_size"] = targeted_people(account, runtime).size  # the platform's estimate
+            if platform != "linkedin":
+                attributes["labels"] = list(runtime.labels)
             yield Entity(
                 platform, account_id, "ad_set", ad_set.ad_set_id, campaign.campaign_id, ad_set.name, runtime.status,
                 currency, runtime.daily_budget, runtime.is_learning(as_of), runtime.last_changed, attributes,

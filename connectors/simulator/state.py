@@ -29,7 +29,7 @@ LEARNING_BUDGET_CHANGE = 0.2  # relative budget change that restarts learning
 class AppliedMutation:
     """A change accepted by the simulated platform, acting on delivery from `effective_day` on."""
 
-    kind: str  # "pause" | "enable" | "set_budget" | "add_negative_keywords" | "exclude_audience" | "new_ad"
+    kind: str  # "pause" | "enable" | "set_budget" | "add_negative_keywords" | "exclude_audience" | "new_ad" | labels
     account_id: str
     entity_id: str
     params: Mapping[str, Any]
@@ -60,6 +60,8 @@ class AdSetRuntime:
     keyword_last_changed: dict[str, date] = field(default_factory=dict)
     negatives: list[NegativeKeyword] = field(default_factory=list)
     excluded_audience_ids: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    ad_schedule: list[dict[str, Any]] = field(default_factory=list)  # Meta-style ad set schedule (running hours)
     learning_since: date | None = None
     learning_conversions: int = 0
     cached_term_mask: np.ndarray | None = None
@@ -93,6 +95,8 @@ class CampaignRuntime:
     daily_budget: Decimal | None = None
     last_changed: date | None = None
     negatives: list[NegativeKeyword] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    ad_schedule: list[dict[str, Any]] = field(default_factory=list)  # Google-style ad schedule criteria
 
 
 @dataclass
@@ -115,11 +119,14 @@ class SimState:
                 keyword_last_changed=dict(runtime.keyword_last_changed),
                 negatives=list(runtime.negatives),
                 excluded_audience_ids=list(runtime.excluded_audience_ids),
+                labels=list(runtime.labels),
+                ad_schedule=list(runtime.ad_schedule),
             )
             for ad_set_id, runtime in self.ad_sets.items()
         }
         campaigns = {
-            campaign_id: dataclasses.replace(runtime, negatives=list(runtime.negatives))
+            campaign_id: dataclasses.replace(runtime, negatives=list(runtime.negatives), labels=list(runtime.labels),
+                                             ad_schedule=list(runtime.ad_schedule))
             for campaign_id, runtime in self.campaigns.items()
         }
         # The overlap cache is keyed by everything it depends on, so branches can share it.
@@ -270,6 +277,49 @@ def _exclude_audience(state: SimState, account: SimAccount, mutation: AppliedMut
     runtime.cached_people = None
 
 
+def _set_label(state: SimState, account: SimAccount, mutation: AppliedMutation) -> None:
+    """Labels (Google Ads labels, Meta ad labels) on campaigns and ad sets; LinkedIn has none. A label
+    changes nothing in delivery, so it starts no learning phase and is not a `last_changed`."""
+    if account.platform == "linkedin":
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: LinkedIn has no labels")
+    label = str(mutation.params.get("label", "")).strip()
+    if not label or len(label) > 80:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: params.label must be 1..80 characters")
+    target: CampaignRuntime | AdSetRuntime | None = (state.campaigns.get(mutation.entity_id)
+                                                     or state.ad_sets.get(mutation.entity_id))
+    if target is None:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: labels are set on campaigns and ad sets")
+    if mutation.kind == "add_label" and label not in target.labels:
+        target.labels.append(label)
+    elif mutation.kind == "remove_label" and label in target.labels:
+        target.labels.remove(label)
+
+
+def _set_ad_schedule(state: SimState, account: SimAccount, mutation: AppliedMutation) -> None:
+    """A campaign's ad schedule (Google) or an ad set's (Meta, only with a lifetime budget: the simulated
+    ad sets all have daily budgets, so Meta-style schedules are refused as Meta refuses them). The
+    simulation is daily, so a schedule is kept and reported but does not change delivery."""
+    blocks = mutation.params.get("ad_schedule")
+    if not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
+        raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: params.ad_schedule must be a list of blocks")
+    for block in blocks:
+        if (block.get("day") not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                or not 0 <= int(block.get("start_hour", -1)) < int(block.get("end_hour", -1)) <= 24):
+            raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: bad block {dict(block)!r}")
+    if account.platform == "google_ads":
+        target: CampaignRuntime | AdSetRuntime | None = state.campaigns.get(mutation.entity_id)
+        if target is None:
+            raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: ad schedules are campaign criteria")
+    elif account.platform == "meta":
+        runtime = state.ad_sets.get(mutation.entity_id)
+        if runtime is None:
+            raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: Meta schedules are set on ad sets")
+        raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: adset_schedule needs a lifetime budget")
+    else:
+        raise InvalidMutation(f"set_ad_schedule on {mutation.entity_id}: LinkedIn has no ad schedules")
+    target.ad_schedule = [dict(b) for b in blocks]
+
+
 def _new_ad(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
     params = mutation.params
     ad_set_id = str(params.get("ad_set_id") or mutation.entity_id)
@@ -325,5 +375,9 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _exclude_audience(state, account, mutation, day)
     elif mutation.kind == "new_ad":
         _new_ad(state, account, mutation, day)
+    elif mutation.kind in ("add_label", "remove_label"):
+        _set_label(state, account, mutation)
+    elif mutation.kind == "set_ad_schedule":
+        _set_ad_schedule(state, account, mutation)
     else:
         raise InvalidMutation(f"unknown mutation kind {mutation.kind!r}")

@@ -3,7 +3,7 @@ rule and entity (every comparison's values, whether it held, and what came of it
 
 Proposals carry `policy = "rule:<name>"` and go through the same gate, guardrails, cooldowns, executor,
 undo and audit trail as the built-in policies' proposals; the built-in policies' churn limits are theirs
-alone, a rule's limit is its own `max_per_period`. `notify` proposals are reported, never executed.
+alone, a rule's limit is its own `max_per_period`. `notify` proposals are reported, never executed (agent/alerts/rule_notices.py sends them).
 """
 
 from __future__ import annotations
@@ -19,10 +19,13 @@ from typing import Any
 from connectors.records import Entity
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
 from policies.money import money_str
+from policies.rules.dayparting import schedule_holder, sorted_blocks, weekly_blocks, why_not
 from policies.rules.evidence import probability_holds
 from policies.rules.measures import budget_holder, metric_value, window_rows
 from policies.rules.schema import (
     WEEKDAYS,
+    AddLabel,
+    AdSchedule,
     AllOf,
     AnyOf,
     ChangeBudgetPct,
@@ -120,7 +123,10 @@ def _observed(snapshot: Snapshot, entity: Entity, metric: str, window: str) -> f
     if metric == "budget":
         holder = budget_holder(snapshot, entity)
         return None if holder is None or holder.daily_budget is None else float(holder.daily_budget)
-    return metric_value(metric, window_rows(snapshot, entity, window))
+    rows = window_rows(snapshot, entity, window)
+    if window == "today" and not rows:
+        return None  # no partial rows pulled (a LinkedIn account, or none yet): no data, not zero spend
+    return metric_value(metric, rows)
 
 
 def _compare(snapshot: Snapshot, entity: Entity, c: Comparison, prior_conversions: float) -> ComparisonTrace:
@@ -176,6 +182,10 @@ def _because(rule: Rule, comparisons: Sequence[ComparisonTrace]) -> str:
 def is_due(rule: Rule, now_local: datetime, last_evaluated: date | None) -> bool:
     """Whether the rule's schedule has it evaluated in a cycle at `now_local` (account time)."""
     schedule = rule.schedule
+    if any(action.kind == "ad_schedule" for action in rule.then):
+        # its weekdays and hours are the window written into the platform, not when to evaluate it
+        return schedule.daily_at is None or (now_local.time() >= schedule.daily_at
+                                             and last_evaluated != now_local.date())
     if schedule.weekdays and WEEKDAYS[now_local.weekday()] not in schedule.weekdays:
         return False
     if schedule.hours and now_local.hour not in schedule.hours:
@@ -194,6 +204,8 @@ def in_scope(rule: Rule, snapshot: Snapshot, entity: Entity) -> bool:
     if entity.level != scope.level or entity.status == "REMOVED":
         return False
     if scope.names and not any(fnmatch.fnmatchcase(entity.name, p) for p in scope.names):
+        return False
+    if scope.labels and not set(scope.labels) & set(entity.attributes.get("labels") or ()):
         return False
     if scope.campaigns:
         campaign = entity if entity.level == "campaign" else snapshot.entities.get(entity.parent_id or "")
@@ -252,11 +264,51 @@ def _proposals(rule: Rule, snapshot: Snapshot, entity: Entity, because: str, evi
             made.append(Proposal.about(snapshot.account_id, holder, kind="set_budget", policy=policy,
                                        change={"from": {"daily_budget": before}, "to": {"daily_budget": after}},
                                        rationale=rationale, evidence=evidence))
+        elif isinstance(action, AddLabel):
+            labels = entity.attributes.get("labels")
+            if labels is None:
+                skipped.append("add_label: the platform reports no labels here (LinkedIn has none)")
+                continue
+            if action.label in labels:
+                skipped.append(f"add_label: already labelled {action.label!r}")
+                continue
+            made.append(Proposal.about(snapshot.account_id, entity, kind="add_label", policy=policy,
+                                       change={"from": {"label": action.label, "labeled": False},
+                                               "to": {"label": action.label, "labeled": True}},
+                                       rationale=rationale, evidence=evidence))
+        elif isinstance(action, AdSchedule):
+            made += _schedule_proposal(rule, action, snapshot, entity, rationale, evidence, budgets_changed, skipped)
         elif isinstance(action, Notify):
             message = action.message or rationale
             made.append(Proposal.about(snapshot.account_id, entity, kind="notify", policy=policy,
                                        change={"message": message}, rationale=rationale, evidence=evidence))
     return made, skipped
+
+
+def _schedule_proposal(rule: Rule, action: AdSchedule, snapshot: Snapshot, entity: Entity, rationale: str,
+                       evidence: Mapping[str, Any], taken: set[str], skipped: list[str]) -> list[Proposal]:
+    """`set_ad_schedule` on the entity's schedule holder (its campaign on Google), once per holder and
+    evaluation; nothing when the platform already has that schedule or cannot take it."""
+    holder = schedule_holder(snapshot, entity)
+    if holder is None:
+        skipped.append("ad_schedule: no campaign to hold the schedule")
+        return []
+    refusal = why_not(holder, action)
+    if refusal is not None:
+        skipped.append(f"ad_schedule: {refusal}")
+        return []
+    wanted = weekly_blocks(rule.schedule, action.bid_modifier)
+    current = sorted_blocks(holder.attributes.get("ad_schedule") or [])
+    if current == wanted:
+        skipped.append("ad_schedule: already scheduled")
+        return []
+    if f"schedule:{holder.entity_id}" in taken:
+        skipped.append(f"ad_schedule: the schedule of {holder.entity_id} is already being set")
+        return []
+    taken.add(f"schedule:{holder.entity_id}")
+    return [Proposal.about(snapshot.account_id, holder, kind="set_ad_schedule", policy=f"rule:{rule.name}",
+                           change={"from": {"ad_schedule": current}, "to": {"ad_schedule": wanted}},
+                           rationale=rationale, evidence=evidence)]
 
 
 def evaluate_rule(rule: Rule, snapshot: Snapshot, history: RuleHistory,

@@ -124,14 +124,8 @@ class Scope(RuleModel):
     level: Literal["ad_set", "campaign"] = "ad_set"
     names: list[str] = Field(default_factory=list, description="glob patterns on the entity's name")
     campaigns: list[str] = Field(default_factory=list, description="glob patterns on the parent campaign's name")
-    labels: list[str] = Field(default_factory=list, description="not supported yet: no connector reports labels")
-
-    @field_validator("labels")
-    @classmethod
-    def _no_labels(cls, value: list[str]) -> list[str]:
-        if value:
-            raise ValueError("no connector reports labels yet: scope by names or campaigns instead")
-        return value
+    labels: list[str] = Field(default_factory=list, description=(
+        "entities carrying at least one of these labels (Google Ads labels, Meta ad labels; LinkedIn has none)"))
 
 
 class Pause(RuleModel):
@@ -165,15 +159,32 @@ class Notify(RuleModel):
 
 
 class AddLabel(RuleModel):
+    """Attach a label to the entity (Google Ads label, Meta ad label; created if the account has none of
+    that name). LinkedIn has no labels."""
+
     kind: Literal["add_label"]
-    label: str = ""
-
-    @model_validator(mode="after")
-    def _unsupported(self) -> AddLabel:
-        raise ValueError("add_label: no connector can set labels yet (use notify)")
+    label: str = Field(min_length=1, max_length=80, pattern=r"^\S(.*\S)?$",
+                       description="the label's name, without leading or trailing spaces")
 
 
-Action = Annotated[Pause | Enable | SetBudget | ChangeBudgetPct | Notify | AddLabel, Field(discriminator="kind")]
+class AdSchedule(RuleModel):
+    """Dim the rule's `schedule` window (its weekdays and hours) through the platform's own schedule:
+    Google ad schedules with this bid modifier, Meta ad set schedules (off only: `bid_modifier: 0`)."""
+
+    kind: Literal["ad_schedule"]
+    bid_modifier: float = Field(ge=0, le=10, description=(
+        "bids in the window times this (Google: 0.1..10; 0 = no delivery in the window, the only value Meta takes)"))
+
+    @field_validator("bid_modifier")
+    @classmethod
+    def _google_range(cls, value: float) -> float:
+        if 0 < value < 0.1:
+            raise ValueError("Google ad schedules take 0.1..10 (or 0: off in the window)")
+        return value
+
+
+Action = Annotated[Pause | Enable | SetBudget | ChangeBudgetPct | Notify | AddLabel | AdSchedule,
+                   Field(discriminator="kind")]
 BUDGET_ACTIONS = frozenset({"set_budget", "change_budget_pct"})
 
 
@@ -223,7 +234,22 @@ class Rule(RuleModel):
             raise ValueError("then: pause and enable together undo each other")
         if len(BUDGET_ACTIONS & set(kinds)) > 1:
             raise ValueError("then: one budget action (set_budget or change_budget_pct)")
+        if "ad_schedule" in kinds:
+            if not (self.schedule.weekdays or self.schedule.hours):
+                raise ValueError("ad_schedule: set schedule.weekdays and/or schedule.hours: they are the window to dim")
+            if set(kinds) - {"ad_schedule", "notify"}:
+                raise ValueError("then: ad_schedule writes a standing schedule; it goes alone (or with notify)")
+            runs = _hour_runs(self.schedule.hours or list(range(24)))
+            if 2 * runs + 1 > 6:  # the window's runs and the hours between them, on one day
+                raise ValueError(f"ad_schedule: schedule.hours form {runs} separate ranges a day; Google allows six "
+                                 "ad schedules a day, so at most two ranges (with the hours around them)")
         return self
+
+
+def _hour_runs(hours: list[int]) -> int:
+    """How many separate ranges of consecutive hours `hours` make."""
+    ordered = sorted(set(hours))
+    return sum(1 for i, hour in enumerate(ordered) if i == 0 or ordered[i - 1] != hour - 1)
 
 
 class RulesFile(RuleModel):

@@ -61,12 +61,12 @@ rules:
       - {kind: set_budget, amount: "300"}
 """),
     Template("weekend-dimming", "cut budgets 15% for the weekend and restore them on Monday", """\
-# Dimming by weekday or hour belongs in the platforms' own schedules (Google Ads ad schedules with bid
-# adjustments, Meta ad set schedules): they act at the hour without editing budgets twice. The agent
-# cannot set those schedules yet, so this template edits budgets: -15% on Saturday, then x 1/0.85
-# (+17.65%) on Monday. Both fit the default 20% budget-change guardrail; Monday is 48 hours after
-# Saturday, so the budget cooldown must be shorter than that (guardrails.cooldown_hours.set_budget: 36),
-# else Monday's restore waits.
+# Dimming by weekday or hour is better done in the platforms' own schedules (the weekend-schedule
+# template: Google Ads ad schedules with a bid adjustment): they act at the hour without editing budgets
+# twice. This template is for where no schedule fits (Meta ad sets on daily budgets, LinkedIn): it edits
+# budgets, -15% on Saturday, then x 1/0.85 (+17.65%) on Monday. Both fit the default 20% budget-change
+# guardrail; Monday is 48 hours after Saturday, so the budget cooldown must be shorter than that
+# (guardrails.cooldown_hours.set_budget: 36), else Monday's restore waits.
 rules:
   - name: weekend-dimming
     description: Cut every daily budget 15% on Saturday morning.
@@ -84,6 +84,23 @@ rules:
       - {kind: change_budget_pct, pct: 17.65}
     max_per_period: {count: 1, period: week}
     schedule: {weekdays: [mon], daily_at: "00:30"}
+"""),
+    Template("weekend-schedule", "bid 15% lower on weekends through Google Ads ad schedules (no budget edits)",
+             """\
+# Written once into each campaign's ad schedule (Saturday and Sunday at -15%, the other days at 0%),
+# and again only if someone changes it. Google Ads campaigns only: Meta ad set schedules can only switch
+# delivery off (bid_modifier: 0) and need a lifetime budget; LinkedIn has no schedules. Permission kind:
+# set_ad_schedule. `actions undo` puts back the schedule the campaign had before.
+rules:
+  - name: weekend-schedule
+    description: Bid 15% lower on Saturdays and Sundays, through the campaigns' ad schedules.
+    dry_run: true
+    scope:
+      platforms: [google_ads]
+    when: {metric: spend, window: last_7_days, op: ">", value: 0}
+    then:
+      - {kind: ad_schedule, bid_modifier: 0.85}
+    schedule: {weekdays: [sat, sun]}
 """),
     Template("fatigue-refresh", "flag ad sets whose frequency climbs while CTR falls: time for new creative", """\
 rules:

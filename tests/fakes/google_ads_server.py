@@ -62,8 +62,13 @@ from google.rpc import status_pb2
 
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
+from tests.fakes import intraday
 from tests.fakes.gaql import check_query
+from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
+from tests.fakes.google_labels import LabelRefused, Labels
 from tests.fakes.google_pmax import PerformanceMax
+from tests.fakes.google_schedules import MUTATE_SERVICES as SCHEDULE_SERVICES
+from tests.fakes.google_schedules import ScheduleRefused, Schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 PREFIX = "google.ads.googleads.v26"
@@ -94,6 +99,8 @@ MUTATE_SERVICES: dict[str, tuple[str, Any, Any, Any]] = {
                                  campaign_shared_set_service.MutateCampaignSharedSetsRequest,
                                  campaign_shared_set_service.MutateCampaignSharedSetsResponse,
                                  campaign_shared_set_service.MutateCampaignSharedSetResult),
+    **LABEL_SERVICES,  # tests/fakes/google_labels.py
+    **SCHEDULE_SERVICES,  # tests/fakes/google_schedules.py
 }
 
 
@@ -165,6 +172,8 @@ class FakeGoogleAds:
         # shared set id -> {"name", "customer", "criteria": [(text, match)], "campaigns": [sim campaign id]}
         self.shared_sets: dict[int, dict[str, Any]] = {}
         self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
+        self.labels = Labels(self.ids)  # the accounts' labels (tests/fakes/google_labels.py)
+        self.schedules = Schedules(self.ids)  # campaigns' ad schedule criteria (tests/fakes/google_schedules.py)
         self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
@@ -296,11 +305,15 @@ class FakeGoogleAds:
             if dimension is not None and start is not None and end is not None:
                 return breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
                                                  entities, simulator.seed, self.ids, Row)
+            if resource in ("label", "campaign_label", "ad_group_label"):
+                return self.labels.rows(resource, customer, entities, Row)
+            if resource == "campaign_criterion":
+                return self.schedules.rows(entities, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
                 level = "ad_set" if resource == "ad_group" else "ad"
-                return [self._metric_row(m, entities) for m in simulator.daily_metrics(sim_account, start, end)
+                return [self._metric_row(m, entities) for m in intraday.with_today(simulator, sim_account, start, end)
                         if m.level == level]
             if resource == "search_term_view" and start is not None and end is not None:
                 return [self._term_row(t) for t in simulator.search_terms(sim_account, start, end)]
@@ -455,13 +468,14 @@ class FakeGoogleAds:
         codes: dict[int, tuple[str, str]] = {}  # index -> error code, when not RESOURCE_NOT_FOUND
         names: dict[int, str] = {}
         pending: list[tuple[int, tuple[str, str, dict[str, Any]]]] = []
+        self.schedules.begin()
         for index, operation in enumerate(request.operations):
             try:
                 name, mutation = self._translate(service, operation, request.customer_id, sim_account,
                                                  request.validate_only)
             except ValueError as error:
                 errors[index] = str(error)
-                if isinstance(error, _Refused):
+                if isinstance(error, _Refused | LabelRefused | ScheduleRefused):
                     codes[index] = (error.kind, error.value)
                 continue
             names[index] = name
@@ -505,6 +519,14 @@ class FakeGoogleAds:
     def _translate(self, service: str, operation: Any, customer: str, sim_account: str, validate_only: bool
                    ) -> tuple[str, tuple[str, str, dict[str, Any]] | None]:
         """(resource name, simulator mutation or None) for one operation; ValueError if invalid."""
+        if service in LABEL_SERVICES:
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return self.labels.translate(service, operation, customer, entities, self._sim_id, validate_only)
+        if service in SCHEDULE_SERVICES:
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return self.schedules.translate(operation, customer, entities, self._sim_id)
         if service == "CampaignBudgetService":
             update = operation.update
             amount = Decimal(update.amount_micros) / Decimal(1_000_000)

@@ -42,7 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.records import Entity, MetricRow, minor_unit_exponent
-from tests.fakes import meta_breakdowns, meta_leads
+from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -95,6 +95,9 @@ class FakeMeta:
         # act_ id -> the event its conversions are ("purchase" or "lead"), for the action types rows carry
         self.conversion_events: dict[str, str] = {}
         self.lead_campaigns: set[str] = set()  # simulator campaign ids of lead ad campaigns (meta_leads.py)
+        # simulator ad set id -> its lifetime budget; their schedules (tests/fakes/meta_schedules.py)
+        self.lifetime_ad_sets: dict[str, Decimal] = {}
+        self.adset_schedules: dict[str, list[dict[str, Any]]] = {}
         self.unavailable_reach: set[str] = set()  # simulator audience ids whose reach Meta will not tell (-1)
         # countries ad sets target: campaign n of an account targets markets[(n - 1) % len(markets)]
         self.markets: tuple[str, ...] = ("DE",)
@@ -316,6 +319,8 @@ class FakeMeta:
             currency_exp = currency_exp if currency_exp is not None else minor_unit_exponent(entity.currency)
             raw: dict[str, Any] = {"id": str(self.ids.numeric(entity.entity_id)), "name": entity.name,
                                    "status": entity.status if entity.status != "REMOVED" else "DELETED"}
+            if level in ("campaign", "ad_set"):  # the `adlabels` field: [{id, name}] (tests/fakes/meta_labels.py)
+                raw["adlabels"] = meta_labels.field(entity, self.ids)
             if entity.daily_budget is not None and self._campaign_budget_of(entity) is None:
                 raw["daily_budget"] = str(int(entity.daily_budget.scaleb(currency_exp)))
             if level == "campaign":
@@ -330,6 +335,7 @@ class FakeMeta:
                                                       ("excluded_custom_audiences", "excluded_audience_ids"))}
                 raw["targeting"]["geo_locations"] = {"countries": [self._market(str(entity.parent_id))]}
                 raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
+                meta_schedules.report(self, entity, raw)
             else:
                 raw["adset_id"] = str(self.ids.numeric(str(entity.parent_id)))
                 raw["creative"] = {"id": str(self.ids.numeric(entity.entity_id + "#creative")),
@@ -385,7 +391,7 @@ class FakeMeta:
         since, until = date.fromisoformat(time_range["since"]), date.fromisoformat(time_range["until"])
         windows = [str(w) for w in json.loads(params.get("action_attribution_windows") or "[]")]
         entities = {e.entity_id: e for e in self._entities(sim_account)}
-        metrics: list[MetricRow] = [m for m in self.backend.simulator.daily_metrics(sim_account, since, until)
+        metrics: list[MetricRow] = [m for m in intraday.with_today(self.backend.simulator, sim_account, since, until)
                                     if m.level == level]
         if params.get("breakdowns"):
             breakdowns = meta_breakdowns.requested(params)
@@ -500,6 +506,8 @@ class FakeMeta:
             self.budget_changes[sim_id] = [*recent, now]
             amount = Decimal(int(params["daily_budget"])).scaleb(-minor_unit_exponent(entity.currency))
             mutations.append(("set_budget", sim_id, {"daily_budget": str(amount)}))
+        if "adset_schedule" in params:
+            meta_schedules.update(self, entity, params)
         if "targeting" in params:
             targeting = json.loads(params["targeting"])
             excluded = {self.ids.sim(a["id"]) for a in targeting.get("excluded_custom_audiences", [])}
@@ -577,7 +585,8 @@ class FakeMeta:
             node = [p for p in relative.split("/") if p and p != VERSION]
             body = {k: v[-1] for k, v in parse_qs(call.get("body", ""), keep_blank_values=True).items()}
             creating = len(node) == 2 and node[0].startswith("act_") and node[1] in ("adcreatives", "ads")
-            kind = f"batch:{node[1]}" if creating else "batch:node"
+            labelling = len(node) == 2 and node[1] == "adlabels"
+            kind = f"batch:{node[1]}" if creating or labelling else "batch:node"
             self.traffic.count_inner(kind)
             try:
                 if fault and fault.kind == "partial_failure" and index == int(fault.params.get("index", 0)):
@@ -585,7 +594,10 @@ class FakeMeta:
                 inner_fault = self.faults.take(kind)
                 lost = lost or bool(inner_fault and inner_fault.kind == "lost_answer")
                 self._check({"access_token": self.access_token}, inner_fault, node)
-                answer = self._create(node[0], node[1], body) if creating else self._update(node[0], body)
+                if labelling:
+                    answer = meta_labels.edge(self, node[0], str(call.get("method", "GET")), body)
+                else:
+                    answer = self._create(node[0], node[1], body) if creating else self._update(node[0], body)
                 status, text = 200, json.dumps(answer)
             except GraphError as error:
                 status = error.status
@@ -595,6 +607,10 @@ class FakeMeta:
         if lost:
             raise self.lost_answer()
         return answers
+
+    @staticmethod
+    def graph_error(code: int, message: str, subcode: int | None = None) -> GraphError:
+        return GraphError(400, _error(code, message, subcode, kind="GraphMethodException"))
 
     @staticmethod
     def lost_answer() -> GraphError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.decisions.effects import applied_outside, effects_of, live_effects, without_effects
+from agent.execution.settlement import applied_on_platform
 from connectors.records import Entity
 from policies.base import Proposal
 
@@ -67,3 +68,28 @@ def test_the_executor_skips_only_what_the_live_entity_already_has() -> None:
     assert applied_outside(action, ad_set()) is None  # the connector cannot tell: send it
     listed = {"kind": "add_negative_keywords", "entity_id": "c1", "change": negatives(("free", "PHRASE")).change}
     assert applied_outside(listed, ad_set(negative_keywords=[{"text": "Free", "match_type": "PHRASE"}]))
+
+
+def _label_action(kind: str, label: str = "review") -> dict[str, Any]:
+    on = kind == "add_label"
+    return {"kind": kind, "entity_id": "s1", "change": {"from": {"label": label, "labeled": not on},
+                                                       "to": {"label": label, "labeled": on}}}
+
+
+def test_a_label_already_there_is_not_added_again_and_one_gone_is_not_removed() -> None:
+    labelled, bare, silent = ad_set(labels=["review"]), ad_set(labels=[]), ad_set()
+    assert "already applied outside" in str(applied_outside(_label_action("add_label"), labelled))
+    assert applied_outside(_label_action("add_label"), bare) is None
+    assert "no longer has the label 'review'" in str(applied_outside(_label_action("remove_label"), bare))
+    assert applied_outside(_label_action("remove_label"), labelled) is None
+    assert applied_outside(_label_action("remove_label"), silent) is None  # the platform does not tell: send
+    assert live_effects("add_label", silent) is None
+
+
+def test_settlement_reads_labels_on_the_platform() -> None:
+    add, remove = _label_action("add_label"), _label_action("remove_label")
+    assert applied_on_platform(add, ad_set(labels=["review"]), None) is True  # type: ignore[arg-type]
+    assert applied_on_platform(add, ad_set(labels=[]), None) is False  # type: ignore[arg-type]
+    assert applied_on_platform(remove, ad_set(labels=[]), None) is True  # type: ignore[arg-type]
+    assert applied_on_platform(remove, ad_set(labels=["review"]), None) is False  # type: ignore[arg-type]
+    assert applied_on_platform(remove, ad_set(), None) is None  # type: ignore[arg-type]

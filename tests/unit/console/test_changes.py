@@ -35,3 +35,12 @@ def test_headline_says_what_happens_to_which_entity() -> None:
     assert headline(action, "EUR") == "Raise the daily budget of the ad set “Serum | Lookalike” from 39.00 EUR to 46.60 EUR"
     pause = {"kind": "pause", "entity_level": "campaign", "entity_name": "Brand", "change": {}}
     assert headline(pause, "EUR") == "Pause the campaign “Brand”"
+
+
+def test_labels_and_ad_schedules_read_as_sentences() -> None:
+    label = {"from": {"label": "review", "labeled": False}, "to": {"label": "review", "labeled": True}}
+    assert change_lines("add_label", label, "USD") == ["add the label “review”"]
+    weekend = {"from": {"ad_schedule": []}, "to": {"ad_schedule": [
+        {"day": "fri", "start_hour": 0, "end_hour": 24, "bid_modifier": 1.0},
+        {"day": "sat", "start_hour": 0, "end_hour": 24, "bid_modifier": 0.8}]}}
+    assert change_lines("set_ad_schedule", weekend, "USD") == ["ad schedule: none (all hours) → sat x0.8; fri x1"]

@@ -40,7 +40,10 @@ WORLD = snapshot([entity("a", budget="120"), entity("b", budget="80"), entity("c
 def test_windows_read_the_account_days(window: str, spend: float | None) -> None:
     # TODAY is the 20th: month_to_date is the 1st..19th (no row for today yet: `today` has no data)
     _, traces = evaluate_rule(make(cmp("spend", window, ">", value=0)), WORLD, RuleHistory())
-    assert traces[0].comparisons[0].value == (spend if spend is not None else 0.0)
+    assert traces[0].comparisons[0].value == spend
+    if spend is None:  # no data is not zero: `spend today < 10` does not hold without today's rows
+        _, below = evaluate_rule(make(cmp("spend", window, "<", value=10)), WORLD, RuleHistory())
+        assert not below[0].fired and below[0].comparisons[0].note == "no data"
 
 
 def test_constant_other_window_and_budget_comparisons() -> None:
@@ -167,3 +170,19 @@ def test_the_evidence_clause_on_ctr_cpc_and_roas_needs_volume(metric: str, op: s
     assert fired(rule, account(28, 1.0))["b"] is True
     assert fired(rule, account(1, 0.04))["b"] is False
     assert fired(without_evidence(rule), account(1, 0.04))["b"] is True
+
+
+def test_add_label_and_scope_by_label() -> None:
+    labelled = snapshot([entity("a", labels=["core"]), entity("b", labels=[]),
+                         entity("li")],  # no `labels` attribute: the platform has none (LinkedIn)
+                        [*rows("a", 3, spend=100, conversions=1, value=100), *rows("b", 3, spend=100, conversions=1,
+                                                                                     value=100),
+                         *rows("li", 3, spend=100, conversions=1, value=100)])
+    rule = make(cmp("spend", "yesterday", ">", value=0), then=[{"kind": "add_label", "label": "core"}])
+    proposals, traces = evaluate_rule(rule, labelled, RuleHistory())
+    assert [(p.entity_id, p.kind, p.change["to"]) for p in proposals] == \
+        [("b", "add_label", {"label": "core", "labeled": True})]
+    outcomes = {t.entity_id: t.outcome for t in traces}
+    assert "already labelled 'core'" in outcomes["a"] and "LinkedIn has none" in outcomes["li"]
+    scoped = make(cmp("spend", "yesterday", ">", value=0), scope={"labels": ["core"]})
+    assert fired(scoped, labelled) == {"a": True}

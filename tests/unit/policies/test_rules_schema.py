@@ -104,13 +104,16 @@ def test_with_confidence_misuse_is_named(when: dict[str, Any], fragment: str) ->
 @pytest.mark.parametrize(("action", "kind"), [
     ({"kind": "pause"}, "pause"), ({"kind": "enable"}, "enable"), ({"kind": "set_budget", "amount": "50"}, "set_budget"),
     ({"kind": "change_budget_pct", "pct": -20}, "change_budget_pct"), ({"kind": "notify", "message": "look"}, "notify"),
+    ({"kind": "add_label", "label": "needs review"}, "add_label"),
 ])
 def test_every_action(action: dict[str, Any], kind: str) -> None:
     assert accepted(rule(then=[action])).then[0].kind == kind
 
 
 @pytest.mark.parametrize(("then", "fragment"), [
-    ([{"kind": "add_label", "label": "x"}], "then[0]: add_label: no connector can set labels yet"),
+    ([{"kind": "add_label"}], "then[0].label: required key is missing"),
+    ([{"kind": "add_label", "label": " padded "}], "then[0].label"),
+    ([{"kind": "add_label", "label": "x" * 81}], "then[0].label"),
     ([{"kind": "explode"}], "then[0]: unknown action kind 'explode'"),
     ([{"kind": "change_budget_pct", "pct": 0}], "then[0].pct: a 0% change does nothing"),
     ([{"kind": "set_budget", "amount": "-5"}], "then[0].amount: Input should be greater than 0"),
@@ -136,7 +139,6 @@ def test_schedule_limits_scope_and_dry_run() -> None:
     ({"schedule": {"weekdays": ["saturday"]}}, "schedule.weekdays[0]"),
     ({"max_per_period": {"count": 0, "period": "week"}}, "max_per_period.count"),
     ({"max_per_period": {"count": 1, "period": "fortnight"}}, "max_per_period.period"),
-    ({"scope": {"labels": ["x"]}}, "scope.labels: no connector reports labels yet"),
     ({"scope": {"accounts": ["elsewhere"]}}, "scope.accounts: not configured: elsewhere"),
     ({"name": "Bad Name"}, "name: expected lower-case letters"),
     ({"whn": {}}, "whn: unknown key"),
@@ -144,6 +146,24 @@ def test_schedule_limits_scope_and_dry_run() -> None:
 def test_invalid_fields_are_named(overrides: dict[str, Any], fragment: str) -> None:
     problems = refused(rule(**overrides))
     assert any(fragment in p for p in problems), problems
+
+
+def test_a_label_action_scoped_to_linkedin_is_refused_naming_the_rule() -> None:
+    labelled = rule(then=[{"kind": "notify"}, {"kind": "add_label", "label": "review"}])
+    _, by_platform = parse_rules([{**labelled, "scope": {"platforms": ["linkedin"]}}], account_ids=["acct", "li"],
+                                 platforms=["meta", "linkedin"], account_platforms={"acct": "meta", "li": "linkedin"})
+    _, by_account = parse_rules([{**labelled, "scope": {"accounts": ["li", "acct"]}}], account_ids=["acct", "li"],
+                                account_platforms={"acct": "meta", "li": "linkedin"})
+    assert by_platform == ["rule 'r1' (rules[0]): then[1]: add_label: LinkedIn has no labels, and the rule is "
+                           "scoped to scope.platforms linkedin"]
+    assert by_account == ["rule 'r1' (rules[0]): then[1]: add_label: LinkedIn has no labels, and the rule is "
+                          "scoped to account(s) li"]
+    unscoped, problems = parse_rules([labelled], account_ids=["acct", "li"], account_platforms={"acct": "meta", "li": "linkedin"})
+    assert problems == [] and unscoped[0].then[1].kind == "add_label"  # LinkedIn's entities are skipped instead
+
+
+def test_scope_by_label() -> None:
+    assert accepted(rule(scope={"labels": ["brand", "core"]})).scope.labels == ["brand", "core"]
 
 
 def test_duplicate_names_refuse_the_whole_set() -> None:
