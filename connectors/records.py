@@ -30,6 +30,9 @@ MutationKind = Literal[
     "exclude_audience",
     "new_ad",
     "upload_conversions",
+    "set_device_bid_modifier",
+    "exclude_placement",
+    "exclude_company_size",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

@@ -38,7 +38,10 @@ from agent.storage.action_states import (
 from connectors.records import MUTATION_KINDS
 from policies.base import Proposal
 
-INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"}
+INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget",
+                # a segment action's undo restores the modifier it replaced, or takes the exclusion away
+                "set_device_bid_modifier": "set_device_bid_modifier", "exclude_placement": "exclude_placement",
+                "exclude_company_size": "exclude_company_size"}
 
 
 def _fail(message: str) -> None:

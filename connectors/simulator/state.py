@@ -18,6 +18,12 @@ from connectors.records import Status, quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
+from connectors.simulator.segment_actions import (
+    SEGMENT_KINDS,
+    SegmentSettings,
+    apply_segment_change,
+    delivery_factors,
+)
 from connectors.simulator.world import SimAccount, SimAd, SimAdSet, SimCampaign, World
 
 LEARNING_DAYS = 7  # a learning phase ends after this many days ...
@@ -60,6 +66,10 @@ class AdSetRuntime:
     keyword_last_changed: dict[str, date] = field(default_factory=dict)
     negatives: list[NegativeKeyword] = field(default_factory=list)
     excluded_audience_ids: list[str] = field(default_factory=list)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    # the segment exclusions' effect on the ad set's conversion rate and value per conversion
+    segment_rate_factor: float = 1.0
+    segment_value_factor: float = 1.0
     learning_since: date | None = None
     learning_conversions: int = 0
     cached_term_mask: np.ndarray | None = None
@@ -115,6 +125,7 @@ class SimState:
                 keyword_last_changed=dict(runtime.keyword_last_changed),
                 negatives=list(runtime.negatives),
                 excluded_audience_ids=list(runtime.excluded_audience_ids),
+                segments=runtime.segments.copy(),
             )
             for ad_set_id, runtime in self.ad_sets.items()
         }
@@ -270,6 +281,17 @@ def _exclude_audience(state: SimState, account: SimAccount, mutation: AppliedMut
     runtime.cached_people = None
 
 
+def _set_segment(world: World, state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
+    runtime = state.ad_sets.get(mutation.entity_id)
+    if runtime is None:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: segment settings belong to ad sets")
+    apply_segment_change(runtime.segments, account.platform, account.currency, mutation.kind, mutation.entity_id,
+                         mutation.params)
+    runtime.segment_rate_factor, runtime.segment_value_factor = delivery_factors(
+        world.seed, mutation.entity_id, account.currency, runtime.segments.excluded)
+    runtime.last_changed = day
+
+
 def _new_ad(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
     params = mutation.params
     ad_set_id = str(params.get("ad_set_id") or mutation.entity_id)
@@ -325,5 +347,7 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _exclude_audience(state, account, mutation, day)
     elif mutation.kind == "new_ad":
         _new_ad(state, account, mutation, day)
+    elif mutation.kind in SEGMENT_KINDS:
+        _set_segment(world, state, account, mutation, day)
     else:
         raise InvalidMutation(f"unknown mutation kind {mutation.kind!r}")
