@@ -126,6 +126,7 @@ class AccountState:
     targets: dict[str, Target] = field(default_factory=dict)
     shared_sets: dict[str, str] = field(default_factory=dict)  # name -> resource name
     linked: set[tuple[str, str]] = field(default_factory=set)  # (campaign id, shared set resource name)
+    bid_modifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (ad group id, device) -> resource
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

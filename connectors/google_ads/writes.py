@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import pmax
+from connectors.google_ads import bid_modifiers, pmax
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -38,6 +38,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "SharedSetService": ("mutate_shared_sets", "SharedSetOperation"),
     "SharedCriterionService": ("mutate_shared_criteria", "SharedCriterionOperation"),
     "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
+    bid_modifiers.SERVICE: ("mutate_ad_group_bid_modifiers", "AdGroupBidModifierOperation"),
 }
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
@@ -154,6 +155,15 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         _plan_negatives(client, customer_id, index, mutation, target, state, result)
     elif kind == "new_ad":
         _plan_new_ad(client, customer_id, index, mutation, target, result)
+    elif kind == "set_device_bid_modifier":
+        if target.level != "ad_set":
+            raise ValueError(f"device bid modifiers are set on ad groups here, not on a {target.level}")
+        device = str(mutation.params.get("segment", ""))
+        fraction = mutation.params.get("bid_modifier")
+        result.requests[bid_modifiers.SERVICE].append(Operation(index, bid_modifiers.operation(
+            client, target.resource_name, device, None if fraction is None else float(fraction),
+            state.bid_modifiers.get((mutation.entity_id, device)))))
+        result.refs[index] = target.resource_name
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
 

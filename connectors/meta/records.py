@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from connectors.meta import leads
 from connectors.meta.conversions import Conversions
+from connectors.meta.placements import excluded_placements
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
         learning=learning,
         attributes={"platform_level": "ad_set", "audience_ids": _audience_ids(targeting, "custom_audiences"),
                     "excluded_audience_ids": _audience_ids(targeting, "excluded_custom_audiences"),
-                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, **_reach_targeting(targeting)},
+                    "campaign_budget": str(raw["campaign_id"]) in budget_campaigns,
+                    "excluded_segments": {"placement": excluded_placements(targeting)}, **_reach_targeting(targeting)},
     )
 
 
