@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import RowMapping
+
 from policies.base import Proposal
 
 INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget",
@@ -18,7 +20,7 @@ INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"
                 "exclude_company_size": "exclude_company_size"}
 
 
-def undo_proposal(action: Mapping[str, Any], requester: str) -> Proposal:
+def undo_proposal(action: RowMapping | Mapping[str, Any], requester: str) -> Proposal:
     """The proposal that undoes `action` (an executed action row); KeyError for a kind with no undo."""
     return Proposal(
         kind=INVERSE_KIND[action["kind"]], policy="undo", account_id=action["account_id"],

@@ -6,7 +6,9 @@ overwritten; a cut over the delivery-share guardrail never runs; a dry run mutat
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ from connectors.base import Connector
 from connectors.records import Entity, Mutation
 from policies.base import Proposal
 from tests.integration.conftest import make_world
+from tests.integration.test_crash_and_concurrency import execute_in_subprocess
+from tests.integration.test_crash_and_concurrency import write_config as write_crash_config
 from tests.integration.test_real_connectors_e2e import TODAY, Platforms, agent_config, connectors_for
 from tests.integration.test_real_connectors_e2e import platforms as platforms  # noqa: F401  (fixture)
 
@@ -70,8 +74,9 @@ def _gate(engine: Engine, config: AgentConfig, connector: Connector, proposal: P
 
 def _sim_entity(platforms: Platforms, account_id: str, connector_id: str) -> Entity:  # noqa: F811
     """The simulator's own view of the ad set the connector calls `connector_id`."""
-    fake = {"acme-search": platforms.google, "acme-social": platforms.meta, "acme-b2b": platforms.linkedin}[account_id]
-    sim_id = fake.ids.sim(connector_id)
+    fakes: dict[str, Any] = {"acme-search": platforms.google, "acme-social": platforms.meta,
+                             "acme-b2b": platforms.linkedin}
+    sim_id = fakes[account_id].ids.sim(connector_id)
     return platforms.simulator.entities(SIM_ACCOUNT[account_id], [str(sim_id)])[0]
 
 
@@ -201,3 +206,41 @@ def test_a_dry_run_proposes_segment_cuts_and_mutates_nothing(engine: Engine, dat
     assert {a["state"] for a in segment_actions} == {"reported"}
     assert all(a["dry_run"] for a in segment_actions)
     assert world.simulator.mutating_calls == 0 and world.simulator.mutation_log() == []
+
+
+@pytest.mark.parametrize("kill_point", ["after_apply:1", "after_apply:2", "before_apply:2"])
+def test_a_crash_mid_execution_never_repeats_a_segment_cut(kill_point: str, tmp_path: Path, engine: Engine,
+                                                          database_url: str) -> None:
+    world = make_world(engine, database_url)
+    cuts = []
+    for account_id, dimension, segments in (("shop-meta", "placement", ("audience_network_classic",)),
+                                            ("shop-search", "device", ("tablet",))):
+        for ad_set in world.active_ad_sets(account_id)[:2]:
+            kind = "exclude_placement" if dimension == "placement" else "set_device_bid_modifier"
+            to: dict[str, Any] = {"dimension": dimension, "segment": segments[0], "excluded": True}
+            before: dict[str, Any] = {"dimension": dimension, "segment": segments[0], "excluded": False}
+            if kind == "set_device_bid_modifier":
+                to["bid_modifier"], before["bid_modifier"] = -1.0, None
+            cuts.append(world.queue(Proposal(
+                kind=kind, policy="segment_exclusions", account_id=account_id, entity_id=ad_set.entity_id,
+                entity_level="ad_set", entity_name=ad_set.name, change={"from": before, "to": to},
+                rationale="test", evidence={"spend_share": 0.1})))
+    with engine.connect() as connection:
+        keys = [a["idempotency_key"] for a in list_actions(connection) if a["id"] in cuts]
+    config_path = write_crash_config(tmp_path, database_url)
+    crashed = execute_in_subprocess(config_path, fault=kill_point)
+    _, stderr = crashed.communicate(timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, stderr.decode()
+
+    restarted = execute_in_subprocess(config_path)  # recovery on start, then the queue
+    out, err = restarted.communicate(timeout=120)
+    assert restarted.returncode == 0, (out + err).decode()
+
+    applied = Counter(row["idempotency_key"] for row in world.simulator.mutation_log())
+    assert applied == Counter({key: 1 for key in keys})
+    with engine.connect() as connection:
+        assert {a["state"] for a in list_actions(connection)} == {"executed"}
+    for account_id, dimension in (("shop-meta", "placement"), ("shop-search", "device")):
+        excluded = [e for e in world.simulator.entities(account_id) if e.level == "ad_set"
+                    and _excluded(e, dimension)]
+        assert len(excluded) == 2
