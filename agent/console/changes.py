@@ -56,6 +56,13 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         retractions = len(after.get("retractions") or [])
         return [f"send {len(after.get('uploads') or [])} CRM stage(s) as offline conversions"
                 + (f", retract {retractions} of deals since lost" if retractions else "")]
+    if kind in ("set_device_bid_modifier", "exclude_placement", "exclude_company_size"):
+        what = f"{str(after.get('dimension', '')).replace('_', ' ')} {after.get('segment', '')}"
+        if kind == "set_device_bid_modifier":
+            def shown(modifier: Any) -> str:
+                return "none" if modifier is None else f"{float(modifier):+.0%}"
+            return [f"bid modifier for {what}: {shown(before.get('bid_modifier'))} → {shown(after.get('bid_modifier'))}"]
+        return [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -92,7 +99,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
         return f"Change the budget of {name}"
     verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
              "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
-             "upload_conversions": "Send CRM outcomes back to"}
+             "upload_conversions": "Send CRM outcomes back to", "set_device_bid_modifier": "Change a device bid of",
+             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 
