@@ -37,6 +37,9 @@ class PermissionSettings(StrictModel):
     add_label: PermissionLevel | None = None
     remove_label: PermissionLevel | None = None
     set_ad_schedule: PermissionLevel | None = None
+    set_device_bid_modifier: PermissionLevel | None = None
+    exclude_placement: PermissionLevel | None = None
+    exclude_company_size: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -86,6 +89,8 @@ class GuardrailSettings(StrictModel):
     cooldown_hours: dict[str, float] = Field(default_factory=lambda: {"default": 72.0})
     budget_changes_per_hour: int = Field(default=4, ge=1, description="platform limit (Meta: 4 per ad set)")
     approval_ttl_hours: float = Field(default=24.0, gt=0, description="a pending action no cycle has refreshed expires")
+    max_segment_delivery_share: float = Field(
+        default=0.35, gt=0, le=1, description="share of an ad set's delivery one segment action may cut")
     evidence_grace_days: int = Field(
         default=2, ge=0,
         description="days a pending action may go unproposed (evidence near its threshold) before it expires")

@@ -35,6 +35,9 @@ MutationKind = Literal[
     "add_label",
     "remove_label",
     "set_ad_schedule",
+    "set_device_bid_modifier",
+    "exclude_placement",
+    "exclude_company_size",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

@@ -48,7 +48,7 @@ from policies.value_source import ObjectiveView, judged_snapshot, with_objective
 
 POLICY_NAMES: tuple[str, ...] = (
     "anomalies", "underperformers", "reallocation", "pacing", "negative_keywords", "audience_overlap",
-    "creative_fatigue",
+    "creative_fatigue", "segment_exclusions",
 )
 
 __all__ = [

@@ -116,12 +116,14 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
     low, high = posterior.quantiles(0.05, 0.95)
     ev = segment.evidence
     to: dict[str, object] = {"dimension": segment.dimension, "segment": segment.segment, "excluded": True}
+    before: dict[str, object] = {"dimension": segment.dimension, "segment": segment.segment, "excluded": False}
     if kind == "set_device_bid_modifier":
         to["bid_modifier"] = -1.0
+        # the modifier in place now (None: none), so an undo restores it and a drift check sees a change
+        before["bid_modifier"] = ad_set.attributes.get("device_bid_modifiers", {}).get(segment.segment)
     return [Proposal.about(
         account_id, ad_set, kind=kind, policy=POLICY_NAME,
-        change={"from": {"dimension": segment.dimension, "segment": segment.segment, "excluded": False},
-                "to": to},
+        change={"from": before, "to": to},
         rationale=(f"{segment.dimension} {segment.segment} took {share:.0%} of the ad set's spend "
                    f"({money_str(spend, ad_set.currency)}) at ROAS {ev.lag_corrected_roas or 0:.2f} "
                    f"(90% {low:.2f}-{high:.2f}, lag-corrected) against a target of {settings.target_roas:.2f}: "

@@ -281,6 +281,13 @@ class AudienceOverlapSettings(StrictModel):
     )
 
 
+class SegmentExclusionsSettings(StrictModel):
+    """Cut a segment (device, placement, company size) that returns less than the target
+    (policies/segment_exclusions.py); its evidence bar is the underperformers' one."""
+
+    enabled: bool = True
+
+
 ObjectiveKind = Literal["platform_roas", "platform_cpa", "pipeline_roas", "cpql"]
 TARGET_MEANING: dict[str, str] = {
     "platform_roas": "the conversion value / spend an ad set must reach, as the platform reports it",
@@ -324,6 +331,7 @@ class PolicySettings(StrictModel):
     creative_fatigue: CreativeFatigueSettings = CreativeFatigueSettings()
     negative_keywords: NegativeKeywordsSettings = NegativeKeywordsSettings()
     audience_overlap: AudienceOverlapSettings = AudienceOverlapSettings()
+    segment_exclusions: SegmentExclusionsSettings = SegmentExclusionsSettings()
     objective: ObjectiveSettings | None = None  # from the account's (or defaults') `objective:`
 
     def within_change_limit(self, max_change_pct: float) -> PolicySettings:

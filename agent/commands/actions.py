@@ -24,6 +24,7 @@ from agent.commands.common import (
     today_option,
 )
 from agent.decisions.gate import context_for, decide
+from agent.decisions.undo import INVERSE_KIND, undo_proposal
 from agent.execution.executor import ExecutionReport, execute_approved
 from agent.execution.recovery import recover
 from agent.storage import audit_trail, flags, store
@@ -36,10 +37,6 @@ from agent.storage.action_states import (
     transition,
 )
 from connectors.records import MUTATION_KINDS
-from policies.base import Proposal
-
-INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget", "add_label": "remove_label",
-                "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule"}
 
 
 def _fail(message: str) -> None:
@@ -240,13 +237,7 @@ def actions_undo(action_id: int, requester: str | None, config_path: Path, today
         if action["kind"] not in INVERSE_KIND:
             _fail(f"{action['kind']} cannot be undone automatically; revert it in the platform")
         account = config.account(action["account_id"])
-        proposal = Proposal(
-            kind=INVERSE_KIND[action["kind"]], policy="undo", account_id=action["account_id"],
-            entity_id=action["entity_id"], entity_level=action["entity_level"], entity_name=action["entity_name"],
-            change={"from": action["change"]["to"], "to": action["change"]["from"]},
-            rationale=f"undo of action {action_id} requested by {requester}",
-            evidence={"undo_of": action_id},
-        )
+        proposal = undo_proposal(action, requester)
         now = session.clock.now()
         with engine.begin() as connection:
             ctx = context_for(connection, account, config, now, store.load_entities(connection, account.id))

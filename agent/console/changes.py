@@ -67,6 +67,13 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         return [f"ad schedule: {_schedule(before.get('ad_schedule'))} → {_schedule(after.get('ad_schedule'))}"]
     if kind in ("add_label", "remove_label"):
         return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
+    if kind in ("set_device_bid_modifier", "exclude_placement", "exclude_company_size"):
+        what = f"{str(after.get('dimension', '')).replace('_', ' ')} {after.get('segment', '')}"
+        if kind == "set_device_bid_modifier":
+            def shown(modifier: Any) -> str:
+                return "none" if modifier is None else f"{float(modifier):+.0%}"
+            return [f"bid modifier for {what}: {shown(before.get('bid_modifier'))} → {shown(after.get('bid_modifier'))}"]
+        return [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -116,7 +123,9 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
              "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync",
              "create_lookalike": "Seed a lookalike with", "add_label": "Label",
-             "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of"}
+             "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",
+             "set_device_bid_modifier": "Change a device bid of",
+             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

@@ -33,6 +33,7 @@ from agent.decisions.effects import still_to_add
 from agent.decisions.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.decisions.gate import context_for, decide, kinds_on_auto, resolve_conflicts
 from agent.decisions.queue_upkeep import keep_pending
+from agent.decisions.segment_proposals import cycle_proposals as segment_proposals
 from agent.decisions.snapshots import load_snapshot
 from agent.decisions.user_rules import rule_proposals
 from agent.execution.executor import execute_approved
@@ -98,6 +99,7 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     snapshot = load_snapshot(engine, account, today, clock)
     proposals = evaluate(snapshot, config.policy_settings(account), executes=kinds_on_auto(account, config))
     proposals += rule_proposals(engine, account, config, snapshot, clock, summary.cycle_id)  # user rules
+    proposals += segment_proposals(engine, config, account, snapshot, proposals)  # from the stored breakdowns
     guardrails = config.guardrail_settings(account)
     now = clock.now()
     drafts, drafted = _draft_copy(engine, snapshot, proposals, account, config, now, now - timedelta(

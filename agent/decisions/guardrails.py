@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from agent.decisions.segment_actions import SEGMENT_KINDS
 from agent.settings import GuardrailSettings
 from agent.storage.action_states import ExecutedChange
 from connectors.records import Entity
@@ -153,6 +154,35 @@ def _cap_violations(entity_id: str, after: Decimal, settings: GuardrailSettings,
     return violations
 
 
+def _segment_violations(kind: str, entity_id: str, change: Mapping[str, Any], evidence: Mapping[str, Any],
+                       policy: str, settings: GuardrailSettings, ctx: GuardrailContext) -> list[Violation]:
+    """The segment guardrails: one cut may take at most `max_segment_delivery_share` of the ad
+    set's delivery, and an ad set gets one segment change of a kind per cooldown (the breakdowns
+    must show the first cut's effect before the next is judged). An undo is never held back."""
+    if kind not in SEGMENT_KINDS or policy == "undo":
+        return []
+    violations: list[Violation] = []
+    cutting = bool(change.get("to", {}).get("excluded"))
+    share = evidence.get("spend_share")
+    if cutting and not isinstance(share, (int, float)):  # None, or not a number
+        violations.append(Violation("max_segment_delivery_share", "block",
+                                    "the proposal does not say which share of the ad set's delivery it cuts"))
+    elif cutting and isinstance(share, (int, float)) and share > settings.max_segment_delivery_share:
+        violations.append(Violation("max_segment_delivery_share", "block",
+                                    f"cutting {change['to'].get('dimension')} {change['to'].get('segment')} would "
+                                    f"take {share:.0%} of the ad set's delivery, over the "
+                                    f"{settings.max_segment_delivery_share:.0%} limit per change"))
+    cooldown = settings.cooldown_for(kind)
+    recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind == kind
+              and c.at > ctx.now - timedelta(hours=cooldown)]
+    if recent:
+        last = max(recent, key=lambda c: c.at)
+        violations.append(Violation("cooldown", "block",
+                                    f"changed ({last.kind}) at {last.at:%Y-%m-%d %H:%M} UTC, within the "
+                                    f"{cooldown:g} h cooldown"))
+    return violations
+
+
 def check(
     *,
     kind: str,
@@ -180,6 +210,7 @@ def check(
             violations.append(Violation("cooldown", "block",
                                         f"changed ({last.kind}) at {last.at:%Y-%m-%d %H:%M} UTC, within the "
                                         f"{cooldown:g} h cooldown"))
+    violations += _segment_violations(kind, entity_id, change, evidence, policy, settings, ctx)
     if kind == BUDGET_KIND:
         violations += _shared_budget_violations(entity_id, ctx) + _budget_violations(entity_id, change, settings, ctx)
     confidence = evidence.get("confidence")

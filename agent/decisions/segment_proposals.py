@@ -4,7 +4,7 @@ policies/segment_exclusions.py): the same window, lag curve and protections as t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -15,7 +15,7 @@ from agent.config import AccountConfig, AgentConfig
 from agent.decisions.snapshots import load_snapshot
 from agent.storage.segment_store import load_segment_rows
 from connectors.records import SegmentRow
-from policies.base import Proposal
+from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
 from policies.protection import may_change
 from policies.roas_evidence import WindowEvidence, estimate_dispersion, window_bounds
@@ -25,13 +25,31 @@ from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, Segmen
 def settings_for(config: AgentConfig, account: AccountConfig) -> SegmentExclusionSettings:
     """The underperformers' bar (target, confidence, window spend floor) applied to segments."""
     policy = config.policy_settings(account).underperformers
+    share = config.guardrail_settings(account).max_segment_delivery_share  # the guardrail's limit, proposed within
     return SegmentExclusionSettings(target_roas=policy.target_roas, confidence=policy.confidence,
-                                    min_spend=policy.min_spend, min_days=policy.min_days_live)
+                                    min_spend=policy.min_spend, min_days=policy.min_days_live,
+                                    max_delivery_share=share)
+
+
+def cycle_proposals(engine: Engine, config: AgentConfig, account: AccountConfig, snapshot: Snapshot,
+                    others: Sequence[Proposal]) -> list[Proposal]:
+    """The segment actions the cycle gates for one account (`policies.segment_exclusions.enabled`),
+    leaving out ad sets another proposal of this cycle pauses: a paused ad set has no segments to cut."""
+    if not config.policy_settings(account).segment_exclusions.enabled:
+        return []
+    pausing = {p.entity_id for p in others if p.kind == "pause"}
+    return [p for p in account_proposals(engine, config, account, snapshot.today, snapshot=snapshot)
+            if p.entity_id not in pausing]
 
 
 def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfig, today: date,
-                      clock: Clock) -> list[Proposal]:
-    snapshot = load_snapshot(engine, account, today, clock)
+                      clock: Clock | None = None, *, snapshot: Snapshot | None = None) -> list[Proposal]:
+    """Segment exclusion proposals from the stored breakdowns (`snapshot`: the account's, if already
+    loaded; else loaded with `clock`)."""
+    if snapshot is None:
+        if clock is None:
+            raise ValueError("account_proposals needs a clock or a snapshot")
+        snapshot = load_snapshot(engine, account, today, clock)
     lever = LEVERS.get(snapshot.platform)
     if lever is None:
         return []

@@ -37,6 +37,7 @@ from agent.decisions.budget_plans import keep_plans_whole
 from agent.decisions.effects import applied_outside
 from agent.decisions.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.decisions.permission_recheck import still_permitted
+from agent.decisions.segment_actions import SEGMENT_KINDS, segment_drift
 from agent.errors import StaleTransition
 from agent.execution.settlement import Settling, live_matches, settle_soon, settling_for
 from agent.outcomes.uploads import UPLOAD_KIND, settings_for
@@ -379,7 +380,8 @@ def _precheck(
             f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
             f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten"
         )
-    outside = applied_outside(action, entity)
+    outside = applied_outside(action, entity) or (
+        segment_drift(action, entity) if action["kind"] in SEGMENT_KINDS else None)
     if outside:
         return "superseded", outside
     ctx = GuardrailContext(

@@ -7,6 +7,7 @@ asked the platform what happened:
 - state kinds (pause, enable, set_budget): the live entity in the proposal's `to` -> `executed`;
   still in its `from` -> not applied: back to `approved` for a normal execution, or `failed`
   ("not applied") when it can no longer run (the entity is gone);
+- segment kinds: the segment's live state (excluded, its bid modifier) in the `to` or the `from`;
 - additive kinds: by their effect on the entity (an audience in the ad set's exclusions, keywords
   in the campaign's negative lists) or, for new ads, by the exactly-once tag the connector wrote
   into the ad (`applied_keys`).
@@ -32,6 +33,7 @@ from sqlalchemy import Engine, RowMapping
 
 from agent.clock import Clock
 from agent.decisions.effects import effects_of, label_effect, live_effects, schedule_of
+from agent.decisions.segment_actions import SEGMENT_KINDS, segment_applied
 from agent.errors import StaleTransition
 from agent.settings import ExecutionSettings
 from agent.storage.action_states import as_utc, get_action, transition
@@ -93,6 +95,8 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
         if live_matches(entity, target):
             return True
         return False if live_matches(entity, change.get("from", {})) else None
+    if kind in SEGMENT_KINDS:  # the segment's live state: in the `to`, still in the `from`, or neither
+        return segment_applied(action, entity)
     if kind == "set_ad_schedule":
         live_schedule = schedule_of(entity)
         if live_schedule is None:

@@ -12,12 +12,12 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
-from connectors.google_ads import breakdowns, labels, pmax, reports, schedules, writes
+from connectors.google_ads import bid_modifiers, breakdowns, labels, pmax, reports, schedules, writes
 from connectors.google_ads.audience_members import GoogleAudienceSyncer
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
@@ -181,6 +181,10 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                 lambda r: f"{r.ad_group.id}~{r.ad_group_ad.ad.id}")
         collect(self._search(account, reports.KEYWORDS, "ad_group_criterion"), keyword, "ad_group_criterion",
                 lambda r: f"{r.ad_group.id}~{r.ad_group_criterion.criterion_id}")
+        modifiers, state.bid_modifiers = bid_modifiers.read(
+            self._search(account, bid_modifiers.QUERY, "ad_group_bid_modifier"))
+        found = [replace(e, attributes={**e.attributes, **bid_modifiers.attributes(modifiers.get(e.entity_id, {}))})
+                 if e.level == "ad_set" else e for e in found]
         for entity, target in pmax.ad_sets(list(found), customer):
             found.append(entity)
             state.targets[entity.entity_id] = target

@@ -129,6 +129,7 @@ class AccountState:
     labels: dict[str, str] = field(default_factory=dict)  # label name -> resource name
     labelled: set[tuple[str, str]] = field(default_factory=set)  # (campaign or ad group id, label resource name)
     schedule_criteria: dict[str, list[str]] = field(default_factory=dict)  # campaign id -> its AD_SCHEDULE criteria
+    bid_modifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (ad group id, device) -> resource
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

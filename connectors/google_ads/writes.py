@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import labels, pmax, schedules
+from connectors.google_ads import bid_modifiers, labels, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -40,6 +40,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "CampaignSharedSetService": ("mutate_campaign_shared_sets", "CampaignSharedSetOperation"),
     **labels.SERVICES,
     **schedules.SERVICE,
+    bid_modifiers.SERVICE: ("mutate_ad_group_bid_modifiers", "AdGroupBidModifierOperation"),
 }
 _STATUS_SERVICE = {"campaign": ("CampaignService", "status"), "ad_set": ("AdGroupService", "status"),
                    "ad": ("AdGroupAdService", "status"), "keyword": ("AdGroupCriterionService", "status")}
@@ -162,6 +163,15 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
     elif kind in ("add_label", "remove_label"):
         labels.plan_label(client, customer_id, index, mutation, target, state, result.requests, result.labels,
                           result.refs, Operation)
+    elif kind == "set_device_bid_modifier":
+        if target.level != "ad_set":
+            raise ValueError(f"device bid modifiers are set on ad groups here, not on a {target.level}")
+        device = str(mutation.params.get("segment", ""))
+        fraction = mutation.params.get("bid_modifier")
+        result.requests[bid_modifiers.SERVICE].append(Operation(index, bid_modifiers.operation(
+            client, target.resource_name, device, None if fraction is None else float(fraction),
+            state.bid_modifiers.get((mutation.entity_id, device)))))
+        result.refs[index] = target.resource_name
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
 

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from connectors.linkedin.company_sizes import excluded_company_sizes
 from connectors.linkedin.leads import conversions_of
 from connectors.records import Entity, MetricRow, Status
 
@@ -78,6 +79,7 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
         daily_budget=Decimal(str(budget["amount"])) if budget.get("amount") is not None else None,
         attributes={"platform_level": "campaign", "audience_ids": segments(criteria, "include"),
                     "excluded_audience_ids": segments(criteria, "exclude"), "ad_format": str(raw.get("format") or ""),
+                    "excluded_segments": {"company_size": excluded_company_sizes(criteria)},
                     "objective": str(raw.get("objectiveType") or "")},
     )
 

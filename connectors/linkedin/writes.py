@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
+from connectors.linkedin.company_sizes import with_company_size
 from connectors.linkedin.reports import SEGMENT_FACET, LinkedInAccount
 from connectors.new_ad_copy import ad_tag, read_copy, require_paused
 from connectors.records import Mutation, quantize_money
@@ -85,4 +86,8 @@ def patch(account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tup
         exclude["or"] = facets
         updated["exclude"] = exclude
         return path, {"targetingCriteria": updated}
+    if kind == "exclude_company_size" and level == "ad_set":
+        segment = str(mutation.params.get("segment", ""))
+        return path, {"targetingCriteria": with_company_size(criteria, segment,
+                                                             bool(mutation.params.get("excluded", True)))}
     raise ValueError(f"{kind} on a LinkedIn {level} is not supported by this connector")

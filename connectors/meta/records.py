@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from connectors.meta import leads
 from connectors.meta.conversions import Conversions
 from connectors.meta.labels import labels_of
+from connectors.meta.placements import excluded_placements
 from connectors.meta.schedules import blocks_of
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
@@ -125,7 +126,7 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
                     "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, "labels": sorted(labels_of(raw)),
                     "ad_schedule": blocks_of(raw),
                     "lifetime_budget": str(raw["lifetime_budget"]) if raw.get("lifetime_budget") else None,
-                    **_reach_targeting(targeting)},
+                    "excluded_segments": {"placement": excluded_placements(targeting)}, **_reach_targeting(targeting)},
     )
 
 

@@ -47,6 +47,7 @@ from connectors.meta.new_ads import (
     plan_new_ad,
     record_unanswered,
 )
+from connectors.meta.placements import with_placement
 from connectors.meta.records import money_to_minor
 from connectors.meta.schedules import schedule_params
 from connectors.new_ad_copy import find_tags
@@ -117,6 +118,11 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
             excluded.append({"id": audience_id})
         updated["excluded_custom_audiences"] = excluded
         return {"targeting": updated}
+    if kind == "exclude_placement":
+        if level != "ad_set":
+            raise ValueError("placements are set on ad sets")
+        segment = str(mutation.params.get("segment", ""))
+        return {"targeting": with_placement(targeting, segment, bool(mutation.params.get("excluded", True)))}
     raise ValueError(f"{kind} is not supported on Meta by this connector")
 
 

@@ -36,7 +36,8 @@ from connectors.segments import BREAKDOWN_REPORTS
 from connectors.simulator.dynamics import AppliedMutation, Observation, check_mutations, simulate, union_reach
 from connectors.simulator.intraday import partial_rows
 from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
-from connectors.simulator.segments import segment_rows
+from connectors.simulator.segment_actions import SEGMENT_KINDS, ExclusionHistory
+from connectors.simulator.segments import Exclusions, segment_rows
 from connectors.simulator.world import SimAccountSpec, World, build_world
 
 FaultHook = Callable[[str, Mutation], None]
@@ -246,7 +247,17 @@ class SimulatorConnector:
         if dimensions is None:
             raise ConnectorError(f"simulator: account {account_id} has no {report!r} breakdown")
         rows = [m for m in self.daily_metrics(account_id, start, end) if m.level == "ad_set"]
-        return segment_rows(self._seed, rows, "", dimensions)
+        return segment_rows(self._seed, rows, "", dimensions, self.segment_exclusions())
+
+    def segment_exclusions(self) -> Exclusions:
+        """(ad set, dimension, day) -> the segments the ad set excluded that day, from the mutation log."""
+        platform_of, currency_of = {}, {}
+        for account in self.world().accounts:
+            for campaign in account.campaigns:
+                for ad_set in campaign.ad_sets:
+                    platform_of[ad_set.ad_set_id] = account.platform
+                    currency_of[ad_set.ad_set_id] = account.currency
+        return ExclusionHistory(platform_of, currency_of, self._applied()).excluded
 
     @property
     def seed(self) -> int:
@@ -324,7 +335,7 @@ class SimulatorConnector:
                 return "set_budget needs a numeric daily_budget"
             if amount <= 0:
                 return f"daily_budget must be positive, got {amount}"
-        if mutation.kind in ("exclude_audience", "new_ad") and entity.level != "ad_set":
+        if mutation.kind in ("exclude_audience", "new_ad", *SEGMENT_KINDS) and entity.level != "ad_set":
             return f"{mutation.kind} applies to an ad set, not a {entity.level}"
         try:  # everything else the simulated platform itself would refuse
             candidate = AppliedMutation(kind=mutation.kind, account_id=account_id, entity_id=mutation.entity_id,

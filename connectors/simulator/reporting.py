@@ -66,6 +66,7 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date, launche
                 attributes["audience_size"] = targeted_people(account, runtime).size  # the platform's estimate
             if platform != "linkedin":
                 attributes["labels"] = list(runtime.labels)
+            attributes.update(runtime.segments.attributes(platform))
             yield Entity(
                 platform, account_id, "ad_set", ad_set.ad_set_id, campaign.campaign_id, ad_set.name, runtime.status,
                 currency, runtime.daily_budget, runtime.is_learning(as_of), runtime.last_changed, attributes,

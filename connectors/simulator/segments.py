@@ -13,8 +13,9 @@ and gender marginals are sums of the same rows.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
 from connectors.records import MetricRow, SegmentRow
@@ -162,23 +163,42 @@ def split_piece(piece: Piece, truth: SegmentTruth) -> list[Piece]:
             for i, segment in enumerate(truth.segments)]
 
 
-def split_row(seed: int, row: MetricRow, dimensions: Sequence[str]) -> list[Piece]:
-    """An ad set's day split jointly by `dimensions` (the first splits the total, the next each part)."""
+def restricted(truth: SegmentTruth, excluded: Collection[str]) -> SegmentTruth:
+    """`truth` with the excluded segments' delivery given to the kept ones, in their proportions."""
+    if not excluded:
+        return truth
+    shares = [0.0 if s in excluded else share for s, share in zip(truth.segments, truth.shares, strict=True)]
+    total = sum(shares)
+    if total <= 0:
+        return truth
+    return SegmentTruth(truth.segments, tuple(s / total for s in shares), truth.conversion_rates, truth.values)
+
+
+# (ad set, dimension, day) -> the segments the ad set excluded that day (no delivery to them)
+Exclusions = Callable[[str, str, date], Collection[str]]
+
+
+def split_row(seed: int, row: MetricRow, dimensions: Sequence[str], excluded: Exclusions | None = None) -> list[Piece]:
+    """An ad set's day split jointly by `dimensions` (the first splits the total, the next each part);
+    `excluded` segments get nothing, their share goes to the kept ones."""
     pieces = [Piece((), row.spend, row.impressions, row.clicks, row.conversions, row.conversion_value)]
     for dimension in dimensions:
         truth = segment_truth(seed, row.entity_id, dimension, row.currency)
+        if excluded is not None:
+            truth = restricted(truth, excluded(row.entity_id, dimension, row.day))
         pieces = [part for piece in pieces for part in split_piece(piece, truth)]
     return pieces
 
 
-def segment_rows(seed: int, rows: Sequence[MetricRow], platform: str, dimensions: Sequence[str]) -> list[SegmentRow]:
+def segment_rows(seed: int, rows: Sequence[MetricRow], platform: str, dimensions: Sequence[str],
+                 excluded: Exclusions | None = None) -> list[SegmentRow]:
     """Each ad-set row of `rows` split by the joint `dimensions`, as one `SegmentRow` per dimension and
     segment (a joint split's marginals are summed from its pieces)."""
     result: dict[tuple[str, object, str, str], SegmentRow] = {}
     for row in rows:
         if row.level != "ad_set":
             continue
-        for piece in split_row(seed, row, dimensions):
+        for piece in split_row(seed, row, dimensions, excluded):
             for dimension, segment in zip(dimensions, piece.segments, strict=True):
                 key = (row.entity_id, row.day, dimension, segment)
                 seen = result.get(key)

@@ -18,6 +18,12 @@ from connectors.records import Status, quantize_money
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
+from connectors.simulator.segment_actions import (
+    SEGMENT_KINDS,
+    SegmentSettings,
+    apply_segment_change,
+    delivery_factors,
+)
 from connectors.simulator.world import SimAccount, SimAd, SimAdSet, SimCampaign, World
 
 LEARNING_DAYS = 7  # a learning phase ends after this many days ...
@@ -62,6 +68,10 @@ class AdSetRuntime:
     excluded_audience_ids: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     ad_schedule: list[dict[str, Any]] = field(default_factory=list)  # Meta-style ad set schedule (running hours)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    # the segment exclusions' effect on the ad set's conversion rate and value per conversion
+    segment_rate_factor: float = 1.0
+    segment_value_factor: float = 1.0
     learning_since: date | None = None
     learning_conversions: int = 0
     cached_term_mask: np.ndarray | None = None
@@ -121,6 +131,7 @@ class SimState:
                 excluded_audience_ids=list(runtime.excluded_audience_ids),
                 labels=list(runtime.labels),
                 ad_schedule=list(runtime.ad_schedule),
+                segments=runtime.segments.copy(),
             )
             for ad_set_id, runtime in self.ad_sets.items()
         }
@@ -320,6 +331,17 @@ def _set_ad_schedule(state: SimState, account: SimAccount, mutation: AppliedMuta
     target.ad_schedule = [dict(b) for b in blocks]
 
 
+def _set_segment(world: World, state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
+    runtime = state.ad_sets.get(mutation.entity_id)
+    if runtime is None:
+        raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: segment settings belong to ad sets")
+    apply_segment_change(runtime.segments, account.platform, account.currency, mutation.kind, mutation.entity_id,
+                         mutation.params)
+    runtime.segment_rate_factor, runtime.segment_value_factor = delivery_factors(
+        world.seed, mutation.entity_id, account.currency, runtime.segments.excluded)
+    runtime.last_changed = day
+
+
 def _new_ad(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
     params = mutation.params
     ad_set_id = str(params.get("ad_set_id") or mutation.entity_id)
@@ -379,5 +401,7 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _set_label(state, account, mutation)
     elif mutation.kind == "set_ad_schedule":
         _set_ad_schedule(state, account, mutation)
+    elif mutation.kind in SEGMENT_KINDS:
+        _set_segment(world, state, account, mutation, day)
     else:
         raise InvalidMutation(f"unknown mutation kind {mutation.kind!r}")

@@ -111,7 +111,8 @@ def _account_truth(account: SimAccount, state: SimState, as_of: date, truth: Tru
         cpm *= 1.0 + profile.overlap_cpm_penalty * overlap
         strengths = ad_strengths(account, runtime, active_ads)
         mix = creative_mix(strengths)
-        value_per_impression = latent.base_ctr * mix * value_terms * latent.conversion_rate * latent.average_order_value
+        value_per_impression = (latent.base_ctr * mix * value_terms * latent.conversion_rate * latent.average_order_value
+                                * runtime.segment_rate_factor * runtime.segment_value_factor)  # segments cut
         roas = 1000.0 / cpm * value_per_impression if spend > 0 else 0.0
         truth.true_roas[ad_set_id] = roas
         truth.true_marginal_roas[ad_set_id] = latent.delivery_elasticity * roas if limited else 0.0

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.records import Entity, MetricRow
-from connectors.simulator.segments import split_row
+from connectors.simulator.segments import Exclusions, split_row
 from tests.fakes.platform_fixtures import IdMap
 
 _DEVICE = {"mobile": "MOBILE", "desktop": "DESKTOP", "tablet": "TABLET"}
@@ -41,12 +41,12 @@ def geo_name(region_slug: str) -> str:
 
 
 def breakdown_rows(dimension: str, metrics: list[MetricRow], entities: dict[str, Entity], seed: int, ids: IdMap,
-                   new_row: Callable[[], Any]) -> list[Any]:
+                   new_row: Callable[[], Any], excluded: Exclusions | None = None) -> list[Any]:
     rows = []
     for metric in metrics:
         if metric.level != "ad_set":
             continue
-        for piece in split_row(seed, metric, (dimension,)):
+        for piece in split_row(seed, metric, (dimension,), excluded):
             segment = piece.segments[0]
             row = new_row()
             row.segments.date = metric.day.isoformat()

@@ -48,6 +48,7 @@ from google.ads.googleads.v26.errors.types.errors import (
 )
 from google.ads.googleads.v26.services.types import (
     ad_group_ad_service,
+    ad_group_bid_modifier_service,
     ad_group_criterion_service,
     ad_group_service,
     campaign_budget_service,
@@ -62,6 +63,7 @@ from google.rpc import status_pb2
 
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
+from tests.fakes import google_bid_modifiers as bid_modifiers
 from tests.fakes import intraday
 from tests.fakes.gaql import check_query
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
@@ -95,6 +97,10 @@ MUTATE_SERVICES: dict[str, tuple[str, Any, Any, Any]] = {
     "SharedCriterionService": ("MutateSharedCriteria", shared_criterion_service.MutateSharedCriteriaRequest,
                                shared_criterion_service.MutateSharedCriteriaResponse,
                                shared_criterion_service.MutateSharedCriterionResult),
+    "AdGroupBidModifierService": ("MutateAdGroupBidModifiers",
+                                  ad_group_bid_modifier_service.MutateAdGroupBidModifiersRequest,
+                                  ad_group_bid_modifier_service.MutateAdGroupBidModifiersResponse,
+                                  ad_group_bid_modifier_service.MutateAdGroupBidModifierResult),
     "CampaignSharedSetService": ("MutateCampaignSharedSets",
                                  campaign_shared_set_service.MutateCampaignSharedSetsRequest,
                                  campaign_shared_set_service.MutateCampaignSharedSetsResponse,
@@ -304,13 +310,16 @@ class FakeGoogleAds:
             dimension = breakdowns.dimension_of(resource, query)
             if dimension is not None and start is not None and end is not None:
                 return breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
-                                                 entities, simulator.seed, self.ids, Row)
+                                                 entities, simulator.seed, self.ids, Row,
+                                                 simulator.segment_exclusions())
             if resource in ("label", "campaign_label", "ad_group_label"):
                 return self.labels.rows(resource, customer, entities, Row)
             if resource == "campaign_criterion":
                 return self.schedules.rows(entities, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
+            if resource == "ad_group_bid_modifier":
+                return bid_modifiers.rows(list(entities.values()), customer, self.ids.numeric, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
                 level = "ad_set" if resource == "ad_group" else "ad"
                 return [self._metric_row(m, entities) for m in intraday.with_today(simulator, sim_account, start, end)
@@ -543,6 +552,10 @@ class FakeGoogleAds:
                 raise ValueError(f"unsupported update mask {list(operation.update_mask.paths)}")
             kind = "pause" if update.status.name == "PAUSED" else "enable"
             return update.resource_name, (kind, self._sim_id(update.resource_name), {})
+        if service == "AdGroupBidModifierService":
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return bid_modifiers.translate(operation, customer, self._sim_id, entities)
         if service == "AdGroupAdService":
             create = operation.create
             _check_rsa(create.ad)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from connectors.records import MetricRow
-from connectors.simulator.segments import split_row
+from connectors.simulator.segments import Exclusions, split_row
 
 PRIVACY_MIN_EVENTS = 3
 _PIVOTS = {"MEMBER_COMPANY_SIZE": "company_size", "MEMBER_INDUSTRY": "industry", "MEMBER_SENIORITY": "seniority",
@@ -59,14 +59,14 @@ def pivot_value(dimension: str, segment: str) -> str:
 
 
 def elements(metrics: list[MetricRow], member_pivot: str, seed: int, campaign_urn: Any,
-             fields: list[str]) -> list[dict[str, Any]]:
+             fields: list[str], excluded: Exclusions | None = None) -> list[dict[str, Any]]:
     dimension = _PIVOTS[member_pivot]
     found = []
     for metric in metrics:
         if metric.level != "ad_set":
             continue
         day = {"year": metric.day.year, "month": metric.day.month, "day": metric.day.day}
-        for piece in split_row(seed, metric, (dimension,)):
+        for piece in split_row(seed, metric, (dimension,), excluded):
             if piece.clicks + int(piece.conversions) < PRIVACY_MIN_EVENTS:
                 continue  # under the privacy threshold: not returned
             element = {"dateRange": {"start": day, "end": day},

@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from connectors.linkedin.company_sizes import excluded_company_sizes, with_company_size
 from tests.fakes import linkedin_breakdowns, linkedin_leads
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
@@ -319,6 +320,8 @@ class FakeLinkedIn:
                                                                         ["urn:li:geo:101165590"]}}]}}
                 if entity.attributes.get("excluded_audience_ids"):
                     criteria["exclude"] = {"or": {SEGMENT_FACET: urns("excluded_audience_ids")}}
+                for size in entity.attributes.get("excluded_segments", {}).get("company_size", []):
+                    criteria = with_company_size(criteria, size, True)
                 element: dict[str, Any] = {
                     "id": number, "name": entity.name, "status": status, "type": "SPONSORED_UPDATES",
                     "campaignGroup": f"urn:li:sponsoredCampaignGroup:{self.ids.numeric(str(entity.parent_id))}",
@@ -382,7 +385,8 @@ class FakeLinkedIn:
         account = self._sim_account((account_urn.group(1) if account_urn else "").rsplit(":", 1)[-1])
         rows = linkedin_breakdowns.elements(
             list(self.backend.simulator.daily_metrics(account, start, end)), pivots[1], self.backend.simulator.seed,
-            lambda entity_id: f"urn:li:sponsoredCampaign:{self.ids.numeric(entity_id)}", fields)
+            lambda entity_id: f"urn:li:sponsoredCampaign:{self.ids.numeric(entity_id)}", fields,
+            self.backend.simulator.segment_exclusions())
         return {"elements": rows, "paging": {"start": 0, "count": 10, "links": []}}
 
     def _audience_count(self, params: dict[str, str]) -> dict[str, Any]:
@@ -419,6 +423,13 @@ class FakeLinkedIn:
                 sim_audience = self.ids.sim(urn.rsplit(":", 1)[-1])
                 if sim_audience and sim_audience not in known:
                     mutations.append(("exclude_audience", entity.entity_id, {"audience_id": sim_audience}))
+            # company sizes: the staffCountRanges facet under `exclude`, as the patch now has it
+            before = set(entity.attributes.get("excluded_segments", {}).get("company_size", []))
+            after = set(excluded_company_sizes(changes["targetingCriteria"]))
+            mutations += [("exclude_company_size", entity.entity_id,
+                           {"dimension": "company_size", "segment": s, "excluded": True}) for s in sorted(after - before)]
+            mutations += [("exclude_company_size", entity.entity_id,
+                           {"dimension": "company_size", "segment": s, "excluded": False}) for s in sorted(before - after)]
         failed = [r.error for r in self.backend.apply(account, mutations, "li") if not r.ok]
         if failed:
             raise RestError(400, str(failed[0]), "ILLEGAL_ARGUMENT")

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from connectors.records import MetricRow
-from connectors.simulator.segments import split_row
+from connectors.simulator.segments import Exclusions, split_row
 
 VALID = {("age",), ("gender",), ("age", "gender"), ("region",), ("country",), ("publisher_platform",),
          ("publisher_platform", "platform_position"), ("publisher_platform", "platform_position", "device_platform"),
@@ -72,11 +72,12 @@ def dimensions(breakdowns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_DIMENSION[b] for b in breakdowns if b != "platform_position")
 
 
-def rows(metrics: list[MetricRow], breakdowns: tuple[str, ...], seed: int, base_row: Any, actions: Any) -> list[Any]:
+def rows(metrics: list[MetricRow], breakdowns: tuple[str, ...], seed: int, base_row: Any, actions: Any,
+         excluded: Exclusions | None = None) -> list[Any]:
     """`base_row(metric)` gives the row's ids and dates; `actions(conversions, value, clicks)` its actions."""
     found = []
     for metric in metrics:
-        for piece in split_row(seed, metric, dimensions(breakdowns)):
+        for piece in split_row(seed, metric, dimensions(breakdowns), excluded):
             row = base_row(metric)
             row.update(breakdown_keys(breakdowns, piece.segments))
             row.update({"spend": str(piece.spend), "impressions": str(piece.impressions), "clicks": str(piece.clicks)})

@@ -41,7 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.meta.placements import excluded_placements, with_placement
 from connectors.records import Entity, MetricRow, minor_unit_exponent
+from connectors.simulator.segments import PROFILES
 from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
@@ -334,6 +336,8 @@ class FakeMeta:
                                     for key, attr in (("custom_audiences", "audience_ids"),
                                                       ("excluded_custom_audiences", "excluded_audience_ids"))}
                 raw["targeting"]["geo_locations"] = {"countries": [self._market(str(entity.parent_id))]}
+                for placement in entity.attributes.get("excluded_segments", {}).get("placement", []):
+                    raw["targeting"] = with_placement(raw["targeting"], placement, True)  # manual placements
                 raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
                 meta_schedules.report(self, entity, raw)
             else:
@@ -404,7 +408,8 @@ class FakeMeta:
                 lambda m: {"campaign_id": str(self.ids.numeric(str(entities[m.entity_id].parent_id))),
                            "adset_id": str(self.ids.numeric(m.entity_id)), "date_start": m.day.isoformat(),
                            "date_stop": m.day.isoformat()},
-                lambda conversions, value, clicks: self._actions(act, conversions, value, clicks, windows))
+                lambda conversions, value, clicks: self._actions(act, conversions, value, clicks, windows),
+                self.backend.simulator.segment_exclusions())
         rows = []
         for metric in sorted(metrics, key=lambda m: (m.day, m.entity_id)):
             ad_set = metric.entity_id if level == "ad_set" else str(entities[metric.entity_id].parent_id)
@@ -513,6 +518,15 @@ class FakeMeta:
             excluded = {self.ids.sim(a["id"]) for a in targeting.get("excluded_custom_audiences", [])}
             new = sorted(str(a) for a in excluded - set(entity.attributes.get("excluded_audience_ids", [])) if a)
             mutations += [("exclude_audience", sim_id, {"audience_id": a}) for a in new]
+            # placements: what the spec no longer delivers to (a position counts only with its platform,
+            # https://developers.facebook.com/docs/marketing-api/audiences/reference/placement-targeting)
+            simulated = {p.segment for p in PROFILES["placement"]}
+            before = set(entity.attributes.get("excluded_segments", {}).get("placement", []))
+            after = set(excluded_placements(targeting)) & simulated
+            mutations += [("exclude_placement", sim_id, {"dimension": "placement", "segment": p, "excluded": True})
+                          for p in sorted(after - before)]
+            mutations += [("exclude_placement", sim_id, {"dimension": "placement", "segment": p, "excluded": False})
+                          for p in sorted(before - after)]
         results = self.backend.apply(account, mutations, "meta")
         failed = [r.error for r in results if not r.ok]
         if failed:

@@ -158,3 +158,21 @@ def test_a_shared_budget_is_never_changed_for_one_campaign() -> None:
                  policy="reallocation", settings=GuardrailSettings(), ctx=context) == []
     assert check(kind="pause", entity_id="g1", change={}, evidence={}, policy="reallocation",
                  settings=GuardrailSettings(), ctx=context) == []
+
+
+def test_a_segment_cut_may_take_at_most_its_share_of_delivery_and_one_per_cooldown() -> None:
+    cut = {"from": {"dimension": "placement", "segment": "facebook_reels", "excluded": False},
+           "to": {"dimension": "placement", "segment": "facebook_reels", "excluded": True}}
+    assert rules("exclude_placement", "s1", cut, evidence={"spend_share": 0.35}) == []
+    assert rules("exclude_placement", "s1", cut, evidence={"spend_share": 0.36}) == [
+        ("max_segment_delivery_share", "block")]
+    assert rules("exclude_placement", "s1", cut, GuardrailSettings(max_segment_delivery_share=0.5),
+                 evidence={"spend_share": 0.36}) == []
+    assert rules("exclude_placement", "s1", cut) == [("max_segment_delivery_share", "block")]  # share unknown
+    earlier = ExecutedChange("s1", "exclude_placement", cut, NOW - timedelta(hours=20))
+    assert rules("exclude_placement", "s1", cut, context=ctx([earlier]), evidence={"spend_share": 0.1}) == [
+        ("cooldown", "block")]
+    assert rules("exclude_placement", "s2", cut, context=ctx([earlier]), evidence={"spend_share": 0.1}) == []
+    # the undo (delivering to the segment again) is never held back
+    back = {"from": cut["to"], "to": cut["from"]}
+    assert rules("exclude_placement", "s1", back, context=ctx([earlier]), policy="undo") == []

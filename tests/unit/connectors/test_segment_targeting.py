@@ -1,0 +1,66 @@
+"""How segment cuts are written in each platform's own terms: Meta placements in the targeting
+spec, LinkedIn company sizes under `exclude`, Google device modifiers as multipliers."""
+
+from __future__ import annotations
+
+import pytest
+from google.ads.googleads.client import GoogleAdsClient
+
+from connectors.google_ads import bid_modifiers
+from connectors.linkedin.company_sizes import STAFF_COUNT_FACET, excluded_company_sizes, with_company_size
+from connectors.meta.placements import excluded_placements, with_placement
+
+
+def test_excluding_a_placement_writes_out_its_platform_and_keeps_the_rest() -> None:
+    automatic = {"geo_locations": {"countries": ["DE"]}}
+    assert excluded_placements(automatic) == []  # automatic placements: nothing left out
+    cut = with_placement(automatic, "audience_network_classic", True)
+    assert cut["audience_network_positions"] == ["rewarded_video"]
+    assert cut["geo_locations"] == {"countries": ["DE"]}
+    assert "facebook_positions" not in cut  # other platforms keep all their default positions
+    assert excluded_placements(cut) == ["audience_network_classic"]
+    assert excluded_placements(with_placement(cut, "audience_network_classic", False)) == []
+
+
+def test_a_platform_left_without_positions_leaves_publisher_platforms() -> None:
+    spec = {"publisher_platforms": ["facebook", "audience_network"], "audience_network_positions": ["classic"]}
+    cut = with_placement(spec, "audience_network_classic", True)
+    assert cut["publisher_platforms"] == ["facebook"] and "audience_network_positions" not in cut
+    assert "audience_network_classic" in excluded_placements(cut)
+    back = with_placement(cut, "audience_network_classic", False)  # a position needs its platform
+    assert back["publisher_platforms"] == ["facebook", "audience_network"]
+    assert back["audience_network_positions"] == ["classic"]
+    with pytest.raises(ValueError, match="no placement"):
+        with_placement({"publisher_platforms": ["facebook"], "facebook_positions": ["feed"]}, "facebook_feed", True)
+    with pytest.raises(ValueError, match="cannot be targeted"):
+        with_placement({}, "myspace_top", True)
+
+
+def test_company_sizes_are_excluded_by_their_staff_count_urn() -> None:
+    criteria = {"include": {"and": [{"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:101165590"]}}]}}
+    cut = with_company_size(criteria, "2-10", True)
+    assert cut["exclude"]["or"][STAFF_COUNT_FACET] == ["urn:li:staffCountRange:(2,10)"]
+    assert cut["include"] == criteria["include"]
+    assert excluded_company_sizes(cut) == ["2-10"]
+    assert excluded_company_sizes(with_company_size(cut, "10001+", True)) == ["10001+", "2-10"]
+    assert "exclude" not in with_company_size(cut, "2-10", False)  # nothing else was excluded
+
+
+def _client() -> GoogleAdsClient:
+    return GoogleAdsClient(credentials=None, developer_token="x", use_proto_plus=True)
+
+
+def test_a_device_cut_is_a_zero_multiplier_and_an_undo_removes_or_restores() -> None:
+    client = _client()
+    create = bid_modifiers.operation(client, "customers/1/adGroups/5", "tablet", -1.0, None)
+    assert create.create.bid_modifier == 0.0 and create.create.device.type_.name == "TABLET"
+    assert create.create.ad_group == "customers/1/adGroups/5"
+    existing = "customers/1/adGroups/5~30002"
+    update = bid_modifiers.operation(client, "customers/1/adGroups/5", "tablet", 0.2, existing)
+    assert update.update.bid_modifier == pytest.approx(1.2) and list(update.update_mask.paths) == ["bid_modifier"]
+    remove = bid_modifiers.operation(client, "customers/1/adGroups/5", "tablet", None, existing)
+    assert remove.remove == existing
+    with pytest.raises(ValueError, match="outside"):
+        bid_modifiers.operation(client, "customers/1/adGroups/5", "tablet", -0.95, None)  # x0.05: refused
+    assert bid_modifiers.attributes({"tablet": -1.0, "mobile": 0.2}) == {
+        "device_bid_modifiers": {"tablet": -1.0, "mobile": 0.2}, "excluded_segments": {"device": ["tablet"]}}

@@ -1,0 +1,71 @@
+"""Segment cuts in the simulator: the cut segment stops delivering, its money goes to the kept
+segments at their rates, breakdowns still sum to the totals, and the platforms' rules hold."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from agent.clock import FixedClock
+from connectors.records import Mutation
+from connectors.simulator.segment_actions import SegmentSettings, apply_segment_change
+from connectors.simulator.segments import exclusion_effect, segment_truth
+from connectors.simulator.world import SimAccountSpec
+from tests.fakes.platform_fixtures import make_simulator
+
+TODAY = date(2026, 11, 23)
+
+
+def _cut(segment: str) -> dict[str, object]:
+    return {"dimension": "placement", "segment": segment, "excluded": True}
+
+
+def test_a_cut_segment_stops_delivering_and_the_rest_keep_the_totals() -> None:
+    clock = FixedClock.at_day(TODAY - timedelta(days=10), hour=12)
+    spec = SimAccountSpec("m", "meta", "Meta", "EUR", "Europe/Berlin", 1, 2, 2)
+    simulator = make_simulator([spec], clock.now, seed=3, history_days=20)
+    ad_set = next(e for e in simulator.entities("m") if e.level == "ad_set")
+    truth_before = simulator.observe("m").truth.true_roas[ad_set.entity_id]
+    result = simulator.apply("m", [Mutation("exclude_placement", "m", ad_set.entity_id,
+                                            _cut("audience_network_classic"), "k1")])[0]
+    assert result.ok, result.error
+    cut_day = clock.now().date()
+    clock.current += timedelta(days=10)
+    live = simulator.entities("m", [ad_set.entity_id])[0]
+    assert live.attributes["excluded_segments"] == {"placement": ["audience_network_classic"]}
+    truth = segment_truth(3, ad_set.entity_id, "placement", "EUR")
+    expected = exclusion_effect(truth, frozenset({"audience_network_classic"})).roas
+    assert simulator.observe("m").truth.true_roas[ad_set.entity_id] == pytest.approx(truth_before * expected, rel=0.05)
+    rows = [r for r in simulator.segment_metrics("m", "placement", cut_day - timedelta(days=3), cut_day + timedelta(days=3))
+            if r.entity_id == ad_set.entity_id]
+    totals = {m.day: m for m in simulator.daily_metrics("m", cut_day - timedelta(days=3), cut_day + timedelta(days=3))
+              if m.entity_id == ad_set.entity_id}
+    for day, total in totals.items():
+        parts = [r for r in rows if r.day == day]
+        assert sum(r.spend for r in parts) == total.spend  # still sums to the ad set's day
+        network = next(r for r in parts if r.segment == "audience_network_classic")
+        assert (network.spend == 0) == (day >= cut_day), day  # nothing after the cut, spend before it
+
+
+def test_the_platforms_rules_hold() -> None:
+    settings = SegmentSettings()
+    with pytest.raises(Exception, match="not available on linkedin"):
+        apply_segment_change(settings, "linkedin", "EUR", "exclude_placement", "s1", _cut("facebook_feed"))
+    with pytest.raises(Exception, match="no placement segment"):
+        apply_segment_change(settings, "meta", "EUR", "exclude_placement", "s1", _cut("myspace"))
+    for segment in ("facebook_feed", "instagram_feed", "instagram_stories", "facebook_reels"):
+        apply_segment_change(settings, "meta", "EUR", "exclude_placement", "s1", _cut(segment))
+    with pytest.raises(Exception, match="leave no placement"):
+        apply_segment_change(settings, "meta", "EUR", "exclude_placement", "s1", _cut("audience_network_classic"))
+    google = SegmentSettings()
+    apply_segment_change(google, "google_ads", "USD", "set_device_bid_modifier", "g1",
+                         {"dimension": "device", "segment": "mobile", "bid_modifier": 0.3})
+    assert google.excluded.get("device", set()) == set()  # a milder modifier cuts nothing
+    apply_segment_change(google, "google_ads", "USD", "set_device_bid_modifier", "g1",
+                         {"dimension": "device", "segment": "mobile", "bid_modifier": -1.0})
+    assert google.excluded["device"] == {"mobile"} and google.attributes("google_ads")["device_bid_modifiers"] == {
+        "mobile": -1.0}
+    apply_segment_change(google, "google_ads", "USD", "set_device_bid_modifier", "g1",
+                         {"dimension": "device", "segment": "mobile", "bid_modifier": None})
+    assert google.excluded["device"] == set() and google.bid_modifiers == {}
