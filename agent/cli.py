@@ -136,15 +136,24 @@ def config_check(config_path: Path) -> None:
                     *segment_warnings(config.segments, config.privacy),
                     *audience_warnings(config.accounts)]:
         console_for(stderr=True).print(f"warning: {warning}", markup=False)
-    table = Table(title="effective permissions (account x action kind)")
-    matrix = permission_matrix(config)
+    console.print(permission_table(permission_matrix(config)))
+
+
+def permission_table(matrix: dict[str, dict[str, str]]) -> Table:
+    """One row per action kind, one column per group of accounts with the same permissions: the
+    kinds' names stay whole however many there are, and 2,000 accounts on one profile are one column."""
+    groups: dict[tuple[str, ...], list[str]] = {}
     kinds = list(next(iter(matrix.values())))
-    table.add_column("account")
-    for kind in kinds:
-        table.add_column(kind)
     for account_id, levels in matrix.items():
-        table.add_row(account_id, *(levels[k] for k in kinds))
-    console.print(table)
+        groups.setdefault(tuple(levels[k] for k in kinds), []).append(account_id)
+    table = Table(title="effective permissions (action kind x accounts)")
+    table.add_column("action kind", no_wrap=True)
+    for accounts in groups.values():
+        more = f" (+{len(accounts) - 3} more)" if len(accounts) > 3 else ""
+        table.add_column(", ".join(accounts[:3]) + more)
+    for index, kind in enumerate(kinds):
+        table.add_row(kind, *(levels[index] for levels in groups))
+    return table
 
 
 @main.group("db")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
+from agent.cli import permission_table
 from agent.config import load_config, parse_config
 from agent.decisions.gate import permission_matrix
 from agent.errors import ConfigError
@@ -123,3 +126,16 @@ def test_missing_file_and_broken_yaml_are_clear(tmp_path: Path) -> None:
     broken.write_text("accounts: [\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(broken)
+
+
+def test_the_permission_table_keeps_every_kind_whole_and_groups_accounts_with_one_profile() -> None:
+    kinds = ["pause", "set_budget", "set_device_bid_modifier", "exclude_company_size"]
+    matrix = {f"client-{n:04d}": {k: "propose" for k in kinds} for n in range(2000)}
+    matrix["client-0007"] = {**matrix["client-0007"], "pause": "auto"}
+    out = StringIO()
+    Console(file=out, width=100).print(permission_table(matrix))
+    text = out.getvalue()
+    assert all(kind in text for kind in kinds)  # no kind cut to "set_de…" however many there are
+    assert "client-0000, client-0001, client-0002 (+1996 more)" in text
+    assert "client-0007" in text and "auto" in text
+    assert len(text.splitlines()) < 15  # two columns of accounts, not 2,000
