@@ -14,7 +14,7 @@ from agent.storage.models import Action
 
 COPY_TESTS: Table = CopyTest.__table__  # type: ignore[assignment]
 POLICY = "copy_test"  # the policy name of a test's own actions (launch, loser pause)
-OPEN_STATUSES = ("launching", "running", "ended")  # a test the cycle still looks at
+OPEN_STATUSES = ("launching", "running", "concluding")  # a test the cycle still looks at
 
 
 def drafts_to_launch(connection: Connection, account_id: str, executed_since: datetime) -> list[RowMapping]:
