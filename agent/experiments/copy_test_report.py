@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from agent.experiments.copy_test_store import tests_since
+from agent.experiments.copy_test_store import copy_tests_since
 from policies.copy_test import CHALLENGER_WINS, CONTROL_WINS, LaunchedPrediction, calibration
 
 VERDICTS = (CHALLENGER_WINS, CONTROL_WINS)
@@ -70,7 +70,7 @@ def _test_json(row: Mapping[Any, Any]) -> dict[str, Any]:
 def copy_test_section(connection: Connection, accounts: Collection[str], since: datetime | None = None) -> dict[str, Any]:
     """The section as JSON: counts by status, the challengers kept, calibration per platform, and
     the newest tests."""
-    rows = tests_since(connection, since, accounts)
+    rows = copy_tests_since(connection, since, accounts)
     decided = [row for row in rows if row["outcome"] in VERDICTS]
     return {
         "tests_by_status": dict(sorted(Counter(row["status"] for row in rows).items())),

@@ -54,7 +54,7 @@ def update_test(connection: Connection, test_id: int, expected_status: str, valu
     return result.rowcount == 1
 
 
-def tests_since(connection: Connection, since: datetime | None = None,
+def copy_tests_since(connection: Connection, since: datetime | None = None,
                 accounts: Collection[str] | None = None) -> list[RowMapping]:
     """Every copy test created since `since` (all without it), oldest first."""
     query = select(COPY_TESTS).order_by(CopyTest.id)
