@@ -43,3 +43,12 @@ def test_calibration_counts_coverage_and_bias() -> None:
     result = calibration(launches)
     assert result.launches == 2 and result.coverage == 0.5
     assert result.log_bias == pytest.approx((0.0953 + 0.4055) / 2, abs=1e-3)
+
+
+def test_calibration_bias_is_observed_minus_predicted_in_ctr_units() -> None:
+    launches = [LaunchedPrediction(0.010, 0.008, 0.012, 0.011), LaunchedPrediction(0.020, 0.015, 0.025, 0.014),
+                LaunchedPrediction(0.030, 0.025, 0.035, 0.030), LaunchedPrediction(0.010, 0.008, 0.012, 0.0)]
+    result = calibration(launches)
+    # the ad that never got a click says nothing about the predictor's error in log; it is left out
+    assert result.launches == 4 and result.coverage == pytest.approx(2 / 3)
+    assert result.bias == pytest.approx((0.001 - 0.006 + 0.0) / 3)
