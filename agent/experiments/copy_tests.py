@@ -31,6 +31,7 @@ from agent.decisions.effects import copy_effect
 from agent.experiments import copy_test_store as store
 from agent.experiments.settings import CopyTestConfig
 from agent.storage.action_states import as_utc
+from connectors.new_ad_copy import ad_tag
 from connectors.records import Entity
 from policies.base import Proposal, Snapshot
 from policies.copy_test import RUNNING, arm_counts, decide_copy_test, pick_incumbent
@@ -73,12 +74,15 @@ def record_plan(connection: Connection, plan: CopyTestPlan) -> None:
 
 
 def find_challenger(snapshot: Snapshot, draft: Mapping[Any, Any]) -> Entity | None:
-    """The ad a `new_ad` draft created: an ad of its ad set with the draft's copy (the platform's
-    reference first, when the entity id is the reference)."""
+    """The ad a `new_ad` draft created: an ad of its ad set with the draft's copy, or carrying the
+    draft's exactly-once tag in its name, or named by the platform's answer (where a connector reads
+    no ad text, as LinkedIn's creatives show only their name)."""
     wanted = copy_effect(draft["change"].get("to") or {})
-    candidates = [e for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == draft["entity_id"]
-                  and e.status != "REMOVED" and copy_effect(e.attributes) == wanted]
+    tag = ad_tag(draft["idempotency_key"])
     reference = str((draft["result"] or {}).get("platform_ref") or "")
+    candidates = [e for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == draft["entity_id"]
+                  and e.status != "REMOVED" and (copy_effect(e.attributes) == wanted or tag in e.name
+                                                 or (reference and reference.endswith(e.entity_id)))]
     return min(candidates, key=lambda e: (not reference.endswith(e.entity_id), e.entity_id), default=None)
 
 
