@@ -70,6 +70,9 @@ def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engi
     assert len(sent) == 1 and sent[0]["idempotency_key"] == pause["idempotency_key"]  # exactly once
     live = world.live(test["account_id"])
     assert live[test["loser_ad_id"]].status == "PAUSED" and live[test["winner_ad_id"]].status == "ACTIVE"
+    # the launched ad delivered with its own true CTR (the simulator's hidden truth, from its words)
+    truth = world.simulator.observe(test["account_id"]).truth
+    assert test["observed_ctr"] == pytest.approx(truth.true_ctr[test["challenger_ad_id"]], rel=0.25)
 
 
 @pytest.mark.parametrize("case", ["not_approved", "held_out"])
