@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from agent.approvals.decisions import decide_action
 from agent.cycle.run import run_cycle
 from agent.experiments.copy_test_store import copy_tests_since
 from agent.storage import audit_trail
@@ -108,3 +109,26 @@ def test_a_dry_run_launches_nothing(engine: Engine, database_url: str) -> None:
     assert launched and sorted(launched) == sorted(t["challenger_ad_id"] for t in copy_tests(engine))
     run_days(world, 1)  # the next cycle sees the launch executed: the test runs from the launch day
     assert {t["status"] for t in copy_tests(engine) if t["challenger_ad_id"] in launched} == {"running"}
+
+
+def test_a_refused_launch_is_not_asked_again_and_approval_launches_it(engine: Engine, database_url: str) -> None:
+    world = world_with(engine, database_url, {"new_ad": "auto", "enable": "propose", "pause": "auto"})
+    run_days(world, 2)  # drafts executed, then their launches queued for a person
+    with engine.connect() as connection:
+        waiting = [a for a in list_actions(connection, "pending_approval") if a["policy"] == "copy_test"]
+    assert len(waiting) >= 2 and {a["kind"] for a in waiting} == {"enable"}
+    refused, approved = waiting[0], waiting[1]
+    now = world.clock.now()
+    assert decide_action(engine, refused["id"], "reject", approver="ann", channel="test", now=now).ok
+    assert decide_action(engine, approved["id"], "approve", approver="ann", channel="test", now=now).ok
+    run_days(world, 2)
+    tests = {t["challenger_ad_id"]: t for t in copy_tests(engine)}
+    assert tests[refused["entity_id"]]["status"] == "not_launched"
+    assert "rejected" in tests[refused["entity_id"]]["reason"]
+    assert tests[approved["entity_id"]]["status"] == "running"
+    with engine.connect() as connection:
+        asked = [a for a in list_actions(connection) if a["policy"] == "copy_test"
+                 and a["entity_id"] == refused["entity_id"]]
+    assert [a["id"] for a in asked] == [refused["id"]]  # a person's no is not asked again
+    enabled = {m["entity_id"] for m in world.simulator.mutation_log() if m["kind"] == "enable"}
+    assert approved["entity_id"] in enabled and refused["entity_id"] not in enabled
