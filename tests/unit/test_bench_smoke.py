@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import chaos, cycle, evaluate, ingest, memory, requests, worker_costs
+from bench import chaos, copy_tests, cycle, evaluate, ingest, memory, requests, worker_costs
 from bench.common import Report
 
 TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
@@ -19,6 +19,7 @@ TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
                                  "--ads-per-ad-set", "1"]),
     "memory": (memory.main, ["--rows", "300", "600", "--rows-per-account", "300"]),
     "worker_costs": (worker_costs.main, ["--accounts", "3", "--cycle-accounts", "2"]),
+    "copy_tests": (copy_tests.main, ["--seeds", "1", "--days", "2"]),
 }
 
 
