@@ -2,7 +2,7 @@
 
 `draft_new_ads` is pure apart from the drafter it is given (which may call a language model): it
 reads a Snapshot, never the database or a platform, and never raises for a drafting failure. Each
-proposal creates the ad PAUSED; the next cycle launches it as a gated copy test (agent/experiments/copy_tests.py).
+proposal creates the ad PAUSED, so a person (or a later rule) decides when it goes live.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
         + (f" from the account's winning patterns ({', '.join(winning)})" if winning else "")
         + f". Predicted CTR {prediction.ctr:.2%} ({prediction.level:.0%} interval {prediction.low:.2%}"
         f"-{prediction.high:.2%}) against {prediction.baseline_ctr:.2%} for its current ads "
-        f"({prediction.model} model, {prediction.training_ads} ads). Created paused; then launched as a test against the ad set's current ad (docs/experiments.md)."
+        f"({prediction.model} model, {prediction.training_ads} ads). Created paused for review."
     )
     return Proposal(
         kind="new_ad", policy=POLICY_NAME, account_id=snapshot.account_id, entity_id=ad_set.entity_id,
