@@ -80,10 +80,14 @@ def find_challenger(snapshot: Snapshot, draft: Mapping[Any, Any]) -> Entity | No
     wanted = copy_effect(draft["change"].get("to") or {})
     tag = ad_tag(draft["idempotency_key"])
     reference = str((draft["result"] or {}).get("platform_ref") or "")
+
+    def named(entity: Entity) -> bool:  # an id, a resource name or URN ending in it ('.../adGroupAds/1~2')
+        return bool(reference) and (reference == entity.entity_id or any(
+            reference.endswith(f"{separator}{entity.entity_id}") for separator in "/~:"))
+
     candidates = [e for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == draft["entity_id"]
-                  and e.status != "REMOVED" and (copy_effect(e.attributes) == wanted or tag in e.name
-                                                 or (reference and reference.endswith(e.entity_id)))]
-    return min(candidates, key=lambda e: (not reference.endswith(e.entity_id), e.entity_id), default=None)
+                  and e.status != "REMOVED" and (copy_effect(e.attributes) == wanted or tag in e.name or named(e))]
+    return min(candidates, key=lambda e: (not named(e), e.entity_id), default=None)
 
 
 def _prediction(draft: Mapping[Any, Any]) -> dict[str, Any]:
