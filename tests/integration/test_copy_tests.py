@@ -5,17 +5,21 @@ a dry run launches nothing."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from agent.approvals.decisions import decide_action
+from agent.cli import main
 from agent.cycle.run import run_cycle
 from agent.experiments.copy_test_store import copy_tests_since
 from agent.storage import audit_trail
 from agent.storage.action_states import list_actions
-from tests.integration.conftest import SimWorld, make_world
+from tests.integration.conftest import SimWorld, make_world, small_config
 
 COPYWRITER = {"low_ctr_ratio": 0.99, "low_ctr_min_impressions": 0, "max_ad_sets_per_cycle": 1,
               "max_proposals_per_ad_set": 1}
@@ -39,8 +43,8 @@ def copy_tests(engine: Engine) -> list[Any]:
         return copy_tests_since(connection)
 
 
-def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engine: Engine,
-                                                                             database_url: str) -> None:
+def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engine: Engine, database_url: str,
+                                                                             tmp_path: Path) -> None:
     world = world_with(engine, database_url, {"new_ad": "auto", "enable": "auto", "pause": "auto"})
     for _ in range(12):
         run_days(world, 1)
@@ -74,6 +78,22 @@ def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engi
     # the launched ad delivered with its own true CTR (the simulator's hidden truth, from its words)
     truth = world.simulator.observe(test["account_id"]).truth
     assert test["observed_ctr"] == pytest.approx(truth.true_ctr[test["challenger_ad_id"]], rel=0.25)
+
+    # a person undoes the loser's pause like any other change; the test stays decided and does not pause it again
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(small_config(database_url, defaults={
+        "permissions": {"new_ad": "auto", "enable": "auto", "pause": "auto"}, "copywriter": COPYWRITER})))
+    undo = CliRunner().invoke(main, ["actions", "undo", str(pause["id"]), "--by", "ann", "--config", str(config_path),
+                                     "--today", world.clock.now().date().isoformat()])
+    assert undo.exit_code == 0, undo.output
+    world.clock.advance(timedelta(hours=30))  # past the pause's cooldown, and a new day
+    run_days(world, 1)
+    assert world.live(test["account_id"])[test["loser_ad_id"]].status == "ACTIVE"
+    with engine.connect() as connection:
+        again = [a for a in list_actions(connection) if a["policy"] == "copy_test" and a["kind"] == "pause"
+                 and a["entity_id"] == test["loser_ad_id"]]
+    assert [a["id"] for a in again] == [pause["id"]]
+    assert next(t for t in copy_tests(engine) if t["id"] == test["id"])["status"] == "ended"
 
 
 @pytest.mark.parametrize("case", ["not_approved", "held_out"])
