@@ -23,6 +23,7 @@ from agent.clock import FixedClock
 from agent.config import parse_config
 from agent.console.routes import console_routes
 from agent.experiments.copy_test_store import insert_test
+from agent.experiments.weekly import weekly_impact
 from agent.runtime.server import ServiceStatus, build_app
 from tests.integration.conftest import small_config
 
@@ -91,6 +92,13 @@ def test_report_impact_gives_the_calibration_per_platform(config_path: Path) -> 
     assert "Copy tests" in text and "the new copy kept in 3" in text
     assert "calibration meta" in text and "67% of observed CTRs inside the predicted 80% interval" in text
     assert "-0.75 CTR points" in text  # google: (0.5 - 2.0) / 2 points
+
+
+def test_the_weekly_section_carries_the_copy_tests(config_path: Path, database_url: str, engine: Engine) -> None:
+    config = parse_config(small_config(database_url), environ={})
+    section, _ = weekly_impact(engine, config, FixedClock.at_day(TODAY).now())
+    assert "What the agent's actions earned" in section and "Copy tests" in section
+    assert "calibration google_ads" in section and "50% of observed CTRs" in section
 
 
 def test_the_console_page_shows_the_copy_tests(config_path: Path, database_url: str, engine: Engine) -> None:
