@@ -13,8 +13,12 @@ higher observed CTR keeps running (the cost of a wrong call between two ads that
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
+
+from connectors.records import Entity
+from policies.base import Snapshot
 
 RUNNING, CHALLENGER_WINS, CONTROL_WINS = "running", "challenger_wins", "control_wins"
 
@@ -92,6 +96,7 @@ class Calibration:
     launches: int
     coverage: float | None  # share of observed CTRs inside the predicted interval (80% nominal)
     log_bias: float | None  # mean log(observed / predicted): > 0 means the predictor was too low
+    bias: float | None = None  # mean (observed - predicted) CTR, in CTR units (0.001 = 0.1 point)
 
 
 def calibration(launches: Sequence[LaunchedPrediction]) -> Calibration:
@@ -100,5 +105,26 @@ def calibration(launches: Sequence[LaunchedPrediction]) -> Calibration:
     if not usable:
         return Calibration(len(launches), None, None)
     inside = sum(1 for p in usable if p.low <= p.observed_ctr <= p.high)
-    bias = sum(math.log(p.observed_ctr / p.predicted_ctr) for p in usable) / len(usable)
-    return Calibration(len(launches), inside / len(usable), bias)
+    log_bias = sum(math.log(p.observed_ctr / p.predicted_ctr) for p in usable) / len(usable)
+    bias = sum(p.observed_ctr - p.predicted_ctr for p in usable) / len(usable)
+    return Calibration(len(launches), inside / len(usable), log_bias, bias)
+
+
+def arm_counts(snapshot: Snapshot, ad_id: str, start: date, end: date) -> ArmCounts:
+    """An ad's impressions, clicks and conversions on the days `start..end` of the snapshot."""
+    rows = snapshot.rows(ad_id, start, end)
+    return ArmCounts(sum(r.impressions for r in rows), sum(r.clicks for r in rows),
+                     float(sum(r.conversions for r in rows)))
+
+
+def pick_incumbent(snapshot: Snapshot, ad_set_id: str, exclude: Collection[str],
+                   window_days: int = 14) -> Entity | None:
+    """The ad a new ad in `ad_set_id` challenges: the active ad (not in `exclude`) that served the
+    most impressions over the last `window_days` days (ties: the lowest id); None without one."""
+    start = snapshot.today - timedelta(days=window_days)
+    active = [e for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == ad_set_id
+              and e.status == "ACTIVE" and e.entity_id not in exclude]
+    if not active:
+        return None
+    return min(active, key=lambda e: (-arm_counts(snapshot, e.entity_id, start, snapshot.today).impressions,
+                                      e.entity_id))

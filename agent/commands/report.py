@@ -22,6 +22,7 @@ from agent.commands.common import (
 )
 from agent.decisions.segment_proposals import account_proposals
 from agent.experiments import report as impact
+from agent.experiments.copy_test_report import copy_test_section, render_copy_tests_text
 from agent.reports import segments as segment_report
 from agent.reports.dashboard import render_dashboard
 from agent.reports.pacing import pacing_reports, render_html, render_text
@@ -120,9 +121,13 @@ def report_impact(since: datetime | None, fmt: str, config_path: Path, today: An
         with engine.connect() as connection:
             reports = impact.impact_reports(connection, config, clock_for(today).now(),
                                             since.replace(tzinfo=UTC) if since else None)
+            copy_tests = copy_test_section(connection, [a.id for a in config.accounts],
+                                           since.replace(tzinfo=UTC) if since else None)
     if fmt == "json":
-        click.echo(json.dumps(impact.impact_json(reports, config.accounts[0].currency), indent=2))
+        click.echo(json.dumps({**impact.impact_json(reports, config.accounts[0].currency),
+                               "copy_tests": copy_tests}, indent=2))
     elif fmt == "csv":
         click.echo(impact.render_csv(reports), nl=False)
     else:
         click.echo(impact.render_text(reports), nl=False)
+        click.echo(render_copy_tests_text(copy_tests), nl=False)

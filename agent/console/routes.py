@@ -37,6 +37,7 @@ from agent.console.formatting import local_time
 from agent.console.pages import Filters, drill_down, overview, pacing_rows, platform_of
 from agent.console.report_pages import report_routes
 from agent.console.views import STATIC
+from agent.experiments.copy_test_report import copy_test_section
 from agent.experiments.report import impact_reports, report_json
 from agent.storage.action_states import list_actions
 from agent.storage.annotation_store import list_annotations
@@ -213,13 +214,15 @@ def console_routes(engine: Engine, config: AgentConfig, clock: Clock,
         visible = {a.id for a in console.accounts_for(principal_in(request))}
         scoped = config.model_copy(update={"accounts": tuple(a for a in config.accounts if a.id in visible)})
 
-        def load() -> tuple[list[dict[str, Any]], list[RowMapping]]:
+        def load() -> tuple[list[dict[str, Any]], list[RowMapping], dict[str, Any] | None]:
             with engine.connect() as connection:
                 return ([report_json(r) for r in impact_reports(connection, scoped, clock.now())],
-                        list_actions(connection, "held_out", accounts=visible)[-100:][::-1])
+                        list_actions(connection, "held_out", accounts=visible)[-100:][::-1],
+                        copy_test_section(connection, visible))
 
-        reports, held_out = await run_in_threadpool(load) if visible else ([], [])
-        return console.page(request, "impact.html.j2", "/impact", title="Impact", reports=reports, held_out=held_out)
+        reports, held_out, copy_tests = await run_in_threadpool(load) if visible else ([], [], None)
+        return console.page(request, "impact.html.j2", "/impact", title="Impact", reports=reports, held_out=held_out,
+                            copy_tests=copy_tests)
 
     return [
         *annotation_routes(console),

@@ -38,6 +38,7 @@ from agent.decisions.snapshots import load_snapshot
 from agent.decisions.user_rules import rule_proposals
 from agent.execution.executor import execute_approved
 from agent.experiments import assign as experiments
+from agent.experiments import copy_tests
 from agent.outcomes.uploads import UPLOAD_KIND, upload_proposals
 from agent.storage import audit_trail, copy_drafts
 from agent.storage.action_states import create_action, json_ready, open_actions_for, transition
@@ -108,6 +109,8 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     proposals += audience_proposals(engine, account, crm_segment_source)  # docs/audiences.md
     proposals += lookalike_proposals(engine, account)
     proposals += drafts
+    tests = copy_tests.plan_copy_tests(engine, snapshot, config.experiments.copy_tests, now)
+    proposals += tests.proposals  # launches of approved drafts and losers' pauses (docs/experiments.md)
     winners, losers = resolve_conflicts(proposals)
     ttl = timedelta(hours=guardrails.approval_ttl_hours)
     with engine.begin() as connection:
@@ -119,6 +122,8 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
             summary.actions_by_state.update(upkeep.counts)
         winners, plans = split_plans(winners)
         copy_drafts.record_drafts(connection, account.id, drafted, now)  # with the gate: a retried unit drafts again
+        if not dry_run:
+            copy_tests.record_plan(connection, tests)
         ctx = context_for(connection, account, config, now, snapshot.entities)
         for proposal, reason in losers:
             summary.proposals_by_kind[proposal.kind] += 1

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from agent.experiments.copy_test_store import POLICY as COPY_TEST_POLICY
 from agent.experiments.settings import ExperimentSettings
 from agent.experiments.store import current_arm, experiment_summary, held_out_changes, record_draw
 from agent.storage.action_states import json_ready, transition
@@ -24,9 +25,10 @@ ELIGIBLE_STATES = frozenset({"approved", "pending_approval"})
 
 def eligible(proposal: Proposal, gate_state: str, settings: ExperimentSettings, dry_run: bool) -> bool:
     """Whether the proposal takes part in an experiment: a real, gated change of a kind with a holdout
-    share, that does not guard spend."""
+    share, that does not guard spend, and is not a copy test's own step (its launch or its loser's
+    pause: the test is the experiment)."""
     return (not dry_run and gate_state in ELIGIBLE_STATES and settings.share_for(proposal.kind) > 0
-            and not guards_spend(proposal))
+            and not guards_spend(proposal) and proposal.policy != COPY_TEST_POLICY)
 
 
 def repeats_held_out(connection: Connection, proposal: Proposal, now: datetime) -> bool:

@@ -1,12 +1,31 @@
-"""The `experiments:` section of the config: holdout shares per action kind, horizon and seed."""
+"""The `experiments:` section of the config: holdout shares per action kind, horizon and seed, and
+the copy tests' stopping rule."""
 
 from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from policies.copy_test import CopyTestSettings
 from policies.settings import StrictModel
 
 DEFAULT_SHARES = {"pause": 0.1, "set_budget": 0.1, "exclude_audience": 0.1, "add_negative_keywords": 0.1}
+
+
+class CopyTestConfig(StrictModel):
+    """Launching approved copy drafts as tests against the ad they challenge (docs/experiments.md)."""
+
+    enabled: bool = Field(default=True, description="launch executed copy drafts as tests (an `enable` through the gate)")
+    z_bound: float = Field(default=2.8, gt=0, description="|z| of the CTR difference that ends a test early")
+    max_days: int = Field(default=28, ge=1, le=120, description="days after which the higher observed CTR wins")
+    min_impressions: int = Field(default=1000, ge=0, description="impressions per ad before any verdict")
+    min_conversions: float = Field(default=30.0, ge=0,
+                                   description="conversions per ad before the conversion rate counts too")
+    launch_within_days: int = Field(default=14, ge=1, le=90,
+                                    description="drafts executed longer ago than this are not launched")
+
+    def rule(self) -> CopyTestSettings:
+        return CopyTestSettings(z_bound=self.z_bound, max_days=self.max_days, min_impressions=self.min_impressions,
+                                min_conversions=self.min_conversions)
 
 
 class ExperimentSettings(StrictModel):
@@ -22,6 +41,7 @@ class ExperimentSettings(StrictModel):
         default=7, ge=0, le=90, description="days added to the horizon before the estimate, for late conversions")
     seed: int = Field(default=0, description="base of every draw's seed (recorded with each draw)")
     target_roas: float = Field(default=2.0, gt=0, description="surplus = value - target_roas x spend")
+    copy_tests: CopyTestConfig = Field(default_factory=CopyTestConfig)
 
     @field_validator("holdout_share")
     @classmethod

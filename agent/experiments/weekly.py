@@ -1,4 +1,5 @@
-"""The weekly impact section (beside the pacing report) and its alert on harmful kinds.
+"""The weekly impact section (beside the pacing report), with the copy tests' section, and its
+alert on harmful kinds.
 
 A kind whose 90% interval lies wholly below zero raises an alert: an audit event, a warning in the
 log, and a line the weekly job posts on its own to Slack. The agent does not lower the permission
@@ -14,6 +15,7 @@ from html import escape
 from sqlalchemy import Engine
 
 from agent.config import AgentConfig
+from agent.experiments.copy_test_report import copy_test_section, render_copy_tests_text
 from agent.experiments.report import ImpactReport, impact_reports, recommendation, render_text
 from agent.storage.audit_trail import record_event
 
@@ -21,11 +23,13 @@ log = logging.getLogger(__name__)
 
 
 def weekly_impact(engine: Engine, config: AgentConfig, now: datetime) -> tuple[str, list[str]]:
-    """The impact section as text, and the alerts it raised (already recorded in the audit trail)."""
+    """The impact section as text (copy tests included), and the alerts it raised (already recorded in
+    the audit trail)."""
     with engine.connect() as connection:
         reports = impact_reports(connection, config, now)
+        copy_tests = copy_test_section(connection, [account.id for account in config.accounts])
     alerts = raise_alerts(engine, reports, now)
-    return render_text(reports), alerts
+    return render_text(reports) + render_copy_tests_text(copy_tests), alerts
 
 
 def raise_alerts(engine: Engine, reports: list[ImpactReport], now: datetime) -> list[str]:

@@ -7,7 +7,18 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import audience_sync, chaos, crm_segments, cycle, evaluate, ingest, memory, requests, worker_costs
+from bench import (
+    audience_sync,
+    chaos,
+    copy_tests,
+    crm_segments,
+    cycle,
+    evaluate,
+    ingest,
+    memory,
+    requests,
+    worker_costs,
+)
 from bench.common import Report
 
 TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
@@ -21,6 +32,7 @@ TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
     "memory": (memory.main, ["--rows", "300", "600", "--rows-per-account", "300"]),
     "worker_costs": (worker_costs.main, ["--accounts", "3", "--cycle-accounts", "2"]),
     "crm_segments": (crm_segments.main, ["--sizes", "50", "--backends", "sqlite"]),
+    "copy_tests": (copy_tests.main, ["--seeds", "1", "--days", "2"]),
 }
 
 

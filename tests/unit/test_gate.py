@@ -222,3 +222,10 @@ def test_spend_guards_and_dry_runs_are_never_in_an_experiment() -> None:
     assert not eligible(proposal("pause", policy="underperformers"), "approved", everything, dry_run=True)
     assert not eligible(proposal("pause", policy="underperformers"), "rejected", everything, dry_run=False)
     assert not eligible(proposal("enable", policy="underperformers"), "approved", everything, dry_run=False)
+
+
+def test_a_copy_tests_launch_and_its_losers_pause_are_never_held_out() -> None:
+    everything = ExperimentSettings(holdout_share={"pause": 0.99, "enable": 0.99})
+    assert eligible(proposal("enable", policy="underperformers"), "approved", everything, dry_run=False)
+    assert not eligible(proposal("enable", policy="copy_test"), "approved", everything, dry_run=False)
+    assert not eligible(proposal("pause", policy="copy_test"), "pending_approval", everything, dry_run=False)
