@@ -22,9 +22,7 @@ Faults (`faults.inject(kind, match)` on request kinds `ingest`, `click_conversio
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Mapping
-from concurrent import futures
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,18 +39,12 @@ from google.ads.googleads.v26.services.types import conversion_upload_service as
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
 
-from tests.fakes.platform_fixtures import Faults, after_write
+from tests.fakes.grpc_fake import Abort, GrpcFake
 
 ADS = "google.ads.googleads.v26"
 FAILURE_KEY = f"{ADS}.errors.googleadsfailure-bin"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 CLICK_LIMIT = timedelta(days=90)
-
-
-class _Abort(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str, failure: GoogleAdsFailure | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.failure = code, message, failure
 
 
 def _ads_error(kind: str, value: str, message: str, field: str | None = None, index: int | None = None
@@ -64,21 +56,18 @@ def _ads_error(kind: str, value: str, message: str, field: str | None = None, in
     return error
 
 
-class FakeGoogleConversions:
+class FakeGoogleConversions(GrpcFake):
     def __init__(self, conversion_actions: Mapping[str, set[str]], *, clicks: Mapping[str, datetime] | None = None,
                  allowlisted: set[str] | None = None, now: Callable[[], datetime] | None = None) -> None:
         self.conversion_actions = {k: set(v) for k, v in conversion_actions.items()}
         self.clicks = dict(clicks or {})
         self.allowlisted = set(allowlisted or ())
         self.now = now or (lambda: datetime.now(UTC))
-        self.faults = Faults()
-        self.requests: list[tuple[str, Any]] = []
+        super().__init__()
         # (customer, conversion action, transaction id) -> the event as first received
         self.counted: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.retracted: set[tuple[str, str, str]] = set()
-        self._lock = threading.Lock()
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        self._server.add_generic_rpc_handlers([
+        self._serve([
             grpc.method_handlers_generic_handler("google.ads.datamanager.v1.IngestionService", {
                 "IngestEvents": grpc.unary_unary_rpc_method_handler(
                     self._handler("ingest", self._ingest), request_deserializer=IngestEventsRequest.deserialize,
@@ -94,48 +83,18 @@ class FakeGoogleConversions:
                     request_deserializer=adjustments.UploadConversionAdjustmentsRequest.deserialize,
                     response_serializer=adjustments.UploadConversionAdjustmentsResponse.serialize)}),
         ])
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
 
-    def __enter__(self) -> FakeGoogleConversions:
-        self._server.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.stop(grace=None)
-
-    def channel_factory(self) -> Callable[[], grpc.Channel]:
-        return lambda: grpc.insecure_channel(f"127.0.0.1:{self.port}")
-
-    def sent(self, kind: str) -> int:
-        """How many requests of `kind` arrived."""
-        return sum(1 for k, _ in self.requests if k == kind)
-
-    def _handler(self, kind: str, work: Callable[[Any], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
-        def handle(request: Any, context: grpc.ServicerContext) -> Any:
-            self.requests.append((kind, request))
-            fault = self.faults.take(kind)
-            try:
-                if fault is not None and fault.kind == "unavailable":
-                    raise _Abort(grpc.StatusCode.UNAVAILABLE, "The service is currently unavailable")
-                with self._lock:
-                    response = work(request)
-                if after_write(fault):
-                    raise _Abort(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")
-                return response
-            except _Abort as abort:
-                metadata: list[tuple[str, Any]] = [("request-id", "fake-request")]
-                if abort.failure is not None:
-                    metadata.append((FAILURE_KEY, GoogleAdsFailure.serialize(abort.failure)))
-                context.set_trailing_metadata(tuple(metadata))
-                context.abort(abort.code, abort.message)
-                raise AssertionError("unreachable") from None
-        return handle
+    def _trailing_metadata(self, abort: Abort) -> tuple[tuple[str, Any], ...]:
+        metadata: list[tuple[str, Any]] = [("request-id", "fake-request")]
+        if abort.failure is not None:
+            metadata.append((FAILURE_KEY, GoogleAdsFailure.serialize(abort.failure)))
+        return tuple(metadata)
 
     # -- Data Manager ----------------------------------------------------------------------
 
     def _ingest(self, request: Any) -> IngestEventsResponse:
-        def invalid(reason: str, message: str) -> _Abort:
-            return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{reason}: {message}")
+        def invalid(reason: str, message: str) -> Abort:
+            return Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{reason}: {message}")
 
         if not request.destinations or not request.events:
             raise invalid("REQUIRED_FIELD_MISSING", "destinations and events are required")
@@ -194,7 +153,7 @@ class FakeGoogleConversions:
 
     def _not_allowlisted(self, customer: str) -> None:
         if customer not in self.allowlisted:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "Request contains an invalid argument.", GoogleAdsFailure(
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "Request contains an invalid argument.", GoogleAdsFailure(
                 errors=[_ads_error("not_allowlisted_error", "CUSTOMER_NOT_ALLOWLISTED_FOR_THIS_FEATURE",
                                    "Customer is not allowlisted for accessing this feature.")]))
 
@@ -216,7 +175,7 @@ class FakeGoogleConversions:
         customer = request.customer_id
         self._not_allowlisted(customer)
         if not request.partial_failure:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "partial_failure must be true")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "partial_failure must be true")
         errors: dict[int, str] = {}
         response = uploads.UploadClickConversionsResponse()
         for index, conversion in enumerate(request.conversions):
@@ -237,7 +196,7 @@ class FakeGoogleConversions:
     def _adjustments(self, request: Any) -> Any:
         customer = request.customer_id
         if not request.partial_failure:
-            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "partial_failure must be true")
+            raise Abort(grpc.StatusCode.INVALID_ARGUMENT, "partial_failure must be true")
         errors: dict[int, str] = {}
         response = adjustments.UploadConversionAdjustmentsResponse()
         for index, adjustment in enumerate(request.conversion_adjustments):
