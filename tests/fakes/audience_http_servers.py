@@ -22,88 +22,30 @@ the connection closes unanswered), server_error (500, not applied).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import threading
 from collections.abc import Collection
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.json_http_fake import Answer, JsonHttpFake
 from tests.fakes.linkedin_server import ACTIVE_VERSIONS
-from tests.fakes.platform_fixtures import Faults, after_write
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_META_RECORDS = 10_000
 
 
-class _Answer(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(str(body))
-        self.status, self.body = status, body
+class _AudienceHttpFake(JsonHttpFake):
+    methods = ("POST", "DELETE", "GET")
+    server_error = {"error": {"message": "An unknown error occurred", "code": 1, "is_transient": True}, "status": 500}
 
-
-class _AudienceHttpFake:
     def __init__(self) -> None:
-        self.faults = Faults()
-        self.requests: list[tuple[str, str]] = []
+        super().__init__()
         self.members: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                fake._serve(self, "POST")
-
-            def do_DELETE(self) -> None:
-                fake._serve(self, "DELETE")
-
-            def do_GET(self) -> None:
-                fake._serve(self, "GET")
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def fault_kind(self, method: str, path: str) -> str:
-        raise NotImplementedError
-
-    def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
-        raise NotImplementedError
-
-    def _serve(self, http: BaseHTTPRequestHandler, method: str) -> None:
-        body = http.rfile.read(int(http.headers.get("Content-Length") or 0)).decode()
+    def log(self, http: BaseHTTPRequestHandler, method: str, body: str) -> None:
         self.requests.append((method, http.path))
-        fault = self.faults.take(self.fault_kind(method, urlsplit(http.path).path))
-        try:
-            if fault is not None and fault.kind == "server_error":
-                raise _Answer(500, {"error": {"message": "An unknown error occurred", "code": 1,
-                                              "is_transient": True}, "status": 500})
-            with self._lock:
-                status, answer = self.handle(http, method, body)
-            if after_write(fault):
-                http.close_connection = True
-                return
-        except _Answer as error:
-            status, answer = error.status, error.body
-        data = json.dumps(answer).encode()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            http.send_response(status)
-            http.send_header("Content-Type", "application/json")
-            http.send_header("Content-Length", str(len(data)))
-            http.end_headers()
-            http.wfile.write(data)
 
 
 class FakeMetaAudiences(_AudienceHttpFake):
@@ -134,7 +76,7 @@ class FakeMetaAudiences(_AudienceHttpFake):
             raise self._invalid("lookalike_spec needs a ratio of 0.01 to 0.20 and a country")
         wanted = (origin, spec["country"], float(spec["ratio"]))
         if any((m["origin"], m["country"], m["ratio"]) == wanted for m in self.lookalikes.values()):
-            raise _Answer(400, {"error": {"message": "Can't create a duplicate lookalike", "type": "OAuthException",
+            raise Answer(400, {"error": {"message": "Can't create a duplicate lookalike", "type": "OAuthException",
                                           "code": 2654, "fbtrace_id": "fake"}})
         key = str(238_000 + len(self.lookalikes))
         self.lookalikes[key] = {"name": form["name"], "origin": origin, "country": spec["country"],
@@ -145,7 +87,7 @@ class FakeMetaAudiences(_AudienceHttpFake):
         """`GET /{custom_audience_id}/sessions`: the upload sessions received, or the one asked for."""
         match = re.fullmatch(r"/v\d+\.\d+/(\d+)/sessions", urlsplit(http.path).path)
         if match is None or match.group(1) not in self.audiences:
-            raise _Answer(400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException",
+            raise Answer(400, {"error": {"message": "Unsupported get request.", "type": "GraphMethodException",
                                           "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
         wanted = form.get("session_id")
         data = [{"session_id": str(session_id), "num_received": str(count), "stage": "finished"}
@@ -159,15 +101,15 @@ class FakeMetaAudiences(_AudienceHttpFake):
         return {"POST": "meta_add", "DELETE": "meta_remove"}.get(method, "meta_read")
 
     @staticmethod
-    def _invalid(message: str) -> _Answer:
-        return _Answer(400, {"error": {"message": f"Invalid parameter: {message}", "type": "OAuthException",
+    def _invalid(message: str) -> Answer:
+        return Answer(400, {"error": {"message": f"Invalid parameter: {message}", "type": "OAuthException",
                                        "code": 100, "fbtrace_id": "fake"}})
 
     def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
         form = {k: v[-1] for k, v in parse_qs(urlsplit(http.path).query).items()}
         form.update({k: v[-1] for k, v in parse_qs(body).items()})
         if form.get("access_token") != self.access_token:
-            raise _Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
+            raise Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
                                           "code": 190, "fbtrace_id": "fake"}})
         if re.fullmatch(r"/v\d+\.\d+/act_\d+/customaudiences", urlsplit(http.path).path):
             return self._custom_audiences(method, form)
@@ -175,7 +117,7 @@ class FakeMetaAudiences(_AudienceHttpFake):
             return self._sessions(http, form)
         match = re.fullmatch(r"/v\d+\.\d+/(\d+)/users", urlsplit(http.path).path)
         if match is None or match.group(1) not in self.audiences:
-            raise _Answer(400, {"error": {"message": "Unsupported request.", "type": "GraphMethodException",
+            raise Answer(400, {"error": {"message": "Unsupported request.", "type": "GraphMethodException",
                                           "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
         payload = json.loads(form.get("payload") or "{}")
         schema = payload.get("schema")
@@ -212,8 +154,8 @@ class FakeLinkedInDmpSegments(_AudienceHttpFake):
         return "linkedin"
 
     def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
-        def refuse(status: int, message: str, code: str | None = None) -> _Answer:
-            return _Answer(status, {"status": status, "message": message, **({"code": code} if code else {})})
+        def refuse(status: int, message: str, code: str | None = None) -> Answer:
+            return Answer(status, {"status": status, "message": message, **({"code": code} if code else {})})
 
         match = re.fullmatch(r"/rest/dmpSegments/(\d+)/users", urlsplit(http.path).path)
         if method != "POST" or match is None:

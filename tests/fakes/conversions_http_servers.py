@@ -20,84 +20,31 @@ server_error (500, not applied).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import threading
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.json_http_fake import Answer, JsonHttpFake
 from tests.fakes.linkedin_server import ACTIVE_VERSIONS
-from tests.fakes.platform_fixtures import Faults, after_write
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 META_MATCH_KEYS = ("em", "ph", "fbc", "fbp", "external_id", "client_ip_address", "lead_id")
 LINKEDIN_ID_TYPES = {"SHA256_EMAIL", "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "ACXIOM_ID", "ORACLE_MOAT_ID"}
 
 
-class _Answer(Exception):
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(str(body))
-        self.status, self.body = status, body
+class _HttpFake(JsonHttpFake):
+    """One POST endpoint; `requests` logs the bodies, `counted` the events counted once."""
 
-
-class _HttpFake:
-    """The HTTP plumbing: one POST handler, faults, a log of requests."""
+    server_error = {"error": {"message": "Internal error", "code": 2, "is_transient": True}}
 
     def __init__(self, now: Callable[[], datetime] | None) -> None:
+        super().__init__()
         self.now = now or (lambda: datetime.now(UTC))
-        self.faults = Faults()
-        self.requests: list[Any] = []
         self.counted: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                fake._post(self)
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> _HttpFake:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _post(self, http: BaseHTTPRequestHandler) -> None:
-        body = http.rfile.read(int(http.headers.get("Content-Length") or 0)).decode()
-        self.requests.append(body)
-        fault = self.faults.take("post")
-        try:
-            if fault is not None and fault.kind == "server_error":
-                raise _Answer(500, {"error": {"message": "Internal error", "code": 2, "is_transient": True}})
-            with self._lock:
-                status, answer = self.handle(http, body)
-            if after_write(fault):
-                http.close_connection = True
-                return
-        except _Answer as error:
-            status, answer = error.status, error.body
-        data = json.dumps(answer).encode()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            http.send_response(status)
-            http.send_header("Content-Type", "application/json")
-            http.send_header("Content-Length", str(len(data)))
-            http.end_headers()
-            http.wfile.write(data)
-
-    def handle(self, http: BaseHTTPRequestHandler, body: str) -> tuple[int, dict[str, Any]]:
-        raise NotImplementedError
 
 
 class FakeMetaConversions(_HttpFake):
@@ -109,19 +56,19 @@ class FakeMetaConversions(_HttpFake):
         self.datasets, self.access_token = set(datasets), access_token
 
     @staticmethod
-    def _invalid(message: str, subcode: int = 2804003) -> _Answer:
-        return _Answer(400, {"error": {"message": f"Invalid parameter: {message}", "type": "OAuthException",
+    def _invalid(message: str, subcode: int = 2804003) -> Answer:
+        return Answer(400, {"error": {"message": f"Invalid parameter: {message}", "type": "OAuthException",
                                        "code": 100, "error_subcode": subcode, "fbtrace_id": "fake"}})
 
-    def handle(self, http: BaseHTTPRequestHandler, body: str) -> tuple[int, dict[str, Any]]:
+    def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
         match = re.fullmatch(r"/v\d+\.\d+/(\d+)/events", urlsplit(http.path).path)
         form = {k: v[-1] for k, v in parse_qs(urlsplit(http.path).query).items()}
         form.update({k: v[-1] for k, v in parse_qs(body).items()})
         if form.get("access_token") != self.access_token:
-            raise _Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
+            raise Answer(400, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException",
                                           "code": 190, "fbtrace_id": "fake"}})
         if match is None or match.group(1) not in self.datasets:
-            raise _Answer(400, {"error": {"message": "Unsupported post request.", "type": "GraphMethodException",
+            raise Answer(400, {"error": {"message": "Unsupported post request.", "type": "GraphMethodException",
                                           "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
         events = [json.loads(e) if isinstance(e, str) else e for e in json.loads(form.get("data") or "[]")]
         if not events:
@@ -157,9 +104,9 @@ class FakeLinkedInConversions(_HttpFake):
         super().__init__(now)
         self.rules, self.access_token = set(rules), access_token
 
-    def handle(self, http: BaseHTTPRequestHandler, body: str) -> tuple[int, dict[str, Any]]:
-        def refuse(status: int, message: str) -> _Answer:
-            return _Answer(status, {"status": status, "message": message})
+    def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
+        def refuse(status: int, message: str) -> Answer:
+            return Answer(status, {"status": status, "message": message})
 
         if urlsplit(http.path).path != "/rest/conversionEvents":
             raise refuse(404, "no such resource")
