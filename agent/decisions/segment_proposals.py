@@ -4,9 +4,8 @@ policies/segment_exclusions.py): the same window, lag curve and protections as t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy import Engine
 
@@ -18,8 +17,9 @@ from connectors.records import SegmentRow
 from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
 from policies.protection import may_change
-from policies.roas_evidence import WindowEvidence, estimate_dispersion, window_bounds
-from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, SegmentWindow, propose
+from policies.roas_evidence import estimate_dispersion, window_bounds
+from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, propose
+from policies.segment_windows import segment_windows
 
 
 def settings_for(config: AgentConfig, account: AccountConfig) -> SegmentExclusionSettings:
@@ -69,23 +69,7 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
         entity = snapshot.entities.get(ad_set_id)
         if entity is None or entity.learning or not may_change(snapshot, ad_set_id):
             continue
-        windows = _windows(ad_set_rows, start, end, lambda day: curve.for_day(day, today))
+        windows = segment_windows(ad_set_rows, start, end, lambda day: curve.for_day(day, today))
         proposals += propose(snapshot.platform, account.id, entity, windows, settings, today)
     return proposals
 
-
-def _windows(rows: list[SegmentRow], start: date, end: date,
-             completeness: Callable[[date], float]) -> list[SegmentWindow]:
-    grouped: dict[tuple[str, str], list[SegmentRow]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.dimension, row.segment)].append(row)
-    found = []
-    for (dimension, segment), parts in sorted(grouped.items()):
-        spend = sum((r.spend for r in parts), Decimal(0))
-        exposure = sum(float(r.spend) * completeness(r.day) for r in parts)
-        found.append(SegmentWindow(dimension, segment, WindowEvidence(
-            start, end, spend, exposure, sum(r.conversions for r in parts),
-            sum((r.conversion_value for r in parts), Decimal(0)), sum(r.clicks for r in parts),
-            sum(r.impressions for r in parts), len({r.day for r in parts if r.spend > 0}), exposure,
-            min(r.day for r in parts))))
-    return found

@@ -11,11 +11,10 @@ can paste under the account: a copy segment (docs/copy.md, "Copy per segment"), 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import yaml
@@ -26,7 +25,6 @@ from agent.config import AccountConfig, AgentConfig
 from agent.decisions.snapshots import load_snapshot
 from agent.outcomes.store import all_outcomes
 from agent.storage.segment_store import load_segment_rows
-from connectors.records import SegmentRow
 from connectors.segments import DIMENSIONS
 from policies.conversion_lag import lag_curve
 from policies.customer_segments import (
@@ -36,9 +34,9 @@ from policies.customer_segments import (
     customers_from,
     rfm_segments,
 )
-from policies.roas_evidence import WindowEvidence, estimate_dispersion, window_bounds
+from policies.roas_evidence import estimate_dispersion, window_bounds
 from policies.segment_discovery import BreakdownSuggestion, DiscoverySettings, suggest_from_breakdowns
-from policies.segment_exclusions import SegmentWindow
+from policies.segment_windows import segment_windows
 
 DEFAULT_WINDOW_DAYS = 28
 CHANNEL_OF_CLICK_ID = (("gclid", "google_ads"), ("gbraid", "google_ads"), ("wbraid", "google_ads"),
@@ -84,21 +82,6 @@ def customer_snippet(suggestion: CustomerSuggestion) -> dict[str, Any]:
     return {"copywriter": {"segments": [{"name": slug(suggestion.name), "description": suggestion.description}]}}
 
 
-def _windows(rows: Sequence[SegmentRow], start: date, end: date, completeness: Mapping[date, float]) -> list[SegmentWindow]:
-    grouped: dict[tuple[str, str], list[SegmentRow]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.dimension, row.segment)].append(row)
-    found = []
-    for (dimension, segment), parts in sorted(grouped.items()):
-        spend = sum((r.spend for r in parts), Decimal(0))
-        exposure = sum(float(r.spend) * completeness[r.day] for r in parts)
-        found.append(SegmentWindow(dimension, segment, WindowEvidence(
-            start, end, spend, exposure, sum(r.conversions for r in parts),
-            sum((r.conversion_value for r in parts), Decimal(0)), sum(r.clicks for r in parts),
-            sum(r.impressions for r in parts), len({r.day for r in parts if r.spend > 0}), exposure,
-            min(r.day for r in parts))))
-    return found
-
 
 def account_suggestions(engine: Engine, config: AgentConfig, account: AccountConfig, today: date, clock: Clock,
                         window_days: int = DEFAULT_WINDOW_DAYS) -> AccountSuggestions:
@@ -111,7 +94,7 @@ def account_suggestions(engine: Engine, config: AgentConfig, account: AccountCon
     with engine.connect() as connection:
         rows = load_segment_rows(connection, account.id, start, end, DIMENSIONS)
     completeness = {day: curve.for_day(day, today) for day in {r.day for r in rows}}
-    windows = _windows(rows, start, end, completeness)
+    windows = segment_windows(rows, start, end, completeness.__getitem__)
     return AccountSuggestions(account.id, snapshot.platform, start, end,
                               suggest_from_breakdowns(account.id, snapshot.platform, snapshot.currency, windows,
                                                       settings))
