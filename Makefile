@@ -34,6 +34,8 @@ demo: $(STAMP)
 	$(BIN)/paid-media-agent report segments --dimension placement --proposals --config $(DEMO_DIR)/config.yaml
 	$(BIN)/paid-media-agent report segments --dimension device --proposals --config $(DEMO_DIR)/config.yaml
 	$(BIN)/paid-media-agent report segments --dimension company_size --proposals --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent segments list --config $(DEMO_DIR)/config.yaml
+	$(BIN)/paid-media-agent segments suggest --account acme-search --config $(DEMO_DIR)/config.yaml
 	@echo
 	@echo "Results: database $(DEMO_DIR)/paid_media_agent.db, dashboard $(DEMO_DIR)/dashboard.html, config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent actions list --config $(DEMO_DIR)/config.yaml"
