@@ -21,6 +21,7 @@ from agent.audiences.config_warnings import audience_warnings
 from agent.auth.checks import auth_warnings
 from agent.bootstrap import build_connectors, run_configured_cycle
 from agent.commands.actions import actions_group, pause_all_automation, resume_automation
+from agent.commands.actions_settle import actions_settle
 from agent.commands.annotate import annotate
 from agent.commands.audiences import audiences_group
 from agent.commands.audit import audit_group
@@ -224,6 +225,7 @@ def serve(config_path: Path) -> None:
     raise SystemExit(AgentService(config, config_path).run())
 
 
+actions_group.add_command(actions_settle)
 main.add_command(actions_group)
 main.add_command(pause_all_automation)
 main.add_command(resume_automation)
