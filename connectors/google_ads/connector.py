@@ -37,7 +37,7 @@ from connectors.records import (
 )
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
-from connectors.segments import BREAKDOWN_REPORTS, merged
+from connectors.segments import BREAKDOWN_REPORTS, OPTIONAL_BREAKDOWN_REPORTS, merged
 
 log = logging.getLogger(__name__)
 PLATFORM = "google_ads"
@@ -235,13 +235,15 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
 
     def breakdown_reports(self, account_id: str) -> Sequence[str]:
         self._account(account_id)
-        return tuple(BREAKDOWN_REPORTS[PLATFORM])
+        return (*BREAKDOWN_REPORTS[PLATFORM], *OPTIONAL_BREAKDOWN_REPORTS[PLATFORM])
 
     def segment_metrics(self, account_id: str, report: str, start: date, end: date) -> Iterable[SegmentRow]:
         """One breakdown report (connectors/google_ads/breakdowns.py), in our segment names."""
         account = self._account(account_id)
         currency = self._account_info(account).currency
         resource = breakdowns.resource_of(report)
+        if report == "customer_type" and not list(self._search(account, breakdowns.LIFECYCLE_GOALS_QUERY, "goal")):
+            return []  # no customer lifecycle goal: Google does not tell new from returning customers
         rows = self._search(account, breakdowns.breakdown_query(report, start, end), resource)
         geo_names: dict[str, str] = {}
         if report == "region":
