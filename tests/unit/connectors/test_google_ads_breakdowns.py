@@ -21,6 +21,7 @@ from tests.fakes.platform_fixtures import SimBackend, make_simulator
 
 TODAY = date(2026, 11, 23)
 START, END = date(2026, 11, 16), date(2026, 11, 22)
+YESTERDAY_BUT_ONE = date(2026, 11, 21)
 TOKEN = "dev-token"
 
 
@@ -73,7 +74,8 @@ def test_region_names_are_looked_up_once_per_connector(google: tuple[GoogleAdsCo
 def test_new_and_returning_customers_where_the_account_has_a_lifecycle_goal(
         google: tuple[GoogleAdsConnector, FakeGoogleAds]) -> None:
     connector, fake = google
-    assert list(connector.segment_metrics("acme-de", "customer_type", START, END)) == []  # no goal: no report
+    for _ in range(2):  # no goal: no report; the goal is asked once per report day
+        assert list(connector.segment_metrics("acme-de", "customer_type", START, YESTERDAY_BUT_ONE)) == []
     assert [kind for kind, _ in fake.requests if kind != "search:customer"] == ["search:goal"]
     fake.lifecycle_goals["1234567890"] = ("NEW_CUSTOMER_ACQUISITION",)
     rows = list(connector.segment_metrics("acme-de", "customer_type", START, END))
