@@ -22,6 +22,7 @@ from agent.cli import main
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
 from agent.cycle.run import run_cycle
+from agent.decisions.prospecting_proposals import prospecting_proposals
 from agent.storage.action_states import list_actions
 from agent.storage.audience_ledger import open_batch, settle_batch
 from connectors.connector_options import ConnectorOptions
@@ -31,10 +32,13 @@ from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
+from policies.base import Snapshot
 from tests.fakes.meta_server import FakeMeta
 from tests.fakes.platform_fixtures import SimBackend, make_simulator
 from tests.integration.test_audience_cli import write_config
 from tests.integration.test_audience_sync import NOW, email
+from tests.integration.test_crm_segments import CUSTOMERS, import_list, import_outcomes, seed_entities, write
+from tests.integration.test_crm_segments import config_for as crm_config
 
 TODAY = date(2026, 11, 23)
 SIM_ACCOUNT = "sim-social"
@@ -165,3 +169,31 @@ def test_config_check_names_a_prospecting_segment_that_is_not_synced(engine: Eng
     path.write_text(yaml.safe_dump(raw))
     empty = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
     assert empty.exit_code == 2 and "prospecting.campaigns" in empty.output, empty.output
+
+
+def test_the_evidence_carries_the_campaigns_existing_customer_share(engine: Engine, tmp_path: Path) -> None:
+    """Four CRM conversions of campaign s-c1, two from people who were customers before: 50%."""
+    seed_entities(engine)
+    # the CRM fixture's outcomes carry Google click ids (attributed to this account's campaign s-c1); the
+    # snapshot below stands for a platform whose connector executes audience exclusions
+    account = {"id": "shop-search", "platform": "simulator", "simulate": "google_ads", "currency": "USD",
+               "audiences": {"existing-customers": "2384"},
+               "prospecting": {"campaigns": ["s-c1"], "exclude_segment": "existing-customers", "window_days": 30}}
+    config = crm_config(engine, accounts=[account])
+    import_list(engine, config, write(tmp_path, "crm.csv", CUSTOMERS))
+    import_outcomes(engine, config, tmp_path)
+    with engine.begin() as connection:
+        open_batch(connection, batch_id="b1", account_id="shop-search", platform="meta", audience_id="2384",
+                   segment="existing-customers", operation="add", members=[email("ann")], action_id=None, now=NOW)
+        settle_batch(connection, "b1", "applied", NOW)
+    entities = [Entity("meta", "shop-search", "campaign", "s-c1", None, "c", "ACTIVE", "USD"),
+                Entity("meta", "shop-search", "ad_set", "s-as1", "s-c1", "a", "ACTIVE", "USD",
+                       attributes={"excluded_audience_ids": []})]
+    snapshot = Snapshot(account_id="shop-search", platform="meta", currency="USD", timezone="UTC",
+                        today=date(2026, 11, 25), entities={e.entity_id: e for e in entities}, daily={})
+    [proposal] = prospecting_proposals(engine, config, config.account("shop-search"), snapshot)
+    assert (proposal.entity_id, proposal.change["to"]) == ("s-as1", {"excluded_audience_id": "2384"})
+    evidence = proposal.evidence
+    assert (evidence["campaign_conversions"], evidence["campaign_existing_customers"]) == (4, 2)
+    assert evidence["existing_share"] == 0.5 and evidence["existing_share_low"] < 0.5 < evidence["existing_share_high"]
+    assert evidence["audience_members_synced"] == 1
