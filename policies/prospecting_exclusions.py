@@ -8,8 +8,9 @@ Nothing is proposed while the platform does not hold the audience yet: the calle
 members our sync has seen the platform accept (`held_members`), and with none of them the audience
 is not excluded (an empty or unknown audience would exclude nobody, or fail). Nor when the
 platform's audience list is known and does not show the audience. An ad set that already excludes
-it is never proposed again. Exclusions are set on ad sets (Meta ad sets, LinkedIn campaigns); the
-Google Ads connector does not execute audience exclusions, so Google accounts get no proposal.
+it is never proposed again. Exclusions are set on Meta ad sets. The Google Ads connector does not
+execute audience exclusions, and on LinkedIn a synced DMP segment is excluded through its own ad
+segment id (urn:li:adSegment), which the sync does not record yet: neither gets a proposal.
 
 Evidence: the audience's size (members held, and the platform's estimate where it gives one) and,
 where imported outcomes allow, the share of the campaign's CRM conversions that came from people
@@ -28,7 +29,7 @@ from policies.protection import is_protected
 
 POLICY_NAME = "prospecting_exclusions"
 # where each platform's connector executes exclude_audience (connectors/*/writes.py)
-EXCLUSION_LEVEL: Mapping[str, str] = {"meta": "ad_set", "linkedin": "ad_set"}
+EXCLUSION_LEVEL: Mapping[str, str] = {"meta": "ad_set"}
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ def audience_warnings(accounts: Iterable[AccountConfig]) -> list[str]:
     warnings = []
     for account in accounts:
         if account.prospecting is not None and platform_of(account) not in EXCLUSION_LEVEL:
-            warnings.append(f"account {account.id}: prospecting exclusions are set on ad sets (Meta, LinkedIn); "
-                            f"the {platform_of(account)} connector does not execute exclude_audience, so nothing "
-                            "is proposed")
+            warnings.append(f"account {account.id}: prospecting exclusions of a synced audience are proposed on "
+                            f"Meta ad sets only; on {platform_of(account)} nothing is proposed")
         if not account.audiences:
             continue
         if platform_of(account) == "linkedin":

@@ -197,3 +197,15 @@ def test_the_evidence_carries_the_campaigns_existing_customer_share(engine: Engi
     assert (evidence["campaign_conversions"], evidence["campaign_existing_customers"]) == (4, 2)
     assert evidence["existing_share"] == 0.5 and evidence["existing_share_low"] < 0.5 < evidence["existing_share_high"]
     assert evidence["audience_members_synced"] == 1
+
+
+def test_config_check_warns_that_google_gets_no_prospecting_exclusion(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-search": {"customers": "555"}})
+    raw = yaml.safe_load(path.read_text())
+    search = next(a for a in raw["accounts"] if a["id"] == "shop-search")
+    search["prospecting"] = {"campaigns": ["Prospecting *"], "exclude_segment": "customers"}
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "account shop-search: prospecting exclusions of a synced audience are proposed on Meta ad sets only" \
+        in result.output

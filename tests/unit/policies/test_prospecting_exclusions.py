@@ -63,5 +63,5 @@ def test_protected_targeting_and_platforms_without_the_lever_get_nothing() -> No
     targeted = snapshot([entity("c1", level="campaign", parent=None), entity("A", audience_ids=[AUDIENCE])],
                         audiences=[Audience("acct", AUDIENCE, "customers", 41_000)])
     assert propose_prospecting_exclusions(targeted, TARGET) == []
-    google = replace(_world(), platform="google_ads")
-    assert propose_prospecting_exclusions(google, TARGET) == []
+    for platform in ("google_ads", "linkedin"):  # no exclusion of a synced audience there yet
+        assert propose_prospecting_exclusions(replace(_world(), platform=platform), TARGET) == []
