@@ -258,7 +258,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         with self._lock:
             known = self._lifecycle_goals.get(key)
         if known is None:
-            known = bool(self._search(account, breakdowns.LIFECYCLE_GOALS_QUERY, "goal"))
+            known = any(breakdowns.is_lifecycle_goal(row)
+                        for row in self._search(account, breakdowns.LIFECYCLE_GOALS_QUERY, "goal"))
             with self._lock:
                 self._lifecycle_goals[key] = known
         return known
