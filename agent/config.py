@@ -21,7 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 
 from agent.alerts.settings import AlertSettings
 from agent.approvals.settings import ApprovalSettings
-from agent.audiences.settings import LookalikeSettings
+from agent.audiences.settings import LookalikeSettings, ProspectingSettings
 from agent.config_problems import connector_field_problems, describe_error, format_location
 from agent.copywriter.settings import CopywriterSettings
 from agent.customers.settings import PrivacySettings, SegmentDefinitions
@@ -83,6 +83,8 @@ class AccountConfig(StrictModel):
                                           "LinkedIn DMP segment id); docs/audiences.md")
     lookalikes: dict[str, LookalikeSettings] = Field(
         default_factory=dict, description="synced segment -> a lookalike it seeds (Meta); docs/audiences.md")
+    prospecting: ProspectingSettings | None = Field(
+        default=None, description="prospecting campaigns and the synced segment they exclude; docs/segments.md")
     platform_attribution: str | None = Field(
         default=None, description="Meta: attribution windows counted, e.g. 7d_click_1d_view (default: the ad "
                                   "account's own setting); 7d_view and 28d_view are no longer returned")
@@ -129,6 +131,9 @@ class AccountConfig(StrictModel):
                                  f"{', '.join(self.audiences) or 'none'})")
         if self.lookalikes and (self.simulate or self.platform) != "meta":
             raise ValueError("lookalikes: lookalike seeds are created on Meta only")
+        if self.prospecting is not None and self.prospecting.exclude_segment not in self.audiences:
+            raise ValueError(f"prospecting.exclude_segment: {self.prospecting.exclude_segment!r} must be a synced "
+                             f"segment (one of audiences: {', '.join(self.audiences) or 'none'})")
         return self
 
     @model_validator(mode="after")

@@ -22,8 +22,13 @@ from decimal import Decimal
 from connectors.records import MetricRow, SegmentRow
 
 UNKNOWN = "unknown"
-DIMENSIONS: tuple[str, ...] = ("device", "age", "gender", "region", "placement",
-                               "company_size", "industry", "seniority", "job_function")
+DELIVERY_DIMENSIONS: tuple[str, ...] = ("device", "age", "gender", "region", "placement",
+                                        "company_size", "industry", "seniority", "job_function")
+# Dimensions that split conversions only (the platform reports no spend or clicks per segment): Google's
+# new vs returning customers. Their spend stays in `unknown`, whole.
+CONVERSION_DIMENSIONS: tuple[str, ...] = ("customer_type",)
+DIMENSIONS: tuple[str, ...] = DELIVERY_DIMENSIONS + CONVERSION_DIMENSIONS
+CUSTOMER_TYPES: tuple[str, ...] = ("new", "returning", UNKNOWN)
 AGES: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
 COMPANY_SIZES: tuple[str, ...] = ("1", "2-10", "11-50", "51-200", "201-500", "501-1000", "1001-5000",
                                   "5001-10000", "10001+")
@@ -34,6 +39,8 @@ _GOOGLE_DEVICE = {"MOBILE": "mobile", "DESKTOP": "desktop", "TABLET": "tablet", 
 _GOOGLE_AGE = {"AGE_RANGE_18_24": "18-24", "AGE_RANGE_25_34": "25-34", "AGE_RANGE_35_44": "35-44",
                "AGE_RANGE_45_54": "45-54", "AGE_RANGE_55_64": "55-64", "AGE_RANGE_65_UP": "65+"}
 _GOOGLE_GENDER = {"MALE": "male", "FEMALE": "female"}
+# ConvertingUserPriorEngagementTypeAndLtvBucketEnum (segments.new_versus_returning_customers)
+_GOOGLE_CUSTOMER_TYPE = {"NEW": "new", "NEW_AND_HIGH_LTV": "new", "RETURNING": "returning"}
 
 # -- Meta insights breakdown values --------------------------------------------------------------
 _META_DEVICE = {"mobile_app": "mobile", "mobile_web": "mobile", "desktop": "desktop"}
@@ -79,6 +86,10 @@ def google_age(value: object) -> str:
 
 def google_gender(value: object) -> str:
     return _GOOGLE_GENDER.get(_enum_name(value), UNKNOWN)
+
+
+def google_customer_type(value: object) -> str:
+    return _GOOGLE_CUSTOMER_TYPE.get(_enum_name(value), UNKNOWN)
 
 
 def meta_age(value: str | None) -> str:
@@ -195,3 +206,6 @@ BREAKDOWN_REPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "linkedin": {"company_size": ("company_size",), "industry": ("industry",), "seniority": ("seniority",),
                  "job_function": ("job_function",)},
 }
+# Reports a connector reads only where the account has what they need (Google's customer_type: a customer
+# lifecycle goal); one that answers no rows stores nothing.
+OPTIONAL_BREAKDOWN_REPORTS: dict[str, dict[str, tuple[str, ...]]] = {"google_ads": {"customer_type": ("customer_type",)}}

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from agent.audiences.proposals import platform_of
 from agent.config import AccountConfig
+from policies.prospecting_exclusions import EXCLUSION_LEVEL
 
 LINKEDIN_PERMISSION = ("account {account}: LinkedIn audience sync writes DMP segment users, which needs LinkedIn's "
                        "partner permission rw_dmp_segments (not part of the Marketing API program); an app "
@@ -17,6 +18,9 @@ def audience_warnings(accounts: Iterable[AccountConfig]) -> list[str]:
     """One line per account whose audiences need something the config cannot prove."""
     warnings = []
     for account in accounts:
+        if account.prospecting is not None and platform_of(account) not in EXCLUSION_LEVEL:
+            warnings.append(f"account {account.id}: prospecting exclusions of a synced audience are proposed on "
+                            f"Meta ad sets only; on {platform_of(account)} nothing is proposed")
         if not account.audiences:
             continue
         if platform_of(account) == "linkedin":

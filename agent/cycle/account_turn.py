@@ -32,6 +32,7 @@ from agent.decisions.budget_plans import gate_plan, split_plans, yield_to_plans
 from agent.decisions.effects import still_to_add
 from agent.decisions.gate import KIND_PRIORITY as STATE_SETTING_KINDS
 from agent.decisions.gate import context_for, decide, kinds_on_auto, resolve_conflicts
+from agent.decisions.prospecting_proposals import prospecting_proposals
 from agent.decisions.queue_upkeep import keep_pending
 from agent.decisions.segment_proposals import cycle_proposals as segment_proposals
 from agent.decisions.snapshots import load_snapshot
@@ -108,6 +109,7 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     proposals += upload_proposals(engine, account, config, now)
     proposals += audience_proposals(engine, account, crm_segment_source)  # docs/audiences.md
     proposals += lookalike_proposals(engine, account)
+    proposals += prospecting_proposals(engine, config, account, snapshot)  # docs/segments.md
     proposals += drafts
     tests = copy_tests.plan_copy_tests(engine, snapshot, config.experiments.copy_tests, now)
     proposals += tests.proposals  # launches of approved drafts and losers' pauses (docs/experiments.md)

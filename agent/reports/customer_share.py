@@ -98,6 +98,37 @@ def _customers_since(connection: Connection, config: AgentConfig) -> tuple[dict[
     return since, segment.name
 
 
+def _conversions(connection: Connection, start: date, end: date, account_ids: Collection[str] | None,
+                 by: str) -> dict[str, dict[str, _Conversion]]:
+    """CRM records with a click day in the period, grouped by `by` (account_id or campaign_id)."""
+    conversions: dict[str, dict[str, _Conversion]] = defaultdict(dict)
+    for row in attributed_identities(connection, account_ids):
+        if row["click_day"] is None or not start <= row["click_day"] <= end or row[by] is None:
+            continue
+        at = as_utc(row["stage_at"])
+        conversion = conversions[str(row[by])].setdefault(row["crm_id"], _Conversion(at))
+        conversion.first_at = min(conversion.first_at, at)
+        conversion.identifiers |= {(k, row[f"{k}_sha256"]) for k in ("email", "phone") if row[f"{k}_sha256"]}
+        conversion.identifiers.add(("crm_id", row["crm_id"]))
+    return conversions
+
+
+def campaign_shares(connection: Connection, config: AgentConfig, account_id: str, start: date, end: date
+                    ) -> dict[str, ShareRow]:
+    """Per campaign of one account: its CRM conversions in the period and how many came from existing
+    customers (empty without an existing-customer segment or attributed outcomes)."""
+    found = _customers_since(connection, config)
+    if found is None:
+        return {}
+    since = found[0]
+    result = {}
+    for campaign, records in _conversions(connection, start, end, [account_id], "campaign_id").items():
+        existing = sum(1 for c in records.values() if _was_customer(c, since))
+        low, high = wilson_interval(existing, len(records))
+        result[campaign] = ShareRow(account_id, len(records), existing, low, high)
+    return result
+
+
 def customer_share(connection: Connection, config: AgentConfig, start: date, end: date,
                    account_ids: Collection[str] | None = None) -> dict[str, Any]:
     """The report's `customers` section: per account, conversions from existing and from new customers."""
@@ -105,15 +136,7 @@ def customer_share(connection: Connection, config: AgentConfig, start: date, end
     if found is None:
         return {"segment": None, "note": "no segment of kind existing_customers configured", "rows": []}
     since, segment_name = found
-    conversions: dict[str, dict[str, _Conversion]] = defaultdict(dict)
-    for row in attributed_identities(connection, account_ids):
-        if row["click_day"] is None or not start <= row["click_day"] <= end:
-            continue
-        at = as_utc(row["stage_at"])
-        conversion = conversions[row["account_id"]].setdefault(row["crm_id"], _Conversion(at))
-        conversion.first_at = min(conversion.first_at, at)
-        conversion.identifiers |= {(k, row[f"{k}_sha256"]) for k in ("email", "phone") if row[f"{k}_sha256"]}
-        conversion.identifiers.add(("crm_id", row["crm_id"]))
+    conversions = _conversions(connection, start, end, account_ids, "account_id")
     rows = []
     for account, records in sorted(conversions.items()):
         existing = sum(1 for c in records.values() if _was_customer(c, since))

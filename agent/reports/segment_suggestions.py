@@ -25,7 +25,7 @@ from agent.config import AccountConfig, AgentConfig
 from agent.decisions.snapshots import load_snapshot
 from agent.outcomes.store import all_outcomes
 from agent.storage.segment_store import load_segment_rows
-from connectors.segments import DIMENSIONS
+from connectors.segments import DELIVERY_DIMENSIONS
 from policies.conversion_lag import lag_curve
 from policies.customer_segments import (
     CustomerSuggestion,
@@ -92,7 +92,7 @@ def account_suggestions(engine: Engine, config: AgentConfig, account: AccountCon
     settings = DiscoverySettings(target_roas=policy.target_roas,
                                  dispersion=estimate_dispersion(snapshot, start, end, curve))
     with engine.connect() as connection:
-        rows = load_segment_rows(connection, account.id, start, end, DIMENSIONS)
+        rows = load_segment_rows(connection, account.id, start, end, DELIVERY_DIMENSIONS)
     completeness = {day: curve.for_day(day, today) for day in {r.day for r in rows}}
     windows = segment_windows(rows, start, end, completeness.__getitem__)
     return AccountSuggestions(account.id, snapshot.platform, start, end,

@@ -27,6 +27,7 @@ from agent.decisions.snapshots import load_snapshot
 from agent.reports import customer_share
 from agent.storage.segment_store import SegmentTotal, segment_totals
 from connectors.records import quantize_money
+from connectors.segments import CONVERSION_DIMENSIONS
 from policies.base import Proposal
 from policies.conversion_lag import DEFAULT_CURVE, LagCurve, lag_curve
 from policies.roas_evidence import DEFAULT_VALUE_CV, WindowEvidence, roas_posterior
@@ -48,8 +49,8 @@ class SegmentLine:
     conversions: float
     cpa: Decimal | None
     roas: float | None
-    roas_low: float
-    roas_high: float
+    roas_low: float | None  # None for conversion-only dimensions (customer_type): no spend per segment
+    roas_high: float | None
     probability_below_target: float
     below_target: bool
 
@@ -58,10 +59,14 @@ class SegmentLine:
                 "dimension": self.dimension, "segment": self.segment, "currency": self.currency,
                 "spend": str(self.spend), "spend_share": round(self.spend_share, 4),
                 "conversions": round(self.conversions, 2), "cpa": None if self.cpa is None else str(self.cpa),
-                "roas": None if self.roas is None else round(self.roas, 3), "roas_low": round(self.roas_low, 3),
-                "roas_high": round(self.roas_high, 3),
+                "roas": None if self.roas is None else round(self.roas, 3), "roas_low": _rounded(self.roas_low),
+                "roas_high": _rounded(self.roas_high),
                 "probability_below_target": round(self.probability_below_target, 3),
                 "below_target": self.below_target}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ def build_segment_report(connection: Connection, config: AgentConfig, today: dat
         below[(account, campaign, dim)] = Decimal(0)
         currencies[(account, campaign, dim)] = segments[0].currency
         for s in segments:
+            if dim in CONVERSION_DIMENSIONS:  # the platform splits conversions only: no CPA or ROAS per segment
+                lines.append(SegmentLine(
+                    account, campaign, s.campaign_name, dim, s.segment, s.currency,
+                    quantize_money(s.spend, s.currency), float(s.spend / spend) if spend > 0 else 0.0, s.conversions,
+                    None, None, None, None, 0.0, False))
+                continue
             own = _evidence(s.spend, s.exposure, s.conversions, s.conversion_value, start, end)
             posterior = roas_posterior(own, prior, PRIOR_CONVERSIONS, DEFAULT_VALUE_CV)
             low, high = posterior.quantiles(0.05, 0.95)
@@ -174,9 +185,11 @@ def render_text(report: SegmentReport) -> str:
             out.append(f"  {'segment':<30} {'spend':>12} {'share':>6} {'conv':>8} {'CPA':>10} {'ROAS':>6}  interval")
         cpa = "–" if line.cpa is None else str(line.cpa)
         roas = "–" if line.roas is None else f"{line.roas:.2f}"
+        interval = "–" if line.roas_low is None or line.roas_high is None else (
+            f"{line.roas_low:.2f}-{line.roas_high:.2f}")
         flag = "  below target" if line.below_target else ""
         out.append(f"  {line.segment:<30} {line.spend:>12} {line.spend_share:>6.1%} {line.conversions:>8.1f} "
-                   f"{cpa:>10} {roas:>6}  {line.roas_low:.2f}-{line.roas_high:.2f}{flag}")
+                   f"{cpa:>10} {roas:>6}  {interval}{flag}")
     return "\n".join(out) + "\n" + customers
 
 

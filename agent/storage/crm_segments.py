@@ -384,10 +384,11 @@ def prune_before(connection: Connection, cutoff: datetime) -> Pruned:
 
 def attributed_identities(connection: Connection, account_ids: Collection[str] | None = None) -> list[RowMapping]:
     """Every outcome attributed to an account (click id or UTM), with its CRM id, stage time, click day
-    and hashed identifiers: what the new-vs-existing-customer share reads."""
+    and hashed identifiers: what the new-vs-existing-customer share reads (per account or campaign)."""
     attributions = Attribution.__table__
     query = (select(OUTCOMES.c.crm_id, OUTCOMES.c.stage, OUTCOMES.c.stage_at, OUTCOMES.c.email_sha256,
-                    OUTCOMES.c.phone_sha256, attributions.c.account_id, attributions.c.click_day)
+                    OUTCOMES.c.phone_sha256, attributions.c.account_id, attributions.c.campaign_id,
+                    attributions.c.click_day)
              .join(attributions, attributions.c.outcome_id == OUTCOMES.c.id)
              .where(attributions.c.account_id.is_not(None)))
     if account_ids is not None:

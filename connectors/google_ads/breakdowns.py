@@ -7,6 +7,12 @@
   resource name), named through one `geo_target_constant` lookup of the ids not seen before.
 (https://developers.google.com/google-ads/api/fields/v26/age_range_view, .../gender_view,
 .../geographic_view: `ad_group` and `campaign` are segmenting resources of these views.)
+- customer_type: `segments.new_versus_returning_customers` on `ad_group`, only where the account has a
+  customer lifecycle goal (a `goal` of type NEW_CUSTOMER_ACQUISITION, CUSTOMER_RETENTION or
+  LOYALTY_RETENTION). The segment splits conversions ("for segmenting conversions by whether the user
+  is a new customer or a returning customer", the Segments field reference of v26), so the query
+  selects conversion metrics only, as for conversion-action segments; values follow
+  ConvertingUserPriorEngagementTypeAndLtvBucketEnum (NEW, RETURNING, NEW_AND_HIGH_LTV, UNKNOWN).
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from typing import Any
 
 from connectors.google_ads.reports import PLATFORM, micros_to_money, parse_date, value_to_money
 from connectors.records import SegmentRow
-from connectors.segments import UNKNOWN, google_age, google_device, google_gender, region
+from connectors.segments import (
+    UNKNOWN,
+    google_age,
+    google_customer_type,
+    google_device,
+    google_gender,
+    region,
+)
 
 _METRICS = ("metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, "
             "metrics.conversions_value")
@@ -27,12 +40,21 @@ _REPORTS: dict[str, tuple[str, str]] = {
     "age": ("ad_group_criterion.age_range.type", "age_range_view"),
     "gender": ("ad_group_criterion.gender.type", "gender_view"),
     "region": ("segments.geo_target_region", "geographic_view"),
+    "customer_type": ("segments.new_versus_returning_customers", "ad_group"),
 }
+_CONVERSION_METRICS = "metrics.conversions, metrics.conversions_value"
+LIFECYCLE_GOAL_TYPES = ("NEW_CUSTOMER_ACQUISITION", "CUSTOMER_RETENTION", "LOYALTY_RETENTION")
+LIFECYCLE_GOALS_QUERY = "SELECT goal.goal_id, goal.goal_type FROM goal"  # a few rows; their types checked here
+
+
+def is_lifecycle_goal(row: Any) -> bool:
+    return str(getattr(row.goal.goal_type, "name", row.goal.goal_type)) in LIFECYCLE_GOAL_TYPES
 
 
 def breakdown_query(report: str, start: date, end: date) -> str:
     segment_field, resource = _REPORTS[report]
-    return (f"SELECT campaign.id, ad_group.id, segments.date, {segment_field}, {_METRICS} FROM {resource} "
+    metrics = _CONVERSION_METRICS if report == "customer_type" else _METRICS
+    return (f"SELECT campaign.id, ad_group.id, segments.date, {segment_field}, {metrics} FROM {resource} "
             f"WHERE segments.date BETWEEN '{start.isoformat()}' AND '{end.isoformat()}'")
 
 
@@ -57,6 +79,8 @@ def segment_of(report: str, row: Any, geo_names: dict[str, str]) -> str:
         return google_age(row.ad_group_criterion.age_range.type_)
     if report == "gender":
         return google_gender(row.ad_group_criterion.gender.type_)
+    if report == "customer_type":
+        return google_customer_type(row.segments.new_versus_returning_customers)
     return region(geo_names.get(raw_region(row))) if raw_region(row) else UNKNOWN
 
 

@@ -37,7 +37,7 @@ from connectors.records import (
 )
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
-from connectors.segments import BREAKDOWN_REPORTS, merged
+from connectors.segments import BREAKDOWN_REPORTS, OPTIONAL_BREAKDOWN_REPORTS, merged
 
 log = logging.getLogger(__name__)
 PLATFORM = "google_ads"
@@ -77,6 +77,7 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         self._transports: dict[tuple[tuple[str, str], ...], GoogleAdsTransport] = {}
         self._state: dict[str, AccountState] = defaultdict(AccountState)
         self._geo_name_cache: dict[str, str] = {}  # geoTargetConstants/{id} -> its name
+        self._lifecycle_goals: dict[tuple[str, date], bool] = {}  # (account, report end) -> has a lifecycle goal
 
     @classmethod
     def from_context(cls, context: ConnectorContext) -> GoogleAdsConnector:
@@ -235,19 +236,33 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
 
     def breakdown_reports(self, account_id: str) -> Sequence[str]:
         self._account(account_id)
-        return tuple(BREAKDOWN_REPORTS[PLATFORM])
+        return (*BREAKDOWN_REPORTS[PLATFORM], *OPTIONAL_BREAKDOWN_REPORTS[PLATFORM])
 
     def segment_metrics(self, account_id: str, report: str, start: date, end: date) -> Iterable[SegmentRow]:
         """One breakdown report (connectors/google_ads/breakdowns.py), in our segment names."""
         account = self._account(account_id)
         currency = self._account_info(account).currency
         resource = breakdowns.resource_of(report)
+        if report == "customer_type" and not self._has_lifecycle_goal(account, end):
+            return []  # no customer lifecycle goal: Google does not tell new from returning customers
         rows = self._search(account, breakdowns.breakdown_query(report, start, end), resource)
         geo_names: dict[str, str] = {}
         if report == "region":
             geo_names = self._geo_names(account, {breakdowns.raw_region(r) for r in rows} - {""})
         return merged(parse_rows(rows, lambda r: breakdowns.segment_row(report, r, account_id, currency, geo_names),
                                  account_id, f"{resource} breakdown", breakdowns.row_id))
+
+    def _has_lifecycle_goal(self, account: GoogleAccount, end: date) -> bool:
+        """Whether the account has a customer lifecycle goal; asked once per account and report day."""
+        key = (account.account_id, end)
+        with self._lock:
+            known = self._lifecycle_goals.get(key)
+        if known is None:
+            known = any(breakdowns.is_lifecycle_goal(row)
+                        for row in self._search(account, breakdowns.LIFECYCLE_GOALS_QUERY, "goal"))
+            with self._lock:
+                self._lifecycle_goals[key] = known
+        return known
 
     def _geo_names(self, account: GoogleAccount, resource_names: set[str]) -> dict[str, str]:
         """Names of geo target constants, looked up once per connector (they do not change)."""

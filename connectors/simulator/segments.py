@@ -53,6 +53,8 @@ PROFILES: dict[str, tuple[SegmentProfile, ...]] = {
                            ("director", 0.15, 1.5, 1.2), ("cxo", 0.1, 1.4, 1.4)),
     "job_function": _profiles(("engineering", 0.3, 1.0, 1.0), ("information-technology", 0.25, 1.3, 1.1),
                               ("marketing", 0.2, 1.1, 1.0), ("sales", 0.15, 0.8, 1.0), ("finance", 0.1, 0.9, 1.2)),
+    # who converts: people new to the advertiser, returning customers (who convert more readily), unknown
+    "customer_type": _profiles(("new", 0.6, 0.8, 0.9), ("returning", 0.3, 1.5, 1.2), ("unknown", 0.1, 0.9, 1.0)),
 }
 REGIONS: dict[str, tuple[str, ...]] = {
     "USD": ("california", "texas", "new-york", "florida"),

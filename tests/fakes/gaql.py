@@ -34,8 +34,10 @@ DATE_SEGMENTS = frozenset({"segments.date", "segments.week", "segments.month", "
 # Conversion-action segments split conversions only: with delivery metrics the API answers
 # PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE ("segment by conversion_action and retrieve
 # conversion metrics", https://developers.google.com/google-ads/api/docs/conversions/reporting).
+# segments.new_versus_returning_customers splits conversions too ("for segmenting conversions by whether
+# the user is a new customer or a returning customer", the v26 Segments field reference).
 CONVERSION_SEGMENTS = frozenset({"segments.conversion_action", "segments.conversion_action_name",
-                                 "segments.conversion_action_category"})
+                                 "segments.conversion_action_category", "segments.new_versus_returning_customers"})
 DELIVERY_METRICS = frozenset({"metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.ctr",
                               "metrics.average_cpc", "metrics.average_cpm"})
 DEPTH = {"customer": 0, "campaign": 1, "ad_group": 2, "ad_group_ad": 3, "ad_group_criterion": 3}

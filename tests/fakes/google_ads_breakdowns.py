@@ -6,6 +6,9 @@ Answers, as the API does, with one row per ad group, day and segment value:
 - `FROM gender_view` with `ad_group_criterion.gender.type` (GenderTypeEnum MALE, FEMALE, UNDETERMINED);
 - `FROM geographic_view` with `segments.geo_target_region` (`geoTargetConstants/{id}`), and the names
   of those constants `FROM geo_target_constant WHERE geo_target_constant.resource_name IN (...)`.
+- `FROM ad_group` selecting `segments.new_versus_returning_customers`
+  (ConvertingUserPriorEngagementTypeAndLtvBucketEnum NEW, RETURNING, UNKNOWN) with conversion metrics only,
+  for customers that have a customer lifecycle goal (`goal_rows`: `FROM goal`, GoalTypeEnum);
 (https://developers.google.com/google-ads/api/reference/rpc/v26/DeviceEnum.Device,
 https://developers.google.com/google-ads/api/reference/rpc/v26/AgeRangeTypeEnum.AgeRangeType,
 https://developers.google.com/google-ads/api/reference/rpc/v26/GenderTypeEnum.GenderType.)
@@ -25,11 +28,14 @@ _DEVICE = {"mobile": "MOBILE", "desktop": "DESKTOP", "tablet": "TABLET"}
 _AGE = {"18-24": "AGE_RANGE_18_24", "25-34": "AGE_RANGE_25_34", "35-44": "AGE_RANGE_35_44",
         "45-54": "AGE_RANGE_45_54", "55-64": "AGE_RANGE_55_64", "65+": "AGE_RANGE_65_UP"}
 _GENDER = {"male": "MALE", "female": "FEMALE", "unknown": "UNDETERMINED"}
+_CUSTOMER_TYPE = {"new": "NEW", "returning": "RETURNING", "unknown": "UNKNOWN"}
 _BY_RESOURCE = {"age_range_view": "age", "gender_view": "gender", "geographic_view": "region"}
 
 
 def dimension_of(resource: str, query: str) -> str | None:
     """The breakdown a query asks for, or None when it is not a breakdown query."""
+    if resource == "ad_group" and "segments.new_versus_returning_customers" in query:
+        return "customer_type"
     if resource == "ad_group" and "segments.device" in query:
         return "device"
     return _BY_RESOURCE.get(resource)
@@ -58,6 +64,12 @@ def breakdown_rows(dimension: str, metrics: list[MetricRow], entities: dict[str,
                 row.ad_group_criterion.age_range.type_ = _AGE[segment]
             elif dimension == "gender":
                 row.ad_group_criterion.gender.type_ = _GENDER[segment]
+            elif dimension == "customer_type":  # conversions only: no cost, impressions or clicks per type
+                row.segments.new_versus_returning_customers = _CUSTOMER_TYPE[segment]
+                row.metrics.conversions = piece.conversions
+                row.metrics.conversions_value = float(piece.conversion_value)
+                rows.append(row)
+                continue
             else:
                 row.segments.geo_target_region = f"geoTargetConstants/{ids.numeric(f'geo:{segment}')}"
             row.metrics.cost_micros = int(piece.spend * 1_000_000)
@@ -81,3 +93,14 @@ def geo_constant_rows(query: str, ids: IdMap, new_row: Callable[[], Any]) -> lis
         rows.append(row)
     return rows
 
+
+
+def goal_rows(goal_types: tuple[str, ...], ids: IdMap, customer: str, new_row: Callable[[], Any]) -> list[Any]:
+    """The customer's lifecycle goals (GoalTypeEnum NEW_CUSTOMER_ACQUISITION, CUSTOMER_RETENTION, ...)."""
+    rows = []
+    for goal_type in goal_types:
+        row = new_row()
+        row.goal.goal_id = ids.numeric(f"goal:{customer}:{goal_type}")
+        row.goal.goal_type = goal_type
+        rows.append(row)
+    return rows

@@ -181,6 +181,7 @@ class FakeGoogleAds:
         self.labels = Labels(self.ids)  # the accounts' labels (tests/fakes/google_labels.py)
         self.schedules = Schedules(self.ids)  # campaigns' ad schedule criteria (tests/fakes/google_schedules.py)
         self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
+        self.lifecycle_goals: dict[str, tuple[str, ...]] = {}  # customer id -> its customer lifecycle goal types
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
@@ -316,6 +317,8 @@ class FakeGoogleAds:
                 return self.labels.rows(resource, customer, entities, Row)
             if resource == "campaign_criterion":
                 return self.schedules.rows(entities, Row)
+            if resource == "goal":
+                return breakdowns.goal_rows(self.lifecycle_goals.get(customer, ()), self.ids, customer, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
             if resource == "ad_group_bid_modifier":

@@ -1,4 +1,4 @@
-"""Google Ads breakdowns (device, age, gender, region) through the real google-ads SDK against the fake."""
+"""Google Ads breakdowns (device, age, gender, region, customer type) through the real google-ads SDK against the fake."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from tests.fakes.platform_fixtures import SimBackend, make_simulator
 
 TODAY = date(2026, 11, 23)
 START, END = date(2026, 11, 16), date(2026, 11, 22)
+YESTERDAY_BUT_ONE = date(2026, 11, 21)
 TOKEN = "dev-token"
 
 
@@ -42,7 +43,8 @@ def test_every_breakdown_sums_to_the_ad_groups_totals_in_our_names(
         google: tuple[GoogleAdsConnector, FakeGoogleAds]) -> None:
     connector, fake = google
     totals = [m for m in connector.daily_metrics("acme-de", START, END) if m.level == "ad_set"]
-    assert connector.breakdown_reports("acme-de") == ("device", "age", "gender", "region")
+    # customer_type is read, and stored, only where the account has a customer lifecycle goal
+    assert connector.breakdown_reports("acme-de") == ("device", "age", "gender", "region", "customer_type")
     expected = {"device": {"mobile", "desktop", "tablet"}, "age": set(AGES), "gender": {"male", "female", "unknown"},
                 "region": {"bavaria", "berlin", "hamburg", "north-rhine-westphalia"}}
     for report, names in expected.items():
@@ -67,3 +69,22 @@ def test_region_names_are_looked_up_once_per_connector(google: tuple[GoogleAdsCo
     list(connector.segment_metrics("acme-de", "region", START, END))
     list(connector.segment_metrics("acme-de", "region", START, END))
     assert [kind for kind, _ in fake.requests].count("search:geo_target_constant") == 1
+
+
+def test_new_and_returning_customers_where_the_account_has_a_lifecycle_goal(
+        google: tuple[GoogleAdsConnector, FakeGoogleAds]) -> None:
+    connector, fake = google
+    for _ in range(2):  # no goal: no report; the goal is asked once per report day
+        assert list(connector.segment_metrics("acme-de", "customer_type", START, YESTERDAY_BUT_ONE)) == []
+    assert [kind for kind, _ in fake.requests if kind != "search:customer"] == ["search:goal"]
+    fake.lifecycle_goals["1234567890"] = ("NEW_CUSTOMER_ACQUISITION",)
+    rows = list(connector.segment_metrics("acme-de", "customer_type", START, END))
+    assert {r.segment for r in rows} == {"new", "returning", "unknown"}
+    assert all(r.spend == 0 and r.clicks == 0 and r.impressions == 0 for r in rows)  # conversions only
+    totals = [m for m in connector.daily_metrics("acme-de", START, END) if m.level == "ad_set"]
+    sums = breakdown_totals(complete_with_unknown(rows, totals, ["customer_type"]))
+    for total in totals:
+        spend, conversions = sums[(total.entity_id, total.day, "customer_type")]
+        assert spend == total.spend and conversions == pytest.approx(total.conversions)
+    [query] = [q for _, q in fake.requests if "new_versus_returning_customers" in q]
+    assert "FROM ad_group" in query and "metrics.cost_micros" not in query

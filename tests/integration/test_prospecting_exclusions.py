@@ -1,0 +1,211 @@
+"""Prospecting campaigns exclude the existing-customer audience (docs/segments.md), end to end: a Meta
+account through the real SDK against the wire-level fake, backed by the simulator. Nothing is proposed
+before the audience sync has put members on the platform; once it has, each active prospecting ad set
+excludes the audience through the gate and executor, exactly once; dry-run changes nothing."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sqlalchemy import Engine
+
+from agent.bootstrap import account_as_mapping
+from agent.cli import main
+from agent.clock import FixedClock
+from agent.config import AgentConfig, parse_config
+from agent.cycle.run import run_cycle
+from agent.decisions.prospecting_proposals import prospecting_proposals
+from agent.storage.action_states import list_actions
+from agent.storage.audience_ledger import open_batch, settle_batch
+from connectors.connector_options import ConnectorOptions
+from connectors.meta.connector import MetaConnector, MetaOptions
+from connectors.records import Entity
+from connectors.registry import ConnectorContext
+from connectors.retry import RetryPolicy
+from connectors.simulator.connector import SimulatorConnector
+from connectors.simulator.world import SimAccountSpec
+from policies.base import Snapshot
+from tests.fakes.meta_server import FakeMeta
+from tests.fakes.platform_fixtures import SimBackend, make_simulator
+from tests.integration.test_audience_cli import write_config
+from tests.integration.test_audience_sync import NOW, email
+from tests.integration.test_crm_segments import CUSTOMERS, import_list, import_outcomes, seed_entities, write
+from tests.integration.test_crm_segments import config_for as crm_config
+
+TODAY = date(2026, 11, 23)
+SIM_ACCOUNT = "sim-social"
+
+
+@dataclass
+class Shop:
+    simulator: SimulatorConnector
+    meta: FakeMeta
+    clock: FixedClock
+    campaign: Entity  # the prospecting campaign
+    sim_audience: str  # the simulator's id of the audience the existing customers are synced to
+
+    def ad_sets(self) -> list[Entity]:
+        return [e for e in self.simulator.entities(SIM_ACCOUNT)
+                if e.level == "ad_set" and e.parent_id == self.campaign.entity_id and e.status == "ACTIVE"]
+
+    @property
+    def audience_id(self) -> str:  # Meta's numeric id of that audience
+        return str(self.meta.ids.numeric(self.sim_audience))
+
+
+@pytest.fixture
+def shop(engine: Engine) -> Iterator[Shop]:
+    clock = FixedClock.at_day(TODAY, hour=12)
+    spec = SimAccountSpec(SIM_ACCOUNT, "meta", "Acme Social", "EUR", "Europe/Berlin", 2, 2, 2)
+    simulator = make_simulator([spec], clock.now, engine=engine, seed=11, history_days=40)
+    entities = simulator.entities(SIM_ACCOUNT)
+    campaign = sorted((e for e in entities if e.level == "campaign" and e.status == "ACTIVE"),
+                      key=lambda e: e.entity_id)[0]
+    targeted = {str(a) for e in entities for key in ("audience_ids", "excluded_audience_ids")
+                for a in e.attributes.get(key, ())}
+    audience = next(a.audience_id for a in simulator.audiences(SIM_ACCOUNT) if a.audience_id not in targeted)
+    with FakeMeta(SimBackend(simulator, {"act_555": SIM_ACCOUNT}), access_token="meta-token") as meta:
+        yield Shop(simulator, meta, clock, campaign, audience)
+
+
+def config_for(database_url: str, shop: Shop) -> AgentConfig:
+    return parse_config({
+        "database_url": database_url, "initial_history_days": 28,
+        "defaults": {"permissions": {"exclude_audience": "auto"}, "guardrails": {"max_actions_per_cycle": 50},
+                     "policies": {"audience_overlap": {"enabled": False}}},
+        "accounts": [{
+            "id": "acme-social", "platform": "meta", "currency": "EUR", "timezone": "Europe/Berlin",
+            "credentials": {"access_token": "meta-token", "ad_account_id": "act_555"},
+            "audiences": {"existing-customers": shop.audience_id},
+            "prospecting": {"campaigns": [shop.campaign.name.upper()], "exclude_segment": "existing-customers"},
+        }],
+        "experiments": {"holdout_share": {}},
+    }, environ={})
+
+
+def connectors_for(config: AgentConfig, shop: Shop) -> dict[str, Any]:
+    options = ConnectorOptions(retry_policy=RetryPolicy(sleep=lambda _s: None, rng=random.Random(0)),
+                               tuning=(MetaOptions(graph_url=shop.meta.url),))
+    context = ConnectorContext(platform="meta", accounts=[account_as_mapping(a) for a in config.accounts],
+                               settings={}, database_url=config.database_url.get_secret_value(), now=shop.clock.now,
+                               options=options)
+    return {"meta": MetaConnector.from_context(context)}
+
+
+def synced(engine: Engine, audience_id: str) -> None:
+    """What a settled audience sync leaves in the ledger: the platform holds two members."""
+    with engine.begin() as connection:
+        open_batch(connection, batch_id="b1", account_id="acme-social", platform="meta", audience_id=audience_id,
+                   segment="existing-customers", operation="add", members=[email("ann"), email("bob")],
+                   action_id=None, now=NOW)
+        settle_batch(connection, "b1", "applied", NOW)
+
+
+def prospecting_actions(engine: Engine) -> list[Any]:
+    with engine.connect() as connection:
+        return [a for a in list_actions(connection, accounts=["acme-social"]) if a["kind"] == "exclude_audience"]
+
+
+def test_a_synced_customer_audience_is_excluded_from_prospecting_ad_sets_once(engine: Engine, database_url: str,
+                                                                              shop: Shop) -> None:
+    config = config_for(database_url, shop)
+    connectors = connectors_for(config, shop)
+    expected = {e.entity_id for e in shop.ad_sets()}
+    assert expected
+
+    first = run_cycle(engine, config, connectors, shop.clock)
+    assert first.accounts_failed == 0, first.errors
+    assert prospecting_actions(engine) == []  # the platform does not hold the audience yet
+    assert all(shop.sim_audience not in e.attributes.get("excluded_audience_ids", []) for e in shop.ad_sets())
+
+    synced(engine, shop.audience_id)
+    second = run_cycle(engine, config, connectors, shop.clock)
+    assert second.accounts_failed == 0, second.errors
+    actions = prospecting_actions(engine)
+    assert {a["state"] for a in actions} == {"executed"}, actions
+    assert all(a["evidence"]["audience_members_synced"] == 2 for a in actions)
+    assert all(a["change"]["to"] == {"excluded_audience_id": shop.audience_id} for a in actions)
+    # the world changed: every active ad set of the prospecting campaign excludes the audience, no other ad set
+    for ad_set in shop.simulator.entities(SIM_ACCOUNT):
+        if ad_set.level == "ad_set":
+            assert (shop.sim_audience in ad_set.attributes.get("excluded_audience_ids", [])) == (
+                ad_set.entity_id in expected), ad_set.entity_id
+    assert len(actions) == len(expected)
+
+    third = run_cycle(engine, config, connectors, shop.clock)
+    assert third.accounts_failed == 0, third.errors
+    assert len(prospecting_actions(engine)) == len(expected)  # already excluded: never proposed again
+
+
+def test_dry_run_reports_the_exclusion_and_changes_nothing(engine: Engine, database_url: str, shop: Shop) -> None:
+    config = config_for(database_url, shop)
+    synced(engine, shop.audience_id)
+    summary = run_cycle(engine, config, connectors_for(config, shop), shop.clock, dry_run=True)
+    assert summary.accounts_failed == 0, summary.errors
+    actions = prospecting_actions(engine)
+    assert actions and {a["state"] for a in actions} == {"reported"}
+    assert shop.simulator.mutation_log() == []
+
+
+def test_config_check_names_a_prospecting_segment_that_is_not_synced(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-meta": {"customers": "2384"}})
+    raw = yaml.safe_load(path.read_text())
+    raw["accounts"][0]["prospecting"] = {"campaigns": ["Prospecting *"], "exclude_segment": "existing-customers"}
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "prospecting.exclude_segment: 'existing-customers' must be a synced segment (one of audiences: customers)" \
+        in result.output
+    assert "Traceback" not in result.output
+    raw["accounts"][0]["prospecting"] = {"campaigns": [], "exclude_segment": "customers"}
+    path.write_text(yaml.safe_dump(raw))
+    empty = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert empty.exit_code == 2 and "prospecting.campaigns" in empty.output, empty.output
+
+
+def test_the_evidence_carries_the_campaigns_existing_customer_share(engine: Engine, tmp_path: Path) -> None:
+    """Four CRM conversions of campaign s-c1, two from people who were customers before: 50%."""
+    seed_entities(engine)
+    # the CRM fixture's outcomes carry Google click ids (attributed to this account's campaign s-c1); the
+    # snapshot below stands for a platform whose connector executes audience exclusions
+    account = {"id": "shop-search", "platform": "simulator", "simulate": "google_ads", "currency": "USD",
+               "audiences": {"existing-customers": "2384"},
+               "prospecting": {"campaigns": ["s-c1"], "exclude_segment": "existing-customers", "window_days": 30}}
+    config = crm_config(engine, accounts=[account])
+    import_list(engine, config, write(tmp_path, "crm.csv", CUSTOMERS))
+    import_outcomes(engine, config, tmp_path)
+    with engine.begin() as connection:
+        open_batch(connection, batch_id="b1", account_id="shop-search", platform="meta", audience_id="2384",
+                   segment="existing-customers", operation="add", members=[email("ann")], action_id=None, now=NOW)
+        settle_batch(connection, "b1", "applied", NOW)
+    entities = [Entity("meta", "shop-search", "campaign", "s-c1", None, "c", "ACTIVE", "USD"),
+                Entity("meta", "shop-search", "ad_set", "s-as1", "s-c1", "a", "ACTIVE", "USD",
+                       attributes={"excluded_audience_ids": []})]
+    snapshot = Snapshot(account_id="shop-search", platform="meta", currency="USD", timezone="UTC",
+                        today=date(2026, 11, 25), entities={e.entity_id: e for e in entities}, daily={})
+    [proposal] = prospecting_proposals(engine, config, config.account("shop-search"), snapshot)
+    assert (proposal.entity_id, proposal.change["to"]) == ("s-as1", {"excluded_audience_id": "2384"})
+    evidence = proposal.evidence
+    assert (evidence["campaign_conversions"], evidence["campaign_existing_customers"]) == (4, 2)
+    assert evidence["existing_share"] == 0.5 and evidence["existing_share_low"] < 0.5 < evidence["existing_share_high"]
+    assert evidence["audience_members_synced"] == 1
+
+
+def test_config_check_warns_that_google_gets_no_prospecting_exclusion(engine: Engine, tmp_path: Path) -> None:
+    path = write_config(engine, tmp_path, {"shop-search": {"customers": "555"}})
+    raw = yaml.safe_load(path.read_text())
+    search = next(a for a in raw["accounts"] if a["id"] == "shop-search")
+    search["prospecting"] = {"campaigns": ["Prospecting *"], "exclude_segment": "customers"}
+    path.write_text(yaml.safe_dump(raw))
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "account shop-search: prospecting exclusions of a synced audience are proposed on Meta ad sets only" \
+        in result.output
