@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from bench import chaos, cycle, evaluate, ingest, memory, requests, worker_costs
+from bench import chaos, cycle, evaluate, ingest, memory, requests, transitions, worker_costs
 from bench.common import Report
 
 TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
@@ -19,6 +19,7 @@ TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
                                  "--ads-per-ad-set", "1"]),
     "memory": (memory.main, ["--rows", "300", "600", "--rows-per-account", "300"]),
     "worker_costs": (worker_costs.main, ["--accounts", "3", "--cycle-accounts", "2"]),
+    "transitions": (transitions.main, ["--actions", "3", "--rounds", "2"]),
 }
 
 
