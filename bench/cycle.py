@@ -395,6 +395,7 @@ class WorldPerAccount:
 
     def __init__(self, specs: list[SimAccountSpec], now: Callable[[], datetime], seed: int, history_days: int) -> None:
         self._now = now
+        self._seed = seed
         self._by_account = {spec.account_id: make_simulator([spec], now, seed=seed, history_days=history_days)
                             for spec in specs}
         # Simulate each world now: a platform's data already exists when the agent asks for it, and
@@ -404,6 +405,11 @@ class WorldPerAccount:
 
     def _one(self, account_id: str) -> SimulatorConnector:
         return self._by_account[account_id]
+
+    @property
+    def seed(self) -> int:
+        """The seed every account's world was made with (the fakes' breakdown reports draw from it)."""
+        return self._seed
 
     def accounts(self) -> list[AccountInfo]:
         return [info for simulator in self._by_account.values() for info in simulator.accounts()]
