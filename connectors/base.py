@@ -61,3 +61,13 @@ class AccountInfoReader(Protocol):
     def account_info(self, account_id: str) -> records.AccountInfo:
         """The account as the platform describes it (cached by the connector like `accounts()`)."""
         ...
+
+
+@runtime_checkable
+class SizedAudiences(Protocol):
+    """Optional: a connector whose audience read gives each audience's reach for the same location as
+    `estimate_reach` would (both without one), so a single audience needs no estimate of its own."""
+
+    def audience_size_is_reach(self) -> bool:
+        """True when `Audience.estimated_size` can stand for `estimate_reach(account, [audience])`."""
+        ...

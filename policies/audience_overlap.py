@@ -13,7 +13,7 @@ audience the weaker ad set already excludes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -76,13 +76,15 @@ def pair_can_matter(first: Entity, second: Entity, own: str, other: str) -> bool
     return own not in _audiences(second, "audience_ids") or other not in _audiences(first, "audience_ids")
 
 
-def overlap_pairs(entities: Iterable[Entity]) -> set[frozenset[str]]:
+def overlap_pairs(entities: Iterable[Entity], competing: Collection[str] | None = None) -> set[frozenset[str]]:
     """The audience pairs whose reach estimate the policy can use: audiences of two different active
     ad sets (in active campaigns) whose targeting can overlap. Linear in ad sets when targeting is
-    split by market or age; at worst every pair, as before."""
+    split by market or age; at worst every pair, as before. `competing`, when given, are the ad sets
+    the policy compares at all (window spend at least `min_spend`): the others are left out."""
     by_id = {e.entity_id: e for e in entities}
     ad_sets = sorted((e for e in by_id.values() if e.level == "ad_set" and e.status == "ACTIVE"
                       and e.attributes.get("audience_ids")
+                      and (competing is None or e.entity_id in competing)
                       and (e.parent_id not in by_id or by_id[str(e.parent_id)].status == "ACTIVE")),
                      key=lambda e: e.entity_id)
     pairs: set[frozenset[str]] = set()
@@ -94,6 +96,11 @@ def overlap_pairs(entities: Iterable[Entity]) -> set[frozenset[str]]:
                          for own in _audiences(first, "audience_ids") for other in _audiences(second, "audience_ids")
                          if pair_can_matter(first, second, own, other))
     return pairs
+
+
+def spends_enough(window_spend: Decimal, settings: AudienceOverlapSettings) -> bool:
+    """Whether an ad set's spend over the policy's window lets it compete at all."""
+    return window_spend > 0 and window_spend >= settings.min_spend
 
 
 def _reach(snapshot: Snapshot, ids: frozenset[str]) -> int | None:
@@ -129,7 +136,7 @@ def _ad_sets(snapshot: Snapshot, settings: AudienceOverlapSettings) -> list[_AdS
         if parent is not None and parent.status != "ACTIVE":
             continue
         window = collect_window(snapshot, [entity.entity_id], start, end, curve)
-        if window.spend < settings.min_spend or window.spend <= 0:
+        if not spends_enough(window.spend, settings):
             continue
         roas = roas_posterior(window, account, 1.0, value_cv).mean
         excluded = frozenset(str(a) for a in entity.attributes.get("excluded_audience_ids", ()))

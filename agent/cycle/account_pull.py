@@ -20,7 +20,8 @@ from agent.cycle.segment_pull import futures, start_breakdowns, store_breakdowns
 from agent.cycle.summary import CycleSummary
 from agent.storage import store
 from agent.storage.intraday_store import replace_intraday
-from connectors.base import AccountInfoReader, Connector
+from agent.storage.window_spend import ad_set_spend
+from connectors.base import AccountInfoReader, Connector, SizedAudiences
 from connectors.errors import ConnectorError
 from connectors.records import AccountInfo, MetricRow
 from policies.rules.intraday import wants_intraday
@@ -52,11 +53,14 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
     do not depend on each other go to `reads` together."""
     engine, config, clock, connector = ctx.engine, ctx.config, ctx.clock, ctx.connectors[account.platform]
     pool = reads or OneAfterAnother()
+    overlap = config.policy_settings(account).audience_overlap
     with engine.connect() as connection:
         latest = store.latest_metric_day(connection, account.id)
+        start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
         known_reach = store.load_reach_estimate_records(connection, account.id)
         stored_audiences = store.load_audiences(connection, account.id)
-    start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
+        before = reach_plan.stored_days_before(today, overlap, start)
+        earlier_spend = ad_set_spend(connection, account.id, *before) if before else {}
     if info is None and isinstance(connector, AccountInfoReader):
         info = connector.account_info(account.id)
     if info is None:
@@ -76,7 +80,11 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
     try:
         entities = entities_read.result()
         audiences = optional.result("audiences", audiences_read)
-        wanted = reach_plan.wanted_keys(entities)
+        competing = reach_plan.competing_ad_sets(today, overlap, earlier_spend, start, metrics_read.result()) \
+            if overlap.enabled else set()
+        sized = [a.audience_id for a in audiences or () if a.estimated_size > 0] \
+            if isinstance(connector, SizedAudiences) and connector.audience_size_is_reach() else []
+        wanted = reach_plan.wanted_keys(entities, competing, sized)
         definitions = reach_plan.definitions(wanted, entities, stored_audiences if audiences is None else audiences)
         ask = reach_plan.keys_to_ask(account.id, today, definitions, known_reach)
         reach = _reach_estimates(connector, account.id, ask, pool, optional)

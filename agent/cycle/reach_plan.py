@@ -3,7 +3,13 @@ with their square, and their refreshes are spread over the week.
 
 - Only pairs whose targeting can overlap (`policies.audience_overlap.overlap_pairs`): ad sets in
   different countries or age ranges, or one excluding the other's audience, never compete.
-- Single audiences are asked only when they belong to such a pair.
+- Only ad sets the policy compares at all: an ad set whose spend over the policy's window is under
+  `min_spend` never competes, so its pairs are not estimated (`competing_ad_sets`, from the stored
+  days before the pull window and the rows just read).
+- Single audiences are asked only when they belong to such a pair, and not when the platform's
+  audience read already gives their size for the same location as its estimates (LinkedIn: both
+  count the segment's members without a location; Meta's estimates are per country, its audience
+  sizes are not).
 - An estimate is kept while what was asked is unchanged: its definition is a hash of the audiences
   as the platform describes them (id, name) and the countries of the ad sets that target them.
   A new or changed definition is asked at once.
@@ -15,12 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
 
 from agent.storage.store import StoredReach
-from connectors.records import Audience, Entity
-from policies.audience_overlap import overlap_pairs
+from connectors.records import Audience, Entity, MetricRow
+from policies.audience_overlap import overlap_pairs, spends_enough
+from policies.roas_evidence import window_bounds
+from policies.settings import AudienceOverlapSettings
 
 REFRESH_DAYS = 7
 
@@ -35,10 +44,37 @@ def refresh_period(account_id: str, day: date) -> int:
     return (day.toordinal() - refresh_offset(account_id)) // REFRESH_DAYS
 
 
-def wanted_keys(entities: Sequence[Entity]) -> list[frozenset[str]]:
-    """The pairs that can overlap, and each audience in one of them, in a stable order."""
-    pairs = overlap_pairs(entities)
-    singles = sorted({a for pair in pairs for a in pair})
+def spend_window(today: date, settings: AudienceOverlapSettings) -> tuple[date, date]:
+    """The days the policy sums an ad set's spend over."""
+    return window_bounds(today, settings.window_days)
+
+
+def competing_ad_sets(today: date, settings: AudienceOverlapSettings, earlier: Mapping[str, Decimal],
+                      pulled_from: date, rows: Iterable[MetricRow]) -> set[str]:
+    """Ad sets whose spend over the policy's window reaches `min_spend`: `earlier` is the stored spend
+    of the window's days before `pulled_from`, `rows` the days read from `pulled_from` on."""
+    start, end = spend_window(today, settings)
+    spend = dict(earlier)
+    first = max(start, pulled_from)
+    for row in rows:
+        if row.level == "ad_set" and first <= row.day <= end:
+            spend[row.entity_id] = spend.get(row.entity_id, Decimal(0)) + row.spend
+    return {ad_set for ad_set, total in spend.items() if spends_enough(total, settings)}
+
+
+def stored_days_before(today: date, settings: AudienceOverlapSettings, pulled_from: date) -> tuple[date, date] | None:
+    """The window's days that the pull does not read again (their spend comes from the store)."""
+    start, end = spend_window(today, settings)
+    last = min(end, pulled_from - timedelta(days=1))
+    return (start, last) if start <= last else None
+
+
+def wanted_keys(entities: Sequence[Entity], competing: Collection[str] | None = None,
+                sized: Collection[str] = ()) -> list[frozenset[str]]:
+    """The pairs that can overlap among `competing` ad sets (all when None), and each audience in one
+    of them whose size is not already known from the audience read (`sized`), in a stable order."""
+    pairs = overlap_pairs(entities, competing)
+    singles = sorted({a for pair in pairs for a in pair} - set(sized))
     return [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
 
 

@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from agent.errors import IllegalTransition, StaleTransition
 from agent.storage.action_queries import APPLIED_STATES
@@ -144,31 +155,29 @@ def transition(
     expires_at: datetime | None = None,
     claimed_by: str | None = None,
 ) -> None:
-    """Move an action to `to_state` if the table allows it.
+    """Move an action to `to_state` if the table allows it, and record who, how and why.
 
-    The UPDATE is conditional on the state we read, so two processes racing for the same action
-    cannot both move it: the loser gets StaleTransition.
+    One conditional UPDATE (on the state it comes from: `expected`, or the only state `to_state` can
+    be reached from) and the audit event's INSERT, in the caller's transaction. Two processes racing
+    for the same action cannot both move it: the loser's UPDATE matches no row and it gets
+    StaleTransition. The state is read first only when the source is ambiguous, and after a miss to
+    say why (no such action, stale, or illegal).
     """
-    current = connection.execute(select(Action.state).where(Action.id == action_id)).scalar_one_or_none()
-    if current is None:
-        raise KeyError(f"no action with id {action_id}")
-    if expected is not None and current != expected:
-        raise StaleTransition(f"action {action_id} is {current}, not {expected}")
-    if to_state not in TRANSITIONS[current]:
-        raise IllegalTransition(f"action {action_id}: {current} -> {to_state} is not allowed")
-    values: dict[str, Any] = {"state": to_state, "updated_at": now, "decision_reason": reason}
+    current = expected if expected is not None else _ONLY_SOURCE.get(to_state)
+    if current is None or to_state not in TRANSITIONS[current]:
+        current = _checked_source(connection, action_id, to_state, expected)
+    values: dict[str, Any] = {"state": to_state, "updated_at": now, "decision_reason": reason,
+                              "b_id": action_id, "b_from": current}
     if result is not None:
         values["result"] = dict(result)
     if expires_at is not None:
         values["expires_at"] = expires_at
     if claimed_by is not None:
         values["claimed_by"], values["claimed_at"] = claimed_by, now
-    moved = connection.execute(
-        update(Action).where(Action.id == action_id, Action.state == current).values(**values)
-    ).rowcount
-    if moved != 1:
+    account_id = connection.execute(_MOVE, values).scalar_one_or_none()
+    if account_id is None:
+        _checked_source(connection, action_id, to_state, expected)  # raises what went wrong
         raise StaleTransition(f"action {action_id} changed state concurrently")
-    account_id = connection.execute(select(Action.account_id).where(Action.id == action_id)).scalar_one()
     record_event(
         connection,
         at=now,
@@ -179,6 +188,29 @@ def transition(
         action_id=action_id,
         account_id=account_id,
     )
+
+
+# the state each target can only be reached from, where there is one (no read needed to know it)
+_ONLY_SOURCE: dict[str, str] = {
+    target: next(iter(sources)) for target in TRANSITIONS
+    if len(sources := [s for s, targets in TRANSITIONS.items() if target in targets]) == 1
+}
+# built once: the SET clause is the parameters given (besides b_id / b_from), compiled once per set
+_MOVE = (update(ACTIONS).where(ACTIONS.c.id == bindparam("b_id"), ACTIONS.c.state == bindparam("b_from"))
+         .returning(ACTIONS.c.account_id))
+_STATE = select(ACTIONS.c.state).where(ACTIONS.c.id == bindparam("b_id"))
+
+
+def _checked_source(connection: Connection, action_id: int, to_state: str, expected: str | None) -> str:
+    """The action's state read now, if it may move to `to_state`; else the error that says why."""
+    current = connection.execute(_STATE, {"b_id": action_id}).scalar_one_or_none()
+    if current is None:
+        raise KeyError(f"no action with id {action_id}")
+    if expected is not None and current != expected:
+        raise StaleTransition(f"action {action_id} is {current}, not {expected}")
+    if to_state not in TRANSITIONS[current]:
+        raise IllegalTransition(f"action {action_id}: {current} -> {to_state} is not allowed")
+    return str(current)
 
 
 def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -61,17 +62,24 @@ def replace_segments(connection: Connection, account_id: str, dimensions: Collec
     """Store `rows` as the account's segments of `dimensions` over `start..end` (what was there is replaced)."""
     if not dimensions:
         return 0
-    connection.execute(delete(segment_metrics).where(
-        segment_metrics.c.account_id == account_id, segment_metrics.c.dimension.in_(sorted(dimensions)),
-        segment_metrics.c.day >= start, segment_metrics.c.day <= end))
+    connection.execute(_DELETE_SEGMENTS, {"b_account": account_id, "b_dimensions": sorted(dimensions),
+                                          "b_start": start, "b_end": end})
     values = [{"platform": r.platform, "account_id": r.account_id, "entity_id": r.entity_id, "day": r.day,
                "dimension": r.dimension, "segment": r.segment, "currency": r.currency, "spend": r.spend,
                "impressions": r.impressions, "clicks": r.clicks, "conversions": r.conversions,
                "conversion_value": r.conversion_value, "pulled_at": now}
               for r in rows if r.dimension in dimensions and start <= r.day <= end]
     if values:
-        connection.execute(insert(segment_metrics), values)
+        connection.execute(_INSERT_SEGMENTS, values)
     return len(values)
+
+
+# built once (every pull of every account stores its breakdowns): no statement building per call
+_DELETE_SEGMENTS = delete(segment_metrics).where(
+    segment_metrics.c.account_id == bindparam("b_account"),
+    segment_metrics.c.dimension.in_(bindparam("b_dimensions", expanding=True)),
+    segment_metrics.c.day >= bindparam("b_start"), segment_metrics.c.day <= bindparam("b_end"))
+_INSERT_SEGMENTS = insert(segment_metrics)
 
 
 @dataclass(frozen=True)

@@ -248,6 +248,13 @@ class LinkedInConnector(PlatformConnector[LinkedInAccount]):
                                                     int(r.get("approximateMemberCount") or 0)),
                            account_id, "ad segment"))
 
+    def audience_size_is_reach(self) -> bool:
+        """`estimate_reach` asks `audienceCounts` for the segments alone (no location facet), and a
+        segment's `approximateMemberCount` counts the same members, so one segment's reach is its size.
+        (Locations are not compared: the Geo API gives a geo URN's name only, not the country it lies
+        in, https://learn.microsoft.com/en-us/linkedin/shared/references/v2/standardized-data/locations/geo)"""
+        return True
+
     def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
         """`audienceCounts` for targeting any of the segments: the union's size."""
         account = self._account(account_id)

@@ -31,6 +31,7 @@ from connectors.meta.labels import labels_of
 from connectors.meta.lookalikes import MetaLookalikeCreator
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.offline_conversions import MetaConversionUploader
+from connectors.meta.raw_insights import raw_insights
 from connectors.meta.spec import ad_account_of
 from connectors.meta.usage import UsageThrottle
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
@@ -138,9 +139,9 @@ class MetaConnector(PlatformConnector[MetaAccount]):
     def _read_all(self, account: MetaAccount, operation: str, first: Callable[[], Any]) -> list[dict[str, Any]]:
         """Every object of a paged edge: the first page, then each next page, each retried alone."""
         cursor = self._call(account, operation, first)
-        rows = [cursor[i].export_all_data() for i in range(len(cursor))]
+        rows = [_exported(cursor[i]) for i in range(len(cursor))]
         while self._call(account, f"{operation} (next page)", cursor.load_next_page):
-            rows += [cursor[i].export_all_data() for i in range(len(cursor))]
+            rows += [_exported(cursor[i]) for i in range(len(cursor))]
         return rows
 
     # -- reads ------------------------------------------------------------------------------
@@ -230,8 +231,8 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         rows_per_day = 12 if breakdowns else 1  # a breakdown multiplies the rows by its segments
         if self._expected_rows(account.account_id, level, days) * rows_per_day <= self._options.async_rows:
             try:
-                return self._read_all(account, f"{level} insights", lambda: ad_account.get_insights(
-                    fields=records.INSIGHT_FIELDS, params=dict(params)))
+                return self._read_all(account, f"{level} insights", lambda: raw_insights(
+                    ad_account, records.INSIGHT_FIELDS, params))
             except ConnectorError as error:
                 if not is_too_much_data(getattr(error, "original", None) or error):
                     raise
@@ -373,3 +374,7 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         cursor = self._ad_account(account).get_ads(fields=["id", "name"], params={"limit": self._options.page_size})
         return {str(ad["id"]): str(ad.get("name") or "") for ad in cursor}
 
+
+def _exported(row: Any) -> dict[str, Any]:
+    """A row of a page: the SDK object's data, or the JSON dict itself (raw insights)."""
+    return row if isinstance(row, dict) else dict(row.export_all_data())

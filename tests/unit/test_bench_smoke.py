@@ -17,6 +17,7 @@ from bench import (
     ingest,
     memory,
     requests,
+    transitions,
     worker_costs,
 )
 from bench.common import Report
@@ -33,6 +34,7 @@ TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
     "worker_costs": (worker_costs.main, ["--accounts", "3", "--cycle-accounts", "2"]),
     "crm_segments": (crm_segments.main, ["--sizes", "50", "--backends", "sqlite"]),
     "copy_tests": (copy_tests.main, ["--seeds", "1", "--days", "2"]),
+    "transitions": (transitions.main, ["--actions", "3", "--rounds", "2"]),
 }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from decimal import Decimal
 
 from agent.cycle import reach_plan
 from agent.storage.store import StoredReach
-from connectors.records import Audience
+from connectors.records import Audience, MetricRow
 from policies.audience_overlap import overlap_pairs
+from policies.settings import AudienceOverlapSettings
 from tests.unit.policies.builders import entity
 
 MONDAY = date(2026, 12, 7)
@@ -76,3 +78,31 @@ def test_refresh_days_are_spread_over_the_week_across_accounts() -> None:
     days = Counter(reach_plan.refresh_offset(f"act_{n}") for n in range(700))
     assert set(days) == set(range(7)) and max(days.values()) < 2 * min(days.values())
     assert reach_plan.refresh_offset("act_5") == reach_plan.refresh_offset("act_5")
+
+
+def _spend_row(ad_set: str, day: date, spend: str) -> MetricRow:
+    return MetricRow("meta", "acct", "ad_set", ad_set, day, "EUR", Decimal(spend), 100, 5, 1.0, Decimal("10"))
+
+
+def test_ad_sets_under_the_policys_min_spend_are_not_estimated() -> None:
+    settings = AudienceOverlapSettings(min_spend=Decimal("50"), window_days=14)
+    entities = _campaign("DE", 1, 3)  # ad sets c1-s0..c1-s2 targeting c1-aud0..c1-aud2
+    pulled_from = MONDAY - timedelta(days=3)
+    earlier = {"c1-s0": Decimal("40"), "c1-s1": Decimal("60")}  # stored days before the pull window
+    rows = [_spend_row("c1-s0", pulled_from, "15"), _spend_row("c1-s2", pulled_from, "49"),
+            _spend_row("c1-s2", MONDAY - timedelta(days=30), "500")]  # outside the window: not counted
+    competing = reach_plan.competing_ad_sets(MONDAY, settings, earlier, pulled_from, rows)
+    assert competing == {"c1-s0", "c1-s1"}
+    assert reach_plan.wanted_keys(entities, competing) == [
+        frozenset({"c1-aud0"}), frozenset({"c1-aud1"}), frozenset({"c1-aud0", "c1-aud1"})]
+    assert reach_plan.wanted_keys(entities, set()) == []
+    assert reach_plan.stored_days_before(MONDAY, settings, pulled_from) == (
+        MONDAY - timedelta(days=14), pulled_from - timedelta(days=1))
+
+
+def test_singles_whose_size_the_audience_read_gives_are_not_estimated() -> None:
+    entities = _campaign("DE", 1, 3)
+    keys = reach_plan.wanted_keys(entities, sized=["c1-aud0", "c1-aud2"])
+    assert frozenset({"c1-aud1"}) in keys
+    assert not {frozenset({"c1-aud0"}), frozenset({"c1-aud2"})} & set(keys)
+    assert sum(1 for key in keys if len(key) == 2) == 3  # every pair is still asked

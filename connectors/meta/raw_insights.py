@@ -1,0 +1,42 @@
+"""Insights rows as Graph API JSON, without the SDK's object layer.
+
+`AdAccount.get_insights` wraps every row in an `AdsInsights` object: each field value goes through
+the SDK's `TypeChecker` (and `actions` entries become `AdsActionStats` objects), and the connector
+then exports them back to dicts. On a steady hourly cycle that round trip was the largest single
+cost of a Meta account's pull. The SDK lets a `Cursor` take its own `object_parser`, so the rows
+stay the dicts Graph sent; the request itself (parameters checked against the SDK's declared types,
+paging by `after` cursors, the paced `FacebookAdsApi.call`) is the SDK's own.
+(Insights edge: https://developers.facebook.com/docs/marketing-api/reference/ad-account/insights)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adsinsights import AdsInsights
+from facebook_business.api import Cursor
+
+
+class RawRows:
+    """An `ObjectParser` stand-in that keeps each element of a page's `data` as the JSON dict."""
+
+    def parse_single(self, response: Mapping[str, Any]) -> Mapping[str, Any]:
+        return response
+
+    def parse_multiple(self, response: Mapping[str, Any]) -> list[dict[str, Any]]:
+        data = response.get("data")
+        if isinstance(data, list):
+            return [row for row in data if isinstance(row, dict)]
+        return [dict(response)] if response else []
+
+
+def raw_insights(ad_account: AdAccount, fields: Sequence[str], params: Mapping[str, Any]) -> Cursor:
+    """The first page of the account's insights as a `Cursor` of dicts (`load_next_page` for more)."""
+    request = ad_account.get_insights(fields=list(fields), params=dict(params), pending=True)  # checks params
+    cursor = Cursor(target_objects_class=AdsInsights, params=request.get_params(), fields=request.get_fields(),
+                    include_summary=False, api=ad_account.get_api_assured(), node_id=ad_account.get_id_assured(),
+                    endpoint="/insights", object_parser=RawRows())
+    cursor.load_next_page()
+    return cursor
