@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEMO_DIR := demo
 
-.PHONY: demo demo-impact test lint typecheck unit bench fuzz clean
+.PHONY: demo demo-impact test test-long lint typecheck unit bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,7 +74,13 @@ test: $(STAMP)
 	bash scripts/test-prerequisites.sh
 	$(BIN)/ruff check agent connectors policies migrations tests $(wildcard bench)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not long"
+
+# What `make test` leaves out to stay well under 15 minutes on 2 cores (tests marked `long`: the second
+# database's run of the slowest integration tests, and the heavier bench smoke runs). CI runs `make test`.
+test-long: $(STAMP)
+	bash scripts/test-prerequisites.sh
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m long
 
 # The property-based fuzz tests (tests/fuzz/) with many more examples than `make test` runs
 # (there: FUZZ_MAX_EXAMPLES defaults to 200). Prints how many inputs were tried.

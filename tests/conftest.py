@@ -75,3 +75,30 @@ def bare_engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# `make test` stays well under 15 minutes on 2 cores; `make test-long` runs what it leaves out. Left
+# out: the SQLite run of the slowest integration tests whose subject does not depend on the database
+# (platform writes through the connectors, copy tests, audience sync, policy behaviour over weeks; their
+# PostgreSQL run stays in `make test`), and the heaviest bench smoke runs. SQLite's own concerns
+# (locking, crashes, recovery, write faults, the CLI on the default database) stay in `make test`.
+LONG_ON_SQLITE = frozenset({
+    "tests/integration/test_copy_tests_real_connectors.py",
+    "tests/integration/test_copy_tests.py",
+    "tests/integration/test_segment_actions.py",
+    "tests/integration/test_audience_sync.py",
+    "tests/integration/test_late_conversions.py",
+    "tests/integration/test_flip_flop.py",
+    "tests/e2e/test_actions_settle.py",
+})
+LONG = frozenset({
+    "tests/unit/test_bench_smoke.py::test_fault_injection_bench_runs_and_prints_its_table",
+    "tests/unit/test_bench_smoke.py::test_benchmark_runs_and_prints_its_figures[cycle]",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        if item.nodeid in LONG or (path in LONG_ON_SQLITE and "[sqlite" in item.nodeid):
+            item.add_marker(pytest.mark.long)
