@@ -40,6 +40,8 @@ class PermissionSettings(StrictModel):
     set_device_bid_modifier: PermissionLevel | None = None
     exclude_placement: PermissionLevel | None = None
     exclude_company_size: PermissionLevel | None = None
+    exclude_seniority: PermissionLevel | None = None
+    exclude_industry: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -38,6 +38,8 @@ MutationKind = Literal[
     "set_device_bid_modifier",
     "exclude_placement",
     "exclude_company_size",
+    "exclude_seniority",
+    "exclude_industry",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

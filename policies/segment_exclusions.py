@@ -10,14 +10,17 @@ the confidence. Only levers the platform offers are proposed:
   gender and location modifiers except -100%, so a milder cut is never proposed
   (https://support.google.com/google-ads/answer/2732132).
 - Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting).
-- LinkedIn: a company-size exclusion on the campaign; LinkedIn needs an audience of at least 300
-  members, so a known audience left smaller than that is not cut.
+- LinkedIn: a company-size, seniority or industry exclusion on the campaign (its targetingCriteria
+  `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
+  than that is not cut.
 
 A segment is cut only if it also returns less than the rest of its ad set: when the whole ad set
 loses, shrinking towards it makes every segment look bad, and that is the underperformers' call.
 
 Guardrail: one change may cut at most `max_delivery_share` of the ad set's spend in the window, and
-an ad set gets one segment proposal per cycle (its worst segment by money below target).
+an ad set gets one segment proposal per cycle across all the levers of its platform: the segment
+below target with the most money. Each dimension is judged against its own split of the ad set (a
+segment's share and the "rest of the ad set" are within its dimension).
 """
 
 from __future__ import annotations
@@ -26,20 +29,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from connectors.records import Entity
 from policies.base import Proposal
 from policies.money import money_str
-from policies.roas_evidence import DEFAULT_DISPERSION, DEFAULT_VALUE_CV, WindowEvidence, roas_posterior
+from policies.roas_evidence import (
+    DEFAULT_DISPERSION,
+    DEFAULT_VALUE_CV,
+    RoasPosterior,
+    WindowEvidence,
+    roas_posterior,
+)
 
 POLICY_NAME = "segment_exclusions"
 UNKNOWN = "unknown"
 MIN_LINKEDIN_AUDIENCE = 300
-# platform -> (dimension it can act on, action kind, what the lever is called)
-LEVERS: Mapping[str, tuple[str, str, str]] = {
-    "google_ads": ("device", "set_device_bid_modifier", "device bid modifier -100%"),
-    "meta": ("placement", "exclude_placement", "placement exclusion"),
-    "linkedin": ("company_size", "exclude_company_size", "company-size exclusion"),
+# platform -> its levers: (dimension it acts on, action kind, what the lever is called)
+LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),),
+    "meta": (("placement", "exclude_placement", "placement exclusion"),),
+    "linkedin": (("company_size", "exclude_company_size", "company-size exclusion"),
+                 ("seniority", "exclude_seniority", "seniority exclusion"),
+                 ("industry", "exclude_industry", "industry exclusion")),
 }
 
 
@@ -64,12 +76,25 @@ class SegmentWindow:
     evidence: WindowEvidence
 
 
+class _Candidate(NamedTuple):
+    spend: Decimal
+    segment: SegmentWindow
+    posterior: RoasPosterior
+    probability: float
+    share: float  # of its dimension's spend in the ad set
+    total_spend: Decimal  # the ad set's, in the window
+    prior: WindowEvidence  # the ad set's own evidence, the segment's prior
+
+
 def lever_for(platform: str, dimension: str) -> tuple[str, str] | None:
     """(action kind, lever name) for acting on `dimension` on `platform`, or None where there is no lever."""
-    lever = LEVERS.get(platform)
-    if lever is None or lever[0] != dimension:
-        return None
-    return lever[1], lever[2]
+    return next(((kind, name) for lever_dimension, kind, name in LEVERS.get(platform, ())
+                 if lever_dimension == dimension), None)
+
+
+def lever_dimensions(platform: str) -> list[str]:
+    """The dimensions the platform's levers act on (the breakdowns the policy reads)."""
+    return [dimension for dimension, _, _ in LEVERS.get(platform, ())]
 
 
 def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float) -> str | None:
@@ -86,33 +111,18 @@ def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float
 
 def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[SegmentWindow],
             settings: SegmentExclusionSettings, today: date) -> list[Proposal]:
-    """At most one proposal for `ad_set`: its worst segment below target by money, where a lever exists."""
-    lever_dimension = LEVERS.get(platform, ("", "", ""))[0]
-    mine = [s for s in segments if s.dimension == lever_dimension]
-    if not mine or ad_set.level != "ad_set" or ad_set.status != "ACTIVE":
+    """At most one proposal for `ad_set`: its segment below target with the most money, across the
+    levers its platform offers."""
+    if ad_set.level != "ad_set" or ad_set.status != "ACTIVE":
         return []
-    total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
-    if total_spend <= 0:
-        return []
-    prior = _total(mine)
-    candidates = []
-    for segment in mine:
-        ev = segment.evidence
-        share = float(ev.spend / total_spend)
-        if segment.segment == UNKNOWN or ev.spend < settings.min_spend or ev.days_with_spend < settings.min_days:
-            continue
-        if share > settings.max_delivery_share or _blocked(platform, ad_set, segment, share):
-            continue
-        if not _worse_than_the_rest(ev, prior):
-            continue  # a losing ad set makes every segment look bad: cutting its best part helps nothing
-        posterior = roas_posterior(ev, prior, settings.prior_conversions, settings.value_cv, settings.dispersion)
-        probability = posterior.probability_below(settings.target_roas)
-        if probability >= settings.confidence:
-            candidates.append((ev.spend, segment, posterior, probability, share))
+    candidates: list[_Candidate] = []
+    for dimension in lever_dimensions(platform):
+        candidates += _candidates(platform, ad_set, [s for s in segments if s.dimension == dimension], settings)
     if not candidates:
         return []
-    spend, segment, posterior, probability, share = max(candidates, key=lambda c: (c[0], c[1].segment))
-    kind, lever = LEVERS[platform][1], LEVERS[platform][2]
+    spend, segment, posterior, probability, share, total_spend, prior = max(
+        candidates, key=lambda c: (c.spend, c.segment.dimension, c.segment.segment))
+    kind, lever = lever_for(platform, segment.dimension) or ("", "")
     low, high = posterior.quantiles(0.05, 0.95)
     ev = segment.evidence
     to: dict[str, object] = {"dimension": segment.dimension, "segment": segment.segment, "excluded": True}
@@ -137,6 +147,30 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
                   "ad_set_roas": prior.lag_corrected_roas, "lever": lever,
                   "max_delivery_share": settings.max_delivery_share},
     )]
+
+
+def _candidates(platform: str, ad_set: Entity, mine: Sequence[SegmentWindow],
+                settings: SegmentExclusionSettings) -> list[_Candidate]:
+    """The segments of one dimension that may be cut, with their evidence."""
+    total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
+    if not mine or total_spend <= 0:
+        return []
+    prior = _total(mine)
+    candidates = []
+    for segment in mine:
+        ev = segment.evidence
+        share = float(ev.spend / total_spend)
+        if segment.segment == UNKNOWN or ev.spend < settings.min_spend or ev.days_with_spend < settings.min_days:
+            continue
+        if share > settings.max_delivery_share or _blocked(platform, ad_set, segment, share):
+            continue
+        if not _worse_than_the_rest(ev, prior):
+            continue  # a losing ad set makes every segment look bad: cutting its best part helps nothing
+        posterior = roas_posterior(ev, prior, settings.prior_conversions, settings.value_cv, settings.dispersion)
+        probability = posterior.probability_below(settings.target_roas)
+        if probability >= settings.confidence:
+            candidates.append(_Candidate(ev.spend, segment, posterior, probability, share, total_spend, prior))
+    return candidates
 
 
 def _worse_than_the_rest(segment: WindowEvidence, total: WindowEvidence) -> bool:

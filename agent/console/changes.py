@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent.console.formatting import money
+from agent.decisions.segment_actions import SEGMENT_KINDS
 
 LEVELS = {"ad_set": "ad set", "campaign": "campaign", "ad": "ad", "account": "account"}
 FIELD_NAMES = {"status": "status", "daily_budget": "daily budget", "lifetime_budget": "lifetime budget",
@@ -67,7 +68,7 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         return [f"ad schedule: {_schedule(before.get('ad_schedule'))} → {_schedule(after.get('ad_schedule'))}"]
     if kind in ("add_label", "remove_label"):
         return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
-    if kind in ("set_device_bid_modifier", "exclude_placement", "exclude_company_size"):
+    if kind in SEGMENT_KINDS:
         what = f"{str(after.get('dimension', '')).replace('_', ' ')} {after.get('segment', '')}"
         if kind == "set_device_bid_modifier":
             def shown(modifier: Any) -> str:
@@ -125,7 +126,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "create_lookalike": "Seed a lookalike with", "add_label": "Label",
              "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",
              "set_device_bid_modifier": "Change a device bid of",
-             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from"}
+             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
+             "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

@@ -1,5 +1,5 @@
 """Segment actions on the simulated platforms: a Google device bid modifier, a Meta placement
-exclusion, a LinkedIn company-size exclusion.
+exclusion, a LinkedIn company-size, seniority or industry exclusion.
 
 A cut segment stops delivering and the ad set's budget goes to the segments it keeps, at their own
 rates (`exclusion_effect`): the ad set's conversion rate and value per conversion change by the
@@ -26,6 +26,8 @@ SEGMENT_KINDS: Mapping[str, tuple[str, str]] = {
     "set_device_bid_modifier": ("google_ads", "device"),
     "exclude_placement": ("meta", "placement"),
     "exclude_company_size": ("linkedin", "company_size"),
+    "exclude_seniority": ("linkedin", "seniority"),
+    "exclude_industry": ("linkedin", "industry"),
 }
 EXCLUDING_MODIFIER = -1.0  # -100%: the segment gets no delivery
 MAX_MODIFIER = 9.0  # +900%, Google's ceiling

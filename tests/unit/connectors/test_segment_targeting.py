@@ -7,7 +7,15 @@ import pytest
 from google.ads.googleads.client import GoogleAdsClient
 
 from connectors.google_ads import bid_modifiers
-from connectors.linkedin.company_sizes import STAFF_COUNT_FACET, excluded_company_sizes, with_company_size
+from connectors.linkedin.targeting_exclusions import (
+    INDUSTRY_FACET,
+    SENIORITY_FACET,
+    STAFF_COUNT_FACET,
+    excluded_company_sizes,
+    excluded_segments,
+    with_company_size,
+    with_exclusion,
+)
 from connectors.meta.placements import excluded_placements, with_placement
 
 
@@ -64,3 +72,20 @@ def test_a_device_cut_is_a_zero_multiplier_and_an_undo_removes_or_restores() -> 
         bid_modifiers.operation(client, "customers/1/adGroups/5", "tablet", -0.95, None)  # x0.05: refused
     assert bid_modifiers.attributes({"tablet": -1.0, "mobile": 0.2}) == {
         "device_bid_modifiers": {"tablet": -1.0, "mobile": 0.2}, "excluded_segments": {"device": ["tablet"]}}
+
+
+def test_seniorities_and_industries_are_excluded_by_their_facet_urns() -> None:
+    criteria = {"include": {"and": [{"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:101165590"]}}]},
+                "exclude": {"or": {STAFF_COUNT_FACET: ["urn:li:staffCountRange:(1,1)"]}}}
+    cut = with_exclusion(with_exclusion(criteria, "seniority", "entry", True), "industry", "industry-1234", True)
+    assert cut["exclude"]["or"][SENIORITY_FACET] == ["urn:li:seniority:3"]
+    assert cut["exclude"]["or"][INDUSTRY_FACET] == ["urn:li:industry:1234"]
+    assert with_exclusion(cut, "industry", "software-development", True)["exclude"]["or"][INDUSTRY_FACET] == [
+        "urn:li:industry:1234", "urn:li:industry:4"]
+    assert excluded_segments(cut) == {"company_size": ["1"], "seniority": ["entry"], "industry": ["industry-1234"]}
+    back = with_exclusion(with_exclusion(cut, "seniority", "entry", False), "industry", "industry-1234", False)
+    assert back == criteria  # the undo leaves the rest of the targeting exactly as it was
+    with pytest.raises(ValueError, match="cannot be targeted"):
+        with_exclusion(criteria, "seniority", "intern", True)
+    with pytest.raises(ValueError, match="no targeting exclusion"):
+        with_exclusion(criteria, "job_function", "sales", True)

@@ -82,3 +82,20 @@ def test_the_best_segment_of_a_losing_ad_set_is_not_cut() -> None:
     losing = [_segment("placement", "facebook_feed", 3000, 10), _segment("placement", "instagram_feed", 2500, 8),
               _segment("placement", "instagram_stories", 1000, 12)]
     assert propose("meta", "acct", _ad_set("meta"), losing, SETTINGS, TODAY) == []
+
+
+def test_linkedin_picks_the_segment_with_the_most_money_across_its_levers() -> None:
+    assert lever_for("linkedin", "seniority") == ("exclude_seniority", "seniority exclusion")
+    assert lever_for("linkedin", "industry") == ("exclude_industry", "industry exclusion")
+    assert lever_for("linkedin", "job_function") is None  # no lever: never proposed
+    windows = [_segment("company_size", "51-200", 3000, 180), _segment("company_size", "1", 600, 1),
+               _segment("seniority", "senior", 3000, 180), _segment("seniority", "entry", 1100, 2),
+               _segment("industry", "software-development", 3500, 190), _segment("industry", "industry-77", 800, 1),
+               _segment("job_function", "engineering", 3000, 180), _segment("job_function", "sales", 1500, 0)]
+    [proposal] = propose("linkedin", "acct", _ad_set("linkedin", audience_size=50_000), windows, SETTINGS, TODAY)
+    assert proposal.kind == "exclude_seniority"  # entry: 1,100 below target, more than industry-77 or size 1
+    assert proposal.change["to"] == {"dimension": "seniority", "segment": "entry", "excluded": True}
+    assert proposal.evidence["spend_share"] == round(1100 / 4100, 4)  # its share of its own dimension's split
+    already = _ad_set("linkedin", audience_size=50_000, excluded_segments={"seniority": ["entry"]})
+    [next_best] = propose("linkedin", "acct", already, windows, SETTINGS, TODAY)
+    assert (next_best.kind, next_best.change["to"]["segment"]) == ("exclude_industry", "industry-77")
