@@ -42,6 +42,7 @@ class PermissionSettings(StrictModel):
     exclude_company_size: PermissionLevel | None = None
     exclude_seniority: PermissionLevel | None = None
     exclude_industry: PermissionLevel | None = None
+    narrow_age_range: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

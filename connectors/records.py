@@ -40,6 +40,7 @@ MutationKind = Literal[
     "exclude_company_size",
     "exclude_seniority",
     "exclude_industry",
+    "narrow_age_range",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

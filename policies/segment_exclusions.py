@@ -9,7 +9,10 @@ the confidence. Only levers the platform offers are proposed:
 - Google Ads: a device bid modifier of -100% on the ad group. Smart Bidding ignores device, age,
   gender and location modifiers except -100%, so a milder cut is never proposed
   (https://support.google.com/google-ads/answer/2732132).
-- Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting).
+- Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting), and
+  its age range narrowed by the band at one of its ends (age_min / age_max: Meta has no age
+  exclusion, so a band inside the range has no lever). Never under a special ad category (Meta
+  forbids narrowing age there) nor under Advantage+ audience (the age range is only a suggestion).
 - LinkedIn: a company-size, seniority or industry exclusion on the campaign (its targetingCriteria
   `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
   than that is not cut.
@@ -45,10 +48,12 @@ from policies.roas_evidence import (
 POLICY_NAME = "segment_exclusions"
 UNKNOWN = "unknown"
 MIN_LINKEDIN_AUDIENCE = 300
+META_AGE_MIN, META_AGE_MAX = 18, 65  # Meta's age range when the targeting sets none; 65 is "65 and over"
 # platform -> its levers: (dimension it acts on, action kind, what the lever is called)
 LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
     "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),),
-    "meta": (("placement", "exclude_placement", "placement exclusion"),),
+    "meta": (("placement", "exclude_placement", "placement exclusion"),
+             ("age", "narrow_age_range", "age range narrowed at its edge")),
     "linkedin": (("company_size", "exclude_company_size", "company-size exclusion"),
                  ("seniority", "exclude_seniority", "seniority exclusion"),
                  ("industry", "exclude_industry", "industry exclusion")),
@@ -102,10 +107,48 @@ def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float
     excluded = {str(s) for s in ad_set.attributes.get("excluded_segments", {}).get(segment.dimension, [])}
     if segment.segment in excluded:
         return "already excluded"
+    if platform == "meta" and segment.dimension == "age":
+        return _age_blocked(ad_set, segment.segment)
     if platform == "linkedin":
         size = ad_set.attributes.get("audience_size")
         if size is not None and int(size) * (1 - share) < MIN_LINKEDIN_AUDIENCE:
             return f"LinkedIn needs at least {MIN_LINKEDIN_AUDIENCE} members"
+    return None
+
+
+def _age_band(segment: str) -> tuple[int, int] | None:
+    """(first, last) age of one of our age segments ("18-24"; "65+" is 65, Meta's top)."""
+    first, _, last = segment.partition("-")
+    if segment.endswith("+") and segment[:-1].isdigit():
+        return int(segment[:-1]), int(segment[:-1])
+    return (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+
+
+def _age_range(ad_set: Entity) -> tuple[int, int]:
+    low, high = ad_set.attributes.get("age_min"), ad_set.attributes.get("age_max")
+    return (int(low) if low is not None else META_AGE_MIN, int(high) if high is not None else META_AGE_MAX)
+
+
+def _narrowed(ad_set: Entity, segment: str) -> tuple[int, int] | None:
+    """The ad set's age range without `segment`, or None when the band is not at one of its ends."""
+    band, (low, high) = _age_band(segment), _age_range(ad_set)
+    if band is None:
+        return None
+    first, last = band
+    if first <= low <= last and last < high:
+        return last + 1, high
+    if first <= high <= last and first > low:
+        return low, first - 1
+    return None
+
+
+def _age_blocked(ad_set: Entity, segment: str) -> str | None:
+    if ad_set.attributes.get("special_ad_categories"):
+        return "a special ad category: Meta forbids narrowing the age range"
+    if ad_set.attributes.get("advantage_audience"):
+        return "Advantage+ audience: the age range is only a suggestion"
+    if _narrowed(ad_set, segment) is None:
+        return "not at an end of the age range (Meta narrows a range only at its ends)"
     return None
 
 
@@ -131,6 +174,10 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
         to["bid_modifier"] = -1.0
         # the modifier in place now (None: none), so an undo restores it and a drift check sees a change
         before["bid_modifier"] = ad_set.attributes.get("device_bid_modifiers", {}).get(segment.segment)
+    narrowed = _narrowed(ad_set, segment.segment) if kind == "narrow_age_range" else None
+    if narrowed is not None:  # the range as it is and as it will be: an undo restores it exactly
+        before["age_min"], before["age_max"] = _age_range(ad_set)
+        to["age_min"], to["age_max"] = narrowed
     return [Proposal.about(
         account_id, ad_set, kind=kind, policy=POLICY_NAME,
         change={"from": before, "to": to},

@@ -127,7 +127,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",
              "set_device_bid_modifier": "Change a device bid of",
              "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
-             "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from"}
+             "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from",
+             "narrow_age_range": "Narrow the age range of"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

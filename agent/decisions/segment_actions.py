@@ -1,4 +1,5 @@
-"""Segment actions (a device bid modifier; a placement, company-size, seniority or industry exclusion) as a state of one
+"""Segment actions (a device bid modifier; a placement, company-size, seniority or industry exclusion;
+Meta's age range narrowed by a band at an edge) as a state of one
 segment of one ad set: what the gate, the guardrails, the executor's drift check and the settlement
 need to know about them.
 
@@ -20,7 +21,7 @@ from sqlalchemy import RowMapping
 from connectors.records import Entity
 
 SEGMENT_KINDS: frozenset[str] = frozenset({"set_device_bid_modifier", "exclude_placement", "exclude_company_size",
-                                           "exclude_seniority", "exclude_industry"})
+                                           "exclude_seniority", "exclude_industry", "narrow_age_range"})
 MODIFIER_KIND = "set_device_bid_modifier"
 
 

@@ -171,8 +171,9 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         found += records.parse_each(campaigns, lambda r: records.campaign_entity(r, account_id, currency),
                                     account_id, "campaign")
         budget_campaigns = {str(c.get("id")) for c in campaigns if records.has_campaign_budget(c)}
+        special = {str(c.get("id")): records.special_categories(c) for c in campaigns}
         found += records.parse_each(ad_sets, lambda r: records.ad_set_entity(r, account_id, currency,
-                                                                             budget_campaigns),
+                                                                             budget_campaigns, special),
                                     account_id, "ad set")
         found += records.parse_each(ads, lambda r: records.ad_entity(r, account_id, currency), account_id, "ad")
         targeting = {str(r.get("id")): dict(r.get("targeting") or {}) for r in ad_sets}

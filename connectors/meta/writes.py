@@ -36,6 +36,7 @@ from facebook_business.adobjects.campaign import Campaign
 from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.errors import PlatformError, WritesStopped
+from connectors.meta.age_range import with_age_band
 from connectors.meta.api import PacedApi
 from connectors.meta.labels import enqueue_label
 from connectors.meta.new_ads import (
@@ -123,6 +124,14 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
             raise ValueError("placements are set on ad sets")
         segment = str(mutation.params.get("segment", ""))
         return {"targeting": with_placement(targeting, segment, bool(mutation.params.get("excluded", True)))}
+    if kind == "narrow_age_range":
+        if level != "ad_set":
+            raise ValueError("age ranges are set on ad sets")
+        params = mutation.params
+        bounds = ((int(params["age_min"]), int(params["age_max"]))
+                  if params.get("age_min") is not None and params.get("age_max") is not None else None)
+        return {"targeting": with_age_band(targeting, str(params.get("segment", "")),
+                                           bool(params.get("excluded", True)), bounds)}
     raise ValueError(f"{kind} is not supported on Meta by this connector")
 
 

@@ -1,5 +1,5 @@
-"""Segment actions (a Google device bid modifier, a Meta placement exclusion, LinkedIn company-size,
-seniority and industry exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
+"""Segment actions (a Google device bid modifier, a Meta placement exclusion and age range narrowed at
+an edge, LinkedIn company-size, seniority and industry exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
 against the fake platforms (which apply them to the simulated world), and undo. Also: a lost answer
 is settled by reading the platform and never re-sent; a segment changed meanwhile is not
 overwritten; a cut over the delivery-share guardrail never runs; a dry run mutates nothing."""
@@ -39,6 +39,7 @@ CASES = {
                       ("google", "mutate:AdGroupBidModifierService")),
     "meta-placement": ("acme-social", "exclude_placement", "placement", "audience_network_classic",
                        ("meta", "post:batch")),
+    "meta-age": ("acme-social", "narrow_age_range", "age", "18-24", ("meta", "post:batch")),
     "linkedin-company-size": ("acme-b2b", "exclude_company_size", "company_size", "2-10", ("linkedin", "post:")),
     "linkedin-seniority": ("acme-b2b", "exclude_seniority", "seniority", "entry", ("linkedin", "post:")),
     "linkedin-industry": ("acme-b2b", "exclude_industry", "industry", "technology-information-and-internet",
@@ -55,6 +56,8 @@ def _cut(case: str, ad_set: Entity, share: float = 0.12) -> Proposal:
     if kind == "set_device_bid_modifier":
         before["bid_modifier"] = ad_set.attributes["device_bid_modifiers"].get(segment)
         to["bid_modifier"] = -1.0
+    if kind == "narrow_age_range":  # Meta has no age exclusion: the range's lower end moves up past the band
+        before["age_min"], before["age_max"], to["age_min"], to["age_max"] = 18, 65, 25, 65
     return Proposal(kind=kind, policy="segment_exclusions", account_id=account_id, entity_id=ad_set.entity_id,
                     entity_level="ad_set", entity_name=ad_set.name, change={"from": before, "to": to},
                     rationale=f"test: cut {segment}", evidence={"spend_share": share})
@@ -112,6 +115,8 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
     assert segment in _excluded(live, dimension)
     if kind == "set_device_bid_modifier":
         assert live.attributes["device_bid_modifiers"] == {segment: -1.0}
+    if kind == "narrow_age_range":
+        assert (live.attributes["age_min"], live.attributes["age_max"]) == (25, 65)
     with engine.connect() as connection:
         executed = get_action(connection, action_id)
     assert executed is not None and executed["state"] == "executed" and executed["result"]["platform_ref"]

@@ -16,7 +16,9 @@ from connectors.linkedin.targeting_exclusions import (
     with_company_size,
     with_exclusion,
 )
+from connectors.meta.age_range import excluded_ages, with_age_band
 from connectors.meta.placements import excluded_placements, with_placement
+from connectors.meta.records import ad_set_entity, special_categories
 
 
 def test_excluding_a_placement_writes_out_its_platform_and_keeps_the_rest() -> None:
@@ -89,3 +91,34 @@ def test_seniorities_and_industries_are_excluded_by_their_facet_urns() -> None:
         with_exclusion(criteria, "seniority", "intern", True)
     with pytest.raises(ValueError, match="no targeting exclusion"):
         with_exclusion(criteria, "job_function", "sales", True)
+
+
+def test_a_meta_age_band_is_cut_only_at_an_end_of_the_range() -> None:
+    spec = {"geo_locations": {"countries": ["DE"]}}  # no age set: Meta's 18-65
+    assert excluded_ages(spec) == []
+    cut = with_age_band(spec, "18-24", True)
+    assert (cut["age_min"], cut["age_max"]) == (25, 65) and cut["geo_locations"] == spec["geo_locations"]
+    assert excluded_ages(with_age_band(cut, "65+", True)) == ["18-24", "65+"]
+    assert with_age_band(cut, "65+", True)["age_max"] == 64
+    with pytest.raises(ValueError, match="only at its ends"):
+        with_age_band(cut, "45-54", True)  # inside the range: Meta has no age exclusion
+    back = with_age_band(cut, "18-24", False, bounds=(21, 65))  # an undo restores the range that was there
+    assert (back["age_min"], back["age_max"]) == (21, 65) and excluded_ages(back) == []
+    with pytest.raises(ValueError, match="does not include"):
+        with_age_band(cut, "18-24", False, bounds=(25, 65))
+    narrow = {"age_min": 25, "age_max": 34}
+    with pytest.raises(ValueError, match="no age"):
+        with_age_band(narrow, "25-34", True)
+
+
+def test_meta_ad_sets_show_their_age_cut_special_category_and_advantage_audience() -> None:
+    raw = {"id": "7", "campaign_id": "3", "name": "a", "status": "ACTIVE",
+           "targeting": {"age_min": 25, "age_max": 65, "targeting_automation": {"advantage_audience": 1}}}
+    entity = ad_set_entity(raw, "act", "EUR", special={"3": special_categories(
+        {"special_ad_categories": ["EMPLOYMENT"]})})
+    assert entity.attributes["excluded_segments"]["age"] == ["18-24"]
+    assert entity.attributes["advantage_audience"] is True
+    assert entity.attributes["special_ad_categories"] == ["EMPLOYMENT"]
+    plain = ad_set_entity({**raw, "targeting": {}}, "act", "EUR", special={"3": special_categories(
+        {"special_ad_categories": ["NONE"]})})
+    assert plain.attributes["advantage_audience"] is False and plain.attributes["special_ad_categories"] == []

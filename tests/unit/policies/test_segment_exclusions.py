@@ -55,7 +55,7 @@ def test_one_change_never_cuts_more_than_the_guardrail_share() -> None:
 
 def test_only_levers_the_platform_has() -> None:
     assert lever_for("google_ads", "device") == ("set_device_bid_modifier", "device bid modifier -100%")
-    assert lever_for("google_ads", "age") is None and lever_for("meta", "age") is None
+    assert lever_for("google_ads", "age") is None and lever_for("meta", "region") is None
     assert lever_for("linkedin", "company_size") == ("exclude_company_size", "company-size exclusion")
     devices = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 1000, 1)]
     [google] = propose("google_ads", "acct", _ad_set("google_ads"), devices, SETTINGS, TODAY)
@@ -99,3 +99,26 @@ def test_linkedin_picks_the_segment_with_the_most_money_across_its_levers() -> N
     already = _ad_set("linkedin", audience_size=50_000, excluded_segments={"seniority": ["entry"]})
     [next_best] = propose("linkedin", "acct", already, windows, SETTINGS, TODAY)
     assert (next_best.kind, next_best.change["to"]["segment"]) == ("exclude_industry", "industry-77")
+
+
+def _ages(young_spend: int = 1000, old_spend: int = 600) -> list[SegmentWindow]:
+    return [_segment("age", "18-24", young_spend, 2), _segment("age", "25-34", 3000, 180),
+            _segment("age", "35-44", 2500, 150), _segment("age", "45-54", 900, 1), _segment("age", "65+", old_spend, 1)]
+
+
+def test_meta_narrows_the_age_range_only_at_an_end_and_never_where_meta_forbids_it() -> None:
+    [proposal] = propose("meta", "acct", _ad_set("meta"), _ages(), SETTINGS, TODAY)
+    assert proposal.kind == "narrow_age_range"  # 18-24 is the loser with the most money, at the lower end
+    assert proposal.change["from"] == {"dimension": "age", "segment": "18-24", "excluded": False,
+                                       "age_min": 18, "age_max": 65}
+    assert proposal.change["to"] == {"dimension": "age", "segment": "18-24", "excluded": True,
+                                     "age_min": 25, "age_max": 65}
+    # 45-54 loses more money than 65+ but sits inside the range: only the upper end can go
+    [upper] = propose("meta", "acct", _ad_set("meta", age_min=25), _ages(young_spend=0), SETTINGS, TODAY)
+    assert upper.change["to"]["segment"] == "65+" and upper.change["to"]["age_max"] == 64
+    inside = [_segment("age", "25-34", 3000, 180), _segment("age", "45-54", 900, 1),
+              _segment("age", "55-64", 3000, 180)]
+    assert propose("meta", "acct", _ad_set("meta", age_min=25, age_max=64), inside, SETTINGS, TODAY) == []
+    for blocked in (_ad_set("meta", special_ad_categories=["HOUSING"]), _ad_set("meta", advantage_audience=True)):
+        assert propose("meta", "acct", blocked, _ages(), SETTINGS, TODAY) == []
+    assert propose("google_ads", "acct", _ad_set("google_ads"), _ages(), SETTINGS, TODAY) == []
