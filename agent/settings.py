@@ -43,6 +43,7 @@ class PermissionSettings(StrictModel):
     exclude_seniority: PermissionLevel | None = None
     exclude_industry: PermissionLevel | None = None
     narrow_age_range: PermissionLevel | None = None
+    exclude_region: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

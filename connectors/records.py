@@ -41,6 +41,7 @@ MutationKind = Literal[
     "exclude_seniority",
     "exclude_industry",
     "narrow_age_range",
+    "exclude_region",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

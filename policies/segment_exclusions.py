@@ -13,6 +13,9 @@ the confidence. Only levers the platform offers are proposed:
   its age range narrowed by the band at one of its ends (age_min / age_max: Meta has no age
   exclusion, so a band inside the range has no lever). Never under a special ad category (Meta
   forbids narrowing age there) nor under Advantage+ audience (the age range is only a suggestion).
+  And a region exclusion (excluded_geo_locations); Meta's `region` breakdown carries no off-Meta
+  conversions, so where its named regions show none the regions cannot be judged and nothing is
+  proposed (the rule holds for every dimension: segments without conversions are not compared).
 - LinkedIn: a company-size, seniority or industry exclusion on the campaign (its targetingCriteria
   `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
   than that is not cut.
@@ -53,7 +56,8 @@ META_AGE_MIN, META_AGE_MAX = 18, 65  # Meta's age range when the targeting sets 
 LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
     "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),),
     "meta": (("placement", "exclude_placement", "placement exclusion"),
-             ("age", "narrow_age_range", "age range narrowed at its edge")),
+             ("age", "narrow_age_range", "age range narrowed at its edge"),
+             ("region", "exclude_region", "region exclusion")),
     "linkedin": (("company_size", "exclude_company_size", "company-size exclusion"),
                  ("seniority", "exclude_seniority", "seniority exclusion"),
                  ("industry", "exclude_industry", "industry exclusion")),
@@ -202,6 +206,8 @@ def _candidates(platform: str, ad_set: Entity, mine: Sequence[SegmentWindow],
     total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
     if not mine or total_spend <= 0:
         return []
+    if not any(s.evidence.conversions > 0 for s in mine if s.segment != UNKNOWN):
+        return []  # conversions not attributed to segments (Meta's region): nothing to judge a segment by
     prior = _total(mine)
     candidates = []
     for segment in mine:

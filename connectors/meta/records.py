@@ -18,6 +18,7 @@ from connectors.meta.age_range import advantage_audience, excluded_ages
 from connectors.meta.conversions import Conversions
 from connectors.meta.labels import labels_of
 from connectors.meta.placements import excluded_placements
+from connectors.meta.regions import excluded_regions
 from connectors.meta.schedules import blocks_of
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
@@ -135,7 +136,8 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
                     "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, "labels": sorted(labels_of(raw)),
                     "ad_schedule": blocks_of(raw),
                     "lifetime_budget": str(raw["lifetime_budget"]) if raw.get("lifetime_budget") else None,
-                    "excluded_segments": {"placement": excluded_placements(targeting), "age": excluded_ages(targeting)},
+                    "excluded_segments": {"placement": excluded_placements(targeting), "age": excluded_ages(targeting),
+                                          "region": excluded_regions(targeting)},
                     "advantage_audience": advantage_audience(targeting),
                     "special_ad_categories": list((special or {}).get(str(raw["campaign_id"]), ())),
                     **_reach_targeting(targeting)},

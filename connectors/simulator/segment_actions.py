@@ -1,5 +1,5 @@
 """Segment actions on the simulated platforms: a Google device bid modifier, a Meta placement
-exclusion or age range narrowed at an edge, a LinkedIn company-size, seniority or industry exclusion.
+exclusion, region exclusion or age range narrowed at an edge, a LinkedIn company-size, seniority or industry exclusion.
 
 A cut segment stops delivering and the ad set's budget goes to the segments it keeps, at their own
 rates (`exclusion_effect`): the ad set's conversion rate and value per conversion change by the
@@ -29,6 +29,7 @@ SEGMENT_KINDS: Mapping[str, tuple[str, str]] = {
     "exclude_seniority": ("linkedin", "seniority"),
     "exclude_industry": ("linkedin", "industry"),
     "narrow_age_range": ("meta", "age"),
+    "exclude_region": ("meta", "region"),
 }
 EXCLUDING_MODIFIER = -1.0  # -100%: the segment gets no delivery
 MAX_MODIFIER = 9.0  # +900%, Google's ceiling

@@ -40,6 +40,7 @@ CASES = {
     "meta-placement": ("acme-social", "exclude_placement", "placement", "audience_network_classic",
                        ("meta", "post:batch")),
     "meta-age": ("acme-social", "narrow_age_range", "age", "18-24", ("meta", "post:batch")),
+    "meta-region": ("acme-social", "exclude_region", "region", "bavaria", ("meta", "post:batch")),
     "linkedin-company-size": ("acme-b2b", "exclude_company_size", "company_size", "2-10", ("linkedin", "post:")),
     "linkedin-seniority": ("acme-b2b", "exclude_seniority", "seniority", "entry", ("linkedin", "post:")),
     "linkedin-industry": ("acme-b2b", "exclude_industry", "industry", "technology-information-and-internet",
@@ -117,6 +118,9 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
         assert live.attributes["device_bid_modifiers"] == {segment: -1.0}
     if kind == "narrow_age_range":
         assert (live.attributes["age_min"], live.attributes["age_max"]) == (25, 65)
+    if kind == "exclude_region":  # looked up by name in the targeting search, written by Meta's key
+        [search] = [params for _, path, params in platforms.meta.log if path == "search"]
+        assert search["q"] == segment and search["country_code"] == "DE" and "region" in search["location_types"]
     with engine.connect() as connection:
         executed = get_action(connection, action_id)
     assert executed is not None and executed["state"] == "executed" and executed["result"]["platform_ref"]

@@ -19,6 +19,7 @@ from connectors.linkedin.targeting_exclusions import (
 from connectors.meta.age_range import excluded_ages, with_age_band
 from connectors.meta.placements import excluded_placements, with_placement
 from connectors.meta.records import ad_set_entity, special_categories
+from connectors.meta.regions import excluded_key, excluded_regions, pick, search_params, with_region
 
 
 def test_excluding_a_placement_writes_out_its_platform_and_keeps_the_rest() -> None:
@@ -122,3 +123,19 @@ def test_meta_ad_sets_show_their_age_cut_special_category_and_advantage_audience
     plain = ad_set_entity({**raw, "targeting": {}}, "act", "EUR", special={"3": special_categories(
         {"special_ad_categories": ["NONE"]})})
     assert plain.attributes["advantage_audience"] is False and plain.attributes["special_ad_categories"] == []
+
+
+def test_a_meta_region_is_found_by_name_and_excluded_by_its_key() -> None:
+    results = [{"key": "3847", "name": "California", "type": "region", "country_code": "US"},
+               {"key": "1234", "name": "Baja California", "type": "region", "country_code": "MX"}]
+    assert pick(results, "california") == ("3847", "California")  # the same slug, not a partial match
+    assert pick(results, "texas") is None
+    assert search_params("new-york", "US")["q"] == "new york"
+    spec = {"geo_locations": {"countries": ["US"]}}
+    cut = with_region(spec, "3847", "California", True)
+    assert cut["excluded_geo_locations"] == {"regions": [{"key": "3847"}]} and cut["geo_locations"] == spec["geo_locations"]
+    read_back = {**cut, "excluded_geo_locations": {"regions": [{"key": "3847", "name": "California"}]}}
+    assert excluded_regions(read_back) == ["california"] and excluded_key(read_back, "california") == "3847"
+    assert "excluded_geo_locations" not in with_region(read_back, "3847", "California", False)
+    with pytest.raises(ValueError, match="both target and exclude"):
+        with_region({"geo_locations": {"regions": [{"key": "3847"}]}}, "3847", "California", True)

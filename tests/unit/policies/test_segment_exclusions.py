@@ -55,7 +55,7 @@ def test_one_change_never_cuts_more_than_the_guardrail_share() -> None:
 
 def test_only_levers_the_platform_has() -> None:
     assert lever_for("google_ads", "device") == ("set_device_bid_modifier", "device bid modifier -100%")
-    assert lever_for("google_ads", "age") is None and lever_for("meta", "region") is None
+    assert lever_for("google_ads", "age") is None and lever_for("meta", "gender") is None
     assert lever_for("linkedin", "company_size") == ("exclude_company_size", "company-size exclusion")
     devices = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 1000, 1)]
     [google] = propose("google_ads", "acct", _ad_set("google_ads"), devices, SETTINGS, TODAY)
@@ -122,3 +122,14 @@ def test_meta_narrows_the_age_range_only_at_an_end_and_never_where_meta_forbids_
     for blocked in (_ad_set("meta", special_ad_categories=["HOUSING"]), _ad_set("meta", advantage_audience=True)):
         assert propose("meta", "acct", blocked, _ages(), SETTINGS, TODAY) == []
     assert propose("google_ads", "acct", _ad_set("google_ads"), _ages(), SETTINGS, TODAY) == []
+
+
+def test_meta_regions_are_judged_only_where_their_rows_carry_conversions() -> None:
+    # Meta's region breakdown reports no off-Meta conversions: they all sit in `unknown`
+    type_1 = [_segment("region", "bavaria", 3000, 0), _segment("region", "berlin", 1000, 0),
+              _segment("region", "unknown", 0, 120)]
+    assert propose("meta", "acct", _ad_set("meta"), type_1, SETTINGS, TODAY) == []
+    with_conversions = [_segment("region", "bavaria", 3000, 180), _segment("region", "hamburg", 2000, 110),
+                        _segment("region", "berlin", 1000, 1)]
+    [proposal] = propose("meta", "acct", _ad_set("meta"), with_conversions, SETTINGS, TODAY)
+    assert proposal.kind == "exclude_region" and proposal.change["to"]["segment"] == "berlin"
