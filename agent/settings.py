@@ -44,6 +44,8 @@ class PermissionSettings(StrictModel):
     exclude_industry: PermissionLevel | None = None
     narrow_age_range: PermissionLevel | None = None
     exclude_region: PermissionLevel | None = None
+    exclude_age_range: PermissionLevel | None = None
+    exclude_gender: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -42,6 +42,8 @@ MutationKind = Literal[
     "exclude_industry",
     "narrow_age_range",
     "exclude_region",
+    "exclude_age_range",
+    "exclude_gender",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

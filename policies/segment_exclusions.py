@@ -8,7 +8,8 @@ the confidence. Only levers the platform offers are proposed:
 
 - Google Ads: a device bid modifier of -100% on the ad group. Smart Bidding ignores device, age,
   gender and location modifiers except -100%, so a milder cut is never proposed
-  (https://support.google.com/google-ads/answer/2732132).
+  (https://support.google.com/google-ads/answer/2732132). And an age range or gender exclusion on the
+  ad group (a negative criterion: the -100% Smart Bidding honours).
 - Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting), and
   its age range narrowed by the band at one of its ends (age_min / age_max: Meta has no age
   exclusion, so a band inside the range has no lever). Never under a special ad category (Meta
@@ -54,7 +55,9 @@ MIN_LINKEDIN_AUDIENCE = 300
 META_AGE_MIN, META_AGE_MAX = 18, 65  # Meta's age range when the targeting sets none; 65 is "65 and over"
 # platform -> its levers: (dimension it acts on, action kind, what the lever is called)
 LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
-    "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),),
+    "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),
+                   ("age", "exclude_age_range", "age range exclusion"),
+                   ("gender", "exclude_gender", "gender exclusion")),
     "meta": (("placement", "exclude_placement", "placement exclusion"),
              ("age", "narrow_age_range", "age range narrowed at its edge"),
              ("region", "exclude_region", "region exclusion")),

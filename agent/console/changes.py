@@ -128,7 +128,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "set_device_bid_modifier": "Change a device bid of",
              "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
              "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from",
-             "narrow_age_range": "Narrow the age range of", "exclude_region": "Exclude a region from"}
+             "narrow_age_range": "Narrow the age range of", "exclude_region": "Exclude a region from",
+             "exclude_age_range": "Exclude an age range from", "exclude_gender": "Exclude a gender from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

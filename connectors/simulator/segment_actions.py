@@ -1,5 +1,6 @@
-"""Segment actions on the simulated platforms: a Google device bid modifier, a Meta placement
-exclusion, region exclusion or age range narrowed at an edge, a LinkedIn company-size, seniority or industry exclusion.
+"""Segment actions on the simulated platforms: a Google device bid modifier or age range or gender
+exclusion; a Meta placement or region exclusion or age range narrowed at an edge; a LinkedIn
+company-size, seniority or industry exclusion.
 
 A cut segment stops delivering and the ad set's budget goes to the segments it keeps, at their own
 rates (`exclusion_effect`): the ad set's conversion rate and value per conversion change by the
@@ -30,6 +31,8 @@ SEGMENT_KINDS: Mapping[str, tuple[str, str]] = {
     "exclude_industry": ("linkedin", "industry"),
     "narrow_age_range": ("meta", "age"),
     "exclude_region": ("meta", "region"),
+    "exclude_age_range": ("google_ads", "age"),
+    "exclude_gender": ("google_ads", "gender"),
 }
 EXCLUDING_MODIFIER = -1.0  # -100%: the segment gets no delivery
 MAX_MODIFIER = 9.0  # +900%, Google's ceiling
@@ -92,7 +95,7 @@ def apply_segment_change(settings: SegmentSettings, platform: str, currency: str
     if cut and len(excluded | {segment}) >= len(known):
         raise InvalidMutation(f"{kind} on {entity_id}: excluding {segment} would leave no {dimension} to deliver to")
     after = excluded | {segment} if cut else excluded - {segment}
-    if dimension == "age" and not _contiguous([p.segment for p in profiles_for(dimension, currency)], after):
+    if kind == "narrow_age_range" and not _contiguous([p.segment for p in profiles_for(dimension, currency)], after):
         raise InvalidMutation(f"{kind} on {entity_id}: an age range is one span: {segment} is not at its edge")
     excluded.clear()
     excluded.update(after)

@@ -1,4 +1,4 @@
-"""Segment actions (a Google device bid modifier, a Meta placement exclusion and age range narrowed at
+"""Segment actions (a Google device bid modifier and age range and gender exclusions, a Meta placement exclusion and age range narrowed at
 an edge, LinkedIn company-size, seniority and industry exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
 against the fake platforms (which apply them to the simulated world), and undo. Also: a lost answer
 is settled by reading the platform and never re-sent; a segment changed meanwhile is not
@@ -37,6 +37,8 @@ SIM_ACCOUNT = {"acme-search": "sim-search", "acme-social": "sim-social", "acme-b
 CASES = {
     "google-device": ("acme-search", "set_device_bid_modifier", "device", "tablet",
                       ("google", "mutate:AdGroupBidModifierService")),
+    "google-age": ("acme-search", "exclude_age_range", "age", "18-24", ("google", "mutate:AdGroupCriterionService")),
+    "google-gender": ("acme-search", "exclude_gender", "gender", "male", ("google", "mutate:AdGroupCriterionService")),
     "meta-placement": ("acme-social", "exclude_placement", "placement", "audience_network_classic",
                        ("meta", "post:batch")),
     "meta-age": ("acme-social", "narrow_age_range", "age", "18-24", ("meta", "post:batch")),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.ads.googleads.client import GoogleAdsClient
 
-from connectors.google_ads import bid_modifiers
+from connectors.google_ads import bid_modifiers, demographics
 from connectors.linkedin.targeting_exclusions import (
     INDUSTRY_FACET,
     SENIORITY_FACET,
@@ -139,3 +139,19 @@ def test_a_meta_region_is_found_by_name_and_excluded_by_its_key() -> None:
     assert "excluded_geo_locations" not in with_region(read_back, "3847", "California", False)
     with pytest.raises(ValueError, match="both target and exclude"):
         with_region({"geo_locations": {"regions": [{"key": "3847"}]}}, "3847", "California", True)
+
+
+def test_a_google_age_or_gender_cut_is_a_negative_criterion_and_an_undo_removes_it() -> None:
+    client = _client()
+    age = demographics.operation(client, "customers/1/adGroups/5", "age", "18-24", True, None)
+    assert age is not None and age.create.negative and age.create.ad_group == "customers/1/adGroups/5"
+    assert age.create.age_range.type_.name == "AGE_RANGE_18_24"
+    gender = demographics.operation(client, "customers/1/adGroups/5", "gender", "male", True, None)
+    assert gender is not None and gender.create.negative and gender.create.gender.type_.name == "MALE"
+    back = demographics.operation(client, "customers/1/adGroups/5", "age", "18-24", False,
+                                  "customers/1/adGroupCriteria/5~503001")
+    assert back is not None and back.remove == "customers/1/adGroupCriteria/5~503001"
+    assert demographics.operation(client, "customers/1/adGroups/5", "age", "18-24", True,
+                                  "customers/1/adGroupCriteria/5~503001") is None  # already excluded
+    with pytest.raises(ValueError, match="cannot be excluded"):
+        demographics.operation(client, "customers/1/adGroups/5", "gender", "unknown", True, None)

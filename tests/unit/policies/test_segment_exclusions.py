@@ -55,7 +55,7 @@ def test_one_change_never_cuts_more_than_the_guardrail_share() -> None:
 
 def test_only_levers_the_platform_has() -> None:
     assert lever_for("google_ads", "device") == ("set_device_bid_modifier", "device bid modifier -100%")
-    assert lever_for("google_ads", "age") is None and lever_for("meta", "gender") is None
+    assert lever_for("google_ads", "region") is None and lever_for("meta", "gender") is None
     assert lever_for("linkedin", "company_size") == ("exclude_company_size", "company-size exclusion")
     devices = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 1000, 1)]
     [google] = propose("google_ads", "acct", _ad_set("google_ads"), devices, SETTINGS, TODAY)
@@ -121,7 +121,8 @@ def test_meta_narrows_the_age_range_only_at_an_end_and_never_where_meta_forbids_
     assert propose("meta", "acct", _ad_set("meta", age_min=25, age_max=64), inside, SETTINGS, TODAY) == []
     for blocked in (_ad_set("meta", special_ad_categories=["HOUSING"]), _ad_set("meta", advantage_audience=True)):
         assert propose("meta", "acct", blocked, _ages(), SETTINGS, TODAY) == []
-    assert propose("google_ads", "acct", _ad_set("google_ads"), _ages(), SETTINGS, TODAY) == []
+    [google] = propose("google_ads", "acct", _ad_set("google_ads"), _ages(), SETTINGS, TODAY)
+    assert google.kind == "exclude_age_range" and "age_min" not in google.change["to"]  # Google excludes a band
 
 
 def test_meta_regions_are_judged_only_where_their_rows_carry_conversions() -> None:
@@ -133,3 +134,14 @@ def test_meta_regions_are_judged_only_where_their_rows_carry_conversions() -> No
                         _segment("region", "berlin", 1000, 1)]
     [proposal] = propose("meta", "acct", _ad_set("meta"), with_conversions, SETTINGS, TODAY)
     assert proposal.kind == "exclude_region" and proposal.change["to"]["segment"] == "berlin"
+
+
+def test_google_excludes_an_age_range_or_gender_on_the_ad_group_the_segment_with_the_most_money() -> None:
+    assert lever_for("google_ads", "age") == ("exclude_age_range", "age range exclusion")
+    assert lever_for("google_ads", "gender") == ("exclude_gender", "gender exclusion")
+    windows = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 700, 1),
+               _segment("age", "25-34", 3000, 180), _segment("age", "45-54", 1200, 2),
+               _segment("gender", "female", 3000, 180), _segment("gender", "male", 900, 1)]
+    [proposal] = propose("google_ads", "acct", _ad_set("google_ads"), windows, SETTINGS, TODAY)
+    assert proposal.kind == "exclude_age_range"  # 45-54, inside the range: Google excludes any band
+    assert proposal.change["to"] == {"dimension": "age", "segment": "45-54", "excluded": True}
