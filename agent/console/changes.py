@@ -74,7 +74,11 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
             def shown(modifier: Any) -> str:
                 return "none" if modifier is None else f"{float(modifier):+.0%}"
             return [f"bid modifier for {what}: {shown(before.get('bid_modifier'))} → {shown(after.get('bid_modifier'))}"]
-        return [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
+        lines = [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
+        if kind == "narrow_age_range" and after.get("age_min") is not None:
+            lines.append(f"age range: {before.get('age_min')}-{before.get('age_max')} → "
+                         f"{after.get('age_min')}-{after.get('age_max')}")
+        return lines
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
