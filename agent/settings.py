@@ -40,6 +40,12 @@ class PermissionSettings(StrictModel):
     set_device_bid_modifier: PermissionLevel | None = None
     exclude_placement: PermissionLevel | None = None
     exclude_company_size: PermissionLevel | None = None
+    exclude_seniority: PermissionLevel | None = None
+    exclude_industry: PermissionLevel | None = None
+    narrow_age_range: PermissionLevel | None = None
+    exclude_region: PermissionLevel | None = None
+    exclude_age_range: PermissionLevel | None = None
+    exclude_gender: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -9,8 +9,10 @@ arm's surplus (value - target ROAS x spend, USD, every conversion matured) in bo
 difference, and judges each executed segment cut against the simulator's hidden truth on the day
 it took effect: the segment's true ROAS (the ad set's, without earlier cuts, times the segment's
 true conversion-rate and value multipliers) at or above the target is a false exclusion. The rate
-is per 50 segment-ad-set pairs: every ad set's segments of the dimension its platform can act on
-(Google device, Meta placement, LinkedIn company size), counted once per seed.
+is per 50 segment-ad-set pairs: every ad set's segments of each dimension its platform can act on
+(Google device; Meta placement; LinkedIn company size, seniority, industry), counted once per seed.
+A cut's segment is judged with the ad set's other dimensions as they were (the simulator's
+dimensions act independently, so only the cut dimension's earlier cuts are taken out).
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ def run_one(seed: int, days: int) -> dict[str, Any]:
     world = build_world(seed, DEMO_SPECS, DEFAULT_START)
     platform_of = {s.ad_set_id: a.platform for a in world.accounts for c in a.campaigns for s in c.ad_sets}
     currency_of = {s.ad_set_id: a.currency for a in world.accounts for c in a.campaigns for s in c.ad_sets}
-    lever = {platform: dimension for platform, dimension in SEGMENT_KINDS.values()}
-    pairs = sum(len(segment_truth(seed, ad_set, lever[platform], currency_of[ad_set]).segments)
-                for ad_set, platform in platform_of.items() if platform in lever)
+    levers = {(platform, dimension) for platform, dimension in SEGMENT_KINDS.values()}
+    pairs = sum(len(segment_truth(seed, ad_set, dimension, currency_of[ad_set]).segments)
+                for ad_set, platform in platform_of.items() for where, dimension in sorted(levers) if where == platform)
     mutations = list(report.agent_mutations)
     cuts, false_cuts = [], 0
     for index, mutation in enumerate(mutations):

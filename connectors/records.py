@@ -38,6 +38,12 @@ MutationKind = Literal[
     "set_device_bid_modifier",
     "exclude_placement",
     "exclude_company_size",
+    "exclude_seniority",
+    "exclude_industry",
+    "narrow_age_range",
+    "exclude_region",
+    "exclude_age_range",
+    "exclude_gender",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

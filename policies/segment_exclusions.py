@@ -8,16 +8,26 @@ the confidence. Only levers the platform offers are proposed:
 
 - Google Ads: a device bid modifier of -100% on the ad group. Smart Bidding ignores device, age,
   gender and location modifiers except -100%, so a milder cut is never proposed
-  (https://support.google.com/google-ads/answer/2732132).
-- Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting).
-- LinkedIn: a company-size exclusion on the campaign; LinkedIn needs an audience of at least 300
-  members, so a known audience left smaller than that is not cut.
+  (https://support.google.com/google-ads/answer/2732132). And an age range or gender exclusion on the
+  ad group (a negative criterion: the -100% Smart Bidding honours).
+- Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting), and
+  its age range narrowed by the band at one of its ends (age_min / age_max: Meta has no age
+  exclusion, so a band inside the range has no lever). Never under a special ad category (Meta
+  forbids narrowing age there) nor under Advantage+ audience (the age range is only a suggestion).
+  And a region exclusion (excluded_geo_locations); Meta's `region` breakdown carries no off-Meta
+  conversions, so where its named regions show none the regions cannot be judged and nothing is
+  proposed (the rule holds for every dimension: segments without conversions are not compared).
+- LinkedIn: a company-size, seniority or industry exclusion on the campaign (its targetingCriteria
+  `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
+  than that is not cut.
 
 A segment is cut only if it also returns less than the rest of its ad set: when the whole ad set
 loses, shrinking towards it makes every segment look bad, and that is the underperformers' call.
 
 Guardrail: one change may cut at most `max_delivery_share` of the ad set's spend in the window, and
-an ad set gets one segment proposal per cycle (its worst segment by money below target).
+an ad set gets one segment proposal per cycle across all the levers of its platform: the segment
+below target with the most money. Each dimension is judged against its own split of the ad set (a
+segment's share and the "rest of the ad set" are within its dimension).
 """
 
 from __future__ import annotations
@@ -26,20 +36,34 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from connectors.records import Entity
 from policies.base import Proposal
 from policies.money import money_str
-from policies.roas_evidence import DEFAULT_DISPERSION, DEFAULT_VALUE_CV, WindowEvidence, roas_posterior
+from policies.roas_evidence import (
+    DEFAULT_DISPERSION,
+    DEFAULT_VALUE_CV,
+    RoasPosterior,
+    WindowEvidence,
+    roas_posterior,
+)
 
 POLICY_NAME = "segment_exclusions"
 UNKNOWN = "unknown"
 MIN_LINKEDIN_AUDIENCE = 300
-# platform -> (dimension it can act on, action kind, what the lever is called)
-LEVERS: Mapping[str, tuple[str, str, str]] = {
-    "google_ads": ("device", "set_device_bid_modifier", "device bid modifier -100%"),
-    "meta": ("placement", "exclude_placement", "placement exclusion"),
-    "linkedin": ("company_size", "exclude_company_size", "company-size exclusion"),
+META_AGE_MIN, META_AGE_MAX = 18, 65  # Meta's age range when the targeting sets none; 65 is "65 and over"
+# platform -> its levers: (dimension it acts on, action kind, what the lever is called)
+LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),
+                   ("age", "exclude_age_range", "age range exclusion"),
+                   ("gender", "exclude_gender", "gender exclusion")),
+    "meta": (("placement", "exclude_placement", "placement exclusion"),
+             ("age", "narrow_age_range", "age range narrowed at its edge"),
+             ("region", "exclude_region", "region exclusion")),
+    "linkedin": (("company_size", "exclude_company_size", "company-size exclusion"),
+                 ("seniority", "exclude_seniority", "seniority exclusion"),
+                 ("industry", "exclude_industry", "industry exclusion")),
 }
 
 
@@ -64,12 +88,25 @@ class SegmentWindow:
     evidence: WindowEvidence
 
 
+class _Candidate(NamedTuple):
+    spend: Decimal
+    segment: SegmentWindow
+    posterior: RoasPosterior
+    probability: float
+    share: float  # of its dimension's spend in the ad set
+    total_spend: Decimal  # the ad set's, in the window
+    prior: WindowEvidence  # the ad set's own evidence, the segment's prior
+
+
 def lever_for(platform: str, dimension: str) -> tuple[str, str] | None:
     """(action kind, lever name) for acting on `dimension` on `platform`, or None where there is no lever."""
-    lever = LEVERS.get(platform)
-    if lever is None or lever[0] != dimension:
-        return None
-    return lever[1], lever[2]
+    return next(((kind, name) for lever_dimension, kind, name in LEVERS.get(platform, ())
+                 if lever_dimension == dimension), None)
+
+
+def lever_dimensions(platform: str) -> list[str]:
+    """The dimensions the platform's levers act on (the breakdowns the policy reads)."""
+    return [dimension for dimension, _, _ in LEVERS.get(platform, ())]
 
 
 def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float) -> str | None:
@@ -77,6 +114,8 @@ def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float
     excluded = {str(s) for s in ad_set.attributes.get("excluded_segments", {}).get(segment.dimension, [])}
     if segment.segment in excluded:
         return "already excluded"
+    if platform == "meta" and segment.dimension == "age":
+        return _age_blocked(ad_set, segment.segment)
     if platform == "linkedin":
         size = ad_set.attributes.get("audience_size")
         if size is not None and int(size) * (1 - share) < MIN_LINKEDIN_AUDIENCE:
@@ -84,35 +123,56 @@ def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float
     return None
 
 
+def _age_band(segment: str) -> tuple[int, int] | None:
+    """(first, last) age of one of our age segments ("18-24"; "65+" is 65, Meta's top)."""
+    first, _, last = segment.partition("-")
+    if segment.endswith("+") and segment[:-1].isdigit():
+        return int(segment[:-1]), int(segment[:-1])
+    return (int(first), int(last)) if first.isdigit() and last.isdigit() else None
+
+
+def _age_range(ad_set: Entity) -> tuple[int, int]:
+    low, high = ad_set.attributes.get("age_min"), ad_set.attributes.get("age_max")
+    return (int(low) if low is not None else META_AGE_MIN, int(high) if high is not None else META_AGE_MAX)
+
+
+def _narrowed(ad_set: Entity, segment: str) -> tuple[int, int] | None:
+    """The ad set's age range without `segment`, or None when the band is not at one of its ends."""
+    band, (low, high) = _age_band(segment), _age_range(ad_set)
+    if band is None:
+        return None
+    first, last = band
+    if first <= low <= last and last < high:
+        return last + 1, high
+    if first <= high <= last and first > low:
+        return low, first - 1
+    return None
+
+
+def _age_blocked(ad_set: Entity, segment: str) -> str | None:
+    if ad_set.attributes.get("special_ad_categories"):
+        return "a special ad category: Meta forbids narrowing the age range"
+    if ad_set.attributes.get("advantage_audience"):
+        return "Advantage+ audience: the age range is only a suggestion"
+    if _narrowed(ad_set, segment) is None:
+        return "not at an end of the age range (Meta narrows a range only at its ends)"
+    return None
+
+
 def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[SegmentWindow],
             settings: SegmentExclusionSettings, today: date) -> list[Proposal]:
-    """At most one proposal for `ad_set`: its worst segment below target by money, where a lever exists."""
-    lever_dimension = LEVERS.get(platform, ("", "", ""))[0]
-    mine = [s for s in segments if s.dimension == lever_dimension]
-    if not mine or ad_set.level != "ad_set" or ad_set.status != "ACTIVE":
+    """At most one proposal for `ad_set`: its segment below target with the most money, across the
+    levers its platform offers."""
+    if ad_set.level != "ad_set" or ad_set.status != "ACTIVE":
         return []
-    total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
-    if total_spend <= 0:
-        return []
-    prior = _total(mine)
-    candidates = []
-    for segment in mine:
-        ev = segment.evidence
-        share = float(ev.spend / total_spend)
-        if segment.segment == UNKNOWN or ev.spend < settings.min_spend or ev.days_with_spend < settings.min_days:
-            continue
-        if share > settings.max_delivery_share or _blocked(platform, ad_set, segment, share):
-            continue
-        if not _worse_than_the_rest(ev, prior):
-            continue  # a losing ad set makes every segment look bad: cutting its best part helps nothing
-        posterior = roas_posterior(ev, prior, settings.prior_conversions, settings.value_cv, settings.dispersion)
-        probability = posterior.probability_below(settings.target_roas)
-        if probability >= settings.confidence:
-            candidates.append((ev.spend, segment, posterior, probability, share))
+    candidates: list[_Candidate] = []
+    for dimension in lever_dimensions(platform):
+        candidates += _candidates(platform, ad_set, [s for s in segments if s.dimension == dimension], settings)
     if not candidates:
         return []
-    spend, segment, posterior, probability, share = max(candidates, key=lambda c: (c[0], c[1].segment))
-    kind, lever = LEVERS[platform][1], LEVERS[platform][2]
+    spend, segment, posterior, probability, share, total_spend, prior = max(
+        candidates, key=lambda c: (c.spend, c.segment.dimension, c.segment.segment))
+    kind, lever = lever_for(platform, segment.dimension) or ("", "")
     low, high = posterior.quantiles(0.05, 0.95)
     ev = segment.evidence
     to: dict[str, object] = {"dimension": segment.dimension, "segment": segment.segment, "excluded": True}
@@ -121,6 +181,10 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
         to["bid_modifier"] = -1.0
         # the modifier in place now (None: none), so an undo restores it and a drift check sees a change
         before["bid_modifier"] = ad_set.attributes.get("device_bid_modifiers", {}).get(segment.segment)
+    narrowed = _narrowed(ad_set, segment.segment) if kind == "narrow_age_range" else None
+    if narrowed is not None:  # the range as it is and as it will be: an undo restores it exactly
+        before["age_min"], before["age_max"] = _age_range(ad_set)
+        to["age_min"], to["age_max"] = narrowed
     return [Proposal.about(
         account_id, ad_set, kind=kind, policy=POLICY_NAME,
         change={"from": before, "to": to},
@@ -137,6 +201,32 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
                   "ad_set_roas": prior.lag_corrected_roas, "lever": lever,
                   "max_delivery_share": settings.max_delivery_share},
     )]
+
+
+def _candidates(platform: str, ad_set: Entity, mine: Sequence[SegmentWindow],
+                settings: SegmentExclusionSettings) -> list[_Candidate]:
+    """The segments of one dimension that may be cut, with their evidence."""
+    total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
+    if not mine or total_spend <= 0:
+        return []
+    if not any(s.evidence.conversions > 0 for s in mine if s.segment != UNKNOWN):
+        return []  # conversions not attributed to segments (Meta's region): nothing to judge a segment by
+    prior = _total(mine)
+    candidates = []
+    for segment in mine:
+        ev = segment.evidence
+        share = float(ev.spend / total_spend)
+        if segment.segment == UNKNOWN or ev.spend < settings.min_spend or ev.days_with_spend < settings.min_days:
+            continue
+        if share > settings.max_delivery_share or _blocked(platform, ad_set, segment, share):
+            continue
+        if not _worse_than_the_rest(ev, prior):
+            continue  # a losing ad set makes every segment look bad: cutting its best part helps nothing
+        posterior = roas_posterior(ev, prior, settings.prior_conversions, settings.value_cv, settings.dispersion)
+        probability = posterior.probability_below(settings.target_roas)
+        if probability >= settings.confidence:
+            candidates.append(_Candidate(ev.spend, segment, posterior, probability, share, total_spend, prior))
+    return candidates
 
 
 def _worse_than_the_rest(segment: WindowEvidence, total: WindowEvidence) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent.console.formatting import money
+from agent.decisions.segment_actions import SEGMENT_KINDS
 
 LEVELS = {"ad_set": "ad set", "campaign": "campaign", "ad": "ad", "account": "account"}
 FIELD_NAMES = {"status": "status", "daily_budget": "daily budget", "lifetime_budget": "lifetime budget",
@@ -67,13 +68,17 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         return [f"ad schedule: {_schedule(before.get('ad_schedule'))} → {_schedule(after.get('ad_schedule'))}"]
     if kind in ("add_label", "remove_label"):
         return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
-    if kind in ("set_device_bid_modifier", "exclude_placement", "exclude_company_size"):
+    if kind in SEGMENT_KINDS:
         what = f"{str(after.get('dimension', '')).replace('_', ' ')} {after.get('segment', '')}"
         if kind == "set_device_bid_modifier":
             def shown(modifier: Any) -> str:
                 return "none" if modifier is None else f"{float(modifier):+.0%}"
             return [f"bid modifier for {what}: {shown(before.get('bid_modifier'))} → {shown(after.get('bid_modifier'))}"]
-        return [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
+        lines = [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
+        if kind == "narrow_age_range" and after.get("age_min") is not None:
+            lines.append(f"age range: {before.get('age_min')}-{before.get('age_max')} → "
+                         f"{after.get('age_min')}-{after.get('age_max')}")
+        return lines
     if kind == "new_ad":
         lines = [f"create a new ad “{after.get('headline', '')}”" + (" (paused, for review)"
                                                                       if after.get("status") == "PAUSED" else "")]
@@ -125,7 +130,10 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "create_lookalike": "Seed a lookalike with", "add_label": "Label",
              "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",
              "set_device_bid_modifier": "Change a device bid of",
-             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from"}
+             "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
+             "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from",
+             "narrow_age_range": "Narrow the age range of", "exclude_region": "Exclude a region from",
+             "exclude_age_range": "Exclude an age range from", "exclude_gender": "Exclude a gender from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

@@ -157,8 +157,9 @@ def _cap_violations(entity_id: str, after: Decimal, settings: GuardrailSettings,
 def _segment_violations(kind: str, entity_id: str, change: Mapping[str, Any], evidence: Mapping[str, Any],
                        policy: str, settings: GuardrailSettings, ctx: GuardrailContext) -> list[Violation]:
     """The segment guardrails: one cut may take at most `max_segment_delivery_share` of the ad
-    set's delivery, and an ad set gets one segment change of a kind per cooldown (the breakdowns
-    must show the first cut's effect before the next is judged). An undo is never held back."""
+    set's delivery, and an ad set gets one segment change per cooldown, whatever its lever (the
+    breakdowns must show the first cut's effect, on every dimension, before the next is judged).
+    An undo is never held back."""
     if kind not in SEGMENT_KINDS or policy == "undo":
         return []
     violations: list[Violation] = []
@@ -173,7 +174,7 @@ def _segment_violations(kind: str, entity_id: str, change: Mapping[str, Any], ev
                                     f"take {share:.0%} of the ad set's delivery, over the "
                                     f"{settings.max_segment_delivery_share:.0%} limit per change"))
     cooldown = settings.cooldown_for(kind)
-    recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind == kind
+    recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in SEGMENT_KINDS
               and c.at > ctx.now - timedelta(hours=cooldown)]
     if recent:
         last = max(recent, key=lambda c: c.at)

@@ -1,4 +1,5 @@
-"""Segment actions (a device bid modifier, a placement or company-size exclusion) as a state of one
+"""Segment actions (a device bid modifier, an age range or gender exclusion on Google; a placement, company-size, seniority or industry exclusion;
+Meta's region exclusion and age range narrowed by a band at an edge) as a state of one
 segment of one ad set: what the gate, the guardrails, the executor's drift check and the settlement
 need to know about them.
 
@@ -19,7 +20,9 @@ from sqlalchemy import RowMapping
 
 from connectors.records import Entity
 
-SEGMENT_KINDS: frozenset[str] = frozenset({"set_device_bid_modifier", "exclude_placement", "exclude_company_size"})
+SEGMENT_KINDS: frozenset[str] = frozenset({"set_device_bid_modifier", "exclude_placement", "exclude_company_size",
+                                           "exclude_seniority", "exclude_industry", "narrow_age_range",
+                                           "exclude_region", "exclude_age_range", "exclude_gender"})
 MODIFIER_KIND = "set_device_bid_modifier"
 
 

@@ -18,7 +18,7 @@ from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
 from policies.protection import may_change
 from policies.roas_evidence import estimate_dispersion, window_bounds
-from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, propose
+from policies.segment_exclusions import SegmentExclusionSettings, lever_dimensions, propose
 from policies.segment_windows import segment_windows
 
 
@@ -50,8 +50,8 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
         if clock is None:
             raise ValueError("account_proposals needs a clock or a snapshot")
         snapshot = load_snapshot(engine, account, today, clock)
-    lever = LEVERS.get(snapshot.platform)
-    if lever is None:
+    dimensions = lever_dimensions(snapshot.platform)
+    if not dimensions:
         return []
     window_days = config.policy_settings(account).underperformers.window_days
     start, end = window_bounds(today, window_days)
@@ -60,7 +60,7 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
     settings = SegmentExclusionSettings(**{**settings.__dict__,
                                            "dispersion": estimate_dispersion(snapshot, start, end, curve)})
     with engine.connect() as connection:
-        rows = load_segment_rows(connection, account.id, start, end, [lever[0]])
+        rows = load_segment_rows(connection, account.id, start, end, dimensions)
     by_ad_set: dict[str, list[SegmentRow]] = defaultdict(list)
     for row in rows:
         by_ad_set[row.entity_id].append(row)

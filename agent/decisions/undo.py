@@ -17,7 +17,10 @@ from policies.base import Proposal
 
 INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget",
                 "set_device_bid_modifier": "set_device_bid_modifier", "exclude_placement": "exclude_placement",
-                "exclude_company_size": "exclude_company_size", "add_label": "remove_label",
+                "exclude_company_size": "exclude_company_size", "exclude_seniority": "exclude_seniority",
+                "exclude_industry": "exclude_industry", "narrow_age_range": "narrow_age_range",
+                "exclude_region": "exclude_region", "exclude_age_range": "exclude_age_range",
+                "exclude_gender": "exclude_gender", "add_label": "remove_label",
                 "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule"}
 
 

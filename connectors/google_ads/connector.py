@@ -17,7 +17,16 @@ from datetime import date
 from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
-from connectors.google_ads import bid_modifiers, breakdowns, labels, pmax, reports, schedules, writes
+from connectors.google_ads import (
+    bid_modifiers,
+    breakdowns,
+    demographics,
+    labels,
+    pmax,
+    reports,
+    schedules,
+    writes,
+)
 from connectors.google_ads.audience_members import GoogleAudienceSyncer
 from connectors.google_ads.offline_conversions import GoogleConversionUploader
 from connectors.google_ads.reports import AccountState, Target, parse_rows
@@ -184,7 +193,10 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                 lambda r: f"{r.ad_group.id}~{r.ad_group_criterion.criterion_id}")
         modifiers, state.bid_modifiers = bid_modifiers.read(
             self._search(account, bid_modifiers.QUERY, "ad_group_bid_modifier"))
-        found = [replace(e, attributes={**e.attributes, **bid_modifiers.attributes(modifiers.get(e.entity_id, {}))})
+        excluded, state.demographics = demographics.read(
+            self._search(account, demographics.QUERY, "ad_group_criterion"))
+        found = [replace(e, attributes=_segment_attributes(e.attributes, modifiers.get(e.entity_id, {}),
+                                                           excluded.get(e.entity_id, {})))
                  if e.level == "ad_set" else e for e in found]
         for entity, target in pmax.ad_sets(list(found), customer):
             found.append(entity)
@@ -369,3 +381,11 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                     names.setdefault(op.mutation_index, response.results[position].resource_name)
             succeeded[service_name] = names
         return succeeded
+
+
+def _segment_attributes(attributes: Mapping[str, Any], modifiers: Mapping[str, float],
+                        excluded: Mapping[str, list[str]]) -> dict[str, Any]:
+    """An ad group's attributes with its device modifiers and its excluded age ranges and genders."""
+    shown = bid_modifiers.attributes(modifiers)
+    segments = {**shown["excluded_segments"], "age": excluded.get("age", []), "gender": excluded.get("gender", [])}
+    return {**attributes, **shown, "excluded_segments": segments}

@@ -130,6 +130,8 @@ class AccountState:
     labelled: set[tuple[str, str]] = field(default_factory=set)  # (campaign or ad group id, label resource name)
     schedule_criteria: dict[str, list[str]] = field(default_factory=dict)  # campaign id -> its AD_SCHEDULE criteria
     bid_modifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (ad group id, device) -> resource
+    # (ad group id, dimension, segment) -> its negative age range / gender criterion
+    demographics: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import bid_modifiers, labels, pmax, schedules
+from connectors.google_ads import bid_modifiers, demographics, labels, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -171,6 +171,17 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         result.requests[bid_modifiers.SERVICE].append(Operation(index, bid_modifiers.operation(
             client, target.resource_name, device, None if fraction is None else float(fraction),
             state.bid_modifiers.get((mutation.entity_id, device)))))
+        result.refs[index] = target.resource_name
+    elif kind in demographics.EXCLUSION_KINDS:
+        if target.level != "ad_set":
+            raise ValueError(f"age ranges and genders are excluded on ad groups here, not on a {target.level}")
+        dimension, segment = demographics.EXCLUSION_KINDS[kind], str(mutation.params.get("segment", ""))
+        op = demographics.operation(client, target.resource_name, dimension, segment,
+                                    bool(mutation.params.get("excluded", True)),
+                                    state.demographics.get((mutation.entity_id, dimension, segment)))
+        if op is None:  # the drift check supersedes such an action before it gets here
+            raise ValueError(f"{dimension} {segment} is already {'excluded' if mutation.params.get('excluded', True) else 'included'}")
+        result.requests[demographics.SERVICE].append(Operation(index, op))
         result.refs[index] = target.resource_name
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")

@@ -13,8 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.linkedin.company_sizes import excluded_company_sizes
 from connectors.linkedin.leads import conversions_of
+from connectors.linkedin.targeting_exclusions import excluded_segments
 from connectors.records import Entity, MetricRow, Status
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
         daily_budget=Decimal(str(budget["amount"])) if budget.get("amount") is not None else None,
         attributes={"platform_level": "campaign", "audience_ids": segments(criteria, "include"),
                     "excluded_audience_ids": segments(criteria, "exclude"), "ad_format": str(raw.get("format") or ""),
-                    "excluded_segments": {"company_size": excluded_company_sizes(criteria)},
+                    "excluded_segments": excluded_segments(criteria),
                     "objective": str(raw.get("objectiveType") or "")},
     )
 

@@ -8,8 +8,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from connectors.linkedin.company_sizes import with_company_size
 from connectors.linkedin.reports import SEGMENT_FACET, LinkedInAccount
+from connectors.linkedin.targeting_exclusions import EXCLUSION_KINDS, with_exclusion
 from connectors.new_ad_copy import ad_tag, read_copy, require_paused
 from connectors.records import Mutation, quantize_money
 
@@ -86,8 +86,11 @@ def patch(account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tup
         exclude["or"] = facets
         updated["exclude"] = exclude
         return path, {"targetingCriteria": updated}
-    if kind == "exclude_company_size" and level == "ad_set":
+    if kind in EXCLUSION_KINDS and level == "ad_set":  # company size, seniority, industry: one facet each
+        dimension = EXCLUSION_KINDS[kind]
+        if str(mutation.params.get("dimension", dimension)) != dimension:
+            raise ValueError(f"{kind} excludes a {dimension}, not a {mutation.params.get('dimension')}")
         segment = str(mutation.params.get("segment", ""))
-        return path, {"targetingCriteria": with_company_size(criteria, segment,
-                                                             bool(mutation.params.get("excluded", True)))}
+        return path, {"targetingCriteria": with_exclusion(criteria, dimension, segment,
+                                                          bool(mutation.params.get("excluded", True)))}
     raise ValueError(f"{kind} on a LinkedIn {level} is not supported by this connector")

@@ -16,14 +16,14 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from facebook_business.adobjects.adaccount import AdAccount
 
 from connectors.errors import ConnectorError, PlatformUnavailable
-from connectors.meta import breakdowns, records
+from connectors.meta import breakdowns, records, regions
 from connectors.meta.api import PacedApi, build_api, classify, is_too_much_data
 from connectors.meta.conversions import Conversions
 from connectors.meta.custom_audience_users import MetaAudienceSyncer
@@ -172,8 +172,9 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         found += records.parse_each(campaigns, lambda r: records.campaign_entity(r, account_id, currency),
                                     account_id, "campaign")
         budget_campaigns = {str(c.get("id")) for c in campaigns if records.has_campaign_budget(c)}
+        special = {str(c.get("id")): records.special_categories(c) for c in campaigns}
         found += records.parse_each(ad_sets, lambda r: records.ad_set_entity(r, account_id, currency,
-                                                                             budget_campaigns),
+                                                                             budget_campaigns, special),
                                     account_id, "ad set")
         found += records.parse_each(ads, lambda r: records.ad_entity(r, account_id, currency), account_id, "ad")
         targeting = {str(r.get("id")): dict(r.get("targeting") or {}) for r in ad_sets}
@@ -355,6 +356,9 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         def write(operation: str, fn: Callable[[], Any]) -> Any:
             return self._call(account, operation, fn, write=True)
 
+        mutations = [self._with_region_key(account, m, targets) if m.kind == "exclude_region" else m
+                     for m in mutations]
+
         results = apply_batches(self.api(account), account.ad_account, mutations, targets, currency,
                                 self.budget_limiter, self._now, write, account.new_ads, known_ads, lambda: self._read_ad_names(account),
                                 campaign_budgets, label_ids)
@@ -362,6 +366,25 @@ class MetaConnector(PlatformConnector[MetaAccount]):
             with self._lock:
                 self._targets.pop(account_id, None)  # new ads or labels exist now: re-read next time
         return results
+
+    def _with_region_key(self, account: MetaAccount, mutation: Mutation,
+                         targets: Mapping[str, tuple[str, dict[str, Any]]]) -> Mutation:
+        """The mutation with Meta's key of its region: the excluded entry's when it is taken out,
+        else the Targeting Search's (a read, in the ad set's country). Not found: no key, and the
+        write reports it."""
+        targeting = targets.get(mutation.entity_id, ("", {}))[1]
+        segment = str(mutation.params.get("segment", ""))
+        key = regions.excluded_key(targeting, segment)
+        found = (key, segment) if key is not None else None
+        if found is None and mutation.params.get("excluded", True):
+            countries = (targeting.get("geo_locations") or {}).get("countries") or [None]
+            params = regions.search_params(segment, countries[0])
+            answer = self._call(account, "region search", lambda: self.api(account).call(
+                "GET", ("search",), params=params).json())
+            found = regions.pick((answer or {}).get("data") or [], segment)
+        if found is None:
+            return mutation
+        return replace(mutation, params={**mutation.params, "region_key": found[0], "region_name": found[1]})
 
     def applied_keys(self, account_id: str, idempotency_keys: Sequence[str]) -> set[str]:
         """The keys whose `new_ad` is on the platform (its tag is in an ad's name): for reconciliation."""

@@ -8,15 +8,17 @@ Meta reports insights `spend` as a decimal string in the account currency, but b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from connectors.meta import leads
+from connectors.meta.age_range import advantage_audience, excluded_ages
 from connectors.meta.conversions import Conversions
 from connectors.meta.labels import labels_of
 from connectors.meta.placements import excluded_placements
+from connectors.meta.regions import excluded_regions
 from connectors.meta.schedules import blocks_of
 from connectors.records import Audience, Entity, MetricRow, Status, minor_unit_exponent
 
@@ -25,7 +27,8 @@ R = TypeVar("R")
 PLATFORM = "meta"
 INSIGHT_FIELDS = ["campaign_id", "adset_id", "ad_id", "date_start", "date_stop", "spend", "impressions", "clicks",
                   "reach", "actions", "action_values", "objective"]
-CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget", "adlabels"]
+CAMPAIGN_FIELDS = ["id", "name", "status", "objective", "daily_budget", "lifetime_budget", "adlabels",
+                   "special_ad_categories"]
 AD_SET_FIELDS = ["id", "name", "campaign_id", "status", "daily_budget", "targeting", "learning_stage_info", "adlabels",
                  "lifetime_budget", "adset_schedule"]
 AD_FIELDS = ["id", "name", "adset_id", "status", "creative{id,title,body,call_to_action_type}"]
@@ -111,8 +114,15 @@ def _reach_targeting(targeting: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def special_categories(campaign: Mapping[str, Any]) -> list[str]:
+    """The campaign's special ad categories (none: `[]` or `["NONE"]`)."""
+    return sorted(str(c) for c in campaign.get("special_ad_categories") or () if str(c) != "NONE")
+
+
 def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
-                  budget_campaigns: Collection[str] = ()) -> Entity:
+                  budget_campaigns: Collection[str] = (),
+                  special: Mapping[str, Sequence[str]] | None = None) -> Entity:
+    """An ad set; `special`: campaign id -> its special ad categories (narrowing age is forbidden there)."""
     budget = raw.get("daily_budget")
     targeting = raw.get("targeting") or {}
     learning = (raw.get("learning_stage_info") or {}).get("status") == "LEARNING"
@@ -126,7 +136,11 @@ def ad_set_entity(raw: Mapping[str, Any], account_id: str, currency: str,
                     "campaign_budget": str(raw["campaign_id"]) in budget_campaigns, "labels": sorted(labels_of(raw)),
                     "ad_schedule": blocks_of(raw),
                     "lifetime_budget": str(raw["lifetime_budget"]) if raw.get("lifetime_budget") else None,
-                    "excluded_segments": {"placement": excluded_placements(targeting)}, **_reach_targeting(targeting)},
+                    "excluded_segments": {"placement": excluded_placements(targeting), "age": excluded_ages(targeting),
+                                          "region": excluded_regions(targeting)},
+                    "advantage_audience": advantage_audience(targeting),
+                    "special_ad_categories": list((special or {}).get(str(raw["campaign_id"]), ())),
+                    **_reach_targeting(targeting)},
     )
 
 

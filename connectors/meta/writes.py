@@ -36,6 +36,7 @@ from facebook_business.adobjects.campaign import Campaign
 from facebook_business.api import FacebookAdsApiBatch, FacebookResponse
 
 from connectors.errors import PlatformError, WritesStopped
+from connectors.meta.age_range import with_age_band
 from connectors.meta.api import PacedApi
 from connectors.meta.labels import enqueue_label
 from connectors.meta.new_ads import (
@@ -49,6 +50,7 @@ from connectors.meta.new_ads import (
 )
 from connectors.meta.placements import with_placement
 from connectors.meta.records import money_to_minor
+from connectors.meta.regions import with_region
 from connectors.meta.schedules import schedule_params
 from connectors.new_ad_copy import find_tags
 from connectors.records import Mutation, MutationResult
@@ -123,6 +125,22 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
             raise ValueError("placements are set on ad sets")
         segment = str(mutation.params.get("segment", ""))
         return {"targeting": with_placement(targeting, segment, bool(mutation.params.get("excluded", True)))}
+    if kind == "narrow_age_range":
+        if level != "ad_set":
+            raise ValueError("age ranges are set on ad sets")
+        params = mutation.params
+        bounds = ((int(params["age_min"]), int(params["age_max"]))
+                  if params.get("age_min") is not None and params.get("age_max") is not None else None)
+        return {"targeting": with_age_band(targeting, str(params.get("segment", "")),
+                                           bool(params.get("excluded", True)), bounds)}
+    if kind == "exclude_region":
+        if level != "ad_set":
+            raise ValueError("regions are excluded on ad sets")
+        params = mutation.params
+        if not params.get("region_key"):  # the connector looks the key up by name before writing
+            raise ValueError(f"region {params.get('segment')!r} was not found in Meta's targeting search")
+        return {"targeting": with_region(targeting, str(params["region_key"]), str(params.get("region_name", "")),
+                                         bool(params.get("excluded", True)))}
     raise ValueError(f"{kind} is not supported on Meta by this connector")
 
 

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -32,7 +33,7 @@ from connectors.records import (
     SegmentRow,
 )
 from connectors.registry import ConnectorContext
-from connectors.segments import BREAKDOWN_REPORTS
+from connectors.segments import BREAKDOWN_REPORTS, UNKNOWN, complete_with_unknown
 from connectors.simulator.dynamics import AppliedMutation, Observation, check_mutations, simulate, union_reach
 from connectors.simulator.intraday import partial_rows
 from connectors.simulator.persistence import SIM_METADATA, sim_mutations, sim_worlds
@@ -247,7 +248,12 @@ class SimulatorConnector:
         if dimensions is None:
             raise ConnectorError(f"simulator: account {account_id} has no {report!r} breakdown")
         rows = [m for m in self.daily_metrics(account_id, start, end) if m.level == "ad_set"]
-        return segment_rows(self._seed, rows, "", dimensions, self.segment_exclusions())
+        split = segment_rows(self._seed, rows, "", dimensions, self.segment_exclusions())
+        if self._spec(account_id).platform == "meta" and "region" in dimensions:
+            # a "Type 1" breakdown: Meta returns no off-Meta conversions under `region`; they land in `unknown`
+            split = complete_with_unknown([replace(r, conversions=0.0, conversion_value=Decimal(0)) for r in split
+                                           if r.segment != UNKNOWN], rows, dimensions)
+        return split
 
     def segment_exclusions(self) -> Exclusions:
         """(ad set, dimension, day) -> the segments the ad set excluded that day, from the mutation log."""

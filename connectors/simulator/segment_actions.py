@@ -1,5 +1,6 @@
-"""Segment actions on the simulated platforms: a Google device bid modifier, a Meta placement
-exclusion, a LinkedIn company-size exclusion.
+"""Segment actions on the simulated platforms: a Google device bid modifier or age range or gender
+exclusion; a Meta placement or region exclusion or age range narrowed at an edge; a LinkedIn
+company-size, seniority or industry exclusion.
 
 A cut segment stops delivering and the ad set's budget goes to the segments it keeps, at their own
 rates (`exclusion_effect`): the ad set's conversion rate and value per conversion change by the
@@ -26,6 +27,12 @@ SEGMENT_KINDS: Mapping[str, tuple[str, str]] = {
     "set_device_bid_modifier": ("google_ads", "device"),
     "exclude_placement": ("meta", "placement"),
     "exclude_company_size": ("linkedin", "company_size"),
+    "exclude_seniority": ("linkedin", "seniority"),
+    "exclude_industry": ("linkedin", "industry"),
+    "narrow_age_range": ("meta", "age"),
+    "exclude_region": ("meta", "region"),
+    "exclude_age_range": ("google_ads", "age"),
+    "exclude_gender": ("google_ads", "gender"),
 }
 EXCLUDING_MODIFIER = -1.0  # -100%: the segment gets no delivery
 MAX_MODIFIER = 9.0  # +900%, Google's ceiling
@@ -87,10 +94,17 @@ def apply_segment_change(settings: SegmentSettings, platform: str, currency: str
         cut = bool(params.get("excluded", True))
     if cut and len(excluded | {segment}) >= len(known):
         raise InvalidMutation(f"{kind} on {entity_id}: excluding {segment} would leave no {dimension} to deliver to")
-    if cut:
-        excluded.add(segment)
-    else:
-        excluded.discard(segment)
+    after = excluded | {segment} if cut else excluded - {segment}
+    if kind == "narrow_age_range" and not _contiguous([p.segment for p in profiles_for(dimension, currency)], after):
+        raise InvalidMutation(f"{kind} on {entity_id}: an age range is one span: {segment} is not at its edge")
+    excluded.clear()
+    excluded.update(after)
+
+
+def _contiguous(ordered: Sequence[str], excluded: Collection[str]) -> bool:
+    """Whether the kept segments of `ordered` are one unbroken run (an age range has two ends)."""
+    kept = [i for i, s in enumerate(ordered) if s not in excluded]
+    return not kept or kept[-1] - kept[0] + 1 == len(kept)
 
 
 def delivery_factors(seed: int, ad_set_id: str, currency: str,

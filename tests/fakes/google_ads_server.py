@@ -64,6 +64,7 @@ from google.rpc import status_pb2
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
 from tests.fakes import google_bid_modifiers as bid_modifiers
+from tests.fakes import google_demographics as demographics
 from tests.fakes import intraday
 from tests.fakes.gaql import check_query
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
@@ -321,6 +322,8 @@ class FakeGoogleAds:
                 return breakdowns.goal_rows(self.lifecycle_goals.get(customer, ()), self.ids, customer, Row)
             if resource == "geo_target_constant":
                 return breakdowns.geo_constant_rows(query, self.ids, Row)
+            if resource == "ad_group_criterion" and demographics.is_demographic_query(query):
+                return demographics.rows(list(entities.values()), customer, self.ids.numeric, Row)
             if resource == "ad_group_bid_modifier":
                 return bid_modifiers.rows(list(entities.values()), customer, self.ids.numeric, Row)
             if resource in ("ad_group", "ad_group_ad") and start is not None and end is not None:
@@ -548,6 +551,10 @@ class FakeGoogleAds:
             if campaign == "shared":  # a shared budget moves every campaign that uses it
                 campaign = sorted(self.shared_budgets)[0]
             return update.resource_name, ("set_budget", campaign, {"daily_budget": str(amount)})
+        if service == "AdGroupCriterionService" and ("create" in operation or "remove" in operation):
+            with self.backend.lock:
+                entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            return demographics.translate(operation, customer, self._sim_id, entities)
         if service in ("CampaignService", "AdGroupService", "AdGroupCriterionService") or (
                 service == "AdGroupAdService" and "update" in operation):
             update = operation.update

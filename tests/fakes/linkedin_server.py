@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from connectors.linkedin.company_sizes import excluded_company_sizes, with_company_size
+from connectors.linkedin.targeting_exclusions import EXCLUSION_KINDS, excluded, with_exclusion
 from tests.fakes import linkedin_breakdowns, linkedin_leads
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
@@ -320,8 +320,10 @@ class FakeLinkedIn:
                                                                         ["urn:li:geo:101165590"]}}]}}
                 if entity.attributes.get("excluded_audience_ids"):
                     criteria["exclude"] = {"or": {SEGMENT_FACET: urns("excluded_audience_ids")}}
-                for size in entity.attributes.get("excluded_segments", {}).get("company_size", []):
-                    criteria = with_company_size(criteria, size, True)
+                for dimension, cut in entity.attributes.get("excluded_segments", {}).items():
+                    if dimension in EXCLUSION_KINDS.values():
+                        for segment in cut:
+                            criteria = with_exclusion(criteria, dimension, segment, True)
                 element: dict[str, Any] = {
                     "id": number, "name": entity.name, "status": status, "type": "SPONSORED_UPDATES",
                     "campaignGroup": f"urn:li:sponsoredCampaignGroup:{self.ids.numeric(str(entity.parent_id))}",
@@ -417,19 +419,18 @@ class FakeLinkedIn:
                 raise RestError(400, "dailyBudget.currencyCode must be the account currency", "ILLEGAL_ARGUMENT")
             mutations.append(("set_budget", entity.entity_id, {"daily_budget": str(Decimal(budget["amount"]))}))
         if "targetingCriteria" in changes:
-            excluded = (changes["targetingCriteria"].get("exclude") or {}).get("or", {}).get(SEGMENT_FACET, [])
+            excluded_audiences = (changes["targetingCriteria"].get("exclude") or {}).get("or", {}).get(SEGMENT_FACET, [])
             known = set(entity.attributes.get("excluded_audience_ids", []))
-            for urn in excluded:
+            for urn in excluded_audiences:
                 sim_audience = self.ids.sim(urn.rsplit(":", 1)[-1])
                 if sim_audience and sim_audience not in known:
                     mutations.append(("exclude_audience", entity.entity_id, {"audience_id": sim_audience}))
-            # company sizes: the staffCountRanges facet under `exclude`, as the patch now has it
-            before = set(entity.attributes.get("excluded_segments", {}).get("company_size", []))
-            after = set(excluded_company_sizes(changes["targetingCriteria"]))
-            mutations += [("exclude_company_size", entity.entity_id,
-                           {"dimension": "company_size", "segment": s, "excluded": True}) for s in sorted(after - before)]
-            mutations += [("exclude_company_size", entity.entity_id,
-                           {"dimension": "company_size", "segment": s, "excluded": False}) for s in sorted(before - after)]
+            # company sizes, seniorities, industries: each its facet under `exclude`, as the patch now has it
+            for kind, dimension in EXCLUSION_KINDS.items():
+                before = set(entity.attributes.get("excluded_segments", {}).get(dimension, []))
+                after = set(excluded(changes["targetingCriteria"], dimension))
+                mutations += [(kind, entity.entity_id, {"dimension": dimension, "segment": s, "excluded": s in after})
+                              for s in sorted(after ^ before)]
         failed = [r.error for r in self.backend.apply(account, mutations, "li") if not r.ok]
         if failed:
             raise RestError(400, str(failed[0]), "ILLEGAL_ARGUMENT")

@@ -34,17 +34,19 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from connectors.meta.age_range import AGE_BANDS, excluded_ages, with_age_band
 from connectors.meta.placements import excluded_placements, with_placement
+from connectors.meta.regions import excluded_regions
 from connectors.records import Entity, MetricRow, minor_unit_exponent
 from connectors.simulator.segments import PROFILES
-from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_schedules
+from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_regions, meta_schedules
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -284,6 +286,8 @@ class FakeMeta:
                              for a in self.backend.simulator.audiences(sim_account)]
                 return self._page(audiences, params, parts, fault)
             raise GraphError(400, _error(100, f"Unknown edge {edge}", kind="GraphMethodException"))
+        if node == "search" and method == "GET":
+            return meta_regions.search(params)
         if node in self.jobs:
             return self._job(node, parts, params, fault)
         if method == "POST":
@@ -338,6 +342,9 @@ class FakeMeta:
                 raw["targeting"]["geo_locations"] = {"countries": [self._market(str(entity.parent_id))]}
                 for placement in entity.attributes.get("excluded_segments", {}).get("placement", []):
                     raw["targeting"] = with_placement(raw["targeting"], placement, True)  # manual placements
+                meta_regions.render(raw["targeting"], entity.attributes.get("excluded_segments", {}).get("region", []))
+                for band in _edge_first(entity.attributes.get("excluded_segments", {}).get("age", [])):
+                    raw["targeting"] = with_age_band(raw["targeting"], band, True)  # age_min / age_max
                 raw["learning_stage_info"] = {"status": "LEARNING" if entity.learning else "SUCCESS"}
                 meta_schedules.report(self, entity, raw)
             else:
@@ -527,6 +534,21 @@ class FakeMeta:
                           for p in sorted(after - before)]
             mutations += [("exclude_placement", sim_id, {"dimension": "placement", "segment": p, "excluded": False})
                           for p in sorted(before - after)]
+            # regions: excluded_geo_locations.regions by key, named as the breakdown names them
+            before_regions = set(entity.attributes.get("excluded_segments", {}).get("region", []))
+            try:
+                after_regions = set(excluded_regions(meta_regions.named(targeting)))
+            except ValueError as error:
+                raise GraphError(400, _error(100, f"Invalid parameter: {error}", kind="GraphMethodException")) from None
+            mutations += [("exclude_region", sim_id, {"dimension": "region", "segment": r, "excluded": r in after_regions})
+                          for r in sorted(after_regions ^ before_regions)]
+            # the age range: the bands age_min / age_max now leave out, cut (or brought back) edge first
+            before_ages = set(entity.attributes.get("excluded_segments", {}).get("age", []))
+            after_ages = set(excluded_ages(targeting))
+            mutations += [("narrow_age_range", sim_id, {"dimension": "age", "segment": a, "excluded": True})
+                          for a in _edge_first(after_ages - before_ages)]
+            mutations += [("narrow_age_range", sim_id, {"dimension": "age", "segment": a, "excluded": False})
+                          for a in reversed(_edge_first(before_ages - after_ages))]
         results = self.backend.apply(account, mutations, "meta")
         failed = [r.error for r in results if not r.ok]
         if failed:
@@ -631,3 +653,16 @@ class FakeMeta:
         """What the client sees when the work was done but the answer did not arrive."""
         return GraphError(500, _error(2, "An unexpected error has occurred. Please retry your request later.",
                                       transient=True))
+
+
+def _edge_first(bands: Iterable[str]) -> list[str]:
+    """Age bands in the order a range narrows through them, each at an edge when its turn comes: the
+    run from the bottom upwards, then the rest from the top downwards."""
+    order = list(AGE_BANDS)
+    chosen = sorted(set(bands), key=order.index)
+    low: list[str] = []
+    for i, band in enumerate(chosen):
+        if order.index(band) != i:
+            break
+        low.append(band)
+    return low + sorted((b for b in chosen if b not in low), key=order.index, reverse=True)

@@ -1,5 +1,5 @@
-"""Segment actions (a Google device bid modifier, a Meta placement exclusion, a LinkedIn company-size
-exclusion) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
+"""Segment actions (a Google device bid modifier and age range and gender exclusions, a Meta placement exclusion and age range narrowed at
+an edge, LinkedIn company-size, seniority and industry exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
 against the fake platforms (which apply them to the simulated world), and undo. Also: a lost answer
 is settled by reading the platform and never re-sent; a segment changed meanwhile is not
 overwritten; a cut over the delivery-share guardrail never runs; a dry run mutates nothing."""
@@ -33,23 +33,34 @@ from tests.integration.test_real_connectors_e2e import platforms as platforms  #
 
 FAST = Settling(delay_seconds=0.0, attempts=1)
 SIM_ACCOUNT = {"acme-search": "sim-search", "acme-social": "sim-social", "acme-b2b": "sim-b2b"}
-# account -> (kind, dimension, segment, the fault point of its platform's write)
+# case -> (account, kind, dimension, segment, the fault point of its platform's write)
 CASES = {
-    "acme-search": ("set_device_bid_modifier", "device", "tablet", ("google", "mutate:AdGroupBidModifierService")),
-    "acme-social": ("exclude_placement", "placement", "audience_network_classic", ("meta", "post:batch")),
-    "acme-b2b": ("exclude_company_size", "company_size", "2-10", ("linkedin", "post:")),
+    "google-device": ("acme-search", "set_device_bid_modifier", "device", "tablet",
+                      ("google", "mutate:AdGroupBidModifierService")),
+    "google-age": ("acme-search", "exclude_age_range", "age", "18-24", ("google", "mutate:AdGroupCriterionService")),
+    "google-gender": ("acme-search", "exclude_gender", "gender", "male", ("google", "mutate:AdGroupCriterionService")),
+    "meta-placement": ("acme-social", "exclude_placement", "placement", "audience_network_classic",
+                       ("meta", "post:batch")),
+    "meta-age": ("acme-social", "narrow_age_range", "age", "18-24", ("meta", "post:batch")),
+    "meta-region": ("acme-social", "exclude_region", "region", "bavaria", ("meta", "post:batch")),
+    "linkedin-company-size": ("acme-b2b", "exclude_company_size", "company_size", "2-10", ("linkedin", "post:")),
+    "linkedin-seniority": ("acme-b2b", "exclude_seniority", "seniority", "entry", ("linkedin", "post:")),
+    "linkedin-industry": ("acme-b2b", "exclude_industry", "industry", "technology-information-and-internet",
+                          ("linkedin", "post:")),
 }
-KINDS = [case[0] for case in CASES.values()]
+KINDS = sorted({case[1] for case in CASES.values()})
 
 
-def _cut(account_id: str, ad_set: Entity, share: float = 0.12) -> Proposal:
+def _cut(case: str, ad_set: Entity, share: float = 0.12) -> Proposal:
     """A cut shaped as policies/segment_exclusions.py shapes one."""
-    kind, dimension, segment, _ = CASES[account_id]
+    account_id, kind, dimension, segment, _ = CASES[case]
     before: dict[str, Any] = {"dimension": dimension, "segment": segment, "excluded": False}
     to: dict[str, Any] = {"dimension": dimension, "segment": segment, "excluded": True}
     if kind == "set_device_bid_modifier":
         before["bid_modifier"] = ad_set.attributes["device_bid_modifiers"].get(segment)
         to["bid_modifier"] = -1.0
+    if kind == "narrow_age_range":  # Meta has no age exclusion: the range's lower end moves up past the band
+        before["age_min"], before["age_max"], to["age_min"], to["age_max"] = 18, 65, 25, 65
     return Proposal(kind=kind, policy="segment_exclusions", account_id=account_id, entity_id=ad_set.entity_id,
                     entity_level="ad_set", entity_name=ad_set.name, change={"from": before, "to": to},
                     rationale=f"test: cut {segment}", evidence={"spend_share": share})
@@ -84,10 +95,10 @@ def _excluded(entity: Entity, dimension: str) -> list[str]:
     return list(entity.attributes.get("excluded_segments", {}).get(dimension, []))
 
 
-@pytest.mark.parametrize("account_id", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
-        account_id: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
-    kind, dimension, segment, _ = CASES[account_id]
+        case: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
+    account_id, kind, dimension, segment, _ = CASES[case]
     config = agent_config(database_url, permissions={kind: "auto"})
     clock = FixedClock.at_day(TODAY, hour=12)
     connectors = connectors_for(config, clock, platforms)
@@ -95,7 +106,7 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
     ad_set = _ad_set(connector, account_id)
     assert segment not in _excluded(ad_set, dimension)
 
-    action_id, state = _gate(engine, config, connector, _cut(account_id, ad_set), clock.now())
+    action_id, state = _gate(engine, config, connector, _cut(case, ad_set), clock.now())
     assert state == "approved"
     report = execute_approved(engine, connectors, config, clock, settling=FAST)
 
@@ -107,6 +118,11 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
     assert segment in _excluded(live, dimension)
     if kind == "set_device_bid_modifier":
         assert live.attributes["device_bid_modifiers"] == {segment: -1.0}
+    if kind == "narrow_age_range":
+        assert (live.attributes["age_min"], live.attributes["age_max"]) == (25, 65)
+    if kind == "exclude_region":  # looked up by name in the targeting search, written by Meta's key
+        [search] = [params for _, path, params in platforms.meta.log if path == "search"]
+        assert search["q"] == segment and search["country_code"] == "DE" and "region" in search["location_types"]
     with engine.connect() as connection:
         executed = get_action(connection, action_id)
     assert executed is not None and executed["state"] == "executed" and executed["result"]["platform_ref"]
@@ -126,15 +142,15 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
     assert again.mutating_calls == 0 and len(platforms.simulator.mutation_log()) == 2
 
 
-@pytest.mark.parametrize("account_id", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_a_lost_answer_is_settled_by_reading_and_never_sent_again(
-        account_id: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
-    kind, dimension, segment, (fake_name, point) = CASES[account_id]
+        case: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
+    account_id, kind, dimension, segment, (fake_name, point) = CASES[case]
     config = agent_config(database_url, permissions={kind: "auto"})
     clock = FixedClock.at_day(TODAY, hour=12)
     connectors = connectors_for(config, clock, platforms)
     connector = connectors[config.account(account_id).platform]
-    action_id, _ = _gate(engine, config, connector, _cut(account_id, _ad_set(connector, account_id)), clock.now())
+    action_id, _ = _gate(engine, config, connector, _cut(case, _ad_set(connector, account_id)), clock.now())
     getattr(platforms, fake_name).faults.inject("drop_answer", point)  # applied; the answer is lost
 
     report = execute_approved(engine, connectors, config, clock, settling=FAST)
@@ -147,16 +163,16 @@ def test_a_lost_answer_is_settled_by_reading_and_never_sent_again(
         assert get_action(connection, action_id)["state"] == "executed"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("account_id", sorted(CASES))
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_a_segment_changed_meanwhile_is_superseded_not_overwritten(
-        account_id: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
-    kind, dimension, segment, _ = CASES[account_id]
+        case: str, engine: Engine, database_url: str, platforms: Platforms) -> None:  # noqa: F811
+    account_id, kind, dimension, segment, _ = CASES[case]
     config = agent_config(database_url, permissions={kind: "auto"})
     clock = FixedClock.at_day(TODAY, hour=12)
     connectors = connectors_for(config, clock, platforms)
     connector = connectors[config.account(account_id).platform]
     ad_set = _ad_set(connector, account_id)
-    action_id, _ = _gate(engine, config, connector, _cut(account_id, ad_set), clock.now())
+    action_id, _ = _gate(engine, config, connector, _cut(case, ad_set), clock.now())
     # a person changes the same segment in the platform's interface before the agent runs
     sim_entity = _sim_entity(platforms, account_id, ad_set.entity_id)
     by_hand = ({"dimension": dimension, "segment": segment, "bid_modifier": 0.2} if kind == "set_device_bid_modifier"
@@ -180,14 +196,14 @@ def test_a_cut_over_the_delivery_share_never_runs(engine: Engine, database_url: 
     connectors = connectors_for(config, clock, platforms)
     connector = connectors["meta"]
     ad_set = _ad_set(connector, "acme-social")
-    _, state = _gate(engine, config, connector, _cut("acme-social", ad_set, share=0.5), clock.now())
+    _, state = _gate(engine, config, connector, _cut("meta-placement", ad_set, share=0.5), clock.now())
     assert state == "rejected"
     with engine.connect() as connection:
         [rejected] = list_actions(connection, "rejected")
     assert "35%" in rejected["decision_reason"] and "50%" in rejected["decision_reason"]
     # approved by other means (a looser setting then), it is still refused right before the write
     with engine.begin() as connection:
-        action_id = create_action(connection, _cut("acme-social", ad_set, share=0.5), cycle_id=None,
+        action_id = create_action(connection, _cut("meta-placement", ad_set, share=0.5), cycle_id=None,
                                   permission="auto", dry_run=False, now=clock.now(), key_salt="forced")
         transition(connection, action_id, "approved", actor="test", reason="approved", now=clock.now())
     report = execute_approved(engine, connectors, config, clock, settling=FAST)

@@ -110,7 +110,9 @@ def test_report_segments_json_and_bad_input(tmp_path: Path, engine: Engine, data
     shown = CliRunner().invoke(main, [*base, "--format", "json", "--proposals"])
     assert shown.exit_code == 0, shown.output
     proposals = json.loads(shown.output)["proposals"]
-    assert proposals and {p["kind"] for p in proposals} <= {"exclude_placement", "set_device_bid_modifier"}
+    assert proposals and {p["kind"] for p in proposals} <= {"exclude_placement", "narrow_age_range", "exclude_region",
+                                                            "set_device_bid_modifier", "exclude_age_range",
+                                                            "exclude_gender"}
     for proposal in proposals:
         evidence = proposal["evidence"]
         assert evidence["probability_below_target"] >= evidence["confidence"]

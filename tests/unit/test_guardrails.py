@@ -173,6 +173,11 @@ def test_a_segment_cut_may_take_at_most_its_share_of_delivery_and_one_per_cooldo
     assert rules("exclude_placement", "s1", cut, context=ctx([earlier]), evidence={"spend_share": 0.1}) == [
         ("cooldown", "block")]
     assert rules("exclude_placement", "s2", cut, context=ctx([earlier]), evidence={"spend_share": 0.1}) == []
+    # another lever on the same ad set waits too: the first cut moves every dimension's figures
+    age = {"from": {"dimension": "age", "segment": "18-24", "excluded": False},
+           "to": {"dimension": "age", "segment": "18-24", "excluded": True}}
+    assert rules("narrow_age_range", "s1", age, context=ctx([earlier]), evidence={"spend_share": 0.1}) == [
+        ("cooldown", "block")]
     # the undo (delivering to the segment again) is never held back
     back = {"from": cut["to"], "to": cut["from"]}
     assert rules("exclude_placement", "s1", back, context=ctx([earlier]), policy="undo") == []

@@ -69,3 +69,31 @@ def test_the_platforms_rules_hold() -> None:
     apply_segment_change(google, "google_ads", "USD", "set_device_bid_modifier", "g1",
                          {"dimension": "device", "segment": "mobile", "bid_modifier": None})
     assert google.excluded["device"] == set() and google.bid_modifiers == {}
+
+
+def test_a_meta_age_range_narrows_only_at_its_ends_and_the_age_gender_rows_follow() -> None:
+    settings = SegmentSettings()
+    age = {"dimension": "age", "segment": "45-54", "excluded": True}
+    with pytest.raises(Exception, match="not at its edge"):
+        apply_segment_change(settings, "meta", "EUR", "narrow_age_range", "s1", age)
+    for band in ("18-24", "65+", "25-34"):
+        apply_segment_change(settings, "meta", "EUR", "narrow_age_range", "s1", {**age, "segment": band})
+    with pytest.raises(Exception, match="not at its edge"):  # widening back must also keep one range
+        apply_segment_change(settings, "meta", "EUR", "narrow_age_range", "s1", {**age, "segment": "18-24",
+                                                                                 "excluded": False})
+    assert settings.excluded["age"] == {"18-24", "25-34", "65+"}
+
+    clock = FixedClock.at_day(TODAY - timedelta(days=10), hour=12)
+    spec = SimAccountSpec("m", "meta", "Meta", "EUR", "Europe/Berlin", 1, 2, 2)
+    simulator = make_simulator([spec], clock.now, seed=5, history_days=20)
+    ad_set = next(e for e in simulator.entities("m") if e.level == "ad_set")
+    assert simulator.apply("m", [Mutation("narrow_age_range", "m", ad_set.entity_id,
+                                          {**age, "segment": "18-24"}, "k1")])[0].ok
+    cut_day = clock.now().date()
+    clock.current += timedelta(days=5)
+    after = cut_day + timedelta(days=2)
+    rows = [r for r in simulator.segment_metrics("m", "age_gender", after, after) if r.entity_id == ad_set.entity_id]
+    [total] = [m for m in simulator.daily_metrics("m", after, after) if m.entity_id == ad_set.entity_id]
+    for dimension in ("age", "gender"):  # both marginals of the joint report still sum to the day
+        assert sum(r.spend for r in rows if r.dimension == dimension) == total.spend
+    assert all(r.spend == 0 for r in rows if r.segment == "18-24") and total.spend > 0

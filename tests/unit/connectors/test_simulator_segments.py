@@ -67,3 +67,15 @@ def test_excluding_a_losing_segment_raises_the_ad_sets_true_roas() -> None:
     assert exclusion_effect(truth, frozenset()).roas == pytest.approx(1.0)
     assert exclusion_effect(truth, frozenset({worst})).roas > 1.0 > exclusion_effect(truth, frozenset({best})).roas
     assert exclusion_effect(truth, frozenset(truth.segments)).roas == 0.0
+
+
+def test_the_simulated_meta_region_report_is_type_1_its_conversions_all_in_unknown() -> None:
+    clock = FixedClock.at_day(date(2026, 11, 23), hour=12)
+    spec = SimAccountSpec("m", "meta", "Meta", "EUR", "Europe/Berlin", 1, 2, 2)
+    simulator = make_simulator([spec], clock.now, seed=4, history_days=20)
+    day = date(2026, 11, 20)
+    rows = list(simulator.segment_metrics("m", "region", day, day))
+    totals = [m for m in simulator.daily_metrics("m", day, day) if m.level == "ad_set"]
+    assert all(r.conversions == 0 and r.conversion_value == 0 for r in rows if r.segment != "unknown")
+    assert sum(r.conversions for r in rows) == pytest.approx(sum(t.conversions for t in totals))
+    assert sum(r.spend for r in rows) == sum(t.spend for t in totals) and any(r.spend for r in rows if r.segment != "unknown")

@@ -44,3 +44,15 @@ def test_labels_and_ad_schedules_read_as_sentences() -> None:
         {"day": "fri", "start_hour": 0, "end_hour": 24, "bid_modifier": 1.0},
         {"day": "sat", "start_hour": 0, "end_hour": 24, "bid_modifier": 0.8}]}}
     assert change_lines("set_ad_schedule", weekend, "USD") == ["ad schedule: none (all hours) → sat x0.8; fri x1"]
+
+
+def test_segment_levers_read_as_who_stops_seeing_the_ads() -> None:
+    age = {"from": {"dimension": "age", "segment": "18-24", "excluded": False, "age_min": 18, "age_max": 65},
+           "to": {"dimension": "age", "segment": "18-24", "excluded": True, "age_min": 25, "age_max": 65}}
+    assert change_lines("narrow_age_range", age, "EUR") == ["stop delivery to age 18-24", "age range: 18-65 → 25-65"]
+    seniority = {"from": {"dimension": "seniority", "segment": "entry", "excluded": True},
+                 "to": {"dimension": "seniority", "segment": "entry", "excluded": False}}
+    assert change_lines("exclude_seniority", seniority, "EUR") == ["deliver to seniority entry again"]
+    assert headline({"kind": "exclude_gender", "entity_level": "ad_set", "entity_name": "Brand", "change": {}},
+                    "EUR").startswith(
+        "Exclude a gender from")

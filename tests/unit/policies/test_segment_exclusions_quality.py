@@ -45,21 +45,23 @@ def test_false_segment_exclusions_stay_under_one_in_fifty_pairs() -> None:
                  for platform in ("google_ads", "meta", "linkedin")]
         simulator = make_simulator(specs, FixedClock.at_day(TODAY, hour=12).now, seed=seed, history_days=45)
         for spec in specs:
-            dimension = LEVERS[spec.platform][0]
-            report = next(r for r, dims in BREAKDOWN_REPORTS[spec.platform].items() if dimension in dims)
+            dimensions = [lever[0] for lever in LEVERS[spec.platform]]  # every lever of the platform at once
             truth = simulator.observe(spec.account_id).truth
             entities = {e.entity_id: e for e in simulator.entities(spec.account_id)}
             by_ad_set: dict[str, list[SegmentRow]] = defaultdict(list)
-            for row in simulator.segment_metrics(spec.account_id, report, start, end):
-                if row.dimension == dimension:
-                    by_ad_set[row.entity_id].append(row)
+            for report, dims in BREAKDOWN_REPORTS[spec.platform].items():
+                if set(dims) & set(dimensions):
+                    for row in simulator.segment_metrics(spec.account_id, report, start, end):
+                        if row.dimension in dimensions:
+                            by_ad_set[row.entity_id].append(row)
             for ad_set, rows in by_ad_set.items():
                 windows = _windows(rows, start, end)
                 judged += len(windows)
                 for proposal in propose(spec.platform, spec.account_id, entities[ad_set], windows, SETTINGS, TODAY):
                     proposed += 1
-                    segment_truths = segment_truth(seed, ad_set, dimension, "EUR")
-                    i = segment_truths.segments.index(proposal.change["to"]["segment"])
+                    cut = proposal.change["to"]
+                    segment_truths = segment_truth(seed, ad_set, cut["dimension"], "EUR")
+                    i = segment_truths.segments.index(cut["segment"])
                     true_roas = truth.true_roas[ad_set] * segment_truths.conversion_rates[i] * segment_truths.values[i]
                     false_cuts += true_roas >= TARGET
     assert judged > 500
