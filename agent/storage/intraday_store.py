@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, delete, insert, select
 
 from agent.storage.models import IntradayMetric
+from agent.storage.store import metric_row_of
 from connectors.records import MetricRow
 
 
@@ -33,8 +34,5 @@ def load_intraday(connection: Connection, account_id: str, day: date) -> tuple[l
     query = select(IntradayMetric.__table__).where(IntradayMetric.account_id == account_id,
                                                    IntradayMetric.day == day)
     found = list(connection.execute(query).mappings())
-    rows = [MetricRow(platform=r["platform"], account_id=r["account_id"], level=r["level"], entity_id=r["entity_id"],
-                      day=r["day"], currency=r["currency"], spend=r["spend"], impressions=r["impressions"],
-                      clicks=r["clicks"], conversions=r["conversions"], conversion_value=r["conversion_value"],
-                      reach=r["reach"]) for r in found]
+    rows = [metric_row_of(r) for r in found]
     return rows, max((r["pulled_at"] for r in found), default=None)

@@ -103,10 +103,9 @@ class EntityRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class DailyMetric(Base):
-    """One entity's delivery on one account-local day; re-pulls overwrite restated days."""
-
-    __tablename__ = "daily_metrics"
+class DeliveryColumns:
+    """The columns of one entity's delivery on one account-local day (a `MetricRow` as stored), shared by
+    complete days (`daily_metrics`) and the current day so far (`intraday_metrics`)."""
 
     platform: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -122,30 +121,22 @@ class DailyMetric(Base):
     reach: Mapped[int | None] = mapped_column(BigInteger)
     pulled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
+
+class DailyMetric(DeliveryColumns, Base):
+    """One entity's delivery on one account-local day; re-pulls overwrite restated days."""
+
+    __tablename__ = "daily_metrics"
+
     __table_args__ = (Index("ix_daily_metrics_account_day", "account_id", "day"),)
 
 
-class IntradayMetric(Base):
+class IntradayMetric(DeliveryColumns, Base):
     """One entity's delivery so far on the account's current day, pulled during the day for rules that
     read `today` (agent/storage/intraday_store.py). Kept apart from `daily_metrics`, which holds
     complete days only: the built-in policies never see a partial day, and the day's complete row
     replaces this one's use once it is pulled (the next day's pull restates it)."""
 
     __tablename__ = "intraday_metrics"
-
-    platform: Mapped[str] = mapped_column(String(64), primary_key=True)
-    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    entity_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    level: Mapped[str] = mapped_column(String(16))
-    currency: Mapped[str] = mapped_column(String(3))
-    spend: Mapped[Decimal] = mapped_column(MONEY)
-    impressions: Mapped[int] = mapped_column(BigInteger)
-    clicks: Mapped[int] = mapped_column(BigInteger)
-    conversions: Mapped[float] = mapped_column(Float)
-    conversion_value: Mapped[Decimal] = mapped_column(MONEY)
-    reach: Mapped[int | None] = mapped_column(BigInteger)
-    pulled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SearchTerm(Base):

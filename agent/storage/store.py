@@ -18,7 +18,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -266,24 +266,17 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
         .order_by(DailyMetric.entity_id, DailyMetric.day)
     )
     daily: dict[str, list[MetricRow]] = defaultdict(list)
-    for r in connection.execute(query):
-        daily[r.entity_id].append(
-            MetricRow(
-                platform=r.platform,
-                account_id=r.account_id,
-                level=r.level,
-                entity_id=r.entity_id,
-                day=r.day,
-                currency=r.currency,
-                spend=r.spend,
-                impressions=r.impressions,
-                clicks=r.clicks,
-                conversions=r.conversions,
-                conversion_value=r.conversion_value,
-                reach=r.reach,
-            )
-        )
+    for r in connection.execute(query).mappings():
+        daily[r["entity_id"]].append(metric_row_of(r))
     return dict(daily)
+
+
+def metric_row_of(r: RowMapping) -> MetricRow:
+    """A stored `daily_metrics` or `intraday_metrics` row (models.DeliveryColumns) as a MetricRow."""
+    return MetricRow(platform=r["platform"], account_id=r["account_id"], level=r["level"], entity_id=r["entity_id"],
+                     day=r["day"], currency=r["currency"], spend=r["spend"], impressions=r["impressions"],
+                     clicks=r["clicks"], conversions=r["conversions"], conversion_value=r["conversion_value"],
+                     reach=r["reach"])
 
 
 def record_conversion_revisions(connection: Connection, account_id: str, pulled_on: date,
