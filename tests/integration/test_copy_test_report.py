@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from agent.auth.tokens import new_secret
 from agent.auth.users import add_user
 from agent.bootstrap import connectors_factory
-from agent.cli import main
 from agent.clock import FixedClock
 from agent.config import parse_config
 from agent.console.routes import console_routes
@@ -26,6 +24,7 @@ from agent.experiments.copy_test_store import insert_test
 from agent.experiments.weekly import weekly_impact
 from agent.runtime.server import ServiceStatus, build_app
 from tests.integration.conftest import small_config
+from tests.integration.test_impact_report import impact  # same day, same command
 
 TODAY = date(2026, 11, 23)
 CREATED = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -67,13 +66,6 @@ def config_path(tmp_path: Path, database_url: str, engine: Engine) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(small_config(database_url)))
     return path
-
-
-def impact(config_path: Path, *args: str) -> str:
-    result = CliRunner().invoke(main, ["report", "impact", "--config", str(config_path), "--today",
-                                       TODAY.isoformat(), *args])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_report_impact_gives_the_calibration_per_platform(config_path: Path) -> None:
