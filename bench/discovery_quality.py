@@ -23,7 +23,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,26 +33,17 @@ from connectors.segments import BREAKDOWN_REPORTS  # noqa: E402
 from connectors.simulator.segments import segment_truth  # noqa: E402
 from connectors.simulator.world import SimAccountSpec  # noqa: E402
 from policies.conversion_lag import DEFAULT_CURVE  # noqa: E402
-from policies.roas_evidence import WindowEvidence, window_bounds  # noqa: E402
+from policies.roas_evidence import window_bounds  # noqa: E402
 from policies.segment_discovery import DiscoverySettings, suggest_from_breakdowns  # noqa: E402
 from policies.segment_exclusions import SegmentWindow  # noqa: E402
+from policies.segment_windows import segment_windows  # noqa: E402
 from tests.fakes.platform_fixtures import make_simulator  # noqa: E402
 
 TODAY = date(2026, 11, 23)
 
 
 def _windows(rows: list[SegmentRow], start: date, end: date) -> list[SegmentWindow]:
-    grouped: dict[tuple[str, str], list[SegmentRow]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.dimension, row.segment)].append(row)
-    windows = []
-    for (dimension, segment), parts in sorted(grouped.items()):
-        exposure = sum(float(r.spend) * DEFAULT_CURVE.for_day(r.day, TODAY) for r in parts)
-        windows.append(SegmentWindow(dimension, segment, WindowEvidence(
-            start, end, sum((r.spend for r in parts), Decimal(0)), exposure, sum(r.conversions for r in parts),
-            sum((r.conversion_value for r in parts), Decimal(0)), sum(r.clicks for r in parts),
-            sum(r.impressions for r in parts), len({r.day for r in parts if r.spend > 0}), exposure)))
-    return windows
+    return segment_windows(rows, start, end, lambda day: DEFAULT_CURVE.for_day(day, TODAY))
 
 
 @dataclass

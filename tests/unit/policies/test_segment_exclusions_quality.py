@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
 
 from agent.clock import FixedClock
 from connectors.records import SegmentRow
@@ -14,8 +13,9 @@ from connectors.segments import BREAKDOWN_REPORTS
 from connectors.simulator.segments import segment_truth
 from connectors.simulator.world import SimAccountSpec
 from policies.conversion_lag import DEFAULT_CURVE
-from policies.roas_evidence import WindowEvidence, window_bounds
+from policies.roas_evidence import window_bounds
 from policies.segment_exclusions import LEVERS, SegmentExclusionSettings, SegmentWindow, propose
+from policies.segment_windows import segment_windows
 from tests.fakes.platform_fixtures import make_simulator
 
 TODAY = date(2026, 11, 23)
@@ -24,17 +24,7 @@ SETTINGS = SegmentExclusionSettings(target_roas=TARGET)
 
 
 def _windows(rows: list[SegmentRow], start: date, end: date) -> list[SegmentWindow]:
-    grouped: dict[tuple[str, str], list[SegmentRow]] = defaultdict(list)
-    for row in rows:
-        grouped[(row.dimension, row.segment)].append(row)
-    windows = []
-    for (dimension, segment), parts in sorted(grouped.items()):
-        exposure = sum(float(r.spend) * DEFAULT_CURVE.for_day(r.day, TODAY) for r in parts)
-        windows.append(SegmentWindow(dimension, segment, WindowEvidence(
-            start, end, sum((r.spend for r in parts), Decimal(0)), exposure, sum(r.conversions for r in parts),
-            sum((r.conversion_value for r in parts), Decimal(0)), sum(r.clicks for r in parts),
-            sum(r.impressions for r in parts), len({r.day for r in parts if r.spend > 0}), exposure)))
-    return windows
+    return segment_windows(rows, start, end, lambda day: DEFAULT_CURVE.for_day(day, TODAY))
 
 
 def test_false_segment_exclusions_stay_under_one_in_fifty_pairs() -> None:
