@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from policies.money import money_str
 from policies.roas_evidence import DEFAULT_DISPERSION, DEFAULT_VALUE_CV, WindowEvidence, roas_posterior
-from policies.segment_exclusions import UNKNOWN, SegmentWindow
+from policies.segment_exclusions import UNKNOWN, SegmentWindow, conversions_by_segment
 
 Direction = Literal["worse", "better"]
 Z90 = NormalDist().inv_cdf(0.95)
@@ -174,7 +174,7 @@ def _dimension_suggestions(account_id: str, platform: str, currency: str, dimens
                            windows: Sequence[SegmentWindow], settings: DiscoverySettings) -> list[BreakdownSuggestion]:
     total = pooled([w.evidence for w in windows])
     known = [w for w in windows if w.segment != UNKNOWN and w.evidence.spend > 0]
-    if len(known) < 2 or total.lag_exposure <= 0:
+    if len(known) < 2 or total.lag_exposure <= 0 or not conversions_by_segment(windows):
         return []
     overall = _roas(total.conversion_value, total.lag_exposure)
     ordered = sorted(known, key=lambda w: (roas_posterior(w.evidence, total, settings.prior_conversions,

@@ -203,14 +203,20 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
     )]
 
 
+def conversions_by_segment(windows: Sequence[SegmentWindow]) -> bool:
+    """Whether a dimension's named segments carry conversions. Where they carry none (Meta's region, a
+    "Type 1" breakdown, puts every off-Meta conversion in `unknown`) no segment can be judged on them."""
+    return any(w.evidence.conversions > 0 for w in windows if w.segment != UNKNOWN)
+
+
 def _candidates(platform: str, ad_set: Entity, mine: Sequence[SegmentWindow],
                 settings: SegmentExclusionSettings) -> list[_Candidate]:
     """The segments of one dimension that may be cut, with their evidence."""
     total_spend = sum((s.evidence.spend for s in mine), Decimal(0))
     if not mine or total_spend <= 0:
         return []
-    if not any(s.evidence.conversions > 0 for s in mine if s.segment != UNKNOWN):
-        return []  # conversions not attributed to segments (Meta's region): nothing to judge a segment by
+    if not conversions_by_segment(mine):
+        return []
     prior = _total(mine)
     candidates = []
     for segment in mine:

@@ -82,3 +82,14 @@ def test_a_dimension_split_in_two_gives_one_suggestion_the_smaller_side() -> Non
 def test_no_evidence_no_suggestion() -> None:
     windows = [window("device", "mobile", 50, 0.5), window("device", "desktop", 60, 3.0)]  # a handful of sales
     assert suggest_from_breakdowns("acct", "meta", "EUR", windows, DiscoverySettings()) == []
+
+
+def test_a_dimension_whose_segments_carry_no_conversions_is_not_judged() -> None:
+    # Meta's region breakdown puts every off-Meta conversion in `unknown`: named regions show spend at ROAS 0,
+    # which says nothing about them (the exclusion policy holds the same rule).
+    regions = [window("region", name, 4000, 0.0) for name in ("bavaria", "berlin", "hamburg", "hesse")]
+    windows = [*regions, window("region", "unknown", 500, 64.0)]
+    assert suggest_from_breakdowns("acct", "meta", "EUR", windows, DiscoverySettings(target_roas=2.0)) == []
+    found = suggest_from_breakdowns("acct", "meta", "EUR", [*windows, *meta_account()],
+                                    DiscoverySettings(target_roas=2.0))
+    assert found and all(s.dimension != "region" for s in found)
