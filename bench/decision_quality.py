@@ -3,7 +3,9 @@
     python bench/decision_quality.py [--seeds 12] [--days 90] [--jobs 2] [--policy NAME ...]
                                      [--set POLICY.KEY=VALUE ...] [--cycle [--no-monthly-budgets]]
 
-`--jobs N` runs N seeds at a time (processes; `--workers` is the same). The figures of issue 19
+`--jobs N` runs N seeds at a time (processes; `--workers` is the same). `--seed-dir DIR` keeps each
+seed's report as it finishes and reuses those already there, so a run of hours can stop and resume
+(the file names carry the run's settings, not the code's version: use a new DIR after a code change). The figures of issue 19
 (surplus gain's median, 90% interval and minimum, false pauses per 50 ad sets over all seeds,
 clear losers' median days to pause, the ideal test, budget churn) are computed in
 bench/decision_figures.py and printed last.
@@ -31,12 +33,13 @@ For each seed it runs `agent.backtest.run_backtest` (the demo accounts: 4 platfo
 from __future__ import annotations
 
 import argparse
+import hashlib
 import pickle
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -119,6 +122,39 @@ def _anomaly_scores(report: BacktestReport) -> tuple[int, int, int, int]:
     return true_positives, len(flags), detected, len(detectable)
 
 
+def _seed_file(seed_dir: Path, job: tuple[int, int, tuple[str, ...], tuple[str, ...], bool, bool]) -> Path:
+    """Where one seed's report is kept: the name carries every setting that changes the report."""
+    seed, days, policies, overrides, through_cycle, monthly_budgets = job
+    settings = repr((days, policies, overrides, through_cycle, monthly_budgets)).encode()
+    return seed_dir / f"seed-{seed:03d}-{hashlib.sha256(settings).hexdigest()[:12]}.pkl"
+
+
+def _run_all(jobs: list[tuple[int, int, tuple[str, ...], tuple[str, ...], bool, bool]], workers: int,
+             seed_dir: Path | None) -> list[BacktestReport]:
+    """Every seed's report, in seed order; with `seed_dir`, reuses the finished ones and keeps each new one."""
+    done: dict[int, BacktestReport] = {}
+    if seed_dir is not None:
+        seed_dir.mkdir(parents=True, exist_ok=True)
+        for job in jobs:
+            if _seed_file(seed_dir, job).exists():
+                done[job[0]] = pickle.loads(_seed_file(seed_dir, job).read_bytes())
+        if done:
+            print(f"reusing {len(done)} finished seeds from {seed_dir}", file=sys.stderr)
+    todo = [job for job in jobs if job[0] not in done]
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {pool.submit(_run, job): job for job in todo}
+        for future in as_completed(futures):
+            job = futures[future]
+            done[job[0]] = future.result()
+            if seed_dir is not None:
+                target = _seed_file(seed_dir, job)
+                partial = target.with_suffix(".part")
+                partial.write_bytes(pickle.dumps(done[job[0]]))
+                partial.replace(target)
+            print(f"seed {job[0]} done ({len(done)}/{len(jobs)})", file=sys.stderr, flush=True)
+    return [done[job[0]] for job in jobs]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=12)
@@ -131,13 +167,15 @@ def main() -> None:
     parser.add_argument("--cycle", action="store_true", help="run the agent through the daemon's cycle")
     parser.add_argument("--no-monthly-budgets", action="store_true", help="with --cycle: no monthly budgets")
     parser.add_argument("--save", type=Path, help="also write the reports here (pickle), to recompute figures")
+    parser.add_argument("--seed-dir", type=Path,
+                        help="keep each seed's report here as it finishes, and reuse the ones already there "
+                             "(a long run can stop and resume; the file name carries the run's settings)")
     options = parser.parse_args()
     began = time.perf_counter()
-    with ProcessPoolExecutor(options.workers) as pool:
-        jobs = [(seed, options.days, tuple(options.policy), tuple(options.set), options.cycle,
-                 not options.no_monthly_budgets)
-                for seed in range(1, options.seeds + 1)]
-        reports = list(pool.map(_run, jobs))
+    jobs = [(seed, options.days, tuple(options.policy), tuple(options.set), options.cycle,
+             not options.no_monthly_budgets)
+            for seed in range(1, options.seeds + 1)]
+    reports = _run_all(jobs, options.workers, options.seed_dir)
     if options.save:
         options.save.write_bytes(pickle.dumps(reports))
 
