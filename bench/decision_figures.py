@@ -12,8 +12,9 @@
   P(N <= observed) is at most that rate. Reported: the share of the losers the ideal test rejects
   that the agent had paused by day 14;
 - budget churn: set_budget changes per budget holder per week (median over holders, those never
-  changed included) and reversals (a move against the same holder's previous move fewer than 7
-  days after it: inside the hysteresis' `reversal_days`) as a share of all budget changes.
+  changed included) and reversals (a move against the same holder's previous move at most 7 days
+  after it, the 7th day included: inside the hysteresis' `reversal_days`, 8) as a share of all
+  budget changes.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _budget_churn(report: BacktestReport) -> tuple[list[float], int, int]:
         direction = 1 if after > before else -1
         previous = last_move.get(mutation.entity_id)
         if previous is not None and previous[1] == -direction and \
-                (mutation.effective_day - previous[0]).days < REVERSAL_DAYS:  # type: ignore[operator]
+                (mutation.effective_day - previous[0]).days <= REVERSAL_DAYS:  # type: ignore[operator]
             reversals += 1
         last_move[mutation.entity_id] = (mutation.effective_day, direction)
         budget[mutation.entity_id] = after

@@ -160,7 +160,7 @@ class BudgetChurnSettings(StrictModel):
         default=Decimal("1"), ge=0, description="Nor moves smaller than this, in the account currency.",
     )
     reversal_days: int = Field(
-        default=7, ge=0, description="No raise within this many days of a cut (nor a cut after a raise)...",
+        default=8, ge=0, description="No raise within this many days of a cut (nor a cut after a raise)...",
     )
     decisive_improvement: float = Field(
         default=1.0, ge=0,

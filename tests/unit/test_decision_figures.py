@@ -38,3 +38,7 @@ def test_figures_of_a_short_backtest_count_churn_and_reversals() -> None:
     assert (churned.budget_changes, churned.reversals, churned.reversal_share) == (2, 1, 0.5)
     printed = "\n".join(render(churned))
     assert "reversals within 7 days: 1/2 = 50.0%" in printed and "false pauses per 50 ad sets" in printed
+    # the 7th day counts as within the week; the 8th does not
+    for gap, reversals in ((7, 1), (8, 0)):
+        later = (moves[0], replace(moves[1], effective_day=day + timedelta(days=gap)))
+        assert compute_figures([replace(report, agent_mutations=later)]).reversals == reversals

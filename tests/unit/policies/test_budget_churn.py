@@ -45,7 +45,11 @@ def test_no_raise_soon_after_a_cut_unless_the_evidence_flips_decisively() -> Non
     decisive = BudgetChurnSettings(decisive_improvement=0.4, max_changes_per_week=2)
     assert _budgets(propose_reallocations(cut_last_week, ReallocationSettings(), curve=NO_LAG, churn=decisive))["A"][
         1] > 100
-    # A cut eight days ago is outside the 7-day reversal window (and the week's count).
+    # A cut seven days ago is outside the week's count but still inside the reversal window: the first
+    # move the once-a-week limit allows does not undo the last one.
+    cut_a_week_ago = snapshot(ENTITIES, DATA, recent_budget_moves=_moves(A=(7, "110", "100")))
+    assert propose_reallocations(cut_a_week_ago, ReallocationSettings(), curve=NO_LAG) == []
+    # A cut eight days ago is outside the 8-day reversal window (and the week's count).
     cut_earlier = snapshot(ENTITIES, DATA, recent_budget_moves=_moves(A=(8, "110", "100")))
     assert _budgets(propose_reallocations(cut_earlier, ReallocationSettings(), curve=NO_LAG))["A"][1] > 100
     # Nor is a donor raised last week cut now.
