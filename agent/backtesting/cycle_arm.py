@@ -21,8 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
-
 from agent.backtesting.arms import DEFAULT_START, BacktestReport, PauseRecord, run_backtest
 from agent.backtesting.crm import CrmFeed, pipeline_measure
 from agent.clock import FixedClock, local_today
@@ -32,6 +30,7 @@ from agent.decisions.snapshots import load_snapshot
 from agent.settings import PermissionSettings
 from agent.storage.action_queries import actions_after
 from agent.storage.db import upgrade
+from agent.storage.store import make_engine
 from connectors.records import Mutation
 from connectors.simulator.b2b import B2B_SPECS
 from connectors.simulator.connector import SimulatorConnector
@@ -90,7 +89,10 @@ class CycleArm:
 
     def __init__(self, seed: int, specs: Sequence[SimAccountSpec], start: date, config: AgentConfig,
                  database: Path, crm: CrmFeed | None = None) -> None:
-        self.engine = create_engine(f"sqlite:///{database}")
+        # the daemon's own engine setup (WAL, its busy timeout): with the default 5 s timeout and a
+        # rollback journal, a loaded machine made accounts' turns fail on "database is locked", so the
+        # figures depended on the machine's load
+        self.engine = make_engine(f"sqlite:///{database}")
         upgrade(self.engine)
         self.config = config
         self.clock = FixedClock(datetime.combine(start + timedelta(days=1), time(12), tzinfo=UTC))

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from agent.backtesting.arms import run_backtest
-from agent.backtesting.cycle_arm import run_cycle_backtest
+from agent.backtesting.arms import DEFAULT_START, run_backtest
+from agent.backtesting.cycle_arm import CycleArm, backtest_config, run_cycle_backtest
 from agent.commands.backtest import backtest_command
 from agent.config import AgentConfig
-from connectors.simulator.world import SimAccountSpec
+from connectors.simulator.world import DEMO_SPECS, SimAccountSpec
 
 SPECS = (SimAccountSpec("bt-meta", "meta", "Backtest Meta", "EUR", "Europe/Berlin", campaigns=2, ad_sets_per_campaign=3),
          SimAccountSpec("bt-google", "google_ads", "Backtest Google", "USD", "America/New_York", campaigns=2,
@@ -87,3 +87,12 @@ def test_the_backtest_tells_its_progress_day_by_day() -> None:
     told: list[tuple[int, int]] = []
     run_backtest(3, days=10, specs=SPECS, policies=["pacing"], on_day=lambda done, total: told.append((done, total)))
     assert told == [(day, 9) for day in range(1, 10)]
+
+
+def test_the_cycle_backtest_uses_the_daemons_database_setup(tmp_path: Path) -> None:
+    # With SQLite's defaults (rollback journal, 5 s busy timeout) a loaded machine made accounts' turns
+    # fail on "database is locked", so a backtest's figures depended on the machine's load.
+    arm = CycleArm(1, DEMO_SPECS[:1], DEFAULT_START, backtest_config(DEMO_SPECS[:1]), tmp_path / "arm.db")
+    with arm.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert (connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 30_000
