@@ -131,7 +131,8 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
         [create] = [r.operations[0].create for kind_, r in platforms.google.requests
                     if kind_ == "mutate:CampaignCriterionService"]
         assert create.negative and create.location.geo_target_constant.startswith("geoTargetConstants/")
-        assert create.campaign == f"customers/1234567890/campaigns/{platforms.google.ids.numeric(siblings[0].parent_id)}"
+        campaign_number = platforms.google.ids.numeric(str(siblings[0].parent_id))
+        assert create.campaign == f"customers/1234567890/campaigns/{campaign_number}"
     if kind == "exclude_region":  # looked up by name in the targeting search, written by Meta's key
         [search] = [params for _, path, params in platforms.meta.log if path == "search"]
         assert search["q"] == segment and search["country_code"] == "DE" and "region" in search["location_types"]
