@@ -46,6 +46,8 @@ class PermissionSettings(StrictModel):
     exclude_region: PermissionLevel | None = None
     exclude_age_range: PermissionLevel | None = None
     exclude_gender: PermissionLevel | None = None
+    exclude_location: PermissionLevel | None = None
+    exclude_job_function: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

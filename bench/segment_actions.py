@@ -10,9 +10,11 @@ difference, and judges each executed segment cut against the simulator's hidden 
 it took effect: the segment's true ROAS (the ad set's, without earlier cuts, times the segment's
 true conversion-rate and value multipliers) at or above the target is a false exclusion. The rate
 is per 50 segment-ad-set pairs: every ad set's segments of each dimension its platform can act on
-(Google device; Meta placement; LinkedIn company size, seniority, industry), counted once per seed.
-A cut's segment is judged with the ad set's other dimensions as they were (the simulator's
-dimensions act independently, so only the cut dimension's earlier cuts are taken out).
+(Google device, age, gender, region; Meta placement, age, region; LinkedIn company size, seniority,
+industry, job function), counted once per seed. A cut's segment is judged with the ad set's other
+dimensions as they were (the simulator's dimensions act independently, so only the cut dimension's
+earlier cuts are taken out). A Google location cut acts on the whole campaign, so it is judged on
+the campaign: its ad sets' true ROAS in the region, weighted by what each would spend there.
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agent.backtesting.arms import DEFAULT_START  # noqa: E402
 from agent.backtesting.cycle_arm import run_cycle_backtest  # noqa: E402
 from connectors.simulator.dynamics import simulate  # noqa: E402
-from connectors.simulator.segment_actions import SEGMENT_KINDS, ExclusionHistory, delivery_factors  # noqa: E402
+from connectors.simulator.segment_actions import (  # noqa: E402
+    CAMPAIGN_LEVEL_KINDS,
+    SEGMENT_KINDS,
+    ExclusionHistory,
+    delivery_factors,
+)
 from connectors.simulator.segments import segment_truth  # noqa: E402
 from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
 from policies import POLICY_NAMES  # noqa: E402
@@ -49,6 +56,7 @@ def run_one(seed: int, days: int) -> dict[str, Any]:
     world = build_world(seed, DEMO_SPECS, DEFAULT_START)
     platform_of = {s.ad_set_id: a.platform for a in world.accounts for c in a.campaigns for s in c.ad_sets}
     currency_of = {s.ad_set_id: a.currency for a in world.accounts for c in a.campaigns for s in c.ad_sets}
+    campaign_of = {s.ad_set_id: c.campaign_id for a in world.accounts for c in a.campaigns for s in c.ad_sets}
     levers = {(platform, dimension) for platform, dimension in SEGMENT_KINDS.values()}
     pairs = sum(len(segment_truth(seed, ad_set, dimension, currency_of[ad_set]).segments)
                 for ad_set, platform in platform_of.items() for where, dimension in sorted(levers) if where == platform)
@@ -59,17 +67,28 @@ def run_one(seed: int, days: int) -> dict[str, Any]:
             continue
         before = mutations[:index]
         dimension = SEGMENT_KINDS[mutation.kind][1]
-        ad_set, currency = mutation.entity_id, currency_of[mutation.entity_id]
-        excluded = ExclusionHistory(platform_of, currency_of, before).excluded(ad_set, dimension,
-                                                                               mutation.effective_day)
-        rate, value = delivery_factors(seed, ad_set, currency, {dimension: excluded})
-        ad_set_roas = simulate(world, before, mutation.effective_day).truth.true_roas.get(ad_set, 0.0)
-        truth = segment_truth(seed, ad_set, dimension, currency)
-        i = truth.segments.index(str(mutation.params["segment"]))
-        segment_roas = ad_set_roas / (rate * value) * truth.conversion_rates[i] * truth.values[i]
+        history = ExclusionHistory(platform_of, currency_of, before, campaign_of)
+        state = simulate(world, before, mutation.effective_day).truth
+        # a campaign-level cut (Google's location) is judged on the campaign: its ad sets' segment ROAS,
+        # weighted by the money each would spend in the segment
+        judged = ([a for a, c in campaign_of.items() if c == campaign_of[mutation.entity_id]]
+                  if mutation.kind in CAMPAIGN_LEVEL_KINDS else [mutation.entity_id])
+        weighted, weights = 0.0, 0.0
+        for ad_set in judged:
+            currency = currency_of[ad_set]
+            excluded = history.excluded(ad_set, dimension, mutation.effective_day)
+            rate, value = delivery_factors(seed, ad_set, currency, {dimension: excluded})
+            truth = segment_truth(seed, ad_set, dimension, currency)
+            i = truth.segments.index(str(mutation.params["segment"]))
+            roas = state.true_roas.get(ad_set, 0.0) / (rate * value) * truth.conversion_rates[i] * truth.values[i]
+            weight = float(state.expected_daily_spend.get(ad_set, 0)) * truth.shares[i] if len(judged) > 1 else 1.0
+            weighted, weights = weighted + roas * weight, weights + weight
+        segment_roas = weighted / weights if weights > 0 else 0.0
+        ad_set = mutation.entity_id
         false = segment_roas >= report.target_roas
         false_cuts += false
-        cuts.append({"ad_set": ad_set, "segment": mutation.params["segment"], "day": str(mutation.effective_day),
+        cuts.append({"kind": mutation.kind, "ad_set": ad_set, "segment": mutation.params["segment"],
+                     "day": str(mutation.effective_day),
                      "true_roas": round(segment_roas, 3), "false": bool(false)})
     return {"seed": seed, "days": days, "target_roas": report.target_roas,
             "surplus_with": round(report.arms["agent"].surplus, 2),
@@ -98,6 +117,11 @@ def main() -> None:
           f"range {min(gains):,.0f} .. {max(gains):,.0f}; positive on {sum(g > 0 for g in gains)} of {len(gains)} seeds")
     print(f"segment cuts executed: {cuts}; false (true ROAS >= target): {false}; pairs: {pairs}; "
           f"false per 50 pairs: {false * 50 / pairs:.3f}")
+    by_kind: dict[str, list[int]] = {}
+    for cut in (c for r in results for c in r["cuts"]):
+        by_kind.setdefault(cut["kind"], [0, 0])[0] += 1
+        by_kind[cut["kind"]][1] += bool(cut["false"])
+    print("cuts by kind (executed, false): " + ", ".join(f"{k} {n} ({f})" for k, (n, f) in sorted(by_kind.items())))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ MutationKind = Literal[
     "exclude_region",
     "exclude_age_range",
     "exclude_gender",
+    "exclude_location",
+    "exclude_job_function",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
 

@@ -9,7 +9,11 @@ the confidence. Only levers the platform offers are proposed:
 - Google Ads: a device bid modifier of -100% on the ad group. Smart Bidding ignores device, age,
   gender and location modifiers except -100%, so a milder cut is never proposed
   (https://support.google.com/google-ads/answer/2732132). And an age range or gender exclusion on the
-  ad group (a negative criterion: the -100% Smart Bidding honours).
+  ad group (a negative criterion: the -100% Smart Bidding honours), and a location exclusion. Google
+  targets locations on the campaign, so a location cut acts on every ad group of the campaign: its
+  evidence is the campaign's (its ad groups' region rows summed, the shell's `campaign_windows`), its
+  share is the campaign's, and the campaign gets at most one such proposal per region
+  (`one_location_cut_per_campaign`). Smart Bidding honours only the exclusion, so nothing milder.
 - Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting), and
   its age range narrowed by the band at one of its ends (age_min / age_max: Meta has no age
   exclusion, so a band inside the range has no lever). Never under a special ad category (Meta
@@ -17,8 +21,8 @@ the confidence. Only levers the platform offers are proposed:
   And a region exclusion (excluded_geo_locations); Meta's `region` breakdown carries no off-Meta
   conversions, so where its named regions show none the regions cannot be judged and nothing is
   proposed (the rule holds for every dimension: segments without conversions are not compared).
-- LinkedIn: a company-size, seniority or industry exclusion on the campaign (its targetingCriteria
-  `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
+- LinkedIn: a company-size, seniority, industry or job-function exclusion on the campaign (its
+  targetingCriteria `exclude`); LinkedIn needs an audience of at least 300 members, so a known audience left smaller
   than that is not cut.
 
 A segment is cut only if it also returns less than the rest of its ad set: when the whole ad set
@@ -57,14 +61,18 @@ META_AGE_MIN, META_AGE_MAX = 18, 65  # Meta's age range when the targeting sets 
 LEVERS: Mapping[str, tuple[tuple[str, str, str], ...]] = {
     "google_ads": (("device", "set_device_bid_modifier", "device bid modifier -100%"),
                    ("age", "exclude_age_range", "age range exclusion"),
-                   ("gender", "exclude_gender", "gender exclusion")),
+                   ("gender", "exclude_gender", "gender exclusion"),
+                   ("region", "exclude_location", "location exclusion on the campaign")),
     "meta": (("placement", "exclude_placement", "placement exclusion"),
              ("age", "narrow_age_range", "age range narrowed at its edge"),
              ("region", "exclude_region", "region exclusion")),
     "linkedin": (("company_size", "exclude_company_size", "company-size exclusion"),
                  ("seniority", "exclude_seniority", "seniority exclusion"),
-                 ("industry", "exclude_industry", "industry exclusion")),
+                 ("industry", "exclude_industry", "industry exclusion"),
+                 ("job_function", "exclude_job_function", "job-function exclusion")),
 }
+# platform -> the dimensions its levers act on for the whole campaign (Google's location criteria)
+CAMPAIGN_LEVEL: Mapping[str, frozenset[str]] = {"google_ads": frozenset({"region"})}
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,30 @@ def lever_for(platform: str, dimension: str) -> tuple[str, str] | None:
 def lever_dimensions(platform: str) -> list[str]:
     """The dimensions the platform's levers act on (the breakdowns the policy reads)."""
     return [dimension for dimension, _, _ in LEVERS.get(platform, ())]
+
+
+def campaign_level(platform: str, dimension: str) -> bool:
+    """Whether the platform's lever on `dimension` acts on the ad set's whole campaign: its windows
+    must then be the campaign's (every ad set's rows of that dimension summed)."""
+    return dimension in CAMPAIGN_LEVEL.get(platform, frozenset())
+
+
+def one_location_cut_per_campaign(proposals: Sequence[Proposal], campaign_of: Mapping[str, str | None]
+                                  ) -> list[Proposal]:
+    """The proposals with at most one campaign-level cut per (campaign, dimension, segment): its ad sets
+    all see the same campaign evidence, and one change cuts the region for all of them (the first ad
+    set by id keeps it)."""
+    kept: list[Proposal] = []
+    seen: set[tuple[str, str, str]] = set()
+    for proposal in sorted(proposals, key=lambda p: p.entity_id):
+        to = proposal.change.get("to", {})
+        if proposal.evidence.get("scope") == "campaign":
+            key = (str(campaign_of.get(proposal.entity_id)), str(to.get("dimension")), str(to.get("segment")))
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(proposal)
+    return kept
 
 
 def _blocked(platform: str, ad_set: Entity, segment: SegmentWindow, share: float) -> str | None:
@@ -181,6 +213,7 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
         to["bid_modifier"] = -1.0
         # the modifier in place now (None: none), so an undo restores it and a drift check sees a change
         before["bid_modifier"] = ad_set.attributes.get("device_bid_modifiers", {}).get(segment.segment)
+    scope = "campaign" if campaign_level(platform, segment.dimension) else "ad set"
     narrowed = _narrowed(ad_set, segment.segment) if kind == "narrow_age_range" else None
     if narrowed is not None:  # the range as it is and as it will be: an undo restores it exactly
         before["age_min"], before["age_max"] = _age_range(ad_set)
@@ -188,17 +221,18 @@ def propose(platform: str, account_id: str, ad_set: Entity, segments: Sequence[S
     return [Proposal.about(
         account_id, ad_set, kind=kind, policy=POLICY_NAME,
         change={"from": before, "to": to},
-        rationale=(f"{segment.dimension} {segment.segment} took {share:.0%} of the ad set's spend "
+        rationale=(f"{segment.dimension} {segment.segment} took {share:.0%} of the {scope}'s spend "
                    f"({money_str(spend, ad_set.currency)}) at ROAS {ev.lag_corrected_roas or 0:.2f} "
                    f"(90% {low:.2f}-{high:.2f}, lag-corrected) against a target of {settings.target_roas:.2f}: "
                    f"P(below target) = {probability:.3f}. Proposed lever: {lever}."),
         evidence={"window": {"start": ev.start.isoformat(), "end": ev.end.isoformat(), "as_of": today.isoformat()},
-                  "segment_spend": str(spend), "ad_set_spend": str(total_spend), "spend_share": round(share, 4),
+                  "segment_spend": str(spend), f"{scope.replace(' ', '_')}_spend": str(total_spend),
+                  "scope": scope.replace(" ", "_"), "spend_share": round(share, 4),
                   "conversions": ev.conversions, "conversion_value": str(ev.conversion_value),
                   "completeness": round(ev.completeness, 3), "roas_lag_corrected": ev.lag_corrected_roas,
                   "roas_low": round(low, 3), "roas_high": round(high, 3), "probability_below_target":
                   round(probability, 4), "target_roas": settings.target_roas, "confidence": settings.confidence,
-                  "ad_set_roas": prior.lag_corrected_roas, "lever": lever,
+                  f"{scope.replace(' ', '_')}_roas": prior.lag_corrected_roas, "lever": lever,
                   "max_delivery_share": settings.max_delivery_share},
     )]
 

@@ -75,6 +75,8 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
                 return "none" if modifier is None else f"{float(modifier):+.0%}"
             return [f"bid modifier for {what}: {shown(before.get('bid_modifier'))} → {shown(after.get('bid_modifier'))}"]
         lines = [f"stop delivery to {what}" if after.get("excluded") else f"deliver to {what} again"]
+        if kind == "exclude_location":  # Google targets locations on the campaign
+            lines.append("for every ad group of the campaign (a campaign location criterion)")
         if kind == "narrow_age_range" and after.get("age_min") is not None:
             lines.append(f"age range: {before.get('age_min')}-{before.get('age_max')} → "
                          f"{after.get('age_min')}-{after.get('age_max')}")
@@ -133,7 +135,9 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
              "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from",
              "narrow_age_range": "Narrow the age range of", "exclude_region": "Exclude a region from",
-             "exclude_age_range": "Exclude an age range from", "exclude_gender": "Exclude a gender from"}
+             "exclude_age_range": "Exclude an age range from", "exclude_gender": "Exclude a gender from",
+             "exclude_location": "Exclude a location from the campaign of",
+             "exclude_job_function": "Exclude a job function from"}
     return f"{verbs.get(kind, kind.replace('_', ' ').capitalize())} {name}"
 
 

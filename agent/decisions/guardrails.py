@@ -157,7 +157,7 @@ def _cap_violations(entity_id: str, after: Decimal, settings: GuardrailSettings,
 def _segment_violations(kind: str, entity_id: str, change: Mapping[str, Any], evidence: Mapping[str, Any],
                        policy: str, settings: GuardrailSettings, ctx: GuardrailContext) -> list[Violation]:
     """The segment guardrails: one cut may take at most `max_segment_delivery_share` of the ad
-    set's delivery, and an ad set gets one segment change per cooldown, whatever its lever (the
+    set's delivery (of the campaign's, for a campaign-level cut: `scope` "campaign" in its evidence), and an ad set gets one segment change per cooldown, whatever its lever (the
     breakdowns must show the first cut's effect, on every dimension, before the next is judged).
     An undo is never held back."""
     if kind not in SEGMENT_KINDS or policy == "undo":
@@ -169,9 +169,10 @@ def _segment_violations(kind: str, entity_id: str, change: Mapping[str, Any], ev
         violations.append(Violation("max_segment_delivery_share", "block",
                                     "the proposal does not say which share of the ad set's delivery it cuts"))
     elif cutting and isinstance(share, (int, float)) and share > settings.max_segment_delivery_share:
+        whose = "the campaign's" if evidence.get("scope") == "campaign" else "the ad set's"  # Google's locations
         violations.append(Violation("max_segment_delivery_share", "block",
                                     f"cutting {change['to'].get('dimension')} {change['to'].get('segment')} would "
-                                    f"take {share:.0%} of the ad set's delivery, over the "
+                                    f"take {share:.0%} of {whose} delivery, over the "
                                     f"{settings.max_segment_delivery_share:.0%} limit per change"))
     cooldown = settings.cooldown_for(kind)
     recent = [c for c in ctx.history if c.entity_id == entity_id and c.kind in SEGMENT_KINDS

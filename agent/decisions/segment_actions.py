@@ -1,5 +1,6 @@
-"""Segment actions (a device bid modifier, an age range or gender exclusion on Google; a placement, company-size, seniority or industry exclusion;
-Meta's region exclusion and age range narrowed by a band at an edge) as a state of one
+"""Segment actions (a device bid modifier, an age range, gender or location exclusion on Google; a
+placement, company-size, seniority, industry or job-function exclusion; Meta's region exclusion and
+age range narrowed by a band at an edge) as a state of one
 segment of one ad set: what the gate, the guardrails, the executor's drift check and the settlement
 need to know about them.
 
@@ -22,7 +23,8 @@ from connectors.records import Entity
 
 SEGMENT_KINDS: frozenset[str] = frozenset({"set_device_bid_modifier", "exclude_placement", "exclude_company_size",
                                            "exclude_seniority", "exclude_industry", "narrow_age_range",
-                                           "exclude_region", "exclude_age_range", "exclude_gender"})
+                                           "exclude_region", "exclude_age_range", "exclude_gender",
+                                           "exclude_location", "exclude_job_function"})
 MODIFIER_KIND = "set_device_bid_modifier"
 
 

@@ -18,7 +18,13 @@ from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
 from policies.protection import may_change
 from policies.roas_evidence import estimate_dispersion, window_bounds
-from policies.segment_exclusions import SegmentExclusionSettings, lever_dimensions, propose
+from policies.segment_exclusions import (
+    SegmentExclusionSettings,
+    campaign_level,
+    lever_dimensions,
+    one_location_cut_per_campaign,
+    propose,
+)
 from policies.segment_windows import segment_windows
 
 
@@ -62,14 +68,21 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
     with engine.connect() as connection:
         rows = load_segment_rows(connection, account.id, start, end, dimensions)
     by_ad_set: dict[str, list[SegmentRow]] = defaultdict(list)
+    by_campaign: dict[str, list[SegmentRow]] = defaultdict(list)  # rows of levers that act on the campaign
+    campaign_of = {e.entity_id: e.parent_id for e in snapshot.entities.values()}
     for row in rows:
-        by_ad_set[row.entity_id].append(row)
+        if campaign_level(snapshot.platform, row.dimension):
+            by_campaign[str(campaign_of.get(row.entity_id))].append(row)
+        else:
+            by_ad_set[row.entity_id].append(row)
     proposals: list[Proposal] = []
-    for ad_set_id, ad_set_rows in sorted(by_ad_set.items()):
+    for ad_set_id in sorted({r.entity_id for r in rows}):
         entity = snapshot.entities.get(ad_set_id)
         if entity is None or entity.learning or not may_change(snapshot, ad_set_id):
             continue
+        # a campaign-level lever (Google's location) is judged on the whole campaign's delivery
+        ad_set_rows = by_ad_set.get(ad_set_id, []) + by_campaign.get(str(entity.parent_id), [])
         windows = segment_windows(ad_set_rows, start, end, lambda day: curve.for_day(day, today))
         proposals += propose(snapshot.platform, account.id, entity, windows, settings, today)
-    return proposals
+    return one_location_cut_per_campaign(proposals, campaign_of)
 

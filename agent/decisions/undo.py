@@ -20,7 +20,8 @@ INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"
                 "exclude_company_size": "exclude_company_size", "exclude_seniority": "exclude_seniority",
                 "exclude_industry": "exclude_industry", "narrow_age_range": "narrow_age_range",
                 "exclude_region": "exclude_region", "exclude_age_range": "exclude_age_range",
-                "exclude_gender": "exclude_gender", "add_label": "remove_label",
+                "exclude_gender": "exclude_gender", "exclude_location": "exclude_location",
+                "exclude_job_function": "exclude_job_function", "add_label": "remove_label",
                 "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule"}
 
 

@@ -22,6 +22,7 @@ from connectors.google_ads import (
     breakdowns,
     demographics,
     labels,
+    locations,
     pmax,
     reports,
     schedules,
@@ -171,7 +172,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
 
         def ad_group(row: Any) -> tuple[Entity, Target]:
             return (reports.ad_group_entity(row, account_id, currency),
-                    Target("ad_set", f"customers/{customer}/adGroups/{row.ad_group.id}"))
+                    Target("ad_set", f"customers/{customer}/adGroups/{row.ad_group.id}",
+                           campaign_id=str(row.campaign.id)))
 
         def ad(row: Any) -> tuple[Entity, Target]:
             entity = reports.ad_entity(row, account_id, currency)
@@ -195,8 +197,13 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             self._search(account, bid_modifiers.QUERY, "ad_group_bid_modifier"))
         excluded, state.demographics = demographics.read(
             self._search(account, demographics.QUERY, "ad_group_criterion"))
+        negative_locations = locations.read(self._search(account, locations.QUERY, "campaign_criterion"))
+        regions, state.locations, constants = locations.by_segment(negative_locations, self._geo_names(
+            account, {constant for found_ in negative_locations.values() for constant in found_}))
+        state.geo_constants = {segment: {constant} for segment, constant in constants.items()}
         found = [replace(e, attributes=_segment_attributes(e.attributes, modifiers.get(e.entity_id, {}),
-                                                           excluded.get(e.entity_id, {})))
+                                                           excluded.get(e.entity_id, {}),
+                                                           regions.get(str(e.parent_id), [])))
                  if e.level == "ad_set" else e for e in found]
         for entity, target in pmax.ad_sets(list(found), customer):
             found.append(entity)
@@ -288,6 +295,22 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
         with self._lock:
             return {name: self._geo_name_cache[name] for name in resource_names if name in self._geo_name_cache}
 
+    def _learn_regions(self, account: GoogleAccount, mutations: Sequence[Mutation], state: AccountState) -> None:
+        """The geo target constants behind the regions `exclude_location` mutations cut: from the names
+        this connector looked up, else from the regions the ad group's campaign delivered in lately."""
+        with self._lock:
+            for segment, constants in locations.constants_by_region(self._geo_name_cache).items():
+                state.geo_constants.setdefault(segment, set()).update(constants)
+        campaigns = {target.campaign_id for m in mutations
+                     if m.kind == locations.KIND and m.params.get("excluded", True)
+                     and str(m.params.get("segment", "")) not in state.geo_constants
+                     and (target := state.targets.get(m.entity_id)) is not None and target.campaign_id}
+        for campaign_id in sorted(c for c in campaigns if c):
+            rows = self._search(account, locations.regions_query(campaign_id), "geographic_view")
+            names = self._geo_names(account, {breakdowns.raw_region(r) for r in rows} - {""})
+            for segment, constants in locations.constants_by_region(names).items():
+                state.geo_constants.setdefault(segment, set()).update(constants)
+
     def audiences(self, account_id: str) -> Sequence[Audience]:
         """Search campaigns target keywords, not audiences: nothing to report."""
         self._account(account_id)
@@ -316,6 +339,7 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             with self._lock:
                 state = self._state[account_id]
         client = self._transport(account).client
+        self._learn_regions(account, mutations, state)
         plan = writes.plan(client, account.customer_id, currency, mutations, state)
         created = self._send(account, plan, plan.requests, validate_only)
         created_sets = {index: ref for index, ref in created.get("SharedSetService", {}).items()}
@@ -384,8 +408,10 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
 
 
 def _segment_attributes(attributes: Mapping[str, Any], modifiers: Mapping[str, float],
-                        excluded: Mapping[str, list[str]]) -> dict[str, Any]:
-    """An ad group's attributes with its device modifiers and its excluded age ranges and genders."""
+                        excluded: Mapping[str, list[str]], regions: list[str]) -> dict[str, Any]:
+    """An ad group's attributes with its device modifiers, its excluded age ranges and genders, and
+    the regions its campaign excludes (a campaign's location criteria hold for all its ad groups)."""
     shown = bid_modifiers.attributes(modifiers)
-    segments = {**shown["excluded_segments"], "age": excluded.get("age", []), "gender": excluded.get("gender", [])}
+    segments = {**shown["excluded_segments"], "age": excluded.get("age", []), "gender": excluded.get("gender", []),
+                "region": list(regions)}
     return {**attributes, **shown, "excluded_segments": segments}

@@ -117,6 +117,7 @@ class Target:
     budget_resource: str | None = None
     ad_group_id: str | None = None
     final_urls: tuple[str, ...] = ()
+    campaign_id: str | None = None  # an ad group's campaign (its location criteria live there)
 
 
 @dataclass
@@ -132,6 +133,8 @@ class AccountState:
     bid_modifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (ad group id, device) -> resource
     # (ad group id, dimension, segment) -> its negative age range / gender criterion
     demographics: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    locations: dict[tuple[str, str], str] = field(default_factory=dict)  # (campaign id, region) -> its negative
+    geo_constants: dict[str, set[str]] = field(default_factory=dict)  # region -> geo target constant(s)
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import bid_modifiers, demographics, labels, pmax, schedules
+from connectors.google_ads import bid_modifiers, demographics, labels, locations, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -183,8 +183,30 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
             raise ValueError(f"{dimension} {segment} is already {'excluded' if mutation.params.get('excluded', True) else 'included'}")
         result.requests[demographics.SERVICE].append(Operation(index, op))
         result.refs[index] = target.resource_name
+    elif kind == locations.KIND:
+        _plan_location(client, customer_id, index, mutation, target, state, result)
     else:
         raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
+
+
+def _plan_location(client: Any, customer_id: str, index: int, mutation: Mutation, target: Target,
+                   state: AccountState, result: Plan) -> None:
+    """A region excluded on (or given back to) the ad group's campaign: locations are campaign criteria."""
+    if target.level != "ad_set" or not target.campaign_id:
+        raise ValueError(f"locations are excluded on the campaign of a search ad group here, not on a {target.level}")
+    if str(mutation.params.get("dimension", locations.DIMENSION)) != locations.DIMENSION:
+        raise ValueError(f"exclude_location excludes a region, not a {mutation.params.get('dimension')}")
+    segment, excluded = str(mutation.params.get("segment", "")), bool(mutation.params.get("excluded", True))
+    constants = sorted(state.geo_constants.get(segment, ()))
+    if len(constants) > 1:
+        raise ValueError(f"region {segment!r} names several geo target constants ({', '.join(constants)})")
+    campaign = f"customers/{customer_id}/campaigns/{target.campaign_id}"
+    op = locations.operation(client, campaign, segment, constants[0] if constants else None, excluded,
+                             state.locations.get((target.campaign_id, segment)))
+    if op is None:  # the drift check supersedes such an action before it gets here
+        raise ValueError(f"region {segment} is already {'excluded' if excluded else 'included'} on the campaign")
+    result.requests[locations.SERVICE].append(Operation(index, op))
+    result.refs[index] = campaign
 
 
 def _plan_negatives(client: Any, customer_id: str, index: int, mutation: Mutation, target: Target,

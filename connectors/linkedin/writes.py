@@ -86,7 +86,7 @@ def patch(account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tup
         exclude["or"] = facets
         updated["exclude"] = exclude
         return path, {"targetingCriteria": updated}
-    if kind in EXCLUSION_KINDS and level == "ad_set":  # company size, seniority, industry: one facet each
+    if kind in EXCLUSION_KINDS and level == "ad_set":  # company size, seniority, industry, job function: a facet each
         dimension = EXCLUSION_KINDS[kind]
         if str(mutation.params.get("dimension", dimension)) != dimension:
             raise ValueError(f"{kind} excludes a {dimension}, not a {mutation.params.get('dimension')}")

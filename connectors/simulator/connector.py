@@ -257,13 +257,14 @@ class SimulatorConnector:
 
     def segment_exclusions(self) -> Exclusions:
         """(ad set, dimension, day) -> the segments the ad set excluded that day, from the mutation log."""
-        platform_of, currency_of = {}, {}
+        platform_of, currency_of, campaign_of = {}, {}, {}
         for account in self.world().accounts:
             for campaign in account.campaigns:
                 for ad_set in campaign.ad_sets:
                     platform_of[ad_set.ad_set_id] = account.platform
                     currency_of[ad_set.ad_set_id] = account.currency
-        return ExclusionHistory(platform_of, currency_of, self._applied()).excluded
+                    campaign_of[ad_set.ad_set_id] = campaign.campaign_id
+        return ExclusionHistory(platform_of, currency_of, self._applied(), campaign_of).excluded
 
     @property
     def seed(self) -> int:

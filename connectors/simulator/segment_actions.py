@@ -1,6 +1,10 @@
-"""Segment actions on the simulated platforms: a Google device bid modifier or age range or gender
-exclusion; a Meta placement or region exclusion or age range narrowed at an edge; a LinkedIn
-company-size, seniority or industry exclusion.
+"""Segment actions on the simulated platforms: a Google device bid modifier or age range, gender or
+location exclusion; a Meta placement or region exclusion or age range narrowed at an edge; a LinkedIn
+company-size, seniority, industry or job-function exclusion.
+
+Google targets locations on the campaign, not the ad group: `exclude_location` names one ad set
+(the action's entity) and acts on every ad set of its campaign (`CAMPAIGN_LEVEL_KINDS`), so the
+region's delivery stops for the whole campaign.
 
 A cut segment stops delivering and the ad set's budget goes to the segments it keeps, at their own
 rates (`exclusion_effect`): the ad set's conversion rate and value per conversion change by the
@@ -33,7 +37,11 @@ SEGMENT_KINDS: Mapping[str, tuple[str, str]] = {
     "exclude_region": ("meta", "region"),
     "exclude_age_range": ("google_ads", "age"),
     "exclude_gender": ("google_ads", "gender"),
+    "exclude_location": ("google_ads", "region"),
+    "exclude_job_function": ("linkedin", "job_function"),
 }
+# kinds that act on every ad set of the named ad set's campaign (Google's campaign location criteria)
+CAMPAIGN_LEVEL_KINDS: frozenset[str] = frozenset({"exclude_location"})
 EXCLUDING_MODIFIER = -1.0  # -100%: the segment gets no delivery
 MAX_MODIFIER = 9.0  # +900%, Google's ceiling
 
@@ -123,21 +131,32 @@ class ExclusionHistory:
     """Which segments each ad set excluded on each day, from the platform's mutation log."""
 
     def __init__(self, platform_of: Mapping[str, str], currency_of: Mapping[str, str],
-                 mutations: Sequence[_Mutation]) -> None:
+                 mutations: Sequence[_Mutation], campaign_of: Mapping[str, str] | None = None) -> None:
+        """`campaign_of` (ad set -> campaign) spreads a campaign-level cut over the campaign's ad sets."""
         self._changes: dict[str, list[tuple[date, SegmentSettings]]] = defaultdict(list)
         current: dict[str, SegmentSettings] = {}
+        siblings: dict[str, list[str]] = defaultdict(list)
+        for ad_set, campaign in sorted((campaign_of or {}).items()):
+            siblings[campaign].append(ad_set)
         ordered = sorted(enumerate(mutations), key=lambda item: (item[1].effective_day, item[0]))
         for _, mutation in ordered:
             if mutation.kind not in SEGMENT_KINDS or mutation.entity_id not in platform_of:
                 continue
-            settings = current.get(mutation.entity_id, SegmentSettings()).copy()
+            targets = [mutation.entity_id]
+            if mutation.kind in CAMPAIGN_LEVEL_KINDS and campaign_of and mutation.entity_id in campaign_of:
+                targets = siblings[campaign_of[mutation.entity_id]]
+            updated = {}
             try:
-                apply_segment_change(settings, platform_of[mutation.entity_id], currency_of[mutation.entity_id],
-                                     mutation.kind, mutation.entity_id, mutation.params)
+                for ad_set in targets:
+                    settings = current.get(ad_set, SegmentSettings()).copy()
+                    apply_segment_change(settings, platform_of[ad_set], currency_of[ad_set], mutation.kind,
+                                         ad_set, mutation.params)
+                    updated[ad_set] = settings
             except InvalidMutation:
                 continue  # the platform skipped it, as the simulation does
-            current[mutation.entity_id] = settings
-            self._changes[mutation.entity_id].append((mutation.effective_day, settings))
+            for ad_set, settings in updated.items():
+                current[ad_set] = settings
+                self._changes[ad_set].append((mutation.effective_day, settings))
 
     def excluded(self, ad_set_id: str, dimension: str, day: date) -> frozenset[str]:
         """The ad set's excluded segments of `dimension` in its delivery on `day`."""

@@ -19,6 +19,7 @@ from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
 from connectors.simulator.segment_actions import (
+    CAMPAIGN_LEVEL_KINDS,
     SEGMENT_KINDS,
     SegmentSettings,
     apply_segment_change,
@@ -335,11 +336,20 @@ def _set_segment(world: World, state: SimState, account: SimAccount, mutation: A
     runtime = state.ad_sets.get(mutation.entity_id)
     if runtime is None:
         raise InvalidMutation(f"{mutation.kind} on {mutation.entity_id}: segment settings belong to ad sets")
-    apply_segment_change(runtime.segments, account.platform, account.currency, mutation.kind, mutation.entity_id,
-                         mutation.params)
-    runtime.segment_rate_factor, runtime.segment_value_factor = delivery_factors(
-        world.seed, mutation.entity_id, account.currency, runtime.segments.excluded)
-    runtime.last_changed = day
+    targets = [runtime]
+    if mutation.kind in CAMPAIGN_LEVEL_KINDS:  # a campaign's location criterion: every ad set of the campaign
+        targets = [state.ad_sets[s.ad_set_id] for s in world.campaigns_by_id[runtime.ad_set.campaign_id].ad_sets]
+    updated = []
+    for target in targets:  # all or none: a refusal for one ad set refuses the change
+        settings = target.segments.copy()
+        apply_segment_change(settings, account.platform, account.currency, mutation.kind, target.ad_set.ad_set_id,
+                             mutation.params)
+        updated.append((target, settings))
+    for target, settings in updated:
+        target.segments = settings
+        target.segment_rate_factor, target.segment_value_factor = delivery_factors(
+            world.seed, target.ad_set.ad_set_id, account.currency, settings.excluded)
+        target.last_changed = day
 
 
 def _new_ad(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent import futures
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +65,7 @@ from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
 from tests.fakes import google_bid_modifiers as bid_modifiers
 from tests.fakes import google_demographics as demographics
+from tests.fakes import google_locations as locations
 from tests.fakes import intraday
 from tests.fakes.gaql import check_query
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
@@ -299,6 +300,9 @@ class FakeGoogleAds:
         dates = re.search(r"segments\.date\s+BETWEEN\s+'([\d-]+)'\s+AND\s+'([\d-]+)'", query, re.IGNORECASE)
         start, end = (date.fromisoformat(dates.group(1)), date.fromisoformat(dates.group(2))) if dates else (None, None)
         simulator = self.backend.simulator
+        if re.search(r"segments\.date\s+DURING\s+LAST_30_DAYS", query, re.IGNORECASE):  # before the account's today
+            end = simulator.local_today(sim_account) - timedelta(days=1)
+            start = end - timedelta(days=29)
         with self.backend.lock:
             entities = {e.entity_id: e for e in simulator.entities(sim_account)}
             if resource == "customer":
@@ -311,11 +315,15 @@ class FakeGoogleAds:
                 return [row]
             dimension = breakdowns.dimension_of(resource, query)
             if dimension is not None and start is not None and end is not None:
-                return breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
-                                                 entities, simulator.seed, self.ids, Row,
-                                                 simulator.segment_exclusions())
+                found = breakdowns.breakdown_rows(dimension, list(simulator.daily_metrics(sim_account, start, end)),
+                                                  entities, simulator.seed, self.ids, Row,
+                                                  simulator.segment_exclusions())
+                campaign = re.search(r"\bcampaign\.id\s*=\s*(\d+)", query)
+                return [r for r in found if campaign is None or str(r.campaign.id) == campaign.group(1)]
             if resource in ("label", "campaign_label", "ad_group_label"):
                 return self.labels.rows(resource, customer, entities, Row)
+            if resource == "campaign_criterion" and locations.is_location_query(query):
+                return locations.rows(entities, customer, self.ids, Row)
             if resource == "campaign_criterion":
                 return self.schedules.rows(entities, Row)
             if resource == "goal":
@@ -490,7 +498,7 @@ class FakeGoogleAds:
                                                  request.validate_only)
             except ValueError as error:
                 errors[index] = str(error)
-                if isinstance(error, _Refused | LabelRefused | ScheduleRefused):
+                if isinstance(error, _Refused | LabelRefused | ScheduleRefused | locations.LocationRefused):
                     codes[index] = (error.kind, error.value)
                 continue
             names[index] = name
@@ -541,6 +549,8 @@ class FakeGoogleAds:
         if service in SCHEDULE_SERVICES:
             with self.backend.lock:
                 entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
+            if locations.is_location_operation(operation, self.ids):  # tests/fakes/google_locations.py
+                return locations.translate(operation, customer, entities, self.ids, self._sim_id)
             return self.schedules.translate(operation, customer, entities, self._sim_id)
         if service == "CampaignBudgetService":
             update = operation.update

@@ -425,7 +425,7 @@ class FakeLinkedIn:
                 sim_audience = self.ids.sim(urn.rsplit(":", 1)[-1])
                 if sim_audience and sim_audience not in known:
                     mutations.append(("exclude_audience", entity.entity_id, {"audience_id": sim_audience}))
-            # company sizes, seniorities, industries: each its facet under `exclude`, as the patch now has it
+            # company sizes, seniorities, industries, job functions: each its facet under `exclude`, as the patch has it
             for kind, dimension in EXCLUSION_KINDS.items():
                 before = set(entity.attributes.get("excluded_segments", {}).get(dimension, []))
                 after = set(excluded(changes["targetingCriteria"], dimension))

@@ -1,5 +1,6 @@
-"""Segment actions (a Google device bid modifier and age range and gender exclusions, a Meta placement exclusion and age range narrowed at
-an edge, LinkedIn company-size, seniority and industry exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
+"""Segment actions (a Google device bid modifier and age range, gender and location exclusions, a Meta
+placement exclusion and age range narrowed at an edge, LinkedIn company-size, seniority, industry and
+job-function exclusions) end to end: the permission gate, the exactly-once executor, the real connectors and SDKs
 against the fake platforms (which apply them to the simulated world), and undo. Also: a lost answer
 is settled by reading the platform and never re-sent; a segment changed meanwhile is not
 overwritten; a cut over the delivery-share guardrail never runs; a dry run mutates nothing."""
@@ -47,6 +48,9 @@ CASES = {
     "linkedin-seniority": ("acme-b2b", "exclude_seniority", "seniority", "entry", ("linkedin", "post:")),
     "linkedin-industry": ("acme-b2b", "exclude_industry", "industry", "technology-information-and-internet",
                           ("linkedin", "post:")),
+    "linkedin-job-function": ("acme-b2b", "exclude_job_function", "job_function", "sales", ("linkedin", "post:")),
+    "google-location": ("acme-search", "exclude_location", "region", "texas",
+                        ("google", "mutate:CampaignCriterionService")),
 }
 KINDS = sorted({case[1] for case in CASES.values()})
 
@@ -120,6 +124,15 @@ def test_a_segment_cut_runs_through_gate_executor_platform_and_undo(
         assert live.attributes["device_bid_modifiers"] == {segment: -1.0}
     if kind == "narrow_age_range":
         assert (live.attributes["age_min"], live.attributes["age_max"]) == (25, 65)
+    if kind == "exclude_location":  # a campaign criterion: every ad group of the campaign stops serving there
+        siblings = [e for e in platforms.simulator.entities(SIM_ACCOUNT[account_id]) if e.level == "ad_set"
+                    and e.parent_id == _sim_entity(platforms, account_id, ad_set.entity_id).parent_id]
+        assert len(siblings) == 2 and all(segment in _excluded(e, dimension) for e in siblings)
+        [create] = [r.operations[0].create for kind_, r in platforms.google.requests
+                    if kind_ == "mutate:CampaignCriterionService"]
+        assert create.negative and create.location.geo_target_constant.startswith("geoTargetConstants/")
+        campaign_number = platforms.google.ids.numeric(str(siblings[0].parent_id))
+        assert create.campaign == f"customers/1234567890/campaigns/{campaign_number}"
     if kind == "exclude_region":  # looked up by name in the targeting search, written by Meta's key
         [search] = [params for _, path, params in platforms.meta.log if path == "search"]
         assert search["q"] == segment and search["country_code"] == "DE" and "region" in search["location_types"]

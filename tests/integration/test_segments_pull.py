@@ -112,7 +112,7 @@ def test_report_segments_json_and_bad_input(tmp_path: Path, engine: Engine, data
     proposals = json.loads(shown.output)["proposals"]
     assert proposals and {p["kind"] for p in proposals} <= {"exclude_placement", "narrow_age_range", "exclude_region",
                                                             "set_device_bid_modifier", "exclude_age_range",
-                                                            "exclude_gender"}
+                                                            "exclude_gender", "exclude_location"}
     for proposal in proposals:
         evidence = proposal["evidence"]
         assert evidence["probability_below_target"] >= evidence["confidence"]

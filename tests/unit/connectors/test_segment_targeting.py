@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from google.ads.googleads.client import GoogleAdsClient
 
-from connectors.google_ads import bid_modifiers, demographics
+from connectors.google_ads import bid_modifiers, demographics, locations
 from connectors.linkedin.targeting_exclusions import (
     INDUSTRY_FACET,
     SENIORITY_FACET,
@@ -85,13 +85,48 @@ def test_seniorities_and_industries_are_excluded_by_their_facet_urns() -> None:
     assert cut["exclude"]["or"][INDUSTRY_FACET] == ["urn:li:industry:1234"]
     assert with_exclusion(cut, "industry", "software-development", True)["exclude"]["or"][INDUSTRY_FACET] == [
         "urn:li:industry:1234", "urn:li:industry:4"]
-    assert excluded_segments(cut) == {"company_size": ["1"], "seniority": ["entry"], "industry": ["industry-1234"]}
+    assert excluded_segments(cut) == {"company_size": ["1"], "seniority": ["entry"], "industry": ["industry-1234"],
+                                      "job_function": []}
     back = with_exclusion(with_exclusion(cut, "seniority", "entry", False), "industry", "industry-1234", False)
     assert back == criteria  # the undo leaves the rest of the targeting exactly as it was
     with pytest.raises(ValueError, match="cannot be targeted"):
         with_exclusion(criteria, "seniority", "intern", True)
     with pytest.raises(ValueError, match="no targeting exclusion"):
-        with_exclusion(criteria, "job_function", "sales", True)
+        with_exclusion(criteria, "region", "texas", True)
+
+
+def test_a_job_function_is_excluded_by_its_function_urn_and_read_back_by_name() -> None:
+    criteria = {"include": {"and": [{"or": {"urn:li:adTargetingFacet:locations": ["urn:li:geo:101165590"]}}]}}
+    cut = with_exclusion(criteria, "job_function", "sales", True)
+    assert cut["exclude"]["or"] == {"urn:li:adTargetingFacet:jobFunctions": ["urn:li:function:25"]}
+    assert excluded_segments(cut)["job_function"] == ["sales"]
+    # a seniority or industry URN of the same number is not a job function
+    mixed = {"exclude": {"or": {"urn:li:adTargetingFacet:jobFunctions": ["urn:li:function:8", "urn:li:seniority:8"]}}}
+    assert excluded_segments(mixed)["job_function"] == ["engineering"]
+    assert with_exclusion(cut, "job_function", "sales", False) == criteria
+    with pytest.raises(ValueError, match="cannot be targeted"):
+        with_exclusion(criteria, "job_function", "astronaut", True)
+
+
+def test_a_google_location_cut_is_a_negative_campaign_criterion_and_an_undo_removes_it() -> None:
+    client = _client()
+    campaign = "customers/1/campaigns/7"
+    create = locations.operation(client, campaign, "texas", "geoTargetConstants/21176", True, None)
+    assert create is not None and create.create.negative and create.create.campaign == campaign
+    assert create.create.location.geo_target_constant == "geoTargetConstants/21176"
+    existing = "customers/1/campaignCriteria/7~21176"
+    back = locations.operation(client, campaign, "texas", None, False, existing)
+    assert back is not None and back.remove == existing
+    assert locations.operation(client, campaign, "texas", "geoTargetConstants/21176", True, existing) is None
+    with pytest.raises(ValueError, match="no geo target constant"):
+        locations.operation(client, campaign, "texas", None, True, None)
+    # read back: the criteria by campaign, named by the geo target constants' names
+    criteria = {"7": {"geoTargetConstants/21176": existing, "geoTargetConstants/9": "customers/1/campaignCriteria/7~9"}}
+    regions, resources, constants = locations.by_segment(criteria, {"geoTargetConstants/21176": "Texas"})
+    assert regions == {"7": ["texas"]} and resources == {("7", "texas"): existing}  # an unnamed one is left out
+    assert constants == {"texas": "geoTargetConstants/21176"}
+    assert locations.constants_by_region({"geoTargetConstants/1": "New York", "geoTargetConstants/2": "Texas"}) == {
+        "new-york": {"geoTargetConstants/1"}, "texas": {"geoTargetConstants/2"}}
 
 
 def test_a_meta_age_band_is_cut_only_at_an_end_of_the_range() -> None:

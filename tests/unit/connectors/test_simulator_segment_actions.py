@@ -97,3 +97,35 @@ def test_a_meta_age_range_narrows_only_at_its_ends_and_the_age_gender_rows_follo
     for dimension in ("age", "gender"):  # both marginals of the joint report still sum to the day
         assert sum(r.spend for r in rows if r.dimension == dimension) == total.spend
     assert all(r.spend == 0 for r in rows if r.segment == "18-24") and total.spend > 0
+
+
+def test_a_google_location_cut_stops_the_region_for_every_ad_set_of_the_campaign() -> None:
+    clock = FixedClock.at_day(TODAY - timedelta(days=10), hour=12)
+    spec = SimAccountSpec("g", "google_ads", "Search", "USD", "America/New_York", 2, 2, 2)
+    simulator = make_simulator([spec], clock.now, seed=4, history_days=20)
+    ad_sets = [e for e in simulator.entities("g") if e.level == "ad_set"]
+    first = ad_sets[0]
+    siblings = [e.entity_id for e in ad_sets if e.parent_id == first.parent_id]
+    others = [e.entity_id for e in ad_sets if e.parent_id != first.parent_id]
+    assert len(siblings) == 2 and others
+    cut = {"dimension": "region", "segment": "texas", "excluded": True}
+    assert simulator.apply("g", [Mutation("exclude_location", "g", first.entity_id, cut, "k1")])[0].ok
+    cut_day = clock.now().date()
+    clock.current += timedelta(days=5)
+    live = {e.entity_id: e for e in simulator.entities("g") if e.level == "ad_set"}
+    assert all(live[s].attributes["excluded_segments"].get("region") == ["texas"] for s in siblings)
+    assert all("region" not in live[s].attributes["excluded_segments"] for s in others)  # another campaign
+    after = cut_day + timedelta(days=2)
+    rows = [r for r in simulator.segment_metrics("g", "region", after, after) if r.segment == "texas"]
+    assert all(r.spend == 0 for r in rows if r.entity_id in siblings)
+    assert any(r.spend > 0 for r in rows if r.entity_id in others)
+    all_rows = list(simulator.segment_metrics("g", "region", after, after))
+    totals = {m.entity_id: m.spend for m in simulator.daily_metrics("g", after, after) if m.level == "ad_set"}
+    for ad_set in siblings:  # the campaign's money goes to the regions it keeps
+        assert totals[ad_set] > 0
+        assert sum(r.spend for r in all_rows if r.entity_id == ad_set) == totals[ad_set]
+    # the undo gives the region back to the whole campaign
+    assert simulator.apply("g", [Mutation("exclude_location", "g", siblings[1],
+                                          {**cut, "excluded": False}, "k2")])[0].ok
+    assert all(not e.attributes["excluded_segments"].get("region") for e in simulator.entities("g")
+               if e.level == "ad_set")

@@ -56,3 +56,14 @@ def test_segment_levers_read_as_who_stops_seeing_the_ads() -> None:
     assert headline({"kind": "exclude_gender", "entity_level": "ad_set", "entity_name": "Brand", "change": {}},
                     "EUR").startswith(
         "Exclude a gender from")
+    texas = {"from": {"dimension": "region", "segment": "texas", "excluded": False},
+             "to": {"dimension": "region", "segment": "texas", "excluded": True}}
+    assert change_lines("exclude_location", texas, "USD") == [
+        "stop delivery to region texas", "for every ad group of the campaign (a campaign location criterion)"]
+    assert headline({"kind": "exclude_location", "entity_level": "ad_set", "entity_name": "Brand", "change": {}},
+                    "USD").startswith("Exclude a location from the campaign of")
+    sales = {"from": {"dimension": "job_function", "segment": "sales", "excluded": False},
+             "to": {"dimension": "job_function", "segment": "sales", "excluded": True}}
+    assert change_lines("exclude_job_function", sales, "GBP") == ["stop delivery to job function sales"]
+    assert headline({"kind": "exclude_job_function", "entity_level": "ad_set", "entity_name": "B2B", "change": {}},
+                    "GBP").startswith("Exclude a job function from")

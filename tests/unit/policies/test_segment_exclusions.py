@@ -3,12 +3,20 @@ the guardrail on how much of an ad set's delivery one change may cut."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from connectors.records import Entity
+from connectors.records import Entity, SegmentRow
 from policies.roas_evidence import WindowEvidence
-from policies.segment_exclusions import SegmentExclusionSettings, SegmentWindow, lever_for, propose
+from policies.segment_exclusions import (
+    SegmentExclusionSettings,
+    SegmentWindow,
+    campaign_level,
+    lever_for,
+    one_location_cut_per_campaign,
+    propose,
+)
+from policies.segment_windows import segment_windows
 
 TODAY = date(2026, 11, 23)
 START, END = date(2026, 10, 26), date(2026, 11, 22)
@@ -55,7 +63,7 @@ def test_one_change_never_cuts_more_than_the_guardrail_share() -> None:
 
 def test_only_levers_the_platform_has() -> None:
     assert lever_for("google_ads", "device") == ("set_device_bid_modifier", "device bid modifier -100%")
-    assert lever_for("google_ads", "region") is None and lever_for("meta", "gender") is None
+    assert lever_for("google_ads", "placement") is None and lever_for("meta", "gender") is None
     assert lever_for("linkedin", "company_size") == ("exclude_company_size", "company-size exclusion")
     devices = [_segment("device", "desktop", 3000, 180), _segment("device", "tablet", 1000, 1)]
     [google] = propose("google_ads", "acct", _ad_set("google_ads"), devices, SETTINGS, TODAY)
@@ -87,11 +95,12 @@ def test_the_best_segment_of_a_losing_ad_set_is_not_cut() -> None:
 def test_linkedin_picks_the_segment_with_the_most_money_across_its_levers() -> None:
     assert lever_for("linkedin", "seniority") == ("exclude_seniority", "seniority exclusion")
     assert lever_for("linkedin", "industry") == ("exclude_industry", "industry exclusion")
-    assert lever_for("linkedin", "job_function") is None  # no lever: never proposed
+    assert lever_for("linkedin", "job_function") == ("exclude_job_function", "job-function exclusion")
+    assert lever_for("linkedin", "region") is None  # no lever: never proposed
     windows = [_segment("company_size", "51-200", 3000, 180), _segment("company_size", "1", 600, 1),
                _segment("seniority", "senior", 3000, 180), _segment("seniority", "entry", 1100, 2),
                _segment("industry", "software-development", 3500, 190), _segment("industry", "industry-77", 800, 1),
-               _segment("job_function", "engineering", 3000, 180), _segment("job_function", "sales", 1500, 0)]
+               _segment("job_function", "engineering", 3000, 180), _segment("job_function", "sales", 500, 0)]
     [proposal] = propose("linkedin", "acct", _ad_set("linkedin", audience_size=50_000), windows, SETTINGS, TODAY)
     assert proposal.kind == "exclude_seniority"  # entry: 1,100 below target, more than industry-77 or size 1
     assert proposal.change["to"] == {"dimension": "seniority", "segment": "entry", "excluded": True}
@@ -99,6 +108,11 @@ def test_linkedin_picks_the_segment_with_the_most_money_across_its_levers() -> N
     already = _ad_set("linkedin", audience_size=50_000, excluded_segments={"seniority": ["entry"]})
     [next_best] = propose("linkedin", "acct", already, windows, SETTINGS, TODAY)
     assert (next_best.kind, next_best.change["to"]["segment"]) == ("exclude_industry", "industry-77")
+    cut = {"seniority": ["entry"], "industry": ["industry-77"], "company_size": ["1"]}
+    both = _ad_set("linkedin", audience_size=50_000, excluded_segments=cut)
+    [function] = propose("linkedin", "acct", both, windows, SETTINGS, TODAY)
+    assert function.kind == "exclude_job_function"
+    assert function.change["to"] == {"dimension": "job_function", "segment": "sales", "excluded": True}
 
 
 def _ages(young_spend: int = 1000, old_spend: int = 600) -> list[SegmentWindow]:
@@ -145,3 +159,61 @@ def test_google_excludes_an_age_range_or_gender_on_the_ad_group_the_segment_with
     [proposal] = propose("google_ads", "acct", _ad_set("google_ads"), windows, SETTINGS, TODAY)
     assert proposal.kind == "exclude_age_range"  # 45-54, inside the range: Google excludes any band
     assert proposal.change["to"] == {"dimension": "age", "segment": "45-54", "excluded": True}
+
+
+def _rows(ad_group: str, region: str, spend: int, conversions: float, value_per_conversion: int = 50
+          ) -> list[SegmentRow]:
+    """Four weeks of one ad group's region rows, the spend and conversions spread evenly."""
+    per_day = (Decimal(spend) / 28).quantize(Decimal("0.01"))
+    return [SegmentRow("google_ads", "acct", ad_group, START + timedelta(days=i), "region", region, "EUR",
+                       per_day if i else Decimal(spend) - 27 * per_day, 0, 0, conversions / 28,
+                       Decimal(conversions * value_per_conversion) / 28) for i in range(28)]
+
+
+def _campaign_windows(*rows: list[SegmentRow]) -> list[SegmentWindow]:
+    """What the shell (agent/decisions/segment_proposals.py) hands over for a campaign-level lever:
+    the campaign's ad groups' region rows summed per region."""
+    return segment_windows([r for part in rows for r in part], START, END, lambda day: 1.0)
+
+
+def test_google_excludes_a_location_on_the_campaign_judged_on_the_campaign_evidence() -> None:
+    assert lever_for("google_ads", "region") == ("exclude_location", "location exclusion on the campaign")
+    assert campaign_level("google_ads", "region") and not campaign_level("meta", "region")
+    assert not campaign_level("google_ads", "age")
+    # texas loses in both ad groups: 1,000 of the campaign's 6,000 at ROAS 0.1
+    windows = _campaign_windows(_rows("g1", "california", 2500, 150), _rows("g2", "california", 2500, 150),
+                                _rows("g1", "texas", 600, 1), _rows("g2", "texas", 400, 1))
+    [proposal] = propose("google_ads", "acct", _ad_set("google_ads"), windows, SETTINGS, TODAY)
+    assert proposal.kind == "exclude_location"
+    assert proposal.change == {"from": {"dimension": "region", "segment": "texas", "excluded": False},
+                               "to": {"dimension": "region", "segment": "texas", "excluded": True}}
+    evidence = proposal.evidence
+    assert evidence["scope"] == "campaign" and Decimal(evidence["campaign_spend"]) == 6000
+    assert evidence["spend_share"] == round(1000 / 6000, 4)  # the campaign's share: the guardrail's measure
+    assert "of the campaign's spend" in proposal.rationale
+    # already excluded on the campaign (every ad group shows it): nothing more to cut
+    excluded = _ad_set("google_ads", excluded_segments={"region": ["texas"]})
+    assert propose("google_ads", "acct", excluded, windows, SETTINGS, TODAY) == []
+
+
+def test_a_location_losing_in_one_ad_group_but_not_in_its_campaign_is_not_cut() -> None:
+    # g1 loses in texas, but g2 sells well there: the campaign's texas is above target
+    windows = _campaign_windows(_rows("g1", "california", 2500, 150), _rows("g2", "california", 2500, 150),
+                                _rows("g1", "texas", 600, 0), _rows("g2", "texas", 900, 60))
+    assert propose("google_ads", "acct", _ad_set("google_ads"), windows, SETTINGS, TODAY) == []
+    # and a region that is a small share of one ad group but a large one of the campaign is held back
+    big = _campaign_windows(_rows("g1", "california", 2500, 150), _rows("g1", "texas", 300, 0),
+                            _rows("g2", "texas", 2500, 10))
+    assert propose("google_ads", "acct", _ad_set("google_ads"), big, SETTINGS, TODAY) == []  # 53% > 35%
+
+
+def test_a_campaign_gets_one_location_cut_for_all_its_ad_groups() -> None:
+    windows = _campaign_windows(_rows("g1", "california", 2500, 150), _rows("g2", "california", 2500, 150),
+                                _rows("g1", "texas", 600, 1), _rows("g2", "texas", 400, 1))
+    first = Entity("google_ads", "acct", "ad_set", "g1", "c1", "Ad group 1", "ACTIVE", "EUR", attributes={})
+    second = Entity("google_ads", "acct", "ad_set", "g2", "c1", "Ad group 2", "ACTIVE", "EUR", attributes={})
+    other = Entity("google_ads", "acct", "ad_set", "g3", "c2", "Ad group 3", "ACTIVE", "EUR", attributes={})
+    proposals = [p for e in (second, first, other) for p in propose("google_ads", "acct", e, windows, SETTINGS, TODAY)]
+    assert len(proposals) == 3
+    kept = one_location_cut_per_campaign(proposals, {"g1": "c1", "g2": "c1", "g3": "c2"})
+    assert [(p.entity_id, p.change["to"]["segment"]) for p in kept] == [("g1", "texas"), ("g3", "texas")]

@@ -1,0 +1,95 @@
+"""Negative location campaign criteria in the fake Google Ads API: `FROM campaign_criterion WHERE
+campaign_criterion.type = 'LOCATION'` rows and CampaignCriterionService create / remove operations
+with a `location`, answered from the simulator's ad sets.
+
+Following the CampaignCriterion and LocationInfo references of v26
+(https://developers.google.com/google-ads/api/fields/v26/campaign_criterion): the resource name is
+`customers/{customer_id}/campaignCriteria/{campaign_id}~{criterion_id}`, a location criterion's id is
+its geo target constant's id, and a campaign cannot hold the same location twice. The simulator keeps
+the exclusion on every ad set of the campaign (connectors/simulator/segment_actions.py): the rows show
+a campaign's excluded regions, and a write names the campaign's first ad set, which the simulator
+spreads over the campaign. Only negative (excluding) location criteria are supported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connectors.records import Entity
+from tests.fakes.platform_fixtures import IdMap
+
+KIND = "exclude_location"
+
+
+class LocationRefused(ValueError):
+    def __init__(self, kind: str, value: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.value = kind, value
+
+
+def is_location_query(query: str) -> bool:
+    return "campaign_criterion.type = 'LOCATION'" in query
+
+
+def is_location_operation(operation: Any, ids: IdMap) -> bool:
+    if "create" in operation:
+        return "location" in operation.create
+    return "remove" in operation and str(ids.sim(operation.remove.rsplit("~", 1)[-1]) or "").startswith("geo:")
+
+
+def _campaign_regions(entities: Mapping[str, Entity]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for entity in entities.values():
+        if entity.level == "ad_set" and entity.parent_id:
+            cut = (entity.attributes.get("excluded_segments") or {}).get("region", [])
+            found.setdefault(str(entity.parent_id), set()).update(str(s) for s in cut)
+    return found
+
+
+def rows(entities: Mapping[str, Entity], customer: str, ids: IdMap, new_row: Callable[[], Any]) -> list[Any]:
+    found = []
+    for campaign, regions in sorted(_campaign_regions(entities).items()):
+        for segment in sorted(regions):
+            row = new_row()
+            row.campaign.id = ids.numeric(campaign)
+            geo = ids.numeric(f"geo:{segment}")
+            criterion = row.campaign_criterion
+            criterion.resource_name = f"customers/{customer}/campaignCriteria/{row.campaign.id}~{geo}"
+            criterion.criterion_id = geo
+            criterion.type_ = "LOCATION"
+            criterion.negative = True
+            criterion.location.geo_target_constant = f"geoTargetConstants/{geo}"
+            found.append(row)
+    return found
+
+
+def translate(operation: Any, customer: str, entities: Mapping[str, Entity], ids: IdMap,
+              sim_id: Callable[[str], str]) -> tuple[str, tuple[str, str, dict[str, Any]]]:
+    """(resource name, simulator mutation) for one create / remove; LocationRefused if Google refuses it."""
+    if "create" in operation:
+        create = operation.create
+        if not create.negative:
+            raise LocationRefused("field_error", "INVALID_VALUE", "only negative location criteria are supported here")
+        campaign = sim_id(create.campaign)
+        constant = create.location.geo_target_constant
+        geo_part = constant.rsplit("/", 1)[-1]
+        sim_geo = str(ids.sim(geo_part) or "")
+        if not constant.startswith("geoTargetConstants/") or not sim_geo.startswith("geo:"):
+            raise LocationRefused("criterion_error", "INVALID_GEO_TARGET_CONSTANT", f"{constant!r} is no geo target")
+        segment, excluded = sim_geo.removeprefix("geo:"), True
+        if segment in _campaign_regions(entities).get(campaign, set()):
+            raise LocationRefused("campaign_criterion_error", "DUPLICATE_CRITERION",
+                                  f"{constant} is already a criterion of {create.campaign}")
+        name = f"customers/{customer}/campaignCriteria/{create.campaign.rsplit('/', 1)[-1]}~{geo_part}"
+    else:
+        name = operation.remove
+        campaign_part, geo_part = name.rsplit("/", 1)[-1].split("~")
+        campaign = sim_id(f"x/{campaign_part}")
+        segment, excluded = str(ids.sim(geo_part) or "").removeprefix("geo:"), False
+        if segment not in _campaign_regions(entities).get(campaign, set()):
+            raise LocationRefused("mutate_error", "RESOURCE_NOT_FOUND", f"resource {name} not found")
+    ad_sets = sorted(e.entity_id for e in entities.values() if e.level == "ad_set" and e.parent_id == campaign)
+    if not ad_sets:
+        raise LocationRefused("mutate_error", "RESOURCE_NOT_FOUND", f"campaign of {name} has no ad group")
+    return name, (KIND, ad_sets[0], {"dimension": "region", "segment": segment, "excluded": excluded})
