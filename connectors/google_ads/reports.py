@@ -117,6 +117,7 @@ class Target:
     budget_resource: str | None = None
     ad_group_id: str | None = None
     final_urls: tuple[str, ...] = ()
+    channel: str | None = None  # a campaign's advertising channel type (SEARCH, DISPLAY, PERFORMANCE_MAX, ...)
 
 
 @dataclass
@@ -132,6 +133,8 @@ class AccountState:
     bid_modifiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (ad group id, device) -> resource
     # (ad group id, dimension, segment) -> its negative age range / gender criterion
     demographics: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (campaign id, user list id) -> its negative USER_LIST campaign criterion
+    user_list_exclusions: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:
