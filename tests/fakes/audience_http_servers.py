@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -144,21 +144,39 @@ class FakeMetaAudiences(_AudienceHttpFake):
 
 class FakeLinkedInDmpSegments(_AudienceHttpFake):
     """`segments`: the DMP segment ids of the token's ad accounts; `permitted`: whether the app holds
-    LinkedIn's partner permission rw_dmp_segments."""
+    LinkedIn's partner permission rw_dmp_segments; `ad_segments`: DMP segment id -> the id N of the
+    ad segment (urn:li:adSegment:N) LinkedIn made of it (a segment not listed has none yet).
 
-    def __init__(self, segments: Collection[str], *, permitted: bool = True, access_token: str = "TOKEN") -> None:
+    `GET /rest/dmpSegments/{id}` answers the segment with its `destinations`, as the DMP Segments and
+    DMP Segment Destinations pages describe them: `destination` LINKEDIN, `status`, and once built
+    `destinationSegmentId` (the ad segment URN campaigns target or exclude) and `audienceSize`."""
+
+    def __init__(self, segments: Collection[str], *, permitted: bool = True, access_token: str = "TOKEN",
+                 ad_segments: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.segments, self.permitted, self.access_token = set(segments), permitted, access_token
+        self.ad_segments = dict(ad_segments or {})
 
     def fault_kind(self, method: str, path: str) -> str:
-        return "linkedin"
+        return "linkedin_read" if method == "GET" else "linkedin"
+
+    def _segment(self, segment: str) -> dict[str, Any]:
+        destination: dict[str, Any] = {"destination": "LINKEDIN", "status": "PROCESSING"}
+        if segment in self.ad_segments:
+            destination.update({"status": "READY", "destinationSegmentId": f"urn:li:adSegment:{self.ad_segments[segment]}",
+                                "audienceSize": len(self.members.get(segment, ()))})
+        return {"id": int(segment), "name": f"DMP segment {segment}", "type": "USER", "sourcePlatform": "LIST_UPLOAD",
+                "destinations": [destination]}
 
     def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
         def refuse(status: int, message: str, code: str | None = None) -> Answer:
             return Answer(status, {"status": status, "message": message, **({"code": code} if code else {})})
 
+        read = re.fullmatch(r"/rest/dmpSegments/(\d+)", urlsplit(http.path).path)
         match = re.fullmatch(r"/rest/dmpSegments/(\d+)/users", urlsplit(http.path).path)
-        if method != "POST" or match is None:
+        if method == "GET" and read is not None:
+            match = read
+        elif method != "POST" or match is None:
             raise refuse(404, "no such resource")
         if (http.headers.get("Authorization") or "") != f"Bearer {self.access_token}":
             raise refuse(401, "Invalid access token")
@@ -169,6 +187,10 @@ class FakeLinkedInDmpSegments(_AudienceHttpFake):
         if not self.permitted:
             raise refuse(403, "Not enough permissions to access: dmpSegmentsUsers.BATCH_CREATE.20260801",
                          "ACCESS_DENIED")
+        if method == "GET":
+            if match.group(1) not in self.segments:
+                raise refuse(404, f"DMP segment {match.group(1)} not found")
+            return 200, self._segment(match.group(1))
         if http.headers.get("X-RestLi-Method") != "BATCH_CREATE":
             raise refuse(400, "a list of elements needs X-RestLi-Method: BATCH_CREATE")
         if match.group(1) not in self.segments:
