@@ -33,7 +33,4 @@ def audience_warnings(accounts: Iterable[AccountConfig]) -> list[str]:
             continue
         if platform_of(account) == "linkedin":
             warnings.append(LINKEDIN_PERMISSION.format(account=account.id))
-        if platform_of(account) == "meta":
-            kinds = "emails only: Meta hashes phone digits without the leading +"
-            warnings.append(f"account {account.id}: Meta custom audiences are matched on {kinds}")
     return warnings

@@ -33,9 +33,9 @@ from agent.storage.audience_ledger import (
     batch_members,
     open_batch,
     pending_batches,
+    record_destination,
     release,
     resending,
-    record_destination,
     settle_batch,
 )
 from agent.storage.db_retry import transition_retrying

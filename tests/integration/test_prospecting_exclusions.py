@@ -19,6 +19,8 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
+from agent.audiences.gate import gate_audience_syncs
+from agent.audiences.sync import run_audience_actions
 from agent.bootstrap import account_as_mapping
 from agent.cli import main
 from agent.clock import FixedClock
@@ -30,12 +32,10 @@ from agent.decisions.undo import undo_proposal
 from agent.execution.executor import execute_approved
 from agent.execution.settlement import Settling
 from agent.storage.action_states import create_action, get_action, list_actions, transition
-from agent.audiences.gate import gate_audience_syncs
-from agent.audiences.sync import run_audience_actions
 from agent.storage.audience_ledger import destination_of, open_batch, record_destination, settle_batch
+from connectors.connector_options import ConnectorOptions
 from connectors.linkedin.dmp_segment_users import LinkedInAudienceSyncer
 from connectors.linkedin.transport import RestClient
-from connectors.connector_options import ConnectorOptions
 from connectors.meta.connector import MetaConnector, MetaOptions
 from connectors.records import Entity
 from connectors.registry import ConnectorContext
