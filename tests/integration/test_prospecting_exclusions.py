@@ -312,6 +312,7 @@ def test_google_prospecting_campaign_excludes_the_user_list_once_and_undo_remove
 
     with engine.connect() as connection:
         executed = get_action(connection, action["id"])
+    assert executed is not None
     undo = undo_proposal(executed, "alice")
     assert undo.kind == "remove_audience_exclusion"
     with engine.begin() as connection:
@@ -452,6 +453,7 @@ def test_linkedin_prospecting_campaigns_exclude_the_synced_segments_ad_segment(
 
     with engine.connect() as connection:
         executed = get_action(connection, actions[0]["id"])
+    assert executed is not None
     undo = undo_proposal(executed, "alice")
     account = config.account("acme-b2b")
     with engine.begin() as connection:
