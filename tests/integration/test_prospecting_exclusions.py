@@ -95,7 +95,8 @@ def shop(engine: Engine) -> Iterator[Shop]:
 def config_for(database_url: str, shop: Shop) -> AgentConfig:
     return parse_config({
         "database_url": database_url, "initial_history_days": 28,
-        "defaults": {"permissions": {"exclude_audience": "auto"}, "guardrails": {"max_actions_per_cycle": 50},
+        "defaults": {"permissions": {"exclude_audience": "auto", "remove_audience_exclusion": "auto"},
+                     "guardrails": {"max_actions_per_cycle": 50},
                      "policies": {"audience_overlap": {"enabled": False}}},
         "accounts": [{
             "id": "acme-social", "platform": "meta", "currency": "EUR", "timezone": "Europe/Berlin",
@@ -159,6 +160,25 @@ def test_a_synced_customer_audience_is_excluded_from_prospecting_ad_sets_once(en
     third = run_cycle(engine, config, connectors, shop.clock)
     assert third.accounts_failed == 0, third.errors
     assert len(prospecting_actions(engine)) == len(expected)  # already excluded: never proposed again
+
+    # undo: the exclusion is taken out of the ad set's targeting, through the same gate
+    with engine.connect() as connection:
+        executed = get_action(connection, actions[0]["id"])
+    assert executed is not None
+    undo = undo_proposal(executed, "alice")
+    account = config.account("acme-social")
+    with engine.begin() as connection:
+        live = {e.entity_id: e for e in connectors["meta"].entities("acme-social")}
+        decision = decide(undo, account, config, dry_run=False, settings=config.guardrail_settings(account),
+                          ctx=context_for(connection, account, config, shop.clock.now(), live))
+        undo_id = create_action(connection, undo, cycle_id=None, permission=decision.permission, dry_run=False,
+                                now=shop.clock.now(), key_salt="test-undo")
+        transition(connection, undo_id, decision.state, actor="gate", reason=decision.reason, now=shop.clock.now())
+    assert decision.state == "approved", decision.reason
+    report = execute_approved(engine, connectors, config, shop.clock, settling=Settling(delay_seconds=0.0, attempts=1))
+    assert report.outcomes == Counter({"executed": 1}), report.outcomes
+    undone = shop.simulator.entities(SIM_ACCOUNT, [str(shop.meta.ids.sim(actions[0]["entity_id"]))])[0]
+    assert shop.sim_audience not in undone.attributes.get("excluded_audience_ids", [])
 
 
 def test_dry_run_reports_the_exclusion_and_changes_nothing(engine: Engine, database_url: str, shop: Shop) -> None:
