@@ -30,6 +30,7 @@ class PermissionSettings(StrictModel):
     set_budget: PermissionLevel | None = None
     add_negative_keywords: PermissionLevel | None = None
     exclude_audience: PermissionLevel | None = None
+    remove_audience_exclusion: PermissionLevel | None = None
     new_ad: PermissionLevel | None = None
     upload_conversions: PermissionLevel | None = None
     sync_audience: PermissionLevel | None = None

@@ -1,6 +1,7 @@
 """First-party audiences kept in step with a CRM segment: the records every platform's syncer takes.
 
-Pure records, no SDK. A member is `(kind, sha256)`: kind `email` or `phone`, the SHA-256 hex of the
+Pure records, no SDK. A member is `(kind, sha256)`: kind `email`, `phone` (E.164 with its `+`) or
+`phonedig` (the same phone's digits without the `+`, the form Meta matches), the SHA-256 hex of the
 normalized value (never clear text). The agent sends members in batches, each with its own batch id
 recorded before the request (agent/storage/audience_ledger.py); a syncer answers per batch:
 `applied`, `rejected` (surely not applied), `unknown` (no answer: the batch may have landed) or
@@ -21,11 +22,11 @@ MemberKey = tuple[str, str]  # (kind, sha256)
 BatchStatus = Literal["applied", "rejected", "unknown", "not_permitted"]
 Operation = Literal["add", "remove"]
 
-# Which identifiers each platform matches as we store them. Meta hashes phone digits without the
-# leading `+` that our stored hash includes, and LinkedIn's DMP segments match emails only.
+# Which identifiers each platform matches as we store them. Google takes the E.164 phone with its
+# `+`, Meta the digits without it (our `phonedig`), and LinkedIn's DMP segments match emails only.
 MATCHABLE_KINDS: dict[str, frozenset[str]] = {
     "google_ads": frozenset({"email", "phone"}),
-    "meta": frozenset({"email"}),
+    "meta": frozenset({"email", "phonedig"}),
     "linkedin": frozenset({"email"}),
 }
 

@@ -28,6 +28,7 @@ MutationKind = Literal[
     "set_budget",
     "add_negative_keywords",
     "exclude_audience",
+    "remove_audience_exclusion",
     "new_ad",
     "upload_conversions",
     "sync_audience",

@@ -18,14 +18,19 @@ def audience_warnings(accounts: Iterable[AccountConfig]) -> list[str]:
     """One line per account whose audiences need something the config cannot prove."""
     warnings = []
     for account in accounts:
-        if account.prospecting is not None and platform_of(account) not in EXCLUSION_LEVEL:
+        platform = platform_of(account)
+        if account.prospecting is not None and platform not in EXCLUSION_LEVEL:
             warnings.append(f"account {account.id}: prospecting exclusions of a synced audience are proposed on "
-                            f"Meta ad sets only; on {platform_of(account)} nothing is proposed")
+                            f"Meta, LinkedIn and Google Ads only; on {platform} nothing is proposed")
+        elif account.prospecting is not None and platform == "google_ads":
+            warnings.append(f"account {account.id}: prospecting exclusions are set on Search and Display campaigns; "
+                            "Performance Max campaigns take no user-list exclusion, and get no proposal")
+        elif account.prospecting is not None and platform == "linkedin":
+            warnings.append(f"account {account.id}: a LinkedIn prospecting exclusion uses the ad segment the audience "
+                            "sync reads from the DMP segment; without LinkedIn's partner permission rw_dmp_segments "
+                            "nothing is synced, and nothing is proposed")
         if not account.audiences:
             continue
         if platform_of(account) == "linkedin":
             warnings.append(LINKEDIN_PERMISSION.format(account=account.id))
-        if platform_of(account) == "meta":
-            kinds = "emails only: Meta hashes phone digits without the leading +"
-            warnings.append(f"account {account.id}: Meta custom audiences are matched on {kinds}")
     return warnings

@@ -14,16 +14,27 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from agent.audiences.plan import desired_members
-from agent.storage.crm_segments import SegmentNotComputed, forgotten, members
+from agent.storage.crm_segments import (
+    PHONE_DIGITS,
+    Member,
+    SegmentNotComputed,
+    forgotten,
+    members,
+    phone_forms,
+)
 from connectors.audience_members import MemberKey
 
 DesiredSource = Callable[[Connection, str], frozenset[MemberKey] | None]
 
 
 def crm_segment_source(connection: Connection, segment: str) -> frozenset[MemberKey] | None:
-    """The CRM segment's consenting, not forgotten members; None for a segment never computed."""
+    """The CRM segment's consenting, not forgotten members; None for a segment never computed. A phone
+    member comes with its Meta-form hash too (`phonedig`, same consent), which only Meta is sent."""
     try:
         computed = members(connection, segment)
     except SegmentNotComputed:
         return None
-    return desired_members(computed, forgotten(connection))
+    forms = phone_forms(connection, {m.sha256 for m in computed if m.kind == "phone"})
+    derived = [Member(PHONE_DIGITS, forms[m.sha256], m.consent) for m in computed
+               if m.kind == "phone" and m.sha256 in forms]
+    return desired_members([*computed, *derived], forgotten(connection))

@@ -33,6 +33,7 @@ from agent.storage.audience_ledger import (
     batch_members,
     open_batch,
     pending_batches,
+    record_destination,
     release,
     resending,
     settle_batch,
@@ -114,7 +115,22 @@ def sync_audience(engine: Engine, action: Mapping[str, Any], account: AccountCon
                   desired_of: DesiredSource, now: datetime, guard: Callable[[], None] = lambda: None
                   ) -> tuple[Counter[str], str | None]:
     """Send the action's audience sync; counts by outcome, and why it stopped early (if it did).
-    `guard` runs before each batch and raises `WritesStopped` to send nothing more (the kill switch)."""
+    `guard` runs before each batch and raises `WritesStopped` to send nothing more (the kill switch).
+    Where the platform uses the audience by another id (a LinkedIn DMP segment's ad segment), the
+    syncer's `destination` is read after a sync the platform did not refuse, and recorded."""
+    counts, stopped = _sync(engine, action, account, syncer, desired_of, now, guard)
+    reader = getattr(syncer, "destination", None)
+    if reader is not None and not counts["not_permitted"]:
+        audience_id = str(action["change"].get("to", {})["audience_id"])
+        destination = reader(target_for(account, audience_id))
+        if destination:
+            with engine.begin() as connection:
+                record_destination(connection, account.id, audience_id, str(destination), now)
+    return counts, stopped
+
+
+def _sync(engine: Engine, action: Mapping[str, Any], account: AccountConfig, syncer: AudienceSyncer,
+          desired_of: DesiredSource, now: datetime, guard: Callable[[], None]) -> tuple[Counter[str], str | None]:
     to = action["change"].get("to", {})
     segment, audience_id = str(to["segment"]), str(to["audience_id"])
     kinds = MATCHABLE_KINDS.get(platform_of(account), frozenset())

@@ -53,6 +53,8 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
         already = before.get("excluded_audience_ids") or []
         line = f"exclude the audience {_audiences(target, names)}"
         return [line + (f" (already excluded: {_audiences(already, names)})" if already else "")]
+    if kind == "remove_audience_exclusion":
+        return [f"stop excluding the audience {_audiences(before.get('excluded_audience_id'), names)}"]
     if kind == "upload_conversions":  # CRM ids are not for the page: counts (the audit has the list)
         retractions = len(after.get("retractions") or [])
         return [f"send {len(after.get('uploads') or [])} CRM stage(s) as offline conversions"
@@ -127,7 +129,8 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
             return f"{verb} the daily budget of {name} from {money(old, currency)} to {money(new, currency)}"
         return f"Change the budget of {name}"
     verbs = {"pause": "Pause", "enable": "Turn on", "add_negative_keywords": "Add negative keywords to",
-             "exclude_audience": "Exclude an audience from", "new_ad": "Add a new ad to",
+             "exclude_audience": "Exclude an audience from",
+             "remove_audience_exclusion": "Stop excluding an audience from", "new_ad": "Add a new ad to",
              "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync",
              "create_lookalike": "Seed a lookalike with", "add_label": "Label",
              "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",

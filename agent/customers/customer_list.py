@@ -15,6 +15,7 @@ from datetime import datetime
 from agent.outcomes.records import (
     RejectedRow,
     consent_value,
+    meta_phone_sha256,
     normalize_email,
     normalize_phone,
     parse_amount,
@@ -119,6 +120,7 @@ def _build_customer(cells: Mapping[str, str | None], plan: ColumnPlan) -> Custom
         customer_id=customer_id,
         email_sha256=sha256_hex(email_normal) if email_normal else None,
         phone_sha256=sha256_hex(phone_normal) if phone_normal else None,
+        phone_digits_sha256=meta_phone_sha256(phone_normal) if phone_normal else None,
         amount=amount, currency=currency,
         last_purchase_at=_time(cell("last_purchase"), "last_purchase"),
         customer_since=_time(cell("customer_since"), "customer_since"),

@@ -16,9 +16,16 @@ from sqlalchemy import Connection, Engine
 
 from agent.config import AgentConfig
 from agent.customers.membership import refresh_segments
-from agent.outcomes.records import normalize_email, normalize_phone, sha256_hex
+from agent.outcomes.records import meta_phone_sha256, normalize_email, normalize_phone, sha256_hex
 from agent.storage.audit_trail import record_event
-from agent.storage.crm_segments import Erased, IdentifierKind, Pruned, erase_person, prune_before
+from agent.storage.crm_segments import (
+    PHONE_DIGITS,
+    Erased,
+    IdentifierKind,
+    Pruned,
+    erase_person,
+    prune_before,
+)
 
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -52,9 +59,12 @@ def forget(engine: Engine, config: AgentConfig, raw: str, now: datetime, actor: 
     settled upload-ledger rows, mark their identifiers for removal from platform audiences at the next
     sync, and record it in the audit trail as counts and a request id. One transaction."""
     kind, sha = identifier_of(raw)
+    phone = normalize_phone(raw.strip()) if kind == "phone" else None
+    # a phone's Meta form is forgotten too, even when no stored record links it any more
+    also = [(PHONE_DIGITS, meta_phone_sha256(phone))] if phone else []
     request_id = secrets.token_hex(8)
     with engine.begin() as connection:
-        erased = erase_person(connection, kind, sha, now)
+        erased = erase_person(connection, kind, sha, now, also)
         refresh_segments(connection, config, now)
         record_event(connection, at=now, event="privacy_forget", actor=actor,
                      message=f"erasure request {request_id}: {erased.outcomes} outcomes, {erased.customers} "

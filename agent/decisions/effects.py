@@ -169,6 +169,12 @@ def applied_outside(action: RowMapping | Mapping[str, Any], entity: Entity | Non
     person or another tool added it). None if something is left to add, or the connector cannot tell."""
     if action["kind"] == "set_ad_schedule":
         return schedule_drift(action, entity)
+    if action["kind"] == "remove_audience_exclusion":
+        audience = (action["change"].get("from") or {}).get("excluded_audience_id")
+        present = live_effects("exclude_audience", entity)
+        if present is not None and ("audience", str(audience)) not in present:
+            return f"already applied outside: {action['entity_id']} no longer excludes audience {audience}"
+        return None
     if action["kind"] == "remove_label":
         label = (action["change"].get("to") or {}).get("label")
         present = live_effects("remove_label", entity)

@@ -2,8 +2,9 @@
 
 State kinds swap `from` and `to` (pause <-> enable, a budget back to its old amount); a segment
 action is its own inverse with the sides swapped: it restores the bid modifier it replaced, or
-takes its exclusion away; a label added is removed (and back), an ad schedule restored. Additive kinds (an audience exclusion, negatives, a new ad) have no
-automatic undo: they are reverted in the platform.
+takes its exclusion away; a label added is removed (and back), an ad schedule restored, an audience
+exclusion taken away (`remove_audience_exclusion`: its `from` names the audience excluded, and its own
+undo excludes it again). Negatives and new ads have no automatic undo: they are reverted in the platform.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"
                 "exclude_region": "exclude_region", "exclude_age_range": "exclude_age_range",
                 "exclude_gender": "exclude_gender", "exclude_location": "exclude_location",
                 "exclude_job_function": "exclude_job_function", "add_label": "remove_label",
-                "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule"}
+                "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule",
+                "exclude_audience": "remove_audience_exclusion", "remove_audience_exclusion": "exclude_audience"}
 
 
 def undo_proposal(action: RowMapping | Mapping[str, Any], requester: str) -> Proposal:

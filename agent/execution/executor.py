@@ -88,6 +88,8 @@ def mutation_for(action: RowMapping) -> Mutation:
         params = {"daily_budget": str(target["daily_budget"])}
     elif action["kind"] == "exclude_audience":
         params = {"audience_id": target["excluded_audience_id"]}
+    elif action["kind"] == "remove_audience_exclusion":  # the undo of an exclusion: `from` names the audience
+        params = {"audience_id": action["change"]["from"]["excluded_audience_id"]}
     else:
         params = dict(target)
     return Mutation(

@@ -105,6 +105,10 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
             return True
         before = schedule_of(replace(entity, attributes={"ad_schedule": change.get("from", {}).get("ad_schedule") or []}))
         return False if live_schedule == before else None
+    if kind == "remove_audience_exclusion":
+        present = live_effects("exclude_audience", entity)
+        audience = ("audience", str(change.get("from", {}).get("excluded_audience_id")))
+        return None if present is None else audience not in present
     if kind == "remove_label":
         present = live_effects(kind, entity)
         return None if present is None else label_effect(target.get("label")) not in present

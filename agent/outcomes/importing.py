@@ -31,6 +31,7 @@ from agent.outcomes.store import (
     replace_attributions,
     upsert_outcomes,
 )
+from agent.storage.crm_segments import remember_phone_forms
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def store_records(connection: Connection, config: AgentConfig, records: Sequence
     changed since the last import), or only those the records can affect (a webhook delivery: its CRM
     records, and the records sharing one of its click ids, whose click map entry it may have added)."""
     counts = upsert_outcomes(connection, records, source, now)
+    remember_phone_forms(connection, ((r.phone_sha256, r.phone_digits_sha256) for r in records))
     attributor = Attributor(config, ad_set_parents(connection), known_campaigns(connection))
     if everything:
         replace_attributions(connection, attribute([dict(row) for row in all_outcomes(connection)], attributor, now))

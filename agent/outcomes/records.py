@@ -2,7 +2,9 @@
 
 Emails and phones are normalized and hashed here, at the edge, so nothing past this module ever
 holds them in clear: the email trimmed and lower-cased, the phone reduced to `+` and its digits
-(E.164-like; a leading `00` becomes `+`), then SHA-256 as lowercase hex.
+(E.164-like; a leading `00` becomes `+`), then SHA-256 as lowercase hex. A phone is also hashed in
+the form Meta matches (its digits without the `+`, `meta_phone_sha256`), kept only to upload to Meta
+custom audiences (agent/storage/crm_segments.py `crm_phone_forms`); the clear value is never stored.
 """
 
 from __future__ import annotations
@@ -72,9 +74,11 @@ class OutcomeRecord:
     phone_sha256: str | None = None
     ad_user_data: str | None = None  # granted | denied, when the CRM recorded it
     ad_personalization: str | None = None
+    # the phone hashed as Meta matches it (digits, no `+`): not an outcome column, see `meta_phone_sha256`
+    phone_digits_sha256: str | None = None
 
     def values(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "phone_digits_sha256"}
 
 
 def sha256_hex(value: str) -> str:
@@ -84,6 +88,12 @@ def sha256_hex(value: str) -> str:
 def normalize_email(raw: str) -> str | None:
     email = raw.strip().lower()
     return email if "@" in email else None
+
+
+def meta_phone_sha256(phone_normal: str) -> str:
+    """The SHA-256 of a normalized phone (`+` and digits) in Meta's form: the digits with the country
+    code, no `+` (the facebook-business SDK's `normalize_key` for PHONE keeps digits only)."""
+    return sha256_hex(phone_normal.lstrip("+"))
 
 
 def normalize_phone(raw: str) -> str | None:
@@ -149,6 +159,7 @@ def build_record(fields: Mapping[str, str | None]) -> OutcomeRecord:
         **{name: _text(fields, name) for name in TEXT_FIELDS},
         email_sha256=sha256_hex(email_normal) if email_normal else None,
         phone_sha256=sha256_hex(phone_normal) if phone_normal else None,
+        phone_digits_sha256=meta_phone_sha256(phone_normal) if phone_normal else None,
         **{name: _consent(fields, name) for name in CONSENT_FIELDS},
     )
 

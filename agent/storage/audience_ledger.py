@@ -88,6 +88,16 @@ audience_lookalikes = Table(
     UniqueConstraint("account_id", "seed_audience_id", "country", "ratio"),
 )
 
+# The id a platform targets or excludes a synced audience by, where it is not the audience's own:
+# a LinkedIn DMP segment is used through its ad segment (urn:li:adSegment:N), which the sync reads.
+audience_destinations = Table(
+    "audience_destinations", AUDIENCES_METADATA,
+    Column("account_id", String(128), primary_key=True),
+    Column("audience_id", String(64), primary_key=True),
+    Column("destination_id", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
 SETTLED = ("applied", "rejected", "not_permitted")
 
 
@@ -234,3 +244,20 @@ def held_count(connection: Connection, account_id: str, audience_id: str) -> int
 def lookalikes_of(connection: Connection, account_id: str) -> list[RowMapping]:
     return list(connection.execute(select(audience_lookalikes).where(audience_lookalikes.c.account_id == account_id)
                                    .order_by(audience_lookalikes.c.id)).mappings())
+
+
+def record_destination(connection: Connection, account_id: str, audience_id: str, destination_id: str,
+                       now: datetime) -> None:
+    """The id the platform uses the audience by (kept current: the last one the sync saw)."""
+    key = and_(audience_destinations.c.account_id == account_id, audience_destinations.c.audience_id == audience_id)
+    if connection.execute(update(audience_destinations).where(key).values(
+            destination_id=destination_id, updated_at=now)).rowcount == 0:
+        connection.execute(insert(audience_destinations).values(
+            account_id=account_id, audience_id=audience_id, destination_id=destination_id, updated_at=now))
+
+
+def destination_of(connection: Connection, account_id: str, audience_id: str) -> str | None:
+    """The id recorded by `record_destination`, or None when the sync has not seen one."""
+    return connection.execute(select(audience_destinations.c.destination_id).where(
+        audience_destinations.c.account_id == account_id,
+        audience_destinations.c.audience_id == audience_id)).scalar_one_or_none()

@@ -9,7 +9,9 @@ Tables (migration `0014_crmseg`):
 - `crm_customers`: one row per (list, customer id), upserted by `segments import`;
 - `crm_segments`: one row per configured segment: its kind, size and when its members were computed;
 - `crm_segment_members`: (segment, kind, sha256) with the member's consent, replaced at each refresh;
-- `crm_forgotten`: (kind, sha256) of identifiers erased by `privacy forget`, until a sync clears them.
+- `crm_forgotten`: (kind, sha256) of identifiers erased by `privacy forget`, until a sync clears them;
+- `crm_phone_forms` (migration `0018_prospect`): a phone's hash -> the hash of its digits without the
+  `+`, the form Meta matches; written at import, erased with the person and pruned with the records.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ from agent.outcomes.store import UpsertCounts
 from agent.storage.action_states import as_utc
 from agent.storage.models import MONEY, NAMING_CONVENTION
 
-IdentifierKind = Literal["email", "phone"]
+IdentifierKind = Literal["email", "phone", "phonedig"]
+# A phone hashed as Meta matches it (its digits, no `+`): derived from `phone` members at sync time
+# through `crm_phone_forms`, never a column of its own.
+PHONE_DIGITS: IdentifierKind = "phonedig"
 CRM_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
 CHUNK = 500
 # upload-ledger rows that are settled: no action will touch them again, so they may go
@@ -92,6 +97,12 @@ crm_segment_members = Table(
     Index("ix_crm_segment_members_sha256", "sha256"),
 )
 
+crm_phone_forms = Table(  # a phone's hash (E.164, with `+`) -> its hash in Meta's form (digits only)
+    "crm_phone_forms", CRM_METADATA,
+    Column("phone_sha256", String(64), primary_key=True),
+    Column("digits_sha256", String(64), nullable=False),
+)
+
 crm_forgotten = Table(
     "crm_forgotten", CRM_METADATA,
     Column("kind", String(8), primary_key=True),
@@ -126,6 +137,7 @@ class CustomerRecord:
     amount: Decimal | None = None
     currency: str | None = None
     last_purchase_at: datetime | None = None
+    phone_digits_sha256: str | None = None  # the phone in Meta's form (crm_phone_forms), not a column
     customer_since: datetime | None = None
     marketing_consent: bool | None = None
     fields: tuple[tuple[str, str], ...] = ()
@@ -187,6 +199,7 @@ def upsert_customers(connection: Connection, list_name: str, records: Iterable[C
                            .values(last_seen_at=now))
     if new_rows:
         connection.execute(insert(crm_customers), new_rows)
+    remember_phone_forms(connection, ((r.phone_sha256, r.phone_digits_sha256) for r in latest.values()))
     counts.inserted, counts.unchanged = len(new_rows), len(unchanged)
     return counts
 
@@ -304,13 +317,14 @@ class Erased:
                 "uploads": self.uploads, "identifiers": self.identifiers}
 
 
-def erase_person(connection: Connection, kind: IdentifierKind, sha256: str, now: datetime) -> Erased:
+def erase_person(connection: Connection, kind: IdentifierKind, sha256: str, now: datetime,
+                 also: Iterable[tuple[str, str]] = ()) -> Erased:
     """Erase one person everywhere: every stage of each CRM record carrying the identifier (or another
     identifier of the same person found on those records or on customer-list entries), those entries,
     their segment memberships and their settled upload-ledger rows; then mark every identifier found
     as forgotten for the next audience sync. Rows `sending` stay in the ledger: an upload may be in
     flight, and they hold no personal data (a CRM id and an event id)."""
-    identifiers: set[tuple[str, str]] = {(kind, sha256)}
+    identifiers: set[tuple[str, str]] = {(kind, sha256), *also}  # `also`: the phone's Meta form, known to forget
     crm_ids: set[str] = set()
     customer_ids: set[int] = set()
     for _round in range(4):  # the person's other identifiers, found through the records that link them
@@ -331,6 +345,11 @@ def erase_person(connection: Connection, kind: IdentifierKind, sha256: str, now:
             identifiers |= _identifiers(row.email_sha256, row.phone_sha256)
         if (len(identifiers), len(crm_ids), len(customer_ids)) == before:
             break
+    phones_found = sorted(sha for k, sha in identifiers if k == "phone")
+    identifiers |= {(PHONE_DIGITS, digits) for digits in phone_forms(connection, phones_found).values()}
+    for start in range(0, len(phones_found), CHUNK):
+        connection.execute(delete(crm_phone_forms).where(
+            crm_phone_forms.c.phone_sha256.in_(phones_found[start:start + CHUNK])))
     erased = Erased(identifiers=len(identifiers))
     ids = sorted(crm_ids)
     for start in range(0, len(ids), CHUNK):
@@ -347,6 +366,33 @@ def erase_person(connection: Connection, kind: IdentifierKind, sha256: str, now:
                                                        crm_forgotten.c.sha256 == sha))
         connection.execute(insert(crm_forgotten).values(kind=member_kind, sha256=sha, forgotten_at=now))
     return erased
+
+
+def remember_phone_forms(connection: Connection, pairs: Iterable[tuple[str | None, str | None]]) -> int:
+    """Keep (phone hash, its Meta-form hash) pairs met at import; pairs with a missing side are skipped."""
+    wanted = {phone: digits for phone, digits in pairs if phone and digits}
+    if not wanted:
+        return 0
+    known: set[str] = set()
+    phones = sorted(wanted)
+    for start in range(0, len(phones), CHUNK):
+        known.update(connection.execute(select(crm_phone_forms.c.phone_sha256).where(
+            crm_phone_forms.c.phone_sha256.in_(phones[start:start + CHUNK]))).scalars())
+    new = [{"phone_sha256": p, "digits_sha256": wanted[p]} for p in phones if p not in known]
+    if new:
+        connection.execute(insert(crm_phone_forms), new)
+    return len(new)
+
+
+def phone_forms(connection: Connection, phones: Collection[str]) -> dict[str, str]:
+    """Phone hash -> its Meta-form hash, for those known."""
+    found: dict[str, str] = {}
+    ordered = sorted(phones)
+    for start in range(0, len(ordered), CHUNK):
+        found.update({p: d for p, d in connection.execute(select(crm_phone_forms.c.phone_sha256,
+                                                                 crm_phone_forms.c.digits_sha256).where(
+            crm_phone_forms.c.phone_sha256.in_(ordered[start:start + CHUNK])))})
+    return found
 
 
 def _identifiers(email: str | None, phone: str | None) -> set[tuple[str, str]]:
@@ -379,6 +425,10 @@ def prune_before(connection: Connection, cutoff: datetime) -> Pruned:
             UPLOADS.c.crm_id.in_(chunk), UPLOADS.c.state.in_(SETTLED_UPLOADS))).rowcount
     pruned.customers = connection.execute(
         delete(crm_customers).where(crm_customers.c.last_seen_at < cutoff)).rowcount
+    # a phone's Meta form goes with the last record that carried the phone
+    still = select(OUTCOMES.c.phone_sha256).where(OUTCOMES.c.phone_sha256.is_not(None)).union(
+        select(crm_customers.c.phone_sha256).where(crm_customers.c.phone_sha256.is_not(None)))
+    connection.execute(delete(crm_phone_forms).where(crm_phone_forms.c.phone_sha256.not_in(still)))
     return pruned
 
 

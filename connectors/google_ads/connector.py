@@ -18,6 +18,7 @@ from typing import Any
 
 from connectors.errors import ConnectorError, WriteOutcomeUnknown, WritesStopped
 from connectors.google_ads import (
+    audience_exclusions,
     bid_modifiers,
     breakdowns,
     demographics,
@@ -168,7 +169,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             entity = reports.campaign_entity(row, account_id, currency, by_campaign.get(str(row.campaign.id), []))
             return entity, Target("campaign", row.campaign.resource_name
                                   or f"customers/{customer}/campaigns/{row.campaign.id}",
-                                  budget_resource=row.campaign.campaign_budget or None)
+                                  budget_resource=row.campaign.campaign_budget or None,
+                                  channel=row.campaign.advertising_channel_type.name)
 
         def ad_group(row: Any) -> tuple[Entity, Target]:
             return (reports.ad_group_entity(row, account_id, currency),
@@ -214,6 +216,9 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             self._search(account, labels.AD_GROUP_LABELS, "ad_group_label"), state))
         found = schedules.with_schedules(found, schedules.read_schedules(
             customer, self._search(account, schedules.QUERY, "campaign_criterion"), state))
+        excluded_lists, state.user_list_exclusions = audience_exclusions.read(
+            customer, self._search(account, audience_exclusions.QUERY, "campaign_criterion user lists"))
+        found = audience_exclusions.with_exclusions(found, excluded_lists)
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}
         for entity in found:

@@ -118,6 +118,7 @@ class Target:
     ad_group_id: str | None = None
     final_urls: tuple[str, ...] = ()
     campaign_id: str | None = None  # an ad group's campaign (its location criteria live there)
+    channel: str | None = None  # a campaign's advertising channel type (SEARCH, DISPLAY, PERFORMANCE_MAX, ...)
 
 
 @dataclass
@@ -135,6 +136,8 @@ class AccountState:
     demographics: dict[tuple[str, str, str], str] = field(default_factory=dict)
     locations: dict[tuple[str, str], str] = field(default_factory=dict)  # (campaign id, region) -> its negative
     geo_constants: dict[str, set[str]] = field(default_factory=dict)  # region -> geo target constant(s)
+    # (campaign id, user list id) -> its negative USER_LIST campaign criterion
+    user_list_exclusions: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

@@ -22,7 +22,7 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import bid_modifiers, demographics, labels, locations, pmax, schedules
+from connectors.google_ads import audience_exclusions, bid_modifiers, demographics, labels, locations, pmax, schedules
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
@@ -185,8 +185,17 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         result.refs[index] = target.resource_name
     elif kind == locations.KIND:
         _plan_location(client, customer_id, index, mutation, target, state, result)
+    elif kind in ("exclude_audience", "remove_audience_exclusion"):
+        if target.level != "campaign":
+            raise ValueError(f"audiences are excluded on Google campaigns (a user-list campaign criterion), "
+                             f"not on a {target.level}")
+        audience_id = str(mutation.params.get("audience_id", ""))
+        result.requests[audience_exclusions.SERVICE].append(Operation(index, audience_exclusions.operation(
+            client, customer_id, target.resource_name, target.channel, audience_id, kind == "exclude_audience",
+            state.user_list_exclusions.get((mutation.entity_id, audience_id)))))
+        result.refs[index] = target.resource_name
     else:
-        raise ValueError(f"{kind} is not supported by Google Ads (no audience exclusions on search ad groups)")
+        raise ValueError(f"{kind} is not supported by Google Ads")
 
 
 def _plan_location(client: Any, customer_id: str, index: int, mutation: Mutation, target: Target,

@@ -2,6 +2,12 @@
 BATCH_CREATE`, each element `{"action": "ADD"|"REMOVE", "userIds": [{"idType": "SHA256_EMAIL",
 "idValue": <hex>}]}` (https://learn.microsoft.com/en-us/linkedin/marketing/matched-audiences/create-and-manage-segment-users).
 
+A DMP segment is not targeted by its own id: LinkedIn builds an ad segment of it, named in the
+segment's `destinations[].destinationSegmentId` (`urn:li:adSegment:N`, destination LINKEDIN;
+https://learn.microsoft.com/en-us/linkedin/marketing/matched-audiences/create-and-manage-segment-destinations).
+`destination` reads it (`GET /rest/dmpSegments/{id}`, the same permission), so the sync can record
+the id a prospecting campaign excludes; None until LinkedIn has built it.
+
 The endpoint needs the `rw_dmp_segments` permission, which LinkedIn grants only to approved partners
 (it is not part of the Marketing API program): an app without it is answered 403, reported as
 `not_permitted`, and the sync is skipped without failing anything. Emails only; a re-sent batch
@@ -56,6 +62,21 @@ class LinkedInAudienceSyncer:
         if any(400 <= s < 500 for s in statuses):
             return BatchAnswer("rejected", "DMP segment users: LinkedIn refused some members")
         return BatchAnswer("unknown", "DMP segment users: no status for every member")
+
+    def destination(self, target: AudienceTarget) -> str | None:
+        """The N of the ad segment LinkedIn built of the DMP segment; None when there is none yet, or
+        the segment cannot be read (no permission, no answer): nothing is recorded then."""
+        account = LinkedInAccount(target.account_id, target.platform_account_id, target.account_id, "UTC",
+                                  target.credentials)
+        try:
+            answer, _headers = self._http.send(account, "GET", f"/rest/dmpSegments/{target.audience_id}")
+        except (HttpFailure, httpx.HTTPError):
+            return None
+        for destination in (answer or {}).get("destinations") or []:
+            urn = str(destination.get("destinationSegmentId") or "")
+            if destination.get("destination") == "LINKEDIN" and urn.startswith("urn:li:adSegment:"):
+                return urn.rsplit(":", 1)[-1]
+        return None
 
     def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
                  members: Sequence[MemberKey]) -> bool | None:

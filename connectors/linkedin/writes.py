@@ -77,14 +77,20 @@ def patch(account: LinkedInAccount, mutation: Mutation, levels: Mapping[str, tup
         if amount <= 0 or quantize_money(amount, currency) != amount:
             raise ValueError(f"daily_budget {amount} is not a valid {currency} amount")
         return path, {"dailyBudget": {"amount": str(amount), "currencyCode": currency}}
-    if kind == "exclude_audience" and level == "ad_set":
+    if kind in ("exclude_audience", "remove_audience_exclusion") and level == "ad_set":
         segment = f"urn:li:adSegment:{mutation.params.get('audience_id', '')}"
         updated = {**criteria}
         exclude = {**(updated.get("exclude") or {})}
         facets = {**(exclude.get("or") or {})}
-        facets[SEGMENT_FACET] = sorted({*facets.get(SEGMENT_FACET, []), segment})
-        exclude["or"] = facets
-        updated["exclude"] = exclude
+        kept = {*facets.get(SEGMENT_FACET, [])}
+        facets[SEGMENT_FACET] = sorted(kept | {segment} if kind == "exclude_audience" else kept - {segment})
+        if not facets[SEGMENT_FACET]:
+            del facets[SEGMENT_FACET]
+        if facets:
+            exclude["or"] = facets
+            updated["exclude"] = exclude
+        else:
+            updated.pop("exclude", None)
         return path, {"targetingCriteria": updated}
     if kind in EXCLUSION_KINDS and level == "ad_set":  # company size, seniority, industry, job function: a facet each
         dimension = EXCLUSION_KINDS[kind]

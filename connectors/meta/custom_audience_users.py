@@ -1,15 +1,18 @@
 """Customer-file Custom Audiences on Meta: `POST` / `DELETE /{custom_audience_id}/users` through the
 facebook-business SDK (`CustomAudience.create_user` / `delete_users`), on the account's paced API.
 
-The payload is `{"schema": "EMAIL_SHA256", "data": [<sha256 hex>, ...]}`, at most 10,000 records per
-request, as the Custom Audience Users reference documents
+The payload is a multi-key one, `{"schema": ["EMAIL", "PHONE"], "data": [[<email sha256>, ""], ["",
+<phone sha256>], ...]}` (hashed values; a key a record lacks is an empty string), one record per
+identifier, at most 10,000 records per request, as the Custom Audience Users reference documents
 (https://developers.facebook.com/docs/marketing-api/reference/custom-audience/users). Each request
 carries a `session` whose `session_id` is derived from our batch id (one batch, `batch_seq` 1, the
 last): the upload sessions Meta keeps then name our batches, and before a batch whose answer was
 lost is sent again, `GET /{custom_audience_id}/sessions?session_id=` (the Custom Audience Session
-reference: `session_id`, `num_received`, `stage`) says whether Meta already received it. Only emails are sent: Meta hashes phone
-digits without the `+` our stored hash includes. Meta answers `num_received` and
-`num_invalid_entries`; a re-sent batch changes nothing (membership is a set).
+reference: `session_id`, `num_received`, `stage`) says whether Meta already received it. Emails and
+phones are sent: a phone as `phonedig`, the SHA-256 of its digits with the country code and no `+`,
+the form Meta's PHONE key takes (the facebook-business SDK's `normalize_key` keeps digits only),
+hashed at import next to our E.164 hash. Removal sends the same keys. Meta answers `num_received`
+and `num_invalid_entries`; a re-sent batch changes nothing (membership is a set).
 """
 
 from __future__ import annotations
@@ -27,6 +30,19 @@ from connectors.meta.usage import UsageThrottle
 PLATFORM = "meta"
 MAX_MEMBERS_PER_REQUEST = 10_000
 PERMISSION_CODES = (10, 200, 294)  # Graph API permission errors: the app may not manage this audience
+SCHEMA = ["EMAIL", "PHONE"]  # CustomAudience.Schema.MultiKeySchema.email / .phone, values pre-hashed
+COLUMN = {"email": 0, "phonedig": 1}  # our member kind -> its key's position in SCHEMA
+
+
+def records(members: Sequence[MemberKey]) -> list[list[str]]:
+    """One multi-key record per identifier Meta matches: its hash under its key, the other key empty."""
+    rows = []
+    for kind, sha256 in members:
+        if kind in COLUMN:
+            row = [""] * len(SCHEMA)
+            row[COLUMN[kind]] = sha256
+            rows.append(row)
+    return rows
 
 
 def session_id_of(batch_id: str) -> int:
@@ -45,12 +61,12 @@ class MetaAudienceSyncer:
 
     def send(self, target: AudienceTarget, operation: Operation, batch_id: str,
              members: Sequence[MemberKey]) -> BatchAnswer:
-        hashes = [sha256 for kind, sha256 in members if kind == "email"]
+        hashes = records(members)
         if not hashes:
             return BatchAnswer("applied")
         api = build_api(target.credentials, self._throttle, target.account_id, self._graph_url, self._timeout)
         audience = CustomAudience(target.audience_id, api=api)
-        params = {"payload": {"schema": "EMAIL_SHA256", "data": hashes},
+        params = {"payload": {"schema": SCHEMA, "is_raw": True, "data": hashes},
                   "session": {"session_id": session_id_of(batch_id), "batch_seq": 1, "last_batch_flag": True,
                               "estimated_num_total": len(hashes)}}
         try:
@@ -70,7 +86,7 @@ class MetaAudienceSyncer:
 
     def received(self, target: AudienceTarget, operation: Operation, batch_id: str,
                  members: Sequence[MemberKey]) -> bool | None:
-        expected = sum(1 for kind, _sha256 in members if kind == "email")
+        expected = len(records(members))
         api = build_api(target.credentials, self._throttle, target.account_id, self._graph_url, self._timeout)
         try:
             sessions = CustomAudience(target.audience_id, api=api).get_sessions(

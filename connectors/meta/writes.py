@@ -120,6 +120,14 @@ def _params(mutation: Mutation, level: str, targeting: Mapping[str, Any], curren
             excluded.append({"id": audience_id})
         updated["excluded_custom_audiences"] = excluded
         return {"targeting": updated}
+    if kind == "remove_audience_exclusion":
+        if level != "ad_set":
+            raise ValueError("audiences are excluded on ad sets")
+        audience_id = str(mutation.params.get("audience_id", ""))
+        updated = copy.deepcopy(dict(targeting))
+        updated["excluded_custom_audiences"] = [a for a in updated.get("excluded_custom_audiences") or []
+                                                if str(a.get("id")) != audience_id]
+        return {"targeting": updated}
     if kind == "exclude_placement":
         if level != "ad_set":
             raise ValueError("placements are set on ad sets")

@@ -342,7 +342,8 @@ class SimulatorConnector:
                 return "set_budget needs a numeric daily_budget"
             if amount <= 0:
                 return f"daily_budget must be positive, got {amount}"
-        if mutation.kind in ("exclude_audience", "new_ad", *SEGMENT_KINDS) and entity.level != "ad_set":
+        if mutation.kind in ("exclude_audience", "remove_audience_exclusion", "new_ad", *SEGMENT_KINDS) \
+                and entity.level != "ad_set":
             return f"{mutation.kind} applies to an ad set, not a {entity.level}"
         try:  # everything else the simulated platform itself would refuse
             candidate = AppliedMutation(kind=mutation.kind, account_id=account_id, entity_id=mutation.entity_id,

@@ -283,7 +283,10 @@ def _exclude_audience(state: SimState, account: SimAccount, mutation: AppliedMut
         raise InvalidMutation(f"exclude_audience on {mutation.entity_id}: exclusions are set on ad sets")
     if audience_id not in {audience.audience_id for audience in account.audiences}:
         raise InvalidMutation(f"exclude_audience on {mutation.entity_id}: unknown audience {audience_id!r}")
-    if audience_id not in runtime.excluded_audience_ids:
+    if mutation.kind == "remove_audience_exclusion":
+        if audience_id in runtime.excluded_audience_ids:
+            runtime.excluded_audience_ids.remove(audience_id)
+    elif audience_id not in runtime.excluded_audience_ids:
         runtime.excluded_audience_ids.append(audience_id)
     runtime.last_changed = day
     runtime.cached_people = None
@@ -403,7 +406,7 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _set_budget(world, state, account, mutation, day)
     elif mutation.kind == "add_negative_keywords":
         _add_negatives(state, account, mutation, day)
-    elif mutation.kind == "exclude_audience":
+    elif mutation.kind in ("exclude_audience", "remove_audience_exclusion"):
         _exclude_audience(state, account, mutation, day)
     elif mutation.kind == "new_ad":
         _new_ad(state, account, mutation, day)

@@ -3,7 +3,9 @@ speaking their wire formats, holding each audience's members as a set. Bind 127.
 
 Meta (`POST` / `DELETE /v<N>/{custom_audience_id}/users`, following the Custom Audience Users
 reference): the access token, a known audience, `payload` JSON `{"schema": "EMAIL_SHA256", "data":
-[...]}` of SHA-256 hex, at most 10,000 records, an optional `session` (`session_id`, `batch_seq`,
+[...]}` of SHA-256 hex, or a multi-key schema (`["EMAIL", "PHONE"]`, each record a list with one
+hashed value per key, "" for a key it lacks; `keys` keeps which key each hash came under), at most
+10,000 records, an optional `session` (`session_id`, `batch_seq`,
 `last_batch_flag`). POST parameters come form-encoded, DELETE's in the query string, as the SDK
 sends them. `GET /{custom_audience_id}/sessions[?session_id=]` lists the upload sessions received
 (`session_id`, `num_received`, `stage`), as the Custom Audience Session reference describes.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +36,9 @@ from tests.fakes.linkedin_server import ACTIVE_VERSIONS
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 MAX_META_RECORDS = 10_000
+# keys of Meta's multi-key customer file schema (the facebook-business SDK's CustomAudience.Schema.MultiKeySchema)
+MULTI_KEYS = frozenset({"EXTERN_ID", "EMAIL", "PHONE", "GEN", "DOBY", "DOBM", "DOBD", "LN", "FN", "FI", "CT", "ST",
+                        "ZIP", "MADID", "COUNTRY", "APPUID"})
 
 
 class _AudienceHttpFake(JsonHttpFake):
@@ -57,6 +62,7 @@ class FakeMetaAudiences(_AudienceHttpFake):
         self.sessions: dict[int, int] = {}
         self.received: dict[tuple[str, int], int] = {}
         self.lookalikes: dict[str, dict[str, Any]] = {}  # id -> name, origin, country, ratio
+        self.keys: dict[str, dict[str, str]] = {}  # audience -> {hash: the schema key it was sent under}
 
     def _custom_audiences(self, method: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """`GET` lists the account's lookalikes; `POST` creates one (`subtype: LOOKALIKE`): a seed of at
@@ -121,13 +127,22 @@ class FakeMetaAudiences(_AudienceHttpFake):
                                           "code": 100, "error_subcode": 33, "fbtrace_id": "fake"}})
         payload = json.loads(form.get("payload") or "{}")
         schema = payload.get("schema")
-        if schema not in ("EMAIL_SHA256", ["EMAIL_SHA256"]):
-            raise self._invalid("payload.schema must be EMAIL_SHA256 for these records")
-        data = [d[0] if isinstance(d, list) else d for d in payload.get("data") or []]
-        if not data or len(data) > MAX_META_RECORDS:
+        rows = payload.get("data") or []
+        if schema in ("EMAIL_SHA256", ["EMAIL_SHA256"]):
+            keyed = [("EMAIL", d[0] if isinstance(d, list) else d) for d in rows]
+        elif isinstance(schema, list) and schema and set(schema) <= MULTI_KEYS and len(set(schema)) == len(schema):
+            # a multi-key record: one value per key, "" for a key it lacks, at least one value
+            if any(not isinstance(d, list) or len(d) != len(schema) or not any(d) for d in rows):
+                raise self._invalid("each record of a multi-key schema needs one value per key, not all empty")
+            keyed = [(key, value) for d in rows for key, value in zip(schema, d, strict=True) if value]
+        else:
+            raise self._invalid("payload.schema must be EMAIL_SHA256 or a list of multi-key schema keys")
+        data = [value for _key, value in keyed]
+        if not rows or len(rows) > MAX_META_RECORDS:
             raise self._invalid(f"payload.data must hold 1 to {MAX_META_RECORDS} records")
         if any(not HEX64.match(str(value)) for value in data):
             raise self._invalid("payload.data must be SHA-256 hashed")
+        self.keys.setdefault(match.group(1), {}).update({value: key for key, value in keyed})
         session = json.loads(form.get("session") or "{}")
         audience = match.group(1)
         held = self.members.setdefault(audience, set())
@@ -137,28 +152,46 @@ class FakeMetaAudiences(_AudienceHttpFake):
             held.difference_update(data)
         session_id = int(session.get("session_id") or 0)
         self.sessions[session_id] = self.sessions.get(session_id, 0) + 1
-        self.received[(audience, session_id)] = self.received.get((audience, session_id), 0) + len(data)
-        return 200, {"audience_id": audience, "session_id": str(session_id), "num_received": len(data),
+        self.received[(audience, session_id)] = self.received.get((audience, session_id), 0) + len(rows)
+        return 200, {"audience_id": audience, "session_id": str(session_id), "num_received": len(rows),
                      "num_invalid_entries": 0, "invalid_entry_samples": {}}
 
 
 class FakeLinkedInDmpSegments(_AudienceHttpFake):
     """`segments`: the DMP segment ids of the token's ad accounts; `permitted`: whether the app holds
-    LinkedIn's partner permission rw_dmp_segments."""
+    LinkedIn's partner permission rw_dmp_segments; `ad_segments`: DMP segment id -> the id N of the
+    ad segment (urn:li:adSegment:N) LinkedIn made of it (a segment not listed has none yet).
 
-    def __init__(self, segments: Collection[str], *, permitted: bool = True, access_token: str = "TOKEN") -> None:
+    `GET /rest/dmpSegments/{id}` answers the segment with its `destinations`, as the DMP Segments and
+    DMP Segment Destinations pages describe them: `destination` LINKEDIN, `status`, and once built
+    `destinationSegmentId` (the ad segment URN campaigns target or exclude) and `audienceSize`."""
+
+    def __init__(self, segments: Collection[str], *, permitted: bool = True, access_token: str = "TOKEN",
+                 ad_segments: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.segments, self.permitted, self.access_token = set(segments), permitted, access_token
+        self.ad_segments = dict(ad_segments or {})
 
     def fault_kind(self, method: str, path: str) -> str:
-        return "linkedin"
+        return "linkedin_read" if method == "GET" else "linkedin"
+
+    def _segment(self, segment: str) -> dict[str, Any]:
+        destination: dict[str, Any] = {"destination": "LINKEDIN", "status": "PROCESSING"}
+        if segment in self.ad_segments:
+            destination.update({"status": "READY", "destinationSegmentId": f"urn:li:adSegment:{self.ad_segments[segment]}",
+                                "audienceSize": len(self.members.get(segment, ()))})
+        return {"id": int(segment), "name": f"DMP segment {segment}", "type": "USER", "sourcePlatform": "LIST_UPLOAD",
+                "destinations": [destination]}
 
     def handle(self, http: BaseHTTPRequestHandler, method: str, body: str) -> tuple[int, dict[str, Any]]:
         def refuse(status: int, message: str, code: str | None = None) -> Answer:
             return Answer(status, {"status": status, "message": message, **({"code": code} if code else {})})
 
+        read = re.fullmatch(r"/rest/dmpSegments/(\d+)", urlsplit(http.path).path)
         match = re.fullmatch(r"/rest/dmpSegments/(\d+)/users", urlsplit(http.path).path)
-        if method != "POST" or match is None:
+        if method == "GET" and read is not None:
+            match = read
+        elif method != "POST" or match is None:
             raise refuse(404, "no such resource")
         if (http.headers.get("Authorization") or "") != f"Bearer {self.access_token}":
             raise refuse(401, "Invalid access token")
@@ -169,6 +202,10 @@ class FakeLinkedInDmpSegments(_AudienceHttpFake):
         if not self.permitted:
             raise refuse(403, "Not enough permissions to access: dmpSegmentsUsers.BATCH_CREATE.20260801",
                          "ACCESS_DENIED")
+        if method == "GET":
+            if match.group(1) not in self.segments:
+                raise refuse(404, f"DMP segment {match.group(1)} not found")
+            return 200, self._segment(match.group(1))
         if http.headers.get("X-RestLi-Method") != "BATCH_CREATE":
             raise refuse(400, "a list of elements needs X-RestLi-Method: BATCH_CREATE")
         if match.group(1) not in self.segments:

@@ -63,6 +63,7 @@ from google.rpc import status_pb2
 
 from connectors.records import Entity, MetricRow
 from tests.fakes import google_ads_breakdowns as breakdowns
+from tests.fakes import google_audience_exclusions as user_list_exclusions
 from tests.fakes import google_bid_modifiers as bid_modifiers
 from tests.fakes import google_demographics as demographics
 from tests.fakes import google_locations as locations
@@ -182,7 +183,10 @@ class FakeGoogleAds:
         self.ad_parameters: dict[str, list[tuple[str, str]]] = {}  # new ad's sim id -> URL custom parameters
         self.labels = Labels(self.ids)  # the accounts' labels (tests/fakes/google_labels.py)
         self.schedules = Schedules(self.ids)  # campaigns' ad schedule criteria (tests/fakes/google_schedules.py)
-        self.pmax = PerformanceMax()  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
+        # negative user list campaign criteria (tests/fakes/google_audience_exclusions.py)
+        self.pmax = PerformanceMax()
+        self.user_list_exclusions = user_list_exclusions.UserListExclusions(self.ids, lambda name: any(
+            name.rsplit("/", 1)[-1] == str(c.campaign_id) for cs in self.pmax.campaigns.values() for c in cs))  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self.lifecycle_goals: dict[str, tuple[str, ...]] = {}  # customer id -> its customer lifecycle goal types
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
@@ -324,6 +328,8 @@ class FakeGoogleAds:
                 return self.labels.rows(resource, customer, entities, Row)
             if resource == "campaign_criterion" and locations.is_location_query(query):
                 return locations.rows(entities, customer, self.ids, Row)
+            if resource == "campaign_criterion" and user_list_exclusions.is_user_list_query(query):
+                return self.user_list_exclusions.rows(customer, Row)
             if resource == "campaign_criterion":
                 return self.schedules.rows(entities, Row)
             if resource == "goal":
@@ -546,6 +552,8 @@ class FakeGoogleAds:
             with self.backend.lock:
                 entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
             return self.labels.translate(service, operation, customer, entities, self._sim_id, validate_only)
+        if service in SCHEDULE_SERVICES and self.user_list_exclusions.handles(operation):
+            return self.user_list_exclusions.translate(operation, customer, self._sim_id, validate_only)
         if service in SCHEDULE_SERVICES:
             with self.backend.lock:
                 entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}

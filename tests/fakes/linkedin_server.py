@@ -421,11 +421,16 @@ class FakeLinkedIn:
         if "targetingCriteria" in changes:
             excluded_audiences = (changes["targetingCriteria"].get("exclude") or {}).get("or", {}).get(SEGMENT_FACET, [])
             known = set(entity.attributes.get("excluded_audience_ids", []))
+            wanted = set()
             for urn in excluded_audiences:
                 sim_audience = self.ids.sim(urn.rsplit(":", 1)[-1])
+                wanted.add(sim_audience)
                 if sim_audience and sim_audience not in known:
                     mutations.append(("exclude_audience", entity.entity_id, {"audience_id": sim_audience}))
-            # company sizes, seniorities, industries, job functions: each its facet under `exclude`, as the patch has it
+            # an ad segment left out of the patch's exclude facet is excluded no more
+            mutations += [("remove_audience_exclusion", entity.entity_id, {"audience_id": a})
+                          for a in sorted(known - wanted)]
+            # company sizes, seniorities, industries, job functions: each its facet under `exclude`, as the patch now has it
             for kind, dimension in EXCLUSION_KINDS.items():
                 before = set(entity.attributes.get("excluded_segments", {}).get(dimension, []))
                 after = set(excluded(changes["targetingCriteria"], dimension))

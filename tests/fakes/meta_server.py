@@ -525,6 +525,8 @@ class FakeMeta:
             excluded = {self.ids.sim(a["id"]) for a in targeting.get("excluded_custom_audiences", [])}
             new = sorted(str(a) for a in excluded - set(entity.attributes.get("excluded_audience_ids", [])) if a)
             mutations += [("exclude_audience", sim_id, {"audience_id": a}) for a in new]
+            gone = sorted(str(a) for a in set(entity.attributes.get("excluded_audience_ids", [])) - excluded)
+            mutations += [("remove_audience_exclusion", sim_id, {"audience_id": a}) for a in gone]
             # placements: what the spec no longer delivers to (a position counts only with its platform,
             # https://developers.facebook.com/docs/marketing-api/audiences/reference/placement-targeting)
             simulated = {p.segment for p in PROFILES["placement"]}

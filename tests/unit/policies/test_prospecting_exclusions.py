@@ -63,5 +63,39 @@ def test_protected_targeting_and_platforms_without_the_lever_get_nothing() -> No
     targeted = snapshot([entity("c1", level="campaign", parent=None), entity("A", audience_ids=[AUDIENCE])],
                         audiences=[Audience("acct", AUDIENCE, "customers", 41_000)])
     assert propose_prospecting_exclusions(targeted, TARGET) == []
-    for platform in ("google_ads", "linkedin"):  # no exclusion of a synced audience there yet
+    # Google: campaigns that do not list their audience exclusions (Performance Max) take none;
+    # LinkedIn: no ad segment recorded by the sync yet
+    for platform in ("google_ads", "linkedin"):
         assert propose_prospecting_exclusions(replace(_world(), platform=platform), TARGET) == []
+    assert propose_prospecting_exclusions(replace(_world(), platform="tiktok"), TARGET) == []
+
+
+def _google(**kwargs):
+    entities = [
+        entity("c1", level="campaign", parent=None, channel="SEARCH", excluded_audience_ids=[]),
+        entity("c2", level="campaign", parent=None, channel="SEARCH", excluded_audience_ids=[AUDIENCE]),
+        entity("c3", level="campaign", parent=None, channel="PERFORMANCE_MAX"),  # no user-list criteria
+        entity("c4", level="campaign", parent=None, channel="DISPLAY", excluded_audience_ids=[]),
+        entity("A", parent="c1"), entity("B", parent="c1"), entity("E", parent="c4", status="PAUSED"),
+    ]
+    return replace(snapshot(entities, **kwargs), platform="google_ads")
+
+
+def test_google_excludes_once_per_campaign_never_per_ad_group_nor_on_performance_max() -> None:
+    every = propose_prospecting_exclusions(_google(), replace(TARGET, patterns=("name-c*",)))
+    # c2 already excludes it; c3 is Performance Max
+    assert [(p.entity_id, p.entity_level) for p in every] == [("c1", "campaign"), ("c4", "campaign")]
+    assert every[0].evidence["existing_share"] == 0.25  # the campaign's own share
+    assert "every ad group" in every[0].rationale
+    # an ad group's name makes its campaign prospecting; a paused ad group does not
+    by_ad_group = propose_prospecting_exclusions(_google(), replace(TARGET, patterns=("name-a", "name-e")))
+    assert [p.entity_id for p in by_ad_group] == ["c1"]
+
+
+def test_linkedin_excludes_the_ad_segment_the_sync_recorded() -> None:
+    world = replace(_world(), platform="linkedin", audiences=(Audience("acct", "777", "customers", 900),))
+    proposals = propose_prospecting_exclusions(world, replace(TARGET, exclusion_id="777"))
+    assert [p.entity_id for p in proposals] == ["A", "B"]  # B excludes the DMP segment's id, not the ad segment
+    proposal = proposals[0]
+    assert proposal.change["to"] == {"excluded_audience_id": "777"}
+    assert (proposal.evidence["synced_audience_id"], proposal.evidence["audience_platform_size"]) == (AUDIENCE, 900)
