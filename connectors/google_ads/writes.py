@@ -22,7 +22,15 @@ from typing import Any
 
 from google.protobuf import field_mask_pb2
 
-from connectors.google_ads import audience_exclusions, bid_modifiers, demographics, labels, locations, pmax, schedules
+from connectors.google_ads import (
+    audience_exclusions,
+    bid_modifiers,
+    demographics,
+    labels,
+    locations,
+    pmax,
+    schedules,
+)
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
