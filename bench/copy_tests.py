@@ -7,10 +7,12 @@ impressions per ad, 28 days at most). Each verdict is compared with the simulato
 verdict day: an ad's expected CTR now = its fresh true CTR x its current fatigue factor. Figures:
 
 - the share of decided tests that keep the truly better ad (target >= 90%), and their median duration;
+  tests that end at the maximum duration without a clear lead (outcome `no_winner`, nothing paused)
+  are counted apart, and the median duration over every ended test includes them;
 - the predictor's calibration on these launches per platform: the share of observed CTRs inside the
   predicted 80% interval, and the bias (observed - predicted), as `report impact` computes them.
 
-    .venv/bin/python bench/copy_tests.py --seeds 6 --days 45
+    .venv/bin/python bench/copy_tests.py --first-seed 5 --seeds 8 --days 40
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def run_seed(seed: int, days: int, directory: Path, dump: bool = False,
             with engine.connect() as connection:
                 tests = copy_tests_since(connection)
             for test in tests:
-                verdict = test["outcome"] in ("challenger_wins", "control_wins")
+                verdict = test["outcome"] in ("challenger_wins", "control_wins", "no_winner")
                 if test["id"] in truth_at_verdict or not (verdict or test["status"] == "running"):
                     continue
                 truth = simulator.observe(test["account_id"]).truth
@@ -135,18 +137,22 @@ def main(argv: list[str] | None = None) -> Report:
                     for row in seed_rows:
                         out.write(json.dumps(row, default=str) + "\n")
         seconds = elapsed()
-    decided = [r for r in rows if r["true_ctrs"] is not None]
+    ended = [r for r in rows if r["true_ctrs"] is not None]
+    decided = [r for r in ended if r["outcome"] != "no_winner"]
     kept_better = [r for r in decided if (r["outcome"] == "challenger_wins") == (r["true_ctrs"][0] > r["true_ctrs"][1])]
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
     print(f"  {len(rows)} tests over seeds {args.first_seed}-{args.first_seed + args.seeds - 1} x {args.days} days ({seconds:.0f} s): {statuses}")
     report.add(Figure("copy tests decided", len(decided), "tests"))
+    report.add(Figure("copy tests ended without a clear winner (both ads kept)", len(ended) - len(decided), "tests"))
     if decided:
         report.add(Figure("share keeping the truly better ad", len(kept_better) / len(decided) * 100, "%",
                           limit=100, target=0.9, better=">="))
         report.add(Figure("median duration of a decided test",
                           statistics.median((r["counts"] or {}).get("days_running", 0) for r in decided), "days"))
+        report.add(Figure("median duration of every ended test (no winner included)",
+                          statistics.median((r["counts"] or {}).get("days_running", 0) for r in ended), "days"))
         apart = [r for r in decided if abs(r["true_ctrs"][0] / r["true_ctrs"][1] - 1) >= 0.1]
         report.add(Figure("decided tests whose true CTRs differ >= 10%", len(apart), "tests"))
         if apart:
@@ -160,7 +166,7 @@ def main(argv: list[str] | None = None) -> Report:
                               "CTR points", note=f"log {platform['log_bias']:+.3f}"))
     # the same calibration against the launched ad's fresh true CTR: the predictor's own error,
     # without what happens to the ad during its test (fatigue, noise)
-    fresh = [{**r, "observed_ctr": r["fresh_true_ctr"]} for r in decided]
+    fresh = [{**r, "observed_ctr": r["fresh_true_ctr"]} for r in ended]
     for platform in calibration_by_platform(fresh):
         if platform["coverage"] is not None:
             report.add(Figure(f"{platform['platform']}: fresh true CTR inside predicted 80% interval",
