@@ -31,12 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.copywriter.ctr_model import FITTERS, FittedModel, TrainingSet  # noqa: E402
+from agent.copywriter.ctr_model import FITTERS, FittedModel, TrainingSet, refitter  # noqa: E402
 from agent.copywriter.drafting import DraftRequest  # noqa: E402
 from agent.copywriter.features import FEATURE_NAMES  # noqa: E402
 from agent.copywriter.history import AdText, ad_set_context  # noqa: E402
 from agent.copywriter.offline import OfflineDrafter  # noqa: E402
 from agent.copywriter.proposals import AccountModel, learn_account  # noqa: E402
+from agent.copywriter.selection import selection_correction  # noqa: E402
 from agent.copywriter.settings import CopywriterSettings  # noqa: E402
 from connectors.simulator.dynamics import Observation, simulate  # noqa: E402
 from connectors.simulator.state import AppliedMutation  # noqa: E402
@@ -131,7 +132,8 @@ def _scorer(learnt: AccountModel, model: FittedModel, ad_set_id: str) -> Callabl
 
 
 def new_creatives(world, observation: Observation, snapshot: Snapshot, settings: CopywriterSettings, drafts: int,
-                  scores: dict[str, Scores], selector: str | None = None) -> None:
+                  scores: dict[str, Scores], selector: str | None = None,
+                  corrected: dict[str, Scores] | None = None) -> None:
     """Score drafts against the simulator. `selector`: the model that ranks the drafts (and is the
     only one scored: the winner's curse of its own picks); None ranks by component scores."""
     learnt = learn_account(snapshot, settings)
@@ -153,6 +155,8 @@ def new_creatives(world, observation: Observation, snapshot: Snapshot, settings:
                                  observation.as_of)
                  for ad_id, ad_set_id, v in planned]
     truth = simulate(world, mutations, observation.as_of).truth
+    corrections = {name: selection_correction(data, refitter(models[name])) for name in MODELS
+                   if corrected is not None and name == selector}
     for ad_id, ad_set_id, variant in planned:
         existing = [e.entity_id for e in snapshot.entities.values() if e.level == "ad" and e.parent_id == ad_set_id]
         true_base = math.exp(np.mean([math.log(truth.true_ctr[a]) for a in existing]))
@@ -162,6 +166,11 @@ def new_creatives(world, observation: Observation, snapshot: Snapshot, settings:
             prediction = model.predict(learnt.features(variant.text, ad_set_id), ad_set_id, 0.8)
             scores[name].add(prediction.ctr, prediction.low, prediction.high, prediction.baseline_ctr,
                              truth.true_ctr[ad_id], true_base)
+            correction = corrections.get(name)
+            if corrected is not None and correction is not None:
+                fixed = correction.apply(prediction)
+                corrected[name].add(fixed.ctr, fixed.low, fixed.high, fixed.baseline_ctr, truth.true_ctr[ad_id],
+                                    true_base)
 
 
 def main() -> None:
@@ -177,6 +186,7 @@ def main() -> None:
     fresh: dict[str, Scores] = {name: Scores() for name in MODELS}
     per_platform: dict[str, dict[str, Scores]] = defaultdict(lambda: {name: Scores() for name in MODELS})
     own: dict[str, Scores] = {name: Scores() for name in MODELS[:2]}
+    corrected: dict[str, Scores] = {name: Scores() for name in MODELS[:2]}
     for seed in range(1, args.seeds + 1):
         specs = [SimAccountSpec(f"s{seed}-{p}", p, p, "USD", "UTC", 3, 3, args.ads_per_ad_set)
                  for p in ("google_ads", "meta", "linkedin")]
@@ -188,7 +198,8 @@ def main() -> None:
             held_out(snapshot, observation.truth.true_ctr, settings, per_platform[spec.platform])
             new_creatives(world, observation, snapshot, settings, args.drafts, fresh)
             for name in own:
-                new_creatives(world, observation, snapshot, settings, args.drafts, own, selector=name)
+                new_creatives(world, observation, snapshot, settings, args.drafts, own, selector=name,
+                              corrected=corrected)
     print(f"CTR prediction on the simulator: {args.seeds} seeds x 3 accounts, {args.days} days, "
           f"{args.ads_per_ad_set} ads per ad set, {len(FEATURE_NAMES)} text features")
     print("1. held-out existing ads (leave one ad out):")
@@ -204,6 +215,10 @@ def main() -> None:
     print("3. new creatives ranked by the model itself (what it would propose; winner's curse shows in bias):")
     for name, own_scores in own.items():
         print(own_scores.line(name))
+    print("4. the same picks corrected for selection (agent/copywriter/selection.py: lift shrunk by the model's "
+          "leave-one-ad-out errors, interval at least their spread):")
+    for name, fixed_scores in corrected.items():
+        print(fixed_scores.line(name))
     print(f"({time.monotonic() - started:.1f} s)")
 
 

@@ -51,6 +51,7 @@ class CtrPrediction:
     level: float
     model: str
     training_ads: int
+    uncorrected: tuple[float, float, float] | None = None  # (ctr, low, high) before the selection correction
 
     @property
     def lift(self) -> float:
@@ -59,7 +60,10 @@ class CtrPrediction:
     def as_evidence(self) -> dict[str, Any]:
         return {"ctr": round(self.ctr, 6), "interval": [round(self.low, 6), round(self.high, 6)],
                 "interval_level": self.level, "baseline_ctr": round(self.baseline_ctr, 6),
-                "predicted_lift": round(self.lift, 4), "model": self.model, "training_ads": self.training_ads}
+                "predicted_lift": round(self.lift, 4), "model": self.model, "training_ads": self.training_ads,
+                **({"uncorrected": {"ctr": round(self.uncorrected[0], 6),
+                                    "interval": [round(self.uncorrected[1], 6), round(self.uncorrected[2], 6)]}}
+                   if self.uncorrected else {})}
 
 
 @dataclass(frozen=True)
@@ -214,7 +218,7 @@ def _choose_penalty(data: TrainingSet, scatter: float) -> float:
     best, best_error = LAMBDA_GRID[-1], math.inf
     for penalty in LAMBDA_GRID:
         error = 0.0
-        for index in _held_out_indexes(data):
+        for index in held_out_indexes(data):
             rest = data.without(index)
             weights = 1.0 / (rest.sampling_variance + scatter)
             x, y = _centred(rest, weights)
@@ -228,7 +232,7 @@ def _choose_penalty(data: TrainingSet, scatter: float) -> float:
     return best
 
 
-def _held_out_indexes(data: TrainingSet) -> list[int]:
+def held_out_indexes(data: TrainingSet) -> list[int]:
     """Ads whose ad set keeps at least one other ad when they are held out."""
     counts: dict[str, int] = defaultdict(int)
     for group in data.groups:
@@ -310,9 +314,17 @@ def fit_baseline(data: TrainingSet) -> FittedModel:
 FITTERS = {"ridge": fit_ridge, "empirical_bayes": fit_empirical_bayes, "baseline": fit_baseline}
 
 
+def refitter(model: FittedModel) -> Callable[[TrainingSet], FittedModel]:
+    """Fits `model`'s kind again on other data (ridge at the penalty it chose): for out-of-sample checks."""
+    if model.name == "ridge":
+        penalty = float(model.details.get("penalty", 10.0))
+        return lambda data: fit_ridge(data, penalty)
+    return FITTERS[model.name]
+
+
 def fit(data: TrainingSet, name: str, min_ads: int = 6) -> FittedModel:
     """Fit model `name`; below `min_ads` ads (or without siblings to compare) the baseline is used."""
-    if name != "baseline" and (len(data.ad_ids) < min_ads or not _held_out_indexes(data)):
+    if name != "baseline" and (len(data.ad_ids) < min_ads or not held_out_indexes(data)):
         model = fit_baseline(data)
         model.details["reason"] = f"only {len(data.ad_ids)} ads with enough history: baseline"
         return model

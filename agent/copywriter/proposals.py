@@ -12,10 +12,11 @@ import math
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from statistics import NormalDist
 from typing import Any
 
-from agent.copywriter.ctr_model import CtrPrediction, FittedModel, TrainingSet, fit
+from agent.copywriter.ctr_model import CtrPrediction, FittedModel, TrainingSet, fit, refitter
 from agent.copywriter.drafter_choice import make_drafter
 from agent.copywriter.drafting import Drafter, DraftRequest, Variant
 from agent.copywriter.features import FEATURE_NAMES, feature_vector
@@ -31,6 +32,7 @@ from agent.copywriter.segment_copy import (
     segment_history,
     segments_for,
 )
+from agent.copywriter.selection import SelectionCorrection, selection_correction
 from agent.copywriter.settings import CopySegment, CopywriterSettings
 from agent.copywriter.triggers import Trigger, find_triggers
 from agent.copywriter.validation import Rejection, clean_variant, validate
@@ -75,6 +77,13 @@ class AccountModel:
     patterns: list[Pattern]
     model: FittedModel
     brand: str
+    data: TrainingSet | None = None
+
+    @cached_property
+    def correction(self) -> SelectionCorrection | None:
+        """The model's selection correction (selection.py), computed on first use: leave-one-ad-out
+        refits cost a few fits, paid only when a draft is predicted."""
+        return selection_correction(self.data, refitter(self.model)) if self.data is not None else None
 
     def features(self, text: AdText, ad_set_id: str) -> list[float]:
         return feature_vector(text, self.limits, self.themes.get(ad_set_id, ""), self.brand)
@@ -93,8 +102,9 @@ def learn_account(snapshot: Snapshot, settings: CopywriterSettings) -> AccountMo
     vectors = {r.ad_id: feature_vector(r.text, limits, themes.get(r.ad_set_id, ""), brand) for r in history}
     named = {r.ad_id: dict(zip(FEATURE_NAMES, vectors[r.ad_id], strict=True)) for r in history}
     patterns = find_patterns(history, named, settings.pattern_min_ads, settings.pattern_min_z)
-    model = fit(TrainingSet.build(history, vectors), settings.ctr_model)
-    return AccountModel(limits, history, themes, patterns, model, brand)
+    data = TrainingSet.build(history, vectors)
+    model = fit(data, settings.ctr_model)
+    return AccountModel(limits, history, themes, patterns, model, brand, data)
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,8 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
             "drafter_note": variant.note,
             "predicted_ctr": prediction.as_evidence(),
             "confidence": round(_confidence(prediction), 4),
+            **({"selection_correction": learnt.correction.as_evidence()}
+               if target.model is None and learnt.correction is not None else {}),
             "patterns": [p.as_evidence() for p in patterns],
             **({"segment": target.evidence()} if segment else {}),
             **({"language": target.language} if target.language else {}),
@@ -280,6 +292,8 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
                             [*proposed, *(v for v, _ in accepted)], settings.max_similarity)
         prediction = model.predict(learnt.features(variant.text, trigger.ad_set_id), trigger.ad_set_id,
                                    settings.interval)
+        if target.model is None and learnt.correction is not None:
+            prediction = learnt.correction.apply(prediction)
         if target.model is None and target.seen is not None:
             prediction = in_segment(prediction, target.seen)
         if not problems and prediction.lift < settings.min_predicted_lift:

@@ -1,8 +1,8 @@
 """The copy-tests section of `report impact` and of the console's /impact page: how the launched
 drafts fared against the ads they challenged, and how well the CTR predictor did on them.
 
-Calibration counts the tests that reached a verdict (a launched draft served until the stopping rule
-decided): the share of their observed CTRs inside the predicted interval (nominal 80%) and the bias,
+Calibration counts the tests that ended on the stopping rule, with a verdict or without a winner at
+the maximum duration (either way the launched draft served the whole test): the share of their observed CTRs inside the predicted interval (nominal 80%) and the bias,
 observed minus predicted, per platform. A calibration needs real launches: with a handful, read the
 coverage as a direction (each test moves it by 1/n).
 """
@@ -17,16 +17,17 @@ from typing import Any
 from sqlalchemy import Connection
 
 from agent.experiments.copy_test_store import copy_tests_since
-from policies.copy_test import CHALLENGER_WINS, CONTROL_WINS, LaunchedPrediction, calibration
+from policies.copy_test import CHALLENGER_WINS, CONTROL_WINS, NO_WINNER, LaunchedPrediction, calibration
 
 VERDICTS = (CHALLENGER_WINS, CONTROL_WINS)
+JUDGED = (*VERDICTS, NO_WINNER)  # ended on the rule: the launched ad served the whole test
 RECENT = 20  # tests listed one by one
 
 
 def _launched(row: Mapping[Any, Any]) -> LaunchedPrediction | None:
-    """The test's prediction and observation, when it reached a verdict with both."""
+    """The test's prediction and observation, when it ended on the rule with both."""
     figures = (row["predicted_ctr"], row["predicted_low"], row["predicted_high"], row["observed_ctr"])
-    if row["outcome"] not in VERDICTS or any(value is None for value in figures):
+    if row["outcome"] not in JUDGED or any(value is None for value in figures):
         return None
     return LaunchedPrediction(*(float(value) for value in figures))
 
@@ -36,7 +37,7 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
 
 
 def calibration_by_platform(rows: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
-    """Per platform: tests with a verdict, coverage of the predicted interval, bias (observed -
+    """Per platform: tests ended on the rule, coverage of the predicted interval, bias (observed -
     predicted CTR, and mean log ratio)."""
     launched: dict[str, list[LaunchedPrediction]] = defaultdict(list)
     levels: dict[str, Counter[float]] = defaultdict(Counter)
@@ -75,6 +76,7 @@ def copy_test_section(connection: Connection, accounts: Collection[str], since: 
     return {
         "tests_by_status": dict(sorted(Counter(row["status"] for row in rows).items())),
         "decided": len(decided),
+        "no_winner": sum(1 for row in rows if row["outcome"] == NO_WINNER),
         "challenger_kept": sum(1 for row in decided if row["outcome"] == CHALLENGER_WINS),
         "calibration": calibration_by_platform(rows),
         "recent": [_test_json(row) for row in rows[-RECENT:][::-1]],
@@ -91,7 +93,9 @@ def render_copy_tests_text(section: Mapping[str, Any]) -> str:
     if not section["tests_by_status"]:
         return "\n".join([*lines, "  no copy test yet: no approved draft has been launched.", ""])
     status = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in section["tests_by_status"].items())
-    lines.append(f"  {status}; {section['decided']} decided, the new copy kept in {section['challenger_kept']}")
+    lines.append(f"  {status}; {section['decided']} decided, the new copy kept in {section['challenger_kept']}"
+                 + (f"; {section['no_winner']} without a clear winner (both ads kept)"
+                    if section.get("no_winner") else ""))
     for platform in section["calibration"]:
         bias_points = platform["bias"] * 100 if platform["bias"] is not None else None
         lines.append(

@@ -10,9 +10,10 @@ Each account's turn (agent/cycle/account_turn.py) calls `plan_copy_tests` with t
   incumbent. The launch is an `enable` of the challenger (policy `copy_test`), proposed every cycle
   until it executes (a pending question stays asked), is refused (the test is `not_launched`), or the
   ad turns up active by other hands (the test starts then).
-- A running test is judged each cycle on the complete days since its launch. At a verdict the
+- A running test is judged each cycle on the complete days after its launch day. At a verdict the
   loser's `pause` is proposed with the test's evidence, every cycle until it executes or a person
-  refuses it; the winner keeps running.
+  refuses it; the winner keeps running. A test that reaches its maximum duration without a clear
+  lead ends with outcome `no_winner`: nothing is paused.
 - Dry-run writes nothing here: its launches and pauses are reported by the gate, and nothing is
   recorded as launched.
 """
@@ -34,7 +35,15 @@ from agent.storage.action_states import as_utc
 from connectors.new_ad_copy import ad_tag
 from connectors.records import Entity
 from policies.base import Proposal, Snapshot
-from policies.copy_test import RUNNING, arm_counts, decide_copy_test, pick_incumbent
+from policies.copy_test import (
+    NO_WINNER,
+    RUNNING,
+    arm_counts,
+    daily_pairs,
+    decide_copy_test,
+    first_counted_day,
+    pick_incumbent,
+)
 
 POLICY = store.POLICY
 REFUSED = frozenset({"rejected", "held_out", "reported"})  # a person (or the permission) said no
@@ -158,8 +167,9 @@ def _follow_launch(connection: Connection, snapshot: Snapshot, test: RowMapping,
 def _judge(snapshot: Snapshot, test: RowMapping, challenger: Entity | None, incumbent: Entity | None,
            settings: CopyTestConfig, now: datetime, plan: CopyTestPlan) -> None:
     started: date = test["started_on"]
-    control = arm_counts(snapshot, test["incumbent_ad_id"], started, snapshot.today)
-    new = arm_counts(snapshot, test["challenger_ad_id"], started, snapshot.today)
+    first = first_counted_day(started)
+    control = arm_counts(snapshot, test["incumbent_ad_id"], first, snapshot.today)
+    new = arm_counts(snapshot, test["challenger_ad_id"], first, snapshot.today)
     figures: dict[str, Any] = {
         "observed_ctr": new.clicks / new.impressions if new.impressions else None,
         "incumbent_ctr": control.clicks / control.impressions if control.impressions else None,
@@ -170,10 +180,16 @@ def _judge(snapshot: Snapshot, test: RowMapping, challenger: Entity | None, incu
         plan.updates.append((test["id"], "running", {**figures, "status": "interrupted", "ended_at": now,
                                                      "reason": "an ad of the test was paused or removed outside it"}))
         return
-    decision = decide_copy_test(control, new, (snapshot.today - started).days, settings.rule())
-    figures["counts"] |= {"z_ctr": decision.z_ctr, "z_conversion_rate": decision.z_conversion_rate}
+    days = daily_pairs(snapshot, test["incumbent_ad_id"], test["challenger_ad_id"], first, snapshot.today)
+    decision = decide_copy_test(control, new, (snapshot.today - started).days, settings.rule(), days)
+    figures["counts"] |= {"z_ctr": decision.z_ctr, "z_conversion_rate": decision.z_conversion_rate,
+                          "dispersion": round(decision.dispersion, 4)}
     if decision.status == RUNNING:
         plan.updates.append((test["id"], "running", figures))
+        return
+    if decision.status == NO_WINNER:
+        plan.updates.append((test["id"], "running", {**figures, "status": "ended", "outcome": NO_WINNER,
+                                                     "ended_at": now, "reason": decision.reason}))
         return
     winner, loser = ((challenger, incumbent) if decision.status == "challenger_wins" else (incumbent, challenger))
     verdict = {**figures, "status": "concluding", "outcome": decision.status, "ended_at": now,
@@ -206,8 +222,9 @@ def _evidence(test: Mapping[Any, Any], settings: CopyTestConfig) -> dict[str, An
     rule = settings.rule()
     return {"copy_test": summary,
             "rule": {"z_bound": rule.z_bound, "max_days": rule.max_days, "min_impressions": rule.min_impressions,
-                     "min_conversions": rule.min_conversions},
-            "test": "sequential two-proportion z test of CTR (and conversion rate with volume), checked daily"}
+                     "min_conversions": rule.min_conversions, "final_z": rule.final_z, "min_days": rule.min_days},
+            "test": "sequential two-proportion z test of CTR (variance scaled by the days' dispersion; conversion "
+                    "rate too with volume), checked daily on the complete days after the launch day"}
 
 
 def _launch(snapshot: Snapshot, challenger: Entity, incumbent: Entity, test: Mapping[Any, Any],

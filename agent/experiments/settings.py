@@ -20,12 +20,20 @@ class CopyTestConfig(StrictModel):
     min_impressions: int = Field(default=1000, ge=0, description="impressions per ad before any verdict")
     min_conversions: float = Field(default=30.0, ge=0,
                                    description="conversions per ad before the conversion rate counts too")
+    final_z: float = Field(default=1.645, ge=0,
+                           description="at max_days, the |z| a lead needs to win; below it the test ends without "
+                                       "a winner and both ads keep running (0: the higher observed CTR always wins)")
+    min_dispersion_days: int = Field(default=4, ge=2, description="days with both ads served before the days' "
+                                     "dispersion scales the z (quasi-binomial)")
+    min_days: int = Field(default=8, ge=1, description="days since the launch before any verdict (8: a whole week "
+                                                      "after the partial launch day)")
     launch_within_days: int = Field(default=14, ge=1, le=90,
                                     description="drafts executed longer ago than this are not launched")
 
     def rule(self) -> CopyTestSettings:
         return CopyTestSettings(z_bound=self.z_bound, max_days=self.max_days, min_impressions=self.min_impressions,
-                                min_conversions=self.min_conversions)
+                                min_conversions=self.min_conversions, final_z=self.final_z,
+                                min_dispersion_days=self.min_dispersion_days, min_days=self.min_days)
 
 
 class ExperimentSettings(StrictModel):

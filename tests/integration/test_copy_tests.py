@@ -23,13 +23,14 @@ from tests.integration.conftest import SimWorld, make_world, small_config
 
 COPYWRITER = {"low_ctr_ratio": 0.99, "low_ctr_min_impressions": 0, "max_ad_sets_per_cycle": 1,
               "max_proposals_per_ad_set": 1}
-QUICK_TESTS = {"max_days": 6, "min_impressions": 300}
+# short tests: a verdict from the second day, and at the maximum the higher CTR wins on any lead
+QUICK_TESTS = {"max_days": 6, "min_impressions": 300, "min_days": 2, "final_z": 0}
 
 
 def world_with(engine: Engine, database_url: str, permissions: dict[str, str],
-               holdout_share: dict[str, float] | None = None) -> SimWorld:
+               holdout_share: dict[str, float] | None = None, rule: dict[str, Any] | None = None) -> SimWorld:
     return make_world(engine, database_url, defaults={"permissions": permissions, "copywriter": COPYWRITER},
-                      experiments={"holdout_share": holdout_share or {}, "copy_tests": QUICK_TESTS})
+                      experiments={"holdout_share": holdout_share or {}, "copy_tests": {**QUICK_TESTS, **(rule or {})}})
 
 
 def run_days(world: SimWorld, days: int, dry_run: bool = False) -> None:
@@ -94,6 +95,24 @@ def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engi
                  and a["entity_id"] == test["loser_ad_id"]]
     assert [a["id"] for a in again] == [pause["id"]]
     assert next(t for t in copy_tests(engine) if t["id"] == test["id"])["status"] == "ended"
+
+
+def test_a_test_without_a_clear_lead_at_the_maximum_ends_with_both_ads_running(engine: Engine,
+                                                                               database_url: str) -> None:
+    world = world_with(engine, database_url, {"new_ad": "auto", "enable": "auto", "pause": "auto"},
+                       rule={"z_bound": 50, "final_z": 50})  # no lead is ever clear enough
+    for _ in range(12):
+        run_days(world, 1)
+        if any(t["status"] == "ended" for t in copy_tests(engine)):
+            break
+    ended = [t for t in copy_tests(engine) if t["status"] == "ended"]
+    assert ended and ended[0]["outcome"] == "no_winner" and "both ads keep running" in ended[0]["reason"]
+    test = ended[0]
+    with engine.connect() as connection:
+        pauses = [a for a in list_actions(connection) if a["policy"] == "copy_test" and a["kind"] == "pause"]
+    assert pauses == [] and test["loser_ad_id"] is None
+    live = world.live(test["account_id"])
+    assert live[test["challenger_ad_id"]].status == "ACTIVE" and live[test["incumbent_ad_id"]].status == "ACTIVE"
 
 
 @pytest.mark.parametrize("case", ["not_approved", "held_out"])
