@@ -360,9 +360,9 @@ def main() -> None:
     for pool, worlds in sorted(pools.items()):
         if len(worlds) < args.pool:  # an incomplete last pool would mix sizes
             continue
-        for key in worlds[0]:
-            share, unit, draw = key
-            pooled = [u for world in worlds for u in world[key]]
+        for randomization in worlds[0]:
+            share, unit, draw = randomization
+            pooled = [u for world in worlds for u in world[randomization]]
             replications[(share, unit)] += 1
             for kind in sorted({u.outcome.kind for u in pooled}):
                 row = pooled_replication(pooled, kind, seed=pool * 1000 + draw)

@@ -4,7 +4,8 @@ of the campaign takes for the horizon, across restarts; shown with its unit in `
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -17,12 +18,12 @@ from agent.execution.executor import execute_approved
 from agent.execution.recovery import recover
 from agent.experiments.assign import hold_out
 from agent.experiments.settings import ExperimentSettings
-from agent.experiments.store import experiments_since
+from agent.experiments.store import experiments_since, record_draw
 from agent.storage import audit_trail, store
 from agent.storage.action_states import create_action, list_actions
-from connectors.records import Entity
+from connectors.records import Entity, MetricRow
 from policies.base import Proposal
-from policies.holdout import CAMPAIGN, ENTITY, HELD_OUT, TREATED, draw_arm, draw_seed
+from policies.holdout import CAMPAIGN, ENTITY, HELD_OUT, TREATED, Draw, draw_arm, draw_seed
 from tests.integration.conftest import SimWorld, budget_proposal, make_world, small_config
 
 ACCOUNT = "shop-meta"  # ad-set budgets, two campaigns of two ad sets
@@ -150,3 +151,36 @@ def test_a_kind_drawn_per_entity_keeps_its_own_draws(database_url: str, engine: 
         rows = experiments_since(connection)
     assert [(r["unit"], r["cluster_id"]) for r in rows] == [(ENTITY, None), (ENTITY, None)]
     assert rows[0]["draw_seed"] != rows[1]["draw_seed"]
+
+
+def test_the_impact_report_counts_campaigns_drawn_whole(tmp_path: Path, database_url: str, engine: Engine) -> None:
+    """Twelve ad sets in four campaigns drawn whole (two held out): the report gives the entities and
+    the campaigns per arm, and "few held out" is about campaigns."""
+    drawn = datetime(2026, 10, 20, 12, tzinfo=UTC)
+    rows = []
+    with engine.begin() as connection:
+        for i in range(12):
+            campaign = f"c{i // 3}"
+            arm = HELD_OUT if i // 3 in (0, 2) else TREATED
+            record_draw(connection, action_id=i + 1, account_id=ACCOUNT, entity_id=f"s{i}", entity_level="ad_set",
+                        kind="set_budget", draw=Draw(i // 3, 0.3, 0.5, arm), drawn_at=drawn,
+                        horizon_end=drawn + timedelta(days=14), measure_after=drawn + timedelta(days=21),
+                        unit=CAMPAIGN, cluster_id=campaign)
+            for offset in range(-14, 14):
+                value = Decimal(250 + (i * 7 + offset * 3) % 11) + (Decimal(30) if arm == TREATED and offset >= 0
+                                                                     else Decimal(0))
+                rows.append(MetricRow(platform="simulator", account_id=ACCOUNT, level="ad_set", entity_id=f"s{i}",
+                                      day=drawn.date() + timedelta(days=offset), currency="EUR", spend=Decimal(100),
+                                      impressions=1000, clicks=50, conversions=5.0, conversion_value=value))
+        store.upsert_metrics(connection, rows, drawn)
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(small_config(database_url)))
+    result = CliRunner().invoke(main, ["report", "impact", "--format", "json", "--config", str(config_path),
+                                       "--today", "2026-11-23"])
+    assert result.exit_code == 0, result.output
+    (kind,) = json.loads(result.output)["kinds"]
+    assert (kind["n_treated"], kind["n_held_out"], kind["n_treated_clusters"], kind["n_held_out_clusters"]) == \
+        (6, 6, 2, 2)
+    assert kind["few_held_out"] and float(kind["low"]) < float(kind["effect_per_month"]) < float(kind["high"])
+    text = CliRunner().invoke(main, ["report", "impact", "--config", str(config_path), "--today", "2026-11-23"])
+    assert "units drawn: 2 treated, 2 held out" in text.output and "few held out" in text.output

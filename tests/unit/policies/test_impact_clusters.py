@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from policies.impact import EntityOutcome, PeriodTotals, estimate_kind
+from policies.impact import EntityOutcome, KindEffect, PeriodTotals, estimate_kind
 
 PLANTED = 25.0  # surplus per treated entity and day
 SPILL = 20.0  # surplus per day a held-out entity gains when all its campaign-mates are treated
@@ -39,7 +39,7 @@ def clustered_panel(*, per_campaign: bool, clusters: int = 120, share: float = 0
     return panel
 
 
-def estimate(panel: list[EntityOutcome], seed: int = 0):  # type: ignore[no-untyped-def]
+def estimate(panel: list[EntityOutcome], seed: int = 0) -> KindEffect:
     return estimate_kind("set_budget", panel, target_roas=2.0, metric="surplus", seed=seed)
 
 
