@@ -1,21 +1,28 @@
 """Randomized holdouts checked where the truth is known: prints the figures, asserts nothing.
 
-    python bench/experiments.py [--seeds 20] [--replications 400] [--share 0.5]
+    python bench/experiments.py [--seeds 20] [--draws 5] [--pool 4] [--replications 400]
+                                [--share 0.1,0.5] [--unit entity,campaign]
 
-1. Bias, on the simulator. For each seed, the demo world (4 accounts, 36 ad sets) runs to a draw day;
-   the eligible actions are those a perfect policy would take that day: pause every ad set whose
-   hidden true ROAS is below target, raise by 20% every ad-set budget that limits a non-loser. Each
-   is drawn into treated or held out (policies/holdout.py). Three worlds then run on the same noise:
-   `agent` (treated actions applied), `none` (no action) and `all` (every eligible action applied).
-   The true effect of a kind is the mean, over its treated ad sets, of (agent - none) on the ad set's
-   surplus per day over the horizon; the estimate is policies/impact.py's difference-in-differences
-   computed from the `agent` world's reported (matured) figures only, pooled over the seeds.
+1. Bias, on the simulator. For each seed, the demo world (4 accounts, 12 campaigns, 36 ad sets) runs
+   to a draw day; the eligible actions are those a perfect policy would take that day: pause every ad
+   set whose hidden true ROAS is below target, raise by 20% every ad-set budget that limits a
+   non-loser. They are drawn into treated or held out (policies/holdout.py) per entity (each ad set
+   its own draw) or per campaign (one draw per campaign and kind), at each share. Three worlds run on
+   the same noise: `agent` (treated actions applied), `none` (no action) and `all` (every eligible
+   action applied). The true effect of a kind is the mean, over its treated ad sets, of
+   (agent - none) on the ad set's surplus per day over the horizon; the estimate is
+   policies/impact.py's difference-in-differences (its bootstrap over campaigns when drawn per
+   campaign) computed from the `agent` world's reported (matured) figures only. One replication
+   pools `--pool` worlds (as the report pools the accounts of one currency: a world holds few
+   campaigns), for each randomization index, share and unit: all from the same worlds.
    Target: |estimate - truth| <= 10% of the truth, or <= 0.1 standard errors when the truth is near 0.
 2. Coverage of the 90% intervals, on a cheap synthetic panel with a known effect (heterogeneous
    entity sizes and effects, a market-wide drift, noise), over `--replications` panels, for a few
-   panel sizes and holdout shares. Target 85-95%.
+   panel sizes and holdout shares; and on a clustered panel (campaigns sharing a shock, interference
+   inside a campaign) drawn per entity or per campaign, bootstrapped over entities or campaigns.
+   Target 85-95%.
 3. The cost of the holdout: surplus of `all` minus `agent` over the horizon (what the held-out
-   actions would have earned), per seed and as a share of what the actions earned (`all` - `none`).
+   actions would have earned), per world and as a share of what the actions earned (`all` - `none`).
 4. Copy tests (policies/copy_test.py) on simulated daily clicks: the share that keeps the truly
    better ad (target >= 90%) and the median duration.
 
