@@ -85,10 +85,13 @@ class Unit:
 
     outcome: EntityOutcome
     true_effect: float
+    # agent - (agent without the treated actions of this ad set's kind): the effect of the kind's own
+    # actions, the others as they were (None where not simulated, see --own-truth)
+    own_effect: float | None = None
 
 
-def one_seed(seed: int, shares: Sequence[float], units: Sequence[str],
-             draws: int) -> tuple[dict[tuple[float, str, int], list[Unit]], dict[tuple[float, str], float], float]:
+def one_seed(seed: int, shares: Sequence[float], units: Sequence[str], draws: int,
+             own_kinds: Sequence[str] = ()) -> tuple[dict[tuple[float, str, int], list[Unit]], dict[tuple[float, str], float], float]:
     """One world, `draws` independent randomizations of its eligible actions per (share, unit): per
     randomization, each eligible ad set's outcome and true effect. The draws of one index share their
     uniform numbers across shares (a 10% held-out arm is inside the 50% one). Also the holdout cost
@@ -136,11 +139,15 @@ def one_seed(seed: int, shares: Sequence[float], units: Sequence[str],
                 treated = [m for m in eligible if arms[m.entity_id] == TREATED]
                 agent = simulate(world, treated, measured)
                 agent_pre, agent_post = _per_ad_set(agent, *pre), _per_ad_set(agent, *post)
+                without = {kind: _per_ad_set(simulate(world, [m for m in treated if m.kind != kind], measured), *post)
+                           for kind in own_kinds}
                 randomizations[(share, unit, draw)] = [Unit(
                     EntityOutcome(f"{seed}/{m.entity_id}", m.kind, arms[m.entity_id],
                                   agent_pre.get(m.entity_id, empty), agent_post.get(m.entity_id, empty),
                                   cluster=None if unit == ENTITY else f"{seed}/{campaign_of[m.entity_id]}"),
-                    per_day(agent_post, m.entity_id) - per_day(none_post, m.entity_id)) for m in eligible]
+                    per_day(agent_post, m.entity_id) - per_day(none_post, m.entity_id),
+                    per_day(agent_post, m.entity_id) - per_day(without[m.kind], m.entity_id)
+                    if m.kind in without else None) for m in eligible]
                 costs[(share, unit)].append(surplus_of(all_post) - surplus_of(agent_post))
     return (randomizations, {key: statistics.fmean(values) for key, values in costs.items()},
             surplus_of(all_post) - surplus_of(none_post))
@@ -152,13 +159,16 @@ def pooled_replication(units: Sequence[Unit], kind: str, seed: int) -> Row | Non
     mine = [u for u in units if u.outcome.kind == kind]
     truths = [u.true_effect for u in mine if u.outcome.arm == TREATED]
     spills = [u.true_effect for u in mine if u.outcome.arm != TREATED]
+    own = [u.own_effect for u in mine if u.outcome.arm == TREATED and u.own_effect is not None]
+    own_spills = [u.own_effect for u in mine if u.outcome.arm != TREATED and u.own_effect is not None]
     found = estimate_kind(kind, [u.outcome for u in mine], target_roas=TARGET_ROAS, metric="surplus",
                           replications=500, seed=seed)
     if found.effect_per_entity_day is None or found.standard_error is None or not truths:
         return None
     return Row(found.effect_per_entity_day, found.standard_error, statistics.fmean(truths),
                found.low_per_entity_day or 0.0, found.high_per_entity_day or 0.0,
-               statistics.fmean(spills) if spills else 0.0, found.n_held_out_clusters)
+               statistics.fmean(spills) if spills else 0.0, found.n_held_out_clusters,
+               statistics.fmean(own) if own else None, statistics.fmean(own_spills) if own_spills else None)
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,13 @@ class Row:
     high: float
     spill: float
     held_out_units: int
+    own_truth: float | None = None  # the kind's own effect on its treated ad sets (--own-truth)
+    own_spill: float | None = None  # ... on its held-out ad sets: interference among the kind's own actions
+
+    @property
+    def target(self) -> float:
+        """The truth the estimate is judged against: the kind's own effect where simulated."""
+        return self.truth if self.own_truth is None else self.own_truth
 
 
 def synthetic_panel(rng: np.random.Generator, n: int, share: float, effect: float) -> list[EntityOutcome]:
@@ -302,16 +319,21 @@ def _units(text: str) -> list[str]:
 
 def print_simulator(rows: dict[tuple[float, str, str], list[tuple[int, Row]]], replications: dict[tuple[float, str], int],
                     costs: dict[tuple[float, str], list[float]], earned: list[float]) -> None:
-    print(f"{'share':>5} {'unit':<8} {'kind':<10} {'reps':>7} {'held':>5} {'true':>7} {'estimate':>8} {'bias':>7} "
-          f"{'+-':>6} {'SE':>6} {'bias/true':>9} {'bias/SE':>7} {'cover90':>7} {'spill':>7}  target")
+    print(f"{'share':>5} {'unit':<8} {'kind':<10} {'reps':>7} {'held':>5} {'true':>7} {'own':>7} {'estimate':>8} "
+          f"{'bias':>7} {'+-':>6} {'SE':>6} {'bias/true':>9} {'bias/SE':>7} {'cover90':>7} {'spill':>7} {'own sp':>7}"
+          f"  target")
     for (share, unit, kind), found in sorted(rows.items()):
         usable = [row for _, row in found]
         total = replications[(share, unit)]
         if not usable:
             print(f"{share:>5.0%} {unit:<8} {kind:<10} {0:>3}/{total:<3} too few held-out units in every replication")
             continue
-        errors = [r.estimate - r.truth for r in usable]
-        bias, truth = statistics.fmean(errors), statistics.fmean(r.truth for r in usable)
+        errors = [r.estimate - r.target for r in usable]
+        bias, truth = statistics.fmean(errors), statistics.fmean(r.target for r in usable)
+        owns = [r.own_truth for r in usable if r.own_truth is not None]
+        own_spills = [r.own_spill for r in usable if r.own_spill is not None]
+        own_text = f"{statistics.fmean(owns):>7.2f}" if owns else f"{'-':>7}"
+        own_spill_text = f"{statistics.fmean(own_spills):>+7.2f}" if own_spills else f"{'-':>7}"
         # the randomizations of one pool share its worlds: the bias's standard error is clustered by pool
         by_pool: dict[int, list[float]] = defaultdict(list)
         for (pool, _), error in zip(found, errors, strict=True):
@@ -319,17 +341,20 @@ def print_simulator(rows: dict[tuple[float, str, str], list[tuple[int, Row]]], r
         pool_means = [statistics.fmean(v) for v in by_pool.values()]
         bias_se = statistics.stdev(pool_means) / len(pool_means) ** 0.5 if len(pool_means) > 1 else float("nan")
         se = statistics.fmean(r.standard_error for r in usable)
-        covered = statistics.fmean(1.0 if r.low <= r.truth <= r.high else 0.0 for r in usable)
+        covered = statistics.fmean(1.0 if r.low <= r.target <= r.high else 0.0 for r in usable)
         met = abs(bias) <= 0.1 * abs(truth) or abs(bias) <= 0.1 * se
         print(f"{share:>5.0%} {unit:<8} {kind:<10} {len(usable):>3}/{total:<3} "
-              f"{statistics.fmean(r.held_out_units for r in usable):>5.1f} {truth:>7.2f} "
+              f"{statistics.fmean(r.held_out_units for r in usable):>5.1f} "
+              f"{statistics.fmean(r.truth for r in usable):>7.2f} {own_text} "
               f"{statistics.fmean(r.estimate for r in usable):>8.2f} {bias:>+7.2f} {bias_se:>6.2f} {se:>6.2f} "
               f"{bias / truth if truth else float('nan'):>+9.1%} {bias / se:>+7.2f} {covered:>7.0%} "
-              f"{statistics.fmean(r.spill for r in usable):>+7.2f}  {'met' if met else 'missed'}")
+              f"{statistics.fmean(r.spill for r in usable):>+7.2f} {own_spill_text}  {'met' if met else 'missed'}")
     print("  (reps = replications with 2 units in each arm / all; held = mean held-out units (ad sets, or campaigns);\n"
-          "   bias = mean of estimate - truth, +- its standard error clustered by pool of worlds; SE = the mean\n"
+          "   true = agent - none on the treated ad sets (everything the agent did to them, other kinds included);\n"
+          "   own = agent - (agent without this kind's actions): the kind's own effect, judged where simulated;\n"
+          "   bias = mean of estimate - own (else true), +- its standard error clustered by pool of worlds; SE = the mean\n"
           "   bootstrap standard error of one estimate; spill = what the treated actions did to the held-out ad sets,\n"
-          "   the interference; target |bias| <= 10% of truth or <= 0.1 SE)")
+          "   the interference, all kinds; own sp = ... this kind's actions only; target |bias| <= 10% of truth or <= 0.1 SE)")
     for (share, unit), values in sorted(costs.items()):
         print(f"holdout cost at {share:.0%} per {unit}: {statistics.fmean(values):,.0f} USD of surplus per world over "
               f"{HORIZON} days ({sum(values) / sum(earned):.1%} of the {statistics.fmean(earned):,.0f} USD the "
@@ -346,18 +371,22 @@ def main() -> None:
     parser.add_argument("--unit", default="entity,campaign",
                         help="unit(s) of randomization, comma-separated: entity (each ad set draws its arm) and/or "
                              "campaign (one draw per campaign and kind)")
+    parser.add_argument("--own-truth", default="pause,set_budget",
+                        help="kinds whose own effect is simulated (one more world per randomization and kind)")
     parser.add_argument("--pool", type=int, default=4,
                         help="worlds (seeds) pooled into one replication's estimate, as the report pools accounts")
     args = parser.parse_args()
     shares, units = _floats(args.share), _units(args.unit)
-    if not shares or any(not 0 < share < 1 for share in shares) or args.pool < 1 or args.seeds < args.pool:
-        raise SystemExit("--share: between 0 and 1; --pool: at least 1 and at most --seeds")
+    if not shares or any(not 0 < share < 1 for share in shares) or args.pool < 1 or args.seeds < args.pool \
+            or args.replications < 0:
+        raise SystemExit("--share: between 0 and 1; --pool: at least 1 and at most --seeds; --replications: 0 or more")
     started = time.monotonic()
     pools: dict[int, list[dict[tuple[float, str, int], list[Unit]]]] = defaultdict(list)
     costs: dict[tuple[float, str], list[float]] = defaultdict(list)
     earned = []
     for seed in range(1, args.seeds + 1):
-        randomizations, seed_costs, seed_earned = one_seed(seed, shares, units, args.draws)
+        randomizations, seed_costs, seed_earned = one_seed(seed, shares, units, args.draws,
+                                                           [k for k in args.own_truth.split(",") if k])
         pools[(seed - 1) // args.pool].append(randomizations)
         for key, cost in seed_costs.items():
             costs[key].append(cost)
@@ -377,19 +406,20 @@ def main() -> None:
     print(f"simulator: {args.seeds} seeds x {args.draws} randomizations, {args.pool} worlds pooled per replication, "
           f"horizon {HORIZON} days, target ROAS {TARGET_ROAS} (surplus in USD per treated ad set and day)")
     print_simulator(rows, replications, costs, earned)
-    print(f"coverage of 90% intervals, synthetic panel, {args.replications} replications each (target 85-95%):")
-    for n, share in ((200, 0.1), (100, 0.2), (60, 0.5), (30, 0.1)):
-        coverage_rate, synthetic_bias = coverage(args.replications, n, share)
-        print(f"  {n:>4} entities, share {share:.0%}: coverage {coverage_rate:.1%}, mean bias {synthetic_bias:+.2f} "
-              f"(true effect 20.00 per entity and day)")
-    print(f"clustered synthetic panel (campaigns of 3-6 entities, a campaign-wide shock, treated campaign-mates raise a "
-          f"held-out entity's surplus by up to {CLUSTER_SPILL:.0f}/day), {args.replications} replications each:")
-    for clusters, share in ((100, 0.1), (40, 0.5), (30, 0.1)):
-        for unit, bootstrap in ((ENTITY, ENTITY), (CAMPAIGN, ENTITY), (CAMPAIGN, CAMPAIGN)):
-            coverage_rate, synthetic_bias, held = clustered_coverage(args.replications, clusters, share, unit, bootstrap)
-            print(f"  {clusters:>4} campaigns, share {share:.0%}, drawn per {unit:<8}, bootstrap over "
-                  f"{'campaigns' if bootstrap == CAMPAIGN else 'entities '}: coverage {coverage_rate:.1%}, "
-                  f"mean bias {synthetic_bias:+.2f} (true 20.00; {held:.1f} held-out units)")
+    if args.replications > 0:  # 0: the simulator part only
+        print(f"coverage of 90% intervals, synthetic panel, {args.replications} replications each (target 85-95%):")
+        for n, share in ((200, 0.1), (100, 0.2), (60, 0.5), (30, 0.1)):
+            coverage_rate, synthetic_bias = coverage(args.replications, n, share)
+            print(f"  {n:>4} entities, share {share:.0%}: coverage {coverage_rate:.1%}, mean bias {synthetic_bias:+.2f} "
+                  f"(true effect 20.00 per entity and day)")
+        print(f"clustered synthetic panel (campaigns of 3-6 entities, a campaign-wide shock, treated campaign-mates raise a "
+              f"held-out entity's surplus by up to {CLUSTER_SPILL:.0f}/day), {args.replications} replications each:")
+        for clusters, share in ((100, 0.1), (40, 0.5), (30, 0.1)):
+            for unit, bootstrap in ((ENTITY, ENTITY), (CAMPAIGN, ENTITY), (CAMPAIGN, CAMPAIGN)):
+                coverage_rate, synthetic_bias, held = clustered_coverage(args.replications, clusters, share, unit, bootstrap)
+                print(f"  {clusters:>4} campaigns, share {share:.0%}, drawn per {unit:<8}, bootstrap over "
+                      f"{'campaigns' if bootstrap == CAMPAIGN else 'entities '}: coverage {coverage_rate:.1%}, "
+                      f"mean bias {synthetic_bias:+.2f} (true 20.00; {held:.1f} held-out units)")
     right, right_clear, median_days = copy_tests(1000)
     print(f"copy tests (1,000 simulated, daily looks, bound |z| >= 2.8, at most 28 days): kept the truly better "
           f"ad in {right:.1%} ({right_clear:.1%} where the true CTRs differ by >= 10%; target >= 90%), "
