@@ -19,6 +19,10 @@ from policies.base import Proposal
 TREATED = "treated"
 HELD_OUT = "held_out"
 ARMS = (TREATED, HELD_OUT)
+# the unit of randomization: each entity draws its own arm, or a campaign draws one arm for all its entities
+ENTITY = "entity"
+CAMPAIGN = "campaign"
+UNITS = (ENTITY, CAMPAIGN)
 # policies whose proposals guard spend, whatever their kind
 SPEND_GUARD_POLICIES = frozenset({"anomalies"})
 
@@ -33,9 +37,12 @@ class Draw:
     arm: str
 
 
-def draw_seed(base_seed: int, account_id: str, entity_id: str, kind: str, drawn_at: str) -> int:
-    """A 63-bit seed from the configured base seed and what identifies the draw."""
-    material = f"{base_seed}:{account_id}:{entity_id}:{kind}:{drawn_at}".encode()
+def draw_seed(base_seed: int, account_id: str, entity_id: str, kind: str, drawn_at: str, unit: str = ENTITY) -> int:
+    """A 63-bit seed from the configured base seed and what identifies the draw: for a campaign's draw,
+    `entity_id` is the campaign's id (and the unit is part of the material, so a campaign's draw
+    never coincides with an entity draw of the same id)."""
+    prefix = "" if unit == ENTITY else f"{unit}:"
+    material = f"{base_seed}:{account_id}:{prefix}{entity_id}:{kind}:{drawn_at}".encode()
     return int.from_bytes(hashlib.sha256(material).digest()[:8], "big") >> 1
 
 

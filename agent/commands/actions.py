@@ -91,17 +91,24 @@ def actions_list(status: str | None, as_json: bool, config_path: Path) -> None:
         click.echo(json.dumps([action_as_dict(a) for a in actions], indent=2, default=str))
         return
     table = Table(title=f"actions ({status or 'all'})")
-    held = status == "held_out"  # with the draw: arm, seed and the end of the horizon
+    held = status == "held_out"  # with the draw: arm, unit drawn, seed and the end of the horizon
     for column in ("id", "account", "entity", "kind", "state", "dry-run", "rationale",
-                   *(("arm", "draw seed", "horizon ends") if held else ())):
+                   *(("arm", "unit", "draw seed", "horizon ends") if held else ())):
         table.add_column(column)
     for a in actions:
         draw = action_as_dict(a)["experiment"] or {}
         table.add_row(str(a["id"]), a["account_id"], _short(a["entity_name"], 40), a["kind"], a["state"],
                       "yes" if a["dry_run"] else "", _short(a["rationale"], 90 if not held else 50),
-                      *((str(draw.get("arm", "")), str(draw.get("draw_seed", "")),
+                      *((str(draw.get("arm", "")), _unit_text(draw), str(draw.get("draw_seed", "")),
                          str(draw.get("horizon_end", ""))[:16]) if held else ()))
     console_for().print(table)
+
+
+def _unit_text(draw: dict[str, Any]) -> str:
+    """What drew the arm: the entity itself, or its campaign (named)."""
+    if draw.get("unit") == "campaign":
+        return f"campaign {draw.get('cluster_id')}"
+    return "entity" if draw else ""
 
 
 @actions_group.command("show")

@@ -42,10 +42,15 @@ class Experiment(ExperimentsBase):
     drawn_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     horizon_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     measure_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # horizon + conversion lag
+    # the unit of randomization: "entity", or "campaign" (the arm is the campaign's `cluster_id` draw,
+    # shared by every entity of the campaign proposed during its horizon)
+    unit: Mapped[str] = mapped_column(String(16), default="entity", server_default="entity")
+    cluster_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     estimate: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     estimated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    __table_args__ = (Index("ix_experiments_pair", "account_id", "entity_id", "kind"),)
+    __table_args__ = (Index("ix_experiments_pair", "account_id", "entity_id", "kind"),
+                      Index("ix_experiments_cluster", "account_id", "cluster_id", "kind"))
 
 
 class CopyTest(ExperimentsBase):

@@ -2,8 +2,11 @@
 
 Pre-period: the horizon's length of account-local days before the day of the draw. Post-period:
 the horizon from the day of the draw. A day without a row counts as zero (a paused ad set reports
-nothing); a campaign's figures are its ad sets' (metrics are stored per ad set and ad). Only experiments past their horizon plus the conversion lag (`measure_after`) are read:
-their late conversions are in.
+nothing); a campaign's figures are its ad sets' (metrics are stored per ad set and ad). An entity
+that took its campaign's arm after the draw is measured from the day it joined to the end of the
+campaign's horizon (and as many days before). Only experiments past their horizon plus the
+conversion lag (`measure_after`) are read: their late conversions are in. Entities drawn with their
+campaign carry it as their cluster (the bootstrap resamples campaigns).
 """
 
 from __future__ import annotations
@@ -51,8 +54,10 @@ def measured_outcomes(connection: Connection, experiments: Sequence[Mapping[str,
             children = [e.entity_id for e in load_entities(connection, row["account_id"]).values()
                         if e.parent_id == row["entity_id"] and e.level == "ad_set"]
             rows = [r for child in children for r in daily.get(child, [])]
+        cluster = row.get("cluster_id") if row.get("unit") == "campaign" else None
         outcomes.append(EntityOutcome(
             entity_id=f"{row['account_id']}/{row['entity_id']}", kind=row["kind"], arm=row["arm"],
+            cluster=f"{row['account_id']}/{cluster}" if cluster else None,
             pre=_totals(rows, pre_start, drawn - timedelta(days=1), rate),
             post=_totals(rows, drawn, post_end, rate)))
     return outcomes

@@ -27,7 +27,8 @@ from connectors.records import quantize_money
 from policies.impact import METRICS, KindEffect, estimate_effects
 
 CONFIDENCE = 0.9
-FEW_HELD_OUT = 10  # below this the bootstrap interval tends to be too narrow (docs/experiments.md)
+FEW_HELD_OUT = 10  # held-out units (entities, or campaigns drawn whole) below which the interval tends to be too
+# narrow (docs/experiments.md)
 
 
 @dataclass(frozen=True)
@@ -104,9 +105,10 @@ def _kind_json(effect: KindEffect, report: ImpactReport) -> dict[str, Any]:
     currency = report.currency
     return {
         "kind": effect.kind, "n_treated": effect.n_treated, "n_held_out": effect.n_held_out,
+        "n_treated_clusters": effect.n_treated_clusters, "n_held_out_clusters": effect.n_held_out_clusters,
         "effect_per_month": _money(effect.effect_per_month, currency), "low": _money(effect.low, currency),
         "high": _money(effect.high, currency), "metric": "surplus", "harmful": effect.harmful,
-        "few_held_out": effect.n_held_out < FEW_HELD_OUT,
+        "few_held_out": effect.n_held_out_clusters < FEW_HELD_OUT,
         "other_metrics": {metric: {"effect_per_month": _rounded(kinds[effect.kind].effect_per_month),
                                    "low": _rounded(kinds[effect.kind].low), "high": _rounded(kinds[effect.kind].high)}
                           for metric, kinds in report.other.items() if effect.kind in kinds},
@@ -143,13 +145,20 @@ def impact_json(reports: list[ImpactReport], fallback_currency: str) -> dict[str
     return body
 
 
+def _counts_text(effect: KindEffect) -> str:
+    counts = f"{effect.n_treated} treated, {effect.n_held_out} held out"
+    if (effect.n_treated_clusters, effect.n_held_out_clusters) != (effect.n_treated, effect.n_held_out):
+        counts += f" (units drawn: {effect.n_treated_clusters} treated, {effect.n_held_out_clusters} held out)"
+    return counts
+
+
 def _interval_text(effect: KindEffect, currency: str) -> str:
     if effect.effect_per_month is None:
-        return f"not enough entities yet ({effect.n_treated} treated, {effect.n_held_out} held out; 2 each needed)"
-    caveat = "; few held out: the interval is likely too narrow" if effect.n_held_out < FEW_HELD_OUT else ""
+        return f"not enough units yet ({_counts_text(effect)}; 2 units each needed)"
+    caveat = "; few held out: the interval is likely too narrow" if effect.n_held_out_clusters < FEW_HELD_OUT else ""
     return (f"{_money(effect.effect_per_month, currency)} {currency}/month "
             f"({CONFIDENCE:.0%} interval {_money(effect.low, currency)} to {_money(effect.high, currency)}; "
-            f"{effect.n_treated} treated, {effect.n_held_out} held out{caveat})")
+            f"{_counts_text(effect)}{caveat})")
 
 
 def render_text(reports: list[ImpactReport]) -> str:

@@ -3,12 +3,17 @@ the copy tests' stopping rule."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from policies.copy_test import CopyTestSettings
+from policies.holdout import CAMPAIGN, ENTITY
 from policies.settings import StrictModel
 
 DEFAULT_SHARES = {"pause": 0.1, "set_budget": 0.1, "exclude_audience": 0.1, "add_negative_keywords": 0.1}
+# budget raises spill onto the other ad sets of their campaign (docs/experiments.md): their arm is the campaign's
+DEFAULT_UNITS: dict[str, Literal["entity", "campaign"]] = {"set_budget": "campaign"}
 
 
 class CopyTestConfig(StrictModel):
@@ -44,6 +49,11 @@ class ExperimentSettings(StrictModel):
         default_factory=lambda: dict(DEFAULT_SHARES),
         description="per action kind, the share of first proposals on an entity held out (0 = never); "
                     "proposals that guard spend (runaway pauses, pacing over the cap) are never held out")
+    holdout_unit: dict[str, Literal["entity", "campaign"]] = Field(
+        default_factory=lambda: dict(DEFAULT_UNITS),
+        description="per action kind, the unit of randomization: `entity` (each entity draws its arm) or "
+                    "`campaign` (one draw per campaign and kind; every entity of the campaign takes its arm); "
+                    "a kind not listed is drawn per entity")
     horizon_days: int = Field(default=14, ge=1, le=120, description="days the arm holds and the effect is measured")
     conversion_lag_days: int = Field(
         default=7, ge=0, le=90, description="days added to the horizon before the estimate, for late conversions")
@@ -61,3 +71,6 @@ class ExperimentSettings(StrictModel):
 
     def share_for(self, kind: str) -> float:
         return self.holdout_share.get(kind, 0.0)
+
+    def unit_for(self, kind: str) -> str:
+        return CAMPAIGN if self.holdout_unit.get(kind) == CAMPAIGN else ENTITY

@@ -371,6 +371,23 @@ def load_search_terms(connection: Connection, account_id: str, start: date, end:
     ]
 
 
+def campaign_of(connection: Connection, account_id: str, entity_id: str) -> str | None:
+    """The stored campaign an entity belongs to (the entity itself if it is a campaign; an ad's through
+    its ad set), or None if the entity or a parent is not stored."""
+    current: str | None = entity_id
+    for _ in range(4):  # campaign <- ad set <- ad (<- asset): never deeper
+        if current is None:
+            return None
+        row = connection.execute(select(EntityRecord.level, EntityRecord.parent_id).where(
+            EntityRecord.account_id == account_id, EntityRecord.entity_id == current)).one_or_none()
+        if row is None:
+            return None
+        if row.level == "campaign":
+            return current
+        current = row.parent_id
+    return None
+
+
 def ad_set_parents(connection: Connection) -> dict[tuple[str, str], str | None]:
     """Each stored ad set's campaign: (account id, ad set id) -> campaign id."""
     return {(row.account_id, row.entity_id): row.parent_id for row in connection.execute(
