@@ -10,13 +10,17 @@ with accounts big enough that Meta and LinkedIn page. From the fakes' own reques
 - Google writes: mutate requests per (account, service), target 1;
 - Meta writes: batch requests against ceil(changes / 50) per account, and calls per batch <= 50;
 - LinkedIn writes: one PARTIAL_UPDATE per change (it has no batch endpoint);
-- reach estimates per account per week, against 2 x its ad sets: an estimate is refreshed once a
-  week (on the account's own day) or when what it asks changes, so a week's requests are the cold
-  cycle's; a second cycle shows that unchanged definitions are not asked again. Beside it, in the
-  same run, the selection of before (every audience and every pair of audiences of two active ad
-  sets, all expiring after 7 days) counted on the same stored entities. Meta ad sets target one
-  market per campaign (`--markets`, as agencies split campaigns by country); LinkedIn's fake
-  reports no locations, so every pair there can overlap.
+- reach estimates per account per week, against 2 x its ad sets, in the cold week (the first pull
+  asks every estimate the policy can use) and in steady state: after the cold week the agent runs
+  one cycle a day for `--weeks` more weeks (the simulated world moves on, the agent acts on it) and
+  the steady figure is their weekly average. An estimate is reused while its definition is unchanged,
+  up to `reach_max_age_days` (28), each refreshed on a day picked by its definition's hash, so a
+  steady week asks the new and changed definitions and about a quarter of the rest. A second cycle
+  on the cold day shows that unchanged definitions are not asked again. Beside it, in the same run,
+  the selection of before (every audience and every pair of audiences of two active ad sets)
+  counted on the same stored entities. Meta ad sets target one market per campaign (`--markets`, as
+  agencies split campaigns by country); LinkedIn's fake reports one location for every campaign,
+  so every pair there can overlap.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import math
 import re
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +96,35 @@ def _selection_before(entities: list[Any]) -> int:
     return len(singles) + len(pairs)
 
 
-def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter[str]) -> None:
-    """Per platform: reach-estimate requests per account per week vs 2 x ad sets, now and before."""
+def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter[str],
+                  steady: list[Counter[str]]) -> None:
+    """Per platform: reach-estimate requests per account per week vs 2 x ad sets, in the cold week
+    and the steady weeks after it, and the selection of before on the same entities."""
     with h.engine.connect() as connection:
         for platform in ("meta", "linkedin"):
             accounts = [a.id for a in h.config.accounts if a.platform == platform]
             entities = {a: list(store.load_entities(connection, a).values()) for a in accounts}
             ad_sets = sum(1 for a in accounts for e in entities[a] if e.level == "ad_set")
+            active = sum(1 for a in accounts for e in entities[a] if e.level == "ad_set" and e.status == "ACTIVE")
             before = sum(_selection_before(entities[a]) for a in accounts)
             now = sum(len(reach_plan.wanted_keys(entities[a])) for a in accounts)
             if not ad_sets:
                 continue
+            per = len(accounts)
             report.add(Figure(f"{platform} reach estimates per week vs 2 x ad sets, before (same run)", before,
                               "req", limit=2 * ad_sets, target=1.0,
-                              note=f"{before / len(accounts):.0f} per account of {ad_sets / len(accounts):.0f} ad sets"))
-            report.add(Figure(f"{platform} reach estimates per week vs 2 x ad sets, now", cold[platform], "req",
+                              note=f"{before / per:.0f} per account of {ad_sets / per:.0f} ad sets"))
+            report.add(Figure(f"{platform} reach estimates vs 2 x ad sets, cold week", cold[platform], "req",
                               limit=2 * ad_sets, target=1.0,
-                              note=f"{cold[platform] / len(accounts):.0f} per account; a second cycle "
+                              note=f"{cold[platform] / per:.0f} per account; a second cycle the first day "
                                    f"asked {again[platform]}"))
+            if steady:
+                weekly = [week[platform] for week in steady]
+                average = sum(weekly) / len(weekly)
+                report.add(Figure(f"{platform} reach estimates vs 2 x ad sets, steady week (average of "
+                                  f"{len(steady)})", round(average, 1), "req", limit=2 * ad_sets, target=1.0,
+                                  note=f"{average / per:.1f} per account; weeks: {', '.join(map(str, weekly))}; "
+                                       f"{active / per:.0f} of {ad_sets / per:.0f} ad sets active at the end"))
             report.add(Figure(f"{platform}   selection now on the same entities as before", now, "req",
                               limit=2 * ad_sets, target=1.0, note=f"vs {before} before: x{before / max(now, 1):.1f} fewer"))
 
@@ -166,6 +182,8 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--ads-per-ad-set", type=int, default=3)
     parser.add_argument("--markets", nargs="+", default=["DE", "AT", "CH", "FR", "NL"],
                         help="countries of Meta's campaigns, one per campaign in turn (one: a single market)")
+    parser.add_argument("--weeks", type=int, default=8,
+                        help="steady weeks after the cold week, one cycle a day (0: the cold week's first day only)")
     args = parser.parse_args(argv)
     size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
     report = Report(f"request economy: one cycle over {args.accounts} accounts of "
@@ -180,7 +198,24 @@ def main(argv: list[str] | None = None) -> Report:
             print(f"    error: {error}")
         economy(report, h)
         run_once(h)  # the same day again: nothing has changed, nothing is asked again
-        reach_economy(report, h, cold, _reach_requests(h) - cold)
+        again = _reach_requests(h) - cold
+        weeks: list[Counter[str]] = []
+        if args.weeks:
+            seen = _reach_requests(h)
+            week = Counter(seen)  # the cold week: the first day's requests and the six days after it
+            for day in range(1, 7 * (args.weeks + 1)):
+                h.clock.advance(timedelta(days=1))
+                run_once(h)
+                total = _reach_requests(h)
+                week.update(total - seen)
+                seen = total
+                if day % 7 == 6:
+                    weeks.append(week)
+                    week = Counter()
+            print(f"    reach estimates per week (meta, linkedin): "
+                  f"{[(w['meta'], w['linkedin']) for w in weeks]}", flush=True)
+            cold = weeks.pop(0)
+        reach_economy(report, h, cold, again, weeks)
     report.print()
     return report
 

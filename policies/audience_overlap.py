@@ -54,10 +54,19 @@ def _disjoint(first: Entity, second: Entity, key: str) -> bool:
     return bool(ours) and bool(theirs) and not {str(v) for v in ours} & {str(v) for v in theirs}
 
 
+def _one_value_disjoint(first: Entity, second: Entity) -> bool:
+    """Both ad sets restrict a dimension on which a person has exactly one value (`one_value_targeting`:
+    Meta's gender, LinkedIn's age range and gender) to values they do not share."""
+    ours, theirs = first.attributes.get("one_value_targeting") or {}, second.attributes.get("one_value_targeting") or {}
+    return any(ours[key] and theirs[key] and not {str(v) for v in ours[key]} & {str(v) for v in theirs[key]}
+               for key in set(ours) & set(theirs))
+
+
 def targeting_can_overlap(first: Entity, second: Entity) -> bool:
-    """False when no person can be reached by both ad sets: disjoint countries or age ranges.
-    Targeting the platform did not report (no `countries`, no ages) can overlap."""
-    if _disjoint(first, second, "countries"):
+    """False when no person can be reached by both ad sets: disjoint countries, age ranges, or values
+    of a dimension a person has one value of (gender, LinkedIn's age range). Targeting the platform
+    did not report (no `countries`, no ages) can overlap."""
+    if _disjoint(first, second, "countries") or _one_value_disjoint(first, second):
         return False
     ages = [entity.attributes.get(key) for entity in (first, second) for key in ("age_min", "age_max")]
     if all(age is not None for age in ages):

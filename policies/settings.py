@@ -279,6 +279,11 @@ class AudienceOverlapSettings(StrictModel):
     min_roas_gap: float = Field(
         default=0.1, ge=0, description="The stronger must beat the weaker's ROAS by this fraction to decide.",
     )
+    reach_max_age_days: int = Field(
+        default=28, ge=1, le=90,
+        description="An unchanged reach estimate is reused up to this many days (audience sizes drift slowly); "
+                    "each is refreshed on a day of its own within that span, so refreshes are spread out.",
+    )
 
 
 class SegmentExclusionsSettings(StrictModel):

@@ -86,7 +86,7 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
             if isinstance(connector, SizedAudiences) and connector.audience_size_is_reach() else []
         wanted = reach_plan.wanted_keys(entities, competing, sized)
         definitions = reach_plan.definitions(wanted, entities, stored_audiences if audiences is None else audiences)
-        ask = reach_plan.keys_to_ask(account.id, today, definitions, known_reach)
+        ask = reach_plan.keys_to_ask(today, definitions, known_reach, overlap.reach_max_age_days)
         reach = _reach_estimates(connector, account.id, ask, pool, optional)
     finally:  # nothing of this account's is left running once it has failed or finished
         wait(rest)
