@@ -30,7 +30,9 @@ import json
 import math
 import re
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +42,16 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.clock import local_today
+from agent.config import parse_config
 from agent.cycle import reach_plan
+from agent.decisions.snapshots import load_snapshot
 from agent.storage import store
+from agent.storage.window_spend import ad_set_spend
 from bench.common import Figure, Report
 from bench.cycle import Harness, WorldSize, harness, run_once
+from bench.cycle_world import TOKENS, config_dict
+from policies.audience_overlap import propose_audience_exclusions
 
 # Report types read again by the drift check (`connector.entities`), per platform.
 ENTITY_READS = {
@@ -96,10 +104,42 @@ def _selection_before(entities: list[Any]) -> int:
     return len(singles) + len(pairs)
 
 
+def _competing(connection: Any, h: Harness, account_id: str) -> dict[str, Decimal]:
+    """The pull's competing ad sets with their window spend, from the store (the whole window is stored)."""
+    settings = h.config.policy_settings(h.config.account(account_id)).audience_overlap
+    today = h.clock.now().date()
+    start, end = reach_plan.spend_window(today, settings)
+    return reach_plan.competing_ad_sets(today, settings, ad_set_spend(connection, account_id, start, end),
+                                        end + timedelta(days=1), [])
+
+
+def findings(h: Harness, account_id: str) -> tuple[set[tuple[str, str]], set[tuple[str, str]], int]:
+    """The overlap policy's exclusions on the account as the agent has it (the estimates its pulls
+    kept), and with every estimate of before (every audience, every pair of audiences of two active
+    ad sets) asked fresh now; and the number of those extra requests (not counted in the weeks)."""
+    account = h.config.account(account_id)
+    settings = h.config.policy_settings(account).audience_overlap
+    snapshot = load_snapshot(h.engine, account, local_today(h.clock, account.timezone), h.clock)
+    connector = h.connectors[account.platform]
+    targeted = [tuple(str(a) for a in e.attributes.get("audience_ids", ()))
+                for e in snapshot.entities.values() if e.level == "ad_set" and e.status == "ACTIVE"]
+    keys = {frozenset((a,)) for ids in targeted for a in ids}
+    keys |= {frozenset((a, b)) for i, first in enumerate(targeted) for second in targeted[i + 1:]
+             for a in first for b in second if a != b}
+    fresh = {key: connector.estimate_reach(account_id, sorted(key)) for key in sorted(keys, key=sorted)}
+    everything = replace(snapshot, reach_estimates={k: v for k, v in fresh.items() if v is not None})
+
+    def found(of: Any) -> set[tuple[str, str]]:
+        return {(p.entity_id, str(p.change["to"]["excluded_audience_id"]))
+                for p in propose_audience_exclusions(of, settings)}
+    return found(snapshot), found(everything), len(keys)
+
+
 def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter[str],
                   steady: list[Counter[str]]) -> None:
     """Per platform: reach-estimate requests per account per week vs 2 x ad sets, in the cold week
-    and the steady weeks after it, and the selection of before on the same entities."""
+    and the steady weeks after it, the selection of before on the same entities, and whether the
+    policy finds the same with the economy's estimates as with every estimate asked fresh."""
     with h.engine.connect() as connection:
         for platform in ("meta", "linkedin"):
             accounts = [a.id for a in h.config.accounts if a.platform == platform]
@@ -107,7 +147,10 @@ def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter
             ad_sets = sum(1 for a in accounts for e in entities[a] if e.level == "ad_set")
             active = sum(1 for a in accounts for e in entities[a] if e.level == "ad_set" and e.status == "ACTIVE")
             before = sum(_selection_before(entities[a]) for a in accounts)
-            now = sum(len(reach_plan.wanted_keys(entities[a])) for a in accounts)
+            max_partners = {a: h.config.policy_settings(h.config.account(a)).audience_overlap.max_partners_per_ad_set
+                            for a in accounts}
+            now = sum(len(reach_plan.wanted_keys(entities[a], _competing(connection, h, a), (), max_partners[a]))
+                      for a in accounts)
             if not ad_sets:
                 continue
             per = len(accounts)
@@ -127,6 +170,16 @@ def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter
                                        f"{active / per:.0f} of {ad_sets / per:.0f} ad sets active at the end"))
             report.add(Figure(f"{platform}   selection now on the same entities as before", now, "req",
                               limit=2 * ad_sets, target=1.0, note=f"vs {before} before: x{before / max(now, 1):.1f} fewer"))
+            kept: set[tuple[str, str]] = set()
+            full: set[tuple[str, str]] = set()
+            for account_id in accounts:
+                ours, everything, _asked = findings(h, account_id)
+                kept |= {(account_id, *f) for f in ours}
+                full |= {(account_id, *f) for f in everything}
+            report.add(Figure(f"{platform}   overlap exclusions found with the economy's estimates, of those "
+                              f"found with every estimate fresh", len(kept & full), "", limit=len(full) or None,
+                              target=1.0, better=">=",
+                              note=f"{len(kept - full)} found only with the economy's (older) estimates"))
 
 
 def economy(report: Report, h: Harness) -> None:
@@ -182,6 +235,9 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--ads-per-ad-set", type=int, default=3)
     parser.add_argument("--markets", nargs="+", default=["DE", "AT", "CH", "FR", "NL"],
                         help="countries of Meta's campaigns, one per campaign in turn (one: a single market)")
+    parser.add_argument("--max-partners", type=int, default=None,
+                        help="audience_overlap.max_partners_per_ad_set for every account (default: the setting's, 4; "
+                             "0: every pair)")
     parser.add_argument("--weeks", type=int, default=8,
                         help="steady weeks after the cold week, one cycle a day (0: the cold week's first day only)")
     args = parser.parse_args(argv)
@@ -190,6 +246,10 @@ def main(argv: list[str] | None = None) -> Report:
                     f"{args.campaigns}x{args.ad_sets_per_campaign}x{args.ads_per_ad_set}")
     with harness(size, latency=0.0, concurrency=4) as h:
         h.servers["meta"].markets = tuple(args.markets)
+        if args.max_partners is not None:
+            raw = config_dict(h.config.database_url.get_secret_value(), h.specs, size, 4)
+            raw["defaults"]["policies"] = {"audience_overlap": {"max_partners_per_ad_set": args.max_partners}}
+            h.config = parse_config(raw, environ=TOKENS)
         run = run_once(h)
         cold = _reach_requests(h)
         print(f"    accounts {run.summary.accounts} (failed {run.summary.accounts_failed}), "
@@ -210,6 +270,8 @@ def main(argv: list[str] | None = None) -> Report:
                 week.update(total - seen)
                 seen = total
                 if day % 7 == 6:
+                    print(f"    week {len(weeks)}: reach estimates meta {week['meta']}, linkedin {week['linkedin']}",
+                          flush=True)
                     weeks.append(week)
                     week = Counter()
             print(f"    reach estimates per week (meta, linkedin): "

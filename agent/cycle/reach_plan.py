@@ -6,6 +6,10 @@ with their square, and their refreshes are spread over the days.
 - Only ad sets the policy compares at all: an ad set whose spend over the policy's window is under
   `min_spend` never competes, so its pairs are not estimated (`competing_ad_sets`, from the stored
   days before the pull window and the rows just read).
+- At most `max_partners_per_ad_set` partners per ad set (4 by default): those it can overlap with
+  that spend the most over the window. Where targeting does not split ad sets apart (LinkedIn
+  without a geo hierarchy, one market on Meta), the pairs then grow with ad sets, not their square;
+  two low spenders are not compared with each other (the trade-off, measured in bench/requests.py).
 - Single audiences are asked only when they belong to such a pair, and not when the platform's
   audience read already gives their size for the same location as its estimates (LinkedIn: both
   count the segment's members without a location; Meta's estimates are per country, its audience
@@ -52,16 +56,16 @@ def spend_window(today: date, settings: AudienceOverlapSettings) -> tuple[date, 
 
 
 def competing_ad_sets(today: date, settings: AudienceOverlapSettings, earlier: Mapping[str, Decimal],
-                      pulled_from: date, rows: Iterable[MetricRow]) -> set[str]:
-    """Ad sets whose spend over the policy's window reaches `min_spend`: `earlier` is the stored spend
-    of the window's days before `pulled_from`, `rows` the days read from `pulled_from` on."""
+                      pulled_from: date, rows: Iterable[MetricRow]) -> dict[str, Decimal]:
+    """Ad sets whose spend over the policy's window reaches `min_spend`, with that spend: `earlier` is
+    the stored spend of the window's days before `pulled_from`, `rows` the days read from `pulled_from` on."""
     start, end = spend_window(today, settings)
     spend = dict(earlier)
     first = max(start, pulled_from)
     for row in rows:
         if row.level == "ad_set" and first <= row.day <= end:
             spend[row.entity_id] = spend.get(row.entity_id, Decimal(0)) + row.spend
-    return {ad_set for ad_set, total in spend.items() if spends_enough(total, settings)}
+    return {ad_set: total for ad_set, total in spend.items() if spends_enough(total, settings)}
 
 
 def stored_days_before(today: date, settings: AudienceOverlapSettings, pulled_from: date) -> tuple[date, date] | None:
@@ -71,11 +75,12 @@ def stored_days_before(today: date, settings: AudienceOverlapSettings, pulled_fr
     return (start, last) if start <= last else None
 
 
-def wanted_keys(entities: Sequence[Entity], competing: Collection[str] | None = None,
-                sized: Collection[str] = ()) -> list[frozenset[str]]:
-    """The pairs that can overlap among `competing` ad sets (all when None), and each audience in one
-    of them whose size is not already known from the audience read (`sized`), in a stable order."""
-    pairs = overlap_pairs(entities, competing)
+def wanted_keys(entities: Sequence[Entity], competing: Collection[str] | Mapping[str, Decimal] | None = None,
+                sized: Collection[str] = (), max_partners: int = 0) -> list[frozenset[str]]:
+    """The pairs that can overlap among `competing` ad sets (all when None; with their window spend,
+    each paired with its `max_partners` top spenders), and each audience in one of them whose size is
+    not already known from the audience read (`sized`), in a stable order."""
+    pairs = overlap_pairs(entities, competing, max_partners)
     singles = sorted({a for pair in pairs for a in pair} - set(sized))
     return [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
 

@@ -137,7 +137,7 @@ def test_ad_sets_under_the_policys_min_spend_are_not_estimated() -> None:
     rows = [_spend_row("c1-s0", pulled_from, "15"), _spend_row("c1-s2", pulled_from, "49"),
             _spend_row("c1-s2", MONDAY - timedelta(days=30), "500")]  # outside the window: not counted
     competing = reach_plan.competing_ad_sets(MONDAY, settings, earlier, pulled_from, rows)
-    assert competing == {"c1-s0", "c1-s1"}
+    assert competing == {"c1-s0": Decimal("55"), "c1-s1": Decimal("60")}
     assert reach_plan.wanted_keys(entities, competing) == [
         frozenset({"c1-aud0"}), frozenset({"c1-aud1"}), frozenset({"c1-aud0", "c1-aud1"})]
     assert reach_plan.wanted_keys(entities, set()) == []
