@@ -151,3 +151,20 @@ def test_singles_whose_size_the_audience_read_gives_are_not_estimated() -> None:
     assert frozenset({"c1-aud1"}) in keys
     assert not {frozenset({"c1-aud0"}), frozenset({"c1-aud2"})} & set(keys)
     assert sum(1 for key in keys if len(key) == 2) == 3  # every pair is still asked
+
+
+def test_with_a_partner_cap_each_ad_set_is_paired_with_the_top_spenders_only() -> None:
+    entities = _campaign("DE", 1, 10)  # one market: every pair can overlap
+    spend = {f"c1-s{n}": Decimal(100 + 10 * n) for n in range(10)}  # c1-s9 spends the most
+    every = overlap_pairs(entities, spend)
+    capped = overlap_pairs(entities, spend, max_partners=2)
+    assert len(every) == 45 and len(capped) == 2 * 8 + 1  # linear: the two top spenders with each other and all
+    assert all({"c1-aud9", "c1-aud8"} & key for key in capped)
+    assert frozenset({"c1-aud0", "c1-aud1"}) not in capped  # two low spenders are not compared
+    assert overlap_pairs(entities, set(spend), max_partners=2) == every  # no spend known: no cap
+
+    def asked(ad_sets: int) -> int:
+        spends = {f"c1-s{n}": Decimal(n + 50) for n in range(ad_sets)}
+        return len(reach_plan.wanted_keys(_campaign("DE", 1, ad_sets), spends, max_partners=4))
+
+    assert asked(20) == 20 + 4 * 16 + 6 and asked(40) == 40 + 4 * 36 + 6  # (partners + 1) per ad set at most
