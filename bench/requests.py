@@ -170,8 +170,8 @@ def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter
                                        f"{active / per:.0f} of {ad_sets / per:.0f} ad sets active at the end"))
             report.add(Figure(f"{platform}   selection now on the same entities as before", now, "req",
                               limit=2 * ad_sets, target=1.0, note=f"vs {before} before: x{before / max(now, 1):.1f} fewer"))
-            kept: set[tuple[str, str]] = set()
-            full: set[tuple[str, str]] = set()
+            kept: set[tuple[str, str, str]] = set()
+            full: set[tuple[str, str, str]] = set()
             for account_id in accounts:
                 ours, everything, _asked = findings(h, account_id)
                 kept |= {(account_id, *f) for f in ours}
@@ -240,6 +240,10 @@ def main(argv: list[str] | None = None) -> Report:
                              "0: every pair)")
     parser.add_argument("--weeks", type=int, default=8,
                         help="steady weeks after the cold week, one cycle a day (0: the cold week's first day only)")
+    parser.add_argument("--every-days", type=int, default=1, choices=range(1, 8), metavar="1..7",
+                        help="a cycle every this many days instead of daily (a week's requests are then the same "
+                             "except a definition that changes and changes back between two cycles, or a "
+                             "partner choice that churns and returns: they are asked once instead of twice)")
     args = parser.parse_args(argv)
     size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
     report = Report(f"request economy: one cycle over {args.accounts} accounts of "
@@ -265,7 +269,8 @@ def main(argv: list[str] | None = None) -> Report:
             week = Counter(seen)  # the cold week: the first day's requests and the six days after it
             for day in range(1, 7 * (args.weeks + 1)):
                 h.clock.advance(timedelta(days=1))
-                run_once(h)
+                if (day + 1) % args.every_days == 0 or day % 7 == 6:  # and on the last day of each week
+                    run_once(h)
                 total = _reach_requests(h)
                 week.update(total - seen)
                 seen = total
