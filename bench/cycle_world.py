@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -47,6 +47,7 @@ from connectors.records import (
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
+from connectors.simulator.segments import Exclusions
 from connectors.simulator.world import SimAccountSpec
 from tests.fakes.google_ads_server import FakeGoogleAds
 from tests.fakes.linkedin_server import FakeLinkedIn
@@ -437,6 +438,20 @@ class WorldPerAccount:
 
     def audiences(self, account_id: str) -> Sequence[Audience]:
         return self._one(account_id).audiences(account_id)
+
+    def local_today(self, account_id: str) -> date:
+        return self._one(account_id).local_today(account_id)
+
+    def intraday_metrics(self, account_id: str, day: date) -> Iterable[MetricRow]:
+        return self._one(account_id).intraday_metrics(account_id, day)
+
+    def segment_exclusions(self) -> Exclusions:
+        """Every account's exclusions (ad set ids are unique across the accounts' worlds)."""
+        each = [simulator.segment_exclusions() for simulator in self._by_account.values()]
+
+        def excluded(ad_set_id: str, dimension: str, day: date) -> Collection[str]:
+            return next((found for one in each if (found := one(ad_set_id, dimension, day))), frozenset())
+        return excluded
 
     def estimate_reach(self, account_id: str, audience_ids: Sequence[str]) -> int:
         return self._one(account_id).estimate_reach(account_id, audience_ids)

@@ -13,7 +13,7 @@ audience the weaker ad set already excludes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -54,10 +54,19 @@ def _disjoint(first: Entity, second: Entity, key: str) -> bool:
     return bool(ours) and bool(theirs) and not {str(v) for v in ours} & {str(v) for v in theirs}
 
 
+def _one_value_disjoint(first: Entity, second: Entity) -> bool:
+    """Both ad sets restrict a dimension on which a person has exactly one value (`one_value_targeting`:
+    Meta's gender, LinkedIn's age range and gender) to values they do not share."""
+    ours, theirs = first.attributes.get("one_value_targeting") or {}, second.attributes.get("one_value_targeting") or {}
+    return any(ours[key] and theirs[key] and not {str(v) for v in ours[key]} & {str(v) for v in theirs[key]}
+               for key in set(ours) & set(theirs))
+
+
 def targeting_can_overlap(first: Entity, second: Entity) -> bool:
-    """False when no person can be reached by both ad sets: disjoint countries or age ranges.
-    Targeting the platform did not report (no `countries`, no ages) can overlap."""
-    if _disjoint(first, second, "countries"):
+    """False when no person can be reached by both ad sets: disjoint countries, age ranges, or values
+    of a dimension a person has one value of (gender, LinkedIn's age range). Targeting the platform
+    did not report (no `countries`, no ages) can overlap."""
+    if _disjoint(first, second, "countries") or _one_value_disjoint(first, second):
         return False
     ages = [entity.attributes.get(key) for entity in (first, second) for key in ("age_min", "age_max")]
     if all(age is not None for age in ages):
@@ -76,26 +85,41 @@ def pair_can_matter(first: Entity, second: Entity, own: str, other: str) -> bool
     return own not in _audiences(second, "audience_ids") or other not in _audiences(first, "audience_ids")
 
 
-def overlap_pairs(entities: Iterable[Entity], competing: Collection[str] | None = None) -> set[frozenset[str]]:
+def overlap_pairs(entities: Iterable[Entity], competing: Collection[str] | Mapping[str, Decimal] | None = None,
+                  max_partners: int = 0) -> set[frozenset[str]]:
     """The audience pairs whose reach estimate the policy can use: audiences of two different active
     ad sets (in active campaigns) whose targeting can overlap. Linear in ad sets when targeting is
     split by market or age; at worst every pair, as before. `competing`, when given, are the ad sets
-    the policy compares at all (window spend at least `min_spend`): the others are left out."""
+    the policy compares at all (window spend at least `min_spend`): the others are left out. With
+    `max_partners` and `competing` as each ad set's window spend, an ad set is paired only with the
+    `max_partners` ad sets it can overlap with that spend the most (and with those that chose it):
+    linear in ad sets whatever the targeting."""
     by_id = {e.entity_id: e for e in entities}
     ad_sets = sorted((e for e in by_id.values() if e.level == "ad_set" and e.status == "ACTIVE"
                       and e.attributes.get("audience_ids")
                       and (competing is None or e.entity_id in competing)
                       and (e.parent_id not in by_id or by_id[str(e.parent_id)].status == "ACTIVE")),
                      key=lambda e: e.entity_id)
-    pairs: set[frozenset[str]] = set()
+    candidates: dict[tuple[str, str], set[frozenset[str]]] = {}
     for i, first in enumerate(ad_sets):
         for second in ad_sets[i + 1:]:
             if not targeting_can_overlap(first, second):
                 continue
-            pairs.update(frozenset((own, other))
-                         for own in _audiences(first, "audience_ids") for other in _audiences(second, "audience_ids")
-                         if pair_can_matter(first, second, own, other))
-    return pairs
+            found = {frozenset((own, other))
+                     for own in _audiences(first, "audience_ids") for other in _audiences(second, "audience_ids")
+                     if pair_can_matter(first, second, own, other)}
+            if found:
+                candidates[(first.entity_id, second.entity_id)] = found
+    if max_partners > 0 and isinstance(competing, Mapping):
+        spend = competing
+        partners: dict[str, list[str]] = {}
+        for first_id, second_id in candidates:
+            partners.setdefault(first_id, []).append(second_id)
+            partners.setdefault(second_id, []).append(first_id)
+        chosen = {frozenset((ad_set, other)) for ad_set, others in partners.items()
+                  for other in sorted(others, key=lambda o: (-spend.get(o, Decimal(0)), o))[:max_partners]}
+        candidates = {key: found for key, found in candidates.items() if frozenset(key) in chosen}
+    return {pair for found in candidates.values() for pair in found}
 
 
 def spends_enough(window_spend: Decimal, settings: AudienceOverlapSettings) -> bool:

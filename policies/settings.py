@@ -279,6 +279,17 @@ class AudienceOverlapSettings(StrictModel):
     min_roas_gap: float = Field(
         default=0.1, ge=0, description="The stronger must beat the weaker's ROAS by this fraction to decide.",
     )
+    max_partners_per_ad_set: int = Field(
+        default=4, ge=0,
+        description="Reach estimates pair each competing ad set with at most this many others it can overlap "
+                    "with, those spending the most over the window (0: every pair). Fewer requests, at the cost "
+                    "of not comparing two low spenders with each other (docs/performance.md, sixth round).",
+    )
+    reach_max_age_days: int = Field(
+        default=28, ge=1, le=90,
+        description="An unchanged reach estimate is reused up to this many days (audience sizes drift slowly); "
+                    "each is refreshed on a day of its own within that span, so refreshes are spread out.",
+    )
 
 
 class SegmentExclusionsSettings(StrictModel):

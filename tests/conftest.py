@@ -94,6 +94,8 @@ LONG_ON_SQLITE = frozenset({
 LONG = frozenset({
     "tests/unit/test_bench_smoke.py::test_fault_injection_bench_runs_and_prints_its_table",
     "tests/unit/test_bench_smoke.py::test_benchmark_runs_and_prints_its_figures[cycle]",
+    "tests/integration/test_bench_cycle_workers.py::"
+    "test_the_workers_bench_runs_and_prints_its_figures_with_no_limit_violation",
 })
 
 

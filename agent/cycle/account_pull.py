@@ -81,12 +81,12 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
         entities = entities_read.result()
         audiences = optional.result("audiences", audiences_read)
         competing = reach_plan.competing_ad_sets(today, overlap, earlier_spend, start, metrics_read.result()) \
-            if overlap.enabled else set()
+            if overlap.enabled else {}
         sized = [a.audience_id for a in audiences or () if a.estimated_size > 0] \
             if isinstance(connector, SizedAudiences) and connector.audience_size_is_reach() else []
-        wanted = reach_plan.wanted_keys(entities, competing, sized)
+        wanted = reach_plan.wanted_keys(entities, competing, sized, overlap.max_partners_per_ad_set)
         definitions = reach_plan.definitions(wanted, entities, stored_audiences if audiences is None else audiences)
-        ask = reach_plan.keys_to_ask(account.id, today, definitions, known_reach)
+        ask = reach_plan.keys_to_ask(today, definitions, known_reach, overlap.reach_max_age_days)
         reach = _reach_estimates(connector, account.id, ask, pool, optional)
     finally:  # nothing of this account's is left running once it has failed or finished
         wait(rest)

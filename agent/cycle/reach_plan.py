@@ -1,20 +1,26 @@
 """Which reach estimates an account's pull asks for, so that their number grows with ad sets, not
-with their square, and their refreshes are spread over the week.
+with their square, and their refreshes are spread over the days.
 
 - Only pairs whose targeting can overlap (`policies.audience_overlap.overlap_pairs`): ad sets in
   different countries or age ranges, or one excluding the other's audience, never compete.
 - Only ad sets the policy compares at all: an ad set whose spend over the policy's window is under
   `min_spend` never competes, so its pairs are not estimated (`competing_ad_sets`, from the stored
   days before the pull window and the rows just read).
+- At most `max_partners_per_ad_set` partners per ad set (4 by default): those it can overlap with
+  that spend the most over the window. Where targeting does not split ad sets apart (LinkedIn
+  without a geo hierarchy, one market on Meta), the pairs then grow with ad sets, not their square;
+  two low spenders are not compared with each other (the trade-off, measured in bench/requests.py).
 - Single audiences are asked only when they belong to such a pair, and not when the platform's
   audience read already gives their size for the same location as its estimates (LinkedIn: both
   count the segment's members without a location; Meta's estimates are per country, its audience
   sizes are not).
-- An estimate is kept while what was asked is unchanged: its definition is a hash of the audiences
-  as the platform describes them (id, name) and the countries of the ad sets that target them.
-  A new or changed definition is asked at once.
-- An unchanged estimate is refreshed once per 7-day period, on the account's own day: a fixed
-  offset from a hash of its id, so an agency's accounts do not all expire on the same day.
+- An estimate is keyed by its definition: a hash of what it asks (the audiences as the platform
+  describes them, id and name, and the countries of the ad sets that target them). A new or
+  changed definition is asked at once; identical definitions of several ad sets are one estimate.
+- An unchanged estimate is reused up to `reach_max_age_days` (28 by default: audience sizes drift
+  slowly) and refreshed on a day of its own: its definition's hash picks the day within that span,
+  so an account's estimates, and an agency's, are refreshed a few each day, never all on one day.
+  In steady state a week asks the new and changed definitions and about 7 / max age of the rest.
 """
 
 from __future__ import annotations
@@ -31,17 +37,17 @@ from policies.audience_overlap import overlap_pairs, spends_enough
 from policies.roas_evidence import window_bounds
 from policies.settings import AudienceOverlapSettings
 
-REFRESH_DAYS = 7
+
+def refresh_offset(definition: str, max_age_days: int) -> int:
+    """The estimate's day within its refresh span (0 .. max_age_days - 1), from its definition's
+    hash: the same on every run and machine, spread evenly over the span."""
+    return int(hashlib.sha256(definition.encode()).hexdigest()[:8], 16) % max_age_days
 
 
-def refresh_offset(account_id: str) -> int:
-    """The account's day within the 7-day refresh window (0-6), the same on every run and machine."""
-    return int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % REFRESH_DAYS
-
-
-def refresh_period(account_id: str, day: date) -> int:
-    """Number of the account's refresh period `day` falls in; a period starts on the account's day."""
-    return (day.toordinal() - refresh_offset(account_id)) // REFRESH_DAYS
+def refresh_period(definition: str, day: date, max_age_days: int) -> int:
+    """Number of the estimate's refresh period `day` falls in; a period starts on the estimate's day,
+    so an estimate made in one period is at most `max_age_days` old when the next one begins."""
+    return (day.toordinal() - refresh_offset(definition, max_age_days)) // max_age_days
 
 
 def spend_window(today: date, settings: AudienceOverlapSettings) -> tuple[date, date]:
@@ -50,16 +56,16 @@ def spend_window(today: date, settings: AudienceOverlapSettings) -> tuple[date, 
 
 
 def competing_ad_sets(today: date, settings: AudienceOverlapSettings, earlier: Mapping[str, Decimal],
-                      pulled_from: date, rows: Iterable[MetricRow]) -> set[str]:
-    """Ad sets whose spend over the policy's window reaches `min_spend`: `earlier` is the stored spend
-    of the window's days before `pulled_from`, `rows` the days read from `pulled_from` on."""
+                      pulled_from: date, rows: Iterable[MetricRow]) -> dict[str, Decimal]:
+    """Ad sets whose spend over the policy's window reaches `min_spend`, with that spend: `earlier` is
+    the stored spend of the window's days before `pulled_from`, `rows` the days read from `pulled_from` on."""
     start, end = spend_window(today, settings)
     spend = dict(earlier)
     first = max(start, pulled_from)
     for row in rows:
         if row.level == "ad_set" and first <= row.day <= end:
             spend[row.entity_id] = spend.get(row.entity_id, Decimal(0)) + row.spend
-    return {ad_set for ad_set, total in spend.items() if spends_enough(total, settings)}
+    return {ad_set: total for ad_set, total in spend.items() if spends_enough(total, settings)}
 
 
 def stored_days_before(today: date, settings: AudienceOverlapSettings, pulled_from: date) -> tuple[date, date] | None:
@@ -69,11 +75,12 @@ def stored_days_before(today: date, settings: AudienceOverlapSettings, pulled_fr
     return (start, last) if start <= last else None
 
 
-def wanted_keys(entities: Sequence[Entity], competing: Collection[str] | None = None,
-                sized: Collection[str] = ()) -> list[frozenset[str]]:
-    """The pairs that can overlap among `competing` ad sets (all when None), and each audience in one
-    of them whose size is not already known from the audience read (`sized`), in a stable order."""
-    pairs = overlap_pairs(entities, competing)
+def wanted_keys(entities: Sequence[Entity], competing: Collection[str] | Mapping[str, Decimal] | None = None,
+                sized: Collection[str] = (), max_partners: int = 0) -> list[frozenset[str]]:
+    """The pairs that can overlap among `competing` ad sets (all when None; with their window spend,
+    each paired with its `max_partners` top spenders), and each audience in one of them whose size is
+    not already known from the audience read (`sized`), in a stable order."""
+    pairs = overlap_pairs(entities, competing, max_partners)
     singles = sorted({a for pair in pairs for a in pair} - set(sized))
     return [frozenset((a,)) for a in singles] + sorted(pairs, key=sorted)
 
@@ -96,16 +103,16 @@ def definitions(keys: Sequence[frozenset[str]], entities: Sequence[Entity],
     return found
 
 
-def keys_to_ask(account_id: str, today: date, wanted: Mapping[frozenset[str], str],
-                stored: Mapping[frozenset[str], StoredReach]) -> list[frozenset[str]]:
+def keys_to_ask(today: date, wanted: Mapping[frozenset[str], str], stored: Mapping[frozenset[str], StoredReach],
+                max_age_days: int) -> list[frozenset[str]]:
     """The wanted estimates not stored, stored for another definition, or from an earlier refresh
-    period of the account. A definition the pull could not describe (audiences unread: None stored
-    before this change) counts as unchanged."""
-    period = refresh_period(account_id, today)
+    period of their definition. A definition the pull could not describe (audiences unread: None
+    stored before definitions were kept) counts as unchanged."""
     ask = []
     for key, definition in wanted.items():
         known = stored.get(key)
-        if known is None or refresh_period(account_id, known.estimated_on) < period \
-                or (known.definition is not None and known.definition != definition):
+        if known is None or (known.definition is not None and known.definition != definition) \
+                or refresh_period(definition, known.estimated_on, max_age_days) \
+                < refresh_period(definition, today, max_age_days):
             ask.append(key)
     return ask

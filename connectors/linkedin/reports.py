@@ -69,6 +69,28 @@ def segments(criteria: Mapping[str, Any] | None, part: str) -> list[str]:
     return [last_id(urn) for group in groups for urn in (group.get("or") or {}).get(SEGMENT_FACET, [])]
 
 
+# Facets on which a member has exactly one value: one (inferred) age range and one gender
+# (https://learn.microsoft.com/en-us/linkedin/shared/references/v2/ads/targeting-facets: AGE_18_24,
+# AGE_25_34, AGE_35_54, AGE_55_PLUS; a member matches a facet through one of its values). Not
+# seniorities, job functions or locations: a member with two current positions has two seniorities,
+# and a geo URN does not tell which other geos contain it.
+ONE_VALUE_FACETS = ("urn:li:adTargetingFacet:ageRanges", "urn:li:adTargetingFacet:genders")
+
+
+def one_value_targeting(criteria: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """The values a campaign's members must have on each one-value facet: from an `include` "and"
+    clause whose "or" names that facet alone (an "or" across facets lets a member in through another
+    facet, so it restricts nothing provably). Two clauses on one facet: both must hold."""
+    found: dict[str, set[str]] = {}
+    for group in ((criteria or {}).get("include") or {}).get("and") or ():
+        facets = (group or {}).get("or") or {}
+        if len(facets) != 1:
+            continue
+        ((facet, values),) = facets.items()
+        if facet in ONE_VALUE_FACETS and values:
+            found[facet] = found[facet] & {str(v) for v in values} if facet in found else {str(v) for v in values}
+    return {facet: sorted(values) for facet, values in found.items()}
+
 
 def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> Entity:
     budget = raw.get("dailyBudget") or {}
@@ -80,7 +102,8 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
         attributes={"platform_level": "campaign", "audience_ids": segments(criteria, "include"),
                     "excluded_audience_ids": segments(criteria, "exclude"), "ad_format": str(raw.get("format") or ""),
                     "excluded_segments": excluded_segments(criteria),
-                    "objective": str(raw.get("objectiveType") or "")},
+                    "objective": str(raw.get("objectiveType") or ""),
+                    **({"one_value_targeting": one} if (one := one_value_targeting(criteria)) else {})},
     )
 
 

@@ -106,11 +106,15 @@ def campaign_entity(raw: Mapping[str, Any], account_id: str, currency: str) -> E
 
 
 def _reach_targeting(targeting: Mapping[str, Any]) -> dict[str, Any]:
-    """Who an ad set can reach, as far as two ad sets' overlap goes: its countries and age range."""
+    """Who an ad set can reach, as far as two ad sets' overlap goes: its countries, age range and
+    gender (`genders`: 1 men, 2 women, absent or both: everyone; a person has one)."""
     countries = sorted({str(c) for c in (targeting.get("geo_locations") or {}).get("countries") or ()})
     found: dict[str, Any] = {"countries": countries} if countries else {}
     if targeting.get("age_min") is not None and targeting.get("age_max") is not None:
         found["age_min"], found["age_max"] = int(targeting["age_min"]), int(targeting["age_max"])
+    genders = sorted({str(g) for g in targeting.get("genders") or ()})
+    if genders and set(genders) != {"1", "2"}:
+        found["one_value_targeting"] = {"genders": genders}
     return found
 
 

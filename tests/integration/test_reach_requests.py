@@ -1,5 +1,6 @@
 """Reach estimates over the wire: a pull asks only for pairs of ad sets that can reach the same
-people, and a later pull with nothing changed asks for none again."""
+people; a later pull asks again only the estimates whose definition changed (here: the countries
+their ad sets target) and those whose own refresh day has come, never all of them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from agent.clock import FixedClock
+from agent.clock import FixedClock, local_today
+from agent.cycle import reach_plan
 from agent.cycle.run import run_cycle
 from agent.storage import store
 from tests.integration.test_real_connectors_e2e import TODAY, Platforms, agent_config, connectors_for
@@ -43,3 +45,26 @@ def test_unchanged_audiences_are_not_estimated_again_and_other_markets_never(eng
     summary = run_cycle(engine, config, connectors, clock)
     assert summary.accounts_failed == 0, summary.errors
     assert _reach_requests(platforms) == first
+
+    # the next day the FR campaigns target AT instead: their estimates change definition and are asked
+    # again; the DE ones are asked again only on their own refresh day within the max age
+    with engine.connect() as connection:
+        before = store.load_reach_estimate_records(connection, account)
+    platforms.meta.markets = ("DE", "AT")
+    clock.advance(timedelta(days=1))
+    summary = run_cycle(engine, config, connectors, clock)
+    assert summary.accounts_failed == 0, summary.errors
+    asked = _reach_requests(platforms) - first
+    with engine.connect() as connection:
+        after = store.load_reach_estimate_records(connection, account)
+    today = local_today(clock, config.account(account).timezone)
+    renewed = {key for key, record in after.items() if record.estimated_on == today and key in before
+               and record.estimated_on != before[key].estimated_on}
+    moved = {key for key in before if any(country[a] == ("FR",) for a in key)}
+    assert moved and moved <= renewed  # every estimate of a changed targeting, asked at once
+    for key in renewed - moved:  # an unchanged one only when its refresh day has come
+        definition = str(after[key].definition)
+        assert reach_plan.refresh_period(definition, today, 28) \
+            > reach_plan.refresh_period(definition, before[key].estimated_on, 28)
+    assert len(renewed - moved) < len(before) - len(moved)  # not all of them
+    assert asked == sum(1 for record in after.values() if record.estimated_on == today)
