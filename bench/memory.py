@@ -1,6 +1,6 @@
 """Memory: peak RSS of a worker ingesting and evaluating realistic accounts, as many in flight as a cycle.
 
-    nice -n 10 python bench/memory.py [--accounts 200 2000] [--in-flight 48] [--days 90]
+    nice -n 10 python bench/memory.py [--accounts 200 2000] [--in-flight 48] [--days 90] [--pg-url URL | --sqlite]
                                       [--campaigns 5] [--ad-sets-per-campaign 5] [--ads-per-ad-set 3]
                                       [--trace 25]
 
@@ -17,6 +17,10 @@ Target: peak RSS at the largest size within 1.2x of the peak at the smallest: wh
 is bounded by the accounts in flight, not by how many it has worked through.
 `--trace N` also prints, for the largest size, the N places holding the most memory at the end of
 the run that were not held after the first tenth of the accounts (tracemalloc; slow).
+
+The database is PostgreSQL (a throw-away schema), as a deployment of this size runs: with 48
+accounts writing at once, SQLite's single writer makes turns wait past its 30 s busy timeout on a
+loaded machine (`--sqlite` runs it anyway).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import tracemalloc
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -47,10 +53,12 @@ from agent.settings import ExecutionSettings
 from agent.storage import store
 from bench.common import (
     BENCH_DAY,
+    DEFAULT_PG_URL,
     Figure,
     Report,
     migrated_engine,
     peak_rss_mb,
+    postgres_schema,
     sqlite_database,
     synthetic_metrics,
     timed,
@@ -94,14 +102,25 @@ def account_entities(account_id: str, campaigns: int, ad_sets: int, ads: int) ->
     return entities
 
 
-def child(accounts: int, in_flight: int, days: int, shape: tuple[int, int, int], trace: int) -> dict[str, Any]:
+@contextmanager
+def database(pg_url: str | None) -> Iterator[str]:
+    if pg_url:
+        with postgres_schema(pg_url) as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory() as directory, sqlite_database(Path(directory)) as url:
+        yield url
+
+
+def child(accounts: int, in_flight: int, days: int, shape: tuple[int, int, int], trace: int,
+          pg_url: str | None) -> dict[str, Any]:
     """Work through `accounts` accounts, `in_flight` at once; what this process used."""
     baseline = peak_rss_mb()
     clock = FixedClock.at_day(BENCH_DAY, hour=12)
     done = [0]
     early: list[tracemalloc.Snapshot] = []
 
-    with tempfile.TemporaryDirectory() as directory, sqlite_database(Path(directory)) as url, timed() as elapsed:
+    with database(pg_url) as url, timed() as elapsed:
         config = accounts_config(url, accounts)
         engine = migrated_engine(url)
         if trace:
@@ -145,7 +164,7 @@ def measure(args: argparse.Namespace, accounts: int, trace: int) -> dict[str, An
     command = [sys.executable, str(Path(__file__).resolve()), "--child", str(accounts), "--in-flight",
                str(args.in_flight), "--days", str(args.days), "--campaigns", str(args.campaigns),
                "--ad-sets-per-campaign", str(args.ad_sets_per_campaign), "--ads-per-ad-set", str(args.ads_per_ad_set),
-               "--trace", str(trace)]
+               "--trace", str(trace)] + (["--sqlite"] if args.sqlite else ["--pg-url", args.pg_url])
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
@@ -161,14 +180,18 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--ad-sets-per-campaign", type=int, default=5)
     parser.add_argument("--ads-per-ad-set", type=int, default=3)
     parser.add_argument("--trace", type=int, default=0, help="print the N largest growths (largest size only)")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     shape = (args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.in_flight, args.days, shape, args.trace)))
+        print(json.dumps(child(args.child, args.in_flight, args.days, shape, args.trace,
+                               None if args.sqlite else args.pg_url)))
         sys.exit(0)
     report = Report(f"memory: peak RSS of one worker, {args.in_flight} accounts in flight, "
-                    f"accounts of {'x'.join(map(str, shape))} with {args.days} days")
+                    f"accounts of {'x'.join(map(str, shape))} with {args.days} days, "
+                    f"{'SQLite' if args.sqlite else 'PostgreSQL'}")
     results = {}
     sizes = sorted(args.accounts)
     for accounts in sizes:
