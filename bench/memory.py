@@ -69,6 +69,7 @@ from policies import evaluate
 
 PLATFORMS = ("google", "meta", "linkedin")
 TARGET = 1.2
+POOL_WAIT_SECONDS = 600.0
 
 
 def cycle_in_flight() -> int:
@@ -122,7 +123,9 @@ def child(accounts: int, in_flight: int, days: int, shape: tuple[int, int, int],
 
     with database(pg_url) as url, timed() as elapsed:
         config = accounts_config(url, accounts)
-        engine = migrated_engine(url)
+        # the agent's pool (5 + 10 connections); a turn here is all database work, where a cycle's
+        # turn mostly waits for its platform, so threads may queue for a connection longer than 30 s
+        engine = migrated_engine(url, pool_timeout=POOL_WAIT_SECONDS)
         if trace:
             tracemalloc.start(12)
 
@@ -165,7 +168,10 @@ def measure(args: argparse.Namespace, accounts: int, trace: int) -> dict[str, An
                str(args.in_flight), "--days", str(args.days), "--campaigns", str(args.campaigns),
                "--ad-sets-per-campaign", str(args.ad_sets_per_campaign), "--ads-per-ad-set", str(args.ads_per_ad_set),
                "--trace", str(trace)] + (["--sqlite"] if args.sqlite else ["--pg-url", args.pg_url])
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{accounts} accounts failed:\n{done.stderr[-3000:]}")
+    output = done.stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 
