@@ -30,7 +30,7 @@ import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import Engine  # noqa: E402
 
 from agent.storage import db, store  # noqa: E402
-from connectors.records import MetricRow  # noqa: E402
+from connectors.records import Level, MetricRow  # noqa: E402
 from tests.fakes.postgres import throwaway_schema  # noqa: E402
 
 DEFAULT_PG_URL = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -152,9 +152,9 @@ def postgres_schema(base_url: str = DEFAULT_PG_URL) -> AbstractContextManager[st
     return throwaway_schema(base_url, prefix="bench")
 
 
-def migrated_engine(url: str) -> Engine:
+def migrated_engine(url: str, *, pool_timeout: float = 30.0) -> Engine:
     """The agent's own engine (same pragmas as production) on a schema at the newest migration."""
-    engine = store.make_engine(url)
+    engine = store.make_engine(url, pool_timeout=pool_timeout)
     db.upgrade(engine)
     return engine
 
@@ -167,8 +167,9 @@ def ad_set_ids(account_id: str, count: int) -> list[str]:
 
 
 def synthetic_metrics(account_id: str, entity_ids: list[str], days: int, *, end: date = BENCH_DAY,
-                      seed: int = 0, platform: str = "meta", currency: str = "USD") -> Iterator[MetricRow]:
-    """Daily ad-set rows for `days` days up to `end`, entity-major, made lazily.
+                      seed: int = 0, platform: str = "meta", currency: str = "USD",
+                      level: Level = "ad_set") -> Iterator[MetricRow]:
+    """Daily rows of `level` for `days` days up to `end`, entity-major, made lazily.
 
     Cheap arithmetic instead of a simulator, so the cost of making the rows stays small beside the
     cost being measured; values vary with the seed (a re-pull with another seed restates them) and
@@ -185,7 +186,7 @@ def synthetic_metrics(account_id: str, entity_ids: list[str], days: int, *, end:
             clicks = spend // 90 + 1
             conversions = (clicks * roas_tenths) // 400
             yield MetricRow(
-                platform=platform, account_id=account_id, level="ad_set", entity_id=entity_id, day=day,
+                platform=platform, account_id=account_id, level=level, entity_id=entity_id, day=day,
                 currency=currency, spend=Decimal(spend) * cents, impressions=clicks * 70, clicks=clicks,
                 conversions=float(conversions), conversion_value=Decimal(spend * roas_tenths // 10) * cents,
                 reach=None,

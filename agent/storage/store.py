@@ -44,11 +44,12 @@ COPY_CHUNK_ROWS = 20_000
 RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
-def make_engine(database_url: str) -> Engine:
-    """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server."""
+def make_engine(database_url: str, *, pool_timeout: float = 30.0) -> Engine:
+    """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server.
+    `pool_timeout`: how long a thread waits for one of the pool's connections before failing."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -61,7 +62,7 @@ def make_engine(database_url: str) -> Engine:
         return engine
     # pre-ping: a pooled connection the server dropped (restart, failover, idle cut) is replaced on
     # checkout instead of failing the next statement
-    engine = create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout)
     _reconnect_through_blips(engine)
     return engine
 
@@ -158,7 +159,7 @@ def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: da
     """
     count = 0
     sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else _aware(now)
     for chunk in _chunks(metrics, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
         rows = [
             (m.platform, m.account_id, m.entity_id, m.day.isoformat() if sqlite_style else m.day, m.level,
@@ -178,6 +179,12 @@ def _sqlite_datetime(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _aware(moment: datetime) -> datetime:
+    """A naive moment taken as UTC (as `_sqlite_datetime` stores it): binary COPY into a timestamptz
+    column reads the value as UTC, where text COPY read it in the session's time zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
                 rows: list[tuple[Any, ...]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE of plain tuples, at the driver's speed."""
@@ -195,7 +202,13 @@ def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys
     try:
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
                        "ON COMMIT DROP")
-        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        # binary COPY: no text formatting and parsing of every value (a third less time than text
+        # COPY at 100,000 rows); it needs each column's exact type, read from the staging table
+        cursor.execute("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                       f"WHERE a.attrelid = '{stage}'::regclass AND a.attnum > 0 AND NOT a.attisdropped")
+        types = dict(cursor.fetchall())
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([types[c] for c in columns])
             for row in rows:
                 copy.write_row(row)
         cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
@@ -214,7 +227,7 @@ def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], 
     account has more search-term rows than metric rows)."""
     count = 0
     sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else now
+    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else _aware(now)
     for chunk in _chunks(terms, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
         rows = [
             (t.account_id, t.ad_group_id, t.day.isoformat() if sqlite_style else t.day, t.search_term, t.campaign_id,
