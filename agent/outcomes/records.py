@@ -26,6 +26,7 @@ _CONSENT_VALUES = {"granted": "granted", "true": "granted", "yes": "granted", "1
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 CODE_AND_AMOUNT = re.compile(r"^([A-Z]{3})\s*([0-9][0-9.,\s]*)$")
 MAX_TEXT = 255
+NOT_STORED = ("phone_digits_sha256",)  # record fields that are no `outcomes` column (kept in crm_phone_forms)
 
 
 class RejectedRow(ValueError):
@@ -78,7 +79,7 @@ class OutcomeRecord:
     phone_digits_sha256: str | None = None
 
     def values(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "phone_digits_sha256"}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__ if name not in NOT_STORED}
 
 
 def sha256_hex(value: str) -> str:

@@ -10,13 +10,13 @@ from sqlalchemy import Connection, RowMapping, Table, and_, delete, func, insert
 from sqlalchemy.exc import IntegrityError
 
 from agent.outcomes.models import Attribution, Outcome, WebhookDelivery
-from agent.outcomes.records import CLICK_ID_FIELDS, OutcomeRecord
+from agent.outcomes.records import CLICK_ID_FIELDS, NOT_STORED, OutcomeRecord
 from agent.outcomes.settings import UTM_FIELDS
 from agent.storage.action_states import as_utc
 from agent.storage.models import EntityRecord
 
 LOOKUP_CHUNK = 500
-COMPARED = tuple(name for name in OutcomeRecord.__dataclass_fields__)
+COMPARED = tuple(name for name in OutcomeRecord.__dataclass_fields__ if name not in NOT_STORED)
 
 
 @dataclass
