@@ -320,7 +320,7 @@ def _units(text: str) -> list[str]:
 def print_simulator(rows: dict[tuple[float, str, str], list[tuple[int, Row]]], replications: dict[tuple[float, str], int],
                     costs: dict[tuple[float, str], list[float]], earned: list[float]) -> None:
     print(f"{'share':>5} {'unit':<8} {'kind':<10} {'reps':>7} {'held':>5} {'true':>7} {'own':>7} {'estimate':>8} "
-          f"{'bias':>7} {'+-':>6} {'SE':>6} {'bias/true':>9} {'bias/SE':>7} {'cover90':>7} {'spill':>7} {'own sp':>7}"
+          f"{'bias':>7} {'+-':>6} {'median':>7} {'SE':>6} {'bias/true':>9} {'bias/SE':>7} {'cover90':>7} {'spill':>7} {'own sp':>7}"
           f"  target")
     for (share, unit, kind), found in sorted(rows.items()):
         usable = [row for _, row in found]
@@ -346,13 +346,15 @@ def print_simulator(rows: dict[tuple[float, str, str], list[tuple[int, Row]]], r
         print(f"{share:>5.0%} {unit:<8} {kind:<10} {len(usable):>3}/{total:<3} "
               f"{statistics.fmean(r.held_out_units for r in usable):>5.1f} "
               f"{statistics.fmean(r.truth for r in usable):>7.2f} {own_text} "
-              f"{statistics.fmean(r.estimate for r in usable):>8.2f} {bias:>+7.2f} {bias_se:>6.2f} {se:>6.2f} "
+              f"{statistics.fmean(r.estimate for r in usable):>8.2f} {bias:>+7.2f} {bias_se:>6.2f} "
+              f"{statistics.median(errors):>+7.2f} {se:>6.2f} "
               f"{bias / truth if truth else float('nan'):>+9.1%} {bias / se:>+7.2f} {covered:>7.0%} "
               f"{statistics.fmean(r.spill for r in usable):>+7.2f} {own_spill_text}  {'met' if met else 'missed'}")
     print("  (reps = replications with 2 units in each arm / all; held = mean held-out units (ad sets, or campaigns);\n"
           "   true = agent - none on the treated ad sets (everything the agent did to them, other kinds included);\n"
           "   own = agent - (agent without this kind's actions): the kind's own effect, judged where simulated;\n"
-          "   bias = mean of estimate - own (else true), +- its standard error clustered by pool of worlds; SE = the mean\n"
+          "   bias = mean of estimate - own (else true), +- its standard error clustered by pool of worlds; median = the\n"
+          "   median of estimate - own (else true); SE = the mean\n"
           "   bootstrap standard error of one estimate; spill = what the treated actions did to the held-out ad sets,\n"
           "   the interference, all kinds; own sp = ... this kind's actions only; target |bias| <= 10% of truth or <= 0.1 SE)")
     for (share, unit), values in sorted(costs.items()):
