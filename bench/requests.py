@@ -51,6 +51,7 @@ from agent.storage.window_spend import ad_set_spend
 from bench.common import Figure, Report
 from bench.cycle import Harness, WorldSize, harness, run_once
 from bench.cycle_world import TOKENS, config_dict
+from connectors.base import SizedAudiences
 from policies.audience_overlap import propose_audience_exclusions
 
 # Report types read again by the drift check (`connector.entities`), per platform.
@@ -149,7 +150,11 @@ def reach_economy(report: Report, h: Harness, cold: Counter[str], again: Counter
             before = sum(_selection_before(entities[a]) for a in accounts)
             max_partners = {a: h.config.policy_settings(h.config.account(a)).audience_overlap.max_partners_per_ad_set
                             for a in accounts}
-            now = sum(len(reach_plan.wanted_keys(entities[a], _competing(connection, h, a), (), max_partners[a]))
+            connector = h.connectors.get(platform)
+            sized_by_read = isinstance(connector, SizedAudiences) and connector.audience_size_is_reach()
+            sized = {a: [x.audience_id for x in store.load_audiences(connection, a) if x.estimated_size > 0]
+                     if sized_by_read else [] for a in accounts}
+            now = sum(len(reach_plan.wanted_keys(entities[a], _competing(connection, h, a), sized[a], max_partners[a]))
                       for a in accounts)
             if not ad_sets:
                 continue
