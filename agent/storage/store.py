@@ -154,8 +154,8 @@ def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: da
 
     The hot path of every pull, so it skips SQLAlchemy's per-row parameter processing (70% of the
     time when measured): rows become plain tuples (money as integer micros, as the `Money` column
-    stores it) and go to the driver in one executemany per chunk on SQLite, or through COPY into a
-    staging table on PostgreSQL. bench/ingest.py compares it with a raw-SQL bound.
+    stores it) and go to the driver in one executemany per chunk on SQLite, or through binary COPY
+    into a staging table on PostgreSQL. bench/ingest.py compares it with a DB-only method.
     """
     count = 0
     sqlite_style = connection.dialect.name != "postgresql"
