@@ -1,8 +1,8 @@
 """Cluster randomization of holdouts: each experiment row records its unit (entity or campaign) and,
 for a campaign's draw, the campaign it belongs to
 
-Revision ID: 0018_cluster
-Revises: 0017_copytest
+Revision ID: 0019_cluster
+Revises: 0018_prospect
 Create Date: 2026-12-05 21:30:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_cluster"
-down_revision: str | None = "0017_copytest"
+revision: str = "0019_cluster"
+down_revision: str | None = "0018_prospect"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
