@@ -116,6 +116,19 @@ def _daily_counts(connection: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"day": day, **arms} for day, arms in sorted(out.items())]
 
 
+def _kept_at_any_lead(row: dict[str, Any]) -> bool | None:
+    """Whether the challenger would have been kept had the higher observed CTR won at the maximum
+    whatever its lead (final_z 0, the rule before): a no-winner test's z and truth on its last day are
+    those of that verdict. None: too few impressions for any verdict."""
+    counts = row["counts"] or {}
+    if row["outcome"] != "no_winner":
+        return bool(row["outcome"] == "challenger_wins")
+    arms = [counts.get(arm) or {} for arm in ("challenger", "incumbent")]
+    if counts.get("z_ctr") is None or min(a.get("impressions", 0) for a in arms) < 1000:
+        return None
+    return bool(counts["z_ctr"] > 0)
+
+
 def main(argv: list[str] | None = None) -> Report:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=6)
@@ -158,6 +171,11 @@ def main(argv: list[str] | None = None) -> Report:
         if apart:
             report.add(Figure("... share of those keeping the truly better ad",
                               sum(1 for r in apart if r in kept_better) / len(apart) * 100, "%"))
+        forced = [(r, _kept_at_any_lead(r)) for r in ended if _kept_at_any_lead(r) is not None]
+        if forced:
+            report.add(Figure("... with final_z 0 (the higher CTR wins at the maximum): share keeping the better ad",
+                              sum(1 for r, kept in forced if kept == (r["true_ctrs"][0] > r["true_ctrs"][1]))
+                              / len(forced) * 100, "%", note=f"{len(forced)} tests"))
     for platform in calibration_by_platform(rows):
         if platform["coverage"] is not None:
             report.add(Figure(f"{platform['platform']}: observed CTR inside predicted 80% interval",

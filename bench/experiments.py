@@ -52,7 +52,14 @@ import numpy as np  # noqa: E402
 from connectors.simulator.dynamics import AppliedMutation, Observation, simulate  # noqa: E402
 from connectors.simulator.money import units_per_usd  # noqa: E402
 from connectors.simulator.world import DEMO_SPECS, build_world  # noqa: E402
-from policies.copy_test import CHALLENGER_WINS, RUNNING, ArmCounts, CopyTestSettings, decide_copy_test  # noqa: E402
+from policies.copy_test import (  # noqa: E402
+    CHALLENGER_WINS,
+    NO_WINNER,
+    RUNNING,
+    ArmCounts,
+    CopyTestSettings,
+    decide_copy_test,
+)
 from policies.holdout import CAMPAIGN, ENTITY, TREATED, UNITS, draw_arm, draw_seed  # noqa: E402
 from policies.impact import EntityOutcome, PeriodTotals, estimate_kind  # noqa: E402
 
@@ -277,32 +284,39 @@ def clustered_coverage(replications: int, clusters: int, share: float, unit: str
     return hits / replications, statistics.fmean(errors) if errors else float("nan"), statistics.fmean(held)
 
 
-def copy_tests(tests: int, seed: int = 7) -> tuple[float, float, float]:
+def copy_tests(tests: int, seed: int = 7) -> tuple[float, float, float, int]:
     """Simulated copy tests (policies/copy_test.py): control CTR 0.5-3%, challenger CTR x exp(N(0, 0.2)),
-    1,000-5,000 impressions per arm and day. Returns the share that kept the truly better ad, that share
-    among tests with a true difference of at least 10%, and the median duration in days."""
+    1,000-5,000 impressions per arm and day. Returns, over the tests with a verdict, the share that kept
+    the truly better ad, that share among tests with a true difference of at least 10%, the median
+    duration in days of every test, and the number of tests that ended without a winner."""
     rng = np.random.default_rng(seed)
     settings = CopyTestSettings()
-    kept, kept_clear, clear, durations = 0, 0, 0, []
+    kept, kept_clear, clear, decided, durations = 0, 0, 0, 0, []
     for _ in range(tests):
         control_ctr = rng.uniform(0.005, 0.03)
         challenger_ctr = min(0.5, control_ctr * float(np.exp(rng.normal(0, 0.2))))
         daily = int(rng.integers(1000, 5000))
         control, challenger = ArmCounts(0, 0), ArmCounts(0, 0)
+        days: list[tuple[ArmCounts, ArmCounts]] = []
         for day in range(1, settings.max_days + 1):
-            control = ArmCounts(control.impressions + daily, control.clicks + int(rng.binomial(daily, control_ctr)))
-            challenger = ArmCounts(challenger.impressions + daily,
-                                   challenger.clicks + int(rng.binomial(daily, challenger_ctr)))
-            decision = decide_copy_test(control, challenger, day, settings)
+            today = (ArmCounts(daily, int(rng.binomial(daily, control_ctr))),
+                     ArmCounts(daily, int(rng.binomial(daily, challenger_ctr))))
+            days.append(today)
+            control = ArmCounts(control.impressions + daily, control.clicks + today[0].clicks)
+            challenger = ArmCounts(challenger.impressions + daily, challenger.clicks + today[1].clicks)
+            decision = decide_copy_test(control, challenger, day + 1, settings, days)  # day 0: the launch day
             if decision.status != RUNNING:
                 break
+        durations.append(day + 1)
+        if decision.status == NO_WINNER:
+            continue
+        decided += 1
         right = (decision.status == CHALLENGER_WINS) == (challenger_ctr > control_ctr)
         kept += right
         if abs(challenger_ctr / control_ctr - 1) >= 0.1:
             clear += 1
             kept_clear += right
-        durations.append(day)
-    return kept / tests, kept_clear / max(clear, 1), float(statistics.median(durations))
+    return kept / max(decided, 1), kept_clear / max(clear, 1), float(statistics.median(durations)), tests - decided
 
 
 def _floats(text: str) -> list[float]:
@@ -422,10 +436,10 @@ def main() -> None:
                 print(f"  {clusters:>4} campaigns, share {share:.0%}, drawn per {unit:<8}, bootstrap over "
                       f"{'campaigns' if bootstrap == CAMPAIGN else 'entities '}: coverage {coverage_rate:.1%}, "
                       f"mean bias {synthetic_bias:+.2f} (true 20.00; {held:.1f} held-out units)")
-    right, right_clear, median_days = copy_tests(1000)
-    print(f"copy tests (1,000 simulated, daily looks, bound |z| >= 2.8, at most 28 days): kept the truly better "
-          f"ad in {right:.1%} ({right_clear:.1%} where the true CTRs differ by >= 10%; target >= 90%), "
-          f"median duration {median_days:.0f} days")
+    right, right_clear, median_days, no_winner = copy_tests(1000)
+    print(f"copy tests (1,000 simulated, daily looks, bound |z| >= 2.8, at most 28 days): {no_winner} ended without a "
+          f"clear winner; the others kept the truly better ad in {right:.1%} ({right_clear:.1%} where the true CTRs "
+          f"differ by >= 10%; target >= 90%), median duration of every test {median_days:.0f} days")
     print(f"[{time.monotonic() - started:.0f} s]")
 
 

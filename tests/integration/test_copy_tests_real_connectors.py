@@ -44,7 +44,8 @@ def copy_test_config(database_url: str) -> AgentConfig:
                      "guardrails": {"max_actions_per_cycle": 50},
                      "copywriter": {"low_ctr_ratio": 0.99, "low_ctr_min_impressions": 0, "max_ad_sets_per_cycle": 1,
                                     "max_proposals_per_ad_set": 1}},
-        "experiments": {"holdout_share": {}, "copy_tests": {"max_days": 5, "min_impressions": 200}},
+        "experiments": {"holdout_share": {}, "copy_tests": {"max_days": 5, "min_impressions": 200, "min_days": 2,
+                                                            "final_z": 0}},
         "accounts": [
             {"id": "acme-search", "platform": "google_ads", "currency": "USD", "timezone": "America/New_York",
              "credentials": {"developer_token": "${GADS_DEV_TOKEN}", "customer_id": "123-456-7890"}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -153,3 +154,12 @@ def test_the_launch_day_is_not_counted_and_days_pair_up_by_date() -> None:
     assert first == launched + timedelta(days=1)
     pairs = daily_pairs(shot, "a1", "new", first, TODAY)
     assert len(pairs) == 2 and all(c.clicks == 10 and n.clicks == 30 for c, n in pairs)
+
+
+def test_an_overwhelming_lead_with_dispersed_days_gives_a_finite_z() -> None:
+    days = [(ArmCounts(100000, 1000 + 40 * (i % 2)), ArmCounts(100000, 9000 - 300 * (i % 2))) for i in range(10)]
+    control = ArmCounts(sum(c.impressions for c, _ in days), sum(c.clicks for c, _ in days))
+    challenger = ArmCounts(sum(n.impressions for _, n in days), sum(n.clicks for _, n in days))
+    decision = decide_copy_test(control, challenger, 11, SETTINGS, days)
+    assert decision.status == CHALLENGER_WINS and decision.dispersion > 1
+    assert decision.z_ctr is not None and math.isfinite(decision.z_ctr)  # stored as JSON: no infinity
