@@ -11,7 +11,7 @@ the confidence. Only levers the platform offers are proposed:
   (https://support.google.com/google-ads/answer/2732132). And an age range or gender exclusion on the
   ad group (a negative criterion: the -100% Smart Bidding honours), and a location exclusion. Google
   targets locations on the campaign, so a location cut acts on every ad group of the campaign: its
-  evidence is the campaign's (its ad groups' region rows summed, the shell's `campaign_windows`), its
+  evidence is the campaign's (its ad groups' region rows summed by the shell, `campaign_level`), its
   share is the campaign's, and the campaign gets at most one such proposal per region
   (`one_location_cut_per_campaign`). Smart Bidding honours only the exclusion, so nothing milder.
 - Meta: a placement exclusion on the ad set (publisher_platforms / positions in its targeting), and

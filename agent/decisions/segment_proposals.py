@@ -72,7 +72,8 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
     campaign_of = {e.entity_id: e.parent_id for e in snapshot.entities.values()}
     for row in rows:
         if campaign_level(snapshot.platform, row.dimension):
-            by_campaign[str(campaign_of.get(row.entity_id))].append(row)
+            if campaign_of.get(row.entity_id) is not None:  # an ad set no longer read has no campaign to add to
+                by_campaign[str(campaign_of[row.entity_id])].append(row)
         else:
             by_ad_set[row.entity_id].append(row)
     proposals: list[Proposal] = []

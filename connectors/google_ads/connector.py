@@ -302,19 +302,20 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
 
     def _learn_regions(self, account: GoogleAccount, mutations: Sequence[Mutation], state: AccountState) -> None:
         """The geo target constants behind the regions `exclude_location` mutations cut: from the names
-        this connector looked up, else from the regions the ad group's campaign delivered in lately."""
+        this connector looked up, else (not seen, or two constants of the same name) from the regions
+        the ad group's campaign delivered in lately, which then come first for that campaign."""
         with self._lock:
             for segment, constants in locations.constants_by_region(self._geo_name_cache).items():
                 state.geo_constants.setdefault(segment, set()).update(constants)
         campaigns = {target.campaign_id for m in mutations
                      if m.kind == locations.KIND and m.params.get("excluded", True)
-                     and str(m.params.get("segment", "")) not in state.geo_constants
+                     and len(state.geo_constants.get(str(m.params.get("segment", "")), ())) != 1
                      and (target := state.targets.get(m.entity_id)) is not None and target.campaign_id}
         for campaign_id in sorted(c for c in campaigns if c):
             rows = self._search(account, locations.regions_query(campaign_id), "geographic_view")
             names = self._geo_names(account, {breakdowns.raw_region(r) for r in rows} - {""})
             for segment, constants in locations.constants_by_region(names).items():
-                state.geo_constants.setdefault(segment, set()).update(constants)
+                state.campaign_geo_constants[(campaign_id, segment)] = set(constants)
 
     def audiences(self, account_id: str) -> Sequence[Audience]:
         """Search campaigns target keywords, not audiences: nothing to report."""

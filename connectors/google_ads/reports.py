@@ -138,6 +138,8 @@ class AccountState:
     geo_constants: dict[str, set[str]] = field(default_factory=dict)  # region -> geo target constant(s)
     # (campaign id, user list id) -> its negative USER_LIST campaign criterion
     user_list_exclusions: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (campaign id, region) -> the constant(s) the campaign itself delivered in: first choice for a write
+    campaign_geo_constants: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
 
 def metric_row(row: Any, account_id: str, currency: str, level: str) -> MetricRow:

@@ -214,7 +214,8 @@ def _plan_location(client: Any, customer_id: str, index: int, mutation: Mutation
     if str(mutation.params.get("dimension", locations.DIMENSION)) != locations.DIMENSION:
         raise ValueError(f"exclude_location excludes a region, not a {mutation.params.get('dimension')}")
     segment, excluded = str(mutation.params.get("segment", "")), bool(mutation.params.get("excluded", True))
-    constants = sorted(state.geo_constants.get(segment, ()))
+    constants = sorted(state.campaign_geo_constants.get((target.campaign_id, segment))
+                       or state.geo_constants.get(segment) or set())
     if len(constants) > 1:
         raise ValueError(f"region {segment!r} names several geo target constants ({', '.join(constants)})")
     campaign = f"customers/{customer_id}/campaigns/{target.campaign_id}"

@@ -76,10 +76,10 @@ def translate(operation: Any, customer: str, entities: Mapping[str, Entity], ids
         geo_part = constant.rsplit("/", 1)[-1]
         sim_geo = str(ids.sim(geo_part) or "")
         if not constant.startswith("geoTargetConstants/") or not sim_geo.startswith("geo:"):
-            raise LocationRefused("criterion_error", "INVALID_GEO_TARGET_CONSTANT", f"{constant!r} is no geo target")
+            raise LocationRefused("mutate_error", "RESOURCE_NOT_FOUND", f"geo target constant {constant!r} not found")
         segment, excluded = sim_geo.removeprefix("geo:"), True
         if segment in _campaign_regions(entities).get(campaign, set()):
-            raise LocationRefused("campaign_criterion_error", "DUPLICATE_CRITERION",
+            raise LocationRefused("mutate_error", "RESOURCE_ALREADY_EXISTS",
                                   f"{constant} is already a criterion of {create.campaign}")
         name = f"customers/{customer}/campaignCriteria/{create.campaign.rsplit('/', 1)[-1]}~{geo_part}"
     else:

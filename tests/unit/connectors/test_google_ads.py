@@ -300,3 +300,25 @@ def test_a_malformed_row_is_logged_and_skipped(rig: Rig, caplog: pytest.LogCaptu
     assert len(rows) == len(clean) - 1
     assert any("acme-us" in r.getMessage() and "malformed" in r.getMessage() for r in caplog.records)
     assert not any(DEVELOPER_TOKEN in r.getMessage() for r in caplog.records)
+
+
+def test_a_location_is_excluded_by_the_geo_target_constant_its_campaign_delivered_in(rig: Rig) -> None:
+    connector = rig.connector()
+    ad_group = next(e for e in connector.entities("acme-us") if e.level == "ad_set" and e.status == "ACTIVE")
+    # names learnt elsewhere (other accounts' breakdowns) can make one slug two constants
+    connector._geo_name_cache.update({"geoTargetConstants/999998": "Texas", "geoTargetConstants/999999": "Texas"})
+    cut = {"dimension": "region", "segment": "texas", "excluded": True}
+    [result] = connector.apply("acme-us", [Mutation("exclude_location", "acme-us", ad_group.entity_id, cut, "k1")])
+    assert result.ok, result.error
+    assert any(kind == "search:geographic_view" and "DURING LAST_30_DAYS" in query
+               for kind, query in rig.fake.requests)  # the campaign's own regions decide
+    [request] = [r for kind, r in rig.fake.requests if kind == "mutate:CampaignCriterionService"]
+    constant = request.operations[0].create.location.geo_target_constant
+    assert rig.fake.ids.sim(constant.rsplit("/", 1)[-1]) == "geo:texas"
+    live = connector.entities("acme-us", [ad_group.entity_id])[0]
+    assert live.attributes["excluded_segments"]["region"] == ["texas"]
+    # a region the campaign never delivered in has no constant to name: refused, nothing sent
+    nowhere = {"dimension": "region", "segment": "atlantis", "excluded": True}
+    [refused] = connector.apply("acme-us", [Mutation("exclude_location", "acme-us", ad_group.entity_id, nowhere, "k2")])
+    assert not refused.ok and "no geo target constant" in str(refused.error)
+    assert len([kind for kind, _ in rig.fake.requests if kind == "mutate:CampaignCriterionService"]) == 1
