@@ -256,19 +256,23 @@ GOOGLE_CUSTOMER = "1234567890"
 USER_LIST = "4242"  # the Customer Match list the existing customers are synced to
 
 
-def google_config(database_url: str, patterns: list[str]) -> AgentConfig:
+def prospecting_config(database_url: str, account: dict[str, Any], audience_id: str, patterns: list[str],
+                       **permissions: str) -> AgentConfig:
+    """One account whose prospecting campaigns (`patterns`) exclude its synced existing customers."""
     return parse_config({
         "database_url": database_url, "initial_history_days": 28,
-        "defaults": {"permissions": {"exclude_audience": "auto", "remove_audience_exclusion": "auto"},
+        "defaults": {"permissions": {"exclude_audience": "auto", "remove_audience_exclusion": "auto", **permissions},
                      "guardrails": {"max_actions_per_cycle": 50}},
-        "accounts": [{
-            "id": "acme-search", "platform": "google_ads", "currency": "USD", "timezone": "America/New_York",
-            "credentials": {"developer_token": "dev-token", "customer_id": "123-456-7890"},
-            "audiences": {"existing-customers": USER_LIST},
-            "prospecting": {"campaigns": patterns, "exclude_segment": "existing-customers"},
-        }],
+        "accounts": [{**account, "audiences": {"existing-customers": audience_id},
+                      "prospecting": {"campaigns": patterns, "exclude_segment": "existing-customers"}}],
         "experiments": {"holdout_share": {}},
     }, environ={})
+
+
+def google_config(database_url: str, patterns: list[str]) -> AgentConfig:
+    return prospecting_config(database_url, {
+        "id": "acme-search", "platform": "google_ads", "currency": "USD", "timezone": "America/New_York",
+        "credentials": {"developer_token": "dev-token", "customer_id": "123-456-7890"}}, USER_LIST, patterns)
 
 
 def synced_for(engine: Engine, account_id: str, platform: str, audience_id: str) -> None:
@@ -391,19 +395,10 @@ DMP_SEGMENT = "9001"
 
 
 def linkedin_config(database_url: str, patterns: list[str]) -> AgentConfig:
-    return parse_config({
-        "database_url": database_url, "initial_history_days": 28,
-        "defaults": {"permissions": {"exclude_audience": "auto", "remove_audience_exclusion": "auto",
-                                     "sync_audience": "auto"},
-                     "guardrails": {"max_actions_per_cycle": 50}},
-        "accounts": [{
-            "id": "acme-b2b", "platform": "linkedin", "currency": "GBP", "timezone": "Europe/London",
-            "credentials": {"access_token": "li-token", "ad_account_id": "5001"},
-            "audiences": {"existing-customers": DMP_SEGMENT},
-            "prospecting": {"campaigns": patterns, "exclude_segment": "existing-customers"},
-        }],
-        "experiments": {"holdout_share": {}},
-    }, environ={})
+    return prospecting_config(database_url, {
+        "id": "acme-b2b", "platform": "linkedin", "currency": "GBP", "timezone": "Europe/London",
+        "credentials": {"access_token": "li-token", "ad_account_id": "5001"}}, DMP_SEGMENT, patterns,
+        sync_audience="auto")
 
 
 def linkedin_sync(engine: Engine, config: AgentConfig, dmp: FakeLinkedInDmpSegments, now: datetime = NOW
