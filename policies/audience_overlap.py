@@ -93,7 +93,8 @@ def overlap_pairs(entities: Iterable[Entity], competing: Collection[str] | Mappi
     the policy compares at all (window spend at least `min_spend`): the others are left out. With
     `max_partners` and `competing` as each ad set's window spend, an ad set is paired only with the
     `max_partners` ad sets it can overlap with that spend the most (and with those that chose it):
-    linear in ad sets whatever the targeting."""
+    linear in ad sets whatever the targeting. The cap applies only where the pairs that can overlap
+    are more than `max_partners` per ad set."""
     by_id = {e.entity_id: e for e in entities}
     ad_sets = sorted((e for e in by_id.values() if e.level == "ad_set" and e.status == "ACTIVE"
                       and e.attributes.get("audience_ids")
@@ -110,7 +111,9 @@ def overlap_pairs(entities: Iterable[Entity], competing: Collection[str] | Mappi
                      if pair_can_matter(first, second, own, other)}
             if found:
                 candidates[(first.entity_id, second.entity_id)] = found
-    if max_partners > 0 and isinstance(competing, Mapping):
+    # the cap keeps the requests linear in ad sets; pairs already within that budget are all kept (a
+    # small account loses no finding to it)
+    if max_partners > 0 and isinstance(competing, Mapping) and len(candidates) > max_partners * len(ad_sets):
         spend = competing
         partners: dict[str, list[str]] = {}
         for first_id, second_id in candidates:

@@ -162,6 +162,11 @@ def test_with_a_partner_cap_each_ad_set_is_paired_with_the_top_spenders_only() -
     assert all({"c1-aud9", "c1-aud8"} & key for key in capped)
     assert frozenset({"c1-aud0", "c1-aud1"}) not in capped  # two low spenders are not compared
     assert overlap_pairs(entities, set(spend), max_partners=2) == every  # no spend known: no cap
+    # a small account: 15 pairs of 6 ad sets are within 4 partners per ad set, and all are kept
+    small = _campaign("DE", 1, 6)
+    small_spend = {f"c1-s{n}": Decimal(100 + 10 * n) for n in range(6)}
+    assert overlap_pairs(small, small_spend, max_partners=4) == overlap_pairs(small, small_spend) != set()
+    assert len(overlap_pairs(small, small_spend, max_partners=2)) < 15  # 15 pairs > 2 x 6: capped
 
     def asked(ad_sets: int) -> int:
         spends = {f"c1-s{n}": Decimal(n + 50) for n in range(ad_sets)}
