@@ -42,7 +42,7 @@ from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
-from policies.base import Snapshot
+from policies.base import Proposal, Snapshot
 from tests.fakes.audience_http_servers import FakeLinkedInDmpSegments
 from tests.fakes.google_pmax import PmaxCampaign
 from tests.fakes.meta_server import FakeMeta
@@ -131,6 +131,28 @@ def prospecting_actions(engine: Engine) -> list[Any]:
         return [a for a in list_actions(connection, accounts=["acme-social"]) if a["kind"] == "exclude_audience"]
 
 
+def undo_through_the_gate(engine: Engine, config: AgentConfig, connectors: dict[str, Any], platform: str,
+                          account_id: str, action_id: int, clock: FixedClock) -> tuple[Proposal, Any]:
+    """A person's `actions undo` of an executed action: the undo proposal gated against the live
+    entities and executed; returns the proposal and the executor's report."""
+    with engine.connect() as connection:
+        executed = get_action(connection, action_id)
+    assert executed is not None
+    undo = undo_proposal(executed, "alice")
+    account = config.account(account_id)
+    with engine.begin() as connection:
+        live = {e.entity_id: e for e in connectors[platform].entities(account_id)}
+        decision = decide(undo, account, config, dry_run=False, settings=config.guardrail_settings(account),
+                          ctx=context_for(connection, account, config, clock.now(), live))
+        undo_id = create_action(connection, undo, cycle_id=None, permission=decision.permission, dry_run=False,
+                                now=clock.now(), key_salt="test-undo")
+        transition(connection, undo_id, decision.state, actor="gate", reason=decision.reason, now=clock.now())
+    assert decision.state == "approved", decision.reason
+    report = execute_approved(engine, connectors, config, clock, settling=Settling(delay_seconds=0.0, attempts=1))
+    assert report.outcomes == Counter({"executed": 1}), report.outcomes
+    return undo, report
+
+
 def test_a_synced_customer_audience_is_excluded_from_prospecting_ad_sets_once(engine: Engine, database_url: str,
                                                                               shop: Shop) -> None:
     config = config_for(database_url, shop)
@@ -162,21 +184,7 @@ def test_a_synced_customer_audience_is_excluded_from_prospecting_ad_sets_once(en
     assert len(prospecting_actions(engine)) == len(expected)  # already excluded: never proposed again
 
     # undo: the exclusion is taken out of the ad set's targeting, through the same gate
-    with engine.connect() as connection:
-        executed = get_action(connection, actions[0]["id"])
-    assert executed is not None
-    undo = undo_proposal(executed, "alice")
-    account = config.account("acme-social")
-    with engine.begin() as connection:
-        live = {e.entity_id: e for e in connectors["meta"].entities("acme-social")}
-        decision = decide(undo, account, config, dry_run=False, settings=config.guardrail_settings(account),
-                          ctx=context_for(connection, account, config, shop.clock.now(), live))
-        undo_id = create_action(connection, undo, cycle_id=None, permission=decision.permission, dry_run=False,
-                                now=shop.clock.now(), key_salt="test-undo")
-        transition(connection, undo_id, decision.state, actor="gate", reason=decision.reason, now=shop.clock.now())
-    assert decision.state == "approved", decision.reason
-    report = execute_approved(engine, connectors, config, shop.clock, settling=Settling(delay_seconds=0.0, attempts=1))
-    assert report.outcomes == Counter({"executed": 1}), report.outcomes
+    undo_through_the_gate(engine, config, connectors, "meta", "acme-social", actions[0]["id"], shop.clock)
     undone = shop.simulator.entities(SIM_ACCOUNT, [str(shop.meta.ids.sim(actions[0]["entity_id"]))])[0]
     assert shop.sim_audience not in undone.attributes.get("excluded_audience_ids", [])
 
@@ -334,22 +342,8 @@ def test_google_prospecting_campaign_excludes_the_user_list_once_and_undo_remove
     assert third.accounts_failed == 0, third.errors
     assert len(actions_of(engine, "acme-search")) == 1  # already excluded: never proposed again
 
-    with engine.connect() as connection:
-        executed = get_action(connection, action["id"])
-    assert executed is not None
-    undo = undo_proposal(executed, "alice")
+    undo, _ = undo_through_the_gate(engine, config, connectors, "google_ads", "acme-search", action["id"], clock)
     assert undo.kind == "remove_audience_exclusion"
-    with engine.begin() as connection:
-        entities = {e.entity_id: e for e in connectors["google_ads"].entities("acme-search")}
-        decision = decide(undo, config.account("acme-search"), config, dry_run=False,
-                          settings=config.guardrail_settings(config.account("acme-search")),
-                          ctx=context_for(connection, config.account("acme-search"), config, clock.now(), entities))
-        undo_id = create_action(connection, undo, cycle_id=None, permission=decision.permission, dry_run=False,
-                                now=clock.now(), key_salt="test-undo")
-        transition(connection, undo_id, decision.state, actor="gate", reason=decision.reason, now=clock.now())
-    assert decision.state == "approved", decision.reason
-    report = execute_approved(engine, connectors, config, clock, settling=Settling(delay_seconds=0.0, attempts=1))
-    assert report.outcomes == Counter({"executed": 1}), report.outcomes
     assert _google_excluded(platforms, campaign) == set()
     again = execute_approved(engine, connectors, config, clock, settling=Settling(delay_seconds=0.0, attempts=1))
     assert again.mutating_calls == 0
@@ -466,21 +460,7 @@ def test_linkedin_prospecting_campaigns_exclude_the_synced_segments_ad_segment(
     assert third.accounts_failed == 0, third.errors
     assert len(actions_of(engine, "acme-b2b")) == len(prospecting)  # never proposed twice
 
-    with engine.connect() as connection:
-        executed = get_action(connection, actions[0]["id"])
-    assert executed is not None
-    undo = undo_proposal(executed, "alice")
-    account = config.account("acme-b2b")
-    with engine.begin() as connection:
-        entities_now = {e.entity_id: e for e in connectors["linkedin"].entities("acme-b2b")}
-        decision = decide(undo, account, config, dry_run=False, settings=config.guardrail_settings(account),
-                          ctx=context_for(connection, account, config, clock.now(), entities_now))
-        undo_id = create_action(connection, undo, cycle_id=None, permission=decision.permission, dry_run=False,
-                                now=clock.now(), key_salt="test-undo")
-        transition(connection, undo_id, decision.state, actor="gate", reason=decision.reason, now=clock.now())
-    assert decision.state == "approved", decision.reason
-    report = execute_approved(engine, connectors, config, clock, settling=Settling(delay_seconds=0.0, attempts=1))
-    assert report.outcomes == Counter({"executed": 1}), report.outcomes
+    undo_through_the_gate(engine, config, connectors, "linkedin", "acme-b2b", actions[0]["id"], clock)
     undone = sim.entities("sim-b2b", [str(platforms.linkedin.ids.sim(actions[0]["entity_id"]))])[0]
     assert sim_audience not in undone.attributes.get("excluded_audience_ids", [])
 
