@@ -52,6 +52,8 @@ class Figures:
     budget_changes_per_holder_week: float
     budget_changes: int
     reversals: int
+    reversals_by_policy: dict[str, int]  # "earlier move's policy -> reversing move's policy": count
+    details: tuple[str, ...] = ()  # one line per false pause and per ideal-test loser not paused by day 14
 
     @property
     def ideal_share(self) -> float | None:
@@ -96,16 +98,19 @@ def ideal_test_rejects(spend: float, conversions: float, value: float, target: f
     return poisson_cdf(round(conversions), expected_at_target) <= alpha
 
 
-def _budget_churn(report: BacktestReport) -> tuple[list[float], int, int]:
-    """(changes per holder per week for every holder, changes, reversals) of the agent arm."""
+def _budget_churn(report: BacktestReport) -> tuple[list[float], int, dict[str, int]]:
+    """(changes per holder per week for every holder, changes, reversals by "earlier policy -> later
+    policy") of the agent arm (policies are named only in reports made through the cycle)."""
     world = build_world(report.seed, DEMO_SPECS, report.start)
     holders = {e.entity_id: Decimal(e.daily_budget) for e in simulate(world, [], report.start).entities
                if e.daily_budget is not None}
     budget = dict(holders)
-    last_move: dict[str, tuple[object, int]] = {}
+    last_move: dict[str, tuple[object, int, str]] = {}
     counts: dict[str, int] = dict.fromkeys(holders, 0)
-    changes = reversals = 0
-    for mutation in report.agent_mutations:
+    changes = 0
+    reversals: dict[str, int] = defaultdict(int)
+    policies = report.agent_mutation_policies or ("",) * len(report.agent_mutations)
+    for mutation, policy in zip(report.agent_mutations, policies, strict=True):
         if mutation.kind != "set_budget" or mutation.entity_id not in budget:
             continue
         after = Decimal(str(mutation.params["daily_budget"]))
@@ -116,8 +121,8 @@ def _budget_churn(report: BacktestReport) -> tuple[list[float], int, int]:
         previous = last_move.get(mutation.entity_id)
         if previous is not None and previous[1] == -direction and \
                 (mutation.effective_day - previous[0]).days <= REVERSAL_DAYS:  # type: ignore[operator]
-            reversals += 1
-        last_move[mutation.entity_id] = (mutation.effective_day, direction)
+            reversals[f"{previous[2] or '?'} -> {policy or '?'}"] += 1
+        last_move[mutation.entity_id] = (mutation.effective_day, direction, policy)
         budget[mutation.entity_id] = after
         counts[mutation.entity_id] += 1
         changes += 1
@@ -135,9 +140,15 @@ def compute_figures(reports: Sequence[BacktestReport]) -> Figures:
     delays: list[int] = []
     rejections = matched = 0
     per_week: list[float] = []
-    changes = reversals = 0
+    changes = 0
+    reversals: dict[str, int] = defaultdict(int)
+    details: list[str] = []
     for report in reports:
         target = report.target_roas
+        for pause in report.pause_log:
+            if pause.arm == "agent" and pause.true_roas >= target:
+                details.append(f"false pause: seed {report.seed} {pause.ad_set_id} day {pause.day_index} "
+                               f"true ROAS {pause.true_roas:.2f} ({pause.policy})")
         paused_on = {p.ad_set_id: p.day_index for p in report.pause_log if p.arm == "agent"}
         week = _week_after_learning(report)
         spend_all = sum(v[0] for v in week.values())
@@ -153,10 +164,15 @@ def compute_figures(reports: Sequence[BacktestReport]) -> Figures:
             if ideal_test_rejects(spend, conversions, value, target, alpha, fallback):
                 rejections += 1
                 matched += day <= IDEAL_TEST_DAY
+                if day > IDEAL_TEST_DAY:
+                    details.append(f"ideal-test loser paused late: seed {report.seed} {ad_set_id} true ROAS "
+                                   f"{roas:.2f}, {conversions:g} conversions on {spend:.0f} in days 7-13, "
+                                   f"paused {'never' if day == NEVER else f'day {day}'}")
         holder_weeks, holder_changes, holder_reversals = _budget_churn(report)
         per_week += holder_weeks
         changes += holder_changes
-        reversals += holder_reversals
+        for pair, count in holder_reversals.items():
+            reversals[pair] += count
     median_delay = statistics.median(delays) if delays else None
     return Figures(
         surplus_median=statistics.median(captured) if captured else None,
@@ -170,7 +186,9 @@ def compute_figures(reports: Sequence[BacktestReport]) -> Figures:
         ideal_matched=matched,
         budget_changes_per_holder_week=statistics.median(per_week) if per_week else 0.0,
         budget_changes=changes,
-        reversals=reversals,
+        reversals=sum(reversals.values()),
+        reversals_by_policy=dict(sorted(reversals.items(), key=lambda item: -item[1])),
+        details=tuple(details),
     )
 
 
@@ -191,4 +209,7 @@ def render(figures: Figures) -> list[str]:
     lines.append(f"budget changes per holder per week (median): {figures.budget_changes_per_holder_week:.2f} "
                  f"(target <= 1); reversals within {REVERSAL_DAYS} days: {figures.reversals}/{figures.budget_changes} "
                  f"= {figures.reversal_share:.1%} (target < 5%)")
+    if figures.reversals and any("?" not in pair for pair in figures.reversals_by_policy):
+        lines.append("  reversals by policy (earlier move -> reversing move): "
+                     + ", ".join(f"{pair} {count}" for pair, count in figures.reversals_by_policy.items()))
     return lines

@@ -167,6 +167,8 @@ def main() -> None:
     parser.add_argument("--cycle", action="store_true", help="run the agent through the daemon's cycle")
     parser.add_argument("--no-monthly-budgets", action="store_true", help="with --cycle: no monthly budgets")
     parser.add_argument("--save", type=Path, help="also write the reports here (pickle), to recompute figures")
+    parser.add_argument("--details", action="store_true",
+                        help="also list each false pause and each ideal-test loser not paused by day 14")
     parser.add_argument("--seed-dir", type=Path,
                         help="keep each seed's report here as it finishes, and reuse the ones already there "
                              "(a long run can stop and resume; the file name carries the run's settings)")
@@ -244,7 +246,10 @@ def main() -> None:
     path = "through the cycle" if options.cycle else "direct"
     budgets = "without" if options.cycle and options.no_monthly_budgets else "with"
     print(f"== issue 19 figures ({path}, {budgets} monthly budgets, {len(reports)} seeds x {options.days} days)")
-    print(*render(compute_figures(reports)), sep="\n")
+    figures = compute_figures(reports)
+    print(*render(figures), sep="\n")
+    if options.details:
+        print(*figures.details, sep="\n")
 
 
 if __name__ == "__main__":

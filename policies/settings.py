@@ -42,6 +42,12 @@ class UnderperformersSettings(StrictModel):
     settled_after_days: int = Field(
         default=14, ge=0, description="Delivery days after learning from which `settled_confidence` applies.",
     )
+    indifference_margin: float = Field(
+        default=0.0, ge=0, lt=0.5,
+        description="Pause only when P(true ROAS < target x (1 - margin)) reaches the bar: an ad set within the "
+        "margin of target loses little (reallocation moves its budget), and daily re-tests of near-target ad "
+        "sets are where false pauses come from.",
+    )
     consistency_confidence: float | None = Field(
         default=None, gt=0, lt=1,
         description="Optional: each half of the window must also show P(ROAS < target) >= this (e.g. 0.75).",

@@ -64,6 +64,11 @@ def _halves(snapshot: Snapshot, entity_id: str, start: date, end: date, curve: L
             collect_window(snapshot, [entity_id], middle, end, curve, learning_end, settings.learning_efficiency)]
 
 
+def _margin_note(settings: UnderperformersSettings) -> str:
+    margin = settings.indifference_margin
+    return f", the {settings.target_roas:.2f} target less a {margin:.0%} margin" if margin else ""
+
+
 def propose_pauses(
     snapshot: Snapshot, settings: UnderperformersSettings, curve: LagCurve | None = None
 ) -> list[Proposal]:
@@ -100,7 +105,8 @@ def propose_pauses(
         if window.spend <= 0 or window.spend < settings.min_spend:
             continue
         posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
-        p_below = posterior.probability_below(settings.target_roas)
+        threshold = settings.target_roas * (1 - settings.indifference_margin)
+        p_below = posterior.probability_below(threshold)
         bar = settings.confidence
         if settings.settled_confidence is not None and post_learning_days > settings.settled_after_days:
             bar = settings.settled_confidence
@@ -108,7 +114,7 @@ def propose_pauses(
             continue
         halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
         p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion)
-                    .probability_below(settings.target_roas) for half in halves]
+                    .probability_below(threshold) for half in halves]
         if settings.consistency_confidence is not None and min(p_halves) < settings.consistency_confidence:
             continue  # one bad stretch, not a pattern: daily re-tests would otherwise catch every dip
         observed = window.observed_roas or 0.0
@@ -120,7 +126,7 @@ def propose_pauses(
                 policy=POLICY_NAME,
                 change=PAUSE_CHANGE,
                 rationale=(
-                    f"P(true ROAS < {settings.target_roas:.2f}) = {p_below:.1%} (threshold "
+                    f"P(true ROAS < {threshold:.2f}{_margin_note(settings)}) = {p_below:.1%} (threshold "
                     f"{bar:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
                     f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
                     f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
@@ -143,6 +149,8 @@ def propose_pauses(
                     "observed_roas": round(observed, 4),
                     "lag_corrected_roas": round(window.lag_corrected_roas or 0.0, 4),
                     "target_roas": settings.target_roas,
+                    "indifference_margin": settings.indifference_margin,
+                    "tested_roas": round(threshold, 4),
                     "posterior_mean_roas": round(posterior.mean, 4),
                     "posterior_interval_90": [round(low, 4), round(high, 4)],
                     "p_roas_below_target": round(p_below, 4),

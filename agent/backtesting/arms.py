@@ -112,6 +112,7 @@ class BacktestReport:
     injected_anomalies: tuple[InjectedAnomaly, ...] = ()  # what the simulator put in the data
     true_roas_at_oracle_day: dict[str, float] = field(default_factory=dict)
     agent_mutations: tuple[AppliedMutation, ...] = ()  # what the agent arm changed, in order
+    agent_mutation_policies: tuple[str, ...] = ()  # the policy behind each (through the cycle only)
 
     @property
     def surplus_captured(self) -> float | None:

@@ -14,6 +14,7 @@ otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -99,8 +100,13 @@ class CycleArm:
         # history_days=1: the world starts on `start`, as the direct backtest's does
         self.simulator = SimulatorConnector(self.engine, specs, seed=seed, history_days=1, now=self.clock.now)
         self.last_action_id = 0
+        self.policy_by_key: dict[str, str] = {}  # idempotency key -> the policy that proposed it
         self.to_enable: list[tuple[str, str]] = []
         self.crm = crm
+
+    def mutation_policies(self) -> tuple[str, ...]:
+        """The policy behind each of `applied()`'s mutations, in the same order ("" for a person's)."""
+        return tuple(self.policy_by_key.get(row["idempotency_key"], "") for row in self.simulator.mutation_log())
 
     def applied(self) -> list[AppliedMutation]:
         return [AppliedMutation(kind=row["kind"], account_id=row["account_id"], entity_id=row["entity_id"],
@@ -120,6 +126,7 @@ class CycleArm:
             actions = actions_after(connection, self.last_action_id)
         for action in actions:
             self.last_action_id = max(self.last_action_id, action.id)
+            self.policy_by_key[action.idempotency_key] = action.policy
             if action.state != "executed":
                 continue
             arm.kinds[action.kind] += 1
@@ -167,5 +174,6 @@ def run_cycle_backtest(seed: int, days: int = 90, policies: Collection[str] | No
         report = run_backtest(seed, days, policies, specs=specs, start=start,
                               settings=full.policy_settings(first), agent_arm=arm, on_day=on_day,
                               pipeline=pipeline_measure(days, pipeline_target) if with_crm else None)
+        report = dataclasses.replace(report, agent_mutation_policies=arm.mutation_policies())
         arm.engine.dispose()
     return report

@@ -94,7 +94,7 @@ def actions_claiming(connection: Connection, account_id: str, entity_id: str, ki
 
 def actions_after(connection: Connection, last_id: int) -> list[Row[Any]]:
     """Actions with an id above `last_id`, oldest first: (id, account_id, entity_id, entity_level, kind,
-    policy, state)."""
+    policy, state, idempotency_key)."""
     query = select(Action.id, Action.account_id, Action.entity_id, Action.entity_level, Action.kind,
-                   Action.policy, Action.state).where(Action.id > last_id).order_by(Action.id)
+                   Action.policy, Action.state, Action.idempotency_key).where(Action.id > last_id).order_by(Action.id)
     return list(connection.execute(query))

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from connectors.errors import ConnectorError, InvalidMutation
 from connectors.records import (
@@ -96,6 +96,7 @@ class SimulatorConnector:
         self._world: World | None = None
         self._lock = threading.RLock()  # accounts are pulled in parallel threads
         self._cache: dict[tuple[date, int], Observation] = {}
+        self._log: tuple[tuple[int, int | None], list[dict[str, Any]]] | None = None  # see mutation_log
 
     @classmethod
     def from_context(cls, context: ConnectorContext) -> SimulatorConnector:
@@ -161,13 +162,22 @@ class SimulatorConnector:
         return self._world
 
     def mutation_log(self) -> list[dict[str, Any]]:
-        """Every mutation applied to this world, oldest first (the platform's own record)."""
+        """Every mutation applied to this world, oldest first (the platform's own record).
+
+        The log only grows (any process sharing the database may append), so it is read again only
+        when its row count or last id has changed: one aggregate query instead of every row, on each of
+        the many reads a cycle makes between two writes."""
         self.world()
+        mine = sim_mutations.c.world_id == self.world_id
         with self._engine.connect() as connection:
-            rows = connection.execute(
-                select(sim_mutations).where(sim_mutations.c.world_id == self.world_id).order_by(sim_mutations.c.id)
-            ).mappings()
-            return [dict(row) for row in rows]
+            count, last = connection.execute(select(func.count(), func.max(sim_mutations.c.id)).where(mine)).one()
+            cached = self._log
+            if cached is not None and cached[0] == (count, last):
+                return list(cached[1])
+            rows = [dict(row) for row in connection.execute(
+                select(sim_mutations).where(mine).order_by(sim_mutations.c.id)).mappings()]
+        self._log = ((len(rows), rows[-1]["id"] if rows else None), rows)
+        return list(rows)
 
     def observe(self, account_id: str) -> Observation:
         """The world as seen on the account's local today (cached until the next mutation)."""

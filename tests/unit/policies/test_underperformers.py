@@ -163,3 +163,18 @@ def test_a_settled_ad_set_faces_the_stricter_bar_a_young_one_does_not() -> None:
     young = strict.model_copy(update={"settled_after_days": 20})
     (proposal,) = propose_pauses(clear_loser, young, curve=NO_LAG)
     assert proposal.evidence["confidence"] == 0.975 and "threshold 97.5%" in proposal.rationale
+
+
+def test_the_indifference_margin_spares_an_ad_set_just_under_target_but_not_a_clear_loser() -> None:
+    # 60 days at 100/day: ROAS 1.65 on 240 conversions is surely under 2.0, not surely under 1.8.
+    entities = [entity("good"), entity("near"), entity("bad")]
+    data = (rows("good", 60, spend=100, conversions=4, value=400) + rows("near", 60, spend=100, conversions=4, value=165)
+            + rows("bad", 60, spend=100, conversions=4, value=80))
+    account = snapshot(entities, data)
+    plain = UnderperformersSettings(window_days=60)
+    assert sorted(p.entity_id for p in propose_pauses(account, plain, curve=NO_LAG)) == ["bad", "near"]
+    margin = plain.model_copy(update={"indifference_margin": 0.1})
+    (proposal,) = propose_pauses(account, margin, curve=NO_LAG)
+    assert proposal.entity_id == "bad"
+    assert proposal.evidence["tested_roas"] == pytest.approx(1.8)
+    assert "P(true ROAS < 1.80, the 2.00 target less a 10% margin)" in proposal.rationale
