@@ -167,8 +167,12 @@ def _plan(candidates: list[_Candidate], settings: ReallocationSettings, snapshot
                 scanned = position + 1
                 break
             reversal = receiver.churn.recently_cut or donor.churn.recently_raised
-            if reversal and receiver.marginal_roas < donor_roas * (1 + churn.decisive_improvement):
-                continue  # undoing last week's move needs the evidence to have flipped decisively
+            if reversal and (tranche_limit is not None
+                             or receiver.marginal_roas < donor_roas * (1 + churn.decisive_improvement)):
+                # Undoing last week's move needs the evidence to have flipped decisively; budget left
+                # unused is no such evidence (delivery takes days to follow a raise, and any receiver
+                # beats its zero return, so it would undo every recent raise that is not spent yet).
+                continue
             if _receiver_room(receiver, settings, currency) < smallest:
                 scanned = position + 1
                 break

@@ -43,7 +43,7 @@ class UnderperformersSettings(StrictModel):
         default=14, ge=0, description="Delivery days after learning from which `settled_confidence` applies.",
     )
     indifference_margin: float = Field(
-        default=0.0, ge=0, lt=0.5,
+        default=0.1, ge=0, lt=0.5,
         description="Pause only when P(true ROAS < target x (1 - margin)) reaches the bar: an ad set within the "
         "margin of target loses little (reallocation moves its budget), and daily re-tests of near-target ad "
         "sets are where false pauses come from.",

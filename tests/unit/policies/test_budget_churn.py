@@ -92,3 +92,19 @@ def test_pacing_makes_no_immaterial_move() -> None:
     # With the 5% threshold the move is either none or material: here the nearer of 100 and 95.
     (material,), _ = propose_pacing_with_report(account, PacingSettings(tolerance_pct=0.005))
     assert material.change["to"]["daily_budget"] == "95.00"
+
+
+def test_budget_a_recent_raise_left_unused_is_not_taken_back_within_the_reversal_window() -> None:
+    # B spends half of its 100: its unused budget returns nothing, so any receiver beats it.
+    data = rows("A", 14, spend=100, conversions=3, value=300) + rows("B", 14, spend=50, conversions=1, value=100)
+    two_a_week = BudgetChurnSettings(max_changes_per_week=2)
+    unraised = snapshot(ENTITIES, data)
+    assert _budgets(propose_reallocations(unraised, ReallocationSettings(), curve=NO_LAG, churn=two_a_week))["B"][
+        1] < 100
+    # Raised four days ago: delivery has not caught up yet; taking the raise back is a reversal.
+    raised = snapshot(ENTITIES, data, recent_budget_moves=_moves(B=(4, "90", "100")))
+    assert propose_reallocations(raised, ReallocationSettings(), curve=NO_LAG, churn=two_a_week) == []
+    # Once the reversal window has passed, the unused budget moves again.
+    earlier = snapshot(ENTITIES, data, recent_budget_moves=_moves(B=(8, "90", "100")))
+    assert _budgets(propose_reallocations(earlier, ReallocationSettings(), curve=NO_LAG, churn=two_a_week))["B"][
+        1] < 100

@@ -28,7 +28,8 @@ def test_posterior_probability_matches_the_hand_computed_gamma_poisson_value() -
     entities = [entity("good"), entity("cand")]
     data = rows("good", 10, spend=100, conversions=4, value=400) + rows("cand", 10, spend=100, conversions=1, value=150)
     expected = 1 - poisson_cdf(9, 1000 * 2 / 150)
-    settings = UnderperformersSettings(window_days=10, prior_conversions=0, value_cv=0.01, confidence=0.8)
+    settings = UnderperformersSettings(window_days=10, prior_conversions=0, value_cv=0.01, confidence=0.8,
+                                       indifference_margin=0)
     (proposal,) = propose_pauses(snapshot(entities, data), settings, curve=NO_LAG)
     assert proposal.entity_id == "cand"
     assert proposal.evidence["p_roas_below_target"] == pytest.approx(expected, abs=0.015)
@@ -45,7 +46,7 @@ def test_a_clear_loser_is_paused_with_its_numbers_and_a_winner_is_not() -> None:
     assert proposal.change == {"from": {"status": "ACTIVE"}, "to": {"status": "PAUSED"}}
     assert proposal.evidence["spend"] == "1400.00"
     assert proposal.evidence["p_roas_below_target"] >= 0.9
-    assert "P(true ROAS < 2.00)" in proposal.rationale
+    assert "P(true ROAS < 1.80, the 2.00 target less a 10% margin)" in proposal.rationale
 
 
 def test_thin_evidence_near_target_is_not_enough() -> None:
@@ -145,7 +146,8 @@ def test_one_bad_stretch_is_not_a_pattern() -> None:
     entities = [entity("good"), entity("dip")]
     data = rows("good", 14, spend=500, conversions=10, value=1500) + rows("dip", 14, spend=500,
                                                                           conversions=conversions, value=value)
-    settings = UnderperformersSettings(confidence=0.9, window_days=14, consistency_confidence=0.75)
+    settings = UnderperformersSettings(confidence=0.9, window_days=14, consistency_confidence=0.75,
+                                       indifference_margin=0)
     assert propose_pauses(snapshot(entities, data), settings, curve=NO_LAG) == []
     unchecked = propose_pauses(snapshot(entities, data), settings.model_copy(update={"consistency_confidence": None}),
                                curve=NO_LAG)
@@ -158,7 +160,7 @@ def test_a_settled_ad_set_faces_the_stricter_bar_a_young_one_does_not() -> None:
     # Judged daily, an ad set that has run for weeks gets many chances to dip below target by luck:
     # past `settled_after_days` the bar is `settled_confidence`.
     clear_loser = _account(loser_conversions=1, loser_value=110)  # 14 delivery days, P(ROAS < 2) = 0.989
-    strict = UnderperformersSettings(settled_confidence=0.995, settled_after_days=10)
+    strict = UnderperformersSettings(settled_confidence=0.995, settled_after_days=10, indifference_margin=0)
     assert propose_pauses(clear_loser, strict, curve=NO_LAG) == []
     young = strict.model_copy(update={"settled_after_days": 20})
     (proposal,) = propose_pauses(clear_loser, young, curve=NO_LAG)
@@ -171,7 +173,7 @@ def test_the_indifference_margin_spares_an_ad_set_just_under_target_but_not_a_cl
     data = (rows("good", 60, spend=100, conversions=4, value=400) + rows("near", 60, spend=100, conversions=4, value=165)
             + rows("bad", 60, spend=100, conversions=4, value=80))
     account = snapshot(entities, data)
-    plain = UnderperformersSettings(window_days=60)
+    plain = UnderperformersSettings(window_days=60, indifference_margin=0)
     assert sorted(p.entity_id for p in propose_pauses(account, plain, curve=NO_LAG)) == ["bad", "near"]
     margin = plain.model_copy(update={"indifference_margin": 0.1})
     (proposal,) = propose_pauses(account, margin, curve=NO_LAG)
