@@ -76,6 +76,14 @@ def _search(rig: Rig, query: str) -> list[Any]:
     ("SELECT ad_group.id, segments.date, metrics.clicks FROM ad_group", "EXPECTED_FILTERS_ON_DATE_RANGE"),
     ("SELECT campaign.id, ad_group.id FROM campaign", "PROHIBITED_RESOURCE_TYPE_IN_SELECT_CLAUSE"),
     ("SELECT ad_group.id FROM ad_group WHERE ad_group.colour = 'RED'", "UNRECOGNIZED_FIELD"),
+    # WHERE joins conditions with AND only; IN takes a non-empty list; enum values must be the enum's
+    ("SELECT campaign.id FROM campaign_criterion WHERE campaign_criterion.type = 'LOCATION' "
+     "OR campaign_criterion.type = 'USER_LIST'", "UNEXPECTED_INPUT"),
+    ("SELECT campaign.id FROM campaign_criterion WHERE campaign_criterion.type IN 'LOCATION'", "EXPECTED_LIST"),
+    ("SELECT campaign.id FROM campaign_criterion WHERE campaign_criterion.type IN ()",
+     "PROHIBITED_EMPTY_LIST_IN_CONDITION"),
+    ("SELECT campaign.id FROM campaign_criterion WHERE campaign_criterion.type IN ('LOCATION', 'USERLIST')",
+     "BAD_ENUM_CONSTANT"),
     ("SELECT campaign.id, segments.conversion_action, metrics.clicks FROM campaign",
      "PROHIBITED_SEGMENT_WITH_METRIC_IN_SELECT_OR_WHERE_CLAUSE"),
 ])
