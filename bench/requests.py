@@ -58,7 +58,8 @@ from policies.audience_overlap import propose_audience_exclusions
 ENTITY_READS = {
     "google_ads": {"search:customer_read", "search:campaign", "search:ad_group", "search:ad_group_ad",
                    "search:ad_group_criterion", "search:shared_set", "search:shared_criterion",
-                   "search:campaign_shared_set"},
+                   "search:campaign_shared_set", "search:campaign_criterion"},  # one query: locations, schedules,
+    # excluded user lists (connectors/google_ads/campaign_criteria.py)
     "meta": {"get:campaigns", "get:adsets", "get:ads"},
     "linkedin": {"get:adCampaignGroups", "get:adCampaigns", "get:creatives"},
 }

@@ -9,9 +9,10 @@ schedule, age range, brand, device, keyword, language, location and webpage
 (https://developers.google.com/google-ads/api/performance-max/create-campaign-criteria), so a
 Performance Max campaign gets no exclusion here and the policy proposes none there.
 
-Read with one GAQL query on `campaign_criterion` (type USER_LIST, negative); a campaign of a
-channel that takes the exclusion shows its excluded list ids as `excluded_audience_ids`, the same
-attribute Meta ad sets carry, so the drift check and the settlement of a lost answer read it alike.
+Read with the account's other campaign criteria (connectors/google_ads/campaign_criteria.py: its
+negative USER_LIST rows); a campaign of a channel that takes the exclusion shows its excluded list ids
+as `excluded_audience_ids`, the same attribute Meta ad sets carry, so the drift check and the
+settlement of a lost answer read it alike.
 """
 
 from __future__ import annotations
@@ -22,9 +23,6 @@ from typing import Any
 
 from connectors.records import Entity
 
-QUERY = ("SELECT campaign.id, campaign_criterion.criterion_id, campaign_criterion.user_list.user_list "
-         "FROM campaign_criterion WHERE campaign_criterion.type = 'USER_LIST' "
-         "AND campaign_criterion.negative = TRUE AND campaign.status != 'REMOVED'")
 SERVICE = "CampaignCriterionService"
 # advertising channels whose campaigns take a negative user-list criterion
 EXCLUDABLE_CHANNELS = frozenset({"SEARCH", "DISPLAY"})

@@ -21,6 +21,7 @@ from connectors.google_ads import (
     audience_exclusions,
     bid_modifiers,
     breakdowns,
+    campaign_criteria,
     demographics,
     labels,
     locations,
@@ -199,7 +200,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             self._search(account, bid_modifiers.QUERY, "ad_group_bid_modifier"))
         excluded, state.demographics = demographics.read(
             self._search(account, demographics.QUERY, "ad_group_criterion"))
-        negative_locations = locations.read(self._search(account, locations.QUERY, "campaign_criterion"))
+        criteria = campaign_criteria.split(self._search(account, campaign_criteria.QUERY, campaign_criteria.REPORT))
+        negative_locations = locations.read(criteria.locations)
         regions, state.locations, constants = locations.by_segment(negative_locations, self._geo_names(
             account, {constant for found_ in negative_locations.values() for constant in found_}))
         state.geo_constants = {segment: {constant} for segment, constant in constants.items()}
@@ -215,9 +217,8 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
             self._search(account, labels.CAMPAIGN_LABELS, "campaign_label"),
             self._search(account, labels.AD_GROUP_LABELS, "ad_group_label"), state))
         found = schedules.with_schedules(found, schedules.read_schedules(
-            customer, self._search(account, schedules.QUERY, "campaign_criterion"), state))
-        excluded_lists, state.user_list_exclusions = audience_exclusions.read(
-            customer, self._search(account, audience_exclusions.QUERY, "campaign_criterion user lists"))
+            customer, criteria.schedules, state))
+        excluded_lists, state.user_list_exclusions = audience_exclusions.read(customer, criteria.user_lists)
         found = audience_exclusions.with_exclusions(found, excluded_lists)
         # New ads inherit the landing page of their ad group's existing ads.
         urls: dict[str, tuple[str, ...]] = {}

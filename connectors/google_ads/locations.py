@@ -1,5 +1,5 @@
-"""Location exclusions of campaigns: negative location campaign criteria, read with one GAQL query and
-written through CampaignCriterionService.
+"""Location exclusions of campaigns: negative location campaign criteria, read with the account's other
+campaign criteria (connectors/google_ads/campaign_criteria.py) and written through CampaignCriterionService.
 
 Google Ads targets locations on the campaign, not the ad group: an excluded location is a
 `CampaignCriterion` with `negative` = true and a `LocationInfo` whose `geo_target_constant` is a
@@ -24,9 +24,6 @@ from typing import Any
 from connectors.segments import UNKNOWN, region
 
 SERVICE = "CampaignCriterionService"
-QUERY = ("SELECT campaign.id, campaign_criterion.resource_name, campaign_criterion.location.geo_target_constant "
-         "FROM campaign_criterion WHERE campaign_criterion.type = 'LOCATION' AND campaign_criterion.negative = TRUE "
-         "AND campaign_criterion.status != 'REMOVED' AND campaign.status != 'REMOVED'")
 DIMENSION = "region"
 KIND = "exclude_location"
 
@@ -38,7 +35,8 @@ def regions_query(campaign_id: str) -> str:
 
 
 def read(rows: Iterable[Any]) -> dict[str, dict[str, str]]:
-    """{campaign id: {geo target constant: its negative criterion's resource name}} from the query's rows."""
+    """{campaign id: {geo target constant: its negative criterion's resource name}} from the negative
+    LOCATION rows of `campaign_criteria.QUERY` (campaign.id, resource name, location.geo_target_constant)."""
     found: dict[str, dict[str, str]] = {}
     for row in rows:
         constant = str(row.campaign_criterion.location.geo_target_constant or "")

@@ -5,7 +5,8 @@ start hour and minute, end hour (24 = end of day) and minute, at most six per da
 `bid_modifier`; once a campaign has any, it serves only in scheduled hours
 (https://developers.google.com/google-ads/api/reference/rpc/v26/AdScheduleInfo and CampaignCriterion;
 operations by CampaignCriterionService, removed by resource name
-`customers/{c}/campaignCriteria/{campaign_id}~{criterion_id}`). A new schedule is written as one request:
+`customers/{c}/campaignCriteria/{campaign_id}~{criterion_id}`). They are read with the account's other
+campaign criteria (connectors/google_ads/campaign_criteria.py). A new schedule is written as one request:
 every existing schedule criterion removed, every block of the new one created.
 
 Blocks are hour-granular (`{day, start_hour, end_hour, bid_modifier}`): criteria on quarter hours are
@@ -22,10 +23,6 @@ from typing import Any
 from connectors.google_ads.reports import AccountState, Target
 from connectors.records import Entity, Mutation
 
-QUERY = ("SELECT campaign.id, campaign_criterion.criterion_id, campaign_criterion.ad_schedule.day_of_week, "
-         "campaign_criterion.ad_schedule.start_hour, campaign_criterion.ad_schedule.start_minute, "
-         "campaign_criterion.ad_schedule.end_hour, campaign_criterion.ad_schedule.end_minute, "
-         "campaign_criterion.bid_modifier FROM campaign_criterion WHERE campaign_criterion.type = 'AD_SCHEDULE'")
 SERVICE = {"CampaignCriterionService": ("mutate_campaign_criteria", "CampaignCriterionOperation")}
 DAYS = {"MONDAY": "mon", "TUESDAY": "tue", "WEDNESDAY": "wed", "THURSDAY": "thu", "FRIDAY": "fri",
         "SATURDAY": "sat", "SUNDAY": "sun"}
@@ -34,7 +31,8 @@ MAX_PER_DAY = 6
 
 
 def read_schedules(customer_id: str, rows: Sequence[Any], state: AccountState) -> dict[str, list[dict[str, Any]]]:
-    """Campaign id -> its schedule blocks; the criteria's resource names into `state` (for removal)."""
+    """Campaign id -> its schedule blocks, from the AD_SCHEDULE rows of `campaign_criteria.QUERY`; the
+    criteria's resource names into `state` (for removal)."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         campaign_id, schedule = str(row.campaign.id), row.campaign_criterion.ad_schedule

@@ -68,7 +68,7 @@ from tests.fakes import google_bid_modifiers as bid_modifiers
 from tests.fakes import google_demographics as demographics
 from tests.fakes import google_locations as locations
 from tests.fakes import intraday
-from tests.fakes.gaql import check_query
+from tests.fakes.gaql import check_query, conditions, matches
 from tests.fakes.google_labels import MUTATE_SERVICES as LABEL_SERVICES
 from tests.fakes.google_labels import LabelRefused, Labels
 from tests.fakes.google_pmax import PerformanceMax
@@ -188,6 +188,8 @@ class FakeGoogleAds:
         self.user_list_exclusions = user_list_exclusions.UserListExclusions(self.ids, lambda name: any(
             name.rsplit("/", 1)[-1] == str(c.campaign_id) for cs in self.pmax.campaigns.values() for c in cs))  # Performance Max campaigns by customer id (tests/fakes/google_pmax.py)
         self.lifecycle_goals: dict[str, tuple[str, ...]] = {}  # customer id -> its customer lifecycle goal types
+        # sim campaign id -> regions it targets: positive LOCATION criteria (tests/fakes/google_locations.py)
+        self.targeted_locations: dict[str, set[str]] = {}
         self._new_ads = itertools.count(1)
         self.requests: list[tuple[str, Any]] = []
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
@@ -326,12 +328,12 @@ class FakeGoogleAds:
                 return [r for r in found if campaign is None or str(r.campaign.id) == campaign.group(1)]
             if resource in ("label", "campaign_label", "ad_group_label"):
                 return self.labels.rows(resource, customer, entities, Row)
-            if resource == "campaign_criterion" and locations.is_location_query(query):
-                return locations.rows(entities, customer, self.ids, Row)
-            if resource == "campaign_criterion" and user_list_exclusions.is_user_list_query(query):
-                return self.user_list_exclusions.rows(customer, Row)
-            if resource == "campaign_criterion":
-                return self.schedules.rows(entities, Row)
+            if resource == "campaign_criterion":  # every type the fake holds, filtered by the query's WHERE
+                criteria = [*locations.rows(entities, customer, self.ids, Row, self.targeted_locations),
+                            *self.schedules.rows(entities, customer, Row),
+                            *self.user_list_exclusions.rows(customer, Row)]
+                where = conditions(query)
+                return [row for row in criteria if matches(row, where)]
             if resource == "goal":
                 return breakdowns.goal_rows(self.lifecycle_goals.get(customer, ()), self.ids, customer, Row)
             if resource == "geo_target_constant":

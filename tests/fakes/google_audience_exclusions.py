@@ -1,5 +1,7 @@
-"""Negative user-list campaign criteria in the fake Google Ads API: CampaignCriterionService operations
-carrying a `user_list` and `FROM campaign_criterion WHERE campaign_criterion.type = 'USER_LIST'` rows.
+"""User-list campaign criteria in the fake Google Ads API: CampaignCriterionService operations carrying a
+`user_list` (negative ones) and the USER_LIST rows of `FROM campaign_criterion` (filtered by the query's
+WHERE in tests/fakes/google_ads_server.py): the exclusions, and the lists a test says a campaign targets
+(`targeted`, positive criteria, which reads of exclusions must leave out).
 
 As the v26 protos and reference describe them: `CampaignCriterion.user_list.user_list` is the resource
 name `customers/{c}/userLists/{id}`, `negative` is immutable (an exclusion is created or removed, never
@@ -20,16 +22,13 @@ from tests.fakes.google_schedules import ScheduleRefused
 from tests.fakes.platform_fixtures import IdMap
 
 
-def is_user_list_query(query: str) -> bool:
-    return "'USER_LIST'" in query
-
-
 class UserListExclusions:
     def __init__(self, ids: IdMap, is_pmax: Callable[[str], bool]) -> None:
         self.ids = ids
         self.is_pmax = is_pmax  # whether a campaign resource name is a Performance Max campaign
         self.user_lists: dict[str, set[str]] = {}  # customer id -> the user list ids it holds
         self.excluded: dict[tuple[str, str], set[str]] = {}  # (customer, sim campaign id) -> user list ids
+        self.targeted: dict[tuple[str, str], set[str]] = {}  # (customer, sim campaign id) -> targeted list ids
 
     def handles(self, operation: Any) -> bool:
         """Whether a CampaignCriterionOperation is about a user list (else: an ad schedule)."""
@@ -79,16 +78,20 @@ class UserListExclusions:
 
     def rows(self, customer: str, row_type: Any) -> list[Any]:
         rows = []
-        for (owner, campaign), lists in sorted(self.excluded.items()):
-            if owner != customer:
-                continue
-            for list_id in sorted(lists):
-                row = row_type()
-                row.campaign.id = self.ids.numeric(campaign)
-                criterion = row.campaign_criterion
-                criterion.criterion_id = self.criterion_id(campaign, list_id)
-                criterion.type_ = "USER_LIST"
-                criterion.negative = True
-                criterion.user_list.user_list = f"customers/{customer}/userLists/{list_id}"
-                rows.append(row)
+        for negative, held in ((True, self.excluded), (False, self.targeted)):
+            for (owner, campaign), lists in sorted(held.items()):
+                if owner != customer:
+                    continue
+                for list_id in sorted(lists):
+                    row = row_type()
+                    row.campaign.id = self.ids.numeric(campaign)
+                    criterion = row.campaign_criterion
+                    criterion.criterion_id = self.criterion_id(campaign, list_id)
+                    criterion.resource_name = (f"customers/{customer}/campaignCriteria/{row.campaign.id}~"
+                                               f"{criterion.criterion_id}")
+                    criterion.type_ = "USER_LIST"
+                    criterion.status = "ENABLED"
+                    criterion.negative = negative
+                    criterion.user_list.user_list = f"customers/{customer}/userLists/{list_id}"
+                    rows.append(row)
         return rows

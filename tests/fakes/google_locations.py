@@ -1,6 +1,6 @@
-"""Negative location campaign criteria in the fake Google Ads API: `FROM campaign_criterion WHERE
-campaign_criterion.type = 'LOCATION'` rows and CampaignCriterionService create / remove operations
-with a `location`, answered from the simulator's ad sets.
+"""Location campaign criteria in the fake Google Ads API: the LOCATION rows of `FROM campaign_criterion`
+(tests/fakes/google_ads_server.py filters them by the query's WHERE) and CampaignCriterionService
+create / remove operations with a `location`, answered from the simulator's ad sets.
 
 Following the CampaignCriterion and LocationInfo references of v26
 (https://developers.google.com/google-ads/api/fields/v26/campaign_criterion): the resource name is
@@ -8,12 +8,14 @@ Following the CampaignCriterion and LocationInfo references of v26
 its geo target constant's id, and a campaign cannot hold the same location twice. The simulator keeps
 the exclusion on every ad set of the campaign (connectors/simulator/segment_actions.py): the rows show
 a campaign's excluded regions, and a write names the campaign's first ad set, which the simulator
-spreads over the campaign. Only negative (excluding) location criteria are supported here.
+spreads over the campaign. Only negative (excluding) location criteria are written here; a test can
+give campaigns targeted locations (positive criteria, `FakeGoogleAds.targeted_locations`), which every
+real campaign has and which reads of exclusions must leave out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from connectors.records import Entity
@@ -26,10 +28,6 @@ class LocationRefused(ValueError):
     def __init__(self, kind: str, value: str, message: str) -> None:
         super().__init__(message)
         self.kind, self.value = kind, value
-
-
-def is_location_query(query: str) -> bool:
-    return "campaign_criterion.type = 'LOCATION'" in query
 
 
 def is_location_operation(operation: Any, ids: IdMap) -> bool:
@@ -47,10 +45,17 @@ def _campaign_regions(entities: Mapping[str, Entity]) -> dict[str, set[str]]:
     return found
 
 
-def rows(entities: Mapping[str, Entity], customer: str, ids: IdMap, new_row: Callable[[], Any]) -> list[Any]:
+def rows(entities: Mapping[str, Entity], customer: str, ids: IdMap, new_row: Callable[[], Any],
+         targeted: Mapping[str, Collection[str]] | None = None) -> list[Any]:
+    """The campaigns' excluded regions (negative criteria) and `targeted` ones ({sim campaign id: regions},
+    positive criteria) of the customer's campaigns."""
     found = []
-    for campaign, regions in sorted(_campaign_regions(entities).items()):
-        for segment in sorted(regions):
+    excluded = _campaign_regions(entities)
+    campaigns = {e.entity_id for e in entities.values() if e.level == "campaign"}
+    for campaign in sorted(set(excluded) | (set(targeted or {}) & campaigns)):
+        cut = excluded.get(campaign, set())
+        for segment, negative in [*((s, True) for s in sorted(cut)),
+                                  *((s, False) for s in sorted(set((targeted or {}).get(campaign, ())) - cut))]:
             row = new_row()
             row.campaign.id = ids.numeric(campaign)
             geo = ids.numeric(f"geo:{segment}")
@@ -58,7 +63,8 @@ def rows(entities: Mapping[str, Entity], customer: str, ids: IdMap, new_row: Cal
             criterion.resource_name = f"customers/{customer}/campaignCriteria/{row.campaign.id}~{geo}"
             criterion.criterion_id = geo
             criterion.type_ = "LOCATION"
-            criterion.negative = True
+            criterion.status = "ENABLED"
+            criterion.negative = negative
             criterion.location.geo_target_constant = f"geoTargetConstants/{geo}"
             found.append(row)
     return found

@@ -1,5 +1,6 @@
-"""Ad schedules in the fake Google Ads API: `CampaignCriterionService` for `AD_SCHEDULE` criteria and
-`FROM campaign_criterion WHERE campaign_criterion.type = 'AD_SCHEDULE'`, as the v26 reference describes
+"""Ad schedules in the fake Google Ads API: `CampaignCriterionService` for `AD_SCHEDULE` criteria and the
+AD_SCHEDULE rows of `FROM campaign_criterion` (filtered by the query's WHERE in tests/fakes/google_ads_server.py),
+as the v26 reference describes
 them (AdScheduleInfo: day, start hour 0..23, end hour 0..24, minutes; at most six a day,
 CriterionError.AD_SCHEDULE_EXCEEDED_INTERVALS_PER_DAY_LIMIT beyond; a create needs every AdScheduleInfo
 field; removal by `customers/{c}/campaignCriteria/{campaign_id}~{criterion_id}`).
@@ -94,7 +95,7 @@ class Schedules:
             self.working[campaign] = [dict(b) for b in (entity.attributes.get("ad_schedule") or [])] if entity else []
         return self.working[campaign]
 
-    def rows(self, entities: Mapping[str, Entity], row_type: Any) -> list[Any]:
+    def rows(self, entities: Mapping[str, Entity], customer: str, row_type: Any) -> list[Any]:
         rows = []
         reverse = {short: long for long, short in DAYS.items()}
         for entity in entities.values():
@@ -105,7 +106,9 @@ class Schedules:
                 row.campaign.id = self.ids.numeric(entity.entity_id)
                 criterion = row.campaign_criterion
                 criterion.criterion_id = self.ids.numeric(_key(entity.entity_id, block))
+                criterion.resource_name = f"customers/{customer}/campaignCriteria/{row.campaign.id}~{criterion.criterion_id}"
                 criterion.type_ = "AD_SCHEDULE"
+                criterion.status = "ENABLED"
                 criterion.ad_schedule.day_of_week = reverse[block["day"]]
                 criterion.ad_schedule.start_hour = block["start_hour"]
                 criterion.ad_schedule.end_hour = block["end_hour"]

@@ -138,6 +138,8 @@ def test_a_cycle_through_the_real_connectors_changes_the_world(engine: Engine, d
     google, meta, linkedin = platforms.google.traffic, platforms.meta.traffic, platforms.linkedin.traffic
     assert google.counts["search:search_term_view"] == 1
     assert google.counts["search:customer"] == 1
+    # locations, ad schedules and user lists: one campaign_criterion query per entity read (as shared sets)
+    assert google.counts["search:campaign_criterion"] == google.counts["search:shared_set"] >= 1
     insights = [params for kind, _, params in platforms.meta.log if kind == "get:insights" and not params.get("after")]
     assert sum(1 for params in insights if not params.get("breakdowns")) == 2
     assert linkedin.counts["get:adAnalytics:CAMPAIGN"] == 1 and linkedin.counts["get:adAnalytics:CREATIVE"] == 1

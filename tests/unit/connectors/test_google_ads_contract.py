@@ -18,7 +18,7 @@ from agent.clock import FixedClock
 from agent.config import parse_config
 from connectors.connector_options import ConnectorOptions
 from connectors.errors import PlatformAuthError
-from connectors.google_ads import reports
+from connectors.google_ads import campaign_criteria, reports
 from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
 from connectors.google_ads.transport import GoogleAdsTransport, error_code_name
 from connectors.records import Mutation
@@ -95,7 +95,7 @@ def test_the_fake_refuses_queries_the_api_refuses(rig: Rig, query: str, code: st
 
 def test_every_query_the_connector_sends_is_valid_v26_gaql(rig: Rig) -> None:
     queries = [reports.CUSTOMER, reports.CAMPAIGNS, reports.AD_GROUPS, reports.ADS, reports.KEYWORDS,
-               reports.SHARED_SETS, reports.CAMPAIGN_SHARED_SETS, reports.SHARED_CRITERIA,
+               reports.SHARED_SETS, reports.CAMPAIGN_SHARED_SETS, reports.SHARED_CRITERIA, campaign_criteria.QUERY,
                reports.ad_group_metrics(START, END), reports.ad_metrics(START, END),
                reports.search_term_report(START, END)]
     assert [check_query(q) for q in queries] == [None] * len(queries)
