@@ -22,7 +22,8 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -54,6 +55,7 @@ class Figures:
     reversals: int
     reversals_by_policy: dict[str, int]  # "earlier move's policy -> reversing move's policy": count
     details: tuple[str, ...] = ()  # one line per false pause and per ideal-test loser not paused by day 14
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # 90%, bootstrap over seeds
 
     @property
     def ideal_share(self) -> float | None:
@@ -91,11 +93,8 @@ def _week_after_learning(report: BacktestReport) -> dict[str, tuple[float, float
 def ideal_test_rejects(spend: float, conversions: float, value: float, target: float, alpha: float,
                        fallback_value_per_conversion: float) -> bool:
     """One-sided Poisson test of ROAS < target on matured data at false-alarm rate `alpha`."""
-    per_conversion = value / conversions if conversions > 0 else fallback_value_per_conversion
-    if spend <= 0 or per_conversion <= 0:
-        return False
-    expected_at_target = target * spend / per_conversion
-    return poisson_cdf(round(conversions), expected_at_target) <= alpha
+    p_value = _ideal_p_value(spend, conversions, value, target, fallback_value_per_conversion)
+    return p_value is not None and p_value <= alpha
 
 
 def _budget_churn(report: BacktestReport) -> tuple[list[float], int, dict[str, int]]:
@@ -130,49 +129,91 @@ def _budget_churn(report: BacktestReport) -> tuple[list[float], int, dict[str, i
     return [count / weeks for count in counts.values()], changes, reversals
 
 
-def compute_figures(reports: Sequence[BacktestReport]) -> Figures:
-    captured = [r.surplus_captured for r in reports if r.surplus_captured is not None]
-    ad_sets = sum(r.ad_sets for r in reports)
-    false_pauses = sum(r.arms["agent"].false_pauses for r in reports)
-    above = sum(1 for r in reports for roas in r.true_roas_at_oracle_day.values() if roas >= r.target_roas)
+@dataclass(frozen=True)
+class _Loser:
+    """A clear loser of one seed: when the agent paused it, and its ideal test's p-value."""
+
+    ad_set_id: str
+    true_roas: float
+    paused_on: int  # day index, NEVER if never
+    p_value: float | None  # P(N <= observed | ROAS = target) on matured days 7-13; None: no data
+    spend: float
+    conversions: float
+
+
+@dataclass(frozen=True)
+class _SeedParts:
+    """What one seed contributes to the figures (the simulations are run once, then resampled)."""
+
+    seed: int
+    captured: float | None
+    ad_sets: int
+    false_pauses: int
+    above: int
+    losers: tuple[_Loser, ...]
+    holder_weeks: tuple[float, ...]
+    changes: int
+    reversals: dict[str, int]
+    false_pause_lines: tuple[str, ...]
+
+
+def _ideal_p_value(spend: float, conversions: float, value: float, target: float,
+                   fallback_value_per_conversion: float) -> float | None:
+    per_conversion = value / conversions if conversions > 0 else fallback_value_per_conversion
+    if spend <= 0 or per_conversion <= 0:
+        return None
+    return poisson_cdf(round(conversions), target * spend / per_conversion)
+
+
+def _seed_parts(report: BacktestReport) -> _SeedParts:
+    target = report.target_roas
+    paused_on = {p.ad_set_id: p.day_index for p in report.pause_log if p.arm == "agent"}
+    week = _week_after_learning(report)
+    conversions_all = sum(v[1] for v in week.values())
+    fallback = sum(v[2] for v in week.values()) / conversions_all if conversions_all else 0.0
+    losers = []
+    for ad_set_id, roas in report.true_roas_at_oracle_day.items():
+        if roas > target / 2:
+            continue
+        spend, conversions, value = week.get(ad_set_id, (0.0, 0.0, 0.0))
+        losers.append(_Loser(ad_set_id, roas, paused_on.get(ad_set_id, NEVER),
+                             _ideal_p_value(spend, conversions, value, target, fallback), spend, conversions))
+    holder_weeks, changes, reversals = _budget_churn(report)
+    false_lines = tuple(f"false pause: seed {report.seed} {p.ad_set_id} day {p.day_index} true ROAS "
+                        f"{p.true_roas:.2f} ({p.policy})"
+                        for p in report.pause_log if p.arm == "agent" and p.true_roas >= target)
+    return _SeedParts(report.seed, report.surplus_captured, report.ad_sets, report.arms["agent"].false_pauses,
+                      sum(1 for roas in report.true_roas_at_oracle_day.values() if roas >= target),
+                      tuple(losers), tuple(holder_weeks), changes, dict(reversals), false_lines)
+
+
+def _aggregate(parts: Sequence[_SeedParts], with_details: bool = False) -> Figures:
+    captured = [p.captured for p in parts if p.captured is not None]
+    ad_sets = sum(p.ad_sets for p in parts)
+    false_pauses = sum(p.false_pauses for p in parts)
+    above = sum(p.above for p in parts)
     # at least one false alarm in (above + 1): a policy with none observed still has some
     alpha = max(false_pauses, 1) / (above + 1)
     delays: list[int] = []
     rejections = matched = 0
-    per_week: list[float] = []
-    changes = 0
     reversals: dict[str, int] = defaultdict(int)
     details: list[str] = []
-    for report in reports:
-        target = report.target_roas
-        for pause in report.pause_log:
-            if pause.arm == "agent" and pause.true_roas >= target:
-                details.append(f"false pause: seed {report.seed} {pause.ad_set_id} day {pause.day_index} "
-                               f"true ROAS {pause.true_roas:.2f} ({pause.policy})")
-        paused_on = {p.ad_set_id: p.day_index for p in report.pause_log if p.arm == "agent"}
-        week = _week_after_learning(report)
-        spend_all = sum(v[0] for v in week.values())
-        conversions_all = sum(v[1] for v in week.values())
-        fallback = sum(v[2] for v in week.values()) / conversions_all if conversions_all else 0.0
-        del spend_all
-        for ad_set_id, roas in report.true_roas_at_oracle_day.items():
-            if roas > target / 2:
-                continue
-            day = paused_on.get(ad_set_id, NEVER)
+    for part in parts:
+        if with_details:
+            details += part.false_pause_lines
+        for loser in part.losers:
+            day = loser.paused_on
             delays.append(day - LEARNING_DAYS if day != NEVER else NEVER)
-            spend, conversions, value = week.get(ad_set_id, (0.0, 0.0, 0.0))
-            if ideal_test_rejects(spend, conversions, value, target, alpha, fallback):
+            if loser.p_value is not None and loser.p_value <= alpha:
                 rejections += 1
                 matched += day <= IDEAL_TEST_DAY
-                if day > IDEAL_TEST_DAY:
-                    details.append(f"ideal-test loser paused late: seed {report.seed} {ad_set_id} true ROAS "
-                                   f"{roas:.2f}, {conversions:g} conversions on {spend:.0f} in days 7-13, "
-                                   f"paused {'never' if day == NEVER else f'day {day}'}")
-        holder_weeks, holder_changes, holder_reversals = _budget_churn(report)
-        per_week += holder_weeks
-        changes += holder_changes
-        for pair, count in holder_reversals.items():
+                if with_details and day > IDEAL_TEST_DAY:
+                    details.append(f"ideal-test loser paused late: seed {part.seed} {loser.ad_set_id} true ROAS "
+                                   f"{loser.true_roas:.2f}, {loser.conversions:g} conversions on {loser.spend:.0f} "
+                                   f"in days 7-13, paused {'never' if day == NEVER else f'day {day}'}")
+        for pair, count in part.reversals.items():
             reversals[pair] += count
+    per_week = [w for p in parts for w in p.holder_weeks]
     median_delay = statistics.median(delays) if delays else None
     return Figures(
         surplus_median=statistics.median(captured) if captured else None,
@@ -185,30 +226,65 @@ def compute_figures(reports: Sequence[BacktestReport]) -> Figures:
         ideal_rejections=rejections,
         ideal_matched=matched,
         budget_changes_per_holder_week=statistics.median(per_week) if per_week else 0.0,
-        budget_changes=changes,
+        budget_changes=sum(p.changes for p in parts),
         reversals=sum(reversals.values()),
         reversals_by_policy=dict(sorted(reversals.items(), key=lambda item: -item[1])),
         details=tuple(details),
     )
 
 
+INTERVAL_FIGURES = ("false_pauses_per_50", "median_days_to_pause", "ideal_share", "budget_changes_per_holder_week",
+                    "reversal_share")
+
+
+def compute_figures(reports: Sequence[BacktestReport], resamples: int = 1000, seed: int = 0) -> Figures:
+    """The figures over every seed, with a 90% interval for each from `resamples` bootstrap resamples of
+    the seeds (percentile; the seed is the unit: its ad sets share a world)."""
+    parts = [_seed_parts(report) for report in reports]
+    figures = _aggregate(parts, with_details=True)
+    if len(parts) < 2 or resamples <= 0:
+        return figures
+    rng = random.Random(seed)
+    drawn: dict[str, list[float]] = {name: [] for name in INTERVAL_FIGURES}
+    for _ in range(resamples):
+        resampled = _aggregate([parts[rng.randrange(len(parts))] for _ in parts])
+        for name in INTERVAL_FIGURES:
+            value = getattr(resampled, name)
+            if value is not None:
+                drawn[name].append(float(value))
+    intervals = {name: (_percentile(values, 0.05), _percentile(values, 0.95))
+                 for name, values in drawn.items() if values}
+    return replace(figures, intervals=intervals)
+
+
+def _interval(figures: Figures, name: str, style: str) -> str:
+    found = figures.intervals.get(name)
+    if found is None:
+        return ""
+    return f" [90% interval over seeds {format(found[0], style)}-{format(found[1], style)}]"
+
+
 def render(figures: Figures) -> list[str]:
-    """The figures as report lines, with the issue's targets beside them."""
+    """The figures as report lines, with the issue's targets beside them (and each figure's 90%
+    interval over seeds, where computed)."""
     lines = []
     if figures.surplus_median is not None and figures.surplus_interval is not None:
         low, high = figures.surplus_interval
         lines.append(f"surplus gain vs oracle: median {figures.surplus_median:.0%}, 90% interval {low:.0%}-{high:.0%}, "
                      f"min {figures.surplus_min:.0%} (targets: median >= 140%, min >= 110%)")
-    lines.append(f"false pauses per 50 ad sets (all seeds): {figures.false_pauses_per_50:.2f} (target <= 0.5)")
+    lines.append(f"false pauses per 50 ad sets (all seeds): {figures.false_pauses_per_50:.2f}"
+                 f"{_interval(figures, 'false_pauses_per_50', '.2f')} (target <= 0.5)")
     delay = "never (most)" if figures.median_days_to_pause is None else f"{figures.median_days_to_pause:g}"
-    lines.append(f"clear losers: {figures.clear_losers}; median days from learning's end to the pause: {delay} "
-                 f"(target <= 10)")
+    lines.append(f"clear losers: {figures.clear_losers}; median days from learning's end to the pause: {delay}"
+                 f"{_interval(figures, 'median_days_to_pause', 'g')} (target <= 10)")
     share = "-" if figures.ideal_share is None else f"{figures.ideal_share:.0%}"
     lines.append(f"ideal test (one-sided, alpha {figures.false_alarm_rate:.3f}, matured days 7-13): rejects "
-                 f"{figures.ideal_rejections}; paused by day 14: {figures.ideal_matched} ({share}; target >= 90%)")
-    lines.append(f"budget changes per holder per week (median): {figures.budget_changes_per_holder_week:.2f} "
-                 f"(target <= 1); reversals within {REVERSAL_DAYS} days: {figures.reversals}/{figures.budget_changes} "
-                 f"= {figures.reversal_share:.1%} (target < 5%)")
+                 f"{figures.ideal_rejections}; paused by day 14: {figures.ideal_matched} ({share}"
+                 f"{_interval(figures, 'ideal_share', '.0%')}; target >= 90%)")
+    lines.append(f"budget changes per holder per week (median): {figures.budget_changes_per_holder_week:.2f}"
+                 f"{_interval(figures, 'budget_changes_per_holder_week', '.2f')} (target <= 1); reversals within "
+                 f"{REVERSAL_DAYS} days: {figures.reversals}/{figures.budget_changes} = {figures.reversal_share:.1%}"
+                 f"{_interval(figures, 'reversal_share', '.1%')} (target < 5%)")
     if figures.reversals and any("?" not in pair for pair in figures.reversals_by_policy):
         lines.append("  reversals by policy (earlier move -> reversing move): "
                      + ", ".join(f"{pair} {count}" for pair, count in figures.reversals_by_policy.items()))

@@ -42,3 +42,21 @@ def test_figures_of_a_short_backtest_count_churn_and_reversals() -> None:
     for gap, reversals in ((7, 1), (8, 0)):
         later = (moves[0], replace(moves[1], effective_day=day + timedelta(days=gap)))
         assert compute_figures([replace(report, agent_mutations=later)]).reversals == reversals
+
+
+def test_each_figure_gets_a_90_percent_interval_over_seeds() -> None:
+    report = run_backtest(1, days=16, policies=["underperformers"])
+    # two seeds: one with a false pause, one without (the same report, its pause log emptied)
+    false_pause = replace(report.pause_log[0], true_roas=5.0) if report.pause_log else None
+    assert false_pause is not None
+    with_false = replace(report, pause_log=(false_pause,), arms={
+        **report.arms, "agent": replace(report.arms["agent"], false_pauses=1)})
+    without = replace(report, seed=2, pause_log=(), arms={**report.arms, "agent": replace(report.arms["agent"],
+                                                                                          false_pauses=0)})
+    figures = compute_figures([with_false, without], resamples=200)
+    low, high = figures.intervals["false_pauses_per_50"]
+    # resampling two seeds: none, one or two copies of the seed with the false pause
+    assert low == pytest.approx(0.0) and high == pytest.approx(50 / report.ad_sets)
+    assert low <= figures.false_pauses_per_50 <= high
+    assert "[90% interval over seeds 0.00-" in "\n".join(render(figures))
+    assert compute_figures([with_false]).intervals == {}  # one seed: no interval
