@@ -19,10 +19,10 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
-import random
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
