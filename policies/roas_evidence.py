@@ -159,6 +159,40 @@ def estimate_value_cv(snapshot: Snapshot, start: date, end: date) -> float:
     return min(max(cv, CV_BOUNDS[0]), CV_BOUNDS[1])
 
 
+def estimate_value_prior_weight(snapshot: Snapshot, start: date, end: date, value_cv: float,
+                                bounds: tuple[float, float]) -> float | None:
+    """Empirical-Bayes weight, in pseudo-conversions, of the account's value per conversion in an ad
+    set's: how far the ad sets' true mean values spread around the account's, from the account itself.
+
+    Each ad set i with n_i conversions over the window shows y_i = log(value_i / n_i), whose sampling
+    variance is about s_i^2 = log(1 + cv^2 / n_i). What the y_i spread beyond that is the spread tau^2
+    of the true log mean values (method of moments, DerSimonian-Laird:
+    tau^2 = (Q - (k - 1)) / (W - sum w^2 / W), w_i = 1 / s_i^2, Q the weighted squares about the mean).
+    One conversion's log variance log(1 + cv^2) over tau^2 is the prior's worth in conversions: ad sets
+    that sell alike (tau small) lend each other their value; ad sets that sell different things do
+    not. None with fewer than 3 ad sets with conversions; otherwise clipped to `bounds`.
+    """
+    ys: list[float] = []
+    ws: list[float] = []
+    for entity_id in ad_set_ids(snapshot):
+        conversions = value = 0.0
+        for row in snapshot.rows(entity_id, start, end):
+            if row.level == "ad_set":
+                conversions += row.conversions
+                value += float(row.conversion_value)
+        if conversions >= 1 and value > 0:
+            ys.append(math.log(value / conversions))
+            ws.append(1.0 / math.log(1.0 + value_cv ** 2 / conversions))
+    if len(ys) < 3:
+        return None
+    total = sum(ws)
+    mean = sum(w * y for w, y in zip(ws, ys, strict=True)) / total
+    q = sum(w * (y - mean) ** 2 for w, y in zip(ws, ys, strict=True))
+    spread = max(q - (len(ys) - 1), 0.0) / (total - sum(w * w for w in ws) / total)
+    weight = math.log(1.0 + value_cv ** 2) / spread if spread > 0 else math.inf
+    return min(max(weight, bounds[0]), bounds[1])
+
+
 def estimate_dispersion(snapshot: Snapshot, start: date, end: date, curve: LagCurve) -> float:
     """Quasi-Poisson dispersion of daily conversion counts (Pearson chi-square per degree of freedom).
 
@@ -263,10 +297,13 @@ def roas_posterior(
     prior_conversions: float,
     value_cv: float,
     dispersion: float = 1.0,
+    value_prior_conversions: float | None = None,
 ) -> RoasPosterior:
     """Posterior of true ROAS for `window`, shrunk towards `prior` (normally the account's window).
 
     `dispersion` (>= 1, see `estimate_dispersion`) widens the rate's posterior for overdispersed counts.
+    `value_prior_conversions`: the weight of the prior's value per conversion, if not `prior_conversions`
+    (see `estimate_value_prior_weight`).
     """
     prior_rate = prior.conversions / prior.exposure if prior.exposure > 0 and prior.conversions > 0 else 0.0
     shape = window.conversions
@@ -286,7 +323,8 @@ def roas_posterior(
         math.log(float(window.conversion_value) / window.conversions)
         if window.conversions > 0 and window.conversion_value > 0 else None
     )
-    weight_prior = prior_conversions if prior_log_value is not None else 0.0
+    value_weight = prior_conversions if value_prior_conversions is None else value_prior_conversions
+    weight_prior = value_weight if prior_log_value is not None else 0.0
     weight_own = window.conversions if own_log_value is not None else 0.0
     if weight_prior + weight_own <= 0:
         return RoasPosterior(shape, rate_denominator, None, 0.0)  # no value ever observed: "returns nothing"

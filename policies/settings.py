@@ -48,6 +48,15 @@ class UnderperformersSettings(StrictModel):
         "margin of target loses little (reallocation moves its budget), and daily re-tests of near-target ad "
         "sets are where false pauses come from.",
     )
+    empirical_value_prior: bool = Field(
+        default=False,
+        description="Weigh the account's value per conversion in each ad set's by how alike the account's ad sets' "
+        "values are (empirical Bayes, bounded by prior_conversions and max_value_prior_conversions) instead of "
+        "by prior_conversions.",
+    )
+    max_value_prior_conversions: float = Field(
+        default=25.0, gt=0, description="Upper bound of the empirical value prior's weight, in conversions.",
+    )
     consistency_confidence: float | None = Field(
         default=None, gt=0, lt=1,
         description="Optional: each half of the window must also show P(ROAS < target) >= this (e.g. 0.75).",

@@ -23,6 +23,7 @@ from policies.roas_evidence import (
     collect_window,
     estimate_dispersion,
     estimate_value_cv,
+    estimate_value_prior_weight,
     roas_posterior,
     window_bounds,
 )
@@ -64,6 +65,14 @@ def _halves(snapshot: Snapshot, entity_id: str, start: date, end: date, curve: L
             collect_window(snapshot, [entity_id], middle, end, curve, learning_end, settings.learning_efficiency)]
 
 
+def _value_prior_weight(snapshot: Snapshot, settings: UnderperformersSettings, start: date, end: date,
+                        value_cv: float) -> float | None:
+    if not settings.empirical_value_prior:
+        return None
+    return estimate_value_prior_weight(snapshot, start, end, value_cv,
+                                       (settings.prior_conversions, settings.max_value_prior_conversions))
+
+
 def _margin_note(settings: UnderperformersSettings) -> str:
     margin = settings.indifference_margin
     return f", the {settings.target_roas:.2f} target less a {margin:.0%} margin" if margin else ""
@@ -86,6 +95,7 @@ def propose_pauses(
         return []
     value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
     dispersion = estimate_dispersion(snapshot, start, end, curve)
+    value_weight = _value_prior_weight(snapshot, settings, start, end, value_cv)
     history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
     currency = snapshot.currency
     proposals: list[Proposal] = []
@@ -104,7 +114,7 @@ def propose_pauses(
         window = collect_window(snapshot, [entity_id], start, end, curve, learning_end, settings.learning_efficiency)
         if window.spend <= 0 or window.spend < settings.min_spend:
             continue
-        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
+        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion, value_weight)
         threshold = settings.target_roas * (1 - settings.indifference_margin)
         p_below = posterior.probability_below(threshold)
         bar = settings.confidence
@@ -113,7 +123,7 @@ def propose_pauses(
         if p_below < bar:
             continue
         halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
-        p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion)
+        p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion, value_weight)
                     .probability_below(threshold) for half in halves]
         if settings.consistency_confidence is not None and min(p_halves) < settings.consistency_confidence:
             continue  # one bad stretch, not a pattern: daily re-tests would otherwise catch every dip
@@ -157,6 +167,7 @@ def propose_pauses(
                     "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
                     "confidence": bar,
                     "value_cv": round(value_cv, 3),
+                    "value_prior_conversions": round(value_weight or settings.prior_conversions, 2),
                     "count_dispersion": round(dispersion, 3),
                     "conversion_lag": {**curve.as_evidence(), "window_completeness": round(window.completeness, 3)},
                     "test": "Gamma-Poisson rate x log-normal value per conversion, lag-discounted exposure; "
@@ -176,6 +187,7 @@ def level_test(snapshot: Snapshot, settings: UnderperformersSettings,
     account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
     value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
     dispersion = estimate_dispersion(snapshot, start, end, curve)
+    value_weight = _value_prior_weight(snapshot, settings, start, end, value_cv)
     history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
 
     def test(entity_id: str, first: date, last: date) -> tuple[float, int]:
@@ -185,7 +197,7 @@ def level_test(snapshot: Snapshot, settings: UnderperformersSettings,
         window = collect_window(snapshot, [entity_id], first, last, curve, learning_end, settings.learning_efficiency)
         if window.spend <= 0:
             return 0.0, 0
-        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion)
+        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion, value_weight)
         return posterior.probability_below(settings.target_roas), days
 
     return test
