@@ -11,6 +11,7 @@ are never judged.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from policies.base import PAUSE_CHANGE, Proposal, Snapshot
@@ -18,6 +19,7 @@ from policies.conversion_lag import LagCurve, lag_curve
 from policies.money import money_str
 from policies.protection import may_change
 from policies.roas_evidence import (
+    RoasPosterior,
     WindowEvidence,
     ad_set_ids,
     collect_window,
@@ -65,12 +67,37 @@ def _halves(snapshot: Snapshot, entity_id: str, start: date, end: date, curve: L
             collect_window(snapshot, [entity_id], middle, end, curve, learning_end, settings.learning_efficiency)]
 
 
-def _value_prior_weight(snapshot: Snapshot, settings: UnderperformersSettings, start: date, end: date,
-                        value_cv: float) -> float | None:
-    if not settings.empirical_value_prior:
-        return None
-    return estimate_value_prior_weight(snapshot, start, end, value_cv,
-                                       (settings.prior_conversions, settings.max_value_prior_conversions))
+@dataclass(frozen=True)
+class _AccountEvidence:
+    """What every ad set's test shares: the window, the lag curve, the account it is shrunk towards and
+    the account-wide noise estimates (read once per snapshot)."""
+
+    settings: UnderperformersSettings
+    curve: LagCurve
+    start: date
+    end: date
+    account: WindowEvidence
+    value_cv: float
+    dispersion: float
+    value_weight: float | None  # the empirical value prior's weight; None: `prior_conversions`
+    history_start: date
+
+    def posterior(self, window: WindowEvidence) -> RoasPosterior:
+        return roas_posterior(window, self.account, self.settings.prior_conversions, self.value_cv,
+                              self.dispersion, self.value_weight)
+
+
+def _account_evidence(snapshot: Snapshot, settings: UnderperformersSettings, curve: LagCurve | None) -> _AccountEvidence:
+    curve = curve or lag_curve(snapshot)
+    start, end = window_bounds(snapshot.today, settings.window_days)
+    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
+    value_weight = estimate_value_prior_weight(
+        snapshot, start, end, value_cv, (settings.prior_conversions, settings.max_value_prior_conversions),
+    ) if settings.empirical_value_prior else None
+    history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
+    return _AccountEvidence(settings, curve, start, end, account, value_cv,
+                            estimate_dispersion(snapshot, start, end, curve), value_weight, history_start)
 
 
 def _margin_note(settings: UnderperformersSettings) -> str:
@@ -87,16 +114,12 @@ def propose_pauses(
     """
     if not settings.enabled:
         return []
-    curve = curve or lag_curve(snapshot)
-    start, end = window_bounds(snapshot.today, settings.window_days)
-    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
+    shared = _account_evidence(snapshot, settings, curve)
+    curve, start, end, account = shared.curve, shared.start, shared.end, shared.account
+    value_cv, dispersion, history_start = shared.value_cv, shared.dispersion, shared.history_start
     if account.conversions <= 0:
         # No conversion anywhere in the account is a tracking problem, not evidence against ad sets.
         return []
-    value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
-    dispersion = estimate_dispersion(snapshot, start, end, curve)
-    value_weight = _value_prior_weight(snapshot, settings, start, end, value_cv)
-    history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
     currency = snapshot.currency
     proposals: list[Proposal] = []
     for entity_id in sorted(snapshot.entities):
@@ -114,7 +137,7 @@ def propose_pauses(
         window = collect_window(snapshot, [entity_id], start, end, curve, learning_end, settings.learning_efficiency)
         if window.spend <= 0 or window.spend < settings.min_spend:
             continue
-        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion, value_weight)
+        posterior = shared.posterior(window)
         threshold = settings.target_roas * (1 - settings.indifference_margin)
         p_below = posterior.probability_below(threshold)
         bar = settings.confidence
@@ -123,8 +146,7 @@ def propose_pauses(
         if p_below < bar:
             continue
         halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
-        p_halves = [roas_posterior(half, account, settings.prior_conversions, value_cv, dispersion, value_weight)
-                    .probability_below(threshold) for half in halves]
+        p_halves = [shared.posterior(half).probability_below(threshold) for half in halves]
         if settings.consistency_confidence is not None and min(p_halves) < settings.consistency_confidence:
             continue  # one bad stretch, not a pattern: daily re-tests would otherwise catch every dip
         observed = window.observed_roas or 0.0
@@ -167,7 +189,7 @@ def propose_pauses(
                     "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
                     "confidence": bar,
                     "value_cv": round(value_cv, 3),
-                    "value_prior_conversions": round(value_weight or settings.prior_conversions, 2),
+                    "value_prior_conversions": round(shared.value_weight or settings.prior_conversions, 2),
                     "count_dispersion": round(dispersion, 3),
                     "conversion_lag": {**curve.as_evidence(), "window_completeness": round(window.completeness, 3)},
                     "test": "Gamma-Poisson rate x log-normal value per conversion, lag-discounted exposure; "
@@ -182,22 +204,16 @@ def level_test(snapshot: Snapshot, settings: UnderperformersSettings,
                curve: LagCurve | None = None) -> Callable[[str, date, date], tuple[float, int]]:
     """The pause test over any stretch of days: (posterior P(ROAS < target), delivery days after
     learning) for one ad set over `first..last` (the remedy ladder asks it about each budget level)."""
-    curve = curve or lag_curve(snapshot)
-    start, end = window_bounds(snapshot.today, settings.window_days)
-    account = collect_window(snapshot, ad_set_ids(snapshot), start, end, curve)
-    value_cv = settings.value_cv or estimate_value_cv(snapshot, start, end)
-    dispersion = estimate_dispersion(snapshot, start, end, curve)
-    value_weight = _value_prior_weight(snapshot, settings, start, end, value_cv)
-    history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
+    shared = _account_evidence(snapshot, settings, curve)
 
     def test(entity_id: str, first: date, last: date) -> tuple[float, int]:
-        learning_end = _learning_end(snapshot, entity_id, settings.learning_days, history_start)
+        learning_end = _learning_end(snapshot, entity_id, settings.learning_days, shared.history_start)
         days = sum(1 for row in snapshot.rows(entity_id, max(first, learning_end), last)
                    if row.level == "ad_set" and row.spend > 0)
-        window = collect_window(snapshot, [entity_id], first, last, curve, learning_end, settings.learning_efficiency)
+        window = collect_window(snapshot, [entity_id], first, last, shared.curve, learning_end,
+                                settings.learning_efficiency)
         if window.spend <= 0:
             return 0.0, 0
-        posterior = roas_posterior(window, account, settings.prior_conversions, value_cv, dispersion, value_weight)
-        return posterior.probability_below(settings.target_roas), days
+        return shared.posterior(window).probability_below(settings.target_roas), days
 
     return test
