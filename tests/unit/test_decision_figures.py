@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from agent.backtesting.arms import run_backtest
-from bench.decision_figures import compute_figures, ideal_test_rejects, render
+from bench.decision_figures import calibrated_cutoff, compute_figures, ideal_test_rejects, render
 from connectors.simulator.dynamics import AppliedMutation
 from policies.robust_baseline import poisson_cdf
 
@@ -22,6 +22,17 @@ def test_the_ideal_test_is_a_one_sided_poisson_test_at_the_given_false_alarm_rat
     assert ideal_test_rejects(1000, 0, 0, 2.0, alpha=0.01, fallback_value_per_conversion=100)
 
 
+def test_the_ideal_tests_cut_off_allows_it_no_more_false_alarms_than_the_policy_made() -> None:
+    above = [0.5, 0.0001, 0.3, 0.002, 0.00005, 0.9, 0.01, 0.2, 0.04, 0.7]  # ten ad sets above target
+    # the policy paused one of ten wrongly: the ideal test may reject one, the one with the smallest p
+    cutoff = calibrated_cutoff(above, 0.1)
+    assert cutoff == 0.0001 and sum(p < cutoff for p in above) == 1
+    # none allowed: below the smallest p-value, whatever the nominal level would say
+    assert calibrated_cutoff(above, 0.05) == 0.00005
+    assert sum(p < calibrated_cutoff(above, 0.3) for p in above) == 3
+    assert calibrated_cutoff(above, 1.0) > 1.0  # every ad set may be rejected
+
+
 def test_figures_of_a_short_backtest_count_churn_and_reversals() -> None:
     report = run_backtest(1, days=16, policies=["underperformers"])
     figures = compute_figures([report])
@@ -29,6 +40,7 @@ def test_figures_of_a_short_backtest_count_churn_and_reversals() -> None:
     assert figures.budget_changes == 0 and figures.reversals == 0  # pauses only
     assert figures.clear_losers == sum(1 for r in report.true_roas_at_oracle_day.values() if r <= 1.0)
     assert 0 <= figures.ideal_matched <= figures.ideal_rejections <= figures.clear_losers
+    assert 0 <= figures.nominal_matched <= figures.nominal_rejections <= figures.clear_losers
     # a raise undone by a cut three days later is one reversal among two changes
     holder = "sim-meta-de-c1-s1"
     day = report.start + timedelta(days=8)
