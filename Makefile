@@ -69,18 +69,20 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The whole suite, on SQLite and on PostgreSQL (127.0.0.1:5432 or TEST_DATABASE_URL; a throw-away
-# server is started from the installed PostgreSQL binaries when none answers).
+# server is started from the installed PostgreSQL binaries when none answers), in TEST_WORKERS
+# processes (each test has its own database or schema, temporary directory and free ports).
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	bash scripts/test-prerequisites.sh
 	$(BIN)/ruff check agent connectors policies migrations tests $(wildcard bench)
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not long"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not long" -n $(TEST_WORKERS)
 
 # What `make test` leaves out to stay well under 15 minutes on 2 cores (tests marked `long`: the second
 # database's run of the slowest integration tests, and the heavier bench smoke runs). CI runs `make test`.
 test-long: $(STAMP)
 	bash scripts/test-prerequisites.sh
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m long
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m long -n $(TEST_WORKERS)
 
 # The property-based fuzz tests (tests/fuzz/) with many more examples than `make test` runs
 # (there: FUZZ_MAX_EXAMPLES defaults to 200). Prints how many inputs were tried.
