@@ -31,9 +31,8 @@ class UnderperformersSettings(StrictModel):
     min_spend: Decimal = Field(default=Decimal("100"), ge=0, description="No decision before this spend in the window.")
     min_days_live: int = Field(default=7, ge=1, description="No decision before this many days with delivery.")
     confidence: float = Field(
-        default=0.95, gt=0.5, lt=1.0,
-        description="Pause only when the posterior P(true ROAS < target) is at least this (re-tested daily; "
-        "settled_confidence takes over once the ad set has been judged for settled_after_days).",
+        default=0.975, gt=0.5, lt=1.0,
+        description="Pause only when the posterior P(true ROAS < target) is at least this (re-tested daily).",
     )
     settled_confidence: float | None = Field(
         default=0.985, gt=0.5, lt=1.0,
@@ -50,7 +49,7 @@ class UnderperformersSettings(StrictModel):
         "sets are where false pauses come from.",
     )
     empirical_value_prior: bool = Field(
-        default=True,
+        default=False,
         description="Weigh the account's value per conversion in each ad set's by how alike the account's ad sets' "
         "values are (empirical Bayes, bounded by prior_conversions and max_value_prior_conversions) instead of "
         "by prior_conversions.",
@@ -310,14 +309,9 @@ class AudienceOverlapSettings(StrictModel):
 
 class SegmentExclusionsSettings(StrictModel):
     """Cut a segment (device, placement, company size) that returns less than the target
-    (policies/segment_exclusions.py), against the underperformers' target and spend floor."""
+    (policies/segment_exclusions.py); its evidence bar is the underperformers' one."""
 
     enabled: bool = True
-    confidence: float = Field(
-        default=0.975, gt=0.5, lt=1.0,
-        description="Cut a segment only when the posterior P(its true ROAS < target) is at least this (a segment is "
-        "re-tested every day for as long as it runs, so its bar is not the underperformers' early one).",
-    )
 
 
 ObjectiveKind = Literal["platform_roas", "platform_cpa", "pipeline_roas", "cpql"]

@@ -29,11 +29,10 @@ from policies.segment_windows import segment_windows
 
 
 def settings_for(config: AgentConfig, account: AccountConfig) -> SegmentExclusionSettings:
-    """The underperformers' target and window spend floor, at the segment policy's own confidence."""
-    policies = config.policy_settings(account)
-    policy = policies.underperformers
+    """The underperformers' bar (target, confidence, window spend floor) applied to segments."""
+    policy = config.policy_settings(account).underperformers
     share = config.guardrail_settings(account).max_segment_delivery_share  # the guardrail's limit, proposed within
-    return SegmentExclusionSettings(target_roas=policy.target_roas, confidence=policies.segment_exclusions.confidence,
+    return SegmentExclusionSettings(target_roas=policy.target_roas, confidence=policy.confidence,
                                     min_spend=policy.min_spend, min_days=policy.min_days_live,
                                     max_delivery_share=share)
 

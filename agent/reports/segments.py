@@ -106,7 +106,8 @@ def build_segment_report(connection: Connection, config: AgentConfig, today: dat
     totals = segment_totals(connection, start, end, account_ids, dimension,
                             lambda account, day: known.get(account, DEFAULT_CURVE).for_day(day, today))
     accounts = {a.id: a for a in config.accounts}
-    settings = {a: config.policy_settings(accounts[a]) for a in {t.account_id for t in totals} if a in accounts}
+    settings = {a: config.policy_settings(accounts[a]).underperformers for a in {t.account_id for t in totals}
+                if a in accounts}
     by_campaign: dict[tuple[str, str, str], list[SegmentTotal]] = defaultdict(list)
     for total in totals:
         by_campaign[(total.account_id, total.campaign_id, total.dimension)].append(total)
@@ -116,8 +117,8 @@ def build_segment_report(connection: Connection, config: AgentConfig, today: dat
     currencies: dict[tuple[str, str, str], str] = {}
     for (account, campaign, dim), segments in by_campaign.items():
         policy = settings.get(account)
-        target = policy.underperformers.target_roas if policy else 2.0
-        confidence = policy.segment_exclusions.confidence if policy else 0.975
+        target = policy.target_roas if policy else 2.0
+        confidence = policy.confidence if policy else 0.975
         targets[account] = target
         spend = sum((s.spend for s in segments), Decimal(0))
         prior = _evidence(spend, sum(s.exposure for s in segments), sum(s.conversions for s in segments),
