@@ -1,6 +1,6 @@
 """Randomized holdouts checked where the truth is known: prints the figures, asserts nothing.
 
-    python bench/experiments.py [--seeds 20] [--draws 5] [--pool 4] [--replications 400]
+    python bench/experiments.py [--seeds 20] [--first-seed 1] [--draws 5] [--pool 4] [--replications 400]
                                 [--share 0.1,0.5] [--unit entity,campaign]
 
 1. Bias, on the simulator. For each seed, the demo world (4 accounts, 12 campaigns, 36 ad sets) runs
@@ -380,6 +380,8 @@ def print_simulator(rows: dict[tuple[float, str, str], list[tuple[int, Row]]], r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="the first seed (run 1-40 and 41-80 as two processes to use two cores)")
     parser.add_argument("--draws", type=int, default=5, help="randomizations per seed (same world and noise)")
     parser.add_argument("--replications", type=int, default=400)
     parser.add_argument("--share", default="0.1,0.5",
@@ -400,10 +402,10 @@ def main() -> None:
     pools: dict[int, list[dict[tuple[float, str, int], list[Unit]]]] = defaultdict(list)
     costs: dict[tuple[float, str], list[float]] = defaultdict(list)
     earned = []
-    for seed in range(1, args.seeds + 1):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         randomizations, seed_costs, seed_earned = one_seed(seed, shares, units, args.draws,
                                                            [k for k in args.own_truth.split(",") if k])
-        pools[(seed - 1) // args.pool].append(randomizations)
+        pools[(seed - args.first_seed) // args.pool].append(randomizations)
         for key, cost in seed_costs.items():
             costs[key].append(cost)
         earned.append(seed_earned)
@@ -419,7 +421,7 @@ def main() -> None:
             for kind in sorted({u.outcome.kind for u in pooled}):
                 row = pooled_replication(pooled, kind, seed=pool * 1000 + draw)
                 rows[(share, unit, kind)].extend([] if row is None else [(pool, row)])
-    print(f"simulator: {args.seeds} seeds x {args.draws} randomizations, {args.pool} worlds pooled per replication, "
+    print(f"simulator: {args.seeds} seeds from {args.first_seed} x {args.draws} randomizations, {args.pool} worlds pooled per replication, "
           f"horizon {HORIZON} days, target ROAS {TARGET_ROAS} (surplus in USD per treated ad set and day)")
     print_simulator(rows, replications, costs, earned)
     if args.replications > 0:  # 0: the simulator part only
