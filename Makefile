@@ -37,17 +37,20 @@ demo: $(STAMP)
 	$(BIN)/paid-media-agent segments list --config $(DEMO_DIR)/config.yaml
 	$(BIN)/paid-media-agent segments suggest --account acme-search --config $(DEMO_DIR)/config.yaml
 	@echo
+	@echo "== Impact: twelve more simulated days with randomized holdouts, then what the actions earned"
+	$(MAKE) --no-print-directory demo-impact
+	@echo
 	@echo "Results: database $(DEMO_DIR)/paid_media_agent.db, dashboard $(DEMO_DIR)/dashboard.html, config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent actions list --config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent sim show --config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent report outcomes --by ad_set --config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent actions approve ID --config $(DEMO_DIR)/config.yaml"
 	@echo "  $(BIN)/paid-media-agent backtest --days 30"
-	@echo "  make demo-impact    (12 simulated days: what the agent's actions earned, with 90% intervals)"
+	@echo "  make demo-impact    (the impact part again: 12 simulated days, what the actions earned, 90% intervals)"
 
 # Randomized holdouts on the simulator: 12 simulated days (about a CPU-minute; a few minutes on a busy machine), then the impact report
-# with its 90% intervals and the held-out actions (docs/experiments.md). Separate from `demo`, which
-# runs one cycle.
+# with its 90% intervals and the held-out actions (docs/experiments.md). `demo` ends with it, in its
+# own database (demo/impact/).
 IMPACT_DIR := $(DEMO_DIR)/impact
 demo-impact: $(STAMP)
 	rm -rf $(IMPACT_DIR) && mkdir -p $(IMPACT_DIR)
