@@ -208,8 +208,7 @@ def _seed_parts(report: BacktestReport) -> _SeedParts:
                         f"{p.true_roas:.2f} ({p.policy})"
                         for p in report.pause_log if p.arm == "agent" and p.true_roas >= target)
     return _SeedParts(report.seed, report.surplus_captured, report.ad_sets, report.arms["agent"].false_pauses,
-                      sum(1 for roas in report.true_roas_at_oracle_day.values() if roas >= target),
-                      tuple(losers), tuple(holder_weeks), changes, dict(reversals), false_lines,
+                      len(above_p_values), tuple(losers), tuple(holder_weeks), changes, dict(reversals), false_lines,
                       tuple(above_p_values))
 
 
