@@ -154,6 +154,11 @@ class AgentConfig(StrictModel):
         description="Days every pull re-reads: late conversions arrive up to the attribution window (28 days) "
         "after the click, and a day not re-read stays short of them for good.",
     )
+    lookback_recent_days: int = Field(
+        default=3, ge=1, le=90,
+        description="Days re-read on every cycle. The rest of the look-back window is re-read on an account's "
+        "first cycle of its local day: an hourly cycle then reads hours of restatements, not 28 days of them.",
+    )
     initial_history_days: int = Field(default=30, ge=1, le=365)
     simulator: SimulatorSettings = SimulatorSettings()
     service: ServiceSettings = ServiceSettings()

@@ -8,8 +8,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from concurrent.futures import Future, wait
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
 
 from agent.config import AccountConfig
 from agent.cycle import reach_plan
@@ -27,12 +30,31 @@ from connectors.records import AccountInfo, MetricRow
 from policies.rules.intraday import wants_intraday
 
 
-def pull_window(latest_stored: date | None, today: date, lookback_days: int, initial_days: int) -> tuple[date, date]:
-    """Days to (re-)pull: everything missing, and at least the look-back window that platforms restate."""
+def pull_window(latest_stored: date | None, today: date, lookback_days: int, initial_days: int,
+                recent_days: int | None = None) -> tuple[date, date]:
+    """Days to (re-)pull: everything missing, and at least the look-back window that platforms restate,
+    or only its last `recent_days` when the rest of it was already re-read today."""
     end = today - timedelta(days=1)
     if latest_stored is None:
         return today - timedelta(days=initial_days), end
-    return min(latest_stored + timedelta(days=1), today - timedelta(days=lookback_days)), end
+    reread = lookback_days if recent_days is None else min(recent_days, lookback_days)
+    return min(latest_stored + timedelta(days=1), today - timedelta(days=reread)), end
+
+
+def reread_recent_only(connection: Connection, account: AccountConfig, today: date, lookback_days: int,
+                       recent_days: int) -> int | None:
+    """`recent_days` if the older part of the look-back window was re-read earlier in the account's local
+    day (so this cycle re-reads only the recent days), else None (re-read the whole window).
+
+    Late conversions reach a day weeks old a few at a time; a re-read of it an hour later finds next to
+    nothing new, while a day-old day still changes by the hour. Each local day's first cycle re-reads
+    all of the window, so a daily schedule always does."""
+    if recent_days >= lookback_days:
+        return None
+    last = store.last_reread(connection, account.id, today - timedelta(days=lookback_days),
+                             today - timedelta(days=recent_days + 1))
+    midnight = datetime.combine(today, time(0), tzinfo=ZoneInfo(account.timezone))
+    return recent_days if last is not None and last >= midnight else None
 
 
 def start_intraday(ctx: RunContext, account: AccountConfig, connector: Connector, today: date,
@@ -56,7 +78,8 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
     overlap = config.policy_settings(account).audience_overlap
     with engine.connect() as connection:
         latest = store.latest_metric_day(connection, account.id)
-        start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days)
+        recent = reread_recent_only(connection, account, today, config.lookback_days, config.lookback_recent_days)
+        start, end = pull_window(latest, today, config.lookback_days, config.initial_history_days, recent)
         known_reach = store.load_reach_estimate_records(connection, account.id)
         stored_audiences = store.load_audiences(connection, account.id)
         before = reach_plan.stored_days_before(today, overlap, start)

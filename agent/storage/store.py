@@ -246,6 +246,18 @@ def latest_metric_day(connection: Connection, account_id: str) -> date | None:
     ).scalar_one_or_none()
 
 
+def last_reread(connection: Connection, account_id: str, first_day: date, last_day: date) -> datetime | None:
+    """When the account's days `first_day`..`last_day` were last read from the platform (the newest
+    `pulled_at` among them, UTC; None if none is stored): a re-read rewrites every row it returns."""
+    newest = connection.execute(
+        select(func.max(DailyMetric.pulled_at)).where(DailyMetric.account_id == account_id,
+                                                      DailyMetric.day >= first_day, DailyMetric.day <= last_day)
+    ).scalar_one_or_none()
+    if newest is None:
+        return None
+    return newest if newest.tzinfo is not None else newest.replace(tzinfo=UTC)
+
+
 def count_metric_rows(connection: Connection) -> int:
     return int(connection.execute(select(func.count()).select_from(DailyMetric)).scalar_one())
 
