@@ -42,7 +42,13 @@ from agent.experiments import assign as experiments
 from agent.experiments import copy_tests
 from agent.outcomes.uploads import UPLOAD_KIND, upload_proposals
 from agent.storage import audit_trail, copy_drafts
-from agent.storage.action_states import create_action, json_ready, open_actions_for, transition
+from agent.storage.action_states import (
+    create_action,
+    entities_with_open_actions,
+    json_ready,
+    open_actions_for,
+    transition,
+)
 from agent.storage.db_retry import retry_unit
 from agent.storage.segment_store import load_segment_rows
 from connectors.records import AccountInfo
@@ -214,8 +220,8 @@ def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal
     if not settings.enabled:
         return [], []
     with engine.connect() as connection:
-        busy = {e.entity_id for e in snapshot.entities.values() if e.level == "ad_set"
-                and open_actions_for(connection, account.id, e.entity_id, "new_ad", decided_since=recent_since)}
+        ad_sets = {e.entity_id for e in snapshot.entities.values() if e.level == "ad_set"}
+        busy = ad_sets & entities_with_open_actions(connection, account.id, "new_ad", decided_since=recent_since)
         if settings.draft_period_hours:
             busy |= copy_drafts.drafted_since(connection, account.id,
                                               now - timedelta(hours=settings.draft_period_hours))

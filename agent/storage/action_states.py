@@ -213,26 +213,33 @@ def _checked_source(connection: Connection, action_id: int, to_state: str, expec
     return str(current)
 
 
-def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str,
-                     decided_since: datetime | None = None) -> Sequence[RowMapping]:
-    """Live (not finished) actions of a kind on one entity, newest first; with `decided_since`,
-    also those reported or rejected since then (so a finding is not repeated every cycle)."""
+def _open_or_decided_since(decided_since: datetime | None) -> ColumnElement[bool]:
     state_filter: ColumnElement[bool] = Action.state.in_(OPEN_STATES)
     if decided_since is not None:
         state_filter = or_(state_filter, and_(Action.state.in_(("reported", "rejected")),
                                               Action.created_at >= decided_since))
+    return and_(state_filter, Action.dry_run.is_(False))
+
+
+def open_actions_for(connection: Connection, account_id: str, entity_id: str, kind: str,
+                     decided_since: datetime | None = None) -> Sequence[RowMapping]:
+    """Live (not finished) actions of a kind on one entity, newest first; with `decided_since`,
+    also those reported or rejected since then (so a finding is not repeated every cycle)."""
     query = (
         select(ACTIONS)
-        .where(
-            Action.account_id == account_id,
-            Action.entity_id == entity_id,
-            Action.kind == kind,
-            state_filter,
-            Action.dry_run.is_(False),
-        )
+        .where(Action.account_id == account_id, Action.entity_id == entity_id, Action.kind == kind,
+               _open_or_decided_since(decided_since))
         .order_by(Action.id.desc())
     )
     return list(connection.execute(query).mappings())
+
+
+def entities_with_open_actions(connection: Connection, account_id: str, kind: str,
+                               decided_since: datetime | None = None) -> set[str]:
+    """The account's entities that `open_actions_for` finds an action of `kind` on, in one query."""
+    query = select(Action.entity_id).distinct().where(Action.account_id == account_id, Action.kind == kind,
+                                                      _open_or_decided_since(decided_since))
+    return set(connection.execute(query).scalars())
 
 
 MAX_ACTION_ID = 2**31 - 1  # the id column is a 32-bit integer in PostgreSQL

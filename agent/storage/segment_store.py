@@ -10,7 +10,7 @@ Money is integer micros (`agent.models.Money`) with the currency beside it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -149,8 +149,10 @@ def load_segment_rows(connection: Connection, account_id: str, start: date, end:
                       dimensions: Collection[str]) -> list[SegmentRow]:
     """The account's stored segment rows of `dimensions` over `start..end`."""
     s = segment_metrics.c
-    query = select(segment_metrics).where(s.account_id == account_id, s.day >= start, s.day <= end,
-                                          s.dimension.in_(sorted(dimensions)))
-    return [SegmentRow(r.platform, r.account_id, r.entity_id, r.day, r.dimension, r.segment, r.currency, r.spend,
-                       int(r.impressions), int(r.clicks), float(r.conversions), r.conversion_value)
-            for r in connection.execute(query)]
+    query = select(*_SEGMENT_ROW_COLUMNS).where(s.account_id == account_id, s.day >= start, s.day <= end,
+                                                s.dimension.in_(sorted(dimensions)))
+    # the columns in SegmentRow's field order (BigInteger and Float come back as int and float)
+    return [SegmentRow(*row) for row in connection.execute(query)]
+
+
+_SEGMENT_ROW_COLUMNS = [segment_metrics.c[f.name] for f in fields(SegmentRow)]
