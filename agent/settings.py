@@ -157,7 +157,8 @@ class ExecutionSettings(StrictModel):
     mode: Literal["inprocess", "celery"] = "inprocess"
     max_concurrency_per_platform: dict[str, int] = Field(default_factory=lambda: {"default": 4})
     celery_broker_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
-    # platform -> requests a second / a day, shared by every Celery worker (absent: no quota)
+    # platform -> requests a second / a day (absent: no quota). Requests a second are counted in
+    # process, or in Redis across every Celery worker; the daily quota is kept in Redis (Celery mode).
     requests_per_second: dict[str, float] = Field(default_factory=dict)
     requests_per_day: dict[str, int] = Field(default_factory=dict)
     celery_queue: str = Field(default="paid_media_agent", min_length=1)

@@ -31,7 +31,7 @@ from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 
 from connectors.errors import RequestQuotaExhausted
-from connectors.request_limits import RequestLimiter
+from connectors.request_limits import SECOND_WINDOW, RequestLimiter
 
 _TAKE_SLOT = """
 local now = redis.call('TIME')
@@ -60,11 +60,6 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return tostring(tonumber(oldest[2]) + window - t)
 """
-# The platform counts a second's requests as they arrive, after the client's own delays (thread
-# start, TLS, a busy CPU): two starts exactly a second apart can arrive closer. The window the
-# starts are counted in is this much longer than a second (bench/cycle_workers.py counted 15
-# arrivals over a 10/s quota at 24 accounts with a 1.0 s window, on a loaded machine).
-SECOND_WINDOW = 1.1
 
 
 class SharedRequestLimiter(RequestLimiter):

@@ -33,12 +33,14 @@ Result = TypeVar("Result")
 @contextmanager
 def platform_request_limits(config: AgentConfig) -> Iterator[RequestLimiter]:
     """The request limiter already in force here, or one with the config's
-    `max_concurrency_per_platform`, in force for the block: platform calls take its slots."""
+    `max_concurrency_per_platform` and `requests_per_second`, in force for the block: platform calls take its slots."""
     limiter = current_limiter()
     if limiter is not None:
         yield limiter
         return
-    with limiting_requests(RequestLimiter(config.execution.concurrency_for)) as limiter:
+    execution = config.execution
+    with limiting_requests(RequestLimiter(execution.concurrency_for,
+                                          per_second=execution.requests_per_second)) as limiter:
         yield limiter
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -191,3 +192,29 @@ def test_results_come_back_in_the_order_of_the_items_and_errors_are_raised() -> 
 
     with pytest.raises(ValueError, match="account 4"):
         for_each_by_platform(items, lambda _i: "a", fails, limiter, name="t")
+
+
+def test_the_in_process_limiter_starts_no_more_than_the_per_second_quota_in_any_second() -> None:
+    # 12 threads want a request each at once, 4 may be in flight, 5 may start per second: starts in
+    # any one second never exceed 5 (the window counted is 1.1 s, for arrival jitter)
+    limiter = RequestLimiter(lambda _p: 4, per_second={"meta": 5})
+    starts: list[float] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(12, timeout=PATIENCE)
+
+    def one() -> None:
+        gate.wait()
+        with limiter.slot("meta"), lock:
+            starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=one) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=PATIENCE)
+    starts.sort()
+    assert len(starts) == 12
+    assert max(sum(1 for t in starts if first <= t < first + 1.0) for first in starts) == 5
+    # a platform without a quota is not held back by another's
+    with limiter.slot("google_ads"):
+        pass
