@@ -1,6 +1,7 @@
 """A full cycle through the real connectors against fake platforms with a fixed latency per request.
 
     python bench/cycle.py [--accounts 200] [--latency-ms 100] [--concurrency 4] [--campaigns 2 ...]
+    python bench/cycle.py --steady [--history-days 90] [--requests-per-second 10] [--database-url URL] [--skip-cold]
 
 The three fake servers (`tests/fakes/`, real SDKs on the wire) answer every request after
 `--latency-ms` and count a violation whenever more than `--concurrency` requests of one platform are
@@ -16,6 +17,7 @@ requests needed). Targets: cycle time <= 1.3x the bound, zero violations.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections import Counter
@@ -32,6 +34,7 @@ if __package__ in (None, ""):  # run as `python bench/<name>.py`: import from th
 from agent.cycle.run import run_cycle
 from agent.cycle.summary import CycleSummary
 from bench.common import Figure, Report, timed
+from bench.cycle_steady import measure_steady
 from bench.cycle_world import (  # noqa: F401  (re-exported: bench/requests.py and others import them from here)
     PLATFORMS,
     TODAY,
@@ -41,17 +44,12 @@ from bench.cycle_world import (  # noqa: F401  (re-exported: bench/requests.py a
     TimedTraffic,
     WorldPerAccount,
     WorldSize,
+    config_dict,
     config_for,
     harness,
     specs_for,
+    wire_requests,
 )
-
-INNER_KINDS = ("batch:",)  # calls carried inside another request (Meta batch items): not on the wire themselves
-
-
-def wire_requests(counts: Counter[str]) -> int:
-    """Requests that each took a trip to the platform (and a slot of its concurrency)."""
-    return sum(n for kind, n in counts.items() if not kind.startswith(INNER_KINDS))
 
 
 def lower_bound(counts: dict[str, int], concurrency: int, latency: float) -> float:
@@ -102,7 +100,16 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--ads-per-ad-set", type=int, default=2)
     parser.add_argument("--fakes", choices=("process", "inline"), default="process",
                         help="each platform's fake in a process of its own (default), or in the agent's process")
+    parser.add_argument("--steady", action="store_true",
+                        help="measure the hourly and the day's first cycle after a cold one (bench/cycle_steady.py)")
+    parser.add_argument("--history-days", type=int, default=28, help="with --steady: days the cold cycle pulls")
+    parser.add_argument("--requests-per-second", type=float, default=0.0, help="with --steady: each platform's quota")
+    parser.add_argument("--database-url", default="", help="with --steady: PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--skip-cold", action="store_true",
+                        help="with --steady: measure on the history an earlier run left in --database-url")
     args = parser.parse_args(argv)
+    if args.steady:
+        return steady(args)
     size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set)
     latency = args.latency_ms / 1000
     report = Report(f"cycle: {args.accounts} accounts, {args.latency_ms:g} ms per request, "
@@ -142,6 +149,25 @@ def main(argv: list[str] | None = None) -> Report:
         report.add(Figure("violations counted by the fake servers", sum(t.violations for t in h.traffic.values()),
                           "", limit=None, note="target 0"))
         report.add(Figure("accounts failed", summary.accounts_failed, "", note="target 0"))
+    report.print()
+    return report
+
+
+def steady(args: argparse.Namespace) -> Report:
+    """`--steady`: accounts in threads, as `run` does, measured in steady state."""
+    size = WorldSize(args.accounts, args.campaigns, args.ad_sets_per_campaign, args.ads_per_ad_set,
+                     history_days=args.history_days + 2, initial_history_days=args.history_days,
+                     requests_per_second=args.requests_per_second)
+    report = Report(f"steady cycle in process: {args.accounts} accounts of {args.campaigns}x"
+                    f"{args.ad_sets_per_campaign}x{args.ads_per_ad_set}, {args.history_days} days, "
+                    f"{args.latency_ms:g} ms, {args.concurrency} in flight and "
+                    f"{args.requests_per_second:g}/s per platform")
+    with harness(size, latency=args.latency_ms / 1000, concurrency=args.concurrency,
+                 platform_processes=args.fakes == "process", database_url=args.database_url or None) as h:
+        raw = config_dict(h.config.database_url.get_secret_value(), h.specs, size, args.concurrency)
+        figures = measure_steady(h, raw, report, accounts=args.accounts, concurrency=args.concurrency,
+                                 per_second=args.requests_per_second, skip_cold=args.skip_cold)
+    print(f"    inputs for projections: {json.dumps(figures, default=str)}")
     report.print()
     return report
 

@@ -61,6 +61,14 @@ CURRENCY = {"google_ads": ("USD", "America/New_York"), "meta": ("EUR", "Europe/B
 TOKENS = {"GADS_DEV_TOKEN": "dev-token", "META_TOKEN": "meta-token", "LINKEDIN_TOKEN": "li-token"}
 
 
+INNER_KINDS = ("batch:",)  # calls carried inside another request (Meta batch items): not on the wire themselves
+
+
+def wire_requests(counts: Counter[str]) -> int:
+    """Requests that each took a trip to the platform (and a slot of its concurrency)."""
+    return sum(n for kind, n in counts.items() if not kind.startswith(INNER_KINDS))
+
+
 @dataclass(frozen=True)
 class WorldSize:
     """How many accounts, how big each one is, and how far back the first pull reaches."""

@@ -1,0 +1,152 @@
+"""The steady-state measurement shared by bench/cycle.py (`--steady`, accounts in threads) and
+bench/cycle_workers.py (Celery workers): a cold cycle pulls the history, then two cycles an hour
+apart are measured against the latency-and-quota bound of the requests each made:
+
+- the hourly cycle (13:00): a later cycle of every account's local day, which re-reads only the
+  last `lookback_recent_days` of the look-back window;
+- the day's first cycle (14:00, with `lookback_recent_days` set to `lookback_days`): what each
+  account's first cycle of its local day does, the whole look-back window re-read.
+
+bound = max over platforms of max(requests x latency / concurrency, requests / per-second quota),
+with the latency the fakes actually answered in (time in flight / requests answered), not the
+nominal one. Limit violations: requests over the concurrency cap and over the per-second quota,
+as the fakes counted them. CPU: the agent's process (and the workers') during the cycle.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, func, select, text
+
+from agent.bootstrap import account_runner
+from agent.config import parse_config
+from agent.cycle.run import run_cycle
+from agent.cycle.summary import CycleSummary
+from agent.storage.models import DailyMetric
+from bench.common import Figure, Report
+from bench.cycle_world import TOKENS, Harness, wire_requests
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_bytes(engine: Engine) -> int:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one())
+    return Path(str(engine.url.database)).stat().st_size
+
+
+@dataclass
+class Measured:
+    """One measured cycle: its time, the bound of the requests it made, and what it cost."""
+
+    summary: CycleSummary
+    seconds: float
+    bound: float
+    busiest: str
+    requests: dict[str, int]
+    latency: dict[str, float]
+    violations: int
+    violations_note: str
+    cpu: float  # the agent's: this process, plus the workers'
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "bound": self.bound, "requests": self.requests, "latency": self.latency,
+                "cpu": self.cpu}
+
+
+def _cycle(h: Harness, raw: dict[str, Any], config_path: Path | None) -> CycleSummary:
+    """One cycle with the config `raw` (written to `config_path` first: the workers read it again, its
+    digest changed)."""
+    if config_path is not None:
+        config_path.write_text(yaml.safe_dump(raw))
+    config = parse_config(raw, environ=TOKENS)
+    return run_cycle(h.engine, config, h.connectors, h.clock, run_accounts=account_runner(config, config_path))
+
+
+def _measure(h: Harness, raw: dict[str, Any], config_path: Path | None, worker_pids: Sequence[int],
+             concurrency: int, per_second: float) -> Measured:
+    for traffic in h.traffic.values():
+        traffic.reset()
+    before = {pid: cpu_seconds(pid) for pid in worker_pids}
+    own_before = time.process_time()
+    started = time.perf_counter()
+    summary = _cycle(h, raw, config_path)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - own_before + sum(cpu_seconds(pid) - before[pid] for pid in worker_pids)
+    stats = {platform: traffic.stats() for platform, traffic in h.traffic.items()}
+    requests = {p: wire_requests(Counter(s["counts"])) for p, s in stats.items()}
+    latency = {p: s["seconds_in_flight"] / max(1, s["answered"]) for p, s in stats.items()}
+    bounds = {p: max(requests[p] * latency[p] / concurrency, requests[p] / per_second if per_second else 0.0)
+              for p in stats}
+    busiest = max(bounds, key=lambda p: bounds[p])
+    note = " ".join(f"{p} {s['violations']}+{s['rate_violations']}, most in flight {s['max_in_flight']}"
+                    for p, s in stats.items())
+    return Measured(summary, seconds, bounds[busiest], busiest, requests, latency,
+                    sum(s["violations"] + s["rate_violations"] for s in stats.values()), note, cpu)
+
+
+def _stored_accounts(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count(func.distinct(DailyMetric.account_id)))).scalar_one())
+
+
+def measure_steady(h: Harness, raw: dict[str, Any], report: Report, *, accounts: int, concurrency: int,
+                   per_second: float, config_path: Path | None = None, worker_pids: Sequence[int] = (),
+                   skip_cold: bool = False, cpu_label: str = "agent process",
+                   progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """Cold cycle (or, with `skip_cold`, the history an earlier run of the same size left in the
+    database), then the hourly and the day's-first cycles, measured; figures added to `report`."""
+    raw = {**raw, "lookback_recent_days": raw.get("lookback_recent_days", 3)}
+    cold_seconds = 0.0
+    failed = 0
+    if skip_cold:
+        stored = _stored_accounts(h.engine)
+        if stored != accounts:
+            raise SystemExit(f"--skip-cold: the database holds history of {stored} accounts, not {accounts}; "
+                             "run once without --skip-cold")
+    else:
+        started = time.perf_counter()
+        cold = _cycle(h, raw, config_path)
+        cold_seconds = time.perf_counter() - started
+        failed += cold.accounts_failed
+        progress(f"    cold cycle {cold_seconds:.1f} s, accounts {cold.accounts} (failed {cold.accounts_failed})")
+    size_bytes = database_bytes(h.engine)
+    h.clock.advance(timedelta(hours=1))
+    hourly = _measure(h, raw, config_path, worker_pids, concurrency, per_second)
+    h.clock.advance(timedelta(hours=1))
+    full = _measure(h, {**raw, "lookback_recent_days": raw.get("lookback_days", 28)}, config_path, worker_pids,
+                    concurrency, per_second)
+    for name, run in (("hourly", hourly), ("day's first", full)):
+        failed += run.summary.accounts_failed
+        progress(f"    {name}: accounts {run.summary.accounts} (failed {run.summary.accounts_failed}), "
+                 f"execution {dict(run.summary.execution)}, requests {run.requests}")
+        for error in run.summary.errors[:3]:
+            progress(f"    error: {error}")
+    for label, run in (("steady cycle vs latency-and-quota bound", hourly),
+                       ("day's first cycle (whole look-back re-read) vs its bound", full)):
+        report.add(Figure(label, run.seconds, "s", limit=run.bound, target=1.3,
+                          note=f"busiest {run.busiest}: {run.requests[run.busiest]} requests, answered in "
+                               f"{1000 * run.latency[run.busiest]:.0f} ms"))
+    report.add(Figure("limit violations (in flight over the cap, over the per-second quota)",
+                      hourly.violations + full.violations, "",
+                      note=f"hourly: {hourly.violations_note}; day's first: {full.violations_note}"))
+    for label, run in (("CPU per account, hourly", hourly), ("CPU per account, day's first", full)):
+        report.add(Figure(f"{label} ({cpu_label}) vs bound per account", run.cpu / accounts * 1000, "ms",
+                          limit=1000 * run.bound / accounts, target=0.5, note=f"{run.cpu:.1f} s in all"))
+    report.add(Figure("accounts failed (cold + steady)", failed, "", note="target 0"))
+    return {"hourly": hourly.as_dict(), "first_of_day": full.as_dict(), "database_bytes": size_bytes,
+            "cold_seconds": cold_seconds}
