@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from agent import logs
 from agent.clock import Clock, FixedClock, SystemClock
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig, load_config
+from agent.cycle.concurrency import engine_pool_size
 from agent.errors import ConfigError
 from agent.storage import db, store
 from agent.storage.action_states import as_utc
@@ -114,7 +115,7 @@ def clock_for(today: Any) -> Clock:
 @contextmanager
 def engine_for(config: AgentConfig) -> Iterator[Engine]:
     """The engine, once the database has answered; else exit 2 with one line saying where and why."""
-    engine = store.make_engine(config.database_url.get_secret_value())
+    engine = store.make_engine(config.database_url.get_secret_value(), pool_size=engine_pool_size(config))
     try:
         _reach_or_exit(engine)
         yield engine

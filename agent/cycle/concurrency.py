@@ -27,6 +27,23 @@ from connectors.request_limits import RequestLimiter, current_limiter, limiting_
 ACCOUNT_WORKERS_PER_SLOT = 4
 T = TypeVar("T")
 Item = TypeVar("Item")
+
+
+def accounts_in_flight(config: AgentConfig) -> int:
+    """The most accounts a cycle in process works on at once (`for_each_by_platform`): per platform,
+    `ACCOUNT_WORKERS_PER_SLOT` x its request slots, or its number of accounts if fewer. Each may hold
+    a database connection at a time, so the engine's pool is sized to it (`store.make_engine`)."""
+    accounts: dict[str, int] = defaultdict(int)
+    for account in config.accounts:
+        accounts[account.platform] += 1
+    return sum(min(n, ACCOUNT_WORKERS_PER_SLOT * max(1, config.execution.concurrency_for(platform)))
+               for platform, n in accounts.items())
+
+
+def engine_pool_size(config: AgentConfig) -> int:
+    """Connections the agent's engine keeps: one per account in flight, and five for the rest (the
+    console and API, the scheduler's jobs, the end-of-cycle sweep)."""
+    return accounts_in_flight(config) + 5
 Result = TypeVar("Result")
 
 

@@ -29,6 +29,7 @@ from agent.bootstrap import build_connectors, connectors_factory
 from agent.clock import SystemClock
 from agent.config import AgentConfig
 from agent.console.routes import console_routes
+from agent.cycle.concurrency import engine_pool_size
 from agent.errors import PortUnavailable, StartupError
 from agent.execution.recovery import last_cycle_cut_short, recover
 from agent.outcomes.webhook import BODY_LIMIT as OUTCOMES_BODY_LIMIT
@@ -53,7 +54,7 @@ class AgentService:
     def __init__(self, config: AgentConfig, config_path: Path) -> None:
         self.config = config
         self.config_path = config_path.resolve()
-        self.engine = make_engine(config.database_url.get_secret_value())
+        self.engine = make_engine(config.database_url.get_secret_value(), pool_size=engine_pool_size(config))
         self.clock = SystemClock()
         self.status = ServiceStatus()
         self.runtime = jobs.Runtime(engine=self.engine, clock=self.clock, recovered=self.status.recovered)

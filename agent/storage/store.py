@@ -44,12 +44,21 @@ COPY_CHUNK_ROWS = 20_000
 RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
-def make_engine(database_url: str, *, pool_timeout: float = 30.0) -> Engine:
+POOL_OVERFLOW = 10  # connections opened beyond the pool's size when every pooled one is in use
+
+
+def make_engine(database_url: str, *, pool_timeout: float = 30.0, pool_size: int = 5) -> Engine:
     """An engine for our database; SQLite gets WAL and foreign keys so it behaves like a server.
-    `pool_timeout`: how long a thread waits for one of the pool's connections before failing."""
+    `pool_timeout`: how long a thread waits for one of the pool's connections before failing;
+    `pool_size`: connections kept open (the accounts a cycle works on at once, and a few for the rest),
+    with `POOL_OVERFLOW` more opened when all of them are in use."""
     url = make_url(database_url)
+    pool: dict[str, Any] = {"pool_timeout": pool_timeout, "pool_size": max(1, pool_size),
+                            "max_overflow": POOL_OVERFLOW}
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_timeout=pool_timeout)
+        if url.database in (None, "", ":memory:"):  # one connection per thread: no queue to size
+            pool = {}
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,7 +71,7 @@ def make_engine(database_url: str, *, pool_timeout: float = 30.0) -> Engine:
         return engine
     # pre-ping: a pooled connection the server dropped (restart, failover, idle cut) is replaced on
     # checkout instead of failing the next statement
-    engine = create_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
     _reconnect_through_blips(engine)
     return engine
 
