@@ -152,9 +152,9 @@ def postgres_schema(base_url: str = DEFAULT_PG_URL) -> AbstractContextManager[st
     return throwaway_schema(base_url, prefix="bench")
 
 
-def migrated_engine(url: str, *, pool_timeout: float = 30.0) -> Engine:
+def migrated_engine(url: str, *, pool_timeout: float = 30.0, pool_size: int = 5) -> Engine:
     """The agent's own engine (same pragmas as production) on a schema at the newest migration."""
-    engine = store.make_engine(url, pool_timeout=pool_timeout)
+    engine = store.make_engine(url, pool_timeout=pool_timeout, pool_size=pool_size)
     db.upgrade(engine)
     return engine
 

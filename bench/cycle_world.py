@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from agent.bootstrap import account_as_mapping
 from agent.clock import FixedClock
 from agent.config import AgentConfig, parse_config
+from agent.cycle.concurrency import engine_pool_size
 from bench.common import migrated_engine, sqlite_database
 from connectors.base import Connector
 from connectors.connector_options import ConnectorOptions
@@ -179,7 +180,7 @@ def harness(size: WorldSize, *, latency: float, concurrency: int, database_url: 
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             database_url = stack.enter_context(sqlite_database(directory))
         config = config_for(database_url, specs, size, concurrency)
-        engine = migrated_engine(database_url)
+        engine = migrated_engine(database_url, pool_size=engine_pool_size(config))  # as `run` sizes it
         stack.callback(engine.dispose)
         if platform_processes:
             remotes = {platform: stack.enter_context(PlatformProcess(platform, size, latency, concurrency, seed))
