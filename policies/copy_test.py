@@ -41,6 +41,9 @@ from connectors.records import Entity
 from policies.base import Snapshot
 
 RUNNING, CHALLENGER_WINS, CONTROL_WINS, NO_WINNER = "running", "challenger_wins", "control_wins", "no_winner"
+# ended on the stopping rule, with a verdict or none at the maximum duration: the launched ad served the
+# whole test, so its observed CTR is a fair check of its prediction
+JUDGED_OUTCOMES = (CHALLENGER_WINS, CONTROL_WINS, NO_WINNER)
 
 
 @dataclass(frozen=True)

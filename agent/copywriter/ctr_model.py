@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from agent.copywriter.patterns import (
     sibling_residuals,
     sibling_variance,
 )
+
+if TYPE_CHECKING:
+    from agent.copywriter.launch_feedback import LaunchFeedback
 
 MIN_SCATTER = 1e-4  # a floor for the unexplained variance of log CTR (1% CTR noise)
 LAMBDA_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -52,6 +55,7 @@ class CtrPrediction:
     model: str
     training_ads: int
     uncorrected: tuple[float, float, float] | None = None  # (ctr, low, high) before the selection correction
+    feedback: LaunchFeedback | None = None  # the launches' correction applied (agent/copywriter/launch_feedback.py)
 
     @property
     def lift(self) -> float:
@@ -63,7 +67,8 @@ class CtrPrediction:
                 "predicted_lift": round(self.lift, 4), "model": self.model, "training_ads": self.training_ads,
                 **({"uncorrected": {"ctr": round(self.uncorrected[0], 6),
                                     "interval": [round(self.uncorrected[1], 6), round(self.uncorrected[2], 6)]}}
-                   if self.uncorrected else {})}
+                   if self.uncorrected else {}),
+                **({"launch_feedback": self.feedback.as_evidence()} if self.feedback else {})}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from agent.copywriter.drafter_choice import make_drafter
 from agent.copywriter.drafting import Drafter, DraftRequest, Variant
 from agent.copywriter.features import FEATURE_NAMES, feature_vector
 from agent.copywriter.history import AdRecord, AdText, ad_history, ad_set_context
+from agent.copywriter.launch_feedback import LaunchFeedback
 from agent.copywriter.limits import PlatformLimits, limits_for
 from agent.copywriter.offline import LABEL as OFFLINE_LABEL
 from agent.copywriter.patterns import Pattern, find_patterns
@@ -219,10 +220,11 @@ def _proposal(snapshot: Snapshot, trigger: Trigger, variant: Variant, prediction
 
 def draft_new_ads(snapshot: Snapshot, refresh_proposals: Sequence[Proposal], settings: CopywriterSettings,
                   drafter: Drafter | None = None, skip_ad_sets: Collection[str] = (),
-                  segment_rows: Sequence[SegmentRow] = ()) -> DraftReport:
+                  segment_rows: Sequence[SegmentRow] = (), feedback: LaunchFeedback | None = None) -> DraftReport:
     """`new_ad` proposals for ad sets with fatigued creative (`refresh_proposals`) or a lagging CTR,
     and for each configured copy segment they deliver to (`segment_rows`: the stored breakdowns of
-    the segments' dimensions over `segment_window_days`).
+    the segments' dimensions over `segment_window_days`). `feedback`: the platform's launched drafts'
+    errors, applied to every prediction last (agent/copywriter/launch_feedback.py).
 
     `skip_ad_sets`: ad sets that already have an open new_ad action (the cycle knows). Never raises
     for drafting failures; they are in `errors`.
@@ -254,13 +256,14 @@ def draft_new_ads(snapshot: Snapshot, refresh_proposals: Sequence[Proposal], set
                     "would repeat the ad set's")
                 log.info("copywriter: %s", report.notes[-1])
                 continue
-            proposed += _draft_ad_set(snapshot, trigger, learnt, settings, drafter, report, target, proposed)
+            proposed += _draft_ad_set(snapshot, trigger, learnt, settings, drafter, report, target, proposed,
+                                      feedback)
     return report
 
 
 def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, settings: CopywriterSettings,
                   drafter: Drafter, report: DraftReport, target: CopyTarget,
-                  proposed: Sequence[Variant] = ()) -> list[Variant]:
+                  proposed: Sequence[Variant] = (), feedback: LaunchFeedback | None = None) -> list[Variant]:
     """Draft for one target of an ad set; the variants proposed (validated against `proposed` too)."""
     context = ad_set_context(snapshot, snapshot.entities[trigger.ad_set_id])
     model = target.model or learnt.model
@@ -296,6 +299,8 @@ def _draft_ad_set(snapshot: Snapshot, trigger: Trigger, learnt: AccountModel, se
             prediction = learnt.correction.apply(prediction)
         if target.model is None and target.seen is not None:
             prediction = in_segment(prediction, target.seen)
+        if feedback is not None:
+            prediction = feedback.apply(prediction)
         if not problems and prediction.lift < settings.min_predicted_lift:
             problems = [Rejection("predicted_below_baseline",
                                   f"predicted lift {prediction.lift:+.1%} is under {settings.min_predicted_lift:+.1%}")]

@@ -23,6 +23,7 @@ from agent.clock import local_today
 from agent.config import AccountConfig, AgentConfig
 from agent.copywriter import draft_new_ads
 from agent.copywriter.drafter_choice import make_drafter
+from agent.copywriter.launch_feedback import Launch, launch_feedback
 from agent.copywriter.triggers import find_triggers
 from agent.cycle.account_pull import pull_account
 from agent.cycle.concurrency import ReadPool
@@ -40,6 +41,7 @@ from agent.decisions.user_rules import rule_proposals
 from agent.execution.executor import execute_approved
 from agent.experiments import assign as experiments
 from agent.experiments import copy_tests
+from agent.experiments.copy_test_store import launches_on
 from agent.outcomes.uploads import UPLOAD_KIND, upload_proposals
 from agent.storage import audit_trail, copy_drafts
 from agent.storage.action_states import (
@@ -54,6 +56,7 @@ from agent.storage.segment_store import load_segment_rows
 from connectors.records import AccountInfo
 from policies import evaluate
 from policies.base import Proposal, Snapshot
+from policies.copy_test import JUDGED_OUTCOMES
 from policies.rules.evaluate import is_rule_dry_run
 
 log = logging.getLogger("agent.cycle.run")  # the cycle's log lines keep their logger name
@@ -229,8 +232,11 @@ def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal
         segment_rows = load_segment_rows(connection, account.id,
                                          snapshot.today - timedelta(days=settings.segment_window_days),
                                          snapshot.today - timedelta(days=1), dimensions) if dimensions else []
+        launches = [Launch(row["predicted_ctr"], row["observed_ctr"], row["feedback_log_shift"] or 0.0)
+                    for row in launches_on(connection, snapshot.platform, JUDGED_OUTCOMES)]
     report = draft_new_ads(snapshot, [p for p in proposals if p.kind == "refresh_creative"], settings,
-                           make_drafter(settings), skip_ad_sets=busy, segment_rows=segment_rows)
+                           make_drafter(settings), skip_ad_sets=busy, segment_rows=segment_rows,
+                           feedback=launch_feedback(launches))
     summary.errors += [f"{account.id}: copywriter: {error}" for error in report.errors]
     if report.rejected:
         summary.proposals_by_kind["new_ad_rejected_drafts"] += report.rejected

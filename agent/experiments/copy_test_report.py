@@ -16,11 +16,19 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from agent.copywriter.launch_feedback import Launch, launch_feedback
 from agent.experiments.copy_test_store import copy_tests_since
-from policies.copy_test import CHALLENGER_WINS, CONTROL_WINS, NO_WINNER, LaunchedPrediction, calibration
+from policies.copy_test import (
+    CHALLENGER_WINS,
+    CONTROL_WINS,
+    JUDGED_OUTCOMES,
+    NO_WINNER,
+    LaunchedPrediction,
+    calibration,
+)
 
 VERDICTS = (CHALLENGER_WINS, CONTROL_WINS)
-JUDGED = (*VERDICTS, NO_WINNER)  # ended on the rule: the launched ad served the whole test
+JUDGED = JUDGED_OUTCOMES  # ended on the rule: the launched ad served the whole test
 RECENT = 20  # tests listed one by one
 
 
@@ -38,21 +46,26 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
 
 def calibration_by_platform(rows: Sequence[Mapping[Any, Any]]) -> list[dict[str, Any]]:
     """Per platform: tests ended on the rule, coverage of the predicted interval, bias (observed -
-    predicted CTR, and mean log ratio)."""
+    predicted CTR, and mean log ratio), and the log shift the launches now apply to new predictions."""
     launched: dict[str, list[LaunchedPrediction]] = defaultdict(list)
     levels: dict[str, Counter[float]] = defaultdict(Counter)
+    fed_back: dict[str, list[Launch]] = defaultdict(list)
     for row in rows:
         found = _launched(row)
         if found is not None:
             launched[row["platform"]].append(found)
             levels[row["platform"]][float(row["interval_level"] or 0.8)] += 1
+            fed_back[row["platform"]].append(Launch(found.predicted_ctr, found.observed_ctr,
+                                                    float(row.get("feedback_log_shift") or 0.0)))
     out = []
     for platform in sorted(launched):
         result = calibration(launched[platform])
+        feedback = launch_feedback(fed_back[platform])
         out.append({"platform": platform, "tests": result.launches,
                     "interval_level": levels[platform].most_common(1)[0][0],
                     "coverage": _rounded(result.coverage, 4), "bias": _rounded(result.bias),
-                    "log_bias": _rounded(result.log_bias, 4)})
+                    "log_bias": _rounded(result.log_bias, 4),
+                    "feedback_log_shift": None if feedback is None else _rounded(feedback.log_shift, 4)})
     return out
 
 
@@ -103,7 +116,9 @@ def render_copy_tests_text(section: Mapping[str, Any]) -> str:
             f"{_percent(platform['coverage'], 0)} of observed CTRs inside the predicted "
             f"{platform['interval_level']:.0%} interval; bias (observed - predicted) "
             + ("n/a" if bias_points is None else f"{bias_points:+.2f} CTR points")
-            + ("" if platform["log_bias"] is None else f" ({platform['log_bias']:+.1%} in log)"))
+            + ("" if platform["log_bias"] is None else f" ({platform['log_bias']:+.1%} in log)")
+            + ("" if not platform.get("feedback_log_shift") else
+               f"; new predictions moved by {platform['feedback_log_shift']:+.1%} in log for it"))
     for test in section["recent"][:5]:
         verdict = (test["outcome"] or test["status"]).replace("_", " ")
         lines.append(f"    test {test['id']} {test['account_id']}/{test['ad_set_id']}: {verdict}; predicted "

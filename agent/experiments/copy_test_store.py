@@ -63,3 +63,13 @@ def copy_tests_since(connection: Connection, since: datetime | None = None,
     if accounts is not None:
         query = query.where(CopyTest.account_id.in_(sorted(accounts)))
     return list(connection.execute(query).mappings())
+
+
+def launches_on(connection: Connection, platform: str, outcomes: Collection[str]) -> list[RowMapping]:
+    """The platform's copy tests (every account's) that ended with one of `outcomes` and have both a
+    predicted and an observed CTR, oldest first: the launches whose errors feed the predictor back."""
+    query = (select(CopyTest.predicted_ctr, CopyTest.observed_ctr, CopyTest.feedback_log_shift)
+             .where(CopyTest.platform == platform, CopyTest.outcome.in_(sorted(outcomes)),
+                    CopyTest.predicted_ctr.is_not(None), CopyTest.observed_ctr.is_not(None))
+             .order_by(CopyTest.id))
+    return list(connection.execute(query).mappings())

@@ -103,7 +103,8 @@ def _prediction(draft: Mapping[Any, Any]) -> dict[str, Any]:
     predicted = draft["evidence"].get("predicted_ctr") or {}
     interval = predicted.get("interval") or [None, None]
     return {"predicted_ctr": predicted.get("ctr"), "predicted_low": interval[0], "predicted_high": interval[1],
-            "interval_level": predicted.get("interval_level")}
+            "interval_level": predicted.get("interval_level"),
+            "feedback_log_shift": (predicted.get("launch_feedback") or {}).get("log_shift", 0.0)}
 
 
 def _new_test(snapshot: Snapshot, draft: RowMapping, busy: set[str], settings: CopyTestConfig, now: datetime,

@@ -76,6 +76,8 @@ class CopyTest(ExperimentsBase):
     predicted_low: Mapped[float | None] = mapped_column(Float, nullable=True)
     predicted_high: Mapped[float | None] = mapped_column(Float, nullable=True)
     interval_level: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # the log shift earlier launches' errors applied to the prediction (agent/copywriter/launch_feedback.py)
+    feedback_log_shift: Mapped[float | None] = mapped_column(Float, nullable=True)
     observed_ctr: Mapped[float | None] = mapped_column(Float, nullable=True)  # the challenger's, over the test
     incumbent_ctr: Mapped[float | None] = mapped_column(Float, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -4,6 +4,7 @@ planted set of tests whose calibration is known."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -79,11 +80,15 @@ def test_report_impact_gives_the_calibration_per_platform(config_path: Path) -> 
     assert by_platform["google_ads"]["coverage"] == 0.5
     assert by_platform["google_ads"]["bias"] == pytest.approx((0.005 - 0.020) / 2, abs=1e-6)
     assert by_platform["google_ads"]["interval_level"] == 0.8
+    # what the launches now do to new predictions: the mean log error, shrunk by n / (n + 5)
+    google_errors = math.log(0.045 / 0.040) + math.log(0.030 / 0.050)
+    assert by_platform["google_ads"]["feedback_log_shift"] == pytest.approx(google_errors / 2 * 2 / 7, abs=1e-4)
 
     text = impact(config_path)
     assert "Copy tests" in text and "the new copy kept in 3" in text
     assert "calibration meta" in text and "67% of observed CTRs inside the predicted 80% interval" in text
     assert "-0.75 CTR points" in text  # google: (0.5 - 2.0) / 2 points
+    assert "new predictions moved by -5.6% in log" in text  # google: (0.118 - 0.511) / 2 x 2 / 7
 
 
 def test_the_weekly_section_carries_the_copy_tests(config_path: Path, database_url: str, engine: Engine) -> None:

@@ -56,6 +56,7 @@ def test_a_launched_copy_test_ends_and_the_loser_is_paused_through_the_gate(engi
     test = ended[0]
     assert test["outcome"] in ("challenger_wins", "control_wins")
     assert test["started_on"] is not None and test["predicted_ctr"] and test["observed_ctr"] is not None
+    assert test["feedback_log_shift"] == 0.0  # recorded: no launch on the platform had ended before it
     challenger_won = test["outcome"] == "challenger_wins"
     assert (test["observed_ctr"] > test["incumbent_ctr"]) == challenger_won  # the higher CTR keeps running
     assert test["winner_ad_id"] == (test["challenger_ad_id"] if challenger_won else test["incumbent_ad_id"])
