@@ -17,10 +17,10 @@ from sqlalchemy import Engine, select
 from agent.clock import local_today
 from agent.cycle.account_pull import pull_window
 from agent.cycle.run import run_cycle
-from agent.decisions.snapshots import load_snapshot
 from agent.storage.models import DailyMetric
 from connectors.records import MUTATION_KINDS
 from tests.integration.conftest import TODAY, SimWorld, make_world
+from tests.integration.test_late_conversions import stored_and_reported
 
 OBSERVE = {"permissions": {kind: "observe" for kind in MUTATION_KINDS}}
 
@@ -98,13 +98,7 @@ def test_cycles_every_six_hours_still_hold_every_late_conversion(engine: Engine,
     for step in range(10 * 4):
         _cycle_at(world, engine, start + timedelta(hours=6 * step))
     for account in world.config.accounts:
-        today = local_today(world.clock, account.timezone)
-        snapshot = load_snapshot(engine, account, today, world.clock)
-        first, last = today - timedelta(days=28), today - timedelta(days=1)
-        reported = {(r.entity_id, r.day): r for r in world.simulator.daily_metrics(account.id, first, last)
-                    if r.level == "ad_set"}
-        stored = {(r.entity_id, r.day): r for rows in snapshot.daily.values() for r in rows
-                  if r.level == "ad_set" and first <= r.day <= last}
+        _today, stored, reported = stored_and_reported(engine, world, account)
         assert stored.keys() == reported.keys()
         for key, row in reported.items():
             assert stored[key].conversions == pytest.approx(row.conversions), key

@@ -8,19 +8,34 @@ pauses in the backtest)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import Engine
 
 from agent.clock import local_today
+from agent.config import AccountConfig
 from agent.cycle.run import run_cycle
 from agent.decisions.snapshots import load_snapshot
-from connectors.records import MUTATION_KINDS
+from connectors.records import MUTATION_KINDS, MetricRow
 from policies.conversion_lag import lag_curve
-from tests.integration.conftest import TODAY, make_world
+from tests.integration.conftest import TODAY, SimWorld, make_world
 
 DAYS = 21
+
+
+def stored_and_reported(engine: Engine, world: SimWorld, account: AccountConfig) -> tuple[
+        date, dict[tuple[str, date], MetricRow], dict[tuple[str, date], MetricRow]]:
+    """The account's local today, and its ad sets' rows over the 28 days before it: as the agent
+    stored them, and as the platform reports them now."""
+    today = local_today(world.clock, account.timezone)
+    snapshot = load_snapshot(engine, account, today, world.clock)
+    first, last = today - timedelta(days=28), today - timedelta(days=1)
+    reported = {(r.entity_id, r.day): r for r in world.simulator.daily_metrics(account.id, first, last)
+                if r.level == "ad_set"}
+    stored = {(r.entity_id, r.day): r for rows in snapshot.daily.values() for r in rows
+              if r.level == "ad_set" and first <= r.day <= last}
+    return today, stored, reported
 
 
 def test_stored_conversions_catch_up_with_the_platform_over_the_attribution_window(
@@ -30,13 +45,7 @@ def test_stored_conversions_catch_up_with_the_platform_over_the_attribution_wind
         world.clock.current = datetime.combine(TODAY + timedelta(days=day), time(12), tzinfo=UTC)
         run_cycle(engine, world.config, world.connectors, world.clock)
     for account in world.config.accounts:
-        today = local_today(world.clock, account.timezone)
-        snapshot = load_snapshot(engine, account, today, world.clock)
-        first, last = today - timedelta(days=28), today - timedelta(days=1)
-        reported = {(r.entity_id, r.day): r for r in world.simulator.daily_metrics(account.id, first, last)
-                    if r.level == "ad_set"}
-        stored = {(r.entity_id, r.day): r for rows in snapshot.daily.values() for r in rows
-                  if r.level == "ad_set" and first <= r.day <= last}
+        today, stored, reported = stored_and_reported(engine, world, account)
         assert stored.keys() == reported.keys()
         late = [key for key, row in reported.items() if (today - key[1]).days > 7]
         assert sum(reported[key].conversions for key in late) > 0
