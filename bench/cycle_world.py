@@ -251,6 +251,10 @@ class TimedTraffic(Traffic):
             self.answered = self.rate_violations = 0
             self._starts.clear()
 
+    def stats(self) -> dict[str, Any]:
+        """The figures, as a `PlatformProcess` gives them (without its process CPU)."""
+        return self.figures()
+
     def figures(self) -> dict[str, Any]:
         with self._lock:
             return {"counts": dict(self.counts), "max_in_flight": self.max_in_flight, "violations": self.violations,

@@ -90,12 +90,12 @@ def test_a_recent_window_as_long_as_the_look_back_rereads_everything_every_cycle
 
 
 def test_cycles_every_six_hours_still_hold_every_late_conversion(engine: Engine, database_url: str) -> None:
-    # the simulator restates a day by the local day, as platforms do by the hour: after ten days of
+    # the simulator restates a day by the local day, as platforms do by the hour: after five days of
     # cycles every six hours, the last of them a later cycle of its local day, what the agent holds
     # for each day of the attribution window is what the platform reports for it
     world = make_world(engine, database_url, defaults=OBSERVE)
     start = datetime.combine(TODAY, time(1), tzinfo=UTC)
-    for step in range(10 * 4):
+    for step in range(5 * 4):
         _cycle_at(world, engine, start + timedelta(hours=6 * step))
     for account in world.config.accounts:
         _today, stored, reported = stored_and_reported(engine, world, account)

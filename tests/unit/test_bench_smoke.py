@@ -28,7 +28,7 @@ TINY: dict[str, tuple[Callable[[list[str] | None], Report], list[str]]] = {
     "evaluate": (evaluate.main, ["--ad-sets", "10", "20", "--days", "30"]),
     "cycle": (cycle.main, ["--accounts", "3", "--latency-ms", "1", "--campaigns", "1",
                            "--ad-sets-per-campaign", "2", "--ads-per-ad-set", "1"]),
-    "cycle_steady": (cycle.main, ["--steady", "--accounts", "3", "--latency-ms", "1", "--campaigns", "1",
+    "cycle_steady": (cycle.main, ["--steady", "--fakes", "inline", "--accounts", "3", "--latency-ms", "1", "--campaigns", "1",
                                   "--ad-sets-per-campaign", "1", "--ads-per-ad-set", "1", "--history-days", "7",
                                   "--requests-per-second", "50"]),
     "requests": (requests.main, ["--accounts", "3", "--campaigns", "1", "--ad-sets-per-campaign", "2", "--weeks", "1",
