@@ -110,7 +110,6 @@ def measure_steady(h: Harness, raw: dict[str, Any], report: Report, *, accounts:
                    progress: Callable[[str], None] = print) -> dict[str, Any]:
     """Cold cycle (or, with `skip_cold`, the history an earlier run of the same size left in the
     database), then the hourly and the day's-first cycles, measured; figures added to `report`."""
-    raw = {**raw, "lookback_recent_days": raw.get("lookback_recent_days", 3)}
     cold_seconds = 0.0
     failed = 0
     if skip_cold:
