@@ -49,6 +49,7 @@ class PermissionSettings(StrictModel):
     exclude_gender: PermissionLevel | None = None
     exclude_location: PermissionLevel | None = None
     exclude_job_function: PermissionLevel | None = None
+    set_ad_rotation: PermissionLevel | None = None
 
     @model_validator(mode="before")
     @classmethod

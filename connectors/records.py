@@ -47,8 +47,13 @@ MutationKind = Literal[
     "exclude_gender",
     "exclude_location",
     "exclude_job_function",
+    "set_ad_rotation",
 ]
 MUTATION_KINDS: tuple[str, ...] = get_args(MutationKind)  # the kinds, in order, from the one list
+# Google ad group ad rotations (AdGroupAdRotationModeEnum) a `set_ad_rotation` may ask for: the platform's
+# default, which serves the ads it expects to do better more, and even rotation.
+OPTIMIZE, ROTATE_FOREVER = "OPTIMIZE", "ROTATE_FOREVER"
+AD_ROTATIONS: tuple[str, ...] = (OPTIMIZE, ROTATE_FOREVER)
 
 
 @dataclass(frozen=True)

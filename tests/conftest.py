@@ -85,6 +85,7 @@ def repo_root() -> Path:
 LONG_ON_SQLITE = frozenset({
     "tests/integration/test_copy_tests_real_connectors.py",
     "tests/integration/test_copy_tests.py",
+    "tests/integration/test_copy_test_rotation.py",
     "tests/integration/test_segment_actions.py",
     "tests/integration/test_audience_sync.py",
     "tests/integration/test_late_conversions.py",

@@ -68,6 +68,8 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
                 f"“{after.get('segment', '')}”) in {after.get('country', '')}, ratio {after.get('ratio', '')}"]
     if kind == "set_ad_schedule":
         return [f"ad schedule: {_schedule(before.get('ad_schedule'))} → {_schedule(after.get('ad_schedule'))}"]
+    if kind == "set_ad_rotation":
+        return [f"ad rotation: {_rotation(before.get('ad_rotation'))} → {_rotation(after.get('ad_rotation'))}"]
     if kind in ("add_label", "remove_label"):
         return [f"{'add' if kind == 'add_label' else 'remove'} the label “{after.get('label', '')}”"]
     if kind in SEGMENT_KINDS:
@@ -104,6 +106,12 @@ def change_lines(kind: str, change: Mapping[str, Any], currency: str,
     return lines or ["no visible change"]
 
 
+def _rotation(mode: Any) -> str:
+    """Google's ad rotation modes in the words its interface uses."""
+    return {"OPTIMIZE": "optimize (best-performing ads served more)",
+            "ROTATE_FOREVER": "rotate evenly (do not optimize)"}.get(str(mode), str(mode or "unknown"))
+
+
 def _schedule(blocks: Any) -> str:
     """`sat, sun x0.8; other hours x1` (hour ranges shown where a block is not the whole day)."""
     if not blocks:
@@ -134,6 +142,7 @@ def headline(action: Mapping[str, Any], currency: str) -> str:
              "upload_conversions": "Send CRM outcomes back to", "sync_audience": "Sync",
              "create_lookalike": "Seed a lookalike with", "add_label": "Label",
              "remove_label": "Remove a label from", "set_ad_schedule": "Set the ad schedule of",
+             "set_ad_rotation": "Change the ad rotation of",
              "set_device_bid_modifier": "Change a device bid of",
              "exclude_placement": "Exclude a placement from", "exclude_company_size": "Exclude a company size from",
              "exclude_seniority": "Exclude a seniority from", "exclude_industry": "Exclude an industry from",

@@ -29,6 +29,11 @@ BUDGET_KIND = "set_budget"
 # ad, a negative list, an audience exclusion) neither start nor respect a cooldown: repeats of
 # the same one are caught as duplicates instead.
 STATE_KINDS = frozenset({"pause", "enable", "set_budget"})
+# A setting of the entity itself (Google's ad rotation of an ad group): its `from` and `to` describe
+# the live entity, so the drift check applies, but it neither starts nor respects a cooldown (a
+# copy test's even rotation must not delay the ad group's own pause or budget change).
+ROTATION_KIND = "set_ad_rotation"
+LIVE_STATE_KINDS = STATE_KINDS | {ROTATION_KIND}
 
 
 @dataclass(frozen=True)

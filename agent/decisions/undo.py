@@ -24,6 +24,7 @@ INVERSE_KIND = {"pause": "enable", "enable": "pause", "set_budget": "set_budget"
                 "exclude_gender": "exclude_gender", "exclude_location": "exclude_location",
                 "exclude_job_function": "exclude_job_function", "add_label": "remove_label",
                 "remove_label": "add_label", "set_ad_schedule": "set_ad_schedule",
+                "set_ad_rotation": "set_ad_rotation",
                 "exclude_audience": "remove_audience_exclusion", "remove_audience_exclusion": "exclude_audience"}
 
 

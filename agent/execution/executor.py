@@ -35,7 +35,7 @@ from agent.config import AgentConfig
 from agent.cycle.concurrency import for_each_by_platform, platform_request_limits
 from agent.decisions.budget_plans import keep_plans_whole
 from agent.decisions.effects import applied_outside
-from agent.decisions.guardrails import STATE_KINDS, ExecutedChange, GuardrailContext, check
+from agent.decisions.guardrails import LIVE_STATE_KINDS, ExecutedChange, GuardrailContext, check
 from agent.decisions.permission_recheck import still_permitted
 from agent.decisions.segment_actions import SEGMENT_KINDS, segment_drift
 from agent.errors import StaleTransition
@@ -102,9 +102,9 @@ def mutation_for(action: RowMapping) -> Mutation:
 
 
 def entity_state_change(action: RowMapping) -> bool:
-    """True for changes of the entity's own status or budget, which its live state shows. The `to`
-    of an additive change (a new ad's `status: PAUSED`) describes something else, not the entity."""
-    return action["kind"] in STATE_KINDS
+    """True for changes of the entity's own status, budget or ad rotation, which its live state shows.
+    The `to` of an additive change (a new ad's `status: PAUSED`) describes something else, not the entity."""
+    return action["kind"] in LIVE_STATE_KINDS
 
 
 def execute_approved(
@@ -356,6 +356,8 @@ def _with_state(entity: Entity, state: Mapping[str, Any]) -> Entity:
         updates["status"] = state["status"]
     if "daily_budget" in state:
         updates["daily_budget"] = Decimal(str(state["daily_budget"]))
+    if "ad_rotation" in state:
+        updates["attributes"] = {**entity.attributes, "ad_rotation": state["ad_rotation"]}
     return replace(entity, **updates)
 
 
@@ -379,7 +381,9 @@ def _precheck(
         if live_matches(entity, action["change"].get("to", {})):
             return "superseded", "the entity is already in the proposed state (changed outside the agent)"
         return "superseded", (
-            f"drift: live state status={entity.status} budget={entity.daily_budget} differs from "
+            f"drift: live state status={entity.status} budget={entity.daily_budget}"
+            + (f" ad_rotation={entity.attributes.get('ad_rotation')}" if "ad_rotation" in action["change"].get("from", {}) else "")
+            + " differs from "
             f"the proposal's {dict(action['change'].get('from', {}))}; not overwritten"
         )
     outside = applied_outside(action, entity) or (

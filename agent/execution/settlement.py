@@ -33,6 +33,7 @@ from sqlalchemy import Engine, RowMapping
 
 from agent.clock import Clock
 from agent.decisions.effects import effects_of, label_effect, live_effects, schedule_of
+from agent.decisions.guardrails import LIVE_STATE_KINDS
 from agent.decisions.segment_actions import SEGMENT_KINDS, segment_applied
 from agent.errors import StaleTransition
 from agent.settings import ExecutionSettings
@@ -41,7 +42,7 @@ from connectors.base import Connector
 from connectors.records import Entity
 
 log = logging.getLogger(__name__)
-STATE_FIELDS = ("status", "daily_budget")
+STATE_FIELDS = ("status", "daily_budget", "ad_rotation")
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,11 @@ def _same(live: Any, expected: Any) -> bool:
 def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
     """Whether the live entity is in `state` (a change's `from` or `to`); None if not comparable."""
     fields = [f for f in STATE_FIELDS if f in state]
-    if not fields:
-        return None
-    values = {"status": entity.status, "daily_budget": entity.daily_budget}
-    return all(_same(values[f], state[f] if f == "status" else Decimal(str(state[f]))) for f in fields)
+    values = {"status": entity.status, "daily_budget": entity.daily_budget,
+              "ad_rotation": entity.attributes.get("ad_rotation")}
+    if not fields or any(values[f] is None for f in fields if f == "ad_rotation"):
+        return None  # nothing to compare, or a setting the connector does not report
+    return all(_same(values[f], Decimal(str(state[f])) if f == "daily_budget" else state[f]) for f in fields)
 
 
 def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[str] | None) -> bool | None:
@@ -91,7 +93,7 @@ def applied_on_platform(action: RowMapping, entity: Entity | None, tagged: set[s
         return None if tagged is None else action["idempotency_key"] in tagged
     if entity is None:
         return None
-    if kind in ("pause", "enable", "set_budget"):
+    if kind in LIVE_STATE_KINDS:
         if live_matches(entity, target):
             return True
         return False if live_matches(entity, change.get("from", {})) else None

@@ -73,3 +73,9 @@ def launches_on(connection: Connection, platform: str, outcomes: Collection[str]
                     CopyTest.predicted_ctr.is_not(None), CopyTest.observed_ctr.is_not(None))
              .order_by(CopyTest.id))
     return list(connection.execute(query).mappings())
+
+
+def latest_actions_of_kind(connection: Connection, account_id: str, kind: str) -> dict[str, RowMapping]:
+    """The newest action of `kind` (any policy, dry runs aside) on each of the account's entities."""
+    query = select(Action).where(Action.account_id == account_id, Action.kind == kind, Action.dry_run.is_(False))
+    return {row["entity_id"]: row for row in connection.execute(query.order_by(Action.id)).mappings()}

@@ -14,6 +14,8 @@ Each account's turn (agent/cycle/account_turn.py) calls `plan_copy_tests` with t
   loser's `pause` is proposed with the test's evidence, every cycle until it executes or a person
   refuses it; the winner keeps running. A test that reaches its maximum duration without a clear
   lead ends with outcome `no_winner`: nothing is paused.
+- On Google, an ad group with a test open is rotated evenly while it runs, and given its optimized
+  rotation back after (agent/experiments/copy_test_rotation.py).
 - Dry-run writes nothing here: its launches and pauses are reported by the gate, and nothing is
   recorded as launched.
 """
@@ -30,6 +32,7 @@ from sqlalchemy import Connection, Engine, RowMapping
 
 from agent.decisions.effects import copy_effect
 from agent.experiments import copy_test_store as store
+from agent.experiments.copy_test_rotation import plan_rotation
 from agent.experiments.settings import CopyTestConfig
 from agent.storage.action_states import as_utc
 from connectors.new_ad_copy import ad_tag
@@ -71,6 +74,11 @@ def plan_copy_tests(engine: Engine, snapshot: Snapshot, settings: CopyTestConfig
             _new_test(snapshot, draft, busy, settings, now, plan)
         for test in tests:
             _follow(connection, snapshot, test, settings, now, plan)
+        closed = {test_id for test_id, _, values in plan.updates
+                  if values.get("status", store.OPEN_STATUSES[0]) not in store.OPEN_STATUSES}
+        still_open: list[Mapping[Any, Any]] = [t for t in tests if t["id"] not in closed] + [
+            values for values in plan.inserts if values["status"] in store.OPEN_STATUSES]
+        plan.proposals += plan_rotation(connection, snapshot, still_open, settings.even_rotation)
     return plan
 
 

@@ -32,6 +32,9 @@ class CopyTestConfig(StrictModel):
                                      "dispersion scales the z (quasi-binomial)")
     min_days: int = Field(default=8, ge=1, description="days since the launch before any verdict (8: a whole week "
                                                       "after the partial launch day)")
+    even_rotation: bool = Field(default=True, description="on Google, propose even ad rotation (ROTATE_FOREVER) for "
+                                "an ad group while a copy test runs in it, and its optimized rotation back after "
+                                "(`set_ad_rotation`, its own permission)")
     launch_within_days: int = Field(default=14, ge=1, le=90,
                                     description="drafts executed longer ago than this are not launched")
 

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from connectors.records import Entity, MetricRow, SearchTermRow, Status, quantize_money
+from connectors.records import AD_ROTATIONS, Entity, MetricRow, SearchTermRow, Status, quantize_money
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
@@ -26,7 +26,7 @@ CUSTOMER = ("SELECT customer.id, customer.descriptive_name, customer.currency_co
 CAMPAIGNS = ("SELECT campaign.id, campaign.name, campaign.status, campaign.advertising_channel_type, "
              "campaign.campaign_budget, campaign_budget.amount_micros, campaign_budget.explicitly_shared, "
              "campaign_budget.reference_count, campaign_budget.name FROM campaign WHERE campaign.status != 'REMOVED'")
-AD_GROUPS = ("SELECT campaign.id, ad_group.id, ad_group.name, ad_group.status "
+AD_GROUPS = ("SELECT campaign.id, ad_group.id, ad_group.name, ad_group.status, ad_group.ad_rotation_mode "
              "FROM ad_group WHERE ad_group.status != 'REMOVED'")
 ADS = ("SELECT ad_group.id, ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.status, ad_group_ad.ad.type, "
        "ad_group_ad.ad.final_urls, ad_group_ad.ad.responsive_search_ad.headlines, "
@@ -185,10 +185,14 @@ def campaign_entity(row: Any, account_id: str, currency: str, negatives: list[di
 
 def ad_group_entity(row: Any, account_id: str, currency: str) -> Entity:
     group = row.ad_group
+    attributes: dict[str, Any] = {"platform_level": "ad_group"}
+    rotation = getattr(group.ad_rotation_mode, "name", str(group.ad_rotation_mode))
+    if rotation in AD_ROTATIONS:  # UNSPECIFIED / UNKNOWN are left out
+        attributes["ad_rotation"] = rotation
     return Entity(
         platform=PLATFORM, account_id=account_id, level="ad_set", entity_id=str(group.id),
         parent_id=str(row.campaign.id), name=group.name, status=status_of(group.status), currency=currency,
-        attributes={"platform_level": "ad_group"},
+        attributes=attributes,
     )
 
 

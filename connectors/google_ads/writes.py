@@ -34,7 +34,7 @@ from connectors.google_ads import (
 from connectors.google_ads.reports import AccountState, Target, money_to_micros
 from connectors.google_ads.transport import decode_failure, describe_errors
 from connectors.new_ad_copy import tag_id
-from connectors.records import Mutation
+from connectors.records import AD_ROTATIONS, Mutation
 
 # service -> (SDK method, operation type)
 SERVICES: dict[str, tuple[str, str]] = {
@@ -166,6 +166,16 @@ def _plan_one(client: Any, customer_id: str, currency: str, index: int, mutation
         _plan_negatives(client, customer_id, index, mutation, target, state, result)
     elif kind == "new_ad":
         _plan_new_ad(client, customer_id, index, mutation, target, result)
+    elif kind == "set_ad_rotation":
+        if target.level != "ad_set":
+            raise ValueError(f"ad rotation is set on ad groups in Google Ads, not at the {target.level} level")
+        mode = mutation.params.get("ad_rotation")
+        if mode not in AD_ROTATIONS:
+            raise ValueError(f"params.ad_rotation must be one of {', '.join(AD_ROTATIONS)}, got {mode!r}")
+        rotation = getattr(client.enums.AdGroupAdRotationModeEnum, str(mode))
+        result.requests["AdGroupService"].append(Operation(index, _update(
+            client, "AdGroupService", target.resource_name, "ad_rotation_mode", rotation)))
+        result.refs[index] = target.resource_name
     elif kind == "set_ad_schedule":
         schedules.plan_schedule(client, index, mutation, target, state, result.requests, result.refs, Operation)
     elif kind in ("add_label", "remove_label"):

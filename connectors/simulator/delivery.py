@@ -109,13 +109,14 @@ def simulate_day(world: World, layout: DeliveryLayout, day: date) -> tuple[DayOu
     cvr = layout.conversion_rate * buyer_mood * _mean_one(CONVERSION_RATE_NOISE, cvr_noise)
     cvr *= np.where(learning, LEARNING_CONVERSION_RATE_FACTOR, 1.0) * np.where(spiking, SPIKE_CONVERSION_RATE_FACTOR, 1.0)
 
-    # Ads: fatigue from each ad's lifetime frequency; delivery favours strong ads (share ~ strength^2).
+    # Ads: fatigue from each ad's lifetime frequency; delivery favours strong ads (share ~ strength^2)
+    # unless the ad set rotates its ads evenly (equal shares; clicks still follow strength).
     cumulative = np.fromiter((ad.cumulative_impressions for ad in layout.ads), dtype=np.float64, count=len(layout.ads))
     owner = layout.ad_owner
     excess = cumulative / layout.pool[owner] - layout.fatigue_threshold[owner]
     fatigue = np.where(excess > 0, np.maximum(FATIGUE_FLOOR, np.exp(-layout.fatigue_decay[owner] * np.maximum(excess, 0))), 1.0)
     strength = layout.ad_multiplier * fatigue
-    weight = np.square(strength)
+    weight = np.where(layout.even_rotation[owner], 1.0, np.square(strength))
     ad_share = weight / np.bincount(owner, weights=weight, minlength=n_ad_sets)[owner]
 
     # Cells: one (search term, ad) pair each.

@@ -123,14 +123,15 @@ def draw_latent(
 
 
 
-def delivery_shares(strengths: list[float]) -> list[float]:
+def delivery_shares(strengths: list[float], *, even: bool = False) -> list[float]:
     """How a platform splits an ad set's impressions among its ads: share proportional to strength
-    squared, as delivery optimisation favours the stronger ads."""
-    weights = [s * s for s in strengths]
+    squared, as delivery optimisation favours the stronger ads; equal shares when `even` (an ad
+    group rotating its ads evenly)."""
+    weights = [1.0 if even else s * s for s in strengths]
     total = sum(weights)
     return [w / total for w in weights] if total > 0 else weights
 
 
-def creative_mix(strengths: list[float]) -> float:
+def creative_mix(strengths: list[float], *, even: bool = False) -> float:
     """The impression-weighted mean CTR multiplier of ads with these strengths."""
-    return sum(share * s for share, s in zip(delivery_shares(strengths), strengths, strict=True))
+    return sum(share * s for share, s in zip(delivery_shares(strengths, even=even), strengths, strict=True))

@@ -1,9 +1,9 @@
 """Flat arrays of everything that can deliver, so a whole day is simulated in a few numpy calls.
 
 A layout is built from the live state and reused until a mutation changes what can deliver
-(statuses, budgets, negatives, exclusions, new ads). Rows are grouped: ads and search terms are
-sorted by their ad set, and a "cell" is one (search term, ad) pair of an ad set; accounts without
-search terms have one pseudo-term per ad set, so their cells are simply their ads.
+(statuses, budgets, negatives, exclusions, new ads, ad rotation). Rows are grouped: ads and search
+terms are sorted by their ad set, and a "cell" is one (search term, ad) pair of an ad set; accounts
+without search terms have one pseudo-term per ad set, so their cells are simply their ads.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from connectors.records import minor_unit_exponent
+from connectors.simulator.ad_rotation import ROTATE_FOREVER
 from connectors.simulator.delivery_model import PACING, can_deliver, fatigue_pool, overlap_fractions
 from connectors.simulator.latent import profile_for
 from connectors.simulator.random_streams import entity_key, entity_keys
@@ -46,6 +47,7 @@ class DeliveryLayout:
     fatigue_decay: np.ndarray
     money_scale: np.ndarray
     reports_reach: np.ndarray
+    even_rotation: np.ndarray  # the ad set shows its ads equally often (Google ROTATE_FOREVER)
     group: np.ndarray  # budget holder of each ad set (Google: its campaign)
     group_budget: np.ndarray
     group_keys: np.ndarray
@@ -83,7 +85,7 @@ def build_layout(world: World, state: SimState) -> DeliveryLayout:
     columns: dict[str, list[float]] = {name: [] for name in (
         "demand_cap", "term_demand_share", "reference_spend", "base_cpm", "elasticity", "base_ctr", "conversion_rate",
         "value_log_mean", "value_sigma", "overlap_cpm_factor", "b2b", "pool", "fatigue_threshold", "fatigue_decay",
-        "money_scale", "reports_reach")}
+        "money_scale", "reports_reach", "even_rotation")}
     group_of: dict[str, int] = {}
     groups: list[tuple[str, float, str]] = []
     group: list[int] = []
@@ -148,6 +150,7 @@ def build_layout(world: World, state: SimState) -> DeliveryLayout:
             ("pool", fatigue_pool(account, runtime)), ("fatigue_threshold", profile.fatigue_threshold),
             ("fatigue_decay", profile.fatigue_decay), ("money_scale", 10 ** minor_unit_exponent(account.currency)),
             ("reports_reach", account.platform == "meta"),
+            ("even_rotation", runtime.ad_rotation == ROTATE_FOREVER),
         ):
             columns[name].append(value)
     arrays = {name: np.array(values, dtype=np.float64) for name, values in columns.items()}
@@ -172,6 +175,7 @@ def build_layout(world: World, state: SimState) -> DeliveryLayout:
         fatigue_decay=arrays["fatigue_decay"],
         money_scale=arrays["money_scale"],
         reports_reach=arrays["reports_reach"].astype(bool),
+        even_rotation=arrays["even_rotation"].astype(bool),
         group=np.array(group, dtype=np.int64),
         group_budget=np.array([g[1] for g in groups], dtype=np.float64),
         group_keys=np.array([entity_key(g[0]) for g in groups], dtype=np.uint64),

@@ -60,6 +60,7 @@ def _account_entities(account: SimAccount, state: SimState, as_of: date, launche
                                           "created": launched.isoformat()}
             if google:
                 attributes["negative_keywords"] = _negatives(runtime.negatives)
+                attributes["ad_rotation"] = runtime.ad_rotation
             else:
                 attributes["audience_ids"] = list(ad_set.audience_ids)
                 attributes["excluded_audience_ids"] = list(runtime.excluded_audience_ids)

@@ -15,6 +15,7 @@ import numpy as np
 
 from connectors.errors import InvalidMutation
 from connectors.records import Status, quantize_money
+from connectors.simulator.ad_rotation import OPTIMIZE, requested_rotation
 from connectors.simulator.audiences import PeopleSet, union_of
 from connectors.simulator.creative import AdCreative, ctr_multiplier
 from connectors.simulator.keywords import NegativeKeyword, negative_blocks
@@ -69,6 +70,7 @@ class AdSetRuntime:
     excluded_audience_ids: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     ad_schedule: list[dict[str, Any]] = field(default_factory=list)  # Meta-style ad set schedule (running hours)
+    ad_rotation: str = OPTIMIZE  # Google ad group ad rotation (connectors/simulator/ad_rotation.py)
     segments: SegmentSettings = field(default_factory=SegmentSettings)
     # the segment exclusions' effect on the ad set's conversion rate and value per conversion
     segment_rate_factor: float = 1.0
@@ -335,6 +337,14 @@ def _set_ad_schedule(state: SimState, account: SimAccount, mutation: AppliedMuta
     target.ad_schedule = [dict(b) for b in blocks]
 
 
+def _set_ad_rotation(state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
+    mode = requested_rotation(account.platform, mutation.entity_id, mutation.params)
+    runtime = state.ad_sets.get(mutation.entity_id)
+    if runtime is None:
+        raise InvalidMutation(f"set_ad_rotation on {mutation.entity_id}: ad rotation is set on ad groups")
+    runtime.ad_rotation = mode  # which ads are shown, not bidding: no learning phase, not a `last_changed`
+
+
 def _set_segment(world: World, state: SimState, account: SimAccount, mutation: AppliedMutation, day: date) -> None:
     runtime = state.ad_sets.get(mutation.entity_id)
     if runtime is None:
@@ -414,6 +424,8 @@ def apply_mutation(world: World, state: SimState, mutation: AppliedMutation, day
         _set_label(state, account, mutation)
     elif mutation.kind == "set_ad_schedule":
         _set_ad_schedule(state, account, mutation)
+    elif mutation.kind == "set_ad_rotation":
+        _set_ad_rotation(state, account, mutation, day)
     elif mutation.kind in SEGMENT_KINDS:
         _set_segment(world, state, account, mutation, day)
     else:

@@ -14,6 +14,7 @@ from decimal import Decimal
 import numpy as np
 
 from connectors.records import quantize_money
+from connectors.simulator.ad_rotation import ROTATE_FOREVER
 from connectors.simulator.anomalies import InjectedAnomaly
 from connectors.simulator.delivery_model import (
     ad_strengths,
@@ -110,7 +111,7 @@ def _account_truth(account: SimAccount, state: SimState, as_of: date, truth: Tru
         cpm = latent.base_cpm * (spend / latent.reference_spend) ** (1.0 - latent.delivery_elasticity)
         cpm *= 1.0 + profile.overlap_cpm_penalty * overlap
         strengths = ad_strengths(account, runtime, active_ads)
-        mix = creative_mix(strengths)
+        mix = creative_mix(strengths, even=runtime.ad_rotation == ROTATE_FOREVER)
         value_per_impression = (latent.base_ctr * mix * value_terms * latent.conversion_rate * latent.average_order_value
                                 * runtime.segment_rate_factor * runtime.segment_value_factor)  # segments cut
         roas = 1000.0 / cpm * value_per_impression if spend > 0 else 0.0

@@ -19,6 +19,9 @@ ads are checked against their limits; campaigns in `shared_budgets` share one ex
 Performance Max campaigns (`pmax`, tests/fakes/google_pmax.py) are served in `FROM campaign`, and
 campaign-level metric reports honour a channel filter.
 
+An ad group's rotation (`ad_group.ad_rotation_mode`) is the simulator's ad set rotation, read in
+`FROM ad_group` and changed by an AdGroupService update whose mask is `ad_rotation_mode` alone.
+
 A new ad's URL custom parameters are kept and read back (`ad_group_ad.ad.url_custom_parameters`),
 as Google keeps an Ad's `url_custom_parameters`
 (https://developers.google.com/google-ads/api/reference/rpc/v26/Ad).
@@ -387,6 +390,8 @@ class FakeGoogleAds:
         row.ad_group.id = self.ids.numeric(entity.entity_id)
         row.ad_group.name = entity.name
         row.ad_group.status = _STATUS[entity.status]
+        if entity.attributes.get("ad_rotation"):  # the enum's name; proto-plus takes it as is
+            row.ad_group.ad_rotation_mode = entity.attributes["ad_rotation"]
         row.campaign.id = self.ids.numeric(str(entity.parent_id))
         return row
 
@@ -575,6 +580,11 @@ class FakeGoogleAds:
             with self.backend.lock:
                 entities = {e.entity_id: e for e in self.backend.simulator.entities(sim_account)}
             return demographics.translate(operation, customer, self._sim_id, entities)
+        if service == "AdGroupService" and "update" in operation \
+                and list(operation.update_mask.paths) == ["ad_rotation_mode"]:
+            update = operation.update
+            return update.resource_name, ("set_ad_rotation", self._sim_id(update.resource_name),
+                                          {"ad_rotation": update.ad_rotation_mode.name})
         if service in ("CampaignService", "AdGroupService", "AdGroupCriterionService") or (
                 service == "AdGroupAdService" and "update" in operation):
             update = operation.update

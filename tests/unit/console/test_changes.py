@@ -46,6 +46,14 @@ def test_labels_and_ad_schedules_read_as_sentences() -> None:
     assert change_lines("set_ad_schedule", weekend, "USD") == ["ad schedule: none (all hours) → sat x0.8; fri x1"]
 
 
+def test_a_rotation_change_reads_in_the_words_of_googles_interface() -> None:
+    even = {"from": {"ad_rotation": "OPTIMIZE"}, "to": {"ad_rotation": "ROTATE_FOREVER"}}
+    assert change_lines("set_ad_rotation", even, "USD") == [
+        "ad rotation: optimize (best-performing ads served more) → rotate evenly (do not optimize)"]
+    assert headline({"kind": "set_ad_rotation", "entity_level": "ad_set", "entity_name": "Brand", "change": even},
+                    "USD").startswith("Change the ad rotation of")
+
+
 def test_segment_levers_read_as_who_stops_seeing_the_ads() -> None:
     age = {"from": {"dimension": "age", "segment": "18-24", "excluded": False, "age_min": 18, "age_max": 65},
            "to": {"dimension": "age", "segment": "18-24", "excluded": True, "age_min": 25, "age_max": 65}}
