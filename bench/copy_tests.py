@@ -4,7 +4,9 @@ Per seed: a simulated Google Ads, Meta and LinkedIn account (3 campaigns x 3 ad 
 cycle run day after day (`run_cycle` with a moving clock) with the copywriter drafting for lagging ad
 sets, `new_ad`, `enable` and `pause` on auto, and copy tests at their default rule (|z| >= 2.8, 1,000
 impressions per ad, 28 days at most). Each verdict is compared with the simulator's truth on the
-verdict day: an ad's expected CTR now = its fresh true CTR x its current fatigue factor. Figures:
+verdict day: an ad's expected CTR now = its fresh true CTR x its current fatigue factor. Google ad groups
+rotate their ads evenly while a test runs (`set_ad_rotation` on auto; `--rotation as-set` leaves
+Google's optimized rotation). Figures:
 
 - the share of decided tests that keep the truly better ad (target >= 90%), and their median duration;
   tests that end at the maximum duration without a clear lead (outcome `no_winner`, nothing paused)
@@ -13,6 +15,7 @@ verdict day: an ad's expected CTR now = its fresh true CTR x its current fatigue
   predicted 80% interval, and the bias (observed - predicted), as `report impact` computes them.
 
     .venv/bin/python bench/copy_tests.py --first-seed 5 --seeds 8 --days 40
+    .venv/bin/python bench/copy_tests.py --platforms google_ads --rotation as-set
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ from connectors.simulator.connector import SimulatorConnector  # noqa: E402
 PLATFORMS = ("google_ads", "meta", "linkedin")
 
 
-def config_for(url: str, seed: int, rule: dict[str, Any] | None = None) -> dict[str, Any]:
+def config_for(url: str, seed: int, rule: dict[str, Any] | None = None,
+               platforms: tuple[str, ...] = PLATFORMS) -> dict[str, Any]:
     return {
         "database_url": url,
         "simulator": {"seed": seed, "history_days": 45, "campaigns_per_account": 3, "ad_sets_per_campaign": 3,
                       "ads_per_ad_set": 3},
         "accounts": [{"id": f"sim-{platform}", "platform": "simulator", "simulate": platform, "currency": "USD",
-                      "timezone": "America/New_York"} for platform in PLATFORMS],
-        "defaults": {"permissions": {"new_ad": "auto", "enable": "auto", "pause": "auto"},
+                      "timezone": "America/New_York"} for platform in platforms],
+        "defaults": {"permissions": {"new_ad": "auto", "enable": "auto", "pause": "auto", "set_ad_rotation": "auto"},
                      "guardrails": {"max_actions_per_cycle": 50},
                      "copywriter": {"low_ctr_ratio": 0.9, "max_ad_sets_per_cycle": 2, "max_proposals_per_ad_set": 1}},
         "experiments": {"holdout_share": {}, "copy_tests": rule or {}},
@@ -59,10 +63,10 @@ def config_for(url: str, seed: int, rule: dict[str, Any] | None = None) -> dict[
 
 
 def run_seed(seed: int, days: int, directory: Path, dump: bool = False,
-             rule: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+             rule: dict[str, Any] | None = None, platforms: tuple[str, ...] = PLATFORMS) -> list[dict[str, Any]]:
     """The seed's copy tests, each with the true current CTRs of its two ads on its verdict day."""
     with sqlite_database(directory) as url:
-        config = parse_config(config_for(url, seed, rule), environ={})
+        config = parse_config(config_for(url, seed, rule, platforms), environ={})
         engine = store.make_engine(url)
         db.upgrade(engine)
         clock = FixedClock.at_day(BENCH_DAY, hour=12)
@@ -116,6 +120,13 @@ def _daily_counts(connection: Any, row: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"day": day, **arms} for day, arms in sorted(out.items())]
 
 
+def _challenger_share(row: dict[str, Any]) -> float | None:
+    """The share of the test's counted impressions the challenger served (0.5: an even split)."""
+    counts = row["counts"] or {}
+    shown = [(counts.get(arm) or {}).get("impressions") or 0 for arm in ("challenger", "incumbent")]
+    return shown[0] / sum(shown) if sum(shown) else None
+
+
 def _kept_at_any_lead(row: dict[str, Any]) -> bool | None:
     """Whether the challenger would have been kept had the higher observed CTR won at the maximum
     whatever its lead (final_z 0, the rule before): a no-winner test's z and truth on its last day are
@@ -136,14 +147,20 @@ def main(argv: list[str] | None = None) -> Report:
     parser.add_argument("--days", type=int, default=45, help="cycles (days) per seed")
     parser.add_argument("--z-bound", type=float, help="the rule's bound instead of the default (99: every test "
                         "runs to its maximum duration, to replay other rules on the dump)")
+    parser.add_argument("--platforms", default=",".join(PLATFORMS), help="accounts to simulate, comma-separated")
+    parser.add_argument("--rotation", choices=("even", "as-set"), default="even",
+                        help="Google ad groups under test: rotated evenly (the default), or left optimized")
     parser.add_argument("--dump", type=Path, help="write every test (daily counts, daily truth) as JSON lines here")
     args = parser.parse_args(argv)
     report = Report("copy tests on the simulator")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as directory, timed() as elapsed:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            seed_rows = run_seed(seed, args.days, Path(directory), dump=args.dump is not None,
-                                 rule={"z_bound": args.z_bound} if args.z_bound is not None else None)
+            rule: dict[str, Any] = {"even_rotation": args.rotation == "even"}
+            if args.z_bound is not None:
+                rule["z_bound"] = args.z_bound
+            seed_rows = run_seed(seed, args.days, Path(directory), dump=args.dump is not None, rule=rule,
+                                 platforms=tuple(p for p in args.platforms.split(",") if p))
             rows += seed_rows
             if args.dump is not None:
                 with args.dump.open("a") as out:
@@ -164,6 +181,14 @@ def main(argv: list[str] | None = None) -> Report:
                           limit=100, target=0.9, better=">="))
         report.add(Figure("median duration of a decided test",
                           statistics.median((r["counts"] or {}).get("days_running", 0) for r in decided), "days"))
+        for platform in sorted({r["platform"] for r in ended}):
+            shares = [_challenger_share(r) for r in ended if r["platform"] == platform]
+            known = [s for s in shares if s is not None]
+            if known:
+                report.add(Figure(f"{platform}: the challenger's median share of its test's impressions",
+                                  statistics.median(known) * 100, "%", note=f"{len(known)} tests"))
+            durations = [(r["counts"] or {}).get("days_running", 0) for r in ended if r["platform"] == platform]
+            report.add(Figure(f"{platform}: median duration of an ended test", statistics.median(durations), "days"))
         report.add(Figure("median duration of every ended test (no winner included)",
                           statistics.median((r["counts"] or {}).get("days_running", 0) for r in ended), "days"))
         apart = [r for r in decided if abs(r["true_ctrs"][0] / r["true_ctrs"][1] - 1) >= 0.1]

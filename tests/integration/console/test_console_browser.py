@@ -76,6 +76,7 @@ def sign_in(browser: Browser, base_url: str, email: str, width: int = DESKTOP, s
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     expect(page.locator("header .who")).to_contain_text(email)
+    page.wait_for_load_state("load")  # the header shows before the stylesheet applies: layouts are measured after
     return page
 
 
