@@ -29,11 +29,11 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
 )
 
-from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord
+from agent.storage.bulk_writes import chunk_rows, chunks, day_value, moment_value, raw_upsert
+from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord, to_micros
 from connectors.records import SegmentRow
 
 SEGMENTS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -57,21 +57,30 @@ segment_metrics = Table(
 )
 
 
+SEGMENT_COLUMNS = ("platform", "account_id", "entity_id", "day", "dimension", "segment", "currency", "spend",
+                   "impressions", "clicks", "conversions", "conversion_value", "pulled_at")
+SEGMENT_KEYS = ("platform", "account_id", "entity_id", "day", "dimension", "segment")
+
+
 def replace_segments(connection: Connection, account_id: str, dimensions: Collection[str], start: date, end: date,
                      rows: Iterable[SegmentRow], now: datetime) -> int:
-    """Store `rows` as the account's segments of `dimensions` over `start..end` (what was there is replaced)."""
+    """Store `rows` as the account's segments of `dimensions` over `start..end` (what was there is
+    replaced), written from plain tuples at the driver's speed (agent/storage/bulk_writes.py): every
+    pull stores its breakdowns, and SQLAlchemy's per-row parameters were most of that time."""
     if not dimensions:
         return 0
     connection.execute(_DELETE_SEGMENTS, {"b_account": account_id, "b_dimensions": sorted(dimensions),
                                           "b_start": start, "b_end": end})
-    values = [{"platform": r.platform, "account_id": r.account_id, "entity_id": r.entity_id, "day": r.day,
-               "dimension": r.dimension, "segment": r.segment, "currency": r.currency, "spend": r.spend,
-               "impressions": r.impressions, "clicks": r.clicks, "conversions": r.conversions,
-               "conversion_value": r.conversion_value, "pulled_at": now}
-              for r in rows if r.dimension in dimensions and start <= r.day <= end]
-    if values:
-        connection.execute(_INSERT_SEGMENTS, values)
-    return len(values)
+    day, pulled_at = day_value(connection), moment_value(connection, now)
+    count = 0
+    wanted = (r for r in rows if r.dimension in dimensions and start <= r.day <= end)
+    for chunk in chunks(wanted, chunk_rows(connection)):
+        values = [(r.platform, r.account_id, r.entity_id, day(r.day), r.dimension, r.segment, r.currency,
+                   to_micros(r.spend), r.impressions, r.clicks, r.conversions, to_micros(r.conversion_value),
+                   pulled_at) for r in chunk]
+        raw_upsert(connection, "segment_metrics", SEGMENT_COLUMNS, SEGMENT_KEYS, values)
+        count += len(values)
+    return count
 
 
 # built once (every pull of every account stores its breakdowns): no statement building per call
@@ -79,7 +88,6 @@ _DELETE_SEGMENTS = delete(segment_metrics).where(
     segment_metrics.c.account_id == bindparam("b_account"),
     segment_metrics.c.dimension.in_(bindparam("b_dimensions", expanding=True)),
     segment_metrics.c.day >= bindparam("b_start"), segment_metrics.c.day <= bindparam("b_end"))
-_INSERT_SEGMENTS = insert(segment_metrics)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ and never duplicates a row. The same statements run on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from itertools import islice
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, event, func, select
@@ -23,6 +22,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from agent.storage.bulk_writes import (
+    CHUNK_ROWS,
+    COPY_CHUNK_ROWS,
+    aware,
+    chunks,
+    raw_upsert,
+    sqlite_datetime,
+)
 from agent.storage.models import (
     Account,
     AudienceRecord,
@@ -36,11 +43,6 @@ from agent.storage.models import (
 from connectors.records import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
 from policies.base import ConversionRevision
 
-CHUNK_ROWS = 2000
-# PostgreSQL pays a fixed cost per chunk (COPY round trip, INSERT ... SELECT, TRUNCATE of the
-# staging table): at 2,000 rows a 1M-row pull spent a third of its time on it. 20,000 rows of
-# tuples are a few MB, so the pull still streams.
-COPY_CHUNK_ROWS = 20_000
 RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
@@ -98,12 +100,6 @@ def _reconnect_through_blips(engine: Engine) -> None:
         return None  # pragma: no cover (tenacity re-raises)
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def upsert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
     """INSERT the rows, or UPDATE every non-key column where the key already exists."""
     if not rows:
@@ -129,7 +125,7 @@ def upsert_account(connection: Connection, account: AccountInfo, now: datetime) 
 
 def upsert_entities(connection: Connection, entities: Iterable[Entity], now: datetime) -> int:
     count = 0
-    for chunk in _chunks(entities, CHUNK_ROWS):
+    for chunk in chunks(entities, CHUNK_ROWS):
         rows = [
             {
                 "account_id": e.account_id,
@@ -168,62 +164,17 @@ def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: da
     """
     count = 0
     sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else _aware(now)
-    for chunk in _chunks(metrics, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+    pulled_at: Any = sqlite_datetime(now) if sqlite_style else aware(now)
+    for chunk in chunks(metrics, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
         rows = [
             (m.platform, m.account_id, m.entity_id, m.day.isoformat() if sqlite_style else m.day, m.level,
              m.currency, to_micros(m.spend), m.impressions, m.clicks, m.conversions,
              to_micros(m.conversion_value), m.reach, pulled_at)
             for m in chunk
         ]
-        _raw_upsert(connection, "daily_metrics", METRIC_COLUMNS, METRIC_KEYS, rows)
+        raw_upsert(connection, "daily_metrics", METRIC_COLUMNS, METRIC_KEYS, rows)
         count += len(rows)
     return count
-
-
-def _sqlite_datetime(moment: datetime) -> str:
-    """How SQLAlchemy's SQLite DateTime stores a value (UTC, no offset), so both paths agree."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _aware(moment: datetime) -> datetime:
-    """A naive moment taken as UTC (as `_sqlite_datetime` stores it): binary COPY into a timestamptz
-    column reads the value as UTC, where text COPY read it in the session's time zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
-                rows: list[tuple[Any, ...]]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE of plain tuples, at the driver's speed."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    conflict = f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    if connection.dialect.name != "postgresql":
-        marks = ", ".join("?" for _ in columns)
-        connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
-        return
-    stage = f"_stage_{table}"
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) "
-                       "ON COMMIT DROP")
-        # binary COPY: no text formatting and parsing of every value (a third less time than text
-        # COPY at 100,000 rows); it needs each column's exact type, read from the staging table
-        cursor.execute("SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
-                       f"WHERE a.attrelid = '{stage}'::regclass AND a.attnum > 0 AND NOT a.attisdropped")
-        types = dict(cursor.fetchall())
-        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([types[c] for c in columns])
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {conflict}")
-        cursor.execute(f"TRUNCATE {stage}")
-    finally:
-        cursor.close()
 
 
 SEARCH_TERM_COLUMNS = ("account_id", "ad_group_id", "day", "search_term", "campaign_id", "impressions", "clicks",
@@ -236,14 +187,14 @@ def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], 
     account has more search-term rows than metric rows)."""
     count = 0
     sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = _sqlite_datetime(now) if sqlite_style else _aware(now)
-    for chunk in _chunks(terms, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+    pulled_at: Any = sqlite_datetime(now) if sqlite_style else aware(now)
+    for chunk in chunks(terms, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
         rows = [
             (t.account_id, t.ad_group_id, t.day.isoformat() if sqlite_style else t.day, t.search_term, t.campaign_id,
              t.impressions, t.clicks, to_micros(t.spend), t.conversions, to_micros(t.conversion_value), pulled_at)
             for t in chunk
         ]
-        _raw_upsert(connection, "search_terms", SEARCH_TERM_COLUMNS, SEARCH_TERM_KEYS, rows)
+        raw_upsert(connection, "search_terms", SEARCH_TERM_COLUMNS, SEARCH_TERM_KEYS, rows)
         count += len(rows)
     return count
 
