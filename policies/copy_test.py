@@ -34,9 +34,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from scipy.stats import norm
-from scipy.stats import t as student_t
-
 from connectors.records import Entity
 from policies.base import Snapshot
 
@@ -117,6 +114,8 @@ def decide_copy_test(control: ArmCounts, challenger: ArmCounts, days_running: in
         # an estimated variance: the statistic is Student's t on (days - 1) degrees of freedom, given
         # back on the normal scale (the same tail probability) so one bound serves both
         statistic = z_ctr / math.sqrt(scale)
+        from scipy.stats import norm  # imported here: scipy.stats costs every command a second to start
+        from scipy.stats import t as student_t
         tail = float(student_t.sf(abs(statistic), served_days - 1))
         z_ctr = math.copysign(float(norm.isf(tail)) if tail > 0 else abs(statistic), statistic)
     z_cvr = None

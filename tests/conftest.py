@@ -79,9 +79,10 @@ def repo_root() -> Path:
 
 # `make test` stays well under 15 minutes on 2 cores; `make test-long` runs what it leaves out. Left
 # out: the SQLite run of the slowest integration tests whose subject does not depend on the database
-# (platform writes through the connectors, copy tests, audience sync, policy behaviour over weeks; their
-# PostgreSQL run stays in `make test`), and the heaviest bench smoke runs. SQLite's own concerns
-# (locking, crashes, recovery, write faults, the CLI on the default database) stay in `make test`.
+# (platform writes and their faults through the connectors, copy tests, audience sync, reach estimates,
+# the dashboard in a browser, policy behaviour over weeks; their PostgreSQL run stays in `make test`), and
+# the heaviest bench smoke runs. SQLite's own concerns (locking, crashes, recovery, database write
+# faults, the CLI on the default database) stay in `make test`.
 LONG_ON_SQLITE = frozenset({
     "tests/integration/test_copy_tests_real_connectors.py",
     "tests/integration/test_copy_tests.py",
@@ -91,6 +92,14 @@ LONG_ON_SQLITE = frozenset({
     "tests/integration/test_late_conversions.py",
     "tests/integration/test_flip_flop.py",
     "tests/e2e/test_actions_settle.py",
+    "tests/integration/test_prospecting_exclusions.py",
+    "tests/integration/test_write_faults.py",
+    "tests/integration/test_dashboard_browser.py",
+    "tests/integration/test_real_connectors_e2e.py",
+    "tests/integration/test_reach_requests.py",
+    "tests/integration/test_copywriter_cycle.py",
+    "tests/integration/test_platform_leads_and_pmax.py",
+    "tests/integration/test_google_customer_type.py",
 })
 LONG = frozenset({
     "tests/unit/test_bench_smoke.py::test_fault_injection_bench_runs_and_prints_its_table",

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from scipy.special import betainc, gammainc
-
 from connectors.records import Entity
 from policies.base import Snapshot
 from policies.conversion_lag import lag_curve
@@ -54,6 +52,7 @@ def probability_below(snapshot: Snapshot, entity: Entity, metric: str, window: s
     account = _account_window(snapshot, days.start, days.end)
     if own.spend <= 0 or threshold <= 0:
         return None
+    from scipy.special import betainc, gammainc  # imported here: scipy costs every command start a second
     if metric in ("roas", "cpa"):
         value_cv, dispersion = _noise(snapshot)
         posterior = roas_posterior(own, account, prior_conversions, value_cv, dispersion)
