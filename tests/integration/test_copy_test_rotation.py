@@ -43,6 +43,16 @@ def rotation_actions(engine: Engine) -> list[Any]:
         return [a for a in list_actions(connection) if a["kind"] == "set_ad_rotation"]
 
 
+def cycle_until_a_rotation_is_asked(world: SimWorld) -> list[Any]:
+    """Daily cycles until a Google copy test's even rotation waits for a person: the pending ones."""
+    for _ in range(14):
+        cycle(world)
+        pending = [a for a in rotation_actions(world.engine) if a["state"] == "pending_approval"]
+        if pending:
+            return pending
+    return []
+
+
 def rotation(world: SimWorld, ad_set_id: str) -> str | None:
     return world.live(ACCOUNT)[ad_set_id].attributes.get("ad_rotation")
 
@@ -78,11 +88,7 @@ def test_an_ad_group_under_test_rotates_evenly_and_gets_its_optimized_rotation_b
 def test_a_refused_even_rotation_is_not_asked_again_and_nothing_is_given_back(engine: Engine,
                                                                               database_url: str) -> None:
     world = google_world(engine, database_url, rotation="propose")
-    for _ in range(14):
-        cycle(world)
-        pending = [a for a in rotation_actions(engine) if a["state"] == "pending_approval"]
-        if pending:
-            break
+    pending = cycle_until_a_rotation_is_asked(world)
     assert len(pending) == 1 and pending[0]["change"] == {"from": {"ad_rotation": "OPTIMIZE"},
                                                           "to": {"ad_rotation": "ROTATE_FOREVER"}}
     assert decide_action(engine, pending[0]["id"], "reject", approver="ann", channel="test", now=world.clock.now(),
@@ -120,11 +126,7 @@ def test_a_rotation_a_person_set_is_neither_changed_nor_given_back(engine: Engin
 def test_an_approved_rotation_is_not_written_when_a_person_changed_it_meanwhile(engine: Engine,
                                                                                 database_url: str) -> None:
     world = google_world(engine, database_url, rotation="propose")
-    for _ in range(14):
-        cycle(world)
-        pending = [a for a in rotation_actions(engine) if a["state"] == "pending_approval"]
-        if pending:
-            break
+    pending = cycle_until_a_rotation_is_asked(world)
     assert len(pending) == 1
     ad_set = pending[0]["entity_id"]
     world.simulator.apply_as_human(ACCOUNT, Mutation(kind="set_ad_rotation", account_id=ACCOUNT, entity_id=ad_set,
