@@ -113,7 +113,8 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     proposals += segment_proposals(engine, config, account, snapshot, proposals)  # from the stored breakdowns
     guardrails = config.guardrail_settings(account)
     now = clock.now()
-    drafts, drafted = _draft_copy(engine, snapshot, proposals, account, config, now, now - timedelta(
+    needing_copy = _needing_copy(snapshot, proposals, account, config)
+    drafts, drafted = _draft_copy(engine, snapshot, proposals, needing_copy, account, config, now, now - timedelta(
         hours=guardrails.approval_ttl_hours), summary)
     proposals += upload_proposals(engine, account, config, now)
     proposals += audience_proposals(engine, account, crm_segment_source)  # docs/audiences.md
@@ -127,7 +128,7 @@ def _evaluate_and_gate(run: RunContext, account: AccountConfig, today: date, sum
     with engine.begin() as connection:
         if not dry_run:  # what still waits for a person is kept, asked again or expired (agent/decisions/queue_upkeep.py)
             upkeep = keep_pending(connection, account.id, winners, entities=snapshot.entities, churn=config.policy_settings(account).budget_churn,
-                                  drafting_ad_sets=_needing_copy(snapshot, proposals, account, config), now=now,
+                                  drafting_ad_sets=needing_copy, now=now,
                                   ttl=ttl, today=today, grace_days=guardrails.evidence_grace_days)
             winners = upkeep.to_gate
             summary.actions_by_state.update(upkeep.counts)
@@ -212,16 +213,16 @@ def _needing_copy(snapshot: Snapshot, proposals: Sequence[Proposal], account: Ac
                                                 settings.low_ctr_window_days, settings.low_ctr_min_impressions)}
 
 
-def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal], account: AccountConfig,
-                config: AgentConfig, now: datetime, recent_since: datetime,
+def _draft_copy(engine: Engine, snapshot: Snapshot, proposals: Sequence[Proposal], needing_copy: set[str],
+                account: AccountConfig, config: AgentConfig, now: datetime, recent_since: datetime,
                 summary: CycleSummary) -> tuple[list[Proposal], list[str]]:
-    """New ad copy for fatigued or low-CTR ad sets, and the ad sets drafted for. Skipped: ad sets
+    """New ad copy for fatigued or low-CTR ad sets (`needing_copy`), and the ad sets drafted for. Skipped: ad sets
     whose earlier drafts still await a decision (a new draft every hour would only fill the queue),
     and ad sets drafted for within `draft_period_hours` whatever came of it (drafting is the
     cycle's CPU, or a language model's money, and hourly copy for the same ad set adds nothing)."""
     settings = config.copywriter_settings(account)
-    if not settings.enabled:
-        return [], []
+    if not settings.enabled or not needing_copy:
+        return [], []  # nothing to draft for: none of the reads below (most hourly cycles)
     with engine.connect() as connection:
         ad_sets = {e.entity_id for e in snapshot.entities.values() if e.level == "ad_set"}
         busy = ad_sets & entities_with_open_actions(connection, account.id, "new_ad", decided_since=recent_since)
