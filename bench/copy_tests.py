@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> Report:
             if known:
                 report.add(Figure(f"{platform}: the challenger's median share of its test's impressions",
                                   statistics.median(known) * 100, "%", note=f"{len(known)} tests"))
+                report.add(Figure(f"{platform}: ... the lowest share", min(known) * 100, "%"))
             durations = [(r["counts"] or {}).get("days_running", 0) for r in ended if r["platform"] == platform]
             report.add(Figure(f"{platform}: median duration of an ended test", statistics.median(durations), "days"))
         report.add(Figure("median duration of every ended test (no winner included)",
