@@ -116,7 +116,7 @@ def pull_account(ctx: RunContext, account: AccountConfig, today: date, summary: 
     metrics = metrics_read.result()
     search_terms = optional.result("search terms", search_terms_read) or []
     now = clock.now()
-    with engine.begin() as connection:
+    with store.one_writer(engine), engine.begin() as connection:  # SQLite: pulls write one after another
         store.upsert_account(connection, info, now)
         store.upsert_entities(connection, entities, now)
         summary.ad_sets += sum(1 for e in entities if e.level == "ad_set")

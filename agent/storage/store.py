@@ -11,11 +11,14 @@ and never duplicates a row. The same statements run on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +49,9 @@ from policies.base import ConversionRevision
 RECONNECT_SECONDS = 8.0  # as agent/db_retry.RETRY_SECONDS
 REVISION_HORIZON_DAYS = 35  # restatements stop after 28 days; keep a margin
 
+SQLITE_BUSY_SECONDS = 30.0  # how long SQLite lets a writer wait for the write lock before "database is locked"
+# One lock per SQLite engine: the pulls' writes queue here (agent/cycle/account_pull.py), see `one_writer`.
+_SQLITE_WRITERS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
 POOL_OVERFLOW = 10  # connections opened beyond the pool's size when every pooled one is in use
 
 
@@ -60,7 +66,8 @@ def make_engine(database_url: str, *, pool_timeout: float = 30.0, pool_size: int
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):  # one connection per thread: no queue to size
             pool = {}
-        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **pool)
+        _SQLITE_WRITERS[engine] = threading.Lock()
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -76,6 +83,21 @@ def make_engine(database_url: str, *, pool_timeout: float = 30.0, pool_size: int
     engine = create_engine(url, pool_pre_ping=True, **pool)
     _reconnect_through_blips(engine)
     return engine
+
+
+@contextmanager
+def one_writer(engine: Engine) -> Iterator[None]:
+    """Hold while writing a large batch (an account's pull): SQLite takes one writer at a time and
+    fails a writer that waited longer than its busy timeout, and a cold pull of a large account can
+    hold the lock for longer than that while a dozen more wait. Pulls queue here instead, in the
+    process, where waiting has no limit; short writes (the gate, the executor) still wait for at most
+    one batch in SQLite's own queue. Nothing to hold on PostgreSQL (row locks, many writers)."""
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        yield
+        return
+    with lock:
+        yield
 
 
 def _reconnect_through_blips(engine: Engine) -> None:
