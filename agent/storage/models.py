@@ -43,6 +43,11 @@ def to_micros(value: Decimal | None) -> int | None:
     return round(value.scaleb(6))
 
 
+def from_micros(value: int) -> Decimal:
+    """Integer micros back as money (`Money` does it per column; raw reads call it themselves)."""
+    return Decimal(value) / MICROS
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact money as integer micros (millionths of the currency unit), the same on every database.
 
@@ -57,9 +62,7 @@ class Money(TypeDecorator[Decimal]):
         return to_micros(value)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(value) / MICROS
+        return None if value is None else from_micros(value)
 
 
 MONEY = Money()

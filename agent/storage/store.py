@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, RowMapping, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -41,6 +41,7 @@ from agent.storage.models import (
     EntityRecord,
     ReachEstimate,
     SearchTerm,
+    from_micros,
     to_micros,
 )
 from connectors.records import AccountInfo, Audience, Entity, MetricRow, SearchTermRow
@@ -266,16 +267,28 @@ def load_entities(connection: Connection, account_id: str) -> dict[str, Entity]:
 
 
 def load_daily_metrics(connection: Connection, account_id: str, start: date, end: date) -> dict[str, list[MetricRow]]:
-    """Stored rows per entity for `start..end`, oldest first."""
-    query = (
-        select(DailyMetric.__table__)
-        .where(DailyMetric.account_id == account_id, DailyMetric.day >= start, DailyMetric.day <= end)
-        .order_by(DailyMetric.entity_id, DailyMetric.day)
-    )
+    """Stored rows per entity for `start..end`, oldest first.
+
+    The snapshot's largest read, on every cycle of every account: the rows come back as the driver
+    gives them (no SQLAlchemy result processing, which was two thirds of the time on 8,500 rows) and
+    are converted here as the columns' types would (days from ISO text on SQLite, money from micros)."""
+    sqlite_style = connection.dialect.name != "postgresql"
+    bounds = {"account": account_id, "start": start.isoformat() if sqlite_style else start,
+              "end": end.isoformat() if sqlite_style else end}
+    day_of: Any = date.fromisoformat if sqlite_style else (lambda day: day)
     daily: dict[str, list[MetricRow]] = defaultdict(list)
-    for r in connection.execute(query).mappings():
-        daily[r["entity_id"]].append(metric_row_of(r))
+    for platform, entity_id, level, day, currency, spend, impressions, clicks, conversions, value, reach in \
+            connection.execute(_DAILY_METRICS, bounds):
+        daily[entity_id].append(MetricRow(platform, account_id, level, entity_id, day_of(day), currency,
+                                          from_micros(spend), impressions, clicks, conversions, from_micros(value),
+                                          reach))
     return dict(daily)
+
+
+# plain text, so the driver's values come back untouched (see load_daily_metrics)
+_DAILY_METRICS = text("SELECT platform, entity_id, level, day, currency, spend, impressions, clicks, conversions, "
+                      "conversion_value, reach FROM daily_metrics WHERE account_id = :account AND day >= :start "
+                      "AND day <= :end ORDER BY entity_id, day")
 
 
 def metric_row_of(r: RowMapping) -> MetricRow:
