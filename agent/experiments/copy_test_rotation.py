@@ -54,13 +54,24 @@ def plan_rotation(connection: Connection, snapshot: Snapshot, open_tests: Iterab
             proposals.append(_proposal(snapshot, ad_set_id, OPTIMIZED, EVEN, "while the copy test runs"))
     for ad_set_id, action in sorted(latest.items()):
         ad_set = snapshot.entities.get(ad_set_id)
-        before = (action["change"].get("from") or {}).get("ad_rotation")
-        if ad_set_id in testing or ad_set is None or action["policy"] != store.POLICY \
-                or action["state"] != "executed" or (action["change"].get("to") or {}).get("ad_rotation") != EVEN \
-                or ad_set.attributes.get("ad_rotation") != EVEN or before != OPTIMIZED:
-            continue
-        proposals.append(_proposal(snapshot, ad_set_id, EVEN, before, "the copy tests here are over"))
+        if ad_set_id not in testing and ad_set is not None and ad_set.attributes.get("ad_rotation") == EVEN \
+                and _restore_due(action):
+            proposals.append(_proposal(snapshot, ad_set_id, EVEN, OPTIMIZED, "the copy tests here are over"))
     return proposals
+
+
+def _restore_due(action: RowMapping) -> bool:
+    """Whether the optimized rotation is to be (re)proposed after the tests, given the ad group's
+    newest rotation action: the agent's even rotation executed, or its proposal to give the rotation
+    back still waiting for a person or never applied. Not after a person refused that, nor when a
+    person set the rotation (an undo, or a change of their own)."""
+    if action["policy"] != store.POLICY:
+        return False
+    change = action["change"]
+    after, before = (change.get("to") or {}).get("ad_rotation"), (change.get("from") or {}).get("ad_rotation")
+    if after == EVEN:
+        return bool(action["state"] == "executed" and before == OPTIMIZED)
+    return after == OPTIMIZED and (action["state"] == "pending_approval" or action["state"] in RETRIED)
 
 
 def _may_ask(action: RowMapping | None, since: datetime) -> bool:

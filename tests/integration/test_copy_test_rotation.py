@@ -143,3 +143,29 @@ def test_an_approved_rotation_is_not_written_when_a_person_changed_it_meanwhile(
         cycle(world)
     assert rotation(world, ad_set) == "ROTATE_FOREVER"
     assert [a["id"] for a in rotation_actions(engine) if a["entity_id"] == ad_set] == [action["id"]]
+
+
+def test_giving_the_rotation_back_stays_asked_until_a_person_decides(engine: Engine, database_url: str) -> None:
+    world = google_world(engine, database_url, rotation="propose")
+    pending = cycle_until_a_rotation_is_asked(world)
+    ad_set = pending[0]["entity_id"]
+    assert decide_action(engine, pending[0]["id"], "approve", approver="ann", channel="test",
+                         now=world.clock.now()).ok
+    restore: list[Any] = []
+    for _ in range(16):
+        cycle(world)
+        restore = [a for a in rotation_actions(engine) if a["entity_id"] == ad_set
+                   and a["change"]["to"]["ad_rotation"] == "OPTIMIZE"]
+        if restore:
+            break
+    assert [a["state"] for a in restore] == ["pending_approval"]
+    for _ in range(4):  # longer than the evidence grace days: a question still asked does not expire
+        cycle(world)
+    asked = [a for a in rotation_actions(engine) if a["entity_id"] == ad_set
+             and a["change"]["to"]["ad_rotation"] == "OPTIMIZE"]
+    assert [(a["id"], a["state"]) for a in asked] == [(restore[0]["id"], "pending_approval")]
+    assert rotation(world, ad_set) == "ROTATE_FOREVER"
+    assert decide_action(engine, restore[0]["id"], "approve", approver="ann", channel="test",
+                         now=world.clock.now()).ok
+    cycle(world)
+    assert rotation(world, ad_set) == "OPTIMIZE"
