@@ -77,7 +77,7 @@ def live_matches(entity: Entity, state: Mapping[str, Any]) -> bool | None:
     fields = [f for f in STATE_FIELDS if f in state]
     values = {"status": entity.status, "daily_budget": entity.daily_budget,
               "ad_rotation": entity.attributes.get("ad_rotation")}
-    if not fields or any(values[f] is None for f in fields if f == "ad_rotation"):
+    if not fields or ("ad_rotation" in fields and values["ad_rotation"] is None):
         return None  # nothing to compare, or a setting the connector does not report
     return all(_same(values[f], Decimal(str(state[f])) if f == "daily_budget" else state[f]) for f in fields)
 

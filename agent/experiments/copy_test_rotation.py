@@ -30,7 +30,6 @@ from connectors.records import OPTIMIZE, ROTATE_FOREVER
 from policies.base import Proposal, Snapshot
 
 KIND = "set_ad_rotation"
-EVEN, OPTIMIZED = ROTATE_FOREVER, OPTIMIZE
 PLATFORM = "google_ads"
 RETRIED = frozenset({"failed", "superseded", "expired"})  # never applied: asked again
 
@@ -45,18 +44,21 @@ def plan_rotation(connection: Connection, snapshot: Snapshot, open_tests: Iterab
     for test in open_tests:
         created = as_utc(test["created_at"])
         testing[test["ad_set_id"]] = min(created, testing.get(test["ad_set_id"], created))
+    if not testing and not any(e.attributes.get("ad_rotation") == ROTATE_FOREVER for e in snapshot.entities.values()
+                               if e.level == "ad_set"):
+        return []  # no test, nothing rotating evenly: nothing to ask or give back (most cycles)
     latest = store.latest_actions_of_kind(connection, snapshot.account_id, KIND)
     proposals = []
     for ad_set_id, since in sorted(testing.items()):
         ad_set = snapshot.entities.get(ad_set_id)
-        if even_rotation and ad_set is not None and ad_set.attributes.get("ad_rotation") == OPTIMIZED \
+        if even_rotation and ad_set is not None and ad_set.attributes.get("ad_rotation") == OPTIMIZE \
                 and _may_ask(latest.get(ad_set_id), since):
-            proposals.append(_proposal(snapshot, ad_set_id, OPTIMIZED, EVEN, "while the copy test runs"))
+            proposals.append(_proposal(snapshot, ad_set_id, OPTIMIZE, ROTATE_FOREVER, "while the copy test runs"))
     for ad_set_id, action in sorted(latest.items()):
         ad_set = snapshot.entities.get(ad_set_id)
-        if ad_set_id not in testing and ad_set is not None and ad_set.attributes.get("ad_rotation") == EVEN \
+        if ad_set_id not in testing and ad_set is not None and ad_set.attributes.get("ad_rotation") == ROTATE_FOREVER \
                 and _restore_due(action):
-            proposals.append(_proposal(snapshot, ad_set_id, EVEN, OPTIMIZED, "the copy tests here are over"))
+            proposals.append(_proposal(snapshot, ad_set_id, ROTATE_FOREVER, OPTIMIZE, "the copy tests here are over"))
     return proposals
 
 
@@ -69,9 +71,9 @@ def _restore_due(action: RowMapping) -> bool:
         return False
     change = action["change"]
     after, before = (change.get("to") or {}).get("ad_rotation"), (change.get("from") or {}).get("ad_rotation")
-    if after == EVEN:
-        return bool(action["state"] == "executed" and before == OPTIMIZED)
-    return after == OPTIMIZED and (action["state"] == "pending_approval" or action["state"] in RETRIED)
+    if after == ROTATE_FOREVER:
+        return bool(action["state"] == "executed" and before == OPTIMIZE)
+    return after == OPTIMIZE and (action["state"] == "pending_approval" or action["state"] in RETRIED)
 
 
 def _may_ask(action: RowMapping | None, since: datetime) -> bool:
@@ -85,7 +87,7 @@ def _may_ask(action: RowMapping | None, since: datetime) -> bool:
 
 def _proposal(snapshot: Snapshot, ad_set_id: str, before: str, after: str, why: str) -> Proposal:
     ad_set = snapshot.entities[ad_set_id]
-    if after == EVEN:
+    if after == ROTATE_FOREVER:
         rationale = (f"Rotate the ads of {ad_set.name!r} evenly {why}: with optimized rotation Google serves "
                      "the ad it expects to do better most of the impressions, and the new ad's test reads slowly. "
                      "The rotation is set back to optimized when the ad group's copy tests are over.")

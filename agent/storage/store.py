@@ -27,11 +27,11 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from agent.storage.bulk_writes import (
     CHUNK_ROWS,
-    COPY_CHUNK_ROWS,
-    aware,
+    chunk_rows,
     chunks,
+    day_value,
+    moment_value,
     raw_upsert,
-    sqlite_datetime,
 )
 from agent.storage.models import (
     Account,
@@ -186,11 +186,10 @@ def upsert_metrics(connection: Connection, metrics: Iterable[MetricRow], now: da
     into a staging table on PostgreSQL. bench/ingest.py compares it with a DB-only method.
     """
     count = 0
-    sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = sqlite_datetime(now) if sqlite_style else aware(now)
-    for chunk in chunks(metrics, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+    day, pulled_at = day_value(connection), moment_value(connection, now)
+    for chunk in chunks(metrics, chunk_rows(connection)):
         rows = [
-            (m.platform, m.account_id, m.entity_id, m.day.isoformat() if sqlite_style else m.day, m.level,
+            (m.platform, m.account_id, m.entity_id, day(m.day), m.level,
              m.currency, to_micros(m.spend), m.impressions, m.clicks, m.conversions,
              to_micros(m.conversion_value), m.reach, pulled_at)
             for m in chunk
@@ -209,11 +208,10 @@ def upsert_search_terms(connection: Connection, terms: Iterable[SearchTermRow], 
     """Bulk upsert of search-term rows, by the same driver-speed path as `upsert_metrics` (a Google
     account has more search-term rows than metric rows)."""
     count = 0
-    sqlite_style = connection.dialect.name != "postgresql"
-    pulled_at: Any = sqlite_datetime(now) if sqlite_style else aware(now)
-    for chunk in chunks(terms, CHUNK_ROWS if sqlite_style else COPY_CHUNK_ROWS):
+    day, pulled_at = day_value(connection), moment_value(connection, now)
+    for chunk in chunks(terms, chunk_rows(connection)):
         rows = [
-            (t.account_id, t.ad_group_id, t.day.isoformat() if sqlite_style else t.day, t.search_term, t.campaign_id,
+            (t.account_id, t.ad_group_id, day(t.day), t.search_term, t.campaign_id,
              t.impressions, t.clicks, to_micros(t.spend), t.conversions, to_micros(t.conversion_value), pulled_at)
             for t in chunk
         ]
@@ -272,10 +270,9 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
     The snapshot's largest read, on every cycle of every account: the rows come back as the driver
     gives them (no SQLAlchemy result processing, which was two thirds of the time on 8,500 rows) and
     are converted here as the columns' types would (days from ISO text on SQLite, money from micros)."""
-    sqlite_style = connection.dialect.name != "postgresql"
-    bounds = {"account": account_id, "start": start.isoformat() if sqlite_style else start,
-              "end": end.isoformat() if sqlite_style else end}
-    day_of: Any = date.fromisoformat if sqlite_style else (lambda day: day)
+    as_stored = day_value(connection)
+    bounds = {"account": account_id, "start": as_stored(start), "end": as_stored(end)}
+    day_of: Any = (lambda day: day) if connection.dialect.name == "postgresql" else date.fromisoformat
     daily: dict[str, list[MetricRow]] = defaultdict(list)
     for platform, entity_id, level, day, currency, spend, impressions, clicks, conversions, value, reach in \
             connection.execute(_DAILY_METRICS, bounds):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, Table, select
 
-from agent.storage import store
+from agent.storage import bulk_writes, store
 from agent.storage.models import DailyMetric, IntradayMetric, to_micros
 from connectors.records import MetricRow, SearchTermRow
 
@@ -64,8 +64,8 @@ def test_bulk_upsert_stores_what_the_typed_columns_store(engine: Engine) -> None
 
 
 def test_restatements_replace_rows_across_chunks(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "CHUNK_ROWS", 5)  # several executemany batches / COPYs into one staging table
-    monkeypatch.setattr(store, "COPY_CHUNK_ROWS", 5)
+    monkeypatch.setattr(bulk_writes, "CHUNK_ROWS", 5)  # several executemany batches / COPYs into one staging table
+    monkeypatch.setattr(bulk_writes, "COPY_CHUNK_ROWS", 5)
     with engine.begin() as connection:
         store.upsert_metrics(connection, metric_rows(), NOW)
     restated = metric_rows(conversions_scale=3.0)[4:]  # a look-back re-pull restating the later rows
@@ -85,8 +85,8 @@ def test_restatements_replace_rows_across_chunks(engine: Engine, monkeypatch: py
 
 
 def test_search_terms_round_trip_and_restate(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "CHUNK_ROWS", 3)
-    monkeypatch.setattr(store, "COPY_CHUNK_ROWS", 3)
+    monkeypatch.setattr(bulk_writes, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(bulk_writes, "COPY_CHUNK_ROWS", 3)
     day = date(2026, 11, 2)
     terms = [SearchTermRow(account_id="acct", campaign_id="c1", ad_group_id=f"g{i % 2}", day=day,
                            search_term=f"term {i}", impressions=100 + i, clicks=i, spend=Decimal(amount),
