@@ -5,27 +5,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Engine
 
 from agent.clock import Clock
 from agent.config import AccountConfig, AgentConfig
 from agent.decisions.snapshots import load_snapshot
-from agent.storage.segment_store import load_segment_rows
-from connectors.records import SegmentRow
+from agent.storage.segment_store import SegmentTotals, load_segment_totals
 from policies.base import Proposal, Snapshot
 from policies.conversion_lag import lag_curve
 from policies.protection import may_change
-from policies.roas_evidence import estimate_dispersion, window_bounds
+from policies.roas_evidence import WindowEvidence, estimate_dispersion, window_bounds
 from policies.segment_exclusions import (
     SegmentExclusionSettings,
+    SegmentWindow,
     campaign_level,
     lever_dimensions,
     one_location_cut_per_campaign,
     propose,
 )
-from policies.segment_windows import segment_windows
 
 
 def settings_for(config: AgentConfig, account: AccountConfig) -> SegmentExclusionSettings:
@@ -65,25 +64,34 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
     settings = settings_for(config, account)
     settings = SegmentExclusionSettings(**{**settings.__dict__,
                                            "dispersion": estimate_dispersion(snapshot, start, end, curve)})
+    campaign_dimensions = {d for d in dimensions if campaign_level(snapshot.platform, d)}
+    weights = {start + timedelta(days=i): curve.for_day(start + timedelta(days=i), today)
+               for i in range((end - start).days + 1)}
     with engine.connect() as connection:
-        rows = load_segment_rows(connection, account.id, start, end, dimensions)
-    by_ad_set: dict[str, list[SegmentRow]] = defaultdict(list)
-    by_campaign: dict[str, list[SegmentRow]] = defaultdict(list)  # rows of levers that act on the campaign
-    campaign_of = {e.entity_id: e.parent_id for e in snapshot.entities.values()}
-    for row in rows:
-        if campaign_level(snapshot.platform, row.dimension):
-            if campaign_of.get(row.entity_id) is not None:  # an ad set no longer read has no campaign to add to
-                by_campaign[str(campaign_of[row.entity_id])].append(row)
-        else:
-            by_ad_set[row.entity_id].append(row)
+        totals = load_segment_totals(connection, account.id, start, end, dimensions, weights)
+        by_campaign: dict[str, list[SegmentTotals]] = defaultdict(list)  # levers that act on the campaign
+        for found in load_segment_totals(connection, account.id, start, end, campaign_dimensions, weights,
+                                         by_campaign=True):
+            by_campaign[found.key].append(found)
+    by_ad_set: dict[str, list[SegmentTotals]] = defaultdict(list)
+    for found in totals:
+        by_ad_set[found.key].append(found)
     proposals: list[Proposal] = []
-    for ad_set_id in sorted({r.entity_id for r in rows}):
+    for ad_set_id in sorted(by_ad_set):
         entity = snapshot.entities.get(ad_set_id)
         if entity is None or entity.learning or not may_change(snapshot, ad_set_id):
             continue
         # a campaign-level lever (Google's location) is judged on the whole campaign's delivery
-        ad_set_rows = by_ad_set.get(ad_set_id, []) + by_campaign.get(str(entity.parent_id), [])
-        windows = segment_windows(ad_set_rows, start, end, lambda day: curve.for_day(day, today))
+        own = [t for t in by_ad_set[ad_set_id] if t.dimension not in campaign_dimensions]
+        windows = _windows(own + by_campaign.get(str(entity.parent_id), []), start, end)
         proposals += propose(snapshot.platform, account.id, entity, windows, settings, today)
+    campaign_of = {e.entity_id: e.parent_id for e in snapshot.entities.values()}
     return one_location_cut_per_campaign(proposals, campaign_of)
 
+
+
+def _windows(totals: Sequence[SegmentTotals], start: date, end: date) -> list[SegmentWindow]:
+    """The segments' windows, in (dimension, segment) order; exposure is spend weighted by the lag curve."""
+    return [SegmentWindow(t.dimension, t.segment, WindowEvidence(
+        start, end, t.spend, t.weighted_spend, t.conversions, t.conversion_value, t.clicks, t.impressions,
+        t.days_with_spend, t.weighted_spend, t.first_day)) for t in sorted(totals, key=lambda t: (t.dimension, t.segment))]

@@ -9,10 +9,11 @@ Money is integer micros (`agent.models.Money`) with the currency beside it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -27,13 +28,16 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
+    literal,
     select,
+    type_coerce,
 )
 
 from agent.storage.bulk_writes import chunk_rows, chunks, day_value, moment_value, raw_upsert
-from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord, to_micros
+from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord, from_micros, to_micros
 from connectors.records import SegmentRow
 
 SEGMENTS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -164,3 +168,56 @@ def load_segment_rows(connection: Connection, account_id: str, start: date, end:
 
 
 _SEGMENT_ROW_COLUMNS = [segment_metrics.c[f.name] for f in fields(SegmentRow)]
+
+
+class SegmentTotals(NamedTuple):
+    """One segment's delivery summed over a window, for one ad set (or one campaign)."""
+
+    key: str  # the ad set's id; the campaign's with `by_campaign`
+    dimension: str
+    segment: str
+    spend: Decimal
+    weighted_spend: float  # each day's spend times its weight, summed
+    conversions: float
+    conversion_value: Decimal
+    clicks: int
+    impressions: int
+    days_with_spend: int
+    first_day: date
+
+
+def load_segment_totals(connection: Connection, account_id: str, start: date, end: date,
+                        dimensions: Collection[str], day_weights: Mapping[date, float], *,
+                        by_campaign: bool = False) -> list[SegmentTotals]:
+    """The account's segments of `dimensions` summed over `start..end` per (ad set, dimension, segment),
+    or with `by_campaign` per (campaign, dimension, segment) over the campaign's stored ad sets (an ad
+    set no longer among the entities counts for none). `day_weights` weighs each day's spend (1 for a
+    day it leaves out). Summed by the database: the policies read windows, and building every day's
+    row in Python was most of an hourly cycle's segment work."""
+    if not dimensions:
+        return []
+    s, e = segment_metrics.c, EntityRecord.__table__.c
+    key = e.parent_id if by_campaign else s.entity_id
+    weight = case({day: float(w) for day, w in day_weights.items()}, value=s.day,
+                  else_=literal(1.0)) if day_weights else literal(1.0)
+    query = select(
+        key, s.dimension, s.segment,
+        type_coerce(func.sum(type_coerce(s.spend, BigInteger)), BigInteger),
+        type_coerce(func.sum(type_coerce(s.spend, BigInteger) * weight), Float),
+        type_coerce(func.sum(s.conversions), Float),
+        type_coerce(func.sum(type_coerce(s.conversion_value, BigInteger)), BigInteger),
+        type_coerce(func.sum(s.clicks), BigInteger),
+        type_coerce(func.sum(s.impressions), BigInteger),
+        func.count(func.distinct(case((s.spend > 0, s.day)))),
+        func.min(s.day),
+    ).where(s.account_id == account_id, s.day >= start, s.day <= end, s.dimension.in_(sorted(dimensions)))
+    if by_campaign:
+        query = query.join_from(segment_metrics, EntityRecord.__table__,
+                                and_(e.account_id == s.account_id, e.entity_id == s.entity_id)
+                                ).where(e.parent_id.is_not(None))
+    query = query.group_by(key, s.dimension, s.segment)
+    return [SegmentTotals(str(k), dimension, segment, from_micros(int(spend or 0)), float(weighted or 0.0) / 1e6,
+                          float(conversions or 0.0), from_micros(int(value or 0)), int(clicks or 0),
+                          int(impressions or 0), int(days), first if isinstance(first, date) else date.fromisoformat(first))
+            for k, dimension, segment, spend, weighted, conversions, value, clicks, impressions, days, first
+            in connection.execute(query)]
