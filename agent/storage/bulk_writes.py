@@ -57,6 +57,11 @@ def day_value(connection: Connection) -> Any:
     return (lambda day: day) if connection.dialect.name == "postgresql" else date.isoformat
 
 
+def stored_day(connection: Connection) -> Any:
+    """The reverse of `day_value`: a raw row's day as a `date`."""
+    return (lambda day: day) if connection.dialect.name == "postgresql" else date.fromisoformat
+
+
 def raw_upsert(connection: Connection, table: str, columns: Sequence[str], keys: Sequence[str],
                rows: list[tuple[Any, ...]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE of plain tuples, at the driver's speed."""

@@ -32,6 +32,7 @@ from agent.storage.bulk_writes import (
     day_value,
     moment_value,
     raw_upsert,
+    stored_day,
 )
 from agent.storage.models import (
     Account,
@@ -40,7 +41,6 @@ from agent.storage.models import (
     DailyMetric,
     EntityRecord,
     ReachEstimate,
-    SearchTerm,
     from_micros,
     to_micros,
 )
@@ -272,7 +272,7 @@ def load_daily_metrics(connection: Connection, account_id: str, start: date, end
     are converted here as the columns' types would (days from ISO text on SQLite, money from micros)."""
     as_stored = day_value(connection)
     bounds = {"account": account_id, "start": as_stored(start), "end": as_stored(end)}
-    day_of: Any = (lambda day: day) if connection.dialect.name == "postgresql" else date.fromisoformat
+    day_of = stored_day(connection)
     daily: dict[str, list[MetricRow]] = defaultdict(list)
     for platform, entity_id, level, day, currency, spend, impressions, clicks, conversions, value, reach in \
             connection.execute(_DAILY_METRICS, bounds):
@@ -377,15 +377,20 @@ def load_reach_estimates(connection: Connection, account_id: str,
 
 
 def load_search_terms(connection: Connection, account_id: str, start: date, end: date) -> list[SearchTermRow]:
-    query = select(SearchTerm.__table__).where(
-        SearchTerm.account_id == account_id, SearchTerm.day >= start, SearchTerm.day <= end
-    )
-    return [
-        SearchTermRow(account_id=r.account_id, campaign_id=r.campaign_id, ad_group_id=r.ad_group_id, day=r.day,
-                      search_term=r.search_term, impressions=r.impressions, clicks=r.clicks, spend=r.spend,
-                      conversions=r.conversions, conversion_value=r.conversion_value)
-        for r in connection.execute(query)
-    ]
+    """The account's stored search-term lines over `start..end`: read raw and converted here, as the
+    daily metrics are (load_daily_metrics), since the snapshot reads thousands of them each cycle."""
+    as_stored = day_value(connection)
+    day_of = stored_day(connection)
+    return [SearchTermRow(account_id, campaign_id, ad_group_id, day_of(day), term, impressions, clicks,
+                          from_micros(spend), conversions, from_micros(value))
+            for campaign_id, ad_group_id, day, term, impressions, clicks, spend, conversions, value
+            in connection.execute(_SEARCH_TERMS, {"account": account_id, "start": as_stored(start),
+                                                  "end": as_stored(end)})]
+
+
+_SEARCH_TERMS = text("SELECT campaign_id, ad_group_id, day, search_term, impressions, clicks, spend, conversions, "
+                     "conversion_value FROM search_terms WHERE account_id = :account AND day >= :start "
+                     "AND day <= :end")
 
 
 def campaign_of(connection: Connection, account_id: str, entity_id: str) -> str | None:

@@ -102,6 +102,9 @@ def test_search_terms_round_trip_and_restate(engine: Engine, monkeypatch: pytest
         expected = Decimal(to_micros(term.spend) or 0) / 1_000_000
         assert back[term.search_term].spend == expected
         assert back[term.search_term].conversions == (9.0 if i < 3 else term.conversions)
+        assert asdict(back[term.search_term]) == {**asdict(term), "spend": expected,  # the read is raw: types too
+                                                  "conversions": back[term.search_term].conversions,
+                                                  "conversion_value": back[term.search_term].conversion_value}
 
 
 @pytest.mark.parametrize("amount", [*AMOUNTS, "0.00000049999", "-0.0000005", "123456789012345678.1234565", "2.5E-6"])
