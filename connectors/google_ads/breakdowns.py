@@ -73,15 +73,23 @@ def raw_region(row: Any) -> str:
 
 
 def segment_of(report: str, row: Any, geo_names: dict[str, str]) -> str:
+    """`row`: a raw report row (GoogleAdsConnector._report), whose enums are numbers."""
     if report == "device":
-        return google_device(row.segments.device)
+        return google_device(enum_name(row.segments, "device"))
     if report == "age":
-        return google_age(row.ad_group_criterion.age_range.type_)
+        return google_age(enum_name(row.ad_group_criterion.age_range, "type_"))
     if report == "gender":
-        return google_gender(row.ad_group_criterion.gender.type_)
+        return google_gender(enum_name(row.ad_group_criterion.gender, "type_"))
     if report == "customer_type":
-        return google_customer_type(row.segments.new_versus_returning_customers)
+        return google_customer_type(enum_name(row.segments, "new_versus_returning_customers"))
     return region(geo_names.get(raw_region(row))) if raw_region(row) else UNKNOWN
+
+
+def enum_name(message: Any, field: str) -> str:
+    """The name of an enum field's value on a raw protobuf message ("" for a number the SDK's version
+    does not know): what proto-plus would give as the enum member's name."""
+    value = message.DESCRIPTOR.fields_by_name[field].enum_type.values_by_number.get(getattr(message, field))
+    return value.name if value is not None else ""
 
 
 def segment_row(report: str, row: Any, account_id: str, currency: str,

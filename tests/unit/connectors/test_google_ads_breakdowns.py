@@ -8,9 +8,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from google.ads.googleads.client import GoogleAdsClient
 
 from agent.clock import FixedClock
 from connectors.connector_options import ConnectorOptions
+from connectors.google_ads.breakdowns import segment_of
 from connectors.google_ads.connector import GoogleAdsConnector, GoogleAdsOptions
 from connectors.registry import ConnectorContext
 from connectors.retry import RetryPolicy
@@ -88,3 +90,14 @@ def test_new_and_returning_customers_where_the_account_has_a_lifecycle_goal(
         assert spend == total.spend and conversions == pytest.approx(total.conversions)
     [query] = [q for _, q in fake.requests if "new_versus_returning_customers" in q]
     assert "FROM ad_group" in query and "metrics.cost_micros" not in query
+
+
+def test_a_raw_rows_enums_read_by_name_and_a_number_the_sdk_does_not_know_is_unknown() -> None:
+    row_type = type(GoogleAdsClient(credentials=None, developer_token="x", use_proto_plus=True).get_type("GoogleAdsRow"))
+    row = row_type()
+    row.segments.device = row_type.pb(row_type()).segments.DESCRIPTOR.fields_by_name["device"].enum_type \
+        .values_by_name["MOBILE"].number
+    row.ad_group_criterion.gender.type_ = 999_999  # a value newer than this SDK
+    raw = row_type.pb(row)
+    assert segment_of("device", raw, {}) == "mobile"
+    assert segment_of("gender", raw, {}) == "unknown"
