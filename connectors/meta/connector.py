@@ -20,7 +20,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from facebook_business.adobjects.ad import Ad
 from facebook_business.adobjects.adaccount import AdAccount
+from facebook_business.adobjects.adset import AdSet
+from facebook_business.adobjects.campaign import Campaign
 
 from connectors.errors import ConnectorError, PlatformUnavailable
 from connectors.meta import breakdowns, records, regions
@@ -31,7 +34,7 @@ from connectors.meta.labels import labels_of
 from connectors.meta.lookalikes import MetaLookalikeCreator
 from connectors.meta.new_ads import NewAdSettings
 from connectors.meta.offline_conversions import MetaConversionUploader
-from connectors.meta.raw_insights import raw_insights
+from connectors.meta.raw_rows import raw_edge, raw_insights
 from connectors.meta.spec import ad_account_of
 from connectors.meta.usage import UsageThrottle
 from connectors.meta.writes import BudgetChangeLimiter, apply_batches
@@ -161,13 +164,14 @@ class MetaConnector(PlatformConnector[MetaAccount]):
         currency = self._account_info(account).currency
         ad_account = self._ad_account(account)
         limit = {"limit": self._options.page_size}
-        campaigns = self._read_all(account, "campaigns", lambda: ad_account.get_campaigns(
-            fields=records.CAMPAIGN_FIELDS, params=limit))
-        ad_sets = self._read_all(account, "ad sets", lambda: ad_account.get_ad_sets(
-            fields=records.AD_SET_FIELDS, params=limit))
+        # as Graph's JSON, not the SDK's objects (connectors/meta/raw_rows.py): read on every cycle
+        campaigns = self._read_all(account, "campaigns", lambda: raw_edge(ad_account, ad_account.get_campaigns(
+            fields=records.CAMPAIGN_FIELDS, params=limit, pending=True), "/campaigns", Campaign))
+        ad_sets = self._read_all(account, "ad sets", lambda: raw_edge(ad_account, ad_account.get_ad_sets(
+            fields=records.AD_SET_FIELDS, params=limit, pending=True), "/adsets", AdSet))
         # Nested field syntax (`creative{...}`) is valid Graph but not in the SDK's field list: pass it raw.
-        ads = self._read_all(account, "ads", lambda: ad_account.get_ads(
-            params={**limit, "fields": ",".join(records.AD_FIELDS)}))
+        ads = self._read_all(account, "ads", lambda: raw_edge(ad_account, ad_account.get_ads(
+            params={**limit, "fields": ",".join(records.AD_FIELDS)}, pending=True), "/ads", Ad))
         found: list[Entity] = []
         found += records.parse_each(campaigns, lambda r: records.campaign_entity(r, account_id, currency),
                                     account_id, "campaign")
