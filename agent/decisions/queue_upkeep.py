@@ -94,7 +94,7 @@ def _refresh(connection: Connection, action: RowMapping, proposal: Proposal, now
     evidence = dict(proposal.evidence)
     if keep_change_note and action["change"] != json_ready(proposal.change):
         evidence["latest_recommendation"] = dict(proposal.change.get("to", {}))
-    refresh_evidence(connection, action["id"], evidence, now=now, expires_at=expires_at,
+    refresh_evidence(connection, action, evidence, now=now, expires_at=expires_at,
                      message=f"{action['kind']} on {action['entity_id']} still holds: evidence refreshed")
 
 
@@ -131,7 +131,7 @@ def keep_pending(connection: Connection, account_id: str, proposals: Sequence[Pr
             upkeep.counts["already_open"] += 1
         elif action["kind"] == "new_ad" and action["entity_id"] in drafting_ad_sets:
             evidence = {k: v for k, v in action["evidence"].items() if k != UNSUPPORTED_KEY}
-            refresh_evidence(connection, action["id"], evidence, now=now, expires_at=expires_at,
+            refresh_evidence(connection, action, evidence, now=now, expires_at=expires_at,
                              message=f"new_ad on {action['entity_id']}: its ad set still needs new copy")
             upkeep.counts["already_open"] += 1
         elif fresh_here := by_key.get((action["entity_id"], action["kind"])):
@@ -163,7 +163,7 @@ def _unsupported(connection: Connection, actions: Sequence[RowMapping], grace: G
     days = (grace.today - since).days + 1
     if days <= grace.days:
         for action in actions:
-            refresh_evidence(connection, action["id"], {**action["evidence"], UNSUPPORTED_KEY: since.isoformat()},
+            refresh_evidence(connection, action, {**action["evidence"], UNSUPPORTED_KEY: since.isoformat()},
                              now=now, expires_at=expires_at,
                              message=f"{action['kind']} on {action['entity_id']} was not proposed again (day {days} "
                                      f"of {grace.days} tolerated): kept for now")

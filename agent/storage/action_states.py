@@ -327,17 +327,18 @@ def pending_for_account(connection: Connection, account_id: str) -> list[RowMapp
     return list(connection.execute(query).mappings())
 
 
-def refresh_evidence(connection: Connection, action_id: int, evidence: Mapping[str, Any], *, now: datetime,
+def refresh_evidence(connection: Connection, action: RowMapping, evidence: Mapping[str, Any], *, now: datetime,
                      expires_at: datetime, message: str) -> None:
-    """A pending action whose proposal still holds: this cycle's evidence, a later deadline (a safety
-    net for when no cycle runs), and, when the evidence changed, an audit event saying so (hourly
-    cycles on the same day's data would otherwise fill the trail). Its change is left as asked."""
+    """A pending action (`action`: its row as read in this transaction) whose proposal still holds: this
+    cycle's evidence, a later deadline (a safety net for when no cycle runs), and, when the evidence
+    changed, an audit event saying so (hourly cycles on the same day's data would otherwise fill the
+    trail). Its change is left as asked; unchanged evidence is not written again."""
     fresh = json_ready(evidence)
-    account_id, before = connection.execute(
-        select(Action.account_id, Action.evidence).where(Action.id == action_id)).one()
-    connection.execute(update(Action).where(Action.id == action_id, Action.state == "pending_approval").values(
-        evidence=fresh, expires_at=expires_at))
-    if before == fresh:
+    changed = action["evidence"] != fresh
+    values: dict[str, Any] = {"evidence": fresh, "expires_at": expires_at} if changed else {"expires_at": expires_at}
+    connection.execute(update(Action).where(Action.id == action["id"], Action.state == "pending_approval")
+                       .values(**values))
+    if not changed:
         return
     record_event(connection, at=now, event="evidence_refreshed", actor="gate", message=message,
-                 data={"expires_at": expires_at.isoformat()}, action_id=action_id, account_id=account_id)
+                 data={"expires_at": expires_at.isoformat()}, action_id=action["id"], account_id=action["account_id"])

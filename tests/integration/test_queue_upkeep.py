@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
+from sqlalchemy import text
 
 from agent.decisions.queue_upkeep import keep_pending
 from agent.storage.action_states import get_action
@@ -50,6 +51,25 @@ def test_a_proposal_made_again_stays_pending_with_fresh_evidence(sim_world: SimW
     assert to_gate == []  # not recorded a second time
     assert action["state"] == "pending_approval"
     assert action["evidence"] == {"roas": 2.4}
+    assert action["expires_at"].replace(tzinfo=None) == (sim_world.clock.now() + TTL).replace(tzinfo=None)  # type: ignore[attr-defined]
+
+
+def test_evidence_that_did_not_change_moves_the_deadline_and_leaves_no_audit_event(sim_world: SimWorld) -> None:
+    holder = sim_world.budget_holders("shop-meta")[0]
+    asked = _with_evidence(budget_proposal(holder, "1.15"), roas=2.0)
+    action_id = sim_world.queue(asked, state="pending_approval")
+    refreshed = []
+    for hour in range(3):  # hourly cycles on the same day's data, then one where it moved
+        sim_world.clock.advance(timedelta(hours=1))
+        _upkeep(sim_world, [_with_evidence(asked, roas=2.0 if hour < 2 else 2.2)], date(2026, 11, 23))
+        with sim_world.engine.connect() as connection:
+            refreshed.append(connection.execute(text(
+                "SELECT count(*) FROM audit_events WHERE action_id = :id AND event = 'evidence_refreshed'"),
+                {"id": action_id}).scalar_one())
+
+    action = _action(sim_world, action_id)
+    assert refreshed == [0, 0, 1]
+    assert action["evidence"] == {"roas": 2.2}
     assert action["expires_at"].replace(tzinfo=None) == (sim_world.clock.now() + TTL).replace(tzinfo=None)  # type: ignore[attr-defined]
 
 
