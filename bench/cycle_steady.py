@@ -95,6 +95,11 @@ def _measure(h: Harness, raw: dict[str, Any], config_path: Path | None, worker_p
     busiest = max(bounds, key=lambda p: bounds[p])
     note = " ".join(f"{p} {s['violations']}+{s['rate_violations']}, most in flight {s['max_in_flight']}"
                     for p, s in stats.items())
+    busy = stats[busiest]
+    if busy.get("first_start") is not None:  # where the busiest platform waited: before, within, after
+        note += (f"; {busiest}'s requests: first {busy['first_start'] - started:.1f} s after the start, none in "
+                 f"flight for {busy['idle_seconds']:.1f} s between, last answered {started + seconds - busy['last_end']:.1f} s "
+                 "before the end")
     return Measured(summary, seconds, bounds[busiest], busiest, requests, latency,
                     sum(s["violations"] + s["rate_violations"] for s in stats.values()), note, cpu)
 
