@@ -100,6 +100,12 @@ def _measure(h: Harness, raw: dict[str, Any], config_path: Path | None, worker_p
         note += (f"; {busiest}'s requests: first {busy['first_start'] - started:.1f} s after the start, none in "
                  f"flight for {busy['idle_seconds']:.1f} s between, last answered {started + seconds - busy['last_end']:.1f} s "
                  "before the end")
+        if per_second and seconds > 0:  # the busiest platform's starts per tenth of the cycle, against its quota
+            tenths = [0] * 10
+            for moment in busy.get("start_times", []):
+                tenths[min(9, max(0, int(10 * (moment - started) / seconds)))] += 1
+            note += "; its starts per second by tenth of the cycle: " + " ".join(
+                f"{10 * n / seconds:.1f}" for n in tenths) + f" (quota {per_second:g})"
     return Measured(summary, seconds, bounds[busiest], busiest, requests, latency,
                     sum(s["violations"] + s["rate_violations"] for s in stats.values()), note, cpu)
 

@@ -225,11 +225,13 @@ class TimedTraffic(Traffic):
         self.first_start: float | None = None
         self.last_end: float | None = None
         self.idle_seconds = 0.0  # between the first start and the last end, with nothing in flight
+        self.start_times: list[float] = []
 
     @contextmanager
     def request(self, kind: str) -> Iterator[None]:
         started = time.perf_counter()
         with self._lock:
+            self.start_times.append(started)
             if self.first_start is None:
                 self.first_start = started
             elif self.in_flight == 0 and self.last_end is not None:
@@ -262,6 +264,7 @@ class TimedTraffic(Traffic):
             self._starts.clear()
             self.first_start = self.last_end = None
             self.idle_seconds = 0.0
+            self.start_times = []
 
     def stats(self) -> dict[str, Any]:
         """The figures, as a `PlatformProcess` gives them (without its process CPU)."""
@@ -272,7 +275,8 @@ class TimedTraffic(Traffic):
             return {"counts": dict(self.counts), "max_in_flight": self.max_in_flight, "violations": self.violations,
                     "seconds_in_flight": self.seconds_in_flight, "answered": self.answered,
                     "rate_violations": self.rate_violations, "first_start": self.first_start,
-                    "last_end": self.last_end, "idle_seconds": self.idle_seconds}
+                    "last_end": self.last_end, "idle_seconds": self.idle_seconds,
+                    "start_times": list(self.start_times)}
 
 
 @dataclass
