@@ -89,7 +89,6 @@ def account_proposals(engine: Engine, config: AgentConfig, account: AccountConfi
     return one_location_cut_per_campaign(proposals, campaign_of)
 
 
-
 def _windows(totals: Sequence[SegmentTotals], start: date, end: date) -> list[SegmentWindow]:
     """The segments' windows, in (dimension, segment) order; exposure is spend weighted by the lag curve."""
     return [SegmentWindow(t.dimension, t.segment, WindowEvidence(
