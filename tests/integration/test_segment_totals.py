@@ -12,7 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
-from agent.storage.segment_store import SegmentTotals, load_segment_rows, load_segment_totals, replace_segments
+from agent.storage.segment_store import (
+    SegmentTotals,
+    load_segment_rows,
+    load_segment_totals,
+    replace_segments,
+)
 from connectors.records import SegmentRow
 from policies.segment_windows import segment_windows
 from tests.integration.conftest import make_world
