@@ -96,13 +96,12 @@ def _measure(h: Harness, raw: dict[str, Any], config_path: Path | None, worker_p
     note = " ".join(f"{p} {s['violations']}+{s['rate_violations']}, most in flight {s['max_in_flight']}"
                     for p, s in stats.items())
     busy = stats[busiest]
-    if busy.get("first_start") is not None:  # where the busiest platform waited: before, within, after
-        note += (f"; {busiest}'s requests: first {busy['first_start'] - started:.1f} s after the start, none in "
-                 f"flight for {busy['idle_seconds']:.1f} s between, last answered {started + seconds - busy['last_end']:.1f} s "
-                 "before the end")
-        if per_second and seconds > 0:  # the busiest platform's starts per tenth of the cycle, against its quota
+    if busy.get("start_times"):  # where the busiest platform's requests went: first, last, and by tenth of the cycle
+        note += (f"; {busiest}'s requests: first {busy['start_times'][0] - started:.1f} s after the start, last "
+                 f"answered {started + seconds - busy['last_end']:.1f} s before the end")
+        if per_second and seconds > 0:
             tenths = [0] * 10
-            for moment in busy.get("start_times", []):
+            for moment in busy["start_times"]:
                 tenths[min(9, max(0, int(10 * (moment - started) / seconds)))] += 1
             note += "; its starts per second by tenth of the cycle: " + " ".join(
                 f"{10 * n / seconds:.1f}" for n in tenths) + f" (quota {per_second:g})"

@@ -221,21 +221,15 @@ class TimedTraffic(Traffic):
         self.per_second = per_second
         self.rate_violations = 0
         self._starts: deque[float] = deque()
-        # when requests were in flight (perf_counter, the same clock in every process of the machine)
-        self.first_start: float | None = None
-        self.last_end: float | None = None
-        self.idle_seconds = 0.0  # between the first start and the last end, with nothing in flight
+        # when requests started and the last ended (perf_counter: one clock for every process of the machine)
         self.start_times: list[float] = []
+        self.last_end: float | None = None
 
     @contextmanager
     def request(self, kind: str) -> Iterator[None]:
         started = time.perf_counter()
         with self._lock:
             self.start_times.append(started)
-            if self.first_start is None:
-                self.first_start = started
-            elif self.in_flight == 0 and self.last_end is not None:
-                self.idle_seconds += max(0.0, started - self.last_end)
         self.arrive(kind)
         if self.per_second:
             with self._lock:  # requests started within the last second, this one included
@@ -262,9 +256,8 @@ class TimedTraffic(Traffic):
             self.seconds_in_flight = 0.0
             self.answered = self.rate_violations = 0
             self._starts.clear()
-            self.first_start = self.last_end = None
-            self.idle_seconds = 0.0
             self.start_times = []
+            self.last_end = None
 
     def stats(self) -> dict[str, Any]:
         """The figures, as a `PlatformProcess` gives them (without its process CPU)."""
@@ -274,9 +267,8 @@ class TimedTraffic(Traffic):
         with self._lock:
             return {"counts": dict(self.counts), "max_in_flight": self.max_in_flight, "violations": self.violations,
                     "seconds_in_flight": self.seconds_in_flight, "answered": self.answered,
-                    "rate_violations": self.rate_violations, "first_start": self.first_start,
-                    "last_end": self.last_end, "idle_seconds": self.idle_seconds,
-                    "start_times": list(self.start_times)}
+                    "rate_violations": self.rate_violations, "start_times": list(self.start_times),
+                    "last_end": self.last_end}
 
 
 @dataclass

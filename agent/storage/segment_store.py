@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 
 from agent.storage.bulk_writes import chunk_rows, chunks, day_value, moment_value, raw_upsert
-from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord, from_micros, to_micros
+from agent.storage.models import MICROS, MONEY, NAMING_CONVENTION, EntityRecord, to_micros
 from connectors.records import SegmentRow
 
 SEGMENTS_METADATA = MetaData(naming_convention=NAMING_CONVENTION)
@@ -202,22 +202,22 @@ def load_segment_totals(connection: Connection, account_id: str, start: date, en
                   else_=literal(1.0)) if day_weights else literal(1.0)
     query = select(
         key, s.dimension, s.segment,
-        type_coerce(func.sum(type_coerce(s.spend, BigInteger)), BigInteger),
-        type_coerce(func.sum(type_coerce(s.spend, BigInteger) * weight), Float),
+        func.sum(s.spend),
+        type_coerce(func.sum(type_coerce(s.spend, BigInteger) * weight), Float),  # in micros
         type_coerce(func.sum(s.conversions), Float),
-        type_coerce(func.sum(type_coerce(s.conversion_value, BigInteger)), BigInteger),
+        func.sum(s.conversion_value),
         type_coerce(func.sum(s.clicks), BigInteger),
         type_coerce(func.sum(s.impressions), BigInteger),
         func.count(func.distinct(case((s.spend > 0, s.day)))),
-        func.min(s.day),
+        func.min(s.day),  # a date on both databases (the column's type)
     ).where(s.account_id == account_id, s.day >= start, s.day <= end, s.dimension.in_(sorted(dimensions)))
     if by_campaign:
         query = query.join_from(segment_metrics, EntityRecord.__table__,
                                 and_(e.account_id == s.account_id, e.entity_id == s.entity_id)
                                 ).where(e.parent_id.is_not(None))
     query = query.group_by(key, s.dimension, s.segment)
-    return [SegmentTotals(str(k), dimension, segment, from_micros(int(spend or 0)), float(weighted or 0.0) / 1e6,
-                          float(conversions or 0.0), from_micros(int(value or 0)), int(clicks or 0),
-                          int(impressions or 0), int(days), first if isinstance(first, date) else date.fromisoformat(first))
+    return [SegmentTotals(str(k), dimension, segment, _money(spend), float(weighted or 0.0) / 1e6,
+                          float(conversions or 0.0), _money(value), int(clicks or 0), int(impressions or 0), int(days),
+                          first)
             for k, dimension, segment, spend, weighted, conversions, value, clicks, impressions, days, first
             in connection.execute(query)]

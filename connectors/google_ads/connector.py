@@ -116,27 +116,22 @@ class GoogleAdsConnector(PlatformConnector[GoogleAccount]):
                 self._transports[key] = GoogleAdsTransport(account.credentials, self._channel_factory)
             return self._transports[key]
 
-    def _search(self, account: GoogleAccount, query: str, report: str) -> list[Any]:
-        """All rows of one GAQL query (one SearchStream request; re-read whole on a retry)."""
+    def _search(self, account: GoogleAccount, query: str, report: str, *, raw: bool = False) -> list[Any]:
+        """All rows of one GAQL query (one SearchStream request; re-read whole on a retry); with `raw`,
+        the protobuf messages under the SDK's proto-plus wrappers (`_report`)."""
         service = self._transport(account).service("GoogleAdsService")
 
         def read() -> list[Any]:
             return [row for batch in service.search_stream(customer_id=account.customer_id, query=query)
-                    for row in batch.results]
+                    for row in (type(batch).pb(batch).results if raw else batch.results)]
 
         return list(self._call(account, f"{report} report", read))
 
     def _report(self, account: GoogleAccount, query: str, report: str) -> list[Any]:
-        """All rows of one GAQL report as the raw protobuf messages under the SDK's proto-plus wrappers.
-        Report rows are thousands of numbers and strings per pull: reading them through the wrappers
-        cost five times as much CPU as reading the messages (enums come as numbers: `enum_name`)."""
-        service = self._transport(account).service("GoogleAdsService")
-
-        def read() -> list[Any]:
-            return [row for batch in service.search_stream(customer_id=account.customer_id, query=query)
-                    for row in type(batch).pb(batch).results]
-
-        return list(self._call(account, f"{report} report", read))
+        """All rows of one GAQL report, raw. Report rows are thousands of numbers and strings per pull:
+        reading them through the wrappers cost five times as much CPU as reading the messages (enums
+        come as numbers: `breakdowns.enum_name`)."""
+        return self._search(account, query, report, raw=True)
 
     # -- reads ------------------------------------------------------------------------------
 
