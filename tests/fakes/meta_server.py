@@ -6,7 +6,10 @@ then `/{run}/insights`), `reachestimate`, form-encoded node updates, creates on
 `act_X/adcreatives` (a link post of a Page: `object_story_spec` with `page_id` and `link_data`)
 and `act_X/ads` (`adset_id`, `creative={"creative_id"}`, `status`), and the batch endpoint
 (`POST /` with `batch=[...]`). A created ad becomes a `new_ad` in the simulated world. Every answer
-carries usage headers; errors use Graph error bodies. Binds 127.0.0.1 only.
+carries usage headers: a fixed `usage_percent`, or with `usage=LoadUsage(...)` (tests/fakes/meta_usage.py)
+the calls each ad account and the app made within a rolling window, a call past an allowance refused
+with code 17 and the time to regain access (counted in `traffic.refused`). Errors use Graph error
+bodies. Binds 127.0.0.1 only.
 
 Faults (matched on request kinds such as `get:insights`, `post:insights`, `get:report`,
 `get:adsets`, `post:batch`, `post:node`, `get:reachestimate`, and inside a batch `batch:node`,
@@ -47,6 +50,7 @@ from connectors.meta.regions import excluded_regions
 from connectors.records import Entity, MetricRow, minor_unit_exponent
 from connectors.simulator.segments import PROFILES
 from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_regions, meta_schedules
+from tests.fakes.meta_usage import LoadUsage, Refusal
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 VERSION = "v26.0"
@@ -79,7 +83,8 @@ class FakeMeta:
 
     def __init__(self, backend: SimBackend, *, access_token: str = "TOKEN", traffic: Traffic | None = None,
                  polls_until_done: int = 2, sync_row_limit: int | None = None,
-                 now: Callable[[], datetime] | None = None, page_ids: Collection[str] = ("100200300",)) -> None:
+                 now: Callable[[], datetime] | None = None, page_ids: Collection[str] = ("100200300",),
+                 usage: LoadUsage | None = None) -> None:
         self.backend = backend
         self.page_ids = set(page_ids)  # Pages the token may publish as
         self.creatives: dict[str, dict[str, Any]] = {}  # created AdCreatives by id
@@ -89,7 +94,8 @@ class FakeMeta:
         self.ids = IdMap(start=23_800_000_001)
         self.polls_until_done = polls_until_done
         self.sync_row_limit = sync_row_limit
-        self.usage_percent = 10.0
+        self.usage_percent = 10.0  # reported by every answer, unless `usage` counts the load
+        self.load_usage = usage
         self.now = now or backend.simulator._now
         self.jobs: dict[str, dict[str, Any]] = {}
         self.budget_changes: dict[str, list[datetime]] = defaultdict(list)
@@ -156,11 +162,14 @@ class FakeMeta:
         with self.traffic.request(kind):
             self.log.append((kind, "/".join(parts), params))
             fault = self.faults.take(kind)
+            account = self._usage_account(parts, params) if self.load_usage else None
             try:
                 before_write(fault)
                 if fault and fault.kind == "timeout":
                     time.sleep(float(fault.params.get("seconds", 1.0)))
                 self._check(params, fault, parts)
+                if parts:  # a batch is not a call itself: its calls are counted one by one
+                    self._charge(account)
                 with self.backend.lock:
                     status, payload = 200, self._route(method, parts, params, fault)
                 if after_write(fault):  # applied; the connection is closed with no answer
@@ -176,7 +185,7 @@ class FakeMeta:
                 status, headers = error.status, error.headers
                 text = error.body if isinstance(error.body, str) else json.dumps(error.body)
         # answer after leaving the in-flight count, so a client reacting fast is not a violation
-        self._respond(http, status, text, parts, headers)
+        self._respond(http, status, text, parts, headers, account)
 
     @staticmethod
     def _kind(method: str, parts: list[str]) -> str:
@@ -207,8 +216,47 @@ class FakeMeta:
             "x-ad-account-usage": json.dumps({"acc_id_util_pct": pct, "reset_time_duration": 0}),
         }
 
+    def _usage_account(self, parts: list[str], params: dict[str, str]) -> str | None:
+        """The ad account (`act_` id) a request calls, for the load-driven usage; None if none."""
+        if not parts:  # a batch: the account of its first call (the connector batches per account)
+            calls = json.loads(params.get("batch") or "[]")
+            path = calls[0].get("relative_url", "").split("?")[0] if calls else ""
+            parts = [p for p in path.split("/") if p and p != VERSION]
+            if not parts:
+                return None
+        node = parts[0]
+        if node.startswith("act_"):
+            return node
+        if node in self.jobs:
+            return str(self.jobs[node]["account"])
+        sim_id = self.ids.sim(node) or ""
+        if sim_id.startswith("act_"):  # an ad creative: "act_X#creative-n"
+            return sim_id.partition("#")[0]
+        # the simulator's object ids start with their account's id and a dash
+        return next((act for act, sim in self.backend.accounts.items() if sim_id.startswith(f"{sim}-")), None)
+
+    def _charge(self, account: str | None) -> None:
+        """Count a call against the load-driven usage, or refuse it as Meta does once over a limit."""
+        if self.load_usage is None:
+            return
+        refusal = self.load_usage.charge(account)
+        if refusal is None:
+            return
+        headers, percent = self.load_usage.headers(account, refusal)
+        self.traffic.usage(percent, refused=refusal.limit)
+        raise GraphError(400, self._refused(refusal), headers)
+
+    @staticmethod
+    def _refused(refusal: Refusal) -> dict[str, Any]:
+        # Over an ad account's ads_management allowance: code 17, subcode 2446079; over the app's:
+        # code 4, subcode 1504022 (https://developers.facebook.com/docs/marketing-api/overview/rate-limiting).
+        if refusal.limit == "account":
+            return _error(17, "(#17) User request limit reached", 2446079, transient=True)
+        return _error(4, "(#4) There have been too many calls from this app. Wait a bit and try again.", 1504022,
+                      transient=True)
+
     def _respond(self, http: BaseHTTPRequestHandler, status: int, text: str, parts: list[str],
-                 extra: dict[str, str]) -> None:
+                 extra: dict[str, str], account: str | None = None) -> None:
         data = text.encode()
         try:
             http.send_response(status)
@@ -216,7 +264,14 @@ class FakeMeta:
             return
         http.send_header("Content-Type", "application/json" if text[:1] in "{[" else "text/plain")
         http.send_header("Content-Length", str(len(data)))
-        for name, value in {**self.usage_headers(parts), **extra}.items():
+        if self.load_usage is None:
+            usage = self.usage_headers(parts)
+        else:
+            usage, percent = self.load_usage.headers(account)
+            self.traffic.usage(percent)
+            if "insights" in parts:
+                usage = {**self.usage_headers(parts), **usage}  # with the insights throttle header
+        for name, value in {**usage, **extra}.items():
             http.send_header(name, value)
         http.end_headers()
         # The client may have given up waiting (timeout faults): nothing left to answer.
@@ -267,7 +322,7 @@ class FakeMeta:
             if edge == "insights":
                 rows = self._insight_rows(node, sim_account, params)
                 if method == "POST":
-                    return self._start_job(rows, fault)
+                    return self._start_job(node, rows, fault)
                 if self.sync_row_limit is not None and len(rows) > self.sync_row_limit:
                     raise GraphError(400, _error(100, "Please reduce the amount of data you're asking for, then "
                                                       "retry your request", 1504018, kind="GraphMethodException"))
@@ -462,11 +517,11 @@ class FakeMeta:
         size = self.backend.simulator.estimate_reach(sim_account, [str(i) for i in ids])
         return {"data": {"users_lower_bound": size, "users_upper_bound": size, "estimate_ready": True}}
 
-    def _start_job(self, rows: list[dict[str, Any]], fault: Any) -> dict[str, Any]:
+    def _start_job(self, act: str, rows: list[dict[str, Any]], fault: Any) -> dict[str, Any]:
         ends = str(fault.params.get("status", "Job Failed")) if fault and fault.kind == "job_failed" else DONE
         with self._lock:
             job_id = str(self.ids.numeric(f"report-{len(self.jobs)}"))
-            self.jobs[job_id] = {"rows": rows, "polls": 0, "ends": ends}
+            self.jobs[job_id] = {"rows": rows, "polls": 0, "ends": ends, "account": act}
         return {"report_run_id": job_id}
 
     def _job(self, job_id: str, parts: list[str], params: dict[str, str], fault: Any) -> dict[str, Any]:
@@ -632,6 +687,8 @@ class FakeMeta:
                 inner_fault = self.faults.take(kind)
                 lost = lost or bool(inner_fault and inner_fault.kind == "lost_answer")
                 self._check({"access_token": self.access_token}, inner_fault, node)
+                if self.load_usage is not None:
+                    self._charge(self._usage_account(node, {}))
                 if labelling:
                     answer = meta_labels.edge(self, node[0], str(call.get("method", "GET")), body)
                 else:

@@ -123,7 +123,8 @@ def after_write(fault: Fault | None) -> bool:
 
 
 class Traffic:
-    """Request counts by kind, simulated latency and a concurrency limit with violation counts."""
+    """Request counts by kind, simulated latency and a concurrency limit with violation counts; the
+    highest usage a fake reported and the calls it refused for usage (fakes that model usage)."""
 
     def __init__(self, latency: float = 0.0, concurrency_limit: int | None = None) -> None:
         self.latency = latency
@@ -132,6 +133,8 @@ class Traffic:
         self.in_flight = 0
         self.max_in_flight = 0
         self.violations = 0
+        self.refused: Counter[str] = Counter()  # calls the fake refused for its usage limits, by limit
+        self.peak_usage = 0.0  # the highest usage percent the fake reported in its answers
         self._lock = threading.Lock()
 
     def arrive(self, kind: str) -> None:
@@ -160,6 +163,13 @@ class Traffic:
         with self._lock:
             self.counts[kind] += 1
 
+    def usage(self, percent: float, refused: str | None = None) -> None:
+        """Note the usage a fake reported in an answer, and the limit it refused the call for, if any."""
+        with self._lock:
+            self.peak_usage = max(self.peak_usage, percent)
+            if refused is not None:
+                self.refused[refused] += 1
+
     def count(self, prefix: str = "") -> int:
         with self._lock:
             return sum(n for kind, n in self.counts.items() if kind.startswith(prefix))
@@ -169,6 +179,8 @@ class Traffic:
             self.counts.clear()
             self.max_in_flight = 0
             self.violations = 0
+            self.refused.clear()
+            self.peak_usage = 0.0
 
 
 class SimBackend:
