@@ -11,6 +11,10 @@ bound = max over platforms of max(requests x latency / concurrency, requests / p
 with the latency the fakes actually answered in (time in flight / requests answered), not the
 nominal one. Limit violations: requests over the concurrency cap and over the per-second quota,
 as the fakes counted them. CPU: the agent's process (and the workers') during the cycle.
+
+Also, per measured cycle, the highest usage Meta's fake reported in its headers (calls per ad account
+in a compressed hour, bench/cycle_world.py) and the calls it refused for usage; and each platform's
+requests of a day (the day's first cycle and 23 hourly ones) against its daily quota, if it has one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,21 @@ from agent.cycle.run import run_cycle
 from agent.cycle.summary import CycleSummary
 from agent.storage.models import DailyMetric
 from bench.common import Figure, Report
-from bench.cycle_world import TOKENS, Harness, wire_requests
+from bench.cycle_world import META_TIER, META_USAGE_WINDOW, TOKENS, Harness, meta_usage_for, wire_requests
+
+# Requests a platform allows a day, checked as the day's total (a day is not waited out in a cycle).
+# Google Ads, a developer token with Basic access: 15,000 operations a day (a sliding 24 hours); a query
+# is one operation, paged or streamed, a mutate one per object changed, so counting a request as one
+# is a lower bound on days with changes (https://developers.google.com/google-ads/api/docs/access-levels,
+# https://developers.google.com/google-ads/api/docs/rate-sheet).
+# LinkedIn: application and member limits a day, reset at midnight UTC, but "standard rate limits are
+# not published" (only the app's Analytics tab shows them):
+# https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits
+# Meta: none a day; its limits are per ad account and hour (tests/fakes/meta_usage.py).
+DAILY_QUOTAS: dict[str, int] = {"google_ads": 15_000}
+DAILY_QUOTA_NOTES = {"google_ads": "Basic access; a mutate is one operation per object changed",
+                     "linkedin": "daily limits exist, not published", "meta": "no daily quota (hourly, per ad account)"}
+HOURLY_CYCLES_A_DAY = 23  # after the day's first
 
 
 def cpu_seconds(pid: int) -> float:
@@ -62,6 +80,8 @@ class Measured:
     violations: int
     violations_note: str
     cpu: float  # the agent's: this process, plus the workers'
+    peak_usage: dict[str, float]  # the highest usage percent each platform's fake reported (0: not modelled)
+    refused: dict[str, int]  # calls each platform's fake refused for usage
 
     def as_dict(self) -> dict[str, Any]:
         return {"seconds": self.seconds, "bound": self.bound, "requests": self.requests, "latency": self.latency,
@@ -106,7 +126,9 @@ def _measure(h: Harness, raw: dict[str, Any], config_path: Path | None, worker_p
             note += "; its starts per second by tenth of the cycle: " + " ".join(
                 f"{10 * n / seconds:.1f}" for n in tenths) + f" (quota {per_second:g})"
     return Measured(summary, seconds, bounds[busiest], busiest, requests, latency,
-                    sum(s["violations"] + s["rate_violations"] for s in stats.values()), note, cpu)
+                    sum(s["violations"] + s["rate_violations"] for s in stats.values()), note, cpu,
+                    {p: float(s.get("peak_usage", 0.0)) for p, s in stats.items()},
+                    {p: sum(s.get("refused", {}).values()) for p, s in stats.items()})
 
 
 def _stored_accounts(engine: Engine) -> int:
@@ -153,6 +175,22 @@ def measure_steady(h: Harness, raw: dict[str, Any], report: Report, *, accounts:
     report.add(Figure("limit violations (in flight over the cap, over the per-second quota)",
                       hourly.violations + full.violations, "",
                       note=f"hourly: {hourly.violations_note}; day's first: {full.violations_note}"))
+    meta_ads = next((s.campaigns * s.ad_sets_per_campaign * s.ads_per_ad_set for s in h.specs
+                     if s.platform == "meta"), 0)
+    allowance = meta_usage_for(meta_ads).account_allowance
+    for name, run in (("hourly", hourly), ("day's first", full)):
+        report.add(Figure(f"Meta usage reported, {name} cycle (highest, per ad account)",
+                          run.peak_usage.get("meta", 0.0), "%", limit=100.0, target=0.75,
+                          note=f"calls refused for usage {run.refused.get('meta', 0)}; {META_TIER} tier, "
+                               f"{allowance:.1f} calls per {META_USAGE_WINDOW:g} s window (the hour compressed, "
+                               f"{meta_ads} active ads); the connector slows down past 75%"))
+    for platform in hourly.requests:
+        day = full.requests[platform] + HOURLY_CYCLES_A_DAY * hourly.requests[platform]
+        quota = DAILY_QUOTAS.get(platform)
+        report.add(Figure(f"{platform}: requests a day (day's first + {HOURLY_CYCLES_A_DAY} hourly) vs daily quota",
+                          day, "", limit=quota, target=1.0 if quota else None,
+                          note=f"{full.requests[platform]} + {HOURLY_CYCLES_A_DAY} x {hourly.requests[platform]}; "
+                               f"{DAILY_QUOTA_NOTES.get(platform, '')}"))
     for label, run in (("CPU per account, hourly", hourly), ("CPU per account, day's first", full)):
         report.add(Figure(f"{label} ({cpu_label}) vs bound per account", run.cpu / accounts * 1000, "ms",
                           limit=1000 * run.bound / accounts, target=0.5, note=f"{run.cpu:.1f} s in all"))

@@ -53,6 +53,7 @@ from connectors.simulator.world import SimAccountSpec
 from tests.fakes.google_ads_server import FakeGoogleAds
 from tests.fakes.linkedin_server import FakeLinkedIn
 from tests.fakes.meta_server import FakeMeta
+from tests.fakes.meta_usage import LoadUsage, ads_management_allowance
 from tests.fakes.platform_fixtures import SimBackend, Traffic, make_simulator
 
 TODAY = date(2026, 11, 23)
@@ -82,6 +83,22 @@ class WorldSize:
     initial_history_days: int = 28
     requests_per_second: float = 0.0  # each platform's per-second quota: the agent's setting, the fakes count
     # requests started past it within any second as violations (0: no quota)
+
+
+# Meta's usage per ad account (tests/fakes/meta_usage.py): the ads_management allowance of the
+# standard tier (labelled "Full access" since May 2026; "development", "Limited access", starts at 300
+# calls an hour instead of 100,000) for the accounts' active ads, over the hour compressed 60 times (a
+# 60 s window, the allowance x 60 / 3600): the same rate of calls. A cycle lasting under a minute
+# reads as its pace kept up for a whole hour, which an hourly schedule does not do: for cycles shorter
+# than the hour the percent is an upper bound.
+META_TIER = "standard"
+META_USAGE_WINDOW = 60.0
+
+
+def meta_usage_for(active_ads: int) -> LoadUsage:
+    """The load-driven usage of the bench's Meta fake, for ad accounts of `active_ads` active ads each."""
+    return LoadUsage(ads_management_allowance(active_ads, META_TIER, META_USAGE_WINDOW), window=META_USAGE_WINDOW,
+                     tier=META_TIER)
 
 
 @dataclass
@@ -211,11 +228,14 @@ class TimedTraffic(Traffic):
     when the fakes compete with the agent for the CPUs). That extra is the harness's time, not the
     agent's, yet the bound cannot count it. Here the work is done first and the rest of the latency
     slept after it, still in flight (the concurrency count covers the whole request). Also adds up
-    the time requests spend in flight, to show that the model holds.
+    the time requests spend in flight, to show that the model holds. `on_reset` is what else a reset
+    empties: measured cycles are an hour apart in the simulated world, so Meta's usage window too.
     """
 
-    def __init__(self, latency: float = 0.0, concurrency_limit: int | None = None, per_second: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, concurrency_limit: int | None = None, per_second: float = 0.0,
+                 on_reset: Callable[[], None] | None = None) -> None:
         super().__init__(latency, concurrency_limit)
+        self._on_reset = on_reset
         self.seconds_in_flight = 0.0
         self.answered = 0
         self.per_second = per_second
@@ -258,6 +278,8 @@ class TimedTraffic(Traffic):
             self._starts.clear()
             self.start_times = []
             self.last_end = None
+        if self._on_reset is not None:
+            self._on_reset()
 
     def stats(self) -> dict[str, Any]:
         """The figures, as a `PlatformProcess` gives them (without its process CPU)."""
@@ -268,7 +290,7 @@ class TimedTraffic(Traffic):
             return {"counts": dict(self.counts), "max_in_flight": self.max_in_flight, "violations": self.violations,
                     "seconds_in_flight": self.seconds_in_flight, "answered": self.answered,
                     "rate_violations": self.rate_violations, "start_times": list(self.start_times),
-                    "last_end": self.last_end}
+                    "last_end": self.last_end, "peak_usage": self.peak_usage, "refused": dict(self.refused)}
 
 
 @dataclass
@@ -293,9 +315,12 @@ def _fake_platforms(specs: list[SimAccountSpec], size: WorldSize, latency: float
                                    "google_ads" else "ad_account_id"]] = spec.account_id
     servers: dict[str, Any] = {}
     addresses: dict[str, str] = {}
+    ads_per_account = size.campaigns * size.ad_sets_per_campaign * size.ads_per_ad_set  # each one active
     with ExitStack() as stack:
         for platform in platforms:
-            traffic = TimedTraffic(latency=latency, concurrency_limit=concurrency, per_second=size.requests_per_second)
+            meta_usage = meta_usage_for(ads_per_account) if platform == "meta" else None
+            traffic = TimedTraffic(latency=latency, concurrency_limit=concurrency, per_second=size.requests_per_second,
+                                   on_reset=meta_usage.clear if meta_usage else None)
             backend = SimBackend(simulator, by_platform[platform])
             if platform == "google_ads":
                 # The gRPC server needs a worker per request in flight, or it queues them itself.
@@ -303,7 +328,8 @@ def _fake_platforms(specs: list[SimAccountSpec], size: WorldSize, latency: float
                                                            workers=max(16, 2 * concurrency)))
                 servers[platform], addresses[platform] = google, f"127.0.0.1:{google.port}"
             elif platform == "meta":
-                meta = stack.enter_context(FakeMeta(backend, access_token="meta-token", traffic=traffic))
+                meta = stack.enter_context(FakeMeta(backend, access_token="meta-token", traffic=traffic,
+                                                    usage=meta_usage))
                 servers[platform], addresses[platform] = meta, meta.url
             else:
                 linkedin = stack.enter_context(FakeLinkedIn(backend, access_token="li-token", traffic=traffic))

@@ -109,6 +109,12 @@ class LoadUsage:
             app.append(now)
             return None
 
+    def clear(self) -> None:
+        """Forget every call counted, as if a whole window had passed (a bench between cycles an hour apart)."""
+        with self._lock:
+            self._accounts.clear()
+            self._app.clear()
+
     def percents(self, account: str | None) -> tuple[float, float | None]:
         """The account's usage and the app's (None without an app allowance), in percent, now."""
         with self._lock:
