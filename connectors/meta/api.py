@@ -44,10 +44,16 @@ class PacedApi(FacebookAdsApi):
         self._throttle.before_call(self._key)
         with self._count_lock:
             self.requests += 1
-        response: FacebookResponse = super().call(method, path, params=params, headers=headers, files=files,
-                                                  url_override=url_override, api_version=api_version)
-        # A refused call's own hint (time to regain access) is honoured by the retry's wait; pacing
-        # follows the usage reported by calls that went through.
+        try:
+            response: FacebookResponse = super().call(method, path, params=params, headers=headers, files=files,
+                                                      url_override=url_override, api_version=api_version)
+        except FacebookRequestError as error:
+            if error.api_error_code() in RATE_LIMIT_CODES:
+                # The retry waits out this refusal's own time to regain access; the reading that led
+                # here is stale after it, and pausing on it again would wait a second time.
+                self._throttle.forget(self._key)
+            raise
+        # Pacing follows the usage reported by calls that went through.
         self._throttle.observe(self._key, meta_usage(dict(response.headers() or {})))
         if response.status() == 200 and not isinstance(response.json(), dict | list):
             raise TruncatedResponse(f"unparseable {len(response.body() or '')}-byte answer from {method} {path}")

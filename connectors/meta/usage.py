@@ -79,6 +79,12 @@ class UsageThrottle:
         with self._lock:
             self._usage[key] = usage
 
+    def forget(self, key: str) -> None:
+        """Drop what the platform last reported for `key` (it refused a call: its time to regain access
+        is waited by the retry, and access returns only below the limit)."""
+        with self._lock:
+            self._usage.pop(key, None)
+
     def pause_for(self, key: str) -> float:
         with self._lock:
             usage = self._usage.get(key, Usage())

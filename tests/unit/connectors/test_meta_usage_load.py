@@ -101,11 +101,11 @@ def test_usage_rises_with_calls_slows_the_pace_past_75_and_a_refused_call_waits_
     assert rig.fake.traffic.refused == {"account": 1}
     assert rig.fake.traffic.counts == {"get:customaudiences": 2}
     # the throttle's full pause at 100 % (t = 90 s); then the refusal's time to regain access: the
-    # first call (t = 0) leaves the 120 s window at t = 120
-    assert rig.clock.slept[1:3] == [60.0, pytest.approx(30.0)]
+    # first call (t = 0) leaves the 120 s window at t = 120; and no second pause on the stale 100 %
+    assert rig.clock.slept[1:] == [60.0, pytest.approx(30.0)]
     refused = next(u for u in rig.seen if u.regain_seconds)
     assert refused.percent == 100.0 and refused.regain_seconds == pytest.approx(30.0)
-    assert rig.seen[-1].percent == 12.5  # the calls before t = 60 have left the window
+    assert rig.seen[-1].percent == 25.0  # at t = 120 only the call of t = 30 is still in the window, and this one
     assert rig.fake.traffic.peak_usage == 100.0
 
 
