@@ -41,6 +41,7 @@ class RequestLimiter:
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
         self._in_flight: dict[str, int] = {}
         self._most_in_flight: dict[str, int] = {}
+        self._taken: dict[str, int] = {}
         self._lock = threading.Lock()
         self._held = threading.local()
 
@@ -60,6 +61,15 @@ class RequestLimiter:
         with self._lock:
             return self._most_in_flight.get(platform, 0)
 
+    def slots_taken(self, platform: str) -> int:
+        """How many slots of `platform` were taken so far: each one counted against its quotas."""
+        with self._lock:
+            return self._taken.get(platform, 0)
+
+    def _count_taken(self, platform: str) -> None:
+        with self._lock:
+            self._taken[platform] = self._taken.get(platform, 0) + 1
+
     @contextmanager
     def slot(self, platform: str) -> Iterator[None]:
         held: set[str] = self._held.__dict__.setdefault("platforms", set())
@@ -75,6 +85,7 @@ class RequestLimiter:
             callback()
         with semaphore:
             self._start_within_quota(platform)  # holding the slot: the platform is busy anyway
+            self._count_taken(platform)
             held.add(platform)
             with self._lock:
                 self._in_flight[platform] = in_flight = self._in_flight.get(platform, 0) + 1

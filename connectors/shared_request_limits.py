@@ -125,6 +125,7 @@ class SharedRequestLimiter(RequestLimiter):
         held.add(platform)
         try:
             self._spend_quotas(platform, token)
+            self._count_taken(platform)
             yield
         finally:
             held.discard(platform)

@@ -22,6 +22,7 @@ from connectors.meta.conversions import Conversions
 from connectors.meta.records import metric_row, minor_to_money, money_to_minor
 from connectors.records import Mutation
 from connectors.registry import ConnectorContext
+from connectors.request_limits import RequestLimiter, limiting_requests
 from connectors.retry import RetryPolicy
 from connectors.simulator.connector import SimulatorConnector
 from connectors.simulator.world import SimAccountSpec
@@ -110,6 +111,22 @@ def test_paging_follows_the_after_cursor(rig: Rig) -> None:
     ads = len(rows) - ad_sets
     assert rig.fake.traffic.counts["get:insights"] == math.ceil(ad_sets / 7) + math.ceil(ads / 7)
     assert len({(r.entity_id, r.day) for r in rows}) == len(rows)
+
+
+def test_every_slot_a_paged_read_takes_is_a_request_sent(rig: Rig) -> None:
+    # Each slot counts against the platform's quotas; the last page of a paged edge used to take one
+    # more for the SDK's "is there a next page?", which sends nothing.
+    connector = rig.connector(page_size=7)
+    connector.accounts()
+    rig.fake.traffic.reset()
+    limiter = RequestLimiter(lambda _p: 4, per_second={"meta": 1000})
+    with limiting_requests(limiter):
+        entities = connector.entities("shop-de")
+        rows = list(connector.daily_metrics("shop-de", START, END))
+    assert entities and rows
+    sent = sum(rig.fake.traffic.counts.values())
+    assert rig.fake.traffic.counts["get:insights"] >= 3  # paged: more than one page per level
+    assert limiter.slots_taken("meta") == sent
 
 
 def test_large_accounts_use_an_async_report_run(rig: Rig) -> None:
