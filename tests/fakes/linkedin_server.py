@@ -38,12 +38,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from connectors.linkedin.targeting_exclusions import EXCLUSION_KINDS, excluded, with_exclusion
 from tests.fakes import linkedin_breakdowns, linkedin_leads
+from tests.fakes.arrivals import StampedHandler, StampingHTTPServer, arrival
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
 SEGMENT_FACET = "urn:li:adTargetingFacet:audienceMatchingSegments"
@@ -99,7 +100,7 @@ class FakeLinkedIn:
         self._creatives = itertools.count(1)
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StampedHandler):
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
 
@@ -109,8 +110,7 @@ class FakeLinkedIn:
             def log_message(self, *_args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = StampingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -142,7 +142,7 @@ class FakeLinkedIn:
             length = int(http.headers.get("Content-Length") or 0)
             body = json.loads(http.rfile.read(length) or b"null")
         kind = self._kind(method, parts, params)
-        with self.traffic.request(kind):
+        with self.traffic.request(kind, arrival(http)):
             self.log.append((kind, split.path, params if method == "GET" else body))
             fault = self.faults.take(kind)
             headers: dict[str, str] = {}

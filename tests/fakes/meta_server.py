@@ -40,7 +40,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,6 +50,7 @@ from connectors.meta.regions import excluded_regions
 from connectors.records import Entity, MetricRow, minor_unit_exponent
 from connectors.simulator.segments import PROFILES
 from tests.fakes import intraday, meta_breakdowns, meta_labels, meta_leads, meta_regions, meta_schedules
+from tests.fakes.arrivals import StampedHandler, StampingHTTPServer, arrival
 from tests.fakes.meta_usage import LoadUsage, Refusal
 from tests.fakes.platform_fixtures import Faults, IdMap, SimBackend, Traffic, after_write, before_write
 
@@ -116,7 +117,7 @@ class FakeMeta:
         self._lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(StampedHandler):
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
 
@@ -126,8 +127,7 @@ class FakeMeta:
             def log_message(self, *_args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = StampingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -159,7 +159,7 @@ class FakeMeta:
         if parts and parts[0] == VERSION:
             parts = parts[1:]
         kind = self._kind(method, parts)
-        with self.traffic.request(kind):
+        with self.traffic.request(kind, arrival(http)):
             self.log.append((kind, "/".join(parts), params))
             fault = self.faults.take(kind)
             account = self._usage_account(parts, params) if self.load_usage else None

@@ -147,7 +147,9 @@ class Traffic:
                 self.violations += 1
 
     @contextmanager
-    def request(self, kind: str) -> Iterator[None]:
+    def request(self, kind: str, arrived: float | None = None) -> Iterator[None]:
+        """One request of `kind` in flight for the block; `arrived`: when it reached the server, if the
+        server knows (tests/fakes/arrivals.py; `TimedTraffic` counts quotas and latency from it)."""
         self.arrive(kind)
         try:
             if self.latency:
