@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 # The platform counts a second's requests as they arrive, after the client's own delays (thread
-# start, TLS, a busy CPU): two starts exactly a second apart can arrive closer. The window starts
-# are counted in is this much longer than a second (bench/cycle_workers.py counted 15 arrivals over
-# a 10/s quota at 24 accounts with a 1.0 s window, on a loaded machine).
-SECOND_WINDOW = 1.1
+# start, a busy interpreter, a busy CPU): two starts exactly a second apart can arrive closer. The
+# window starts are counted in is this much longer than a second. With 1.1 s, bench/cycle.py (30
+# accounts in one process, fakes counting at their socket) still counted 1-2 arrivals a cycle over a
+# 10/s quota: one process's threads delayed a request's send by over 0.1 s behind a later one's.
+SECOND_WINDOW = 1.2
 
 
 class RequestLimiter:

@@ -196,7 +196,7 @@ def test_results_come_back_in_the_order_of_the_items_and_errors_are_raised() -> 
 
 def test_the_in_process_limiter_starts_no_more_than_the_per_second_quota_in_any_second() -> None:
     # 12 threads want a request each at once, 4 may be in flight, 5 may start per second: starts in
-    # any one second never exceed 5 (the window counted is 1.1 s, for arrival jitter)
+    # any one second never exceed 5 (the window counted is 1.2 s, for arrival jitter)
     limiter = RequestLimiter(lambda _p: 4, per_second={"meta": 5})
     starts: list[float] = []
     lock = threading.Lock()
