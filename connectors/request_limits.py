@@ -86,9 +86,9 @@ class RequestLimiter:
             callback()
         with semaphore:
             self._start_within_quota(platform)  # holding the slot: the platform is busy anyway
-            self._count_taken(platform)
             held.add(platform)
             with self._lock:
+                self._taken[platform] = self._taken.get(platform, 0) + 1
                 self._in_flight[platform] = in_flight = self._in_flight.get(platform, 0) + 1
                 self._most_in_flight[platform] = max(in_flight, self._most_in_flight.get(platform, 0))
             try:
