@@ -42,6 +42,12 @@ class UnderperformersSettings(StrictModel):
     settled_after_days: int = Field(
         default=14, ge=0, description="Delivery days after learning from which `settled_confidence` applies.",
     )
+    settled_tightening: float = Field(
+        default=0.0, ge=0, le=4,
+        description="How fast the settled bar keeps rising with the days an ad set has been watched after "
+        "learning: its false-alarm share 1 - settled_confidence shrinks by (settled_after_days / days) to this "
+        "power (0: a single step at settled_after_days). What survives weeks of daily tests is mostly near target.",
+    )
     indifference_margin: float = Field(
         default=0.1, ge=0, lt=0.5,
         description="Pause only when P(true ROAS < target x (1 - margin)) reaches the bar: an ad set within the "

@@ -81,6 +81,7 @@ class _AccountEvidence:
     dispersion: float
     value_weight: float | None  # the empirical value prior's weight; None: `prior_conversions`
     history_start: date
+    watched_since: date | None  # the agent's first pull of the account, as far back as the snapshot reads
 
     def posterior(self, window: WindowEvidence) -> RoasPosterior:
         return roas_posterior(window, self.account, self.settings.prior_conversions, self.value_cv,
@@ -96,8 +97,38 @@ def _account_evidence(snapshot: Snapshot, settings: UnderperformersSettings, cur
         snapshot, start, end, value_cv, (settings.prior_conversions, settings.max_value_prior_conversions),
     ) if settings.empirical_value_prior else None
     history_start = min((rows[0].day for rows in snapshot.daily.values() if rows), default=start)
+    watched_since = min((r.day + timedelta(days=r.age_days) for r in snapshot.conversion_revisions), default=None)
     return _AccountEvidence(settings, curve, start, end, account, value_cv,
-                            estimate_dispersion(snapshot, start, end, curve), value_weight, history_start)
+                            estimate_dispersion(snapshot, start, end, curve), value_weight, history_start,
+                            watched_since)
+
+
+def pause_bar(settings: UnderperformersSettings, post_learning_days: int, days_watched: int) -> float:
+    """The posterior P(ROAS < target) an ad set must reach to be paused.
+
+    `confidence` while it is young; `settled_confidence` once it has more than `settled_after_days`
+    delivery days after learning in the window; and from there, with `settled_tightening`, a bar that
+    keeps rising with the days the agent has watched it after learning (`days_watched`): every daily
+    re-test is one more chance for a winner to dip below target by luck, and what is still running
+    after weeks of tests is mostly near target. Days before the agent's first pull are not counted, so
+    a newly connected account's old ad sets face the settled bar, not a month's tightening.
+    """
+    if settings.settled_confidence is None or post_learning_days <= settings.settled_after_days:
+        return settings.confidence
+    looks = max(settings.settled_after_days, 1) / max(days_watched, 1)
+    if not settings.settled_tightening or looks >= 1:
+        return settings.settled_confidence
+    return 1 - (1 - settings.settled_confidence) * looks ** settings.settled_tightening
+
+
+def _percent(share: float) -> str:
+    """A probability as a percentage, with a second decimal where one would read 100.0%."""
+    return f"{share:.2%}" if 0.9995 <= share < 1 else f"{share:.1%}"
+
+
+def _watched_note(settings: UnderperformersSettings, bar: float, days_watched: int) -> str:
+    tightened = settings.settled_confidence is not None and bar > settings.settled_confidence
+    return f", raised for {days_watched} days of daily tests after learning" if tightened else ""
 
 
 def _margin_note(settings: UnderperformersSettings) -> str:
@@ -140,9 +171,8 @@ def propose_pauses(
         posterior = shared.posterior(window)
         threshold = settings.target_roas * (1 - settings.indifference_margin)
         p_below = posterior.probability_below(threshold)
-        bar = settings.confidence
-        if settings.settled_confidence is not None and post_learning_days > settings.settled_after_days:
-            bar = settings.settled_confidence
+        days_watched = (end - max(learning_end, shared.watched_since or learning_end)).days + 1
+        bar = pause_bar(settings, post_learning_days, days_watched)
         if p_below < bar:
             continue
         halves = _halves(snapshot, entity_id, start, end, curve, learning_end, settings)
@@ -158,8 +188,8 @@ def propose_pauses(
                 policy=POLICY_NAME,
                 change=PAUSE_CHANGE,
                 rationale=(
-                    f"P(true ROAS < {threshold:.2f}{_margin_note(settings)}) = {p_below:.1%} (threshold "
-                    f"{bar:.1%}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
+                    f"P(true ROAS < {threshold:.2f}{_margin_note(settings)}) = {_percent(p_below)} (threshold "
+                    f"{_percent(bar)}{_watched_note(settings, bar, days_watched)}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
                     f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
                     f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
                     f"{window.expected_final_conversions:.1f} once late conversions arrive). Posterior ROAS "
@@ -187,7 +217,8 @@ def propose_pauses(
                     "posterior_interval_90": [round(low, 4), round(high, 4)],
                     "p_roas_below_target": round(p_below, 4),
                     "p_roas_below_target_by_half": [round(p, 4) for p in p_halves],
-                    "confidence": bar,
+                    "confidence": round(bar, 6),
+                    "days_watched_after_learning": days_watched,
                     "value_cv": round(value_cv, 3),
                     "value_prior_conversions": round(shared.value_weight or settings.prior_conversions, 2),
                     "count_dispersion": round(dispersion, 3),
