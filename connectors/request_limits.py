@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-# The platform counts a second's requests as they arrive, after the client's own delays (thread
-# start, a busy interpreter, a busy CPU): two starts exactly a second apart can arrive closer. The
-# window starts are counted in is this much longer than a second. With 1.1 s, bench/cycle.py (30
-# accounts in one process, fakes counting at their socket) still counted 1-2 arrivals a cycle over a
-# 10/s quota: one process's threads delayed a request's send by over 0.1 s behind a later one's.
-SECOND_WINDOW = 1.2
+# A platform counts a second's requests as they arrive. A start counts against the quota from the
+# moment the request was sent (see `RequestLimiter.sent`), or, if the transport does not say, from the
+# end of its slot; until then it counts as starting now. So however late a busy process sends after
+# its slot was given, no window of this length holds more sends than the quota. The 0.05 s beyond a
+# second is for the network: two requests sent a second apart can arrive a little closer.
+SECOND_WINDOW = 1.05
 
 
 class RequestLimiter:
@@ -37,7 +37,8 @@ class RequestLimiter:
     def __init__(self, limit_for: Callable[[str], int], *, per_second: Mapping[str, float] | None = None) -> None:
         self._limit_for = limit_for
         self._per_second = dict(per_second or {})
-        self._starts: dict[str, deque[float]] = {}
+        self._starts: dict[str, deque[float]] = {}  # when requests were sent, oldest first
+        self._unsent: dict[str, int] = {}  # requests given their start, not sent yet
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._callbacks: dict[str, list[Callable[[], None]]] = {}
         self._in_flight: dict[str, int] = {}
@@ -94,13 +95,19 @@ class RequestLimiter:
             try:
                 yield
             finally:
+                self._slot_ended(platform)
                 with self._lock:
                     self._in_flight[platform] -= 1
                 held.discard(platform)
 
     def _start_within_quota(self, platform: str) -> None:
-        """Wait until fewer than the platform's per-second quota of requests started within the last
-        `SECOND_WINDOW`, and count this one (a moving window of start times)."""
+        """Wait until the platform's per-second quota has room, and count this request as starting
+        now until it is sent (`sent`) or its slot ends.
+
+        Room: fewer than the quota of requests sent within the last `SECOND_WINDOW`, those not yet
+        sent included. A request is stamped after it was sent, never before, so however long a
+        thread takes between its slot and its send, no `SECOND_WINDOW` holds more sends than the quota.
+        """
         rate = self._per_second.get(platform)
         if not rate:
             return
@@ -111,11 +118,32 @@ class RequestLimiter:
                 starts = self._starts.setdefault(platform, deque())
                 while starts and starts[0] <= now - SECOND_WINDOW:
                     starts.popleft()
-                if len(starts) < allowed:
-                    starts.append(now)
+                unsent = self._unsent.get(platform, 0)
+                if len(starts) + unsent < allowed:
+                    self._unsent[platform] = unsent + 1
+                    self._held.__dict__.setdefault("unsent", set()).add(platform)
                     return
-                wait = starts[0] + SECOND_WINDOW - now
+                # the oldest sent start leaves the window first; one not yet sent leaves it a window after now at the earliest
+                wait = (starts[0] if starts else now) + SECOND_WINDOW - now
             time.sleep(max(wait, 0.001))
+
+    def sent(self, platform: str) -> None:
+        """The transport has just sent a request of `platform` (its first bytes are on the wire):
+        count this thread's start from now. A further send inside the same slot counts as one more."""
+        if platform not in self._per_second:
+            return
+        unsent: set[str] = self._held.__dict__.setdefault("unsent", set())
+        with self._lock:
+            if platform in unsent:
+                unsent.discard(platform)
+                self._unsent[platform] -= 1
+            self._starts.setdefault(platform, deque()).append(time.monotonic())
+
+    def _slot_ended(self, platform: str) -> None:
+        """A start whose send the transport did not report counts from the end of its slot: whatever
+        was sent, was sent by then."""
+        if platform in self._held.__dict__.get("unsent", ()):
+            self.sent(platform)
 
 
 _LIMITER: ContextVar[RequestLimiter | None] = ContextVar("request_limiter", default=None)
@@ -124,6 +152,13 @@ _LIMITER: ContextVar[RequestLimiter | None] = ContextVar("request_limiter", defa
 def current_limiter() -> RequestLimiter | None:
     """The limiter `call_with_retry` uses in this context, if any."""
     return _LIMITER.get()
+
+
+def request_sent(platform: str) -> None:
+    """For transports: a request of `platform` was just sent (see `RequestLimiter.sent`)."""
+    limiter = _LIMITER.get()
+    if limiter is not None:
+        limiter.sent(platform)
 
 
 @contextmanager

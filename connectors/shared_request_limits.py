@@ -8,9 +8,11 @@ interface, and each attempt of `call_with_retry` takes, in this order:
    in flight, scored by the Redis server's clock), taken and counted in one Lua script so two
    workers never both see the last free slot. A lease older than `lease_seconds` (a worker killed
    mid-request) is dropped, so a lost worker cannot hold a slot forever;
-2. the per-second quota: a moving window of start times (a sorted set, the Redis server's clock,
+2. the per-second quota: a moving window of send times (a sorted set, the Redis server's clock,
    one Lua script). When spent, the request waits for the window to move, holding its slot (the
-   platform is busy anyway). The `limits` library's moving window was tried first and let 13-16
+   platform is busy anyway). A request given its start counts as sending from then on (scored in the
+   future, `lease_seconds` ahead, so a killed worker's start leaves by itself) until the transport
+   reports it sent or its slot ends; then it is scored with the Redis server's time (`sent`). The `limits` library's moving window was tried first and let 13-16
    requests start within one second at a quota of 10 (its entries are stamped with each client's
    clock before the script runs, and its list key expires after one second);
 3. the daily quota (a fixed daily window of the `limits` library): when spent,
@@ -51,14 +53,20 @@ _START_WITHIN_SECOND = """
 local now = redis.call('TIME')
 local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
 local window = tonumber(ARGV[3])
+local unsent_for = tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], t, ARGV[2])
-  redis.call('EXPIRE', KEYS[1], 5)
+  redis.call('ZADD', KEYS[1], t + unsent_for, ARGV[2])
+  redis.call('EXPIRE', KEYS[1], math.ceil(unsent_for + window) + 5)
   return '0'
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return tostring(tonumber(oldest[2]) + window - t)
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+return tostring(math.min(oldest, t) + window - t)
+"""
+
+_SENT = """
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(now[1]) + tonumber(now[2]) / 1000000, ARGV[1])
 """
 
 
@@ -74,6 +82,7 @@ class SharedRequestLimiter(RequestLimiter):
         self._redis = redis.Redis.from_url(redis_url)
         self._take = self._redis.register_script(_TAKE_SLOT)
         self._start = self._redis.register_script(_START_WITHIN_SECOND)
+        self._sent = self._redis.register_script(_SENT)
         self._daily = FixedWindowRateLimiter(RedisStorage(redis_url))
         self._per_second = dict(per_second or {})
         self._per_day = dict(per_day or {})
@@ -102,11 +111,16 @@ class SharedRequestLimiter(RequestLimiter):
             time.sleep(delay)
             delay = min(delay * 1.5, 0.05)
 
+    def _started_key(self, platform: str) -> str:
+        return f"{self._namespace}:started:{platform}"
+
     def _spend_quotas(self, platform: str, token: str) -> None:
         rate = self._per_second.get(platform)
         while rate:
-            wait = float(self._start(keys=[f"{self._namespace}:started:{platform}"], args=[max(1, int(rate)), token, SECOND_WINDOW]))
+            wait = float(self._start(keys=[self._started_key(platform)],
+                                     args=[max(1, int(rate)), token, SECOND_WINDOW, self._lease]))
             if wait <= 0:
+                self._held.__dict__.setdefault("unsent_tokens", {})[platform] = token
                 break
             time.sleep(min(max(wait, self._poll), 1.0))
         daily = self._per_day.get(platform)
@@ -128,5 +142,18 @@ class SharedRequestLimiter(RequestLimiter):
             self._count_taken(platform)
             yield
         finally:
+            self._slot_ended(platform)
             held.discard(platform)
             self._redis.zrem(self._key(platform), token)
+
+    def sent(self, platform: str) -> None:
+        """Score this thread's start with the Redis server's time now (see `RequestLimiter.sent`)."""
+        if platform not in self._per_second:
+            return
+        unsent: dict[str, str] = self._held.__dict__.setdefault("unsent_tokens", {})
+        token = unsent.pop(platform, None) or uuid.uuid4().hex
+        self._sent(keys=[self._started_key(platform)], args=[token])
+
+    def _slot_ended(self, platform: str) -> None:
+        if platform in self._held.__dict__.get("unsent_tokens", {}):
+            self.sent(platform)

@@ -12,6 +12,7 @@ import httpx
 from connectors.errors import PlatformRateLimited
 from connectors.linkedin.reports import PLATFORM, LinkedInAccount
 from connectors.retry import Classified, http_status_kind, retry_after_seconds
+from connectors.sent_requests import httpx_trace
 
 DEFAULT_BASE_URL = "https://api.linkedin.com"
 # A version LinkedIn lists as active (Marketing August 2026, "Recent Marketing API Changes" and the
@@ -48,6 +49,7 @@ class RestClient:
     def __init__(self, *, base_url: str, version: str, transport: httpx.BaseTransport | None, timeout: float,
                  now: Callable[[], datetime]) -> None:
         self._now = now
+        self._extensions = {"trace": httpx_trace(PLATFORM)}  # the per-second quota counts from the send itself
         self._client = httpx.Client(base_url=base_url, transport=transport, timeout=timeout, headers={
             "LinkedIn-Version": version, "X-Restli-Protocol-Version": "2.0.0"})
 
@@ -60,7 +62,7 @@ class RestClient:
         Rest.li 2.0 (httpx must not re-encode it)."""
         url = f"{path}?{query}" if query else path
         auth = {"Authorization": f"Bearer {account.credentials.get('access_token', '')}", **(headers or {})}
-        response = self._client.request(method, url, json=json_body, headers=auth)
+        response = self._client.request(method, url, json=json_body, headers=auth, extensions=self._extensions)
         if response.status_code >= 400:
             try:
                 message = str(response.json().get("message") or response.text)

@@ -17,8 +17,10 @@ from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
 
 from connectors.errors import TruncatedResponse
+from connectors.meta.records import PLATFORM
 from connectors.meta.usage import UsageThrottle, meta_usage
 from connectors.retry import Classified, http_status_kind
+from connectors.sent_requests import SentReportingAdapter
 
 API_VERSION = "v26.0"
 # Codes Meta documents as rate limiting (app, user, page, ads management, business use case).
@@ -67,6 +69,9 @@ def build_api(credentials: Mapping[str, str], throttle: UsageThrottle, key: str,
                               access_token=credentials.get("access_token"), timeout=timeout)
     if graph_url:
         session.GRAPH = graph_url
+    adapter = SentReportingAdapter(PLATFORM)  # the per-second quota counts from the send itself
+    session.requests.mount("https://", adapter)
+    session.requests.mount("http://", adapter)
     return PacedApi(session, throttle, key)
 
 

@@ -16,6 +16,7 @@ import redis
 from connectors.errors import RequestQuotaExhausted
 from connectors.request_limits import RequestLimiter
 from connectors.shared_request_limits import SharedRequestLimiter
+from tests.unit.connectors.late_sends import busiest_second, late_senders
 
 URL = f"redis://{os.environ.get('TEST_REDIS_HOST', '127.0.0.1')}:6379/9"
 
@@ -104,3 +105,11 @@ def test_the_daily_quota_spent_stops_requests_before_they_are_sent(namespace: st
     assert sent == 5
     with limiter.slot("google_ads"):  # another platform's quota is its own
         pass
+
+
+def test_requests_sent_late_after_their_slot_still_keep_every_second_within_the_quota(namespace: str) -> None:
+    # the shared limiter counts a start from its send (here: the end of its slot), on Redis's clock
+    limiter = SharedRequestLimiter(URL, lambda _p: 10, per_second={"meta": 5}, namespace=namespace)
+    sends = late_senders(limiter, quota=5)
+    assert len(sends) == 10
+    assert busiest_second(sends) == 5

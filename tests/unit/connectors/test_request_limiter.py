@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from agent.cycle.concurrency import ACCOUNT_WORKERS_PER_SLOT, for_each_by_platform
-from connectors.request_limits import RequestLimiter, current_limiter, limiting_requests
+from connectors.request_limits import RequestLimiter, current_limiter, limiting_requests, request_sent
 from connectors.retry import Classified, RetryPolicy, call_with_retry
+from tests.unit.connectors.late_sends import busiest_second, late_senders
 
 PATIENCE = 10.0  # seconds; only ever reached when the behaviour under test is broken
 
@@ -218,3 +219,37 @@ def test_the_in_process_limiter_starts_no_more_than_the_per_second_quota_in_any_
     # a platform without a quota is not held back by another's
     with limiter.slot("google_ads"):
         pass
+
+
+def test_requests_sent_late_after_their_slot_still_keep_every_second_within_the_quota() -> None:
+    # When the first five are sent 0.45 s after their slots and the next five at once, counting
+    # starts from the slots lets ten requests reach the platform within one second.
+    sends = late_senders(RequestLimiter(lambda _p: 10, per_second={"meta": 5}), quota=5)
+    assert len(sends) == 10
+    assert busiest_second(sends) == 5
+
+
+def test_a_request_reported_sent_counts_from_its_send_not_from_its_answer() -> None:
+    # quota 1 a second: the second request may go once a window has passed since the first was
+    # sent, while the first is still waiting for its answer
+    limiter = RequestLimiter(lambda _p: 2, per_second={"meta": 1})
+    first_sent, second_sent = threading.Event(), threading.Event()
+    answered: list[bool] = []
+
+    def first() -> None:
+        with limiting_requests(limiter), limiter.slot("meta"):
+            request_sent("meta")
+            first_sent.set()
+            answered.append(second_sent.wait(PATIENCE))  # no answer until the second request is out
+
+    def second() -> None:
+        first_sent.wait(PATIENCE)
+        with limiter.slot("meta"):
+            second_sent.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=2 * PATIENCE)
+    assert answered == [True]  # the second went out while the first was unanswered
