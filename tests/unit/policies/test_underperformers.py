@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from policies.base import ConversionRevision
 from policies.conversion_lag import estimate_lag_curve
 from policies.robust_baseline import poisson_cdf
 from policies.settings import UnderperformersSettings
@@ -165,6 +166,39 @@ def test_a_settled_ad_set_faces_the_stricter_bar_a_young_one_does_not() -> None:
     young = strict.model_copy(update={"settled_after_days": 20})
     (proposal,) = propose_pauses(clear_loser, young, curve=NO_LAG)
     assert proposal.evidence["confidence"] == 0.975 and "threshold 97.5%" in proposal.rationale
+
+
+def _watched(first_pull_days_ago: int) -> list[ConversionRevision]:
+    """The account's stored conversion revisions, the first of them pulled that many days ago."""
+    first = TODAY - timedelta(days=first_pull_days_ago)
+    return [ConversionRevision(first - timedelta(days=3), 3, 10.0, Decimal("1000")),
+            ConversionRevision(TODAY - timedelta(days=2), 1, 10.0, Decimal("1000"))]
+
+
+def test_the_settled_bar_keeps_rising_with_the_days_the_agent_has_watched_an_ad_set() -> None:
+    # 60 days at ROAS 1.2 on one conversion a day: P(ROAS < 2) = 0.997, over the settled 0.985
+    entities = [entity("good"), entity("cand")]
+    data = rows("good", 60, spend=100, conversions=4, value=400) + rows("cand", 60, spend=100, conversions=1, value=120)
+    settings = UnderperformersSettings(indifference_margin=0, settled_tightening=2)
+    # watched for 60 days: the bar is 1 - 0.015 x (14 / 60)^2 = 0.99918, not reached
+    assert propose_pauses(snapshot(entities, data, conversion_revisions=_watched(60)), settings, curve=NO_LAG) == []
+    # the same ad set in an account connected two days ago has been tested twice: the settled bar
+    (proposal,) = propose_pauses(snapshot(entities, data, conversion_revisions=_watched(2)), settings, curve=NO_LAG)
+    assert proposal.evidence["confidence"] == 0.985
+    # and without tightening, 60 days watched face the settled bar too
+    flat = settings.model_copy(update={"settled_tightening": 0})
+    (proposal,) = propose_pauses(snapshot(entities, data, conversion_revisions=_watched(60)), flat, curve=NO_LAG)
+    assert proposal.evidence["confidence"] == 0.985
+
+
+def test_a_tightened_bar_is_stated_in_the_rationale() -> None:
+    entities = [entity("good"), entity("cand")]
+    data = rows("good", 60, spend=100, conversions=4, value=400) + rows("cand", 60, spend=100, conversions=1, value=100)
+    settings = UnderperformersSettings(indifference_margin=0, settled_tightening=1)
+    (proposal,) = propose_pauses(snapshot(entities, data, conversion_revisions=_watched(40)), settings, curve=NO_LAG)
+    assert proposal.evidence["days_watched_after_learning"] == 40
+    assert proposal.evidence["confidence"] == pytest.approx(1 - 0.015 * 14 / 40)
+    assert "(threshold 99.5%, raised for 40 days of daily tests after learning)" in proposal.rationale
 
 
 def test_the_indifference_margin_spares_an_ad_set_just_under_target_but_not_a_clear_loser() -> None:
