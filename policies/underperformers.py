@@ -103,7 +103,7 @@ def _account_evidence(snapshot: Snapshot, settings: UnderperformersSettings, cur
                             watched_since)
 
 
-def pause_bar(settings: UnderperformersSettings, post_learning_days: int, days_watched: int) -> float:
+def pause_bar(settings: UnderperformersSettings, post_learning_days: int, days_watched: int | None) -> float:
     """The posterior P(ROAS < target) an ad set must reach to be paused.
 
     `confidence` while it is young; `settled_confidence` once it has more than `settled_after_days`
@@ -111,10 +111,13 @@ def pause_bar(settings: UnderperformersSettings, post_learning_days: int, days_w
     keeps rising with the days the agent has watched it after learning (`days_watched`): every daily
     re-test is one more chance for a winner to dip below target by luck, and what is still running
     after weeks of tests is mostly near target. Days before the agent's first pull are not counted, so
-    a newly connected account's old ad sets face the settled bar, not a month's tightening.
+    a newly connected account's old ad sets face the settled bar, not a month's tightening; nor, with
+    no pull on record (`days_watched` None), does any ad set.
     """
     if settings.settled_confidence is None or post_learning_days <= settings.settled_after_days:
         return settings.confidence
+    if days_watched is None:
+        return settings.settled_confidence
     looks = max(settings.settled_after_days, 1) / max(days_watched, 1)
     if not settings.settled_tightening or looks >= 1:
         return settings.settled_confidence
@@ -126,7 +129,7 @@ def _percent(share: float) -> str:
     return f"{share:.2%}" if 0.9995 <= share < 1 else f"{share:.1%}"
 
 
-def _watched_note(settings: UnderperformersSettings, bar: float, days_watched: int) -> str:
+def _watched_note(settings: UnderperformersSettings, bar: float, days_watched: int | None) -> str:
     tightened = settings.settled_confidence is not None and bar > settings.settled_confidence
     return f", raised for {days_watched} days of daily tests after learning" if tightened else ""
 
@@ -171,7 +174,7 @@ def propose_pauses(
         posterior = shared.posterior(window)
         threshold = settings.target_roas * (1 - settings.indifference_margin)
         p_below = posterior.probability_below(threshold)
-        days_watched = (end - max(learning_end, shared.watched_since or learning_end)).days + 1
+        days_watched = None if shared.watched_since is None else (end - max(learning_end, shared.watched_since)).days + 1
         bar = pause_bar(settings, post_learning_days, days_watched)
         if p_below < bar:
             continue

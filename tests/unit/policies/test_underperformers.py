@@ -165,7 +165,8 @@ def test_a_settled_ad_set_faces_the_stricter_bar_a_young_one_does_not() -> None:
     assert propose_pauses(clear_loser, strict, curve=NO_LAG) == []
     young = strict.model_copy(update={"settled_after_days": 20})
     (proposal,) = propose_pauses(clear_loser, young, curve=NO_LAG)
-    assert proposal.evidence["confidence"] == 0.975 and "threshold 97.5%" in proposal.rationale
+    assert proposal.evidence["confidence"] == young.confidence
+    assert f"threshold {young.confidence:.1%}" in proposal.rationale
 
 
 def _watched(first_pull_days_ago: int) -> list[ConversionRevision]:
