@@ -31,7 +31,7 @@ class UnderperformersSettings(StrictModel):
     min_spend: Decimal = Field(default=Decimal("100"), ge=0, description="No decision before this spend in the window.")
     min_days_live: int = Field(default=7, ge=1, description="No decision before this many days with delivery.")
     confidence: float = Field(
-        default=0.975, gt=0.5, lt=1.0,
+        default=0.95, gt=0.5, lt=1.0,
         description="Pause only when the posterior P(true ROAS < target) is at least this (re-tested daily).",
     )
     settled_confidence: float | None = Field(
@@ -43,7 +43,7 @@ class UnderperformersSettings(StrictModel):
         default=14, ge=0, description="Delivery days after learning from which `settled_confidence` applies.",
     )
     settled_tightening: float = Field(
-        default=0.0, ge=0, le=4,
+        default=2.0, ge=0, le=4,
         description="How fast the settled bar keeps rising with the days an ad set has been watched after "
         "learning: its false-alarm share 1 - settled_confidence shrinks by (settled_after_days / days) to this "
         "power (0: a single step at settled_after_days). What survives weeks of daily tests is mostly near target.",
@@ -55,7 +55,7 @@ class UnderperformersSettings(StrictModel):
         "sets are where false pauses come from.",
     )
     empirical_value_prior: bool = Field(
-        default=False,
+        default=True,
         description="Weigh the account's value per conversion in each ad set's by how alike the account's ad sets' "
         "values are (empirical Bayes, bounded by prior_conversions and max_value_prior_conversions) instead of "
         "by prior_conversions.",
