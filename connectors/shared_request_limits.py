@@ -12,9 +12,10 @@ interface, and each attempt of `call_with_retry` takes, in this order:
    one Lua script). When spent, the request waits for the window to move, holding its slot (the
    platform is busy anyway). A request given its start counts as sending from then on (scored in the
    future, `lease_seconds` ahead, so a killed worker's start leaves by itself) until the transport
-   reports it sent or its slot ends; then it is scored with the Redis server's time (`sent`). The `limits` library's moving window was tried first and let 13-16
-   requests start within one second at a quota of 10 (its entries are stamped with each client's
-   clock before the script runs, and its list key expires after one second);
+   reports it sent or its slot ends; then it is scored with the Redis server's time (`sent`). The
+   `limits` library's moving window was tried first and let 13-16 requests start within one second
+   at a quota of 10 (its entries are stamped with each client's clock before the script runs, and
+   its list key expires after one second);
 3. the daily quota (a fixed daily window of the `limits` library): when spent,
    `RequestQuotaExhausted` is raised and nothing is sent; waiting a day is not an option inside a cycle.
 """
