@@ -121,7 +121,7 @@ class RequestLimiter:
                 unsent = self._unsent.get(platform, 0)
                 if len(starts) + unsent < allowed:
                     self._unsent[platform] = unsent + 1
-                    self._held.__dict__.setdefault("unsent", set()).add(platform)
+                    self._unsent_here()[platform] = None
                     return
                 # the oldest sent start leaves the window first; one not yet sent leaves it a window after now at the earliest
                 wait = (starts[0] if starts else now) + SECOND_WINDOW - now
@@ -132,17 +132,22 @@ class RequestLimiter:
         count this thread's start from now. A further send inside the same slot counts as one more."""
         if platform not in self._per_second:
             return
-        unsent: set[str] = self._held.__dict__.setdefault("unsent", set())
+        unsent = self._unsent_here()
         with self._lock:
             if platform in unsent:
-                unsent.discard(platform)
+                del unsent[platform]
                 self._unsent[platform] -= 1
             self._starts.setdefault(platform, deque()).append(time.monotonic())
+
+    def _unsent_here(self) -> dict[str, str | None]:
+        """This thread's starts not sent yet: platform -> the start's token (the Redis limiter's) or None."""
+        unsent: dict[str, str | None] = self._held.__dict__.setdefault("unsent", {})
+        return unsent
 
     def _slot_ended(self, platform: str) -> None:
         """A start whose send the transport did not report counts from the end of its slot: whatever
         was sent, was sent by then."""
-        if platform in self._held.__dict__.get("unsent", ()):
+        if platform in self._unsent_here():
             self.sent(platform)
 
 

@@ -121,7 +121,7 @@ class SharedRequestLimiter(RequestLimiter):
             wait = float(self._start(keys=[self._started_key(platform)],
                                      args=[max(1, int(rate)), token, SECOND_WINDOW, self._lease]))
             if wait <= 0:
-                self._held.__dict__.setdefault("unsent_tokens", {})[platform] = token
+                self._unsent_here()[platform] = token
                 break
             time.sleep(min(max(wait, self._poll), 1.0))
         daily = self._per_day.get(platform)
@@ -151,10 +151,5 @@ class SharedRequestLimiter(RequestLimiter):
         """Score this thread's start with the Redis server's time now (see `RequestLimiter.sent`)."""
         if platform not in self._per_second:
             return
-        unsent: dict[str, str] = self._held.__dict__.setdefault("unsent_tokens", {})
-        token = unsent.pop(platform, None) or uuid.uuid4().hex
+        token = self._unsent_here().pop(platform, None) or uuid.uuid4().hex
         self._sent(keys=[self._started_key(platform)], args=[token])
-
-    def _slot_ended(self, platform: str) -> None:
-        if platform in self._held.__dict__.get("unsent_tokens", {}):
-            self.sent(platform)

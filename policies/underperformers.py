@@ -83,6 +83,12 @@ class _AccountEvidence:
     history_start: date
     watched_since: date | None  # the agent's first pull of the account, as far back as the snapshot reads
 
+    def days_watched(self, learning_end: date) -> int | None:
+        """Days the agent has tested an ad set since its learning ended (None: no pull on record)."""
+        if self.watched_since is None:
+            return None
+        return (self.end - max(learning_end, self.watched_since)).days + 1
+
     def posterior(self, window: WindowEvidence) -> RoasPosterior:
         return roas_posterior(window, self.account, self.settings.prior_conversions, self.value_cv,
                               self.dispersion, self.value_weight)
@@ -174,7 +180,7 @@ def propose_pauses(
         posterior = shared.posterior(window)
         threshold = settings.target_roas * (1 - settings.indifference_margin)
         p_below = posterior.probability_below(threshold)
-        days_watched = None if shared.watched_since is None else (end - max(learning_end, shared.watched_since)).days + 1
+        days_watched = shared.days_watched(learning_end)
         bar = pause_bar(settings, post_learning_days, days_watched)
         if p_below < bar:
             continue
@@ -192,7 +198,8 @@ def propose_pauses(
                 change=PAUSE_CHANGE,
                 rationale=(
                     f"P(true ROAS < {threshold:.2f}{_margin_note(settings)}) = {_percent(p_below)} (threshold "
-                    f"{_percent(bar)}{_watched_note(settings, bar, days_watched)}) over {window.first_day or start}..{end}: {money_str(window.spend, currency)} "
+                    f"{_percent(bar)}{_watched_note(settings, bar, days_watched)}) over "
+                    f"{window.first_day or start}..{end}: {money_str(window.spend, currency)} "
                     f"{currency} spent for {money_str(window.conversion_value, currency)} {currency} of value "
                     f"(observed ROAS {observed:.2f}; {window.conversions:g} conversions so far, about "
                     f"{window.expected_final_conversions:.1f} once late conversions arrive). Posterior ROAS "
